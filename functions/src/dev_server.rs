@@ -1,0 +1,228 @@
+//! The dev server: every route of the route table on 127.0.0.1, on the embedded store and
+//! in-process queues, with a distributor and a partner made at start-up.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use shared::billing::LocalLedger;
+use shared::config::{Config, Secrets};
+use shared::domain::account::{AccountStatus, Distributor, Partner, Surface};
+use shared::domain::ids::IdGen;
+use shared::domain::time::{Clock, SystemClock};
+use shared::provision::{self, NewAccount, ProvisionError};
+use shared::queue::memory::MemoryRunQueue;
+use shared::queue::RunMessage;
+use shared::store::memory::MemoryStore;
+use shared::store::Store;
+use shared::App;
+
+/// The app on the embedded store, and the receiving end of its runs queue.
+pub fn embedded_app(
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> (Arc<App>, UnboundedReceiver<RunMessage>) {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let (queue, runs) = MemoryRunQueue::new();
+    let app = App {
+        config,
+        secrets: Secrets::random(),
+        billing: Arc::new(LocalLedger::new(store.clone())),
+        store,
+        runs: Arc::new(queue),
+        clock,
+        ids: IdGen::new(),
+    };
+    (Arc::new(app), runs)
+}
+
+/// The accounts the dev server starts with.
+pub struct DevAccounts {
+    pub distributor: Distributor,
+    pub distributor_key: String,
+    pub partner: Partner,
+    pub partner_key: String,
+}
+
+/// One active distributor and one active partner under it (plan professional); the keys are
+/// the given ones when set, random otherwise.
+pub async fn bootstrap(
+    app: &App,
+    distributor_key: Option<String>,
+    partner_key: Option<String>,
+) -> Result<DevAccounts, ProvisionError> {
+    if let Some(k) = &distributor_key {
+        provision::check_fixed_key(Surface::Distributor, k, "DEV_DISTRIBUTOR_KEY")?;
+    }
+    if let Some(k) = &partner_key {
+        provision::check_fixed_key(Surface::Partner, k, "DEV_PARTNER_KEY")?;
+    }
+    let now = app.now();
+    let store = app.store.as_ref();
+    let (distributor, distributor_key) = provision::create_distributor(
+        store,
+        &app.secrets,
+        &app.ids,
+        NewAccount {
+            company: "Dev Distribution",
+            email: "ops@dev-distribution.example",
+            status: AccountStatus::Active,
+            fixed_key: distributor_key,
+        },
+        now,
+    )
+    .await?;
+    let (partner, partner_key) = provision::create_partner(
+        store,
+        &app.secrets,
+        &app.ids,
+        &app.config.catalog,
+        Some(&distributor.id),
+        "professional",
+        NewAccount {
+            company: "Dev MSP",
+            email: "admin@dev-msp.example",
+            status: AccountStatus::Active,
+            fixed_key: partner_key,
+        },
+        now,
+    )
+    .await?;
+    Ok(DevAccounts {
+        distributor,
+        distributor_key,
+        partner,
+        partner_key,
+    })
+}
+
+async fn respond(
+    app: Arc<App>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let limit = app.config.max_body_bytes;
+    // Read at most one byte past the limit: enough for the pipeline to answer 413 without
+    // holding an arbitrarily large body in memory.
+    let body = match Limited::new(body, limit + 1).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::from(vec![0u8; limit + 1]),
+    };
+    let resp = app.handle(Request::from_parts(parts, body)).await;
+    Ok(resp.map(Full::new))
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish.
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                };
+                let app = app.clone();
+                let conn = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service_fn(move |req| respond(app.clone(), req)));
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(std::time::Duration::from_secs(10)) => tracing::warn!("open connections did not finish within 10 s"),
+    }
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The whole dev server as the binary runs it: configuration from the environment, the
+/// start-up accounts printed once, serving until Ctrl-C or SIGTERM.
+pub async fn run_from_env() -> Result<(), String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let port: u16 = match env("PORT") {
+        None => 3000,
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("PORT must be a port number, got {p:?}"))?,
+    };
+    let (app, runs) = embedded_app(config, Arc::new(SystemClock));
+    let accounts = bootstrap(&app, env("DEV_DISTRIBUTOR_KEY"), env("DEV_PARTNER_KEY"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    // Keys go to standard output once, for the developer; never through the log.
+    println!("baref00t dev server on http://{addr}");
+    println!(
+        "  distributor {}  X-Distributor-Key: {}",
+        accounts.distributor.id, accounts.distributor_key
+    );
+    println!(
+        "  partner     {}  X-Partner-Key: {}",
+        accounts.partner.id, accounts.partner_key
+    );
+    tracing::info!(%addr, distributor = accounts.distributor.id.as_str(), partner = accounts.partner.id.as_str(), "listening");
+    // Runs wait on the in-process queue until the runner worker exists to take them.
+    let _runs = runs;
+    serve(app, listener, stop_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}

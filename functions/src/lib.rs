@@ -1,0 +1,5 @@
+//! The binaries' shared parts: the dev server (and, later, the Lambda entry point and the
+//! operator CLI). Each binary's `main` only calls into here.
+
+pub mod dev_server;
+pub mod logging;

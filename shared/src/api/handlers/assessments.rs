@@ -1,0 +1,235 @@
+//! Assessment runs: P10–P13 for a partner, D12–D13 for a distributor's sub-partner.
+
+use serde_json::{json, Value};
+
+use super::super::error::ApiError;
+use super::super::request::Fields;
+use super::super::response::Reply;
+use super::super::views;
+use super::super::{App, Ctx};
+use super::account::plan_of;
+use super::Paging;
+use crate::domain::account::Partner;
+use crate::domain::catalog::Product;
+use crate::domain::ids::prefix;
+use crate::domain::run::{Run, RunFilter, RunStatus};
+use crate::domain::time::Month;
+use crate::queue::RunMessage;
+use crate::store::StoreError;
+
+pub const BULK_MAX: usize = 50;
+
+/// Checks the product and maturity target against the catalogue and the partner's plan.
+fn product_for<'a>(
+    app: &'a App,
+    partner: &Partner,
+    product: &str,
+    maturity: Option<u64>,
+) -> Result<(&'a Product, u8), ApiError> {
+    let p = app.config.catalog.product(product).ok_or_else(|| {
+        ApiError::InvalidProduct(format!(
+            "product {product:?} is not recognised; known products: {}.",
+            app.config
+                .catalog
+                .products
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    let plan = plan_of(app, partner)?;
+    if !plan.includes(&p.id) {
+        return Err(ApiError::ProductNotAllowed(format!(
+            "The {} plan does not include product {}.",
+            plan.id, p.id
+        )));
+    }
+    let target = match maturity {
+        None => p.maturity_default,
+        Some(m) if m >= u64::from(p.maturity_min) && m <= u64::from(p.maturity_max) => m as u8,
+        Some(m) => {
+            return Err(ApiError::InvalidField(format!(
+                "maturityTarget must be from {} to {} for {}, got {m}.",
+                p.maturity_min, p.maturity_max, p.id
+            )))
+        }
+    };
+    Ok((p, target))
+}
+
+/// Counts and stores one queued run, then hands it to the runs queue.
+async fn queue_one(
+    app: &App,
+    partner: &Partner,
+    customer_id: &str,
+    product: &Product,
+    target: u8,
+    now: i64,
+) -> Result<Run, ApiError> {
+    let not_found = || ApiError::not_found("customer", customer_id);
+    if app
+        .store
+        .customer(&partner.id, customer_id)
+        .await?
+        .is_none()
+    {
+        return Err(not_found());
+    }
+    let plan = plan_of(app, partner)?;
+    let run = Run {
+        id: app.new_id(prefix::RUN),
+        partner_id: partner.id.clone(),
+        customer_id: customer_id.to_string(),
+        product: product.id.clone(),
+        maturity_target: target,
+        status: RunStatus::Queued,
+        created_at: now,
+        started_at: None,
+        completed_at: None,
+        results: None,
+        error: None,
+    };
+    let month = Month::of(now);
+    match app.store.queue_run(&run, month, plan.runs_per_month).await {
+        Ok(()) => {}
+        Err(StoreError::RunLimitReached) => {
+            return Err(ApiError::RunLimitReached(format!(
+                "The monthly run limit of {} for the {} plan is reached for {month}.",
+                plan.runs_per_month.unwrap_or_default(),
+                plan.id
+            )))
+        }
+        Err(StoreError::NotFound) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    }
+    let message = RunMessage {
+        run_id: run.id.clone(),
+        partner_id: partner.id.clone(),
+    };
+    if let Err(e) = app.runs.send_run(&message).await {
+        // The run is stored as queued and counted; the runner's sweep of queued runs picks it
+        // up, so the caller's request still succeeded.
+        tracing::error!(run_id = run.id.as_str(), error = %e, "could not hand the run to the runs queue");
+    }
+    Ok(run)
+}
+
+pub async fn create(
+    app: &App,
+    ctx: &Ctx,
+    partner: &Partner,
+    show_partner: bool,
+) -> Result<Reply, ApiError> {
+    let mut f = Fields::parse(&ctx.body)?;
+    let customer_id = f.req_str("customerId")?;
+    let product = f.req_str("product")?;
+    let maturity = f.opt_uint("maturityTarget")?;
+    f.finish()?;
+    let (product, target) = product_for(app, partner, &product, maturity)?;
+    let run = queue_one(app, partner, &customer_id, product, target, ctx.now).await?;
+    let body = views::run_queued(&run);
+    Ok(Reply::accepted(if show_partner {
+        views::with_partner_id(body, &partner.id)
+    } else {
+        body
+    }))
+}
+
+pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
+    let mut f = Fields::parse(&ctx.body)?;
+    let product = f.req_str("product")?;
+    let ids = f
+        .opt_str_list("customerIds")?
+        .ok_or_else(|| ApiError::MissingField("customerIds is required.".into()))?;
+    let maturity = f.opt_uint("maturityTarget")?;
+    f.finish()?;
+    if ids.len() > BULK_MAX {
+        return Err(ApiError::TooMany(format!(
+            "customerIds holds {} items; the maximum batch size is {BULK_MAX}.",
+            ids.len()
+        )));
+    }
+    let (product, target) = product_for(app, partner, &product, maturity)?;
+    let (mut queued, mut failed) = (0, 0);
+    let mut runs = Vec::with_capacity(ids.len());
+    for customer_id in &ids {
+        match queue_one(app, partner, customer_id, product, target, ctx.now).await {
+            Ok(run) => {
+                queued += 1;
+                runs.push(json!({ "id": run.id, "customerId": run.customer_id, "status": run.status.as_str() }));
+            }
+            Err(ApiError::Internal(detail)) => return Err(ApiError::Internal(detail)),
+            Err(e) => {
+                failed += 1;
+                runs.push(json!({
+                    "customerId": customer_id,
+                    "status": "failed",
+                    "error": { "code": e.code(), "message": e.message() },
+                }));
+            }
+        }
+    }
+    Ok(Reply::accepted(
+        json!({ "queued": queued, "failed": failed, "runs": runs }),
+    ))
+}
+
+fn read_filter(app: &App, ctx: &Ctx) -> Result<RunFilter, ApiError> {
+    let month = ctx
+        .query
+        .get("month")
+        .map(|m| {
+            Month::parse(m)
+                .ok_or_else(|| ApiError::InvalidField(format!("month must be YYYY-MM, got {m:?}.")))
+        })
+        .transpose()?;
+    let product = ctx.query.get("product").map(str::to_string);
+    if let Some(p) = &product {
+        if app.config.catalog.product(p).is_none() {
+            return Err(ApiError::InvalidProduct(format!(
+                "product {p:?} is not recognised."
+            )));
+        }
+    }
+    let customer_id = ctx.query.get("customerId").map(str::to_string);
+    Ok(RunFilter {
+        month,
+        product,
+        customer_id,
+    })
+}
+
+pub async fn list(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
+    let filter = read_filter(app, ctx)?;
+    let scope = format!(
+        "{}|{}|{}|{}",
+        partner.id,
+        filter.month.map(|m| m.to_string()).unwrap_or_default(),
+        filter.product.as_deref().unwrap_or_default(),
+        filter.customer_id.as_deref().unwrap_or_default()
+    );
+    let paging = Paging::read(app, ctx, &scope)?;
+    let page = app
+        .store
+        .list_runs(&partner.id, &filter, &paging.request)
+        .await?;
+    let runs: Vec<Value> = page.items.iter().map(views::run_summary).collect();
+    Ok(Reply::ok(
+        json!({ "runs": runs, "nextCursor": paging.next_cursor(app, page.next) }),
+    ))
+}
+
+pub async fn get(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
+    let id = ctx.param("id");
+    let run = app
+        .store
+        .run(&partner.id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("assessment run", id))?;
+    let customer = app.store.customer(&partner.id, &run.customer_id).await?;
+    Ok(Reply::ok(views::run_detail(
+        &run,
+        customer.as_ref().map(|c| c.name.as_str()),
+    )))
+}

@@ -1,0 +1,133 @@
+//! Handlers grouped by resource; each resource serves both surfaces where the contract has
+//! it on both (a distributor acts on a sub-partner through `/partners/{id}/…`).
+
+mod account;
+mod assessments;
+mod customers;
+mod keys;
+mod partners;
+mod plans;
+mod usage;
+
+use serde_json::{json, Value};
+
+use super::cursor;
+use super::error::ApiError;
+use super::response::Reply;
+use super::routes::RouteId;
+use super::{App, Ctx};
+use crate::domain::account::{Owner, Partner};
+use crate::domain::event::{Event, EventType};
+use crate::domain::ids::prefix;
+use crate::store::PageRequest;
+
+pub async fn dispatch(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
+    use RouteId::*;
+    match ctx.route {
+        PartnerMe => account::partner_me(app, ctx).await,
+        PartnerPlanChange => plans::change(app, ctx, ctx.partner()?).await,
+        PartnerProducts => account::products(app, ctx),
+        PartnerCustomersList => customers::list(app, ctx, ctx.partner()?).await,
+        PartnerCustomersCreate => customers::create(app, ctx, ctx.partner()?, false).await,
+        PartnerCustomersBulk => customers::bulk_create(app, ctx, ctx.partner()?).await,
+        PartnerCustomersGet => customers::get(app, ctx, ctx.partner()?).await,
+        PartnerCustomersUpdate => customers::update(app, ctx, ctx.partner()?).await,
+        PartnerCustomersDelete => customers::delete(app, ctx, ctx.partner()?).await,
+        PartnerAssessmentsCreate => assessments::create(app, ctx, ctx.partner()?, false).await,
+        PartnerAssessmentsBulk => assessments::bulk_create(app, ctx, ctx.partner()?).await,
+        PartnerAssessmentsList => assessments::list(app, ctx, ctx.partner()?).await,
+        PartnerAssessmentsGet => assessments::get(app, ctx, ctx.partner()?).await,
+        PartnerKeysCreate => keys::create(app, ctx, Owner::partner(&ctx.partner()?.id)).await,
+        PartnerKeysDelete => keys::revoke(app, ctx).await,
+        DistributorMe => account::distributor_me(app, ctx).await,
+        DistributorPartnersList => partners::list(app, ctx).await,
+        DistributorPartnersCreate => partners::create(app, ctx).await,
+        DistributorPartnersBulk => partners::bulk_create(app, ctx).await,
+        DistributorPartnersGet => partners::get(app, ctx).await,
+        DistributorPartnersUpdate => partners::update(app, ctx).await,
+        DistributorPartnersActivate => partners::activate(app, ctx).await,
+        DistributorPartnersSuspend => partners::suspend(app, ctx).await,
+        DistributorPartnersPlan => plans::change(app, ctx, &sub_partner(app, ctx).await?).await,
+        DistributorCustomersList => customers::list(app, ctx, &sub_partner(app, ctx).await?).await,
+        DistributorCustomersCreate => {
+            customers::create(app, ctx, &sub_partner(app, ctx).await?, true).await
+        }
+        DistributorAssessmentsCreate => {
+            let partner = sub_partner(app, ctx).await?;
+            partners::require_active(&partner, "triggering assessments")?;
+            assessments::create(app, ctx, &partner, true).await
+        }
+        DistributorAssessmentsList => {
+            assessments::list(app, ctx, &sub_partner(app, ctx).await?).await
+        }
+        DistributorUsage => usage::get(app, ctx).await,
+        DistributorKeysCreate => {
+            keys::create_for_sub_partner(app, ctx, &sub_partner(app, ctx).await?).await
+        }
+    }
+}
+
+/// The partner named by `{id}`, if it belongs to the calling distributor; 404 otherwise,
+/// exactly as if it did not exist.
+pub(super) async fn sub_partner(app: &App, ctx: &Ctx) -> Result<Partner, ApiError> {
+    let distributor = ctx.distributor()?;
+    let id = ctx.param("id");
+    app.store
+        .partner(id)
+        .await?
+        .filter(|p| p.distributor_id.as_deref() == Some(distributor.id.as_str()))
+        .ok_or_else(|| ApiError::not_found("partner", id))
+}
+
+/// Reads `limit` and `cursor` for a list bound to the caller, the route, and `scope` (the
+/// filters and the partner listed), so a cursor only continues the list it came from.
+pub(super) struct Paging {
+    pub request: PageRequest,
+    binding: String,
+}
+
+impl Paging {
+    pub fn read(app: &App, ctx: &Ctx, scope: &str) -> Result<Self, ApiError> {
+        let owner = ctx.principal.owner();
+        let binding = format!("{}|{}|{}", owner.id, ctx.route.name(), scope);
+        let limit = ctx.query.limit()?;
+        let after = ctx
+            .query
+            .get("cursor")
+            .map(|c| cursor::decode(&app.secrets.cursor_signing, &binding, c))
+            .transpose()?;
+        Ok(Self {
+            request: PageRequest { limit, after },
+            binding,
+        })
+    }
+
+    pub fn next_cursor(&self, app: &App, next: Option<String>) -> Value {
+        next.map_or(Value::Null, |n| {
+            json!(cursor::encode(
+                &app.secrets.cursor_signing,
+                &self.binding,
+                &n
+            ))
+        })
+    }
+}
+
+/// An event about `account` at `now`.
+pub(super) fn event(
+    app: &App,
+    kind: EventType,
+    account: Owner,
+    distributor_id: Option<String>,
+    now: i64,
+    data: Value,
+) -> Event {
+    Event {
+        id: app.new_id(prefix::EVENT),
+        kind,
+        timestamp: now,
+        account,
+        distributor_id,
+        data,
+    }
+}

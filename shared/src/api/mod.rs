@@ -1,0 +1,312 @@
+//! The HTTP API: one pipeline (route → size → auth → rate limit → idempotency → handler)
+//! shared by the dev server, the Lambda entry point and the tests.
+
+pub mod cursor;
+pub mod error;
+mod handlers;
+pub mod request;
+pub mod response;
+pub mod routes;
+mod views;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response};
+use sha2::{Digest, Sha256};
+
+use crate::auth::{authenticate, hex, Principal};
+use crate::billing::Billing;
+use crate::config::{Config, Secrets};
+use crate::domain::account::{Distributor, Partner, Surface};
+use crate::domain::ids::{prefix, IdGen};
+use crate::domain::time::Clock;
+use crate::queue::RunQueue;
+use crate::ratelimit::{self, Window};
+use crate::store::{IdempotencyClaim, Store};
+use error::ApiError;
+use request::Query;
+use routes::{Route, RouteId};
+
+/// Everything a handler needs, built once per process (once per Lambda cold start).
+pub struct App {
+    pub config: Config,
+    pub secrets: Secrets,
+    pub store: Arc<dyn Store>,
+    pub runs: Arc<dyn RunQueue>,
+    pub billing: Arc<dyn Billing>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: IdGen,
+}
+
+/// One request as a handler sees it.
+pub struct Ctx {
+    pub route: RouteId,
+    pub principal: Principal,
+    pub params: Vec<(&'static str, String)>,
+    pub query: Query,
+    pub body: Bytes,
+    pub now: i64,
+}
+
+impl Ctx {
+    pub fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
+
+    pub fn partner(&self) -> Result<&Partner, ApiError> {
+        match &self.principal {
+            Principal::Partner { partner, .. } => Ok(partner),
+            _ => Err(ApiError::Internal(
+                "partner route reached without a partner".into(),
+            )),
+        }
+    }
+
+    pub fn distributor(&self) -> Result<&Distributor, ApiError> {
+        match &self.principal {
+            Principal::Distributor { distributor, .. } => Ok(distributor),
+            _ => Err(ApiError::Internal(
+                "distributor route reached without a distributor".into(),
+            )),
+        }
+    }
+}
+
+const IDEMPOTENCY_TTL: i64 = 24 * 3600;
+/// How long a claimed idempotency key stays locked if its request never finishes.
+const IDEMPOTENCY_LEASE: i64 = 60;
+
+impl App {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// A time-ordered id with `prefix`, from the app's clock.
+    pub fn new_id(&self, prefix: &str) -> String {
+        self.ids
+            .time_ordered(prefix, self.clock.now_ms().max(0) as u64)
+    }
+
+    /// Serves any request by the route table.
+    pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        self.handle_inner(req, None).await
+    }
+
+    /// Serves a request only if it is for `only` (a Lambda function answers its own route).
+    pub async fn handle_route(&self, only: RouteId, req: Request<Bytes>) -> Response<Bytes> {
+        self.handle_inner(req, Some(only)).await
+    }
+
+    async fn handle_inner(&self, req: Request<Bytes>, only: Option<RouteId>) -> Response<Bytes> {
+        let started = Instant::now();
+        let request_id = self.ids.random(prefix::REQUEST);
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let mut route_name = "-";
+        let resp = match routes::resolve(req.method(), &path) {
+            Ok((route, _)) if only.is_some_and(|o| o != route.id) => {
+                ApiError::NotFound(format!("No route for {path}.")).to_response()
+            }
+            Ok((route, params)) => {
+                route_name = route.name;
+                self.serve(route, params, req).await
+            }
+            Err(e) => e.to_response(),
+        };
+        let resp = response::finish(resp, &request_id);
+        tracing::info!(
+            request_id,
+            method = %method,
+            route = route_name,
+            status = resp.status().as_u16(),
+            duration_ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        resp
+    }
+
+    async fn serve(
+        &self,
+        route: &'static Route,
+        params: Vec<(&'static str, String)>,
+        req: Request<Bytes>,
+    ) -> Response<Bytes> {
+        let (parts, body) = req.into_parts();
+        if body.len() > self.config.max_body_bytes {
+            return ApiError::PayloadTooLarge {
+                limit: self.config.max_body_bytes,
+            }
+            .to_response();
+        }
+        let presented = parts
+            .headers
+            .get(route.surface.key_header())
+            .map(|v| v.to_str().unwrap_or(""));
+        let principal = match authenticate(
+            self.store.as_ref(),
+            &self.secrets.key_hashing,
+            route.surface,
+            presented,
+        )
+        .await
+        {
+            Ok(p) => p,
+            Err(e) => return self.error_response(ApiError::from(e)),
+        };
+        let now = self.now();
+        let limit = match route.surface {
+            Surface::Partner => self.config.rate_limit_partner_per_min,
+            Surface::Distributor => self.config.rate_limit_distributor_per_min,
+        };
+        let window = match ratelimit::hit(
+            self.store.as_ref(),
+            &format!("RL#{}", principal.key_hash()),
+            limit,
+            60,
+            now,
+        )
+        .await
+        {
+            Ok(w) => w,
+            Err(e) => return self.error_response(e.into()),
+        };
+        let mut resp = if window.exceeded {
+            ApiError::RateLimited {
+                retry_after: window.retry_after(now),
+            }
+            .to_response()
+        } else {
+            let idempotency_key = parts
+                .headers
+                .get("idempotency-key")
+                .map(|v| v.to_str().unwrap_or("").to_string());
+            match (parts.method == Method::POST, idempotency_key) {
+                (true, Some(key)) => {
+                    self.serve_idempotent(route, params, &parts.uri, body, principal, now, key)
+                        .await
+                }
+                _ => {
+                    self.run_handler(route, params, parts.uri.query(), body, principal, now)
+                        .await
+                }
+            }
+        };
+        set_window_headers(resp.headers_mut(), &window);
+        resp
+    }
+
+    async fn run_handler(
+        &self,
+        route: &'static Route,
+        params: Vec<(&'static str, String)>,
+        query: Option<&str>,
+        body: Bytes,
+        principal: Principal,
+        now: i64,
+    ) -> Response<Bytes> {
+        let result = match Query::parse(query) {
+            Ok(query) => {
+                let ctx = Ctx {
+                    route: route.id,
+                    principal,
+                    params,
+                    query,
+                    body,
+                    now,
+                };
+                handlers::dispatch(self, &ctx).await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(reply) => reply.into_response(),
+            Err(e) => self.error_response(e),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn serve_idempotent(
+        &self,
+        route: &'static Route,
+        params: Vec<(&'static str, String)>,
+        uri: &http::Uri,
+        body: Bytes,
+        principal: Principal,
+        now: i64,
+        key: String,
+    ) -> Response<Bytes> {
+        if key.is_empty() || key.len() > 255 {
+            return ApiError::InvalidField("Idempotency-Key must be 1 to 255 characters.".into())
+                .to_response();
+        }
+        let owner = principal.owner();
+        let scope = format!("{}#{}", owner.surface.key_prefix(), owner.id);
+        let mut h = Sha256::new();
+        h.update(route.name.as_bytes());
+        h.update([0]);
+        h.update(uri.path().as_bytes());
+        h.update([0]);
+        h.update(&body);
+        let fingerprint = hex(&h.finalize());
+        let claim = self
+            .store
+            .claim_idempotency(&scope, &key, &fingerprint, now, now + IDEMPOTENCY_LEASE)
+            .await;
+        match claim {
+            Err(e) => self.error_response(e.into()),
+            Ok(IdempotencyClaim::Mismatch) => ApiError::IdempotencyMismatch.to_response(),
+            Ok(IdempotencyClaim::InProgress) => ApiError::IdempotencyInProgress.to_response(),
+            Ok(IdempotencyClaim::Replay { status, body }) => {
+                let mut resp = Response::new(Bytes::from(body));
+                *resp.status_mut() =
+                    http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+                resp.headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                resp
+            }
+            Ok(IdempotencyClaim::Claimed) => {
+                let resp = self
+                    .run_handler(route, params, uri.query(), body, principal, now)
+                    .await;
+                // A server failure is not an answer worth keeping: let the client retry it.
+                let kept = if resp.status().is_server_error() {
+                    self.store.release_idempotency(&scope, &key).await
+                } else {
+                    let status = resp.status().as_u16();
+                    self.store
+                        .finish_idempotency(
+                            &scope,
+                            &key,
+                            status,
+                            resp.body(),
+                            now + IDEMPOTENCY_TTL,
+                        )
+                        .await
+                };
+                if let Err(e) = kept {
+                    tracing::error!(error = %e, "could not record the idempotent response");
+                }
+                resp
+            }
+        }
+    }
+
+    fn error_response(&self, e: ApiError) -> Response<Bytes> {
+        if let ApiError::Internal(detail) = &e {
+            tracing::error!(detail = detail.as_str(), "internal error");
+        }
+        e.to_response()
+    }
+}
+
+fn set_window_headers(headers: &mut HeaderMap, w: &Window) {
+    headers.insert("x-ratelimit-limit", HeaderValue::from(w.limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(w.remaining));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(w.reset));
+}

@@ -1,0 +1,215 @@
+//! How domain objects look in responses and event payloads (camelCase, RFC 3339 times).
+
+use serde_json::{json, Map, Value};
+
+use crate::domain::account::{BillingConfig, Partner};
+use crate::domain::customer::Customer;
+use crate::domain::run::Run;
+use crate::domain::time::rfc3339;
+
+fn time(t: Option<i64>) -> Value {
+    t.map_or(Value::Null, |t| Value::String(rfc3339(t)))
+}
+
+fn insert_all(obj: &mut Value, extra: Value) {
+    if let (Some(o), Value::Object(e)) = (obj.as_object_mut(), extra) {
+        o.extend(e);
+    }
+}
+
+pub fn customer_summary(c: &Customer) -> Value {
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "tenantId": c.tenant_id,
+        "email": c.email,
+        "createdAt": rfc3339(c.created_at),
+    })
+}
+
+/// The customer with its receiver lists (P5, P7, D11).
+pub fn customer(c: &Customer) -> Value {
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "tenantId": c.tenant_id,
+        "email": c.email,
+        "receivers": c.receivers,
+        "questionnaireRecipients": c.questionnaire_recipients,
+        "createdAt": rfc3339(c.created_at),
+    })
+}
+
+/// P8's answer: the customer as updated.
+pub fn customer_updated(c: &Customer) -> Value {
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "tenantId": c.tenant_id,
+        "email": c.email,
+        "receivers": c.receivers,
+        "questionnaireRecipients": c.questionnaire_recipients,
+        "updatedAt": time(c.updated_at),
+    })
+}
+
+/// The customer as `customer.*` events carry it.
+pub fn customer_event(c: &Customer) -> Value {
+    let mut v = customer(c);
+    insert_all(
+        &mut v,
+        json!({ "partnerId": c.partner_id, "updatedAt": time(c.updated_at) }),
+    );
+    v
+}
+
+pub fn with_partner_id(mut v: Value, partner_id: &str) -> Value {
+    insert_all(&mut v, json!({ "partnerId": partner_id }));
+    v
+}
+
+/// Results a finished run carries; absent fields are left out rather than shown as null.
+fn run_outcome(r: &Run, out: &mut Map<String, Value>) {
+    if let Some(res) = &r.results {
+        out.insert("score".into(), json!(res.score));
+        out.insert("findings".into(), json!(res.findings));
+        out.insert("critical".into(), json!(res.critical));
+        out.insert("high".into(), json!(res.high));
+        out.insert("medium".into(), json!(res.medium));
+        out.insert("low".into(), json!(res.low));
+        out.insert("reportUrl".into(), json!(res.report_url));
+    }
+    if let Some(e) = &r.error {
+        out.insert(
+            "error".into(),
+            json!({ "code": e.code, "message": e.message }),
+        );
+    }
+}
+
+/// A run as just queued (P10, D12).
+pub fn run_queued(r: &Run) -> Value {
+    json!({
+        "id": r.id,
+        "customerId": r.customer_id,
+        "product": r.product,
+        "maturityTarget": r.maturity_target,
+        "status": r.status.as_str(),
+        "createdAt": rfc3339(r.created_at),
+    })
+}
+
+/// A run in a list (P12, D13).
+pub fn run_summary(r: &Run) -> Value {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(r.id));
+    out.insert("customerId".into(), json!(r.customer_id));
+    out.insert("product".into(), json!(r.product));
+    out.insert("status".into(), json!(r.status.as_str()));
+    if let Some(res) = &r.results {
+        out.insert("score".into(), json!(res.score));
+    }
+    out.insert("createdAt".into(), json!(rfc3339(r.created_at)));
+    if r.completed_at.is_some() {
+        out.insert("completedAt".into(), time(r.completed_at));
+    }
+    Value::Object(out)
+}
+
+/// A run with its results (P13).
+pub fn run_detail(r: &Run, customer_name: Option<&str>) -> Value {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(r.id));
+    out.insert("customerId".into(), json!(r.customer_id));
+    out.insert("customerName".into(), json!(customer_name));
+    out.insert("product".into(), json!(r.product));
+    out.insert("maturityTarget".into(), json!(r.maturity_target));
+    out.insert("status".into(), json!(r.status.as_str()));
+    run_outcome(r, &mut out);
+    out.insert("createdAt".into(), json!(rfc3339(r.created_at)));
+    if r.started_at.is_some() {
+        out.insert("startedAt".into(), time(r.started_at));
+    }
+    if r.completed_at.is_some() {
+        out.insert("completedAt".into(), time(r.completed_at));
+    }
+    Value::Object(out)
+}
+
+/// A run in a customer's `recentRuns` (P7).
+pub fn run_recent(r: &Run) -> Value {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(r.id));
+    out.insert("product".into(), json!(r.product));
+    out.insert("status".into(), json!(r.status.as_str()));
+    out.insert("createdAt".into(), json!(rfc3339(r.created_at)));
+    if r.completed_at.is_some() {
+        out.insert("completedAt".into(), time(r.completed_at));
+    }
+    Value::Object(out)
+}
+
+pub fn billing(b: &Option<BillingConfig>) -> Value {
+    b.as_ref().map_or(
+        Value::Null,
+        |b| json!({ "currency": b.currency, "interval": b.interval }),
+    )
+}
+
+pub fn partner_summary(p: &Partner) -> Value {
+    json!({
+        "id": p.id,
+        "company": p.company,
+        "email": p.email,
+        "plan": p.plan,
+        "status": p.status.as_str(),
+        "customersCount": p.customers_count,
+        "createdAt": rfc3339(p.created_at),
+    })
+}
+
+/// D3's answer: the partner as provisioned.
+pub fn partner_created(p: &Partner) -> Value {
+    json!({
+        "id": p.id,
+        "company": p.company,
+        "email": p.email,
+        "plan": p.plan,
+        "status": p.status.as_str(),
+        "billing": billing(&p.billing),
+        "createdAt": rfc3339(p.created_at),
+    })
+}
+
+/// Current-month usage of a partner (P1, D5).
+pub fn partner_usage(month: &str, runs_used: u32, runs_limit: i64, customers: u32) -> Value {
+    json!({ "month": month, "runsUsed": runs_used, "runsLimit": runs_limit, "customersCount": customers })
+}
+
+/// D5: the partner with billing and usage.
+pub fn partner_detail(p: &Partner, usage: Value) -> Value {
+    json!({
+        "id": p.id,
+        "company": p.company,
+        "email": p.email,
+        "name": p.name,
+        "plan": p.plan,
+        "status": p.status.as_str(),
+        "billing": billing(&p.billing),
+        "usage": usage,
+        "createdAt": rfc3339(p.created_at),
+    })
+}
+
+/// P1: the partner's own profile.
+pub fn partner_me(p: &Partner, usage: Value) -> Value {
+    json!({
+        "id": p.id,
+        "company": p.company,
+        "email": p.email,
+        "plan": p.plan,
+        "status": p.status.as_str(),
+        "usage": usage,
+        "createdAt": rfc3339(p.created_at),
+    })
+}

@@ -1,0 +1,135 @@
+//! API keys: their format, how they are hashed, and resolving a key to an account.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::domain::account::{AccountStatus, Distributor, Owner, Partner, Surface};
+use crate::domain::ids::random_base62;
+use crate::store::{Store, StoreError};
+
+/// Random characters after the prefix (62^40 ≈ 2^238).
+pub const KEY_RANDOM_LEN: usize = 40;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing {} header", .0.header_display())]
+    MissingKey(Surface),
+    #[error("invalid key")]
+    InvalidKey(Surface),
+    #[error("account inactive")]
+    Inactive(Surface),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A new key for an account of `surface`, from the operating system's CSPRNG.
+pub fn generate_key(surface: Surface) -> String {
+    format!("{}{}", surface.key_prefix(), random_base62(KEY_RANDOM_LEN))
+}
+
+/// The keyed hash a key is stored under (hex of HMAC-SHA256).
+pub fn hash_key(secret: &[u8], key: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(key.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| {
+            [
+                DIGITS[(b >> 4) as usize] as char,
+                DIGITS[(b & 15) as usize] as char,
+            ]
+        })
+        .collect()
+}
+
+fn well_formed(surface: Surface, key: &str) -> bool {
+    key.strip_prefix(surface.key_prefix()).is_some_and(|rest| {
+        rest.len() >= 32 && rest.len() <= 128 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+/// Who a request acts as.
+#[derive(Clone, Debug)]
+pub enum Principal {
+    Partner {
+        partner: Partner,
+        key_hash: String,
+    },
+    Distributor {
+        distributor: Distributor,
+        key_hash: String,
+    },
+}
+
+impl Principal {
+    pub fn owner(&self) -> Owner {
+        match self {
+            Self::Partner { partner, .. } => Owner::partner(&partner.id),
+            Self::Distributor { distributor, .. } => Owner::distributor(&distributor.id),
+        }
+    }
+    pub fn key_hash(&self) -> &str {
+        match self {
+            Self::Partner { key_hash, .. } | Self::Distributor { key_hash, .. } => key_hash,
+        }
+    }
+}
+
+/// Resolves the key presented for `surface` (`None` when the header is absent) to an active
+/// account. Unknown, revoked and malformed keys are indistinguishable to the caller.
+pub async fn authenticate(
+    store: &dyn Store,
+    secret: &[u8],
+    surface: Surface,
+    presented: Option<&str>,
+) -> Result<Principal, AuthError> {
+    let key = presented.ok_or(AuthError::MissingKey(surface))?.trim();
+    if !well_formed(surface, key) {
+        return Err(AuthError::InvalidKey(surface));
+    }
+    let hash = hash_key(secret, key);
+    let record = store
+        .key_by_hash(&hash)
+        .await?
+        .ok_or(AuthError::InvalidKey(surface))?;
+    // The lookup is by hash already; the constant-time check guards against an adapter that
+    // ever matched loosely (prefix or case-insensitive lookups).
+    let same = record.hash.as_bytes().ct_eq(hash.as_bytes());
+    if !bool::from(same) || record.owner.surface != surface {
+        return Err(AuthError::InvalidKey(surface));
+    }
+    match surface {
+        Surface::Partner => {
+            let partner = store
+                .partner(&record.owner.id)
+                .await?
+                .ok_or(AuthError::InvalidKey(surface))?;
+            if partner.status != AccountStatus::Active {
+                return Err(AuthError::Inactive(surface));
+            }
+            Ok(Principal::Partner {
+                partner,
+                key_hash: hash,
+            })
+        }
+        Surface::Distributor => {
+            let distributor = store
+                .distributor(&record.owner.id)
+                .await?
+                .ok_or(AuthError::InvalidKey(surface))?;
+            if distributor.status != AccountStatus::Active {
+                return Err(AuthError::Inactive(surface));
+            }
+            Ok(Principal::Distributor {
+                distributor,
+                key_hash: hash,
+            })
+        }
+    }
+}

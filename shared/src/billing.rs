@@ -1,0 +1,114 @@
+//! The billing port: plan changes with proration. The adapter here is a local ledger that
+//! keeps the subscription in the store; a payment-provider adapter implements the same trait.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::account::{Partner, Subscription};
+use crate::domain::catalog::Plan;
+use crate::domain::time::{add_months, day_start};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BillingError {
+    /// The change cannot be made (shown to the caller as `PLAN_CHANGE_FAILED`).
+    #[error("{0}")]
+    Rejected(String),
+    #[error("billing provider failed: {0}")]
+    Provider(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the caller asked for; `None` keeps the subscription's current value.
+#[derive(Clone, Debug)]
+pub struct PlanChangeRequest<'a> {
+    pub plan: &'a Plan,
+    pub billing: Option<&'a str>,
+    pub currency: Option<&'a str>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanChange {
+    pub partner: Partner,
+    pub current_period_end: i64,
+}
+
+#[async_trait]
+pub trait Billing: Send + Sync {
+    async fn change_plan(
+        &self,
+        partner: &Partner,
+        change: PlanChangeRequest<'_>,
+        now: i64,
+    ) -> Result<PlanChange, BillingError>;
+}
+
+/// End of the billing period that `now` falls in.
+pub fn current_period_end(sub: &Subscription, now: i64) -> i64 {
+    let step = if sub.billing == "rolling" { 12 } else { 1 };
+    let mut periods = 1;
+    loop {
+        let end = add_months(sub.anchor, step * periods);
+        if end > now || periods > 12 * 400 {
+            return end;
+        }
+        periods += 1;
+    }
+}
+
+/// Keeps subscriptions in the store; proration is implied by the period arithmetic.
+pub struct LocalLedger {
+    store: Arc<dyn Store>,
+}
+
+impl LocalLedger {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl Billing for LocalLedger {
+    async fn change_plan(
+        &self,
+        partner: &Partner,
+        change: PlanChangeRequest<'_>,
+        now: i64,
+    ) -> Result<PlanChange, BillingError> {
+        let current = &partner.subscription;
+        if current.status != "active" {
+            return Err(BillingError::Rejected(format!(
+                "The subscription is {} and cannot be modified.",
+                current.status
+            )));
+        }
+        let billing = change.billing.unwrap_or(&current.billing);
+        let currency = change.currency.unwrap_or(&current.currency);
+        if partner.plan == change.plan.id
+            && billing == current.billing
+            && currency == current.currency
+        {
+            return Err(BillingError::Rejected(format!(
+                "The partner is already on the {} plan ({billing}, {currency}).",
+                change.plan.id
+            )));
+        }
+        let mut sub = current.clone();
+        if billing != current.billing {
+            // A new interval starts a new cycle today; the unused part of the old one is credited.
+            sub.anchor = day_start(now);
+        }
+        sub.billing = billing.to_string();
+        sub.currency = currency.to_string();
+        let partner = self
+            .store
+            .update_partner_terms(&partner.id, Some(&change.plan.id), None, Some(&sub), now)
+            .await?;
+        Ok(PlanChange {
+            current_period_end: current_period_end(&sub, now),
+            partner,
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! Configuration, read once per cold start.
+
+use crate::domain::catalog::Catalog;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub rate_limit_partner_per_min: u32,
+    pub rate_limit_distributor_per_min: u32,
+    pub plan_changes_per_hour: u32,
+    pub catalog: Catalog,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            rate_limit_partner_per_min: 60,
+            rate_limit_distributor_per_min: 120,
+            plan_changes_per_hour: 10,
+            catalog: Catalog::default(),
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `RATE_LIMIT_PARTNER_PER_MIN`, `RATE_LIMIT_DISTRIBUTOR_PER_MIN` and `CATALOG_JSON`
+    /// through `var`, falling back to the contract's defaults.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut c = Self::default();
+        let positive =
+            |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+                match var(name) {
+                    None => Ok(default),
+                    Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or(
+                        ConfigError::Invalid {
+                            name,
+                            reason: format!("expected a whole number above 0, got {v:?}"),
+                        },
+                    ),
+                }
+            };
+        c.rate_limit_partner_per_min =
+            positive("RATE_LIMIT_PARTNER_PER_MIN", c.rate_limit_partner_per_min)?;
+        c.rate_limit_distributor_per_min = positive(
+            "RATE_LIMIT_DISTRIBUTOR_PER_MIN",
+            c.rate_limit_distributor_per_min,
+        )?;
+        if let Some(json) = var("CATALOG_JSON") {
+            let catalog: Catalog =
+                serde_json::from_str(&json).map_err(|e| ConfigError::Invalid {
+                    name: "CATALOG_JSON",
+                    reason: e.to_string(),
+                })?;
+            catalog.validate().map_err(|reason| ConfigError::Invalid {
+                name: "CATALOG_JSON",
+                reason,
+            })?;
+            c.catalog = catalog;
+        }
+        Ok(c)
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+}
+
+/// Secrets the API needs. On AWS they come from Secrets Manager; the dev server makes fresh
+/// random ones per process.
+#[derive(Clone)]
+pub struct Secrets {
+    /// Keys API keys are hashed with (HMAC-SHA256), so a leaked table does not reveal keys.
+    pub key_hashing: Vec<u8>,
+    /// Signs list cursors.
+    pub cursor_signing: Vec<u8>,
+}
+
+impl Secrets {
+    pub fn random() -> Self {
+        let mut a = vec![0u8; 32];
+        let mut b = vec![0u8; 32];
+        getrandom::fill(&mut a).expect("the operating system's random source failed");
+        getrandom::fill(&mut b).expect("the operating system's random source failed");
+        Self {
+            key_hashing: a,
+            cursor_signing: b,
+        }
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets(..)")
+    }
+}

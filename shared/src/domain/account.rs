@@ -1,0 +1,161 @@
+//! Distributors, partners, and the accounts that API keys belong to.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    Pending,
+    Active,
+    Suspended,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "active" => Some(Self::Active),
+            "suspended" => Some(Self::Suspended),
+            _ => None,
+        }
+    }
+}
+
+/// Which API an account (and its keys) belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Surface {
+    Partner,
+    Distributor,
+}
+
+impl Surface {
+    pub fn key_prefix(self) -> &'static str {
+        match self {
+            Self::Partner => "pk_live_",
+            Self::Distributor => "dk_live_",
+        }
+    }
+    pub fn key_header(self) -> &'static str {
+        match self {
+            Self::Partner => "x-partner-key",
+            Self::Distributor => "x-distributor-key",
+        }
+    }
+    pub fn header_display(self) -> &'static str {
+        match self {
+            Self::Partner => "X-Partner-Key",
+            Self::Distributor => "X-Distributor-Key",
+        }
+    }
+}
+
+/// The account a key belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Owner {
+    pub surface: Surface,
+    pub id: String,
+}
+
+impl Owner {
+    pub fn partner(id: &str) -> Self {
+        Self {
+            surface: Surface::Partner,
+            id: id.into(),
+        }
+    }
+    pub fn distributor(id: &str) -> Self {
+        Self {
+            surface: Surface::Distributor,
+            id: id.into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Distributor {
+    pub id: String,
+    pub company: String,
+    pub email: String,
+    pub status: AccountStatus,
+    pub created_at: i64,
+}
+
+/// How a distributor bills the partner: `currency` (ISO 4217, upper case) and `interval`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingConfig {
+    pub currency: String,
+    pub interval: String,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        Self {
+            currency: "USD".into(),
+            interval: "quarterly".into(),
+        }
+    }
+}
+
+pub const BILLING_CURRENCIES: &[&str] = &["AUD", "USD", "GBP", "EUR", "NZD"];
+pub const BILLING_INTERVALS: &[&str] = &["quarterly", "annual"];
+
+/// The partner's own subscription, as the billing port keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// `monthly` or `rolling` (annual).
+    pub billing: String,
+    /// Lower-case currency code as the billing provider uses it.
+    pub currency: String,
+    /// `active`, `past_due`, `canceled`, …
+    pub status: String,
+    /// Start of the billing cycle that periods are counted from.
+    pub anchor: i64,
+}
+
+impl Subscription {
+    /// The subscription a new partner starts on: its billing currency where the billing
+    /// provider supports it, billed monthly or (for annual billing) yearly, from today.
+    pub fn opening(billing: Option<&BillingConfig>, now: i64) -> Self {
+        let currency = billing
+            .map(|b| b.currency.to_ascii_lowercase())
+            .filter(|c| SUBSCRIPTION_CURRENCIES.contains(&c.as_str()))
+            .unwrap_or_else(|| "usd".into());
+        let annual = billing.is_some_and(|b| b.interval == "annual");
+        Self {
+            billing: if annual { "rolling" } else { "monthly" }.into(),
+            currency,
+            status: "active".into(),
+            anchor: crate::domain::time::day_start(now),
+        }
+    }
+}
+
+pub const SUBSCRIPTION_BILLINGS: &[&str] = &["monthly", "rolling"];
+pub const SUBSCRIPTION_CURRENCIES: &[&str] = &["usd", "aud", "gbp", "eur", "sgd"];
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partner {
+    pub id: String,
+    pub distributor_id: Option<String>,
+    pub company: String,
+    /// Stored lower-cased: it is unique per distributor.
+    pub email: String,
+    pub name: Option<String>,
+    pub plan: String,
+    pub status: AccountStatus,
+    pub billing: Option<BillingConfig>,
+    pub subscription: Subscription,
+    pub customers_count: u32,
+    pub created_at: i64,
+    pub updated_at: Option<i64>,
+    pub activated_at: Option<i64>,
+    pub suspended_at: Option<i64>,
+}

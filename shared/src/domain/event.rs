@@ -1,0 +1,71 @@
+//! Events: recorded in the same store write as the change they describe (the outbox), and
+//! delivered to webhooks from there.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "assessment.started")]
+    AssessmentStarted,
+    #[serde(rename = "assessment.completed")]
+    AssessmentCompleted,
+    #[serde(rename = "assessment.failed")]
+    AssessmentFailed,
+    #[serde(rename = "customer.created")]
+    CustomerCreated,
+    #[serde(rename = "customer.updated")]
+    CustomerUpdated,
+    #[serde(rename = "customer.deleted")]
+    CustomerDeleted,
+    #[serde(rename = "partner.activated")]
+    PartnerActivated,
+    #[serde(rename = "partner.suspended")]
+    PartnerSuspended,
+    #[serde(rename = "key.created")]
+    KeyCreated,
+    #[serde(rename = "key.revoked")]
+    KeyRevoked,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AssessmentStarted => "assessment.started",
+            Self::AssessmentCompleted => "assessment.completed",
+            Self::AssessmentFailed => "assessment.failed",
+            Self::CustomerCreated => "customer.created",
+            Self::CustomerUpdated => "customer.updated",
+            Self::CustomerDeleted => "customer.deleted",
+            Self::PartnerActivated => "partner.activated",
+            Self::PartnerSuspended => "partner.suspended",
+            Self::KeyCreated => "key.created",
+            Self::KeyRevoked => "key.revoked",
+        }
+    }
+}
+
+/// An event and who receives it: `account` (the partner whose customer, run or key it is; the
+/// distributor for `partner.*` events) and, when set, `distributor_id` as well (a partner's
+/// distributor receives its `customer.*` and `assessment.*` events).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    pub kind: EventType,
+    pub timestamp: i64,
+    pub account: crate::domain::account::Owner,
+    pub distributor_id: Option<String>,
+    pub data: Value,
+}
+
+impl Event {
+    /// The payload exactly as receivers get it.
+    pub fn payload(&self) -> Value {
+        serde_json::json!({
+            "id": self.id,
+            "type": self.kind.as_str(),
+            "timestamp": crate::domain::time::rfc3339(self.timestamp),
+            "data": self.data,
+        })
+    }
+}

@@ -1,0 +1,85 @@
+//! Assessment runs and their status machine.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Status only moves forward: queued → running → completed | failed.
+    pub fn can_move_to(self, next: RunStatus) -> bool {
+        matches!(
+            (self, next),
+            (Self::Queued, Self::Running)
+                | (Self::Running, Self::Completed)
+                | (Self::Running, Self::Failed)
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunResults {
+    pub score: u8,
+    pub findings: u32,
+    pub critical: u32,
+    pub high: u32,
+    pub medium: u32,
+    pub low: u32,
+    pub report_url: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunError {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: String,
+    pub partner_id: String,
+    pub customer_id: String,
+    pub product: String,
+    pub maturity_target: u8,
+    pub status: RunStatus,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub results: Option<RunResults>,
+    pub error: Option<RunError>,
+}
+
+/// Filters of the run lists (P12, D13).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    pub month: Option<crate::domain::time::Month>,
+    pub product: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+impl RunFilter {
+    pub fn matches(&self, run: &Run) -> bool {
+        self.month
+            .is_none_or(|m| crate::domain::time::Month::of(run.created_at) == m)
+            && self.product.as_deref().is_none_or(|p| p == run.product)
+            && self
+                .customer_id
+                .as_deref()
+                .is_none_or(|c| c == run.customer_id)
+    }
+}

@@ -1,0 +1,14 @@
+//! Everything the baref00t functions share: the HTTP API and its route table, auth, the
+//! domain rules, and the ports (store, queue, billing) with their adapters.
+
+pub mod api;
+pub mod auth;
+pub mod billing;
+pub mod config;
+pub mod domain;
+pub mod provision;
+pub mod queue;
+pub mod ratelimit;
+pub mod store;
+
+pub use api::App;

@@ -1,0 +1,136 @@
+//! Creating accounts outside the HTTP API: the operator's command and the dev server's
+//! start-up. Each new account gets its first key, returned once for printing.
+
+use crate::auth::{generate_key, hash_key};
+use crate::config::Secrets;
+use crate::domain::account::{
+    AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription, Surface,
+};
+use crate::domain::catalog::Catalog;
+use crate::domain::ids::{prefix, IdGen};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A key to use instead of a random one (so scripts can know it); it must carry the
+/// surface's prefix and at least 32 base62 characters.
+pub fn check_fixed_key(surface: Surface, key: &str, var: &str) -> Result<(), ProvisionError> {
+    let ok = key.strip_prefix(surface.key_prefix()).is_some_and(|rest| {
+        rest.len() >= 32 && rest.len() <= 128 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ProvisionError::Invalid(format!(
+            "{var} must be {} followed by 32 to 128 letters and digits",
+            surface.key_prefix()
+        )))
+    }
+}
+
+/// Stores a key for `owner` in slot 1 and returns it.
+async fn first_key(
+    store: &dyn Store,
+    secrets: &Secrets,
+    owner: &Owner,
+    fixed: Option<String>,
+    now: i64,
+) -> Result<String, ProvisionError> {
+    let key = fixed.unwrap_or_else(|| generate_key(owner.surface));
+    store
+        .issue_key(owner, 1, &hash_key(&secrets.key_hashing, &key), now, None)
+        .await?;
+    Ok(key)
+}
+
+pub struct NewAccount<'a> {
+    pub company: &'a str,
+    pub email: &'a str,
+    pub status: AccountStatus,
+    /// Use this key rather than a random one.
+    pub fixed_key: Option<String>,
+}
+
+pub async fn create_distributor(
+    store: &dyn Store,
+    secrets: &Secrets,
+    ids: &IdGen,
+    new: NewAccount<'_>,
+    now: i64,
+) -> Result<(Distributor, String), ProvisionError> {
+    if !crate::domain::validate::is_email(new.email) {
+        return Err(ProvisionError::Invalid(format!(
+            "not an email address: {}",
+            new.email
+        )));
+    }
+    let d = Distributor {
+        id: ids.time_ordered(prefix::DISTRIBUTOR, (now * 1000) as u64),
+        company: new.company.to_string(),
+        email: new.email.to_lowercase(),
+        status: new.status,
+        created_at: now,
+    };
+    store.create_distributor(&d).await?;
+    let key = first_key(
+        store,
+        secrets,
+        &Owner::distributor(&d.id),
+        new.fixed_key,
+        now,
+    )
+    .await?;
+    Ok((d, key))
+}
+
+/// A partner, under `distributor_id` or (for an operator) under none.
+#[allow(clippy::too_many_arguments)]
+pub async fn create_partner(
+    store: &dyn Store,
+    secrets: &Secrets,
+    ids: &IdGen,
+    catalog: &Catalog,
+    distributor_id: Option<&str>,
+    plan: &str,
+    new: NewAccount<'_>,
+    now: i64,
+) -> Result<(Partner, String), ProvisionError> {
+    if catalog.plan(plan).is_none() {
+        return Err(ProvisionError::Invalid(format!(
+            "unknown plan {plan}; plans: {}",
+            catalog.plan_ids()
+        )));
+    }
+    if !crate::domain::validate::is_email(new.email) {
+        return Err(ProvisionError::Invalid(format!(
+            "not an email address: {}",
+            new.email
+        )));
+    }
+    let p = Partner {
+        id: ids.time_ordered(prefix::PARTNER, (now * 1000) as u64),
+        distributor_id: distributor_id.map(str::to_string),
+        company: new.company.to_string(),
+        email: new.email.to_lowercase(),
+        name: None,
+        plan: plan.to_string(),
+        status: new.status,
+        // A distributor bills its partners; a partner of the operator's has no such terms.
+        billing: distributor_id.map(|_| BillingConfig::default()),
+        subscription: Subscription::opening(None, now),
+        customers_count: 0,
+        created_at: now,
+        updated_at: None,
+        activated_at: (new.status == AccountStatus::Active).then_some(now),
+        suspended_at: None,
+    };
+    store.create_partner(&p).await?;
+    let key = first_key(store, secrets, &Owner::partner(&p.id), new.fixed_key, now).await?;
+    Ok((p, key))
+}

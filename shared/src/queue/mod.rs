@@ -1,0 +1,26 @@
+//! The queue port: work handed from the API to the workers.
+
+pub mod memory;
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue is closed")]
+    Closed,
+    #[error("queue backend failed: {0}")]
+    Backend(String),
+}
+
+/// A message on the runs queue: which run to process.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunMessage {
+    pub run_id: String,
+    pub partner_id: String,
+}
+
+#[async_trait]
+pub trait RunQueue: Send + Sync {
+    async fn send_run(&self, message: &RunMessage) -> Result<(), QueueError>;
+}

@@ -1,0 +1,42 @@
+//! Fixed-window counters kept in the store, so every function instance shares them.
+
+use crate::store::{LimitStore, StoreError};
+
+/// The state of a window after counting a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Unix seconds of the window's end.
+    pub reset: i64,
+    /// Whether this request was over the limit.
+    pub exceeded: bool,
+}
+
+impl Window {
+    /// Whole seconds until the window ends, at least 1.
+    pub fn retry_after(&self, now: i64) -> i64 {
+        (self.reset - now).max(1)
+    }
+}
+
+/// Counts one hit for `subject` in the fixed window of `window_secs` that `now` falls in.
+pub async fn hit(
+    store: &dyn LimitStore,
+    subject: &str,
+    limit: u32,
+    window_secs: i64,
+    now: i64,
+) -> Result<Window, StoreError> {
+    let start = now - now.rem_euclid(window_secs);
+    let reset = start + window_secs;
+    let bucket = format!("{subject}#{}", start / window_secs);
+    // Kept a window past its end: correctness never depends on the item going away.
+    let count = store.count_hit(&bucket, reset + window_secs).await?;
+    Ok(Window {
+        limit,
+        remaining: limit.saturating_sub(count.min(u64::from(u32::MAX)) as u32),
+        reset,
+        exceeded: count > u64::from(limit),
+    })
+}

@@ -1,0 +1,236 @@
+//! The storage port, in domain terms ("queue a run if under the monthly limit", not "put
+//! item"), and its adapters. Every method that changes something takes the events that the
+//! change causes and records them in the same atomic write (the outbox).
+
+pub mod memory;
+
+use async_trait::async_trait;
+
+use crate::domain::account::{
+    AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription,
+};
+use crate::domain::customer::Customer;
+use crate::domain::event::Event;
+use crate::domain::run::{Run, RunFilter};
+use crate::domain::time::Month;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("a customer with this tenantId exists")]
+    CustomerExists,
+    #[error("a partner with this email exists")]
+    PartnerExists,
+    #[error("both key slots are taken")]
+    MaxKeys,
+    #[error("the only active key cannot be revoked")]
+    LastKey,
+    #[error("the monthly run limit is reached")]
+    RunLimitReached,
+    /// The account a key would be issued to is suspended.
+    #[error("the account is suspended")]
+    OwnerSuspended,
+    /// The item changed since it was read (optimistic concurrency); read again and retry.
+    #[error("concurrent modification")]
+    Conflict,
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A page request: `after` is the adapter's own position token from a previous page.
+#[derive(Clone, Debug, Default)]
+pub struct PageRequest {
+    pub limit: usize,
+    pub after: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Keyed hash of the key (hex); the key itself is never stored.
+    pub hash: String,
+    pub owner: Owner,
+    pub slot: u8,
+    pub created_at: i64,
+}
+
+/// What a status change did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusChange {
+    pub partner: Partner,
+    /// False when the partner already had the target status (nothing was written).
+    pub changed: bool,
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn create_distributor(&self, distributor: &Distributor) -> StoreResult<()>;
+    async fn distributor(&self, id: &str) -> StoreResult<Option<Distributor>>;
+    /// Fails with `PartnerExists` when the distributor already has a partner with this email.
+    async fn create_partner(&self, partner: &Partner) -> StoreResult<()>;
+    async fn partner(&self, id: &str) -> StoreResult<Option<Partner>>;
+    /// The distributor's partners in creation order, optionally of one status.
+    async fn list_partners(
+        &self,
+        distributor_id: &str,
+        status: Option<AccountStatus>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Partner>>;
+    /// Every partner of a distributor (for usage aggregates: bounded by the distributor).
+    async fn all_partners(&self, distributor_id: &str) -> StoreResult<Vec<Partner>>;
+    /// Sets plan and/or billing configuration.
+    async fn update_partner_terms(
+        &self,
+        partner_id: &str,
+        plan: Option<&str>,
+        billing: Option<&BillingConfig>,
+        subscription: Option<&Subscription>,
+        at: i64,
+    ) -> StoreResult<Partner>;
+    /// Moves to active (from pending or suspended), recording `event` if it moved.
+    async fn activate_partner(
+        &self,
+        partner_id: &str,
+        at: i64,
+        event: &Event,
+    ) -> StoreResult<StatusChange>;
+    /// Moves to suspended and deletes every key of the partner in the same write.
+    async fn suspend_partner(
+        &self,
+        partner_id: &str,
+        at: i64,
+        event: &Event,
+    ) -> StoreResult<StatusChange>;
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// Puts the key in `slot` if that slot is free (`Conflict` when it is taken) and the
+    /// owning partner is not suspended (`OwnerSuspended`: suspension and issue never interleave).
+    async fn issue_key(
+        &self,
+        owner: &Owner,
+        slot: u8,
+        hash: &str,
+        at: i64,
+        event: Option<&Event>,
+    ) -> StoreResult<()>;
+    /// `NotFound` for an empty slot, `LastKey` when it is the only key.
+    async fn revoke_key(&self, owner: &Owner, slot: u8, event: &Event) -> StoreResult<()>;
+    async fn keys_of(&self, owner: &Owner) -> StoreResult<Vec<ApiKey>>;
+}
+
+#[async_trait]
+pub trait CustomerStore: Send + Sync {
+    /// Fails with `CustomerExists` when the partner has a customer with this tenant id.
+    async fn create_customer(&self, customer: &Customer, event: &Event) -> StoreResult<()>;
+    async fn customer(&self, partner_id: &str, id: &str) -> StoreResult<Option<Customer>>;
+    async fn list_customers(
+        &self,
+        partner_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Customer>>;
+    /// Replaces the customer if it is still at `expected_version` (else `Conflict`); a new
+    /// tenant id must be free (`CustomerExists`).
+    async fn update_customer(
+        &self,
+        customer: &Customer,
+        expected_version: u64,
+        event: &Event,
+    ) -> StoreResult<()>;
+    /// Deletes the customer and every run of it.
+    async fn delete_customer(&self, partner_id: &str, id: &str, event: &Event) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// Stores a queued run and counts it in `month`'s usage, unless that would pass `limit`
+    /// (`RunLimitReached`, nothing written) or the customer is gone (`NotFound`).
+    async fn queue_run(&self, run: &Run, month: Month, limit: Option<u32>) -> StoreResult<()>;
+    async fn run(&self, partner_id: &str, id: &str) -> StoreResult<Option<Run>>;
+    /// Newest first.
+    async fn list_runs(
+        &self,
+        partner_id: &str,
+        filter: &RunFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Run>>;
+    /// Runs counted in a month.
+    async fn runs_used(&self, partner_id: &str, month: Month) -> StoreResult<u32>;
+    /// Runs counted in a month for each of a distributor's partners that has any.
+    async fn runs_used_by_partners(
+        &self,
+        distributor_id: &str,
+        month: Month,
+    ) -> StoreResult<Vec<(String, u32)>>;
+}
+
+/// What a request with an idempotency key finds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// First use: the caller does the work, then `finish`es or `release`s.
+    Claimed,
+    /// Done before with this fingerprint: replay the stored response.
+    Replay { status: u16, body: Vec<u8> },
+    /// Used before with another request.
+    Mismatch,
+    /// The first request with this key is still being worked on.
+    InProgress,
+}
+
+#[async_trait]
+pub trait LimitStore: Send + Sync {
+    /// Counts one hit in a fixed window and returns the window's count including it.
+    async fn count_hit(&self, bucket: &str, expires_at: i64) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for `fingerprint`; a claim in progress past `lease_until` may be taken over.
+    async fn claim_idempotency(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<IdempotencyClaim>;
+    async fn finish_idempotency(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    async fn release_idempotency(&self, scope: &str, key: &str) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Events not yet handed to delivery, oldest first.
+    async fn pending_events(&self, limit: usize) -> StoreResult<Vec<Event>>;
+    async fn ack_events(&self, ids: &[String]) -> StoreResult<()>;
+}
+
+/// Everything the service stores.
+pub trait Store:
+    AccountStore + KeyStore + CustomerStore + RunStore + LimitStore + IdempotencyStore + Outbox
+{
+}
+
+impl<
+        T: AccountStore + KeyStore + CustomerStore + RunStore + LimitStore + IdempotencyStore + Outbox,
+    > Store for T
+{
+}

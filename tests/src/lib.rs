@@ -1,0 +1,289 @@
+//! Test harness: the app on the embedded store with an injected clock, and request helpers
+//! that go through the same pipeline (route table, auth, limits) as the dev server.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use functions::dev_server::{bootstrap, embedded_app, DevAccounts};
+use shared::config::Config;
+use shared::domain::time::ManualClock;
+use shared::queue::RunMessage;
+use shared::App;
+
+/// 2026-04-03T10:00:00Z, the reference's examples' day.
+pub const T0: i64 = 1_775_210_400;
+
+pub const PARTNER_BASE: &str = "/api/v1/partner";
+pub const DISTRIBUTOR_BASE: &str = "/api/v1/distributor";
+
+pub struct Harness {
+    pub app: Arc<App>,
+    pub clock: Arc<ManualClock>,
+    pub runs: UnboundedReceiver<RunMessage>,
+    pub accounts: DevAccounts,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub raw: Bytes,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The error code of an error envelope.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// Asserts status and error code together, with the body in the message on failure.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status.as_u16(), self.code()),
+            (status, code),
+            "body: {}",
+            self.body
+        );
+        assert!(
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "error without message: {}",
+            self.body
+        );
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        &self.body
+    }
+}
+
+/// A well-formed, never-issued key of either kind.
+pub const UNKNOWN_PARTNER_KEY: &str = "pk_live_0000000000000000000000000000000000000000";
+pub const UNKNOWN_DISTRIBUTOR_KEY: &str = "dk_live_0000000000000000000000000000000000000000";
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self::with_config(Config::default()).await
+    }
+
+    pub async fn with_config(config: Config) -> Self {
+        let clock = Arc::new(ManualClock::at(T0));
+        let (app, runs) = embedded_app(config, clock.clone());
+        let accounts = bootstrap(&app, None, None).await.expect("bootstrap");
+        Self {
+            app,
+            clock,
+            runs,
+            accounts,
+        }
+    }
+
+    pub fn partner_key(&self) -> &str {
+        &self.accounts.partner_key
+    }
+
+    pub fn distributor_key(&self) -> &str {
+        &self.accounts.distributor_key
+    }
+
+    pub fn partner_id(&self) -> &str {
+        &self.accounts.partner.id
+    }
+
+    /// Any request, with the headers given.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Bytes>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = self
+            .app
+            .handle(req.body(body.unwrap_or_default()).expect("request"))
+            .await;
+        let (parts, raw) = resp.into_parts();
+        let body = if raw.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&raw).expect("every body is JSON")
+        };
+        Resp {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+            raw,
+        }
+    }
+
+    /// A partner-API request with `key` (path relative to the partner base).
+    pub async fn partner_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        let body = body.map(|b| Bytes::from(b.to_string()));
+        self.request(
+            method,
+            &format!("{PARTNER_BASE}{path}"),
+            &[("x-partner-key", key), ("content-type", "application/json")],
+            body,
+        )
+        .await
+    }
+
+    /// A distributor-API request with `key` (path relative to the distributor base).
+    pub async fn distributor_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        let body = body.map(|b| Bytes::from(b.to_string()));
+        self.request(
+            method,
+            &format!("{DISTRIBUTOR_BASE}{path}"),
+            &[
+                ("x-distributor-key", key),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await
+    }
+
+    /// As the start-up partner.
+    pub async fn partner(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.partner_as(self.partner_key(), method, path, body)
+            .await
+    }
+
+    /// As the start-up distributor.
+    pub async fn distributor(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.distributor_as(self.distributor_key(), method, path, body)
+            .await
+    }
+
+    /// Creates a customer for the partner with `key`; returns its id.
+    pub async fn customer_for(&self, key: &str, name: &str, tenant: &str) -> String {
+        let r = self
+            .partner_as(
+                key,
+                Method::POST,
+                "/customers",
+                Some(serde_json::json!({ "name": name, "tenantId": tenant })),
+            )
+            .await;
+        r.assert_status(201)["id"].as_str().expect("id").to_string()
+    }
+
+    pub async fn customer(&self, name: &str, tenant: &str) -> String {
+        self.customer_for(self.partner_key(), name, tenant).await
+    }
+
+    /// Provisions, activates and keys a new partner under the distributor with `dist_key`;
+    /// returns its id and key.
+    pub async fn active_partner_under(
+        &self,
+        dist_key: &str,
+        email: &str,
+        plan: &str,
+    ) -> (String, String) {
+        let body = serde_json::json!({
+            "email": email, "company": format!("Co {email}"), "name": "Admin", "plan": plan,
+            "billing": { "currency": "AUD" }
+        });
+        let id = self
+            .distributor_as(dist_key, Method::POST, "/partners", Some(body))
+            .await
+            .assert_status(201)["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        self.distributor_as(
+            dist_key,
+            Method::POST,
+            &format!("/partners/{id}/activate"),
+            None,
+        )
+        .await
+        .assert_status(200);
+        let key = self
+            .distributor_as(
+                dist_key,
+                Method::POST,
+                &format!("/partners/{id}/keys"),
+                None,
+            )
+            .await
+            .assert_status(201)["key"]
+            .as_str()
+            .expect("key")
+            .to_string();
+        (id, key)
+    }
+
+    /// A partner under the start-up distributor.
+    pub async fn active_partner(&self, email: &str, plan: &str) -> (String, String) {
+        let key = self.distributor_key().to_string();
+        self.active_partner_under(&key, email, plan).await
+    }
+
+    /// A second, independent distributor with its own key.
+    pub async fn other_distributor(&self) -> (String, String) {
+        let (d, key) = shared::provision::create_distributor(
+            self.app.store.as_ref(),
+            &self.app.secrets,
+            &self.app.ids,
+            shared::provision::NewAccount {
+                company: "Other Distribution",
+                email: "ops@other.example",
+                status: shared::domain::account::AccountStatus::Active,
+                fixed_key: None,
+            },
+            self.app.now(),
+        )
+        .await
+        .expect("distributor");
+        (d.id, key)
+    }
+
+    /// Events waiting in the outbox, oldest first.
+    pub async fn events(&self) -> Vec<shared::domain::event::Event> {
+        self.app.store.pending_events(10_000).await.expect("outbox")
+    }
+
+    /// Run messages handed to the runs queue so far.
+    pub fn queued_messages(&mut self) -> Vec<RunMessage> {
+        let mut out = Vec::new();
+        while let Ok(m) = self.runs.try_recv() {
+            out.push(m);
+        }
+        out
+    }
+}
+
+/// A GUID made from a number, for tests that need many distinct tenants.
+pub fn tenant(n: u32) -> String {
+    format!("{n:08x}-1234-5678-9abc-def012345678")
+}
