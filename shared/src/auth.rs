@@ -58,11 +58,11 @@ fn well_formed(surface: Surface, key: &str) -> bool {
 #[derive(Clone, Debug)]
 pub enum Principal {
     Partner {
-        partner: Partner,
+        partner: Box<Partner>,
         key_hash: String,
     },
     Distributor {
-        distributor: Distributor,
+        distributor: Box<Distributor>,
         key_hash: String,
     },
 }
@@ -114,7 +114,7 @@ pub async fn authenticate(
                 return Err(AuthError::Inactive(surface));
             }
             Ok(Principal::Partner {
-                partner,
+                partner: Box::new(partner),
                 key_hash: hash,
             })
         }
@@ -127,7 +127,7 @@ pub async fn authenticate(
                 return Err(AuthError::Inactive(surface));
             }
             Ok(Principal::Distributor {
-                distributor,
+                distributor: Box::new(distributor),
                 key_hash: hash,
             })
         }

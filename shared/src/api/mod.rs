@@ -4,6 +4,7 @@
 pub mod cursor;
 pub mod error;
 mod handlers;
+pub mod idempotency;
 pub mod request;
 pub mod response;
 pub mod routes;
@@ -14,9 +15,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
-use sha2::{Digest, Sha256};
 
-use crate::auth::{authenticate, hex, Principal};
+use crate::auth::{authenticate, Principal};
 use crate::billing::Billing;
 use crate::config::{Config, Secrets};
 use crate::domain::account::{Distributor, Partner, Surface};
@@ -27,7 +27,7 @@ use crate::ratelimit::{self, Window};
 use crate::store::{IdempotencyClaim, Store};
 use error::ApiError;
 use request::Query;
-use routes::{Route, RouteId};
+use routes::{PathParams, Route, RouteId};
 
 /// Everything a handler needs, built once per process (once per Lambda cold start).
 pub struct App {
@@ -44,7 +44,7 @@ pub struct App {
 pub struct Ctx {
     pub route: RouteId,
     pub principal: Principal,
-    pub params: Vec<(&'static str, String)>,
+    pub params: PathParams,
     pub query: Query,
     pub body: Bytes,
     pub now: i64,
@@ -134,7 +134,7 @@ impl App {
     async fn serve(
         &self,
         route: &'static Route,
-        params: Vec<(&'static str, String)>,
+        params: PathParams,
         req: Request<Bytes>,
     ) -> Response<Bytes> {
         let (parts, body) = req.into_parts();
@@ -204,7 +204,7 @@ impl App {
     async fn run_handler(
         &self,
         route: &'static Route,
-        params: Vec<(&'static str, String)>,
+        params: PathParams,
         query: Option<&str>,
         body: Bytes,
         principal: Principal,
@@ -234,7 +234,7 @@ impl App {
     async fn serve_idempotent(
         &self,
         route: &'static Route,
-        params: Vec<(&'static str, String)>,
+        params: PathParams,
         uri: &http::Uri,
         body: Bytes,
         principal: Principal,
@@ -245,15 +245,8 @@ impl App {
             return ApiError::InvalidField("Idempotency-Key must be 1 to 255 characters.".into())
                 .to_response();
         }
-        let owner = principal.owner();
-        let scope = format!("{}#{}", owner.surface.key_prefix(), owner.id);
-        let mut h = Sha256::new();
-        h.update(route.name.as_bytes());
-        h.update([0]);
-        h.update(uri.path().as_bytes());
-        h.update([0]);
-        h.update(&body);
-        let fingerprint = hex(&h.finalize());
+        let scope = idempotency::scope(&principal.owner());
+        let fingerprint = idempotency::fingerprint(route.name, uri.path(), &body);
         let claim = self
             .store
             .claim_idempotency(&scope, &key, &fingerprint, now, now + IDEMPOTENCY_LEASE)

@@ -54,6 +54,9 @@ routes! {
     DistributorKeysCreate = "distributor.keys.create" : Distributor POST "/partners/{id}/keys";
 }
 
+/// Path parameters by name, e.g. `[("id", "cust_…")]`.
+pub type PathParams = Vec<(&'static str, String)>;
+
 #[derive(Debug)]
 pub struct Route {
     pub id: RouteId,
@@ -79,7 +82,7 @@ impl Route {
     }
 
     /// Path parameters if `path` (the full request path) matches this route's pattern.
-    fn matches(&self, path: &str) -> Option<Vec<(&'static str, String)>> {
+    fn matches(&self, path: &str) -> Option<PathParams> {
         let rest = path.strip_prefix(self.base())?;
         let mut want = self.path.split('/');
         let mut got = rest.split('/');
@@ -135,16 +138,13 @@ impl RouteId {
 
 /// Finds the route for a request: 404 when no pattern matches the path, 405 (with the
 /// methods that would have matched) when the path is known but the method is not.
-pub fn resolve(
-    method: &Method,
-    path: &str,
-) -> Result<(&'static Route, Vec<(&'static str, String)>), ApiError> {
+pub fn resolve(method: &Method, path: &str) -> Result<(&'static Route, PathParams), ApiError> {
     let path = if path.len() > 1 {
         path.strip_suffix('/').unwrap_or(path)
     } else {
         path
     };
-    let mut candidates: Vec<(&'static Route, Vec<(&'static str, String)>)> = ROUTES
+    let mut candidates: Vec<(&'static Route, PathParams)> = ROUTES
         .iter()
         .filter_map(|r| r.matches(path).map(|p| (r, p)))
         .collect();

@@ -1,0 +1,217 @@
+//! End to end: the dev server on a real loopback socket, spoken to over HTTP/1.1.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use functions::dev_server::{bootstrap, embedded_app, serve};
+use shared::config::Config;
+use shared::domain::time::SystemClock;
+
+struct Running {
+    base: String,
+    partner_key: String,
+    distributor_key: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+}
+
+async fn start() -> Running {
+    let (app, runs) = embedded_app(Config::default(), Arc::new(SystemClock));
+    let partner_key = "pk_live_e2etestkey000000000000000000000000".to_string();
+    let accounts = bootstrap(&app, None, Some(partner_key.clone()))
+        .await
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let _runs = runs;
+        serve(app, listener, async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    Running {
+        base,
+        partner_key,
+        distributor_key: accounts.distributor_key,
+        stop: Some(tx),
+        server,
+        client: Client::builder(TokioExecutor::new()).build_http(),
+    }
+}
+
+impl Running {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> (u16, http::HeaderMap, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = self
+            .client
+            .request(req.body(Full::new(body)).unwrap())
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        (status, headers, body)
+    }
+
+    async fn partner(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, http::HeaderMap, Value) {
+        let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        self.send(
+            method,
+            &format!("/api/v1/partner{path}"),
+            &[
+                ("x-partner-key", &self.partner_key),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await
+    }
+
+    async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.server.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn first_customer_and_first_run_over_http() {
+    let s = start().await;
+    let (status, headers, me) = s.partner(Method::GET, "/me", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["plan"], "professional");
+    assert_eq!(me["status"], "active");
+    assert!(headers.get("x-request-id").is_some());
+    assert_eq!(headers["x-ratelimit-limit"], "60");
+
+    let customer = json!({
+        "name": "Contoso Ltd",
+        "tenantId": "d4f5a678-1234-5678-9abc-def012345678",
+        "email": "it@contoso.com",
+        "receivers": ["ciso@contoso.com"],
+        "questionnaireRecipients": ["ciso@contoso.com"]
+    });
+    let (status, _, created) = s.partner(Method::POST, "/customers", Some(customer)).await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap();
+    assert!(id.starts_with("cust_"));
+
+    let run = json!({ "customerId": id, "product": "essential-eight", "maturityTarget": 3 });
+    let (status, _, run) = s.partner(Method::POST, "/assessments", Some(run)).await;
+    assert_eq!(status, 202);
+    assert_eq!(run["status"], "queued");
+    assert_eq!(run["maturityTarget"], 3);
+
+    let (_, _, got) = s
+        .partner(
+            Method::GET,
+            &format!("/assessments/{}", run["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(got["customerName"], "Contoso Ltd");
+    assert_eq!(got["status"], "queued");
+
+    let (_, _, me) = s.partner(Method::GET, "/me", None).await;
+    assert_eq!(me["usage"]["runsUsed"], 1);
+    assert_eq!(me["usage"]["customersCount"], 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn errors_over_http_keep_the_envelope() {
+    let s = start().await;
+    let (status, headers, body) = s
+        .send(Method::GET, "/api/v1/partner/me", &[], Bytes::new())
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("MISSING_KEY"))
+    );
+    assert_eq!(headers["content-type"], "application/json; charset=utf-8");
+
+    let (status, _, body) = s.send(Method::GET, "/elsewhere", &[], Bytes::new()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("NOT_FOUND"))
+    );
+
+    let (status, headers, _) = s
+        .send(Method::PATCH, "/api/v1/partner/me", &[], Bytes::new())
+        .await;
+    assert_eq!(status, 405);
+    assert_eq!(headers["allow"], "GET");
+
+    let big = Bytes::from(vec![b' '; 300 * 1024]);
+    let (status, _, body) = s
+        .send(
+            Method::POST,
+            "/api/v1/partner/customers",
+            &[("x-partner-key", &s.partner_key)],
+            big,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("PAYLOAD_TOO_LARGE"))
+    );
+
+    let (status, _, body) = s.partner(Method::POST, "/customers", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("INVALID_JSON"))
+    );
+
+    let (status, _, body) = s
+        .send(
+            Method::GET,
+            "/api/v1/distributor/partners",
+            &[("x-distributor-key", &s.distributor_key)],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["partners"].as_array().unwrap().len(), 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn stops_cleanly_when_told() {
+    let s = start().await;
+    let base = s.base.clone();
+    s.stop().await;
+    // The port no longer answers.
+    let addr = base.trim_start_matches("http://");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
