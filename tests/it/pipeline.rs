@@ -604,3 +604,66 @@ fn route_table_has_every_contract_route_once() {
         assert_eq!(shared::api::routes::RouteId::by_name(r.name), Some(r.id));
     }
 }
+
+/// Malformed input on every route is a 4xx in the envelope: never a 500, never a panic.
+#[tokio::test]
+async fn no_client_mistake_yields_a_500() {
+    let h = Harness::new().await;
+    let cid = h.customer("C", &tenant(1)).await;
+    let bodies: Vec<Option<Bytes>> = vec![
+        None,
+        Some(Bytes::from_static(b"not json")),
+        Some(Bytes::from_static(b"[]")),
+        Some(Bytes::from_static(b"null")),
+        Some(Bytes::from_static(b"42")),
+        Some(Bytes::from_static(b"{\"name\":{},\"tenantId\":[],\"plan\":7,\"billing\":\"x\",\"customers\":{},\"partners\":\"x\",\"customerIds\":[1,2],\"product\":null,\"maturityTarget\":1e300}")),
+        Some(Bytes::from_static(b"{\"customers\":[1,null,\"x\",{}],\"partners\":[[],{\"billing\":[]}],\"customerIds\":[\"\"],\"product\":\"essential-eight\",\"maturityTarget\":-5}")),
+        Some(Bytes::from_static(b"{\"\xff\xfe\":1}")),
+        Some(Bytes::from(format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)))),
+    ];
+    let ids = ["x", "%00", "cust_%FF", &cid, "prt_\u{1F600}", "1"];
+    for route in shared::api::routes::ROUTES {
+        for id in ids {
+            let path = route.full_path().replace("{id}", id).replace("{slot}", id);
+            let key_header = route.surface.key_header();
+            let key = if key_header == "x-partner-key" {
+                h.partner_key()
+            } else {
+                h.distributor_key()
+            };
+            for body in &bodies {
+                for query in [
+                    "",
+                    "?limit=abc",
+                    "?month=2026-13&status=x&product=nope&cursor=..",
+                    "?%zz=1",
+                ] {
+                    h.clock.advance(60); // stay under the rate limit
+                    let r = h
+                        .request(
+                            route.method.clone(),
+                            &format!("{path}{query}"),
+                            &[(key_header, key)],
+                            body.clone(),
+                        )
+                        .await;
+                    assert!(
+                        r.status.is_success() || r.status.is_client_error(),
+                        "{} {path}{query} answered {}: {}",
+                        route.method,
+                        r.status,
+                        r.body
+                    );
+                    if r.status.is_client_error() {
+                        assert!(
+                            r.body["error"]["code"].is_string(),
+                            "{} {path}: {}",
+                            route.method,
+                            r.body
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -10,10 +10,12 @@ pub mod response;
 pub mod routes;
 mod views;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
 
 use crate::auth::{authenticate, Principal};
@@ -115,7 +117,17 @@ impl App {
             }
             Ok((route, params)) => {
                 route_name = route.name;
-                self.serve(route, params, req).await
+                // A bug must still answer in the envelope, not drop the connection.
+                match AssertUnwindSafe(self.serve(route, params, req))
+                    .catch_unwind()
+                    .await
+                {
+                    Ok(resp) => resp,
+                    Err(_) => self.error_response(ApiError::Internal(format!(
+                        "handler {} panicked",
+                        route.name
+                    ))),
+                }
             }
             Err(e) => e.to_response(),
         };

@@ -108,8 +108,9 @@ async fn queue_one(
         partner_id: partner.id.clone(),
     };
     if let Err(e) = app.runs.send_run(&message).await {
-        // The run is stored as queued and counted; the runner's sweep of queued runs picks it
-        // up, so the caller's request still succeeded.
+        // The run is stored and counted, so the trigger did succeed. The in-process queue
+        // refuses only while the process stops (and the embedded store goes with it); on AWS
+        // the relay from the table re-sends queued runs that never reached the queue.
         tracing::error!(run_id = run.id.as_str(), error = %e, "could not hand the run to the runs queue");
     }
     Ok(run)
