@@ -1,5 +1,7 @@
 //! Structured logs through `tracing`; the level comes from `RUST_LOG` (default `info`).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// `json` is for machines (CloudWatch); the dev server prints compact lines for people.
