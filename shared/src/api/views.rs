@@ -40,6 +40,20 @@ pub fn customer(c: &Customer) -> Value {
     })
 }
 
+/// P7: the customer with its newest runs, in the reference's field order.
+pub fn customer_with_runs(c: &Customer, recent: &[Run]) -> Value {
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "tenantId": c.tenant_id,
+        "email": c.email,
+        "receivers": c.receivers,
+        "questionnaireRecipients": c.questionnaire_recipients,
+        "recentRuns": recent.iter().map(run_recent).collect::<Vec<_>>(),
+        "createdAt": rfc3339(c.created_at),
+    })
+}
+
 /// P8's answer: the customer as updated.
 pub fn customer_updated(c: &Customer) -> Value {
     json!({

@@ -188,9 +188,10 @@ pub async fn get(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiEr
             },
         )
         .await?;
-    let mut body = views::customer(&customer);
-    body["recentRuns"] = recent.items.iter().map(views::run_recent).collect();
-    Ok(Reply::ok(body))
+    Ok(Reply::ok(views::customer_with_runs(
+        &customer,
+        &recent.items,
+    )))
 }
 
 pub async fn update(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
