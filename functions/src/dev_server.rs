@@ -15,7 +15,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 use shared::billing::LocalLedger;
 use shared::config::{Config, Secrets};
@@ -23,29 +22,37 @@ use shared::domain::account::{AccountStatus, Distributor, Partner, Surface};
 use shared::domain::ids::IdGen;
 use shared::domain::time::{Clock, SystemClock};
 use shared::provision::{self, NewAccount, ProvisionError};
-use shared::queue::memory::MemoryRunQueue;
+use shared::queue::memory::MemoryQueue;
 use shared::queue::RunMessage;
 use shared::store::memory::MemoryStore;
 use shared::store::Store;
 use shared::App;
 
-/// The app on the embedded store, and the receiving end of its runs queue.
-pub fn embedded_app(
-    config: Config,
-    clock: Arc<dyn Clock>,
-) -> (Arc<App>, UnboundedReceiver<RunMessage>) {
+/// How long a received run stays invisible to other receivers (SQS's visibility timeout).
+pub const RUNS_VISIBILITY_SECS: i64 = 120;
+
+/// The app on the embedded store and in-process queues.
+pub struct Embedded {
+    pub app: Arc<App>,
+    pub runs: Arc<MemoryQueue<RunMessage>>,
+}
+
+pub fn embedded_app(config: Config, clock: Arc<dyn Clock>) -> Embedded {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let (queue, runs) = MemoryRunQueue::new();
+    let runs = Arc::new(MemoryQueue::new(clock.clone(), RUNS_VISIBILITY_SECS));
     let app = App {
         config,
         secrets: Secrets::random(),
         billing: Arc::new(LocalLedger::new(store.clone())),
         store,
-        runs: Arc::new(queue),
+        runs: runs.clone(),
         clock,
         ids: IdGen::new(),
     };
-    (Arc::new(app), runs)
+    Embedded {
+        app: Arc::new(app),
+        runs,
+    }
 }
 
 /// The accounts the dev server starts with.
@@ -199,7 +206,7 @@ pub async fn run_from_env() -> Result<(), String> {
             .parse()
             .map_err(|_| format!("PORT must be a port number, got {p:?}"))?,
     };
-    let (app, runs) = embedded_app(config, Arc::new(SystemClock));
+    let Embedded { app, runs } = embedded_app(config, Arc::new(SystemClock));
     let accounts = bootstrap(&app, env("DEV_DISTRIBUTOR_KEY"), env("DEV_PARTNER_KEY"))
         .await
         .map_err(|e| e.to_string())?;

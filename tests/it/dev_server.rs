@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use functions::dev_server::{bootstrap, embedded_app, serve};
+use functions::dev_server::{bootstrap, embedded_app, serve, Embedded};
 use shared::config::Config;
 use shared::domain::time::SystemClock;
 
@@ -25,7 +25,7 @@ struct Running {
 }
 
 async fn start() -> Running {
-    let (app, runs) = embedded_app(Config::default(), Arc::new(SystemClock));
+    let Embedded { app, runs } = embedded_app(Config::default(), Arc::new(SystemClock));
     let partner_key = "pk_live_e2etestkey000000000000000000000000".to_string();
     let accounts = bootstrap(&app, None, Some(partner_key.clone()))
         .await

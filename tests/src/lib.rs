@@ -6,11 +6,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::Value;
-use tokio::sync::mpsc::UnboundedReceiver;
 
-use functions::dev_server::{bootstrap, embedded_app, DevAccounts};
+use functions::dev_server::{bootstrap, embedded_app, DevAccounts, Embedded};
 use shared::config::Config;
 use shared::domain::time::ManualClock;
+use shared::queue::memory::MemoryQueue;
 use shared::queue::RunMessage;
 use shared::App;
 
@@ -23,7 +23,7 @@ pub const DISTRIBUTOR_BASE: &str = "/api/v1/distributor";
 pub struct Harness {
     pub app: Arc<App>,
     pub clock: Arc<ManualClock>,
-    pub runs: UnboundedReceiver<RunMessage>,
+    pub runs: Arc<MemoryQueue<RunMessage>>,
     pub accounts: DevAccounts,
 }
 
@@ -81,7 +81,7 @@ impl Harness {
 
     pub async fn with_config(config: Config) -> Self {
         let clock = Arc::new(ManualClock::at(T0));
-        let (app, runs) = embedded_app(config, clock.clone());
+        let Embedded { app, runs } = embedded_app(config, clock.clone());
         let accounts = bootstrap(&app, None, None).await.expect("bootstrap");
         Self {
             app,
@@ -273,13 +273,9 @@ impl Harness {
         self.app.store.pending_events(10_000).await.expect("outbox")
     }
 
-    /// Run messages handed to the runs queue so far.
+    /// Run messages on the runs queue (sent and not yet acknowledged).
     pub fn queued_messages(&mut self) -> Vec<RunMessage> {
-        let mut out = Vec::new();
-        while let Ok(m) = self.runs.try_recv() {
-            out.push(m);
-        }
-        out
+        self.runs.peek_all()
     }
 }
 

@@ -64,6 +64,54 @@ pub struct Run {
     pub error: Option<RunError>,
 }
 
+/// One check's outcome as stored with a finished run and shown by the findings route.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub check_id: String,
+    pub title: String,
+    /// `critical`, `high`, `medium` or `low`.
+    pub severity: String,
+    /// `pass`, `fail`, `manual` or `not-applicable`.
+    pub outcome: String,
+    pub evidence: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+    pub rationale: String,
+    pub remediation: String,
+    pub references: Vec<FrameworkRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FrameworkRef {
+    /// `essential-eight`, `nist-csf` or `cis-m365`.
+    pub framework: String,
+    /// Strategy, subcategory or recommendation number.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StrategyMaturity {
+    pub strategy: String,
+    pub level: u8,
+}
+
+/// What a completed run found, kept beside the run (it can be large).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    pub findings: Vec<Finding>,
+    /// Essential Eight: the level reached overall and per strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maturity: Option<u8>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maturity_by_strategy: Vec<StrategyMaturity>,
+}
+
 /// Filters of the run lists (P12, D13).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunFilter {

@@ -1,4 +1,5 @@
-//! The queue port: work handed from the API to the workers.
+//! The queue port: work handed from the API to the workers, with SQS's semantics (at least
+//! once; a message received but not acknowledged comes back after the visibility timeout).
 
 pub mod memory;
 
@@ -18,6 +19,14 @@ pub enum QueueError {
 pub struct RunMessage {
     pub run_id: String,
     pub partner_id: String,
+}
+
+/// A received message: `receive_count` is 1 on first delivery and grows with each redelivery.
+#[derive(Clone, Debug)]
+pub struct Delivery<M> {
+    pub message: M,
+    pub receipt: String,
+    pub receive_count: u32,
 }
 
 #[async_trait]

@@ -28,6 +28,9 @@ struct State {
     tenants: HashMap<(String, String), String>,
     /// partner → run id → run
     runs: HashMap<String, BTreeMap<String, Run>>,
+    /// (partner, run) → the attempt holding the run and until when
+    leases: HashMap<(String, String), (u32, i64)>,
+    reports: HashMap<(String, String), RunReport>,
     usage: HashMap<(String, Month), u32>,
     windows: HashMap<String, (u64, i64)>,
     idempotency: HashMap<(String, String), IdemRecord>,
@@ -396,8 +399,23 @@ impl CustomerStore for MemoryStore {
             .and_then(|m| m.remove(id))
             .ok_or(StoreError::NotFound)?;
         s.tenants.remove(&(partner_id.to_string(), c.tenant_id));
-        if let Some(runs) = s.runs.get_mut(partner_id) {
-            runs.retain(|_, r| r.customer_id != id);
+        let gone: Vec<String> = s
+            .runs
+            .get(partner_id)
+            .map(|runs| {
+                runs.values()
+                    .filter(|r| r.customer_id == id)
+                    .map(|r| r.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for run_id in gone {
+            let key = (partner_id.to_string(), run_id);
+            s.leases.remove(&key);
+            s.reports.remove(&key);
+            if let Some(runs) = s.runs.get_mut(partner_id) {
+                runs.remove(&key.1);
+            }
         }
         if let Some(p) = s.partners.get_mut(partner_id) {
             p.customers_count = p.customers_count.saturating_sub(1);
@@ -462,6 +480,94 @@ impl RunStore for MemoryStore {
             .get(&(partner_id.to_string(), month))
             .copied()
             .unwrap_or(0))
+    }
+
+    async fn claim_run(
+        &self,
+        partner_id: &str,
+        run_id: &str,
+        attempt: u32,
+        now: i64,
+        lease_until: i64,
+        started: &Event,
+    ) -> StoreResult<RunClaim> {
+        let mut s = self.lock();
+        let key = (partner_id.to_string(), run_id.to_string());
+        let Some(run) = s.runs.get(partner_id).and_then(|m| m.get(run_id)).cloned() else {
+            return Ok(RunClaim::Gone);
+        };
+        match run.status {
+            RunStatus::Completed | RunStatus::Failed => Ok(RunClaim::Finished(run)),
+            RunStatus::Running if s.leases.get(&key).is_some_and(|(_, until)| *until > now) => {
+                Ok(RunClaim::Busy)
+            }
+            RunStatus::Running => {
+                s.leases.insert(key, (attempt, lease_until));
+                Ok(RunClaim::Claimed(run))
+            }
+            RunStatus::Queued => {
+                let mut run = run;
+                run.status = RunStatus::Running;
+                run.started_at = Some(now);
+                s.runs
+                    .get_mut(partner_id)
+                    .expect("read above")
+                    .insert(run_id.to_string(), run.clone());
+                s.leases.insert(key, (attempt, lease_until));
+                s.record(started);
+                Ok(RunClaim::Claimed(run))
+            }
+        }
+    }
+
+    async fn finish_run(
+        &self,
+        run: &Run,
+        attempt: u32,
+        report: Option<&RunReport>,
+        event: &Event,
+    ) -> StoreResult<()> {
+        let mut s = self.lock();
+        let key = (run.partner_id.clone(), run.id.clone());
+        let current = s
+            .runs
+            .get(&run.partner_id)
+            .and_then(|m| m.get(&run.id))
+            .ok_or(StoreError::NotFound)?;
+        let holds = s.leases.get(&key).is_some_and(|(a, _)| *a == attempt);
+        if current.status != RunStatus::Running
+            || !holds
+            || !RunStatus::Running.can_move_to(run.status)
+        {
+            return Err(StoreError::Conflict);
+        }
+        s.runs
+            .get_mut(&run.partner_id)
+            .expect("read above")
+            .insert(run.id.clone(), run.clone());
+        s.leases.remove(&key);
+        if let Some(r) = report {
+            s.reports.insert(key, r.clone());
+        }
+        s.record(event);
+        Ok(())
+    }
+
+    async fn release_run(&self, partner_id: &str, run_id: &str, attempt: u32) -> StoreResult<()> {
+        let mut s = self.lock();
+        let key = (partner_id.to_string(), run_id.to_string());
+        if s.leases.get(&key).is_some_and(|(a, _)| *a == attempt) {
+            s.leases.remove(&key);
+        }
+        Ok(())
+    }
+
+    async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {
+        Ok(self
+            .lock()
+            .reports
+            .get(&(partner_id.to_string(), run_id.to_string()))
+            .cloned())
     }
 
     async fn runs_used_by_partners(

@@ -11,7 +11,7 @@ use crate::domain::account::{
 };
 use crate::domain::customer::Customer;
 use crate::domain::event::Event;
-use crate::domain::run::{Run, RunFilter};
+use crate::domain::run::{Run, RunFilter, RunReport, RunStatus};
 use crate::domain::time::Month;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -167,12 +167,49 @@ pub trait RunStore: Send + Sync {
     ) -> StoreResult<Page<Run>>;
     /// Runs counted in a month.
     async fn runs_used(&self, partner_id: &str, month: Month) -> StoreResult<u32>;
+    /// Takes a run for processing as `attempt`: queued → running (recording `started`), or a
+    /// running run whose lease has passed (an attempt that died) is taken over.
+    async fn claim_run(
+        &self,
+        partner_id: &str,
+        run_id: &str,
+        attempt: u32,
+        now: i64,
+        lease_until: i64,
+        started: &Event,
+    ) -> StoreResult<RunClaim>;
+    /// Ends a run held by `attempt` as completed or failed (the status, results or error and
+    /// `completed_at` are taken from `run`), with its report and event, in one write.
+    /// `Conflict` if the attempt no longer holds it.
+    async fn finish_run(
+        &self,
+        run: &Run,
+        attempt: u32,
+        report: Option<&RunReport>,
+        event: &Event,
+    ) -> StoreResult<()>;
+    /// Gives up `attempt`'s lease so a redelivery may take the run over at once.
+    async fn release_run(&self, partner_id: &str, run_id: &str, attempt: u32) -> StoreResult<()>;
+    async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>>;
     /// Runs counted in a month for each of a distributor's partners that has any.
     async fn runs_used_by_partners(
         &self,
         distributor_id: &str,
         month: Month,
     ) -> StoreResult<Vec<(String, u32)>>;
+}
+
+/// What taking a run for processing found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunClaim {
+    /// This attempt holds the run (now `running`) until its lease ends.
+    Claimed(Run),
+    /// Another attempt holds a live lease: try again later.
+    Busy,
+    /// Completed or failed already: nothing to do.
+    Finished(Run),
+    /// The run no longer exists (its customer was deleted).
+    Gone,
 }
 
 /// What a request with an idempotency key finds.
