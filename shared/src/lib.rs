@@ -6,6 +6,7 @@ pub mod auth;
 pub mod billing;
 pub mod config;
 pub mod domain;
+pub mod graph;
 pub mod provision;
 pub mod queue;
 pub mod ratelimit;

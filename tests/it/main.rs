@@ -1,4 +1,11 @@
 //! The one integration-test binary; each module covers one area.
 
+mod concurrency;
 mod dev_server;
+mod events;
+mod graph;
 mod pipeline;
+mod routes_distributor;
+mod routes_partner;
+mod store_contract;
+mod tenancy;

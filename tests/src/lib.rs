@@ -1,6 +1,8 @@
 //! Test harness: the app on the embedded store with an injected clock, and request helpers
 //! that go through the same pipeline (route table, auth, limits) as the dev server.
 
+pub mod stub;
+
 use std::sync::Arc;
 
 use bytes::Bytes;

@@ -1,0 +1,280 @@
+//! A Microsoft Graph client for app-only access to a customer's tenant: an OAuth 2.0
+//! client-credentials token per tenant, `@odata.nextLink` paging, and patience with
+//! throttling (429/503 with `Retry-After`). Base URLs are configuration so tests point it at
+//! a local stub that serves recorded Graph responses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+#[derive(Clone, Debug)]
+pub struct GraphConfig {
+    /// `https://login.microsoftonline.com` in production.
+    pub login_base: String,
+    /// `https://graph.microsoft.com` in production.
+    pub graph_base: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Attempts per request when throttled or the service is briefly unavailable.
+    pub max_attempts: u32,
+}
+
+impl GraphConfig {
+    pub fn production(client_id: String, client_secret: String) -> Self {
+        Self {
+            login_base: "https://login.microsoftonline.com".into(),
+            graph_base: "https://graph.microsoft.com".into(),
+            client_id,
+            client_secret,
+            max_attempts: 5,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GraphError {
+    /// The app is not consented in the tenant, or lacks a permission it needs.
+    #[error("consent required: {0}")]
+    ConsentRequired(String),
+    #[error("tenant not found: {0}")]
+    TenantNotFound(String),
+    /// The tenant has no licence for the feature (e.g. PIM without Entra ID P2).
+    #[error("not licensed: {0}")]
+    NotLicensed(String),
+    #[error("throttled: gave up after {0} attempts")]
+    Throttled(u32),
+    #[error("Graph answered {status}: {message}")]
+    Http { status: u16, message: String },
+    #[error("could not reach Microsoft: {0}")]
+    Transport(String),
+    #[error("unexpected response: {0}")]
+    InvalidResponse(String),
+}
+
+impl GraphError {
+    /// Worth another try later (the run is retried rather than failed).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Throttled(_) | Self::Transport(_) => true,
+            Self::Http { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// Waiting, injected so tests of throttling do not sleep.
+#[async_trait]
+pub trait Sleeper: Send + Sync {
+    async fn sleep(&self, d: Duration);
+}
+
+pub struct TokioSleeper;
+
+#[async_trait]
+impl Sleeper for TokioSleeper {
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await
+    }
+}
+
+pub struct GraphClient {
+    http: reqwest::Client,
+    config: GraphConfig,
+    sleeper: Arc<dyn Sleeper>,
+}
+
+/// An app-only session in one tenant.
+pub struct TenantSession<'a> {
+    client: &'a GraphClient,
+    token: String,
+}
+
+/// Microsoft identity platform error codes (AADSTS…) that mean the app is not consented.
+const CONSENT_CODES: &[u64] = &[65001, 700016, 7000229, 500011, 50020];
+const TENANT_CODES: &[u64] = &[90002, 900023, 90072];
+
+impl GraphClient {
+    pub fn new(config: GraphConfig, sleeper: Arc<dyn Sleeper>) -> Result<Self, GraphError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| GraphError::Transport(e.to_string()))?;
+        Ok(Self {
+            http,
+            config,
+            sleeper,
+        })
+    }
+
+    /// Gets an app-only token for `tenant_id` (client credentials).
+    pub async fn session(&self, tenant_id: &str) -> Result<TenantSession<'_>, GraphError> {
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.config.login_base.trim_end_matches('/'),
+            tenant_id
+        );
+        let scope = format!("{}/.default", self.config.graph_base.trim_end_matches('/'));
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.config.client_id.as_str()),
+            ("client_secret", self.config.client_secret.as_str()),
+            ("scope", scope.as_str()),
+        ];
+        let resp = self
+            .send_with_retries(|| self.http.post(&url).form(&form))
+            .await?;
+        let status = resp.status().as_u16();
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|e| GraphError::InvalidResponse(e.to_string()))?;
+        if status == 200 {
+            let token = body["access_token"].as_str().ok_or_else(|| {
+                GraphError::InvalidResponse("token response without access_token".into())
+            })?;
+            return Ok(TenantSession {
+                client: self,
+                token: token.to_string(),
+            });
+        }
+        let codes: Vec<u64> = body["error_codes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default();
+        let description = body["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        if codes.iter().any(|c| CONSENT_CODES.contains(c)) {
+            Err(GraphError::ConsentRequired(description))
+        } else if codes.iter().any(|c| TENANT_CODES.contains(c)) {
+            Err(GraphError::TenantNotFound(description))
+        } else {
+            Err(GraphError::Http {
+                status,
+                message: description,
+            })
+        }
+    }
+
+    /// Sends, waiting out 429 and 503 answers as `Retry-After` says (or backing off).
+    async fn send_with_retries(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, GraphError> {
+        let attempts = self.config.max_attempts.max(1);
+        for attempt in 1..=attempts {
+            let resp = build()
+                .send()
+                .await
+                .map_err(|e| GraphError::Transport(e.to_string()))?;
+            let status = resp.status().as_u16();
+            if status != 429 && status != 503 {
+                return Ok(resp);
+            }
+            if attempt == attempts {
+                break;
+            }
+            let wait = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(1 << attempt.min(6))
+                .min(120);
+            self.sleeper.sleep(Duration::from_secs(wait)).await;
+        }
+        Err(GraphError::Throttled(attempts))
+    }
+}
+
+impl TenantSession<'_> {
+    fn url(&self, path: &str) -> String {
+        format!(
+            "{}{}",
+            self.client.config.graph_base.trim_end_matches('/'),
+            path
+        )
+    }
+
+    async fn get_json(&self, url: &str) -> Result<Value, GraphError> {
+        let resp = self
+            .client
+            .send_with_retries(|| {
+                self.client
+                    .http
+                    .get(url)
+                    .bearer_auth(&self.token)
+                    .header("ConsistencyLevel", "eventual")
+            })
+            .await?;
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if status == 200 {
+            return Ok(body);
+        }
+        let code = body["error"]["code"].as_str().unwrap_or("").to_string();
+        let message = body["error"]["message"].as_str().unwrap_or("").to_string();
+        let lower = message.to_ascii_lowercase();
+        match status {
+            403 if lower.contains("licen")
+                || lower.contains("premium")
+                || code == "AadPremiumLicenseRequired" =>
+            {
+                Err(GraphError::NotLicensed(message))
+            }
+            401 | 403 => Err(GraphError::ConsentRequired(format!("{code}: {message}"))),
+            _ => Err(GraphError::Http {
+                status,
+                message: format!("{code}: {message}"),
+            }),
+        }
+    }
+
+    /// One object, e.g. `/v1.0/policies/identitySecurityDefaultsEnforcementPolicy`.
+    pub async fn get(&self, path: &str) -> Result<Value, GraphError> {
+        self.get_json(&self.url(path)).await
+    }
+
+    /// Every item of a collection, following `@odata.nextLink` while it stays on Graph.
+    pub async fn get_all(&self, path: &str) -> Result<Vec<Value>, GraphError> {
+        let base = self
+            .client
+            .config
+            .graph_base
+            .trim_end_matches('/')
+            .to_string();
+        let mut url = self.url(path);
+        let mut items = Vec::new();
+        for _ in 0..1000 {
+            let mut page = self.get_json(&url).await?;
+            match page.get_mut("value").map(Value::take) {
+                Some(Value::Array(v)) => items.extend(v),
+                _ => {
+                    return Err(GraphError::InvalidResponse(format!(
+                        "{path}: no value array"
+                    )))
+                }
+            }
+            match page.get("@odata.nextLink").and_then(Value::as_str) {
+                // The token goes only to Graph itself, never to a host a response names.
+                Some(next) if next.starts_with(&format!("{base}/")) => url = next.to_string(),
+                Some(next) => {
+                    return Err(GraphError::InvalidResponse(format!(
+                        "nextLink leaves Graph: {next}"
+                    )))
+                }
+                None => return Ok(items),
+            }
+        }
+        Err(GraphError::InvalidResponse(format!(
+            "{path}: more than 1000 pages"
+        )))
+    }
+}

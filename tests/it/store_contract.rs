@@ -1,0 +1,1889 @@
+//! The store port's contract suite. Every case is written against `Arc<dyn Store>` only, so
+//! each adapter runs the same suite unchanged: add one line at the bottom of this file,
+//!
+//! ```ignore
+//! store_contract!(dynamo, || async { Arc::new(DynamoStore::connect(..).await) as Arc<dyn Store> });
+//! ```
+//!
+//! and every case becomes a `#[tokio::test]` of that adapter, in a module named after it.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, LazyLock};
+
+use serde_json::json;
+use shared::domain::account::{
+    AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription,
+};
+use shared::domain::customer::Customer;
+use shared::domain::event::{Event, EventType};
+use shared::domain::ids::IdGen;
+use shared::domain::run::{Run, RunFilter, RunStatus};
+use shared::domain::time::Month;
+use shared::store::memory::MemoryStore;
+use shared::store::{IdempotencyClaim, PageRequest, Store, StoreError};
+use tests::{tenant, T0};
+use tokio::task::JoinSet;
+
+// ---------------------------------------------------------------------------------------------
+// The suite
+// ---------------------------------------------------------------------------------------------
+
+/// `store_contract!(name, || async { … as Arc<dyn Store> })`: one test per contract case, each
+/// on a fresh store made by the closure.
+macro_rules! store_contract {
+    ($adapter:ident, $make:expr) => {
+        store_contract!(@suite $adapter, $make;
+            distributors_are_stored_and_read_back,
+            partners_are_stored_and_read_back,
+            partner_email_is_unique_per_distributor,
+            list_partners_pages_in_creation_order,
+            list_partners_filters_by_status,
+            all_partners_returns_every_partner_of_the_distributor,
+            update_partner_terms_sets_only_what_is_given,
+            activation_moves_to_active_once_and_records_its_event,
+            suspension_deletes_every_key_and_records_its_event,
+            keys_are_issued_into_free_slots,
+            keys_are_not_issued_to_a_suspended_partner,
+            revoking_keys_keeps_the_last_one,
+            customers_are_unique_per_partner_and_tenant,
+            list_customers_pages_without_duplicates,
+            update_customer_is_conditional_on_the_version,
+            update_customer_moves_the_tenant_guard,
+            delete_customer_removes_it_and_its_runs,
+            queue_run_counts_up_to_the_limit,
+            queue_run_needs_the_partners_customer,
+            list_runs_is_newest_first_with_filters_and_paging,
+            runs_used_by_partners_sums_per_partner_and_month,
+            count_hit_counts_per_bucket,
+            idempotency_claim_replay_and_mismatch,
+            idempotency_lease_takeover_and_release,
+            idempotency_records_expire,
+            outbox_hands_out_events_oldest_first_until_acked,
+            concurrent_queue_runs_never_pass_the_limit,
+            concurrent_customer_creates_make_one_per_tenant,
+            concurrent_partner_creates_make_one_per_email,
+            concurrent_key_issues_fill_a_slot_once,
+            concurrent_customer_updates_apply_once_per_version,
+            suspension_racing_key_issues_leaves_no_key,
+            concurrent_hits_are_all_counted,
+            concurrent_idempotency_claims_admit_one,
+        );
+    };
+    (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
+        mod $adapter {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let make = $make;
+                    let store: Arc<dyn Store> = make().await;
+                    super::$case(store).await;
+                }
+            )*
+        }
+    };
+}
+
+store_contract!(memory, || async {
+    Arc::new(MemoryStore::new()) as Arc<dyn Store>
+});
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+/// One id generator for the whole binary: ids made later sort later.
+static IDS: LazyLock<IdGen> = LazyLock::new(IdGen::new);
+
+fn id(prefix: &str) -> String {
+    id_at(prefix, T0)
+}
+
+fn id_at(prefix: &str, at: i64) -> String {
+    IDS.time_ordered(prefix, (at * 1000) as u64)
+}
+
+const APRIL: Month = Month {
+    year: 2026,
+    month: 4,
+};
+const MAY: Month = Month {
+    year: 2026,
+    month: 5,
+};
+const DAY: i64 = 86_400;
+
+fn all() -> PageRequest {
+    PageRequest {
+        limit: 1000,
+        after: None,
+    }
+}
+
+fn ev(kind: EventType, account: Owner) -> Event {
+    Event {
+        id: id("evt_"),
+        kind,
+        timestamp: T0,
+        account,
+        distributor_id: None,
+        data: json!({ "n": 1 }),
+    }
+}
+
+fn partner_event(kind: EventType, p: &Partner) -> Event {
+    let mut e = ev(kind, Owner::partner(&p.id));
+    e.distributor_id = p.distributor_id.clone();
+    e
+}
+
+async fn new_distributor(store: &Arc<dyn Store>) -> Distributor {
+    let d = Distributor {
+        id: id("dist_"),
+        company: "Distribution Co".into(),
+        email: "ops@distribution.example".into(),
+        status: AccountStatus::Active,
+        created_at: T0,
+    };
+    store.create_distributor(&d).await.expect("distributor");
+    d
+}
+
+fn partner_of(distributor: Option<&str>, email: &str, status: AccountStatus) -> Partner {
+    Partner {
+        id: id("prt_"),
+        distributor_id: distributor.map(str::to_string),
+        company: format!("Co {email}"),
+        email: email.to_lowercase(),
+        name: Some("Admin".into()),
+        plan: "professional".into(),
+        status,
+        billing: distributor.map(|_| BillingConfig::default()),
+        subscription: Subscription::opening(None, T0),
+        customers_count: 0,
+        created_at: T0,
+        updated_at: None,
+        activated_at: (status == AccountStatus::Active).then_some(T0),
+        suspended_at: None,
+    }
+}
+
+async fn new_partner(
+    store: &Arc<dyn Store>,
+    distributor: Option<&str>,
+    email: &str,
+    status: AccountStatus,
+) -> Partner {
+    let p = partner_of(distributor, email, status);
+    store.create_partner(&p).await.expect("partner");
+    p
+}
+
+fn customer_of(partner_id: &str, t: &str) -> Customer {
+    Customer {
+        id: id("cust_"),
+        partner_id: partner_id.to_string(),
+        name: format!("Customer {t}"),
+        tenant_id: t.to_string(),
+        email: None,
+        receivers: vec![],
+        questionnaire_recipients: vec![],
+        created_at: T0,
+        updated_at: None,
+        version: 1,
+    }
+}
+
+async fn new_customer(store: &Arc<dyn Store>, p: &Partner, t: &str) -> Customer {
+    let c = customer_of(&p.id, t);
+    store
+        .create_customer(&c, &partner_event(EventType::CustomerCreated, p))
+        .await
+        .expect("customer");
+    c
+}
+
+fn run_of(c: &Customer, product: &str, at: i64) -> Run {
+    Run {
+        id: id_at("run_", at),
+        partner_id: c.partner_id.clone(),
+        customer_id: c.id.clone(),
+        product: product.to_string(),
+        maturity_target: 1,
+        status: RunStatus::Queued,
+        created_at: at,
+        started_at: None,
+        completed_at: None,
+        results: None,
+        error: None,
+    }
+}
+
+async fn new_run(store: &Arc<dyn Store>, c: &Customer, product: &str, at: i64) -> Run {
+    let r = run_of(c, product, at);
+    store
+        .queue_run(&r, Month::of(at), None)
+        .await
+        .expect("queue run");
+    r
+}
+
+async fn outbox(store: &Arc<dyn Store>) -> Vec<String> {
+    store
+        .pending_events(100_000)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
+}
+
+async fn recorded(store: &Arc<dyn Store>, e: &Event) -> bool {
+    outbox(store).await.contains(&e.id)
+}
+
+async fn partner_now(store: &Arc<dyn Store>, id: &str) -> Partner {
+    store
+        .partner(id)
+        .await
+        .expect("partner")
+        .expect("partner exists")
+}
+
+/// Follows `next` from the first page to the last; returns each page's ids.
+macro_rules! walk {
+    ($limit:expr, |$page:ident| $fetch:expr) => {{
+        let mut pages: Vec<Vec<String>> = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let $page = PageRequest {
+                limit: $limit,
+                after: after.clone(),
+            };
+            let got = $fetch.await.expect("page");
+            assert!(
+                got.items.len() <= $limit,
+                "a page of {} items for limit {}",
+                got.items.len(),
+                $limit
+            );
+            pages.push(got.items.iter().map(|i| i.id.clone()).collect());
+            assert!(pages.len() <= 10_000, "paging never ends");
+            match got.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        pages
+    }};
+}
+
+/// Which runs a filter should keep.
+type Keep = Box<dyn Fn(&Run) -> bool>;
+
+fn flat(pages: &[Vec<String>]) -> Vec<String> {
+    pages.concat()
+}
+
+#[track_caller]
+fn assert_no_duplicates(ids: &[String]) {
+    let set: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(set.len(), ids.len(), "duplicates across pages: {ids:?}");
+}
+
+fn sizes(pages: &[Vec<String>]) -> Vec<usize> {
+    pages.iter().map(Vec::len).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+// ---------------------------------------------------------------------------------------------
+
+async fn distributors_are_stored_and_read_back(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    assert_eq!(store.distributor(&d.id).await.unwrap(), Some(d));
+    assert_eq!(
+        store
+            .distributor("dist_doesnotexist00000000")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn partners_are_stored_and_read_back(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let under = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Pending).await;
+    let alone = new_partner(&store, None, "b@msp.example", AccountStatus::Active).await;
+    assert_eq!(store.partner(&under.id).await.unwrap(), Some(under));
+    assert_eq!(store.partner(&alone.id).await.unwrap(), Some(alone));
+    assert_eq!(
+        store.partner("prt_doesnotexist00000000").await.unwrap(),
+        None
+    );
+}
+
+async fn partner_email_is_unique_per_distributor(store: Arc<dyn Store>) {
+    let d1 = new_distributor(&store).await;
+    let d2 = new_distributor(&store).await;
+    let first = new_partner(
+        &store,
+        Some(&d1.id),
+        "admin@msp.example",
+        AccountStatus::Pending,
+    )
+    .await;
+
+    let dup = partner_of(Some(&d1.id), "admin@msp.example", AccountStatus::Pending);
+    assert_eq!(
+        store.create_partner(&dup).await,
+        Err(StoreError::PartnerExists)
+    );
+    assert_eq!(
+        store.partner(&dup.id).await.unwrap(),
+        None,
+        "nothing written"
+    );
+    let ids: Vec<String> = store
+        .all_partners(&d1.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ids, vec![first.id.clone()]);
+    assert_eq!(partner_now(&store, &first.id).await, first);
+
+    // The same email under another distributor, or with none, is another partner.
+    new_partner(
+        &store,
+        Some(&d2.id),
+        "admin@msp.example",
+        AccountStatus::Pending,
+    )
+    .await;
+    new_partner(&store, None, "admin@msp.example", AccountStatus::Active).await;
+    // Another email under the same distributor is fine.
+    new_partner(
+        &store,
+        Some(&d1.id),
+        "other@msp.example",
+        AccountStatus::Pending,
+    )
+    .await;
+    assert_eq!(store.all_partners(&d1.id).await.unwrap().len(), 2);
+    assert_eq!(store.all_partners(&d2.id).await.unwrap().len(), 1);
+}
+
+async fn list_partners_pages_in_creation_order(store: Arc<dyn Store>) {
+    let d1 = new_distributor(&store).await;
+    let d2 = new_distributor(&store).await;
+    let mut mine = Vec::new();
+    for i in 0..5 {
+        mine.push(
+            new_partner(
+                &store,
+                Some(&d1.id),
+                &format!("p{i}@msp.example"),
+                AccountStatus::Pending,
+            )
+            .await
+            .id,
+        );
+        // Another distributor's partners interleaved in time.
+        new_partner(
+            &store,
+            Some(&d2.id),
+            &format!("p{i}@msp.example"),
+            AccountStatus::Pending,
+        )
+        .await;
+    }
+    new_partner(&store, None, "alone@msp.example", AccountStatus::Active).await;
+
+    let by2 = walk!(2, |p| store.list_partners(&d1.id, None, &p));
+    assert_eq!(sizes(&by2), vec![2, 2, 1]);
+    assert_eq!(flat(&by2), mine, "creation order, each once");
+    let by1 = walk!(1, |p| store.list_partners(&d1.id, None, &p));
+    assert_eq!(flat(&by1), mine);
+    assert_eq!(by1.len(), 5);
+    let one_page = walk!(5, |p| store.list_partners(&d1.id, None, &p));
+    assert_eq!(
+        one_page,
+        vec![mine.clone()],
+        "next is None on the last page"
+    );
+    let big = walk!(100, |p| store.list_partners(&d1.id, None, &p));
+    assert_eq!(big, vec![mine.clone()]);
+
+    let none = walk!(10, |p| store.list_partners(
+        "dist_doesnotexist00000000",
+        None,
+        &p
+    ));
+    assert_eq!(none, vec![Vec::<String>::new()]);
+}
+
+async fn list_partners_filters_by_status(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(
+            new_partner(
+                &store,
+                Some(&d.id),
+                &format!("p{i}@msp.example"),
+                AccountStatus::Pending,
+            )
+            .await
+            .id,
+        );
+    }
+    for i in [1, 3, 4] {
+        store
+            .activate_partner(
+                &ids[i],
+                T0,
+                &ev(EventType::PartnerActivated, Owner::distributor(&d.id)),
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .suspend_partner(
+            &ids[4],
+            T0,
+            &ev(EventType::PartnerSuspended, Owner::distributor(&d.id)),
+        )
+        .await
+        .unwrap();
+
+    let active = walk!(1, |p| store.list_partners(
+        &d.id,
+        Some(AccountStatus::Active),
+        &p
+    ));
+    let active = flat(&active);
+    assert_no_duplicates(&active);
+    assert_eq!(active, vec![ids[1].clone(), ids[3].clone()]);
+    let pending = flat(&walk!(2, |p| store.list_partners(
+        &d.id,
+        Some(AccountStatus::Pending),
+        &p
+    )));
+    assert_eq!(
+        pending,
+        vec![ids[0].clone(), ids[2].clone(), ids[5].clone()]
+    );
+    let suspended = flat(&walk!(2, |p| store.list_partners(
+        &d.id,
+        Some(AccountStatus::Suspended),
+        &p
+    )));
+    assert_eq!(suspended, vec![ids[4].clone()]);
+    // Every listed partner really has the status asked for.
+    let page = store
+        .list_partners(&d.id, Some(AccountStatus::Active), &all())
+        .await
+        .unwrap();
+    assert!(page.items.iter().all(|p| p.status == AccountStatus::Active));
+    assert!(page.next.is_none());
+}
+
+async fn all_partners_returns_every_partner_of_the_distributor(store: Arc<dyn Store>) {
+    let d1 = new_distributor(&store).await;
+    let d2 = new_distributor(&store).await;
+    // More than one page of any list.
+    let mut mine = BTreeSet::new();
+    for i in 0..120 {
+        let p = new_partner(
+            &store,
+            Some(&d1.id),
+            &format!("p{i}@msp.example"),
+            AccountStatus::Pending,
+        )
+        .await;
+        mine.insert(p.id);
+    }
+    let theirs = new_partner(&store, Some(&d2.id), "x@msp.example", AccountStatus::Active).await;
+    let got: Vec<Partner> = store.all_partners(&d1.id).await.unwrap();
+    let got_ids: BTreeSet<String> = got.iter().map(|p| p.id.clone()).collect();
+    assert_eq!(got.len(), 120, "each once");
+    assert_eq!(got_ids, mine);
+    assert_eq!(
+        store.all_partners(&d2.id).await.unwrap(),
+        vec![theirs.clone()]
+    );
+    assert!(store
+        .all_partners("dist_doesnotexist00000000")
+        .await
+        .unwrap()
+        .is_empty());
+    // The current state, not a stale copy.
+    let first = got_ids.iter().next().unwrap().clone();
+    store
+        .activate_partner(
+            &first,
+            T0,
+            &ev(EventType::PartnerActivated, Owner::distributor(&d1.id)),
+        )
+        .await
+        .unwrap();
+    let again = store.all_partners(&d1.id).await.unwrap();
+    assert_eq!(
+        again.iter().find(|p| p.id == first).map(|p| p.status),
+        Some(AccountStatus::Active)
+    );
+}
+
+async fn update_partner_terms_sets_only_what_is_given(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+
+    let got = store
+        .update_partner_terms(&p.id, Some("enterprise"), None, None, T0 + 10)
+        .await
+        .unwrap();
+    let mut want = p.clone();
+    want.plan = "enterprise".into();
+    want.updated_at = Some(T0 + 10);
+    assert_eq!(got, want);
+    assert_eq!(partner_now(&store, &p.id).await, want);
+
+    let billing = BillingConfig {
+        currency: "EUR".into(),
+        interval: "annual".into(),
+    };
+    let got = store
+        .update_partner_terms(&p.id, None, Some(&billing), None, T0 + 20)
+        .await
+        .unwrap();
+    want.billing = Some(billing.clone());
+    want.updated_at = Some(T0 + 20);
+    assert_eq!(got, want);
+
+    let sub = Subscription {
+        billing: "rolling".into(),
+        currency: "eur".into(),
+        status: "active".into(),
+        anchor: T0 + 30,
+    };
+    let got = store
+        .update_partner_terms(&p.id, Some("starter"), None, Some(&sub), T0 + 30)
+        .await
+        .unwrap();
+    want.plan = "starter".into();
+    want.subscription = sub;
+    want.updated_at = Some(T0 + 30);
+    assert_eq!(got, want);
+    assert_eq!(partner_now(&store, &p.id).await, want);
+
+    assert_eq!(
+        store
+            .update_partner_terms("prt_doesnotexist00000000", Some("starter"), None, None, T0)
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        store.partner("prt_doesnotexist00000000").await.unwrap(),
+        None
+    );
+}
+
+async fn activation_moves_to_active_once_and_records_its_event(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let by = Owner::distributor(&d.id);
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Pending).await;
+
+    let e1 = ev(EventType::PartnerActivated, by.clone());
+    let change = store.activate_partner(&p.id, T0 + 5, &e1).await.unwrap();
+    assert!(change.changed);
+    assert_eq!(change.partner.status, AccountStatus::Active);
+    assert_eq!(change.partner.activated_at, Some(T0 + 5));
+    assert_eq!(partner_now(&store, &p.id).await, change.partner);
+    assert!(recorded(&store, &e1).await);
+
+    let e2 = ev(EventType::PartnerActivated, by.clone());
+    let again = store.activate_partner(&p.id, T0 + 9, &e2).await.unwrap();
+    assert!(!again.changed);
+    assert_eq!(again.partner, change.partner, "a no-op writes nothing");
+    assert_eq!(partner_now(&store, &p.id).await, change.partner);
+    assert!(!recorded(&store, &e2).await);
+
+    // From suspended back to active.
+    store
+        .suspend_partner(&p.id, T0 + 20, &ev(EventType::PartnerSuspended, by.clone()))
+        .await
+        .unwrap();
+    let e3 = ev(EventType::PartnerActivated, by.clone());
+    let back = store.activate_partner(&p.id, T0 + 30, &e3).await.unwrap();
+    assert!(back.changed);
+    assert_eq!(back.partner.status, AccountStatus::Active);
+    assert_eq!(back.partner.activated_at, Some(T0 + 30));
+    assert!(recorded(&store, &e3).await);
+
+    let e4 = ev(EventType::PartnerActivated, by);
+    assert_eq!(
+        store
+            .activate_partner("prt_doesnotexist00000000", T0, &e4)
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert!(!recorded(&store, &e4).await);
+}
+
+async fn suspension_deletes_every_key_and_records_its_event(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let by = Owner::distributor(&d.id);
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let other = new_partner(&store, Some(&d.id), "b@msp.example", AccountStatus::Active).await;
+    let owner = Owner::partner(&p.id);
+    store
+        .issue_key(&owner, 1, "hash-p-1", T0, None)
+        .await
+        .unwrap();
+    store
+        .issue_key(&owner, 2, "hash-p-2", T0, None)
+        .await
+        .unwrap();
+    store
+        .issue_key(&Owner::partner(&other.id), 1, "hash-other-1", T0, None)
+        .await
+        .unwrap();
+    store.issue_key(&by, 1, "hash-d-1", T0, None).await.unwrap();
+
+    let e1 = ev(EventType::PartnerSuspended, by.clone());
+    let change = store.suspend_partner(&p.id, T0 + 5, &e1).await.unwrap();
+    assert!(change.changed);
+    assert_eq!(change.partner.status, AccountStatus::Suspended);
+    assert_eq!(change.partner.suspended_at, Some(T0 + 5));
+    assert_eq!(partner_now(&store, &p.id).await, change.partner);
+    assert!(store.keys_of(&owner).await.unwrap().is_empty());
+    assert_eq!(store.key_by_hash("hash-p-1").await.unwrap(), None);
+    assert_eq!(store.key_by_hash("hash-p-2").await.unwrap(), None);
+    assert!(recorded(&store, &e1).await);
+    // Nobody else's keys.
+    assert!(store.key_by_hash("hash-other-1").await.unwrap().is_some());
+    assert!(store.key_by_hash("hash-d-1").await.unwrap().is_some());
+
+    let e2 = ev(EventType::PartnerSuspended, by.clone());
+    let again = store.suspend_partner(&p.id, T0 + 9, &e2).await.unwrap();
+    assert!(!again.changed);
+    assert_eq!(again.partner, change.partner);
+    assert!(!recorded(&store, &e2).await);
+
+    // Reactivated, it still has no keys until one is issued.
+    store
+        .activate_partner(&p.id, T0 + 20, &ev(EventType::PartnerActivated, by.clone()))
+        .await
+        .unwrap();
+    assert!(store.keys_of(&owner).await.unwrap().is_empty());
+    assert_eq!(store.key_by_hash("hash-p-1").await.unwrap(), None);
+
+    let e3 = ev(EventType::PartnerSuspended, by);
+    assert_eq!(
+        store
+            .suspend_partner("prt_doesnotexist00000000", T0, &e3)
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert!(!recorded(&store, &e3).await);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+// ---------------------------------------------------------------------------------------------
+
+async fn keys_are_issued_into_free_slots(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Pending).await;
+    let owner = Owner::partner(&p.id);
+    assert!(store.keys_of(&owner).await.unwrap().is_empty());
+
+    let e1 = ev(EventType::KeyCreated, owner.clone());
+    store
+        .issue_key(&owner, 1, "hash-1", T0, Some(&e1))
+        .await
+        .unwrap();
+    let k1 = ApiKeyView::of(&owner, 1, "hash-1", T0);
+    assert_eq!(store.key_by_hash("hash-1").await.unwrap(), Some(k1.clone()));
+    assert!(recorded(&store, &e1).await);
+
+    // A taken slot is a conflict, and nothing is written.
+    let e2 = ev(EventType::KeyCreated, owner.clone());
+    assert_eq!(
+        store
+            .issue_key(&owner, 1, "hash-x", T0 + 1, Some(&e2))
+            .await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(store.key_by_hash("hash-x").await.unwrap(), None);
+    assert_eq!(store.key_by_hash("hash-1").await.unwrap(), Some(k1.clone()));
+    assert!(!recorded(&store, &e2).await);
+
+    // Without an event, none is recorded.
+    let before = outbox(&store).await;
+    store
+        .issue_key(&owner, 2, "hash-2", T0 + 2, None)
+        .await
+        .unwrap();
+    assert_eq!(outbox(&store).await, before);
+    let k2 = ApiKeyView::of(&owner, 2, "hash-2", T0 + 2);
+    let mut keys = store.keys_of(&owner).await.unwrap();
+    keys.sort_by_key(|k| k.slot);
+    assert_eq!(keys, vec![k1, k2]);
+
+    // A distributor's keys are its own.
+    let dist = Owner::distributor(&d.id);
+    store.issue_key(&dist, 1, "hash-d", T0, None).await.unwrap();
+    assert_eq!(
+        store.keys_of(&dist).await.unwrap(),
+        vec![ApiKeyView::of(&dist, 1, "hash-d", T0)]
+    );
+    assert_eq!(store.keys_of(&owner).await.unwrap().len(), 2);
+    assert_eq!(store.key_by_hash("hash-unknown").await.unwrap(), None);
+    assert!(store
+        .keys_of(&Owner::partner("prt_doesnotexist00000000"))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Builds the `ApiKey` the store should hand back.
+struct ApiKeyView;
+
+impl ApiKeyView {
+    fn of(owner: &Owner, slot: u8, hash: &str, at: i64) -> shared::store::ApiKey {
+        shared::store::ApiKey {
+            hash: hash.to_string(),
+            owner: owner.clone(),
+            slot,
+            created_at: at,
+        }
+    }
+}
+
+async fn keys_are_not_issued_to_a_suspended_partner(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    store
+        .suspend_partner(
+            &p.id,
+            T0,
+            &ev(EventType::PartnerSuspended, Owner::distributor(&d.id)),
+        )
+        .await
+        .unwrap();
+    let owner = Owner::partner(&p.id);
+    let e = ev(EventType::KeyCreated, owner.clone());
+    assert_eq!(
+        store.issue_key(&owner, 1, "hash-s", T0, Some(&e)).await,
+        Err(StoreError::OwnerSuspended)
+    );
+    assert!(store.keys_of(&owner).await.unwrap().is_empty());
+    assert_eq!(store.key_by_hash("hash-s").await.unwrap(), None);
+    assert!(!recorded(&store, &e).await);
+}
+
+async fn revoking_keys_keeps_the_last_one(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let owner = Owner::partner(&p.id);
+    let e0 = ev(EventType::KeyRevoked, owner.clone());
+    assert_eq!(
+        store.revoke_key(&owner, 1, &e0).await,
+        Err(StoreError::NotFound),
+        "an owner without keys"
+    );
+
+    store
+        .issue_key(&owner, 1, "hash-1", T0, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.revoke_key(&owner, 2, &e0).await,
+        Err(StoreError::NotFound),
+        "an empty slot"
+    );
+    assert_eq!(
+        store.revoke_key(&owner, 1, &e0).await,
+        Err(StoreError::LastKey)
+    );
+    assert!(store.key_by_hash("hash-1").await.unwrap().is_some());
+    assert!(!recorded(&store, &e0).await);
+
+    store
+        .issue_key(&owner, 2, "hash-2", T0, None)
+        .await
+        .unwrap();
+    let e1 = ev(EventType::KeyRevoked, owner.clone());
+    store.revoke_key(&owner, 1, &e1).await.unwrap();
+    assert_eq!(store.key_by_hash("hash-1").await.unwrap(), None);
+    let left: Vec<u8> = store
+        .keys_of(&owner)
+        .await
+        .unwrap()
+        .iter()
+        .map(|k| k.slot)
+        .collect();
+    assert_eq!(left, vec![2]);
+    assert!(recorded(&store, &e1).await);
+
+    let e2 = ev(EventType::KeyRevoked, owner.clone());
+    assert_eq!(
+        store.revoke_key(&owner, 2, &e2).await,
+        Err(StoreError::LastKey)
+    );
+    assert!(!recorded(&store, &e2).await);
+    // The freed slot takes a new key.
+    store
+        .issue_key(&owner, 1, "hash-3", T0, None)
+        .await
+        .unwrap();
+    assert_eq!(store.keys_of(&owner).await.unwrap().len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customers
+// ---------------------------------------------------------------------------------------------
+
+async fn customers_are_unique_per_partner_and_tenant(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let q = new_partner(&store, Some(&d.id), "b@msp.example", AccountStatus::Active).await;
+
+    let c1 = customer_of(&p.id, &tenant(1));
+    let e1 = partner_event(EventType::CustomerCreated, &p);
+    store.create_customer(&c1, &e1).await.unwrap();
+    assert_eq!(
+        store.customer(&p.id, &c1.id).await.unwrap(),
+        Some(c1.clone())
+    );
+    assert_eq!(partner_now(&store, &p.id).await.customers_count, 1);
+    assert!(recorded(&store, &e1).await);
+
+    let dup = customer_of(&p.id, &tenant(1));
+    let e2 = partner_event(EventType::CustomerCreated, &p);
+    assert_eq!(
+        store.create_customer(&dup, &e2).await,
+        Err(StoreError::CustomerExists)
+    );
+    assert_eq!(store.customer(&p.id, &dup.id).await.unwrap(), None);
+    assert_eq!(partner_now(&store, &p.id).await.customers_count, 1);
+    assert!(!recorded(&store, &e2).await);
+
+    // The same tenant under another partner is another customer, out of p's reach.
+    let c3 = new_customer(&store, &q, &tenant(1)).await;
+    assert_eq!(store.customer(&p.id, &c3.id).await.unwrap(), None);
+    assert_eq!(store.customer(&q.id, &c1.id).await.unwrap(), None);
+    assert_eq!(partner_now(&store, &q.id).await.customers_count, 1);
+
+    let ghost = customer_of("prt_doesnotexist00000000", &tenant(2));
+    let e4 = ev(
+        EventType::CustomerCreated,
+        Owner::partner("prt_doesnotexist00000000"),
+    );
+    assert_eq!(
+        store.create_customer(&ghost, &e4).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        store
+            .customer("prt_doesnotexist00000000", &ghost.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!recorded(&store, &e4).await);
+    assert_eq!(
+        store
+            .customer(&p.id, "cust_doesnotexist0000000")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn list_customers_pages_without_duplicates(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let q = new_partner(&store, Some(&d.id), "b@msp.example", AccountStatus::Active).await;
+    let empty = new_partner(&store, Some(&d.id), "c@msp.example", AccountStatus::Active).await;
+    let mut mine = BTreeSet::new();
+    for i in 0..5 {
+        mine.insert(new_customer(&store, &p, &tenant(i)).await.id);
+        new_customer(&store, &q, &tenant(i)).await;
+    }
+    let by2 = walk!(2, |pg| store.list_customers(&p.id, &pg));
+    assert_eq!(sizes(&by2), vec![2, 2, 1]);
+    let ids = flat(&by2);
+    assert_no_duplicates(&ids);
+    assert_eq!(ids.into_iter().collect::<BTreeSet<_>>(), mine);
+    let one = walk!(5, |pg| store.list_customers(&p.id, &pg));
+    assert_eq!(sizes(&one), vec![5], "next is None on the last page");
+    let page = store.list_customers(&p.id, &all()).await.unwrap();
+    assert!(page.items.iter().all(|c| c.partner_id == p.id));
+    assert!(page.next.is_none());
+    let none = walk!(10, |pg| store.list_customers(&empty.id, &pg));
+    assert_eq!(none, vec![Vec::<String>::new()]);
+}
+
+async fn update_customer_is_conditional_on_the_version(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let c = new_customer(&store, &p, &tenant(1)).await;
+
+    let mut next = c.clone();
+    next.name = "Renamed".into();
+    next.email = Some("it@renamed.example".into());
+    next.updated_at = Some(T0 + 5);
+    next.version = 2;
+    let e1 = partner_event(EventType::CustomerUpdated, &p);
+    store.update_customer(&next, 1, &e1).await.unwrap();
+    assert_eq!(
+        store.customer(&p.id, &c.id).await.unwrap(),
+        Some(next.clone())
+    );
+    assert!(recorded(&store, &e1).await);
+
+    // A writer that read version 1 lost the race.
+    let mut stale = c.clone();
+    stale.name = "Stale".into();
+    stale.version = 2;
+    let e2 = partner_event(EventType::CustomerUpdated, &p);
+    assert_eq!(
+        store.update_customer(&stale, 1, &e2).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        store.customer(&p.id, &c.id).await.unwrap(),
+        Some(next.clone())
+    );
+    assert!(!recorded(&store, &e2).await);
+
+    let ghost = customer_of(&p.id, &tenant(9));
+    let e3 = partner_event(EventType::CustomerUpdated, &p);
+    assert_eq!(
+        store.update_customer(&ghost, 1, &e3).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(store.customer(&p.id, &ghost.id).await.unwrap(), None);
+    assert!(!recorded(&store, &e3).await);
+    assert_eq!(partner_now(&store, &p.id).await.customers_count, 1);
+}
+
+async fn update_customer_moves_the_tenant_guard(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let c1 = new_customer(&store, &p, &tenant(1)).await;
+    let c2 = new_customer(&store, &p, &tenant(2)).await;
+
+    // To a taken tenant: refused, nothing written.
+    let mut clash = c2.clone();
+    clash.tenant_id = tenant(1);
+    clash.version = 2;
+    let e1 = partner_event(EventType::CustomerUpdated, &p);
+    assert_eq!(
+        store.update_customer(&clash, 1, &e1).await,
+        Err(StoreError::CustomerExists)
+    );
+    assert_eq!(
+        store.customer(&p.id, &c2.id).await.unwrap(),
+        Some(c2.clone())
+    );
+    assert!(!recorded(&store, &e1).await);
+
+    // To a free tenant: the old one is free, the new one taken.
+    let mut moved = c2.clone();
+    moved.tenant_id = tenant(3);
+    moved.version = 2;
+    store
+        .update_customer(&moved, 1, &partner_event(EventType::CustomerUpdated, &p))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.customer(&p.id, &c2.id).await.unwrap(),
+        Some(moved.clone())
+    );
+    let reuse = customer_of(&p.id, &tenant(2));
+    store
+        .create_customer(&reuse, &partner_event(EventType::CustomerCreated, &p))
+        .await
+        .expect("the old tenant is free again");
+    let taken = customer_of(&p.id, &tenant(3));
+    assert_eq!(
+        store
+            .create_customer(&taken, &partner_event(EventType::CustomerCreated, &p))
+            .await,
+        Err(StoreError::CustomerExists)
+    );
+
+    // Keeping its own tenant is no clash.
+    let mut renamed = c1.clone();
+    renamed.name = "Renamed".into();
+    renamed.version = 2;
+    store
+        .update_customer(&renamed, 1, &partner_event(EventType::CustomerUpdated, &p))
+        .await
+        .unwrap();
+    assert_eq!(store.customer(&p.id, &c1.id).await.unwrap(), Some(renamed));
+    assert_eq!(partner_now(&store, &p.id).await.customers_count, 3);
+}
+
+async fn delete_customer_removes_it_and_its_runs(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let c1 = new_customer(&store, &p, &tenant(1)).await;
+    let c2 = new_customer(&store, &p, &tenant(2)).await;
+    let r1 = new_run(&store, &c1, "essential-eight", T0).await;
+    let r2 = new_run(&store, &c1, "nist-csf", T0 + 1).await;
+    let r3 = new_run(&store, &c2, "essential-eight", T0 + 2).await;
+    assert_eq!(partner_now(&store, &p.id).await.customers_count, 2);
+
+    let e = partner_event(EventType::CustomerDeleted, &p);
+    store.delete_customer(&p.id, &c1.id, &e).await.unwrap();
+    assert_eq!(store.customer(&p.id, &c1.id).await.unwrap(), None);
+    assert_eq!(store.run(&p.id, &r1.id).await.unwrap(), None);
+    assert_eq!(store.run(&p.id, &r2.id).await.unwrap(), None);
+    assert_eq!(store.run(&p.id, &r3.id).await.unwrap(), Some(r3.clone()));
+    let left = store
+        .list_runs(&p.id, &RunFilter::default(), &all())
+        .await
+        .unwrap();
+    assert_eq!(left.items, vec![r3]);
+    let of_c1 = store
+        .list_runs(
+            &p.id,
+            &RunFilter {
+                customer_id: Some(c1.id.clone()),
+                ..Default::default()
+            },
+            &all(),
+        )
+        .await
+        .unwrap();
+    assert!(of_c1.items.is_empty());
+    assert_eq!(partner_now(&store, &p.id).await.customers_count, 1);
+    assert!(recorded(&store, &e).await);
+    // Runs are counted when queued: deleting does not give them back.
+    assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 3);
+    // The tenant is free again.
+    new_customer(&store, &p, &tenant(1)).await;
+
+    let e2 = partner_event(EventType::CustomerDeleted, &p);
+    assert_eq!(
+        store.delete_customer(&p.id, &c1.id, &e2).await,
+        Err(StoreError::NotFound)
+    );
+    assert!(!recorded(&store, &e2).await);
+    // Another partner cannot delete it.
+    let q = new_partner(&store, Some(&d.id), "b@msp.example", AccountStatus::Active).await;
+    let e3 = partner_event(EventType::CustomerDeleted, &q);
+    assert_eq!(
+        store.delete_customer(&q.id, &c2.id, &e3).await,
+        Err(StoreError::NotFound)
+    );
+    assert!(store.customer(&p.id, &c2.id).await.unwrap().is_some());
+    assert_eq!(partner_now(&store, &p.id).await.customers_count, 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+// ---------------------------------------------------------------------------------------------
+
+async fn queue_run_counts_up_to_the_limit(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let c = new_customer(&store, &p, &tenant(1)).await;
+
+    for i in 0..3 {
+        let r = run_of(&c, "essential-eight", T0 + i);
+        store.queue_run(&r, APRIL, Some(3)).await.unwrap();
+        assert_eq!(store.run(&p.id, &r.id).await.unwrap(), Some(r));
+    }
+    assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 3);
+
+    let over = run_of(&c, "essential-eight", T0 + 10);
+    assert_eq!(
+        store.queue_run(&over, APRIL, Some(3)).await,
+        Err(StoreError::RunLimitReached)
+    );
+    assert_eq!(store.run(&p.id, &over.id).await.unwrap(), None);
+    assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 3);
+    let listed = store
+        .list_runs(&p.id, &RunFilter::default(), &all())
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 3);
+
+    // A larger limit (a plan change) or none at all lets more through.
+    store
+        .queue_run(&run_of(&c, "essential-eight", T0 + 11), APRIL, Some(4))
+        .await
+        .unwrap();
+    store
+        .queue_run(&run_of(&c, "essential-eight", T0 + 12), APRIL, None)
+        .await
+        .unwrap();
+    assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 5);
+    // A limit of zero refuses the first.
+    let q = new_partner(&store, Some(&d.id), "b@msp.example", AccountStatus::Active).await;
+    let qc = new_customer(&store, &q, &tenant(1)).await;
+    assert_eq!(
+        store
+            .queue_run(&run_of(&qc, "essential-eight", T0), APRIL, Some(0))
+            .await,
+        Err(StoreError::RunLimitReached)
+    );
+    assert_eq!(store.runs_used(&q.id, APRIL).await.unwrap(), 0);
+
+    // Each month counts on its own.
+    let may = MAY.start() + DAY;
+    store
+        .queue_run(&run_of(&c, "essential-eight", may), MAY, Some(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .queue_run(&run_of(&c, "essential-eight", may + 1), MAY, Some(1))
+            .await,
+        Err(StoreError::RunLimitReached)
+    );
+    assert_eq!(store.runs_used(&p.id, MAY).await.unwrap(), 1);
+    assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 5);
+    assert_eq!(
+        store
+            .runs_used(
+                &p.id,
+                Month {
+                    year: 2026,
+                    month: 3
+                }
+            )
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .runs_used("prt_doesnotexist00000000", APRIL)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+async fn queue_run_needs_the_partners_customer(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let q = new_partner(&store, Some(&d.id), "b@msp.example", AccountStatus::Active).await;
+    let theirs = new_customer(&store, &q, &tenant(1)).await;
+
+    let mut r = run_of(&theirs, "essential-eight", T0);
+    r.partner_id = p.id.clone();
+    assert_eq!(
+        store.queue_run(&r, APRIL, Some(10)).await,
+        Err(StoreError::NotFound),
+        "another partner's customer"
+    );
+    let mut r2 = run_of(&theirs, "essential-eight", T0);
+    r2.customer_id = "cust_doesnotexist0000000".into();
+    assert_eq!(
+        store.queue_run(&r2, APRIL, None).await,
+        Err(StoreError::NotFound),
+        "no such customer"
+    );
+    assert_eq!(store.run(&p.id, &r.id).await.unwrap(), None);
+    assert_eq!(store.run(&q.id, &r2.id).await.unwrap(), None);
+    assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 0);
+    assert_eq!(store.runs_used(&q.id, APRIL).await.unwrap(), 0);
+
+    // A run is only reachable through its own partner.
+    let ok = new_run(&store, &theirs, "essential-eight", T0).await;
+    assert_eq!(store.run(&p.id, &ok.id).await.unwrap(), None);
+    assert_eq!(store.run(&q.id, &ok.id).await.unwrap(), Some(ok));
+}
+
+async fn list_runs_is_newest_first_with_filters_and_paging(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let q = new_partner(&store, Some(&d.id), "b@msp.example", AccountStatus::Active).await;
+    let c1 = new_customer(&store, &p, &tenant(1)).await;
+    let c2 = new_customer(&store, &p, &tenant(2)).await;
+    let qc = new_customer(&store, &q, &tenant(1)).await;
+    let march = APRIL.start() - 2 * DAY;
+
+    // In creation order (oldest first).
+    let plan = [
+        (&c1, "essential-eight", march),
+        (&c2, "nist-csf", march + 60),
+        (&c1, "nist-csf", APRIL.start() + DAY),
+        (&c2, "essential-eight", APRIL.start() + 2 * DAY),
+        (&c1, "essential-eight", T0),
+        (&c1, "cis-m365", T0 + 60),
+        (&c2, "essential-eight", T0 + 120),
+    ];
+    let mut runs = Vec::new();
+    for (c, product, at) in plan {
+        runs.push(new_run(&store, c, product, at).await);
+        new_run(&store, &qc, product, at).await;
+    }
+    let newest_first = |keep: &dyn Fn(&Run) -> bool| -> Vec<String> {
+        runs.iter()
+            .rev()
+            .filter(|r| keep(r))
+            .map(|r| r.id.clone())
+            .collect()
+    };
+
+    let everything = store
+        .list_runs(&p.id, &RunFilter::default(), &all())
+        .await
+        .unwrap();
+    assert_eq!(
+        everything
+            .items
+            .iter()
+            .map(|r| r.id.clone())
+            .collect::<Vec<_>>(),
+        newest_first(&|_| true)
+    );
+    assert_eq!(everything.items[0], runs[6], "stored as given");
+    assert!(everything.next.is_none());
+
+    let by3 = walk!(3, |pg| store.list_runs(&p.id, &RunFilter::default(), &pg));
+    assert_eq!(sizes(&by3), vec![3, 3, 1]);
+    assert_eq!(flat(&by3), newest_first(&|_| true));
+    let by7 = walk!(7, |pg| store.list_runs(&p.id, &RunFilter::default(), &pg));
+    assert_eq!(sizes(&by7), vec![7], "next is None on the last page");
+
+    let cases: Vec<(&str, RunFilter, Keep)> = vec![
+        (
+            "month April",
+            RunFilter {
+                month: Some(APRIL),
+                ..Default::default()
+            },
+            Box::new(|r: &Run| Month::of(r.created_at) == APRIL),
+        ),
+        (
+            "month March",
+            RunFilter {
+                month: Some(Month {
+                    year: 2026,
+                    month: 3,
+                }),
+                ..Default::default()
+            },
+            Box::new(|r: &Run| r.created_at < APRIL.start()),
+        ),
+        (
+            "month May (none)",
+            RunFilter {
+                month: Some(MAY),
+                ..Default::default()
+            },
+            Box::new(|_: &Run| false),
+        ),
+        (
+            "product",
+            RunFilter {
+                product: Some("essential-eight".into()),
+                ..Default::default()
+            },
+            Box::new(|r: &Run| r.product == "essential-eight"),
+        ),
+        (
+            "customer",
+            RunFilter {
+                customer_id: Some(c2.id.clone()),
+                ..Default::default()
+            },
+            Box::new({
+                let c2 = c2.id.clone();
+                move |r: &Run| r.customer_id == c2
+            }),
+        ),
+        (
+            "month, product and customer",
+            RunFilter {
+                month: Some(APRIL),
+                product: Some("essential-eight".into()),
+                customer_id: Some(c1.id.clone()),
+            },
+            Box::new({
+                let c1 = c1.id.clone();
+                move |r: &Run| {
+                    Month::of(r.created_at) == APRIL
+                        && r.product == "essential-eight"
+                        && r.customer_id == c1
+                }
+            }),
+        ),
+        (
+            "another partner's customer",
+            RunFilter {
+                customer_id: Some(qc.id.clone()),
+                ..Default::default()
+            },
+            Box::new(|_: &Run| false),
+        ),
+    ];
+    for (what, filter, keep) in cases {
+        let want = newest_first(&*keep);
+        for limit in [1, 2, 100] {
+            let pages = walk!(limit, |pg| store.list_runs(&p.id, &filter, &pg));
+            let got = flat(&pages);
+            assert_no_duplicates(&got);
+            assert_eq!(got, want, "{what}, limit {limit}");
+        }
+    }
+}
+
+async fn runs_used_by_partners_sums_per_partner_and_month(store: Arc<dyn Store>) {
+    let d1 = new_distributor(&store).await;
+    let d2 = new_distributor(&store).await;
+    let p1 = new_partner(&store, Some(&d1.id), "a@msp.example", AccountStatus::Active).await;
+    let p2 = new_partner(&store, Some(&d1.id), "b@msp.example", AccountStatus::Active).await;
+    let p3 = new_partner(&store, Some(&d1.id), "c@msp.example", AccountStatus::Active).await;
+    let p4 = new_partner(&store, Some(&d2.id), "a@msp.example", AccountStatus::Active).await;
+    let c1 = new_customer(&store, &p1, &tenant(1)).await;
+    new_customer(&store, &p2, &tenant(1)).await;
+    let c3 = new_customer(&store, &p3, &tenant(1)).await;
+    let c4 = new_customer(&store, &p4, &tenant(1)).await;
+    new_run(&store, &c1, "essential-eight", T0).await;
+    new_run(&store, &c1, "nist-csf", T0 + 1).await;
+    new_run(&store, &c3, "essential-eight", T0 + 2).await;
+    new_run(&store, &c4, "essential-eight", T0 + 3).await;
+    new_run(&store, &c3, "essential-eight", MAY.start() + 5).await;
+
+    let sorted = |mut v: Vec<(String, u32)>| {
+        v.sort();
+        v
+    };
+    let mut want = vec![(p1.id.clone(), 2), (p3.id.clone(), 1)];
+    want.sort();
+    assert_eq!(
+        sorted(store.runs_used_by_partners(&d1.id, APRIL).await.unwrap()),
+        want,
+        "partners without runs are left out"
+    );
+    assert_eq!(
+        store.runs_used_by_partners(&d1.id, MAY).await.unwrap(),
+        vec![(p3.id.clone(), 1)]
+    );
+    assert_eq!(
+        store.runs_used_by_partners(&d2.id, APRIL).await.unwrap(),
+        vec![(p4.id.clone(), 1)]
+    );
+    assert!(store
+        .runs_used_by_partners("dist_doesnotexist00000000", APRIL)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.runs_used(&p2.id, APRIL).await.unwrap(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate windows and idempotency
+// ---------------------------------------------------------------------------------------------
+
+async fn count_hit_counts_per_bucket(store: Arc<dyn Store>) {
+    let exp = T0 + 120;
+    assert_eq!(store.count_hit("RL#a#1", exp).await.unwrap(), 1);
+    assert_eq!(store.count_hit("RL#a#1", exp).await.unwrap(), 2);
+    assert_eq!(store.count_hit("RL#b#1", exp).await.unwrap(), 1);
+    assert_eq!(store.count_hit("RL#a#2", exp + 60).await.unwrap(), 1);
+    assert_eq!(store.count_hit("RL#a#1", exp).await.unwrap(), 3);
+    assert_eq!(store.count_hit("RL#b#1", exp).await.unwrap(), 2);
+}
+
+async fn idempotency_claim_replay_and_mismatch(store: Arc<dyn Store>) {
+    let (s, k) = ("pk_live_#prt_1", "key-1");
+    let lease = T0 + 60;
+    assert_eq!(
+        store
+            .claim_idempotency(s, k, "fp-a", T0, lease)
+            .await
+            .unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    assert_eq!(
+        store
+            .claim_idempotency(s, k, "fp-a", T0 + 1, lease + 1)
+            .await
+            .unwrap(),
+        IdempotencyClaim::InProgress
+    );
+    assert_eq!(
+        store
+            .claim_idempotency(s, k, "fp-b", T0 + 1, lease + 1)
+            .await
+            .unwrap(),
+        IdempotencyClaim::Mismatch
+    );
+
+    store
+        .finish_idempotency(s, k, 201, b"{\"id\":\"cust_1\"}", T0 + 86_400)
+        .await
+        .unwrap();
+    let replay = IdempotencyClaim::Replay {
+        status: 201,
+        body: b"{\"id\":\"cust_1\"}".to_vec(),
+    };
+    assert_eq!(
+        store
+            .claim_idempotency(s, k, "fp-a", T0 + 2, T0 + 62)
+            .await
+            .unwrap(),
+        replay
+    );
+    // Long after the lease, within the day: still the same answer.
+    assert_eq!(
+        store
+            .claim_idempotency(s, k, "fp-a", T0 + 3600, T0 + 3660)
+            .await
+            .unwrap(),
+        replay
+    );
+    assert_eq!(
+        store
+            .claim_idempotency(s, k, "fp-b", T0 + 2, T0 + 62)
+            .await
+            .unwrap(),
+        IdempotencyClaim::Mismatch
+    );
+
+    // Keys are scoped to their caller.
+    assert_eq!(
+        store
+            .claim_idempotency("pk_live_#prt_2", k, "fp-b", T0, lease)
+            .await
+            .unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    assert_eq!(
+        store
+            .claim_idempotency(s, "key-2", "fp-b", T0, lease)
+            .await
+            .unwrap(),
+        IdempotencyClaim::Claimed
+    );
+}
+
+async fn idempotency_lease_takeover_and_release(store: Arc<dyn Store>) {
+    let s = "dk_live_#dist_1";
+    assert_eq!(
+        store
+            .claim_idempotency(s, "k", "fp", T0, T0 + 60)
+            .await
+            .unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    assert_eq!(
+        store
+            .claim_idempotency(s, "k", "fp", T0 + 59, T0 + 119)
+            .await
+            .unwrap(),
+        IdempotencyClaim::InProgress
+    );
+    // The first request died: past its lease the key may be taken over.
+    assert_eq!(
+        store
+            .claim_idempotency(s, "k", "fp", T0 + 61, T0 + 121)
+            .await
+            .unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    // The new claim holds its own lease.
+    assert_eq!(
+        store
+            .claim_idempotency(s, "k", "fp", T0 + 62, T0 + 122)
+            .await
+            .unwrap(),
+        IdempotencyClaim::InProgress
+    );
+
+    // A released claim (the request failed) can be claimed again, even for another body.
+    assert_eq!(
+        store
+            .claim_idempotency(s, "r", "fp-1", T0, T0 + 60)
+            .await
+            .unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    store.release_idempotency(s, "r").await.unwrap();
+    assert_eq!(
+        store
+            .claim_idempotency(s, "r", "fp-2", T0 + 1, T0 + 61)
+            .await
+            .unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    // Releasing a key never claimed is harmless.
+    store.release_idempotency(s, "never").await.unwrap();
+}
+
+async fn idempotency_records_expire(store: Arc<dyn Store>) {
+    let s = "pk_live_#prt_1";
+    store
+        .claim_idempotency(s, "k", "fp-a", T0, T0 + 60)
+        .await
+        .unwrap();
+    store
+        .finish_idempotency(s, "k", 202, b"{}", T0 + 86_400)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .claim_idempotency(s, "k", "fp-a", T0 + 86_399, T0 + 86_459)
+            .await
+            .unwrap(),
+        IdempotencyClaim::Replay { status: 202, .. }
+    ));
+    // Kept 24 h: afterwards the key is new again (even if the item still exists).
+    assert_eq!(
+        store
+            .claim_idempotency(s, "k", "fp-b", T0 + 86_401, T0 + 86_461)
+            .await
+            .unwrap(),
+        IdempotencyClaim::Claimed
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbox
+// ---------------------------------------------------------------------------------------------
+
+async fn outbox_hands_out_events_oldest_first_until_acked(store: Arc<dyn Store>) {
+    assert!(store.pending_events(100).await.unwrap().is_empty());
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Pending).await;
+    let mut recorded_ids = Vec::new();
+
+    let e = ev(EventType::PartnerActivated, Owner::distributor(&d.id));
+    store.activate_partner(&p.id, T0, &e).await.unwrap();
+    recorded_ids.push(e.clone());
+    let c = customer_of(&p.id, &tenant(1));
+    let mut e = partner_event(EventType::CustomerCreated, &p);
+    e.data = json!({ "id": c.id, "name": c.name });
+    store.create_customer(&c, &e).await.unwrap();
+    recorded_ids.push(e.clone());
+    let owner = Owner::partner(&p.id);
+    let e = ev(EventType::KeyCreated, owner.clone());
+    store
+        .issue_key(&owner, 1, "hash-1", T0, Some(&e))
+        .await
+        .unwrap();
+    recorded_ids.push(e.clone());
+    let e = ev(EventType::KeyCreated, owner.clone());
+    store
+        .issue_key(&owner, 2, "hash-2", T0, Some(&e))
+        .await
+        .unwrap();
+    recorded_ids.push(e.clone());
+    let e = partner_event(EventType::CustomerDeleted, &p);
+    store.delete_customer(&p.id, &c.id, &e).await.unwrap();
+    recorded_ids.push(e.clone());
+
+    // Whole events, as recorded, oldest first.
+    assert_eq!(store.pending_events(100).await.unwrap(), recorded_ids);
+    assert_eq!(
+        store.pending_events(2).await.unwrap(),
+        recorded_ids[..2].to_vec()
+    );
+
+    store
+        .ack_events(&[recorded_ids[0].id.clone(), recorded_ids[2].id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.pending_events(100).await.unwrap(),
+        vec![
+            recorded_ids[1].clone(),
+            recorded_ids[3].clone(),
+            recorded_ids[4].clone()
+        ]
+    );
+    // Acking twice, or an unknown id, is harmless (delivery is at least once).
+    store
+        .ack_events(&[recorded_ids[0].id.clone(), "evt_doesnotexist0000000".into()])
+        .await
+        .unwrap();
+    store.ack_events(&[]).await.unwrap();
+    let rest: Vec<String> = recorded_ids[1..].iter().map(|e| e.id.clone()).collect();
+    store.ack_events(&rest).await.unwrap();
+    assert!(store.pending_events(100).await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `n` copies of `task(i)` at once and returns their results.
+async fn together<T, F, Fut>(n: usize, task: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let mut set = JoinSet::new();
+    for i in 0..n {
+        set.spawn(task(i));
+    }
+    let mut out = Vec::with_capacity(n);
+    while let Some(r) = set.join_next().await {
+        out.push(r.expect("task panicked"));
+    }
+    out
+}
+
+async fn concurrent_queue_runs_never_pass_the_limit(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let c = new_customer(&store, &p, &tenant(1)).await;
+    let results = together(50, |i| {
+        let store = store.clone();
+        let r = run_of(&c, "essential-eight", T0 + i as i64);
+        async move { store.queue_run(&r, APRIL, Some(10)).await.map(|()| r.id) }
+    })
+    .await;
+    let ok: BTreeSet<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    assert_eq!(ok.len(), 10);
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| **r == Err(StoreError::RunLimitReached))
+            .count(),
+        40
+    );
+    assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 10);
+    let listed: BTreeSet<String> = store
+        .list_runs(&p.id, &RunFilter::default(), &all())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(listed, ok);
+}
+
+async fn concurrent_customer_creates_make_one_per_tenant(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let results = together(20, |_| {
+        let store = store.clone();
+        let c = customer_of(&p.id, &tenant(7));
+        let e = partner_event(EventType::CustomerCreated, &p);
+        async move { store.create_customer(&c, &e).await.map(|()| (c.id, e.id)) }
+    })
+    .await;
+    let ok: Vec<(String, String)> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    assert_eq!(ok.len(), 1);
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| **r == Err(StoreError::CustomerExists))
+            .count(),
+        19
+    );
+    let listed = store.list_customers(&p.id, &all()).await.unwrap().items;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, ok[0].0);
+    assert_eq!(partner_now(&store, &p.id).await.customers_count, 1);
+    assert_eq!(outbox(&store).await, vec![ok[0].1.clone()]);
+}
+
+async fn concurrent_partner_creates_make_one_per_email(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let results = together(20, |_| {
+        let store = store.clone();
+        let p = partner_of(Some(&d.id), "race@msp.example", AccountStatus::Pending);
+        async move { store.create_partner(&p).await }
+    })
+    .await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| **r == Err(StoreError::PartnerExists))
+            .count(),
+        19
+    );
+    assert_eq!(store.all_partners(&d.id).await.unwrap().len(), 1);
+}
+
+async fn concurrent_key_issues_fill_a_slot_once(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let owner = Owner::partner(&p.id);
+    let results = together(10, |i| {
+        let store = store.clone();
+        let owner = owner.clone();
+        async move {
+            let hash = format!("hash-{i}");
+            store
+                .issue_key(&owner, 2, &hash, T0, None)
+                .await
+                .map(|()| hash)
+        }
+    })
+    .await;
+    let ok: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    assert_eq!(ok.len(), 1);
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| **r == Err(StoreError::Conflict))
+            .count(),
+        9
+    );
+    let keys = store.keys_of(&owner).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].hash, ok[0]);
+    for i in 0..10 {
+        let hash = format!("hash-{i}");
+        assert_eq!(
+            store.key_by_hash(&hash).await.unwrap().is_some(),
+            hash == ok[0],
+            "{hash}"
+        );
+    }
+}
+
+async fn concurrent_customer_updates_apply_once_per_version(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let c = new_customer(&store, &p, &tenant(1)).await;
+    let before = outbox(&store).await.len();
+    let results = together(10, |i| {
+        let store = store.clone();
+        let mut next = c.clone();
+        next.name = format!("Writer {i}");
+        next.version = 2;
+        let e = partner_event(EventType::CustomerUpdated, &p);
+        async move { store.update_customer(&next, 1, &e).await.map(|()| next) }
+    })
+    .await;
+    let ok: Vec<Customer> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    assert_eq!(ok.len(), 1);
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Conflict)))
+            .count(),
+        9
+    );
+    assert_eq!(
+        store.customer(&p.id, &c.id).await.unwrap(),
+        Some(ok[0].clone())
+    );
+    assert_eq!(outbox(&store).await.len(), before + 1);
+}
+
+async fn suspension_racing_key_issues_leaves_no_key(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    for round in 0..5 {
+        let p = new_partner(
+            &store,
+            Some(&d.id),
+            &format!("r{round}@msp.example"),
+            AccountStatus::Active,
+        )
+        .await;
+        let owner = Owner::partner(&p.id);
+        let results = together(9, |i| {
+            let store = store.clone();
+            let owner = owner.clone();
+            let pid = p.id.clone();
+            let by = Owner::distributor(&d.id);
+            async move {
+                if i == 4 {
+                    store
+                        .suspend_partner(&pid, T0, &ev(EventType::PartnerSuspended, by))
+                        .await
+                        .map(|_| ())
+                } else {
+                    let slot = (i % 2 + 1) as u8;
+                    store
+                        .issue_key(&owner, slot, &format!("hash-{round}-{i}"), T0, None)
+                        .await
+                }
+            }
+        })
+        .await;
+        for r in &results {
+            assert!(
+                matches!(
+                    r,
+                    Ok(()) | Err(StoreError::Conflict) | Err(StoreError::OwnerSuspended)
+                ),
+                "{r:?}"
+            );
+        }
+        assert!(
+            store.keys_of(&owner).await.unwrap().is_empty(),
+            "a key outlived the suspension"
+        );
+        for i in 0..9 {
+            assert_eq!(
+                store
+                    .key_by_hash(&format!("hash-{round}-{i}"))
+                    .await
+                    .unwrap(),
+                None
+            );
+        }
+    }
+}
+
+async fn concurrent_hits_are_all_counted(store: Arc<dyn Store>) {
+    let counts = together(50, |_| {
+        let store = store.clone();
+        async move { store.count_hit("RL#hot#1", T0 + 120).await.unwrap() }
+    })
+    .await;
+    let seen: BTreeSet<u64> = counts.into_iter().collect();
+    assert_eq!(seen, (1..=50).collect::<BTreeSet<u64>>());
+    assert_eq!(store.count_hit("RL#hot#1", T0 + 120).await.unwrap(), 51);
+}
+
+async fn concurrent_idempotency_claims_admit_one(store: Arc<dyn Store>) {
+    let results = together(10, |_| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_idempotency("pk_live_#prt_1", "same", "fp", T0, T0 + 60)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    assert_eq!(
+        results
+            .iter()
+            .filter(|c| **c == IdempotencyClaim::Claimed)
+            .count(),
+        1
+    );
+    assert_eq!(
+        results
+            .iter()
+            .filter(|c| **c == IdempotencyClaim::InProgress)
+            .count(),
+        9
+    );
+}
