@@ -17,10 +17,12 @@ use shared::domain::account::{
 use shared::domain::customer::Customer;
 use shared::domain::event::{Event, EventType};
 use shared::domain::ids::IdGen;
-use shared::domain::run::{Run, RunFilter, RunStatus};
+use shared::domain::run::{
+    Finding, FrameworkRef, Run, RunError, RunFilter, RunReport, RunResults, RunStatus,
+};
 use shared::domain::time::Month;
 use shared::store::memory::MemoryStore;
-use shared::store::{IdempotencyClaim, PageRequest, Store, StoreError};
+use shared::store::{IdempotencyClaim, PageRequest, RunClaim, Store, StoreError};
 use tests::{tenant, T0};
 use tokio::task::JoinSet;
 
@@ -67,6 +69,12 @@ macro_rules! store_contract {
             suspension_racing_key_issues_leaves_no_key,
             concurrent_hits_are_all_counted,
             concurrent_idempotency_claims_admit_one,
+            claim_run_moves_queued_to_running_once,
+            claim_run_takes_over_an_expired_lease_only,
+            finish_run_needs_the_holding_attempt_and_keeps_the_report,
+            release_run_lets_a_redelivery_take_over,
+            claim_run_of_a_deleted_run_is_gone,
+            concurrent_claims_admit_one_attempt,
         );
     };
     (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -1886,4 +1894,260 @@ async fn concurrent_idempotency_claims_admit_one(store: Arc<dyn Store>) {
             .count(),
         9
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run processing: claims, leases, finishing
+// ---------------------------------------------------------------------------------------------
+
+async fn queued_run(store: &Arc<dyn Store>) -> (Partner, Run) {
+    let d = new_distributor(store).await;
+    let p = new_partner(
+        store,
+        Some(&d.id),
+        "runs@msp.example",
+        AccountStatus::Active,
+    )
+    .await;
+    let c = new_customer(store, &p, &tenant(7)).await;
+    let r = new_run(store, &c, "essential-eight", T0).await;
+    (p, r)
+}
+
+fn started(p: &Partner) -> Event {
+    partner_event(EventType::AssessmentStarted, p)
+}
+
+fn report() -> RunReport {
+    RunReport {
+        findings: vec![Finding {
+            check_id: "E8-MFA-01".into(),
+            title: "MFA for all users".into(),
+            severity: "critical".into(),
+            outcome: "fail".into(),
+            evidence: "3 of 10 users without MFA".into(),
+            details: Some(json!({ "users": 3 })),
+            rationale: "r".into(),
+            remediation: "m".into(),
+            references: vec![FrameworkRef {
+                framework: "essential-eight".into(),
+                id: "mfa".into(),
+                level: Some(1),
+            }],
+        }],
+        maturity: Some(0),
+        maturity_by_strategy: vec![],
+    }
+}
+
+fn completed(r: &Run, at: i64) -> Run {
+    let mut done = r.clone();
+    done.status = RunStatus::Completed;
+    done.completed_at = Some(at);
+    done.results = Some(RunResults {
+        score: 72,
+        findings: 1,
+        critical: 1,
+        high: 0,
+        medium: 0,
+        low: 0,
+        report_url: "https://example.test/r".into(),
+    });
+    done
+}
+
+async fn claim_run_moves_queued_to_running_once(store: Arc<dyn Store>) {
+    let (p, r) = queued_run(&store).await;
+    let e = started(&p);
+    match store
+        .claim_run(&p.id, &r.id, 1, T0 + 5, T0 + 125, &e)
+        .await
+        .unwrap()
+    {
+        RunClaim::Claimed(run) => {
+            assert_eq!(run.status, RunStatus::Running);
+            assert_eq!(run.started_at, Some(T0 + 5));
+        }
+        other => panic!("expected a claim, got {other:?}"),
+    }
+    assert!(
+        recorded(&store, &e).await,
+        "assessment.started is recorded with the move"
+    );
+    let stored = store.run(&p.id, &r.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, RunStatus::Running);
+    // A duplicate delivery while the lease lives is told to wait, and records nothing.
+    let again = started(&p);
+    assert_eq!(
+        store
+            .claim_run(&p.id, &r.id, 2, T0 + 6, T0 + 126, &again)
+            .await
+            .unwrap(),
+        RunClaim::Busy
+    );
+    assert!(!recorded(&store, &again).await);
+    assert_eq!(
+        store.runs_used(&p.id, APRIL).await.unwrap(),
+        1,
+        "processing never counts a run again"
+    );
+}
+
+async fn claim_run_takes_over_an_expired_lease_only(store: Arc<dyn Store>) {
+    let (p, r) = queued_run(&store).await;
+    store
+        .claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_run(&p.id, &r.id, 2, T0 + 99, T0 + 199, &started(&p))
+            .await
+            .unwrap(),
+        RunClaim::Busy
+    );
+    let takeover = started(&p);
+    let claim = store
+        .claim_run(&p.id, &r.id, 2, T0 + 100, T0 + 200, &takeover)
+        .await
+        .unwrap();
+    assert!(
+        matches!(claim, RunClaim::Claimed(ref run) if run.started_at == Some(T0)),
+        "{claim:?}"
+    );
+    assert!(
+        !recorded(&store, &takeover).await,
+        "a takeover is not a second start"
+    );
+    // The crashed attempt can no longer finish it; the new one can.
+    let done = completed(&r, T0 + 150);
+    let e1 = partner_event(EventType::AssessmentCompleted, &p);
+    assert_eq!(
+        store.finish_run(&done, 1, Some(&report()), &e1).await,
+        Err(StoreError::Conflict)
+    );
+    assert!(!recorded(&store, &e1).await);
+    let e2 = partner_event(EventType::AssessmentCompleted, &p);
+    store
+        .finish_run(&done, 2, Some(&report()), &e2)
+        .await
+        .unwrap();
+    assert!(recorded(&store, &e2).await);
+}
+
+async fn finish_run_needs_the_holding_attempt_and_keeps_the_report(store: Arc<dyn Store>) {
+    let (p, r) = queued_run(&store).await;
+    // Not running yet: nothing to finish.
+    let e0 = partner_event(EventType::AssessmentCompleted, &p);
+    assert_eq!(
+        store.finish_run(&completed(&r, T0), 1, None, &e0).await,
+        Err(StoreError::Conflict)
+    );
+    store
+        .claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p))
+        .await
+        .unwrap();
+    let done = completed(&r, T0 + 30);
+    let e = partner_event(EventType::AssessmentCompleted, &p);
+    store
+        .finish_run(&done, 1, Some(&report()), &e)
+        .await
+        .unwrap();
+    let stored = store.run(&p.id, &r.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, RunStatus::Completed);
+    assert_eq!(stored.results.as_ref().unwrap().score, 72);
+    assert_eq!(stored.completed_at, Some(T0 + 30));
+    assert_eq!(
+        store.run_report(&p.id, &r.id).await.unwrap(),
+        Some(report())
+    );
+    // Finished is final: neither finished again nor claimed.
+    let mut failed = done.clone();
+    failed.status = RunStatus::Failed;
+    failed.error = Some(RunError {
+        code: "X".into(),
+        message: "y".into(),
+    });
+    let e2 = partner_event(EventType::AssessmentFailed, &p);
+    assert_eq!(
+        store.finish_run(&failed, 1, None, &e2).await,
+        Err(StoreError::Conflict)
+    );
+    assert!(!recorded(&store, &e2).await);
+    assert!(matches!(
+        store.claim_run(&p.id, &r.id, 2, T0 + 500, T0 + 600, &started(&p)).await.unwrap(),
+        RunClaim::Finished(ref run) if run.status == RunStatus::Completed
+    ));
+}
+
+async fn release_run_lets_a_redelivery_take_over(store: Arc<dyn Store>) {
+    let (p, r) = queued_run(&store).await;
+    store
+        .claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p))
+        .await
+        .unwrap();
+    // Releasing someone else's lease does nothing.
+    store.release_run(&p.id, &r.id, 7).await.unwrap();
+    assert_eq!(
+        store
+            .claim_run(&p.id, &r.id, 2, T0 + 1, T0 + 101, &started(&p))
+            .await
+            .unwrap(),
+        RunClaim::Busy
+    );
+    store.release_run(&p.id, &r.id, 1).await.unwrap();
+    assert!(matches!(
+        store
+            .claim_run(&p.id, &r.id, 2, T0 + 1, T0 + 101, &started(&p))
+            .await
+            .unwrap(),
+        RunClaim::Claimed(_)
+    ));
+}
+
+async fn claim_run_of_a_deleted_run_is_gone(store: Arc<dyn Store>) {
+    let (p, r) = queued_run(&store).await;
+    store
+        .delete_customer(
+            &p.id,
+            &r.customer_id,
+            &partner_event(EventType::CustomerDeleted, &p),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p))
+            .await
+            .unwrap(),
+        RunClaim::Gone
+    );
+    assert_eq!(store.run_report(&p.id, &r.id).await.unwrap(), None);
+}
+
+async fn concurrent_claims_admit_one_attempt(store: Arc<dyn Store>) {
+    let (p, r) = queued_run(&store).await;
+    let results = together(20, |i| {
+        let (store, p, r) = (store.clone(), p.clone(), r.clone());
+        async move {
+            store
+                .claim_run(&p.id, &r.id, i as u32 + 1, T0, T0 + 100, &started(&p))
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    let claimed = results
+        .iter()
+        .filter(|c| matches!(c, RunClaim::Claimed(_)))
+        .count();
+    assert_eq!(claimed, 1, "{results:?}");
+    let starts = store
+        .pending_events(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == EventType::AssessmentStarted)
+        .count();
+    assert_eq!(starts, 1);
 }
