@@ -49,10 +49,7 @@ pub fn embedded_app(config: Config, clock: Arc<dyn Clock>) -> Embedded {
         clock,
         ids: IdGen::new(),
     };
-    Embedded {
-        app: Arc::new(app),
-        runs,
-    }
+    Embedded { app: Arc::new(app), runs }
 }
 
 /// The accounts the dev server starts with.
@@ -107,18 +104,10 @@ pub async fn bootstrap(
         now,
     )
     .await?;
-    Ok(DevAccounts {
-        distributor,
-        distributor_key,
-        partner,
-        partner_key,
-    })
+    Ok(DevAccounts { distributor, distributor_key, partner, partner_key })
 }
 
-async fn respond(
-    app: Arc<App>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn respond(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let limit = app.config.max_body_bytes;
     // Read at most one byte past the limit: enough for the pipeline to answer 413 without
@@ -132,11 +121,7 @@ async fn respond(
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish.
-pub async fn serve(
-    app: Arc<App>,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -199,37 +184,28 @@ fn env(name: &str) -> Option<String> {
 /// The whole dev server as the binary runs it: configuration from the environment, the
 /// start-up accounts printed once, serving until Ctrl-C or SIGTERM.
 pub async fn run_from_env() -> Result<(), String> {
-    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let mut config = Config::from_env().map_err(|e| e.to_string())?;
     let port: u16 = match env("PORT") {
         None => 3000,
-        Some(p) => p
-            .parse()
-            .map_err(|_| format!("PORT must be a port number, got {p:?}"))?,
+        Some(p) => p.parse().map_err(|_| format!("PORT must be a port number, got {p:?}"))?,
     };
+    if env("PUBLIC_BASE_URL").is_none() {
+        // Report links point at this server unless told otherwise.
+        config.public_base_url = format!("http://127.0.0.1:{port}");
+    }
     let Embedded { app, runs } = embedded_app(config, Arc::new(SystemClock));
-    let accounts = bootstrap(&app, env("DEV_DISTRIBUTOR_KEY"), env("DEV_PARTNER_KEY"))
-        .await
-        .map_err(|e| e.to_string())?;
+    let accounts =
+        bootstrap(&app, env("DEV_DISTRIBUTOR_KEY"), env("DEV_PARTNER_KEY")).await.map_err(|e| e.to_string())?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     // Keys go to standard output once, for the developer; never through the log.
     println!("baref00t dev server on http://{addr}");
-    println!(
-        "  distributor {}  X-Distributor-Key: {}",
-        accounts.distributor.id, accounts.distributor_key
-    );
-    println!(
-        "  partner     {}  X-Partner-Key: {}",
-        accounts.partner.id, accounts.partner_key
-    );
+    println!("  distributor {}  X-Distributor-Key: {}", accounts.distributor.id, accounts.distributor_key);
+    println!("  partner     {}  X-Partner-Key: {}", accounts.partner.id, accounts.partner_key);
     tracing::info!(%addr, distributor = accounts.distributor.id.as_str(), partner = accounts.partner.id.as_str(), "listening");
     // Runs wait on the in-process queue until the runner worker exists to take them.
     let _runs = runs;
-    serve(app, listener, stop_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    serve(app, listener, stop_signal()).await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
 }

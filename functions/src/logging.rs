@@ -12,9 +12,5 @@ pub fn init(json: bool) {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.compact().try_init()
-    };
+    let _ = if json { builder.json().try_init() } else { builder.compact().try_init() };
 }

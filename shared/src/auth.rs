@@ -37,34 +37,19 @@ pub fn hash_key(secret: &[u8], key: &str) -> String {
 
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| {
-            [
-                DIGITS[(b >> 4) as usize] as char,
-                DIGITS[(b & 15) as usize] as char,
-            ]
-        })
-        .collect()
+    bytes.iter().flat_map(|b| [DIGITS[(b >> 4) as usize] as char, DIGITS[(b & 15) as usize] as char]).collect()
 }
 
 fn well_formed(surface: Surface, key: &str) -> bool {
-    key.strip_prefix(surface.key_prefix()).is_some_and(|rest| {
-        rest.len() >= 32 && rest.len() <= 128 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
+    key.strip_prefix(surface.key_prefix())
+        .is_some_and(|rest| rest.len() >= 32 && rest.len() <= 128 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// Who a request acts as.
 #[derive(Clone, Debug)]
 pub enum Principal {
-    Partner {
-        partner: Box<Partner>,
-        key_hash: String,
-    },
-    Distributor {
-        distributor: Box<Distributor>,
-        key_hash: String,
-    },
+    Partner { partner: Box<Partner>, key_hash: String },
+    Distributor { distributor: Box<Distributor>, key_hash: String },
 }
 
 impl Principal {
@@ -94,10 +79,7 @@ pub async fn authenticate(
         return Err(AuthError::InvalidKey(surface));
     }
     let hash = hash_key(secret, key);
-    let record = store
-        .key_by_hash(&hash)
-        .await?
-        .ok_or(AuthError::InvalidKey(surface))?;
+    let record = store.key_by_hash(&hash).await?.ok_or(AuthError::InvalidKey(surface))?;
     // The lookup is by hash already; the constant-time check guards against an adapter that
     // ever matched loosely (prefix or case-insensitive lookups).
     let same = record.hash.as_bytes().ct_eq(hash.as_bytes());
@@ -106,30 +88,18 @@ pub async fn authenticate(
     }
     match surface {
         Surface::Partner => {
-            let partner = store
-                .partner(&record.owner.id)
-                .await?
-                .ok_or(AuthError::InvalidKey(surface))?;
+            let partner = store.partner(&record.owner.id).await?.ok_or(AuthError::InvalidKey(surface))?;
             if partner.status != AccountStatus::Active {
                 return Err(AuthError::Inactive(surface));
             }
-            Ok(Principal::Partner {
-                partner: Box::new(partner),
-                key_hash: hash,
-            })
+            Ok(Principal::Partner { partner: Box::new(partner), key_hash: hash })
         }
         Surface::Distributor => {
-            let distributor = store
-                .distributor(&record.owner.id)
-                .await?
-                .ok_or(AuthError::InvalidKey(surface))?;
+            let distributor = store.distributor(&record.owner.id).await?.ok_or(AuthError::InvalidKey(surface))?;
             if distributor.status != AccountStatus::Active {
                 return Err(AuthError::Inactive(surface));
             }
-            Ok(Principal::Distributor {
-                distributor: Box::new(distributor),
-                key_hash: hash,
-            })
+            Ok(Principal::Distributor { distributor: Box::new(distributor), key_hash: hash })
         }
     }
 }

@@ -86,10 +86,7 @@ impl Billing for LocalLedger {
         }
         let billing = change.billing.unwrap_or(&current.billing);
         let currency = change.currency.unwrap_or(&current.currency);
-        if partner.plan == change.plan.id
-            && billing == current.billing
-            && currency == current.currency
-        {
+        if partner.plan == change.plan.id && billing == current.billing && currency == current.currency {
             return Err(BillingError::Rejected(format!(
                 "The partner is already on the {} plan ({billing}, {currency}).",
                 change.plan.id
@@ -102,13 +99,8 @@ impl Billing for LocalLedger {
         }
         sub.billing = billing.to_string();
         sub.currency = currency.to_string();
-        let partner = self
-            .store
-            .update_partner_terms(&partner.id, Some(&change.plan.id), None, Some(&sub), now)
-            .await?;
-        Ok(PlanChange {
-            current_period_end: current_period_end(&sub, now),
-            partner,
-        })
+        let partner =
+            self.store.update_partner_terms(&partner.id, Some(&change.plan.id), None, Some(&sub), now).await?;
+        Ok(PlanChange { current_period_end: current_period_end(&sub, now), partner })
     }
 }

@@ -16,6 +16,8 @@ pub struct Config {
     pub catalog: Catalog,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Where report share links point (the API's public URL, without a trailing slash).
+    pub public_base_url: String,
 }
 
 impl Default for Config {
@@ -26,6 +28,7 @@ impl Default for Config {
             plan_changes_per_hour: 10,
             catalog: Catalog::default(),
             max_body_bytes: 256 * 1024,
+            public_base_url: "http://127.0.0.1:3000".into(),
         }
     }
 }
@@ -35,34 +38,32 @@ impl Config {
     /// through `var`, falling back to the contract's defaults.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut c = Self::default();
-        let positive =
-            |name: &'static str, default: u32| -> Result<u32, ConfigError> {
-                match var(name) {
-                    None => Ok(default),
-                    Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or(
-                        ConfigError::Invalid {
-                            name,
-                            reason: format!("expected a whole number above 0, got {v:?}"),
-                        },
-                    ),
-                }
-            };
-        c.rate_limit_partner_per_min =
-            positive("RATE_LIMIT_PARTNER_PER_MIN", c.rate_limit_partner_per_min)?;
-        c.rate_limit_distributor_per_min = positive(
-            "RATE_LIMIT_DISTRIBUTOR_PER_MIN",
-            c.rate_limit_distributor_per_min,
-        )?;
+        let positive = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
+                    name,
+                    reason: format!("expected a whole number above 0, got {v:?}"),
+                }),
+            }
+        };
+        c.rate_limit_partner_per_min = positive("RATE_LIMIT_PARTNER_PER_MIN", c.rate_limit_partner_per_min)?;
+        c.rate_limit_distributor_per_min =
+            positive("RATE_LIMIT_DISTRIBUTOR_PER_MIN", c.rate_limit_distributor_per_min)?;
+        if let Some(url) = var("PUBLIC_BASE_URL") {
+            let url = url.trim().trim_end_matches('/').to_string();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError::Invalid {
+                    name: "PUBLIC_BASE_URL",
+                    reason: format!("expected an http(s) URL, got {url:?}"),
+                });
+            }
+            c.public_base_url = url;
+        }
         if let Some(json) = var("CATALOG_JSON") {
-            let catalog: Catalog =
-                serde_json::from_str(&json).map_err(|e| ConfigError::Invalid {
-                    name: "CATALOG_JSON",
-                    reason: e.to_string(),
-                })?;
-            catalog.validate().map_err(|reason| ConfigError::Invalid {
-                name: "CATALOG_JSON",
-                reason,
-            })?;
+            let catalog: Catalog = serde_json::from_str(&json)
+                .map_err(|e| ConfigError::Invalid { name: "CATALOG_JSON", reason: e.to_string() })?;
+            catalog.validate().map_err(|reason| ConfigError::Invalid { name: "CATALOG_JSON", reason })?;
             c.catalog = catalog;
         }
         Ok(c)
@@ -81,18 +82,18 @@ pub struct Secrets {
     pub key_hashing: Vec<u8>,
     /// Signs list cursors.
     pub cursor_signing: Vec<u8>,
+    /// Signs report share links.
+    pub report_signing: Vec<u8>,
 }
 
 impl Secrets {
     pub fn random() -> Self {
-        let mut a = vec![0u8; 32];
-        let mut b = vec![0u8; 32];
-        getrandom::fill(&mut a).expect("the operating system's random source failed");
-        getrandom::fill(&mut b).expect("the operating system's random source failed");
-        Self {
-            key_hashing: a,
-            cursor_signing: b,
-        }
+        let fresh = || {
+            let mut k = vec![0u8; 32];
+            getrandom::fill(&mut k).expect("the operating system's random source failed");
+            k
+        };
+        Self { key_hashing: fresh(), cursor_signing: fresh(), report_signing: fresh() }
     }
 }
 

@@ -102,20 +102,12 @@ impl GraphClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| GraphError::Transport(e.to_string()))?;
-        Ok(Self {
-            http,
-            config,
-            sleeper,
-        })
+        Ok(Self { http, config, sleeper })
     }
 
     /// Gets an app-only token for `tenant_id` (client credentials).
     pub async fn session(&self, tenant_id: &str) -> Result<TenantSession<'_>, GraphError> {
-        let url = format!(
-            "{}/{}/oauth2/v2.0/token",
-            self.config.login_base.trim_end_matches('/'),
-            tenant_id
-        );
+        let url = format!("{}/{}/oauth2/v2.0/token", self.config.login_base.trim_end_matches('/'), tenant_id);
         let scope = format!("{}/.default", self.config.graph_base.trim_end_matches('/'));
         let form = [
             ("grant_type", "client_credentials"),
@@ -123,43 +115,24 @@ impl GraphClient {
             ("client_secret", self.config.client_secret.as_str()),
             ("scope", scope.as_str()),
         ];
-        let resp = self
-            .send_with_retries(|| self.http.post(&url).form(&form))
-            .await?;
+        let resp = self.send_with_retries(|| self.http.post(&url).form(&form)).await?;
         let status = resp.status().as_u16();
-        let body: Value = resp
-            .json()
-            .await
-            .map_err(|e| GraphError::InvalidResponse(e.to_string()))?;
+        let body: Value = resp.json().await.map_err(|e| GraphError::InvalidResponse(e.to_string()))?;
         if status == 200 {
-            let token = body["access_token"].as_str().ok_or_else(|| {
-                GraphError::InvalidResponse("token response without access_token".into())
-            })?;
-            return Ok(TenantSession {
-                client: self,
-                token: token.to_string(),
-            });
+            let token = body["access_token"]
+                .as_str()
+                .ok_or_else(|| GraphError::InvalidResponse("token response without access_token".into()))?;
+            return Ok(TenantSession { client: self, token: token.to_string() });
         }
-        let codes: Vec<u64> = body["error_codes"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_u64).collect())
-            .unwrap_or_default();
-        let description = body["error_description"]
-            .as_str()
-            .unwrap_or("")
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string();
+        let codes: Vec<u64> =
+            body["error_codes"].as_array().map(|a| a.iter().filter_map(Value::as_u64).collect()).unwrap_or_default();
+        let description = body["error_description"].as_str().unwrap_or("").lines().next().unwrap_or("").to_string();
         if codes.iter().any(|c| CONSENT_CODES.contains(c)) {
             Err(GraphError::ConsentRequired(description))
         } else if codes.iter().any(|c| TENANT_CODES.contains(c)) {
             Err(GraphError::TenantNotFound(description))
         } else {
-            Err(GraphError::Http {
-                status,
-                message: description,
-            })
+            Err(GraphError::Http { status, message: description })
         }
     }
 
@@ -170,10 +143,7 @@ impl GraphClient {
     ) -> Result<reqwest::Response, GraphError> {
         let attempts = self.config.max_attempts.max(1);
         for attempt in 1..=attempts {
-            let resp = build()
-                .send()
-                .await
-                .map_err(|e| GraphError::Transport(e.to_string()))?;
+            let resp = build().send().await.map_err(|e| GraphError::Transport(e.to_string()))?;
             let status = resp.status().as_u16();
             if status != 429 && status != 503 {
                 return Ok(resp);
@@ -196,22 +166,14 @@ impl GraphClient {
 
 impl TenantSession<'_> {
     fn url(&self, path: &str) -> String {
-        format!(
-            "{}{}",
-            self.client.config.graph_base.trim_end_matches('/'),
-            path
-        )
+        format!("{}{}", self.client.config.graph_base.trim_end_matches('/'), path)
     }
 
     async fn get_json(&self, url: &str) -> Result<Value, GraphError> {
         let resp = self
             .client
             .send_with_retries(|| {
-                self.client
-                    .http
-                    .get(url)
-                    .bearer_auth(&self.token)
-                    .header("ConsistencyLevel", "eventual")
+                self.client.http.get(url).bearer_auth(&self.token).header("ConsistencyLevel", "eventual")
             })
             .await?;
         let status = resp.status().as_u16();
@@ -223,17 +185,11 @@ impl TenantSession<'_> {
         let message = body["error"]["message"].as_str().unwrap_or("").to_string();
         let lower = message.to_ascii_lowercase();
         match status {
-            403 if lower.contains("licen")
-                || lower.contains("premium")
-                || code == "AadPremiumLicenseRequired" =>
-            {
+            403 if lower.contains("licen") || lower.contains("premium") || code == "AadPremiumLicenseRequired" => {
                 Err(GraphError::NotLicensed(message))
             }
             401 | 403 => Err(GraphError::ConsentRequired(format!("{code}: {message}"))),
-            _ => Err(GraphError::Http {
-                status,
-                message: format!("{code}: {message}"),
-            }),
+            _ => Err(GraphError::Http { status, message: format!("{code}: {message}") }),
         }
     }
 
@@ -244,37 +200,22 @@ impl TenantSession<'_> {
 
     /// Every item of a collection, following `@odata.nextLink` while it stays on Graph.
     pub async fn get_all(&self, path: &str) -> Result<Vec<Value>, GraphError> {
-        let base = self
-            .client
-            .config
-            .graph_base
-            .trim_end_matches('/')
-            .to_string();
+        let base = self.client.config.graph_base.trim_end_matches('/').to_string();
         let mut url = self.url(path);
         let mut items = Vec::new();
         for _ in 0..1000 {
             let mut page = self.get_json(&url).await?;
             match page.get_mut("value").map(Value::take) {
                 Some(Value::Array(v)) => items.extend(v),
-                _ => {
-                    return Err(GraphError::InvalidResponse(format!(
-                        "{path}: no value array"
-                    )))
-                }
+                _ => return Err(GraphError::InvalidResponse(format!("{path}: no value array"))),
             }
             match page.get("@odata.nextLink").and_then(Value::as_str) {
                 // The token goes only to Graph itself, never to a host a response names.
                 Some(next) if next.starts_with(&format!("{base}/")) => url = next.to_string(),
-                Some(next) => {
-                    return Err(GraphError::InvalidResponse(format!(
-                        "nextLink leaves Graph: {next}"
-                    )))
-                }
+                Some(next) => return Err(GraphError::InvalidResponse(format!("nextLink leaves Graph: {next}"))),
                 None => return Ok(items),
             }
         }
-        Err(GraphError::InvalidResponse(format!(
-            "{path}: more than 1000 pages"
-        )))
+        Err(GraphError::InvalidResponse(format!("{path}: more than 1000 pages")))
     }
 }

@@ -10,6 +10,7 @@ pub mod graph;
 pub mod provision;
 pub mod queue;
 pub mod ratelimit;
+pub mod reports;
 pub mod store;
 
 pub use api::App;

@@ -3,9 +3,7 @@
 
 use crate::auth::{generate_key, hash_key};
 use crate::config::Secrets;
-use crate::domain::account::{
-    AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription, Surface,
-};
+use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription, Surface};
 use crate::domain::catalog::Catalog;
 use crate::domain::ids::{prefix, IdGen};
 use crate::store::{Store, StoreError};
@@ -21,9 +19,9 @@ pub enum ProvisionError {
 /// A key to use instead of a random one (so scripts can know it); it must carry the
 /// surface's prefix and at least 32 base62 characters.
 pub fn check_fixed_key(surface: Surface, key: &str, var: &str) -> Result<(), ProvisionError> {
-    let ok = key.strip_prefix(surface.key_prefix()).is_some_and(|rest| {
-        rest.len() >= 32 && rest.len() <= 128 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    });
+    let ok = key
+        .strip_prefix(surface.key_prefix())
+        .is_some_and(|rest| rest.len() >= 32 && rest.len() <= 128 && rest.bytes().all(|b| b.is_ascii_alphanumeric()));
     if ok {
         Ok(())
     } else {
@@ -43,9 +41,7 @@ async fn first_key(
     now: i64,
 ) -> Result<String, ProvisionError> {
     let key = fixed.unwrap_or_else(|| generate_key(owner.surface));
-    store
-        .issue_key(owner, 1, &hash_key(&secrets.key_hashing, &key), now, None)
-        .await?;
+    store.issue_key(owner, 1, &hash_key(&secrets.key_hashing, &key), now, None).await?;
     Ok(key)
 }
 
@@ -65,10 +61,7 @@ pub async fn create_distributor(
     now: i64,
 ) -> Result<(Distributor, String), ProvisionError> {
     if !crate::domain::validate::is_email(new.email) {
-        return Err(ProvisionError::Invalid(format!(
-            "not an email address: {}",
-            new.email
-        )));
+        return Err(ProvisionError::Invalid(format!("not an email address: {}", new.email)));
     }
     let d = Distributor {
         id: ids.time_ordered(prefix::DISTRIBUTOR, (now * 1000) as u64),
@@ -78,14 +71,7 @@ pub async fn create_distributor(
         created_at: now,
     };
     store.create_distributor(&d).await?;
-    let key = first_key(
-        store,
-        secrets,
-        &Owner::distributor(&d.id),
-        new.fixed_key,
-        now,
-    )
-    .await?;
+    let key = first_key(store, secrets, &Owner::distributor(&d.id), new.fixed_key, now).await?;
     Ok((d, key))
 }
 
@@ -102,16 +88,10 @@ pub async fn create_partner(
     now: i64,
 ) -> Result<(Partner, String), ProvisionError> {
     if catalog.plan(plan).is_none() {
-        return Err(ProvisionError::Invalid(format!(
-            "unknown plan {plan}; plans: {}",
-            catalog.plan_ids()
-        )));
+        return Err(ProvisionError::Invalid(format!("unknown plan {plan}; plans: {}", catalog.plan_ids())));
     }
     if !crate::domain::validate::is_email(new.email) {
-        return Err(ProvisionError::Invalid(format!(
-            "not an email address: {}",
-            new.email
-        )));
+        return Err(ProvisionError::Invalid(format!("not an email address: {}", new.email)));
     }
     let p = Partner {
         id: ids.time_ordered(prefix::PARTNER, (now * 1000) as u64),

@@ -19,11 +19,8 @@ use tokio::task::JoinSet;
 /// The defaults with the professional plan (the start-up partner's) limited to `runs` a
 /// month, and rate limits out of the way: this is about the run limit, not the rate limit.
 fn limited(runs: u32) -> Config {
-    let mut c = Config {
-        rate_limit_partner_per_min: 100_000,
-        rate_limit_distributor_per_min: 100_000,
-        ..Config::default()
-    };
+    let mut c =
+        Config { rate_limit_partner_per_min: 100_000, rate_limit_distributor_per_min: 100_000, ..Config::default() };
     for plan in &mut c.catalog.plans {
         if plan.id == "professional" {
             plan.runs_per_month = Some(runs);
@@ -64,9 +61,7 @@ enum Surface {
 
 /// How many answers had this status and error code ("" for a success).
 fn count(rs: &[Resp], status: u16, code: &str) -> usize {
-    rs.iter()
-        .filter(|r| r.status.as_u16() == status && r.code() == code)
-        .count()
+    rs.iter().filter(|r| r.status.as_u16() == status && r.code() == code).count()
 }
 
 /// Fails with every distinct (status, code) seen when some answer is neither expected kind.
@@ -81,9 +76,7 @@ fn only(rs: &[Resp], allowed: &[(u16, &str)]) {
 }
 
 async fn runs_listed(h: &Harness, key: &str) -> Vec<Value> {
-    let r = h
-        .partner_as(key, Method::GET, "/assessments?limit=100", None)
-        .await;
+    let r = h.partner_as(key, Method::GET, "/assessments?limit=100", None).await;
     let body = r.assert_status(200);
     assert_eq!(body["nextCursor"], Value::Null, "more than a page of runs");
     body["runs"].as_array().expect("runs").clone()
@@ -91,16 +84,12 @@ async fn runs_listed(h: &Harness, key: &str) -> Vec<Value> {
 
 async fn runs_used(h: &Harness, key: &str) -> u64 {
     let r = h.partner_as(key, Method::GET, "/me", None).await;
-    r.assert_status(200)["usage"]["runsUsed"]
-        .as_u64()
-        .expect("runsUsed")
+    r.assert_status(200)["usage"]["runsUsed"].as_u64().expect("runsUsed")
 }
 
 /// Takes the harness back once every task holding it is done, to read the runs queue.
 fn into_inner(h: Arc<Harness>) -> Harness {
-    Arc::try_unwrap(h)
-        .ok()
-        .expect("no request task still holds the harness")
+    Arc::try_unwrap(h).ok().expect("no request task still holds the harness")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,11 +122,8 @@ async fn fifty_simultaneous_triggers_against_a_limit_of_ten_queue_exactly_ten() 
         .collect();
     assert_eq!(accepted.len(), 10, "run ids are distinct");
 
-    let listed: BTreeSet<String> = runs_listed(&h, &key)
-        .await
-        .iter()
-        .map(|r| r["id"].as_str().expect("id").to_string())
-        .collect();
+    let listed: BTreeSet<String> =
+        runs_listed(&h, &key).await.iter().map(|r| r["id"].as_str().expect("id").to_string()).collect();
     assert_eq!(listed, accepted);
     assert_eq!(runs_used(&h, &key).await, 10);
 
@@ -145,10 +131,7 @@ async fn fifty_simultaneous_triggers_against_a_limit_of_ten_queue_exactly_ten() 
     let messages = h.queued_messages();
     assert_eq!(messages.len(), 10, "one message per accepted run");
     let queued: BTreeSet<String> = messages.into_iter().map(|m| m.run_id).collect();
-    assert_eq!(
-        queued, accepted,
-        "exactly the accepted runs are on the runs queue"
-    );
+    assert_eq!(queued, accepted, "exactly the accepted runs are on the runs queue");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -204,20 +187,10 @@ async fn single_bulk_and_distributor_triggers_racing_share_one_limit() {
         let c = &customers[i % customers.len()];
         let one = json!({ "customerId": c, "product": "nist-csf" });
         match i {
-            0..=9 => (
-                Surface::Partner,
-                pkey.clone(),
-                Method::POST,
-                "/assessments".into(),
-                Some(one),
-            ),
-            10..=19 => (
-                Surface::Distributor,
-                dkey.clone(),
-                Method::POST,
-                format!("/partners/{pid}/assessments"),
-                Some(one),
-            ),
+            0..=9 => (Surface::Partner, pkey.clone(), Method::POST, "/assessments".into(), Some(one)),
+            10..=19 => {
+                (Surface::Distributor, dkey.clone(), Method::POST, format!("/partners/{pid}/assessments"), Some(one))
+            }
             _ => (
                 Surface::Partner,
                 pkey.clone(),
@@ -255,11 +228,7 @@ async fn twenty_simultaneous_creates_of_one_tenant_make_one_customer() {
 
     let rs = burst(&h, 20, |i| {
         // The same GUID, spelled in upper and lower case.
-        let spelled = if i % 2 == 0 {
-            t.clone()
-        } else {
-            t.to_uppercase()
-        };
+        let spelled = if i % 2 == 0 { t.clone() } else { t.to_uppercase() };
         (
             Surface::Partner,
             key.clone(),
@@ -272,26 +241,16 @@ async fn twenty_simultaneous_creates_of_one_tenant_make_one_customer() {
     only(&rs, &[(201, ""), (409, "CUSTOMER_EXISTS")]);
     assert_eq!(count(&rs, 201, ""), 1);
     assert_eq!(count(&rs, 409, "CUSTOMER_EXISTS"), 19);
-    let created = rs
-        .iter()
-        .find(|r| r.status.as_u16() == 201)
-        .expect("one created");
+    let created = rs.iter().find(|r| r.status.as_u16() == 201).expect("one created");
 
     let list = h.partner(Method::GET, "/customers", None).await;
-    let customers = list.assert_status(200)["customers"]
-        .as_array()
-        .expect("customers")
-        .clone();
+    let customers = list.assert_status(200)["customers"].as_array().expect("customers").clone();
     assert_eq!(customers.len(), 1);
     assert_eq!(customers[0]["id"], created.body["id"]);
     assert_eq!(customers[0]["tenantId"], json!(t));
 
-    let created_events: Vec<_> = h
-        .events()
-        .await
-        .into_iter()
-        .filter(|e| e.kind == EventType::CustomerCreated)
-        .collect();
+    let created_events: Vec<_> =
+        h.events().await.into_iter().filter(|e| e.kind == EventType::CustomerCreated).collect();
     assert_eq!(created_events.len(), 1);
     assert_eq!(created_events[0].data["id"], created.body["id"]);
     assert_eq!(runs_used(&h, &key).await, 0);
@@ -305,11 +264,7 @@ async fn twenty_simultaneous_partner_creates_with_one_email_make_one_partner() {
     let dkey = h.distributor_key().to_string();
 
     let rs = burst(&h, 20, |i| {
-        let email = if i % 2 == 0 {
-            "admin@racing-msp.example"
-        } else {
-            "Admin@Racing-MSP.example"
-        };
+        let email = if i % 2 == 0 { "admin@racing-msp.example" } else { "Admin@Racing-MSP.example" };
         (
             Surface::Distributor,
             dkey.clone(),
@@ -325,21 +280,14 @@ async fn twenty_simultaneous_partner_creates_with_one_email_make_one_partner() {
     only(&rs, &[(201, ""), (409, "PARTNER_EXISTS")]);
     assert_eq!(count(&rs, 201, ""), 1);
     assert_eq!(count(&rs, 409, "PARTNER_EXISTS"), 19);
-    let created = rs
-        .iter()
-        .find(|r| r.status.as_u16() == 201)
-        .expect("one created");
+    let created = rs.iter().find(|r| r.status.as_u16() == 201).expect("one created");
 
     let list = h.distributor(Method::GET, "/partners", None).await;
     let racing: Vec<Value> = list.assert_status(200)["partners"]
         .as_array()
         .expect("partners")
         .iter()
-        .filter(|p| {
-            p["email"]
-                .as_str()
-                .is_some_and(|e| e.eq_ignore_ascii_case("admin@racing-msp.example"))
-        })
+        .filter(|p| p["email"].as_str().is_some_and(|e| e.eq_ignore_ascii_case("admin@racing-msp.example")))
         .cloned()
         .collect();
     assert_eq!(racing.len(), 1);
@@ -357,30 +305,16 @@ async fn ten_simultaneous_key_generations_with_one_key_give_exactly_slot_two() {
     let h = Arc::new(Harness::with_config(limited(200)).await);
     let key = h.partner_key().to_string();
 
-    let rs = burst(&h, 10, |_| {
-        (
-            Surface::Partner,
-            key.clone(),
-            Method::POST,
-            "/keys".into(),
-            None,
-        )
-    })
-    .await;
+    let rs = burst(&h, 10, |_| (Surface::Partner, key.clone(), Method::POST, "/keys".into(), None)).await;
     only(&rs, &[(201, ""), (409, "MAX_KEYS")]);
     assert_eq!(count(&rs, 201, ""), 1);
     assert_eq!(count(&rs, 409, "MAX_KEYS"), 9);
-    let new = rs
-        .iter()
-        .find(|r| r.status.as_u16() == 201)
-        .expect("one created");
+    let new = rs.iter().find(|r| r.status.as_u16() == 201).expect("one created");
     assert_eq!(new.body["slot"], 2, "{}", new.body);
     let new_key = new.body["key"].as_str().expect("key").to_string();
 
     // Both keys work, and the store holds exactly the two slots.
-    h.partner_as(&new_key, Method::GET, "/me", None)
-        .await
-        .assert_status(200);
+    h.partner_as(&new_key, Method::GET, "/me", None).await.assert_status(200);
     h.partner(Method::GET, "/me", None).await.assert_status(200);
     let slots: Vec<u8> = h
         .app
@@ -394,12 +328,7 @@ async fn ten_simultaneous_key_generations_with_one_key_give_exactly_slot_two() {
         .into_iter()
         .collect();
     assert_eq!(slots, vec![1, 2]);
-    let key_events = h
-        .events()
-        .await
-        .into_iter()
-        .filter(|e| e.kind == EventType::KeyCreated)
-        .count();
+    let key_events = h.events().await.into_iter().filter(|e| e.kind == EventType::KeyCreated).count();
     assert_eq!(key_events, 1);
 }
 
@@ -421,40 +350,23 @@ async fn ten_simultaneous_d15_on_a_keyless_partner_fill_both_slots_once() {
         .as_str()
         .expect("id")
         .to_string();
-    h.distributor(Method::POST, &format!("/partners/{pid}/activate"), None)
-        .await
-        .assert_status(200);
+    h.distributor(Method::POST, &format!("/partners/{pid}/activate"), None).await.assert_status(200);
 
-    let rs = burst(&h, 10, |_| {
-        (
-            Surface::Distributor,
-            dkey.clone(),
-            Method::POST,
-            format!("/partners/{pid}/keys"),
-            None,
-        )
-    })
-    .await;
+    let rs =
+        burst(&h, 10, |_| (Surface::Distributor, dkey.clone(), Method::POST, format!("/partners/{pid}/keys"), None))
+            .await;
     only(&rs, &[(201, ""), (409, "MAX_KEYS")]);
     let ok: Vec<&Resp> = rs.iter().filter(|r| r.status.as_u16() == 201).collect();
     assert_eq!(ok.len(), 2);
     assert_eq!(count(&rs, 409, "MAX_KEYS"), 8);
-    let slots: BTreeSet<u64> = ok
-        .iter()
-        .map(|r| r.body["slot"].as_u64().expect("slot"))
-        .collect();
+    let slots: BTreeSet<u64> = ok.iter().map(|r| r.body["slot"].as_u64().expect("slot")).collect();
     assert_eq!(slots, BTreeSet::from([1, 2]));
     for r in &ok {
         let k = r.body["key"].as_str().expect("key");
         let me = h.partner_as(k, Method::GET, "/me", None).await;
         assert_eq!(me.assert_status(200)["id"], json!(pid));
     }
-    let stored = h
-        .app
-        .store
-        .keys_of(&Owner::partner(&pid))
-        .await
-        .expect("keys");
+    let stored = h.app.store.keys_of(&Owner::partner(&pid)).await.expect("keys");
     assert_eq!(stored.len(), 2);
 }
 
@@ -466,39 +378,18 @@ async fn suspension_racing_key_issues_leaves_no_working_key() {
 
     // Nine D15 requests (one slot left) and one suspension, all at once.
     let rs = burst(&h, 10, |i| {
-        let path = if i == 5 {
-            format!("/partners/{pid}/suspend")
-        } else {
-            format!("/partners/{pid}/keys")
-        };
+        let path = if i == 5 { format!("/partners/{pid}/suspend") } else { format!("/partners/{pid}/keys") };
         (Surface::Distributor, dkey.clone(), Method::POST, path, None)
     })
     .await;
-    only(
-        &rs,
-        &[
-            (200, ""),
-            (201, ""),
-            (409, "MAX_KEYS"),
-            (403, "PARTNER_INACTIVE"),
-        ],
-    );
+    only(&rs, &[(200, ""), (201, ""), (409, "MAX_KEYS"), (403, "PARTNER_INACTIVE")]);
     assert!(count(&rs, 201, "") <= 1);
     // Whatever the order, a suspended partner has no keys and none of its keys work.
-    let stored = h
-        .app
-        .store
-        .keys_of(&Owner::partner(&pid))
-        .await
-        .expect("keys");
+    let stored = h.app.store.keys_of(&Owner::partner(&pid)).await.expect("keys");
     assert!(stored.is_empty(), "keys survived suspension: {stored:?}");
-    h.partner_as(&pkey, Method::GET, "/me", None)
-        .await
-        .assert_error(401, "INVALID_KEY");
+    h.partner_as(&pkey, Method::GET, "/me", None).await.assert_error(401, "INVALID_KEY");
     for r in rs.iter().filter(|r| r.status.as_u16() == 201) {
         let k = r.body["key"].as_str().expect("key");
-        h.partner_as(k, Method::GET, "/me", None)
-            .await
-            .assert_error(401, "INVALID_KEY");
+        h.partner_as(k, Method::GET, "/me", None).await.assert_error(401, "INVALID_KEY");
     }
 }

@@ -27,9 +27,7 @@ struct Running {
 async fn start() -> Running {
     let Embedded { app, runs } = embedded_app(Config::default(), Arc::new(SystemClock));
     let partner_key = "pk_live_e2etestkey000000000000000000000000".to_string();
-    let accounts = bootstrap(&app, None, Some(partner_key.clone()))
-        .await
-        .unwrap();
+    let accounts = bootstrap(&app, None, Some(partner_key.clone())).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
@@ -58,42 +56,24 @@ impl Running {
         headers: &[(&str, &str)],
         body: Bytes,
     ) -> (u16, http::HeaderMap, Value) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
+        let mut req = Request::builder().method(method).uri(format!("{}{path}", self.base));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = self
-            .client
-            .request(req.body(Full::new(body)).unwrap())
-            .await
-            .expect("request");
+        let resp = self.client.request(req.body(Full::new(body)).unwrap()).await.expect("request");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
         (status, headers, body)
     }
 
-    async fn partner(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, http::HeaderMap, Value) {
+    async fn partner(&self, method: Method, path: &str, body: Option<Value>) -> (u16, http::HeaderMap, Value) {
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
         self.send(
             method,
             &format!("/api/v1/partner{path}"),
-            &[
-                ("x-partner-key", &self.partner_key),
-                ("content-type", "application/json"),
-            ],
+            &[("x-partner-key", &self.partner_key), ("content-type", "application/json")],
             body,
         )
         .await
@@ -133,13 +113,7 @@ async fn first_customer_and_first_run_over_http() {
     assert_eq!(run["status"], "queued");
     assert_eq!(run["maturityTarget"], 3);
 
-    let (_, _, got) = s
-        .partner(
-            Method::GET,
-            &format!("/assessments/{}", run["id"].as_str().unwrap()),
-            None,
-        )
-        .await;
+    let (_, _, got) = s.partner(Method::GET, &format!("/assessments/{}", run["id"].as_str().unwrap()), None).await;
     assert_eq!(got["customerName"], "Contoso Ltd");
     assert_eq!(got["status"], "queued");
 
@@ -152,54 +126,27 @@ async fn first_customer_and_first_run_over_http() {
 #[tokio::test]
 async fn errors_over_http_keep_the_envelope() {
     let s = start().await;
-    let (status, headers, body) = s
-        .send(Method::GET, "/api/v1/partner/me", &[], Bytes::new())
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (401, Some("MISSING_KEY"))
-    );
+    let (status, headers, body) = s.send(Method::GET, "/api/v1/partner/me", &[], Bytes::new()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("MISSING_KEY")));
     assert_eq!(headers["content-type"], "application/json; charset=utf-8");
 
     let (status, _, body) = s.send(Method::GET, "/elsewhere", &[], Bytes::new()).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("NOT_FOUND"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("NOT_FOUND")));
 
-    let (status, headers, _) = s
-        .send(Method::PATCH, "/api/v1/partner/me", &[], Bytes::new())
-        .await;
+    let (status, headers, _) = s.send(Method::PATCH, "/api/v1/partner/me", &[], Bytes::new()).await;
     assert_eq!(status, 405);
     assert_eq!(headers["allow"], "GET");
 
     let big = Bytes::from(vec![b' '; 300 * 1024]);
-    let (status, _, body) = s
-        .send(
-            Method::POST,
-            "/api/v1/partner/customers",
-            &[("x-partner-key", &s.partner_key)],
-            big,
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (413, Some("PAYLOAD_TOO_LARGE"))
-    );
+    let (status, _, body) =
+        s.send(Method::POST, "/api/v1/partner/customers", &[("x-partner-key", &s.partner_key)], big).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")));
 
     let (status, _, body) = s.partner(Method::POST, "/customers", None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("INVALID_JSON"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("INVALID_JSON")));
 
     let (status, _, body) = s
-        .send(
-            Method::GET,
-            "/api/v1/distributor/partners",
-            &[("x-distributor-key", &s.distributor_key)],
-            Bytes::new(),
-        )
+        .send(Method::GET, "/api/v1/distributor/partners", &[("x-distributor-key", &s.distributor_key)], Bytes::new())
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["partners"].as_array().unwrap().len(), 1);

@@ -37,12 +37,7 @@ async fn new_events(h: &Harness, before: usize) -> Vec<Event> {
 #[track_caller]
 fn single(events: &[Event], kind: EventType) -> Event {
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(
-        kinds,
-        vec![kind.as_str()],
-        "expected exactly one {}",
-        kind.as_str()
-    );
+    assert_eq!(kinds, vec![kind.as_str()], "expected exactly one {}", kind.as_str());
     events[0].clone()
 }
 
@@ -63,14 +58,8 @@ fn is_rfc3339_utc_seconds(s: &str) -> bool {
 /// `{id, type, timestamp, data}` with an RFC 3339 UTC timestamp.
 #[track_caller]
 fn assert_well_formed(e: &Event, at: &str) {
-    let rest =
-        e.id.strip_prefix("evt_")
-            .unwrap_or_else(|| panic!("id {}", e.id));
-    assert!(
-        rest.len() >= 16 && rest.bytes().all(|b| b.is_ascii_alphanumeric()),
-        "id {}",
-        e.id
-    );
+    let rest = e.id.strip_prefix("evt_").unwrap_or_else(|| panic!("id {}", e.id));
+    assert!(rest.len() >= 16 && rest.bytes().all(|b| b.is_ascii_alphanumeric()), "id {}", e.id);
     let p = e.payload();
     let keys: Vec<&String> = p.as_object().expect("payload object").keys().collect();
     assert_eq!(keys, vec!["id", "type", "timestamp", "data"], "{p}");
@@ -84,14 +73,7 @@ fn assert_well_formed(e: &Event, at: &str) {
 }
 
 /// What is sent, and the status and code it is refused with.
-type Refused = (
-    &'static str,
-    Method,
-    String,
-    Option<Value>,
-    u16,
-    &'static str,
-);
+type Refused = (&'static str, Method, String, Option<Value>, u16, &'static str);
 
 fn dist_id(h: &Harness) -> String {
     h.accounts.distributor.id.clone()
@@ -125,9 +107,7 @@ async fn creating_a_customer_records_customer_created() {
         .partner(
             Method::POST,
             "/customers",
-            Some(
-                json!({ "name": "Alpha Pty", "tenantId": tenant(1), "email": "it@alpha.example" }),
-            ),
+            Some(json!({ "name": "Alpha Pty", "tenantId": tenant(1), "email": "it@alpha.example" })),
         )
         .await;
     let id = r.assert_status(201)["id"].clone();
@@ -174,12 +154,7 @@ async fn a_partner_without_a_distributor_has_customer_events_for_itself_only() {
         &h.app.config.catalog,
         None,
         "professional",
-        NewAccount {
-            company: "Solo",
-            email: "solo@orphan.example",
-            status: AccountStatus::Active,
-            fixed_key: None,
-        },
+        NewAccount { company: "Solo", email: "solo@orphan.example", status: AccountStatus::Active, fixed_key: None },
         h.app.now(),
     )
     .await
@@ -221,9 +196,7 @@ async fn deleting_a_customer_records_customer_deleted() {
     let h = Harness::new().await;
     let id = h.customer("Alpha Pty", &tenant(1)).await;
     let before = h.events().await.len();
-    h.partner(Method::DELETE, &format!("/customers/{id}"), None)
-        .await
-        .assert_status(204);
+    h.partner(Method::DELETE, &format!("/customers/{id}"), None).await.assert_status(204);
     let e = single(&new_events(&h, before).await, EventType::CustomerDeleted);
     assert_well_formed(&e, T0_TEXT);
     assert_eq!(e.account, Owner::partner(h.partner_id()));
@@ -235,22 +208,13 @@ async fn deleting_a_customer_records_customer_deleted() {
 async fn a_customers_life_is_recorded_in_order() {
     let h = Harness::new().await;
     let id = h.customer("Alpha Pty", &tenant(1)).await;
-    h.partner(
-        Method::PATCH,
-        &format!("/customers/{id}"),
-        Some(json!({ "name": "Alpha Group" })),
-    )
-    .await
-    .assert_status(200);
-    h.partner(Method::DELETE, &format!("/customers/{id}"), None)
+    h.partner(Method::PATCH, &format!("/customers/{id}"), Some(json!({ "name": "Alpha Group" })))
         .await
-        .assert_status(204);
+        .assert_status(200);
+    h.partner(Method::DELETE, &format!("/customers/{id}"), None).await.assert_status(204);
     let events = h.events().await;
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(
-        kinds,
-        vec!["customer.created", "customer.updated", "customer.deleted"]
-    );
+    assert_eq!(kinds, vec!["customer.created", "customer.updated", "customer.deleted"]);
     assert!(events.iter().all(|e| e.data["id"] == json!(id)));
     let ids: std::collections::BTreeSet<&str> = events.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids.len(), 3, "event ids are unique");
@@ -264,16 +228,11 @@ async fn a_customers_life_is_recorded_in_order() {
 async fn generating_a_key_records_key_created_for_its_owner() {
     let h = Harness::new().await;
     let before = h.events().await.len();
-    h.partner(Method::POST, "/keys", None)
-        .await
-        .assert_status(201);
+    h.partner(Method::POST, "/keys", None).await.assert_status(201);
     let e = single(&new_events(&h, before).await, EventType::KeyCreated);
     assert_well_formed(&e, T0_TEXT);
     assert_eq!(e.account, Owner::partner(h.partner_id()));
-    assert_eq!(
-        e.distributor_id, None,
-        "key events go to the key's owner only"
-    );
+    assert_eq!(e.distributor_id, None, "key events go to the key's owner only");
     assert_eq!(e.data["slot"], 2);
     // The key itself never travels in an event.
     assert!(!e.data.to_string().contains("pk_live_"), "{}", e.data);
@@ -284,9 +243,7 @@ async fn a_key_issued_by_the_distributor_records_key_created_for_the_partner() {
     let h = Harness::new().await;
     let pid = pending_partner(&h, "new@msp.example").await;
     let before = h.events().await.len();
-    let r = h
-        .distributor(Method::POST, &format!("/partners/{pid}/keys"), None)
-        .await;
+    let r = h.distributor(Method::POST, &format!("/partners/{pid}/keys"), None).await;
     assert_eq!(r.assert_status(201)["slot"], 1);
     let e = single(&new_events(&h, before).await, EventType::KeyCreated);
     assert_well_formed(&e, T0_TEXT);
@@ -298,13 +255,9 @@ async fn a_key_issued_by_the_distributor_records_key_created_for_the_partner() {
 #[tokio::test]
 async fn revoking_a_key_records_key_revoked() {
     let h = Harness::new().await;
-    h.partner(Method::POST, "/keys", None)
-        .await
-        .assert_status(201);
+    h.partner(Method::POST, "/keys", None).await.assert_status(201);
     let before = h.events().await.len();
-    h.partner(Method::DELETE, "/keys/2", None)
-        .await
-        .assert_status(204);
+    h.partner(Method::DELETE, "/keys/2", None).await.assert_status(204);
     let e = single(&new_events(&h, before).await, EventType::KeyRevoked);
     assert_well_formed(&e, T0_TEXT);
     assert_eq!(e.account, Owner::partner(h.partner_id()));
@@ -320,9 +273,7 @@ async fn activating_records_partner_activated_once() {
     let h = Harness::new().await;
     let pid = pending_partner(&h, "new@msp.example").await;
     let before = h.events().await.len();
-    h.distributor(Method::POST, &format!("/partners/{pid}/activate"), None)
-        .await
-        .assert_status(200);
+    h.distributor(Method::POST, &format!("/partners/{pid}/activate"), None).await.assert_status(200);
     let e = single(&new_events(&h, before).await, EventType::PartnerActivated);
     assert_well_formed(&e, T0_TEXT);
     assert_eq!(e.account, Owner::distributor(&dist_id(&h)));
@@ -331,9 +282,7 @@ async fn activating_records_partner_activated_once() {
 
     // Activating an active partner changes nothing and records nothing.
     let before = h.events().await.len();
-    h.distributor(Method::POST, &format!("/partners/{pid}/activate"), None)
-        .await
-        .assert_status(200);
+    h.distributor(Method::POST, &format!("/partners/{pid}/activate"), None).await.assert_status(200);
     assert!(new_events(&h, before).await.is_empty());
 }
 
@@ -342,9 +291,7 @@ async fn suspending_records_partner_suspended_once() {
     let h = Harness::new().await;
     let pid = h.partner_id().to_string();
     let before = h.events().await.len();
-    h.distributor(Method::POST, &format!("/partners/{pid}/suspend"), None)
-        .await
-        .assert_status(200);
+    h.distributor(Method::POST, &format!("/partners/{pid}/suspend"), None).await.assert_status(200);
     let e = single(&new_events(&h, before).await, EventType::PartnerSuspended);
     assert_well_formed(&e, T0_TEXT);
     assert_eq!(e.account, Owner::distributor(&dist_id(&h)));
@@ -352,16 +299,12 @@ async fn suspending_records_partner_suspended_once() {
     assert_eq!(e.data["status"], "suspended");
 
     let before = h.events().await.len();
-    h.distributor(Method::POST, &format!("/partners/{pid}/suspend"), None)
-        .await
-        .assert_status(200);
+    h.distributor(Method::POST, &format!("/partners/{pid}/suspend"), None).await.assert_status(200);
     assert!(new_events(&h, before).await.is_empty());
 
     // Reactivation is its own event.
     h.clock.advance(60);
-    h.distributor(Method::POST, &format!("/partners/{pid}/activate"), None)
-        .await
-        .assert_status(200);
+    h.distributor(Method::POST, &format!("/partners/{pid}/activate"), None).await.assert_status(200);
     let e = single(&new_events(&h, before).await, EventType::PartnerActivated);
     assert_well_formed(&e, "2026-04-03T10:01:00Z");
 }
@@ -378,36 +321,18 @@ async fn changes_the_contract_lists_no_event_for_record_none() {
     let before = h.events().await.len();
     // Queuing a run (assessment.started comes when it runs), provisioning a partner, plan
     // and billing changes.
-    h.partner(
-        Method::POST,
-        "/assessments",
-        Some(json!({ "customerId": customer, "product": "essential-eight" })),
-    )
-    .await
-    .assert_status(202);
+    h.partner(Method::POST, "/assessments", Some(json!({ "customerId": customer, "product": "essential-eight" })))
+        .await
+        .assert_status(202);
     pending_partner(&h, "quiet@msp.example").await;
-    h.distributor(
-        Method::PATCH,
-        &format!("/partners/{pid}"),
-        Some(json!({ "billing": { "interval": "annual" } })),
-    )
-    .await
-    .assert_status(200);
-    h.distributor(
-        Method::POST,
-        &format!("/partners/{pid}/plan"),
-        Some(json!({ "plan": "enterprise" })),
-    )
-    .await
-    .assert_status(200);
-    h.partner(Method::POST, "/plan", Some(json!({ "plan": "starter" })))
+    h.distributor(Method::PATCH, &format!("/partners/{pid}"), Some(json!({ "billing": { "interval": "annual" } })))
         .await
         .assert_status(200);
-    let got: Vec<String> = new_events(&h, before)
+    h.distributor(Method::POST, &format!("/partners/{pid}/plan"), Some(json!({ "plan": "enterprise" })))
         .await
-        .iter()
-        .map(|e| e.kind.as_str().to_string())
-        .collect();
+        .assert_status(200);
+    h.partner(Method::POST, "/plan", Some(json!({ "plan": "starter" }))).await.assert_status(200);
+    let got: Vec<String> = new_events(&h, before).await.iter().map(|e| e.kind.as_str().to_string()).collect();
     assert!(got.is_empty(), "unexpected events: {got:?}");
 }
 
@@ -415,13 +340,9 @@ async fn changes_the_contract_lists_no_event_for_record_none() {
 async fn refused_changes_record_no_event() {
     let h = Harness::with_config(with_run_limit(1)).await;
     let customer = h.customer("Alpha Pty", &tenant(1)).await;
-    h.partner(
-        Method::POST,
-        "/assessments",
-        Some(json!({ "customerId": customer, "product": "essential-eight" })),
-    )
-    .await
-    .assert_status(202);
+    h.partner(Method::POST, "/assessments", Some(json!({ "customerId": customer, "product": "essential-eight" })))
+        .await
+        .assert_status(202);
     let other = h.customer("Beta Pty", &tenant(2)).await;
     let before = h.events().await.len();
 
@@ -490,46 +411,21 @@ async fn refused_changes_record_no_event() {
             403,
             "RUN_LIMIT_REACHED",
         ),
-        (
-            "LAST_KEY",
-            Method::DELETE,
-            "/keys/1".into(),
-            None,
-            409,
-            "LAST_KEY",
-        ),
-        (
-            "revoking an empty slot",
-            Method::DELETE,
-            "/keys/2".into(),
-            None,
-            404,
-            "NOT_FOUND",
-        ),
+        ("LAST_KEY", Method::DELETE, "/keys/1".into(), None, 409, "LAST_KEY"),
+        ("revoking an empty slot", Method::DELETE, "/keys/2".into(), None, 404, "NOT_FOUND"),
     ];
     for (what, method, path, body, status, code) in refused {
         let r = h.partner(method, &path, body).await;
         r.assert_error(status, code);
-        let got: Vec<String> = new_events(&h, before)
-            .await
-            .iter()
-            .map(|e| e.kind.as_str().to_string())
-            .collect();
+        let got: Vec<String> = new_events(&h, before).await.iter().map(|e| e.kind.as_str().to_string()).collect();
         assert!(got.is_empty(), "{what} recorded {got:?}");
     }
 
     // Both slots full: MAX_KEYS records nothing beyond the one key that was made.
-    h.partner(Method::POST, "/keys", None)
-        .await
-        .assert_status(201);
+    h.partner(Method::POST, "/keys", None).await.assert_status(201);
     let before = h.events().await.len();
-    h.partner(Method::POST, "/keys", None)
-        .await
-        .assert_error(409, "MAX_KEYS");
-    assert!(
-        new_events(&h, before).await.is_empty(),
-        "MAX_KEYS recorded an event"
-    );
+    h.partner(Method::POST, "/keys", None).await.assert_error(409, "MAX_KEYS");
+    assert!(new_events(&h, before).await.is_empty(), "MAX_KEYS recorded an event");
 
     // The distributor side: PARTNER_EXISTS, a bad body, a suspended partner's key.
     let pid = pending_partner(&h, "dup@msp.example").await;
@@ -551,22 +447,11 @@ async fn refused_changes_record_no_event() {
     )
     .await
     .assert_error(400, "INVALID_FIELD");
-    h.distributor(Method::POST, &format!("/partners/{pid}/suspend"), None)
-        .await
-        .assert_status(200);
+    h.distributor(Method::POST, &format!("/partners/{pid}/suspend"), None).await.assert_status(200);
     let before = before + 1;
-    h.distributor(Method::POST, &format!("/partners/{pid}/keys"), None)
-        .await
-        .assert_error(403, "PARTNER_INACTIVE");
-    let got: Vec<String> = new_events(&h, before)
-        .await
-        .iter()
-        .map(|e| e.kind.as_str().to_string())
-        .collect();
-    assert!(
-        got.is_empty(),
-        "refused distributor requests recorded {got:?}"
-    );
+    h.distributor(Method::POST, &format!("/partners/{pid}/keys"), None).await.assert_error(403, "PARTNER_INACTIVE");
+    let got: Vec<String> = new_events(&h, before).await.iter().map(|e| e.kind.as_str().to_string()).collect();
+    assert!(got.is_empty(), "refused distributor requests recorded {got:?}");
 }
 
 #[tokio::test]
@@ -576,11 +461,7 @@ async fn acknowledged_events_leave_the_outbox() {
     h.customer("Beta Pty", &tenant(2)).await;
     let events = h.events().await;
     assert_eq!(events.len(), 2);
-    h.app
-        .store
-        .ack_events(&[events[0].id.clone()])
-        .await
-        .expect("ack");
+    h.app.store.ack_events(&[events[0].id.clone()]).await.expect("ack");
     let left = h.events().await;
     assert_eq!(left, vec![events[1].clone()]);
 }
@@ -590,19 +471,9 @@ async fn an_idempotent_replay_records_no_second_event() {
     let h = Harness::new().await;
     let body = json!({ "name": "Alpha Pty", "tenantId": tenant(1) }).to_string();
     let path = format!("{PARTNER_BASE}/customers");
-    let headers = [
-        ("x-partner-key", h.partner_key()),
-        ("content-type", "application/json"),
-        ("idempotency-key", "create-alpha"),
-    ];
-    let send = || {
-        h.request(
-            Method::POST,
-            &path,
-            &headers,
-            Some(bytes::Bytes::from(body.clone())),
-        )
-    };
+    let headers =
+        [("x-partner-key", h.partner_key()), ("content-type", "application/json"), ("idempotency-key", "create-alpha")];
+    let send = || h.request(Method::POST, &path, &headers, Some(bytes::Bytes::from(body.clone())));
     let first = send().await;
     first.assert_status(201);
     let again = send().await;

@@ -27,10 +27,7 @@ fn token_reply(target: &str) -> Option<Reply> {
         return None;
     }
     Some(match tenant {
-        GOOD => Reply::json(
-            200,
-            json!({ "token_type": "Bearer", "expires_in": 3599, "access_token": "tok-good" }),
-        ),
+        GOOD => Reply::json(200, json!({ "token_type": "Bearer", "expires_in": 3599, "access_token": "tok-good" })),
         NO_CONSENT => Reply::json(
             400,
             json!({
@@ -63,9 +60,7 @@ async fn client(stub: &Stub, sleeper: Arc<RecordingSleeper>) -> GraphClient {
 
 #[tokio::test]
 async fn token_request_is_client_credentials_for_the_tenant() {
-    let stub =
-        Stub::start(|s| token_reply(&s.target).unwrap_or_else(|| Reply::json(404, json!({}))))
-            .await;
+    let stub = Stub::start(|s| token_reply(&s.target).unwrap_or_else(|| Reply::json(404, json!({})))).await;
     let c = client(&stub, Arc::default()).await;
     c.session(GOOD).await.unwrap();
     let seen = stub.seen();
@@ -86,10 +81,7 @@ async fn missing_consent_and_unknown_tenant_are_told_apart() {
         }
         other => panic!("expected consent required, got {:?}", other.err()),
     }
-    assert!(matches!(
-        c.session(UNKNOWN).await.err(),
-        Some(GraphError::TenantNotFound(_))
-    ));
+    assert!(matches!(c.session(UNKNOWN).await.err(), Some(GraphError::TenantNotFound(_))));
 }
 
 #[tokio::test]
@@ -110,36 +102,21 @@ async fn collections_follow_next_link_with_the_token() {
     let c = client(&pages, Arc::default()).await;
     let s = c.session(GOOD).await.unwrap();
     let users = s.get_all("/v1.0/users").await.unwrap();
-    assert_eq!(
-        users
-            .iter()
-            .map(|u| u["id"].as_str().unwrap())
-            .collect::<Vec<_>>(),
-        ["1", "2", "3"]
-    );
-    assert!(pages
-        .seen()
-        .iter()
-        .skip(1)
-        .all(|r| r.headers["authorization"] == "Bearer tok-good"));
+    assert_eq!(users.iter().map(|u| u["id"].as_str().unwrap()).collect::<Vec<_>>(), ["1", "2", "3"]);
+    assert!(pages.seen().iter().skip(1).all(|r| r.headers["authorization"] == "Bearer tok-good"));
 }
 
 #[tokio::test]
 async fn next_link_to_another_host_is_refused_and_gets_no_token() {
     let stub = Stub::start(|s| {
         token_reply(&s.target).unwrap_or_else(|| {
-            Reply::json(
-                200,
-                json!({ "value": [{"id": "1"}], "@odata.nextLink": "http://127.0.0.2:1/steal" }),
-            )
+            Reply::json(200, json!({ "value": [{"id": "1"}], "@odata.nextLink": "http://127.0.0.2:1/steal" }))
         })
     })
     .await;
     let c = client(&stub, Arc::default()).await;
     let s = c.session(GOOD).await.unwrap();
-    assert!(
-        matches!(s.get_all("/v1.0/users").await, Err(GraphError::InvalidResponse(m)) if m.contains("nextLink"))
-    );
+    assert!(matches!(s.get_all("/v1.0/users").await, Err(GraphError::InvalidResponse(m)) if m.contains("nextLink")));
 }
 
 #[tokio::test]
@@ -153,10 +130,7 @@ async fn throttling_waits_as_retry_after_says_then_succeeds() {
         let mut n = c2.lock().unwrap();
         *n += 1;
         if *n <= 2 {
-            let mut r = Reply::json(
-                429,
-                json!({ "error": { "code": "TooManyRequests", "message": "slow down" } }),
-            );
+            let mut r = Reply::json(429, json!({ "error": { "code": "TooManyRequests", "message": "slow down" } }));
             r.headers.push(("retry-after", "7".into()));
             r
         } else {
@@ -167,33 +141,21 @@ async fn throttling_waits_as_retry_after_says_then_succeeds() {
     let sleeper = Arc::new(RecordingSleeper::default());
     let c = client(&stub, sleeper.clone()).await;
     let s = c.session(GOOD).await.unwrap();
-    let v = s
-        .get("/v1.0/policies/identitySecurityDefaultsEnforcementPolicy")
-        .await
-        .unwrap();
+    let v = s.get("/v1.0/policies/identitySecurityDefaultsEnforcementPolicy").await.unwrap();
     assert_eq!(v["isEnabled"], true);
-    assert_eq!(
-        *sleeper.0.lock().unwrap(),
-        vec![Duration::from_secs(7), Duration::from_secs(7)]
-    );
+    assert_eq!(*sleeper.0.lock().unwrap(), vec![Duration::from_secs(7), Duration::from_secs(7)]);
 }
 
 #[tokio::test]
 async fn throttling_that_never_ends_gives_up_as_transient() {
-    let stub =
-        Stub::start(|s| token_reply(&s.target).unwrap_or_else(|| Reply::json(503, json!({}))))
-            .await;
+    let stub = Stub::start(|s| token_reply(&s.target).unwrap_or_else(|| Reply::json(503, json!({})))).await;
     let sleeper = Arc::new(RecordingSleeper::default());
     let c = client(&stub, sleeper.clone()).await;
     let s = c.session(GOOD).await.unwrap();
     let err = s.get("/v1.0/organization").await.unwrap_err();
     assert_eq!(err, GraphError::Throttled(4));
     assert!(err.is_transient());
-    assert_eq!(
-        sleeper.0.lock().unwrap().len(),
-        3,
-        "waits between the four attempts"
-    );
+    assert_eq!(sleeper.0.lock().unwrap().len(), 3, "waits between the four attempts");
 }
 
 #[tokio::test]
@@ -207,10 +169,7 @@ async fn forbidden_is_consent_and_licence_errors_are_their_own() {
     .await;
     let c = client(&stub, Arc::default()).await;
     let s = c.session(GOOD).await.unwrap();
-    assert!(matches!(
-        s.get("/v1.0/identityGovernance").await,
-        Err(GraphError::NotLicensed(_))
-    ));
+    assert!(matches!(s.get("/v1.0/identityGovernance").await, Err(GraphError::NotLicensed(_))));
     match s.get("/v1.0/policies/conditionalAccessPolicies").await {
         Err(GraphError::ConsentRequired(m)) => assert!(m.contains("Authorization_RequestDenied")),
         other => panic!("{other:?}"),

@@ -11,21 +11,11 @@ use tests::*;
 #[tokio::test]
 async fn unknown_path_is_404_in_the_envelope_with_request_id_and_json_type() {
     let h = Harness::new().await;
-    for path in [
-        "/api/v1/partner/nope",
-        "/",
-        "/api/v2/partner/me",
-        "/api/v1/partner/customers/x/y",
-    ] {
+    for path in ["/api/v1/partner/nope", "/", "/api/v2/partner/me", "/api/v1/partner/customers/x/y"] {
         let r = h.request(Method::GET, path, &[], None).await;
         r.assert_error(404, "NOT_FOUND");
-        assert!(r
-            .header("x-request-id")
-            .is_some_and(|v| v.starts_with("req_")));
-        assert_eq!(
-            r.header("content-type"),
-            Some("application/json; charset=utf-8")
-        );
+        assert!(r.header("x-request-id").is_some_and(|v| v.starts_with("req_")));
+        assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
     }
 }
 
@@ -38,9 +28,7 @@ async fn wrong_method_is_405_with_allow() {
     let r = h.partner(Method::DELETE, "/me", None).await;
     r.assert_error(405, "METHOD_NOT_ALLOWED");
     assert_eq!(r.header("allow"), Some("GET"));
-    let r = h
-        .distributor(Method::GET, "/partners/prt_x/activate", None)
-        .await;
+    let r = h.distributor(Method::GET, "/partners/prt_x/activate", None).await;
     assert_eq!(r.header("allow"), Some("POST"));
 }
 
@@ -48,24 +36,14 @@ async fn wrong_method_is_405_with_allow() {
 async fn literal_segments_win_over_parameters() {
     let h = Harness::new().await;
     // POST /customers/bulk is the bulk route, not "POST on customer 'bulk'".
-    let r = h
-        .partner(
-            Method::POST,
-            "/customers/bulk",
-            Some(json!({ "customers": [] })),
-        )
-        .await;
+    let r = h.partner(Method::POST, "/customers/bulk", Some(json!({ "customers": [] }))).await;
     assert_eq!(r.assert_status(201)["created"], 0);
 }
 
 #[tokio::test]
 async fn body_over_256_kib_is_413_and_writes_nothing() {
     let h = Harness::new().await;
-    let big = format!(
-        r#"{{"name":"{}","tenantId":"{}"}}"#,
-        "a".repeat(256 * 1024),
-        tenant(1)
-    );
+    let big = format!(r#"{{"name":"{}","tenantId":"{}"}}"#, "a".repeat(256 * 1024), tenant(1));
     let r = h
         .request(
             Method::POST,
@@ -75,10 +53,7 @@ async fn body_over_256_kib_is_413_and_writes_nothing() {
         )
         .await;
     r.assert_error(413, "PAYLOAD_TOO_LARGE");
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("256 KiB"));
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("256 KiB"));
     let list = h.partner(Method::GET, "/customers", None).await;
     assert_eq!(list.body["customers"].as_array().unwrap().len(), 0);
 }
@@ -102,37 +77,15 @@ async fn body_of_exactly_the_limit_is_read() {
 #[tokio::test]
 async fn missing_key_is_401_missing_key_naming_the_header() {
     let h = Harness::new().await;
-    let r = h
-        .request(Method::GET, "/api/v1/partner/me", &[], None)
-        .await;
+    let r = h.request(Method::GET, "/api/v1/partner/me", &[], None).await;
     r.assert_error(401, "MISSING_KEY");
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("X-Partner-Key"));
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("X-Partner-Key"));
     // A partner route reads only X-Partner-Key.
-    let r = h
-        .request(
-            Method::GET,
-            "/api/v1/partner/me",
-            &[("x-distributor-key", h.distributor_key())],
-            None,
-        )
-        .await;
+    let r = h.request(Method::GET, "/api/v1/partner/me", &[("x-distributor-key", h.distributor_key())], None).await;
     r.assert_error(401, "MISSING_KEY");
-    let r = h
-        .request(
-            Method::GET,
-            "/api/v1/distributor/me",
-            &[("x-partner-key", h.partner_key())],
-            None,
-        )
-        .await;
+    let r = h.request(Method::GET, "/api/v1/distributor/me", &[("x-partner-key", h.partner_key())], None).await;
     r.assert_error(401, "MISSING_KEY");
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("X-Distributor-Key"));
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("X-Distributor-Key"));
 }
 
 #[tokio::test]
@@ -147,20 +100,14 @@ async fn bad_keys_are_all_401_invalid_key() {
         "pk_test_0000000000000000000000000000000000000000",
         &dist_key_on_partner_route,
     ] {
-        h.partner_as(key, Method::GET, "/me", None)
-            .await
-            .assert_error(401, "INVALID_KEY");
+        h.partner_as(key, Method::GET, "/me", None).await.assert_error(401, "INVALID_KEY");
     }
     for key in [UNKNOWN_DISTRIBUTOR_KEY, &partner_key_on_distributor_route] {
-        h.distributor_as(key, Method::GET, "/me", None)
-            .await
-            .assert_error(401, "INVALID_KEY");
+        h.distributor_as(key, Method::GET, "/me", None).await.assert_error(401, "INVALID_KEY");
     }
     // A key with its prefix rewritten to the other surface is still unknown.
     let swapped = h.partner_key().replacen("pk_live_", "dk_live_", 1);
-    h.distributor_as(&swapped, Method::GET, "/me", None)
-        .await
-        .assert_error(401, "INVALID_KEY");
+    h.distributor_as(&swapped, Method::GET, "/me", None).await.assert_error(401, "INVALID_KEY");
 }
 
 #[tokio::test]
@@ -171,10 +118,7 @@ async fn keys_are_stored_only_as_keyed_hashes() {
     assert_eq!(keys.len(), 1);
     assert_ne!(keys[0].hash, h.partner_key());
     assert!(!keys[0].hash.contains(&h.partner_key()[8..]));
-    assert_eq!(
-        keys[0].hash,
-        shared::auth::hash_key(&h.app.secrets.key_hashing, h.partner_key())
-    );
+    assert_eq!(keys[0].hash, shared::auth::hash_key(&h.app.secrets.key_hashing, h.partner_key()));
     // Keyed: the plain SHA-256 of the key is not what is stored.
     assert_ne!(keys[0].hash, shared::auth::hash_key(b"", h.partner_key()));
 }
@@ -186,10 +130,7 @@ async fn generated_keys_have_prefix_and_40_base62_characters_and_differ() {
     assert!(a.starts_with("pk_live_") && a.len() == 48);
     assert!(a[8..].bytes().all(|c| c.is_ascii_alphanumeric()));
     assert_ne!(a, b);
-    assert!(
-        shared::auth::generate_key(shared::domain::account::Surface::Distributor)
-            .starts_with("dk_live_")
-    );
+    assert!(shared::auth::generate_key(shared::domain::account::Surface::Distributor).starts_with("dk_live_"));
 }
 
 #[tokio::test]
@@ -197,29 +138,14 @@ async fn pending_and_suspended_accounts_are_403_inactive() {
     let h = Harness::new().await;
     // A pending partner with a key (D15 allows that) cannot use it until activated.
     let body = json!({ "email": "a@pending.example", "company": "P", "name": "N", "plan": "starter", "billing": { "currency": "USD" } });
-    let id = h
-        .distributor(Method::POST, "/partners", Some(body))
-        .await
-        .body["id"]
+    let id = h.distributor(Method::POST, "/partners", Some(body)).await.body["id"].as_str().unwrap().to_string();
+    let key = h.distributor(Method::POST, &format!("/partners/{id}/keys"), None).await.assert_status(201)["key"]
         .as_str()
         .unwrap()
         .to_string();
-    let key = h
-        .distributor(Method::POST, &format!("/partners/{id}/keys"), None)
-        .await
-        .assert_status(201)["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    h.partner_as(&key, Method::GET, "/me", None)
-        .await
-        .assert_error(403, "PARTNER_INACTIVE");
-    h.distributor(Method::POST, &format!("/partners/{id}/activate"), None)
-        .await
-        .assert_status(200);
-    h.partner_as(&key, Method::GET, "/me", None)
-        .await
-        .assert_status(200);
+    h.partner_as(&key, Method::GET, "/me", None).await.assert_error(403, "PARTNER_INACTIVE");
+    h.distributor(Method::POST, &format!("/partners/{id}/activate"), None).await.assert_status(200);
+    h.partner_as(&key, Method::GET, "/me", None).await.assert_status(200);
 
     // A distributor that is not active.
     let (d, dkey) = shared::provision::create_distributor(
@@ -237,9 +163,7 @@ async fn pending_and_suspended_accounts_are_403_inactive() {
     .await
     .unwrap();
     assert_eq!(d.status, AccountStatus::Suspended);
-    h.distributor_as(&dkey, Method::GET, "/me", None)
-        .await
-        .assert_error(403, "DISTRIBUTOR_INACTIVE");
+    h.distributor_as(&dkey, Method::GET, "/me", None).await.assert_error(403, "DISTRIBUTOR_INACTIVE");
 }
 
 #[tokio::test]
@@ -269,10 +193,7 @@ async fn the_61st_request_in_a_minute_is_429_until_the_window_ends() {
     let r = h.partner(Method::GET, "/me", None).await;
     r.assert_error(429, "RATE_LIMITED");
     assert_eq!(r.header("retry-after"), Some("12"));
-    assert_eq!(
-        r.body["error"]["message"],
-        "Rate limit exceeded. Retry after 12 seconds."
-    );
+    assert_eq!(r.body["error"]["message"], "Rate limit exceeded. Retry after 12 seconds.");
     assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
     // Every route of the key counts in the same window.
     let second = h.partner(Method::POST, "/keys", None).await;
@@ -287,16 +208,11 @@ async fn the_61st_request_in_a_minute_is_429_until_the_window_ends() {
 #[tokio::test]
 async fn limits_are_counted_per_key() {
     let h = Harness::new().await;
-    let key2 = h.partner(Method::POST, "/keys", None).await.body["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key2 = h.partner(Method::POST, "/keys", None).await.body["key"].as_str().unwrap().to_string();
     for _ in 0..59 {
         h.partner(Method::GET, "/me", None).await;
     }
-    h.partner(Method::GET, "/me", None)
-        .await
-        .assert_error(429, "RATE_LIMITED");
+    h.partner(Method::GET, "/me", None).await.assert_error(429, "RATE_LIMITED");
     let r = h.partner_as(&key2, Method::GET, "/me", None).await;
     r.assert_status(200);
     assert_eq!(r.header("x-ratelimit-remaining"), Some("59"));
@@ -314,26 +230,21 @@ async fn rate_limits_are_configurable() {
     for _ in 0..3 {
         h.partner(Method::GET, "/me", None).await.assert_status(200);
     }
-    h.partner(Method::GET, "/me", None)
-        .await
-        .assert_error(429, "RATE_LIMITED");
+    h.partner(Method::GET, "/me", None).await.assert_error(429, "RATE_LIMITED");
     let r = h.distributor(Method::GET, "/me", None).await;
     assert_eq!(r.header("x-ratelimit-limit"), Some("5"));
 }
 
 #[test]
 fn bad_configuration_is_refused_with_the_variable_named() {
-    for (name, value) in [
-        ("RATE_LIMIT_PARTNER_PER_MIN", "0"),
-        ("RATE_LIMIT_DISTRIBUTOR_PER_MIN", "lots"),
-        ("CATALOG_JSON", "{"),
-    ] {
+    for (name, value) in
+        [("RATE_LIMIT_PARTNER_PER_MIN", "0"), ("RATE_LIMIT_DISTRIBUTOR_PER_MIN", "lots"), ("CATALOG_JSON", "{")]
+    {
         let err = Config::from_vars(|n| (n == name).then(|| value.to_string())).unwrap_err();
         assert!(err.to_string().contains(name), "{err}");
     }
     let bad_plan = r#"{"plans":[{"id":"x","runsPerMonth":5,"products":["nope"]}],"products":[]}"#;
-    let err =
-        Config::from_vars(|n| (n == "CATALOG_JSON").then(|| bad_plan.to_string())).unwrap_err();
+    let err = Config::from_vars(|n| (n == "CATALOG_JSON").then(|| bad_plan.to_string())).unwrap_err();
     assert!(err.to_string().contains("unknown product"), "{err}");
 }
 
@@ -382,18 +293,14 @@ async fn idempotency_key_replays_the_first_response_without_doing_the_work_again
 
     // Same key, different body.
     let other = json!({ "name": "Other", "tenantId": tenant(2) }).to_string();
-    send("abc", other.clone())
-        .await
-        .assert_error(422, "IDEMPOTENCY_MISMATCH");
+    send("abc", other.clone()).await.assert_error(422, "IDEMPOTENCY_MISMATCH");
     // A different key does the work.
     send("def", other).await.assert_status(201);
 
     // Error answers replay too: the same request would fail the same way.
     let dup = send("ghi", body.clone()).await;
     dup.assert_error(409, "CUSTOMER_EXISTS");
-    send("ghi", body.clone())
-        .await
-        .assert_error(409, "CUSTOMER_EXISTS");
+    send("ghi", body.clone()).await.assert_error(409, "CUSTOMER_EXISTS");
 
     // Kept 24 hours.
     h.clock.advance(24 * 3600 + 1);
@@ -422,18 +329,12 @@ async fn idempotency_keys_are_scoped_to_the_caller_and_validated() {
         .request(
             Method::POST,
             "/api/v1/partner/keys",
-            &[
-                ("x-partner-key", h.partner_key()),
-                ("idempotency-key", &long),
-            ],
+            &[("x-partner-key", h.partner_key()), ("idempotency-key", &long)],
             None,
         )
         .await;
     r.assert_error(400, "INVALID_FIELD");
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("Idempotency-Key"));
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("Idempotency-Key"));
 }
 
 #[tokio::test]
@@ -441,20 +342,11 @@ async fn idempotency_key_in_flight_is_409_until_its_lease_ends() {
     let h = Harness::new().await;
     let owner = shared::domain::account::Owner::partner(h.partner_id());
     let scope = shared::api::idempotency::scope(&owner);
-    let fingerprint =
-        shared::api::idempotency::fingerprint("partner.keys.create", "/api/v1/partner/keys", b"");
+    let fingerprint = shared::api::idempotency::fingerprint("partner.keys.create", "/api/v1/partner/keys", b"");
     // The first request with this key is still running (claimed, not finished).
-    let claim = h
-        .app
-        .store
-        .claim_idempotency(&scope, "busy", &fingerprint, T0, T0 + 60)
-        .await
-        .unwrap();
+    let claim = h.app.store.claim_idempotency(&scope, "busy", &fingerprint, T0, T0 + 60).await.unwrap();
     assert_eq!(claim, IdempotencyClaim::Claimed);
-    let headers = [
-        ("x-partner-key", h.partner_key()),
-        ("idempotency-key", "busy"),
-    ];
+    let headers = [("x-partner-key", h.partner_key()), ("idempotency-key", "busy")];
     let send = || h.request(Method::POST, "/api/v1/partner/keys", &headers, None);
     send().await.assert_error(409, "IDEMPOTENCY_IN_PROGRESS");
     let owner_keys = h.app.store.keys_of(&owner).await.unwrap();
@@ -473,133 +365,76 @@ async fn cursors_are_signed_and_bound_to_caller_and_filters() {
     }
     let page1 = h.partner(Method::GET, "/customers?limit=2", None).await;
     let cursor = page1.body["nextCursor"].as_str().unwrap().to_string();
-    let page2 = h
-        .partner(
-            Method::GET,
-            &format!("/customers?limit=2&cursor={cursor}"),
-            None,
-        )
-        .await;
+    let page2 = h.partner(Method::GET, &format!("/customers?limit=2&cursor={cursor}"), None).await;
     page2.assert_status(200);
-    assert_ne!(
-        page1.body["customers"][0]["id"],
-        page2.body["customers"][0]["id"]
-    );
+    assert_ne!(page1.body["customers"][0]["id"], page2.body["customers"][0]["id"]);
 
     // Tampered: one character changed.
     let mut bad = cursor.clone().into_bytes();
     bad[0] = if bad[0] == b'A' { b'B' } else { b'A' };
     let bad = String::from_utf8(bad).unwrap();
-    h.partner(Method::GET, &format!("/customers?cursor={bad}"), None)
-        .await
-        .assert_error(400, "INVALID_FIELD");
-    h.partner(Method::GET, "/customers?cursor=garbage", None)
-        .await
-        .assert_error(400, "INVALID_FIELD");
+    h.partner(Method::GET, &format!("/customers?cursor={bad}"), None).await.assert_error(400, "INVALID_FIELD");
+    h.partner(Method::GET, "/customers?cursor=garbage", None).await.assert_error(400, "INVALID_FIELD");
 
     // Another caller cannot use it.
     let (_, other_key) = h.active_partner("c@other.example", "professional").await;
-    h.partner_as(
-        &other_key,
-        Method::GET,
-        &format!("/customers?cursor={cursor}"),
-        None,
-    )
-    .await
-    .assert_error(400, "INVALID_FIELD");
-    // Nor another list, nor the same list with other filters.
-    h.partner(Method::GET, &format!("/assessments?cursor={cursor}"), None)
+    h.partner_as(&other_key, Method::GET, &format!("/customers?cursor={cursor}"), None)
         .await
         .assert_error(400, "INVALID_FIELD");
+    // Nor another list, nor the same list with other filters.
+    h.partner(Method::GET, &format!("/assessments?cursor={cursor}"), None).await.assert_error(400, "INVALID_FIELD");
     let cid = h.customer("R", &tenant(99)).await;
     for _ in 0..3 {
-        h.partner(
-            Method::POST,
-            "/assessments",
-            Some(json!({ "customerId": cid, "product": "essential-eight" })),
-        )
-        .await;
+        h.partner(Method::POST, "/assessments", Some(json!({ "customerId": cid, "product": "essential-eight" }))).await;
     }
-    let runs = h
-        .partner(
-            Method::GET,
-            "/assessments?limit=1&product=essential-eight",
-            None,
-        )
-        .await;
+    let runs = h.partner(Method::GET, "/assessments?limit=1&product=essential-eight", None).await;
     let rc = runs.body["nextCursor"].as_str().unwrap().to_string();
-    h.partner(
-        Method::GET,
-        &format!("/assessments?limit=1&product=essential-eight&cursor={rc}"),
-        None,
-    )
-    .await
-    .assert_status(200);
-    h.partner(
-        Method::GET,
-        &format!("/assessments?limit=1&product=nist-csf&cursor={rc}"),
-        None,
-    )
-    .await
-    .assert_error(400, "INVALID_FIELD");
+    h.partner(Method::GET, &format!("/assessments?limit=1&product=essential-eight&cursor={rc}"), None)
+        .await
+        .assert_status(200);
+    h.partner(Method::GET, &format!("/assessments?limit=1&product=nist-csf&cursor={rc}"), None)
+        .await
+        .assert_error(400, "INVALID_FIELD");
 }
 
 #[tokio::test]
 async fn limit_must_be_1_to_100() {
     let h = Harness::new().await;
     for bad in ["0", "101", "-1", "ten", ""] {
-        let r = h
-            .partner(Method::GET, &format!("/customers?limit={bad}"), None)
-            .await;
+        let r = h.partner(Method::GET, &format!("/customers?limit={bad}"), None).await;
         r.assert_error(400, "INVALID_FIELD");
-        assert!(r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("limit"));
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("limit"));
     }
-    h.partner(Method::GET, "/customers?limit=1&limit=2", None)
-        .await
-        .assert_error(400, "INVALID_FIELD");
-    h.partner(Method::GET, "/customers?limit=100", None)
-        .await
-        .assert_status(200);
+    h.partner(Method::GET, "/customers?limit=1&limit=2", None).await.assert_error(400, "INVALID_FIELD");
+    h.partner(Method::GET, "/customers?limit=100", None).await.assert_status(200);
 }
 
 #[tokio::test]
 async fn handle_route_answers_only_its_own_route() {
     let h = Harness::new().await;
     let req = |path: &str| {
-        http::Request::builder()
-            .uri(path)
-            .header("x-partner-key", h.partner_key())
-            .body(Bytes::new())
-            .unwrap()
+        http::Request::builder().uri(path).header("x-partner-key", h.partner_key()).body(Bytes::new()).unwrap()
     };
     let me = shared::api::routes::RouteId::PartnerMe;
     let ok = h.app.handle_route(me, req("/api/v1/partner/me")).await;
     assert_eq!(ok.status(), 200);
-    let other = h
-        .app
-        .handle_route(me, req("/api/v1/partner/products"))
-        .await;
+    let other = h.app.handle_route(me, req("/api/v1/partner/products")).await;
     assert_eq!(other.status(), 404);
 }
 
 #[test]
 fn route_table_has_every_contract_route_once() {
     use shared::api::routes::ROUTES;
-    assert_eq!(ROUTES.len(), 30);
+    // 30 contract routes, 2 findings routes and the public report.
+    assert_eq!(ROUTES.len(), 33);
     let mut names: Vec<&str> = ROUTES.iter().map(|r| r.name).collect();
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 30, "handler names are unique");
-    let mut paths: Vec<String> = ROUTES
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.full_path()))
-        .collect();
+    assert_eq!(names.len(), ROUTES.len(), "handler names are unique");
+    let mut paths: Vec<String> = ROUTES.iter().map(|r| format!("{} {}", r.method, r.full_path())).collect();
     paths.sort();
     paths.dedup();
-    assert_eq!(paths.len(), 30, "method + path pairs are unique");
+    assert_eq!(paths.len(), ROUTES.len(), "method + path pairs are unique");
     for r in ROUTES {
         assert_eq!(shared::api::routes::RouteId::by_name(r.name), Some(r.id));
     }
@@ -624,28 +459,22 @@ async fn no_client_mistake_yields_a_500() {
     let ids = ["x", "%00", "cust_%FF", &cid, "prt_\u{1F600}", "1"];
     for route in shared::api::routes::ROUTES {
         for id in ids {
-            let path = route.full_path().replace("{id}", id).replace("{slot}", id);
-            let key_header = route.surface.key_header();
-            let key = if key_header == "x-partner-key" {
-                h.partner_key()
-            } else {
-                h.distributor_key()
+            let path = route
+                .full_path()
+                .replace("{id}", id)
+                .replace("{slot}", id)
+                .replace("{runId}", id)
+                .replace("{token}", id);
+            let (key_header, key) = match route.access.surface() {
+                Some(shared::domain::account::Surface::Partner) => ("x-partner-key", h.partner_key()),
+                Some(shared::domain::account::Surface::Distributor) => ("x-distributor-key", h.distributor_key()),
+                None => ("x-none", ""),
             };
             for body in &bodies {
-                for query in [
-                    "",
-                    "?limit=abc",
-                    "?month=2026-13&status=x&product=nope&cursor=..",
-                    "?%zz=1",
-                ] {
+                for query in ["", "?limit=abc", "?month=2026-13&status=x&product=nope&cursor=..", "?%zz=1"] {
                     h.clock.advance(60); // stay under the rate limit
                     let r = h
-                        .request(
-                            route.method.clone(),
-                            &format!("{path}{query}"),
-                            &[(key_header, key)],
-                            body.clone(),
-                        )
+                        .request(route.method.clone(), &format!("{path}{query}"), &[(key_header, key)], body.clone())
                         .await;
                     assert!(
                         r.status.is_success() || r.status.is_client_error(),
@@ -655,12 +484,7 @@ async fn no_client_mistake_yields_a_500() {
                         r.body
                     );
                     if r.status.is_client_error() {
-                        assert!(
-                            r.body["error"]["code"].is_string(),
-                            "{} {path}: {}",
-                            route.method,
-                            r.body
-                        );
+                        assert!(r.body["error"]["code"].is_string(), "{} {path}: {}", route.method, r.body);
                     }
                 }
             }

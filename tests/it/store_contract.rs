@@ -11,15 +11,11 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, LazyLock};
 
 use serde_json::json;
-use shared::domain::account::{
-    AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription,
-};
+use shared::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription};
 use shared::domain::customer::Customer;
 use shared::domain::event::{Event, EventType};
 use shared::domain::ids::IdGen;
-use shared::domain::run::{
-    Finding, FrameworkRef, Run, RunError, RunFilter, RunReport, RunResults, RunStatus,
-};
+use shared::domain::run::{Finding, FrameworkRef, Run, RunError, RunFilter, RunReport, RunResults, RunStatus};
 use shared::domain::time::Month;
 use shared::store::memory::MemoryStore;
 use shared::store::{IdempotencyClaim, PageRequest, RunClaim, Store, StoreError};
@@ -92,9 +88,7 @@ macro_rules! store_contract {
     };
 }
 
-store_contract!(memory, || async {
-    Arc::new(MemoryStore::new()) as Arc<dyn Store>
-});
+store_contract!(memory, || async { Arc::new(MemoryStore::new()) as Arc<dyn Store> });
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -111,32 +105,16 @@ fn id_at(prefix: &str, at: i64) -> String {
     IDS.time_ordered(prefix, (at * 1000) as u64)
 }
 
-const APRIL: Month = Month {
-    year: 2026,
-    month: 4,
-};
-const MAY: Month = Month {
-    year: 2026,
-    month: 5,
-};
+const APRIL: Month = Month { year: 2026, month: 4 };
+const MAY: Month = Month { year: 2026, month: 5 };
 const DAY: i64 = 86_400;
 
 fn all() -> PageRequest {
-    PageRequest {
-        limit: 1000,
-        after: None,
-    }
+    PageRequest { limit: 1000, after: None }
 }
 
 fn ev(kind: EventType, account: Owner) -> Event {
-    Event {
-        id: id("evt_"),
-        kind,
-        timestamp: T0,
-        account,
-        distributor_id: None,
-        data: json!({ "n": 1 }),
-    }
+    Event { id: id("evt_"), kind, timestamp: T0, account, distributor_id: None, data: json!({ "n": 1 }) }
 }
 
 fn partner_event(kind: EventType, p: &Partner) -> Event {
@@ -176,12 +154,7 @@ fn partner_of(distributor: Option<&str>, email: &str, status: AccountStatus) -> 
     }
 }
 
-async fn new_partner(
-    store: &Arc<dyn Store>,
-    distributor: Option<&str>,
-    email: &str,
-    status: AccountStatus,
-) -> Partner {
+async fn new_partner(store: &Arc<dyn Store>, distributor: Option<&str>, email: &str, status: AccountStatus) -> Partner {
     let p = partner_of(distributor, email, status);
     store.create_partner(&p).await.expect("partner");
     p
@@ -204,10 +177,7 @@ fn customer_of(partner_id: &str, t: &str) -> Customer {
 
 async fn new_customer(store: &Arc<dyn Store>, p: &Partner, t: &str) -> Customer {
     let c = customer_of(&p.id, t);
-    store
-        .create_customer(&c, &partner_event(EventType::CustomerCreated, p))
-        .await
-        .expect("customer");
+    store.create_customer(&c, &partner_event(EventType::CustomerCreated, p)).await.expect("customer");
     c
 }
 
@@ -229,21 +199,12 @@ fn run_of(c: &Customer, product: &str, at: i64) -> Run {
 
 async fn new_run(store: &Arc<dyn Store>, c: &Customer, product: &str, at: i64) -> Run {
     let r = run_of(c, product, at);
-    store
-        .queue_run(&r, Month::of(at), None)
-        .await
-        .expect("queue run");
+    store.queue_run(&r, Month::of(at), None).await.expect("queue run");
     r
 }
 
 async fn outbox(store: &Arc<dyn Store>) -> Vec<String> {
-    store
-        .pending_events(100_000)
-        .await
-        .expect("outbox")
-        .into_iter()
-        .map(|e| e.id)
-        .collect()
+    store.pending_events(100_000).await.expect("outbox").into_iter().map(|e| e.id).collect()
 }
 
 async fn recorded(store: &Arc<dyn Store>, e: &Event) -> bool {
@@ -251,11 +212,7 @@ async fn recorded(store: &Arc<dyn Store>, e: &Event) -> bool {
 }
 
 async fn partner_now(store: &Arc<dyn Store>, id: &str) -> Partner {
-    store
-        .partner(id)
-        .await
-        .expect("partner")
-        .expect("partner exists")
+    store.partner(id).await.expect("partner").expect("partner exists")
 }
 
 /// Follows `next` from the first page to the last; returns each page's ids.
@@ -264,17 +221,9 @@ macro_rules! walk {
         let mut pages: Vec<Vec<String>> = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let $page = PageRequest {
-                limit: $limit,
-                after: after.clone(),
-            };
+            let $page = PageRequest { limit: $limit, after: after.clone() };
             let got = $fetch.await.expect("page");
-            assert!(
-                got.items.len() <= $limit,
-                "a page of {} items for limit {}",
-                got.items.len(),
-                $limit
-            );
+            assert!(got.items.len() <= $limit, "a page of {} items for limit {}", got.items.len(), $limit);
             pages.push(got.items.iter().map(|i| i.id.clone()).collect());
             assert!(pages.len() <= 10_000, "paging never ends");
             match got.next {
@@ -310,13 +259,7 @@ fn sizes(pages: &[Vec<String>]) -> Vec<usize> {
 async fn distributors_are_stored_and_read_back(store: Arc<dyn Store>) {
     let d = new_distributor(&store).await;
     assert_eq!(store.distributor(&d.id).await.unwrap(), Some(d));
-    assert_eq!(
-        store
-            .distributor("dist_doesnotexist00000000")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.distributor("dist_doesnotexist00000000").await.unwrap(), None);
 }
 
 async fn partners_are_stored_and_read_back(store: Arc<dyn Store>) {
@@ -325,60 +268,26 @@ async fn partners_are_stored_and_read_back(store: Arc<dyn Store>) {
     let alone = new_partner(&store, None, "b@msp.example", AccountStatus::Active).await;
     assert_eq!(store.partner(&under.id).await.unwrap(), Some(under));
     assert_eq!(store.partner(&alone.id).await.unwrap(), Some(alone));
-    assert_eq!(
-        store.partner("prt_doesnotexist00000000").await.unwrap(),
-        None
-    );
+    assert_eq!(store.partner("prt_doesnotexist00000000").await.unwrap(), None);
 }
 
 async fn partner_email_is_unique_per_distributor(store: Arc<dyn Store>) {
     let d1 = new_distributor(&store).await;
     let d2 = new_distributor(&store).await;
-    let first = new_partner(
-        &store,
-        Some(&d1.id),
-        "admin@msp.example",
-        AccountStatus::Pending,
-    )
-    .await;
+    let first = new_partner(&store, Some(&d1.id), "admin@msp.example", AccountStatus::Pending).await;
 
     let dup = partner_of(Some(&d1.id), "admin@msp.example", AccountStatus::Pending);
-    assert_eq!(
-        store.create_partner(&dup).await,
-        Err(StoreError::PartnerExists)
-    );
-    assert_eq!(
-        store.partner(&dup.id).await.unwrap(),
-        None,
-        "nothing written"
-    );
-    let ids: Vec<String> = store
-        .all_partners(&d1.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.id)
-        .collect();
+    assert_eq!(store.create_partner(&dup).await, Err(StoreError::PartnerExists));
+    assert_eq!(store.partner(&dup.id).await.unwrap(), None, "nothing written");
+    let ids: Vec<String> = store.all_partners(&d1.id).await.unwrap().into_iter().map(|p| p.id).collect();
     assert_eq!(ids, vec![first.id.clone()]);
     assert_eq!(partner_now(&store, &first.id).await, first);
 
     // The same email under another distributor, or with none, is another partner.
-    new_partner(
-        &store,
-        Some(&d2.id),
-        "admin@msp.example",
-        AccountStatus::Pending,
-    )
-    .await;
+    new_partner(&store, Some(&d2.id), "admin@msp.example", AccountStatus::Pending).await;
     new_partner(&store, None, "admin@msp.example", AccountStatus::Active).await;
     // Another email under the same distributor is fine.
-    new_partner(
-        &store,
-        Some(&d1.id),
-        "other@msp.example",
-        AccountStatus::Pending,
-    )
-    .await;
+    new_partner(&store, Some(&d1.id), "other@msp.example", AccountStatus::Pending).await;
     assert_eq!(store.all_partners(&d1.id).await.unwrap().len(), 2);
     assert_eq!(store.all_partners(&d2.id).await.unwrap().len(), 1);
 }
@@ -388,24 +297,9 @@ async fn list_partners_pages_in_creation_order(store: Arc<dyn Store>) {
     let d2 = new_distributor(&store).await;
     let mut mine = Vec::new();
     for i in 0..5 {
-        mine.push(
-            new_partner(
-                &store,
-                Some(&d1.id),
-                &format!("p{i}@msp.example"),
-                AccountStatus::Pending,
-            )
-            .await
-            .id,
-        );
+        mine.push(new_partner(&store, Some(&d1.id), &format!("p{i}@msp.example"), AccountStatus::Pending).await.id);
         // Another distributor's partners interleaved in time.
-        new_partner(
-            &store,
-            Some(&d2.id),
-            &format!("p{i}@msp.example"),
-            AccountStatus::Pending,
-        )
-        .await;
+        new_partner(&store, Some(&d2.id), &format!("p{i}@msp.example"), AccountStatus::Pending).await;
     }
     new_partner(&store, None, "alone@msp.example", AccountStatus::Active).await;
 
@@ -416,19 +310,11 @@ async fn list_partners_pages_in_creation_order(store: Arc<dyn Store>) {
     assert_eq!(flat(&by1), mine);
     assert_eq!(by1.len(), 5);
     let one_page = walk!(5, |p| store.list_partners(&d1.id, None, &p));
-    assert_eq!(
-        one_page,
-        vec![mine.clone()],
-        "next is None on the last page"
-    );
+    assert_eq!(one_page, vec![mine.clone()], "next is None on the last page");
     let big = walk!(100, |p| store.list_partners(&d1.id, None, &p));
     assert_eq!(big, vec![mine.clone()]);
 
-    let none = walk!(10, |p| store.list_partners(
-        "dist_doesnotexist00000000",
-        None,
-        &p
-    ));
+    let none = walk!(10, |p| store.list_partners("dist_doesnotexist00000000", None, &p));
     assert_eq!(none, vec![Vec::<String>::new()]);
 }
 
@@ -436,64 +322,23 @@ async fn list_partners_filters_by_status(store: Arc<dyn Store>) {
     let d = new_distributor(&store).await;
     let mut ids = Vec::new();
     for i in 0..6 {
-        ids.push(
-            new_partner(
-                &store,
-                Some(&d.id),
-                &format!("p{i}@msp.example"),
-                AccountStatus::Pending,
-            )
-            .await
-            .id,
-        );
+        ids.push(new_partner(&store, Some(&d.id), &format!("p{i}@msp.example"), AccountStatus::Pending).await.id);
     }
     for i in [1, 3, 4] {
-        store
-            .activate_partner(
-                &ids[i],
-                T0,
-                &ev(EventType::PartnerActivated, Owner::distributor(&d.id)),
-            )
-            .await
-            .unwrap();
+        store.activate_partner(&ids[i], T0, &ev(EventType::PartnerActivated, Owner::distributor(&d.id))).await.unwrap();
     }
-    store
-        .suspend_partner(
-            &ids[4],
-            T0,
-            &ev(EventType::PartnerSuspended, Owner::distributor(&d.id)),
-        )
-        .await
-        .unwrap();
+    store.suspend_partner(&ids[4], T0, &ev(EventType::PartnerSuspended, Owner::distributor(&d.id))).await.unwrap();
 
-    let active = walk!(1, |p| store.list_partners(
-        &d.id,
-        Some(AccountStatus::Active),
-        &p
-    ));
+    let active = walk!(1, |p| store.list_partners(&d.id, Some(AccountStatus::Active), &p));
     let active = flat(&active);
     assert_no_duplicates(&active);
     assert_eq!(active, vec![ids[1].clone(), ids[3].clone()]);
-    let pending = flat(&walk!(2, |p| store.list_partners(
-        &d.id,
-        Some(AccountStatus::Pending),
-        &p
-    )));
-    assert_eq!(
-        pending,
-        vec![ids[0].clone(), ids[2].clone(), ids[5].clone()]
-    );
-    let suspended = flat(&walk!(2, |p| store.list_partners(
-        &d.id,
-        Some(AccountStatus::Suspended),
-        &p
-    )));
+    let pending = flat(&walk!(2, |p| store.list_partners(&d.id, Some(AccountStatus::Pending), &p)));
+    assert_eq!(pending, vec![ids[0].clone(), ids[2].clone(), ids[5].clone()]);
+    let suspended = flat(&walk!(2, |p| store.list_partners(&d.id, Some(AccountStatus::Suspended), &p)));
     assert_eq!(suspended, vec![ids[4].clone()]);
     // Every listed partner really has the status asked for.
-    let page = store
-        .list_partners(&d.id, Some(AccountStatus::Active), &all())
-        .await
-        .unwrap();
+    let page = store.list_partners(&d.id, Some(AccountStatus::Active), &all()).await.unwrap();
     assert!(page.items.iter().all(|p| p.status == AccountStatus::Active));
     assert!(page.next.is_none());
 }
@@ -504,13 +349,7 @@ async fn all_partners_returns_every_partner_of_the_distributor(store: Arc<dyn St
     // More than one page of any list.
     let mut mine = BTreeSet::new();
     for i in 0..120 {
-        let p = new_partner(
-            &store,
-            Some(&d1.id),
-            &format!("p{i}@msp.example"),
-            AccountStatus::Pending,
-        )
-        .await;
+        let p = new_partner(&store, Some(&d1.id), &format!("p{i}@msp.example"), AccountStatus::Pending).await;
         mine.insert(p.id);
     }
     let theirs = new_partner(&store, Some(&d2.id), "x@msp.example", AccountStatus::Active).await;
@@ -518,68 +357,35 @@ async fn all_partners_returns_every_partner_of_the_distributor(store: Arc<dyn St
     let got_ids: BTreeSet<String> = got.iter().map(|p| p.id.clone()).collect();
     assert_eq!(got.len(), 120, "each once");
     assert_eq!(got_ids, mine);
-    assert_eq!(
-        store.all_partners(&d2.id).await.unwrap(),
-        vec![theirs.clone()]
-    );
-    assert!(store
-        .all_partners("dist_doesnotexist00000000")
-        .await
-        .unwrap()
-        .is_empty());
+    assert_eq!(store.all_partners(&d2.id).await.unwrap(), vec![theirs.clone()]);
+    assert!(store.all_partners("dist_doesnotexist00000000").await.unwrap().is_empty());
     // The current state, not a stale copy.
     let first = got_ids.iter().next().unwrap().clone();
-    store
-        .activate_partner(
-            &first,
-            T0,
-            &ev(EventType::PartnerActivated, Owner::distributor(&d1.id)),
-        )
-        .await
-        .unwrap();
+    store.activate_partner(&first, T0, &ev(EventType::PartnerActivated, Owner::distributor(&d1.id))).await.unwrap();
     let again = store.all_partners(&d1.id).await.unwrap();
-    assert_eq!(
-        again.iter().find(|p| p.id == first).map(|p| p.status),
-        Some(AccountStatus::Active)
-    );
+    assert_eq!(again.iter().find(|p| p.id == first).map(|p| p.status), Some(AccountStatus::Active));
 }
 
 async fn update_partner_terms_sets_only_what_is_given(store: Arc<dyn Store>) {
     let d = new_distributor(&store).await;
     let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
 
-    let got = store
-        .update_partner_terms(&p.id, Some("enterprise"), None, None, T0 + 10)
-        .await
-        .unwrap();
+    let got = store.update_partner_terms(&p.id, Some("enterprise"), None, None, T0 + 10).await.unwrap();
     let mut want = p.clone();
     want.plan = "enterprise".into();
     want.updated_at = Some(T0 + 10);
     assert_eq!(got, want);
     assert_eq!(partner_now(&store, &p.id).await, want);
 
-    let billing = BillingConfig {
-        currency: "EUR".into(),
-        interval: "annual".into(),
-    };
-    let got = store
-        .update_partner_terms(&p.id, None, Some(&billing), None, T0 + 20)
-        .await
-        .unwrap();
+    let billing = BillingConfig { currency: "EUR".into(), interval: "annual".into() };
+    let got = store.update_partner_terms(&p.id, None, Some(&billing), None, T0 + 20).await.unwrap();
     want.billing = Some(billing.clone());
     want.updated_at = Some(T0 + 20);
     assert_eq!(got, want);
 
-    let sub = Subscription {
-        billing: "rolling".into(),
-        currency: "eur".into(),
-        status: "active".into(),
-        anchor: T0 + 30,
-    };
-    let got = store
-        .update_partner_terms(&p.id, Some("starter"), None, Some(&sub), T0 + 30)
-        .await
-        .unwrap();
+    let sub =
+        Subscription { billing: "rolling".into(), currency: "eur".into(), status: "active".into(), anchor: T0 + 30 };
+    let got = store.update_partner_terms(&p.id, Some("starter"), None, Some(&sub), T0 + 30).await.unwrap();
     want.plan = "starter".into();
     want.subscription = sub;
     want.updated_at = Some(T0 + 30);
@@ -587,15 +393,10 @@ async fn update_partner_terms_sets_only_what_is_given(store: Arc<dyn Store>) {
     assert_eq!(partner_now(&store, &p.id).await, want);
 
     assert_eq!(
-        store
-            .update_partner_terms("prt_doesnotexist00000000", Some("starter"), None, None, T0)
-            .await,
+        store.update_partner_terms("prt_doesnotexist00000000", Some("starter"), None, None, T0).await,
         Err(StoreError::NotFound)
     );
-    assert_eq!(
-        store.partner("prt_doesnotexist00000000").await.unwrap(),
-        None
-    );
+    assert_eq!(store.partner("prt_doesnotexist00000000").await.unwrap(), None);
 }
 
 async fn activation_moves_to_active_once_and_records_its_event(store: Arc<dyn Store>) {
@@ -619,10 +420,7 @@ async fn activation_moves_to_active_once_and_records_its_event(store: Arc<dyn St
     assert!(!recorded(&store, &e2).await);
 
     // From suspended back to active.
-    store
-        .suspend_partner(&p.id, T0 + 20, &ev(EventType::PartnerSuspended, by.clone()))
-        .await
-        .unwrap();
+    store.suspend_partner(&p.id, T0 + 20, &ev(EventType::PartnerSuspended, by.clone())).await.unwrap();
     let e3 = ev(EventType::PartnerActivated, by.clone());
     let back = store.activate_partner(&p.id, T0 + 30, &e3).await.unwrap();
     assert!(back.changed);
@@ -631,12 +429,7 @@ async fn activation_moves_to_active_once_and_records_its_event(store: Arc<dyn St
     assert!(recorded(&store, &e3).await);
 
     let e4 = ev(EventType::PartnerActivated, by);
-    assert_eq!(
-        store
-            .activate_partner("prt_doesnotexist00000000", T0, &e4)
-            .await,
-        Err(StoreError::NotFound)
-    );
+    assert_eq!(store.activate_partner("prt_doesnotexist00000000", T0, &e4).await, Err(StoreError::NotFound));
     assert!(!recorded(&store, &e4).await);
 }
 
@@ -646,18 +439,9 @@ async fn suspension_deletes_every_key_and_records_its_event(store: Arc<dyn Store
     let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
     let other = new_partner(&store, Some(&d.id), "b@msp.example", AccountStatus::Active).await;
     let owner = Owner::partner(&p.id);
-    store
-        .issue_key(&owner, 1, "hash-p-1", T0, None)
-        .await
-        .unwrap();
-    store
-        .issue_key(&owner, 2, "hash-p-2", T0, None)
-        .await
-        .unwrap();
-    store
-        .issue_key(&Owner::partner(&other.id), 1, "hash-other-1", T0, None)
-        .await
-        .unwrap();
+    store.issue_key(&owner, 1, "hash-p-1", T0, None).await.unwrap();
+    store.issue_key(&owner, 2, "hash-p-2", T0, None).await.unwrap();
+    store.issue_key(&Owner::partner(&other.id), 1, "hash-other-1", T0, None).await.unwrap();
     store.issue_key(&by, 1, "hash-d-1", T0, None).await.unwrap();
 
     let e1 = ev(EventType::PartnerSuspended, by.clone());
@@ -681,20 +465,12 @@ async fn suspension_deletes_every_key_and_records_its_event(store: Arc<dyn Store
     assert!(!recorded(&store, &e2).await);
 
     // Reactivated, it still has no keys until one is issued.
-    store
-        .activate_partner(&p.id, T0 + 20, &ev(EventType::PartnerActivated, by.clone()))
-        .await
-        .unwrap();
+    store.activate_partner(&p.id, T0 + 20, &ev(EventType::PartnerActivated, by.clone())).await.unwrap();
     assert!(store.keys_of(&owner).await.unwrap().is_empty());
     assert_eq!(store.key_by_hash("hash-p-1").await.unwrap(), None);
 
     let e3 = ev(EventType::PartnerSuspended, by);
-    assert_eq!(
-        store
-            .suspend_partner("prt_doesnotexist00000000", T0, &e3)
-            .await,
-        Err(StoreError::NotFound)
-    );
+    assert_eq!(store.suspend_partner("prt_doesnotexist00000000", T0, &e3).await, Err(StoreError::NotFound));
     assert!(!recorded(&store, &e3).await);
 }
 
@@ -709,32 +485,21 @@ async fn keys_are_issued_into_free_slots(store: Arc<dyn Store>) {
     assert!(store.keys_of(&owner).await.unwrap().is_empty());
 
     let e1 = ev(EventType::KeyCreated, owner.clone());
-    store
-        .issue_key(&owner, 1, "hash-1", T0, Some(&e1))
-        .await
-        .unwrap();
+    store.issue_key(&owner, 1, "hash-1", T0, Some(&e1)).await.unwrap();
     let k1 = ApiKeyView::of(&owner, 1, "hash-1", T0);
     assert_eq!(store.key_by_hash("hash-1").await.unwrap(), Some(k1.clone()));
     assert!(recorded(&store, &e1).await);
 
     // A taken slot is a conflict, and nothing is written.
     let e2 = ev(EventType::KeyCreated, owner.clone());
-    assert_eq!(
-        store
-            .issue_key(&owner, 1, "hash-x", T0 + 1, Some(&e2))
-            .await,
-        Err(StoreError::Conflict)
-    );
+    assert_eq!(store.issue_key(&owner, 1, "hash-x", T0 + 1, Some(&e2)).await, Err(StoreError::Conflict));
     assert_eq!(store.key_by_hash("hash-x").await.unwrap(), None);
     assert_eq!(store.key_by_hash("hash-1").await.unwrap(), Some(k1.clone()));
     assert!(!recorded(&store, &e2).await);
 
     // Without an event, none is recorded.
     let before = outbox(&store).await;
-    store
-        .issue_key(&owner, 2, "hash-2", T0 + 2, None)
-        .await
-        .unwrap();
+    store.issue_key(&owner, 2, "hash-2", T0 + 2, None).await.unwrap();
     assert_eq!(outbox(&store).await, before);
     let k2 = ApiKeyView::of(&owner, 2, "hash-2", T0 + 2);
     let mut keys = store.keys_of(&owner).await.unwrap();
@@ -744,17 +509,10 @@ async fn keys_are_issued_into_free_slots(store: Arc<dyn Store>) {
     // A distributor's keys are its own.
     let dist = Owner::distributor(&d.id);
     store.issue_key(&dist, 1, "hash-d", T0, None).await.unwrap();
-    assert_eq!(
-        store.keys_of(&dist).await.unwrap(),
-        vec![ApiKeyView::of(&dist, 1, "hash-d", T0)]
-    );
+    assert_eq!(store.keys_of(&dist).await.unwrap(), vec![ApiKeyView::of(&dist, 1, "hash-d", T0)]);
     assert_eq!(store.keys_of(&owner).await.unwrap().len(), 2);
     assert_eq!(store.key_by_hash("hash-unknown").await.unwrap(), None);
-    assert!(store
-        .keys_of(&Owner::partner("prt_doesnotexist00000000"))
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(store.keys_of(&Owner::partner("prt_doesnotexist00000000")).await.unwrap().is_empty());
 }
 
 /// Builds the `ApiKey` the store should hand back.
@@ -762,32 +520,17 @@ struct ApiKeyView;
 
 impl ApiKeyView {
     fn of(owner: &Owner, slot: u8, hash: &str, at: i64) -> shared::store::ApiKey {
-        shared::store::ApiKey {
-            hash: hash.to_string(),
-            owner: owner.clone(),
-            slot,
-            created_at: at,
-        }
+        shared::store::ApiKey { hash: hash.to_string(), owner: owner.clone(), slot, created_at: at }
     }
 }
 
 async fn keys_are_not_issued_to_a_suspended_partner(store: Arc<dyn Store>) {
     let d = new_distributor(&store).await;
     let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
-    store
-        .suspend_partner(
-            &p.id,
-            T0,
-            &ev(EventType::PartnerSuspended, Owner::distributor(&d.id)),
-        )
-        .await
-        .unwrap();
+    store.suspend_partner(&p.id, T0, &ev(EventType::PartnerSuspended, Owner::distributor(&d.id))).await.unwrap();
     let owner = Owner::partner(&p.id);
     let e = ev(EventType::KeyCreated, owner.clone());
-    assert_eq!(
-        store.issue_key(&owner, 1, "hash-s", T0, Some(&e)).await,
-        Err(StoreError::OwnerSuspended)
-    );
+    assert_eq!(store.issue_key(&owner, 1, "hash-s", T0, Some(&e)).await, Err(StoreError::OwnerSuspended));
     assert!(store.keys_of(&owner).await.unwrap().is_empty());
     assert_eq!(store.key_by_hash("hash-s").await.unwrap(), None);
     assert!(!recorded(&store, &e).await);
@@ -798,56 +541,27 @@ async fn revoking_keys_keeps_the_last_one(store: Arc<dyn Store>) {
     let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
     let owner = Owner::partner(&p.id);
     let e0 = ev(EventType::KeyRevoked, owner.clone());
-    assert_eq!(
-        store.revoke_key(&owner, 1, &e0).await,
-        Err(StoreError::NotFound),
-        "an owner without keys"
-    );
+    assert_eq!(store.revoke_key(&owner, 1, &e0).await, Err(StoreError::NotFound), "an owner without keys");
 
-    store
-        .issue_key(&owner, 1, "hash-1", T0, None)
-        .await
-        .unwrap();
-    assert_eq!(
-        store.revoke_key(&owner, 2, &e0).await,
-        Err(StoreError::NotFound),
-        "an empty slot"
-    );
-    assert_eq!(
-        store.revoke_key(&owner, 1, &e0).await,
-        Err(StoreError::LastKey)
-    );
+    store.issue_key(&owner, 1, "hash-1", T0, None).await.unwrap();
+    assert_eq!(store.revoke_key(&owner, 2, &e0).await, Err(StoreError::NotFound), "an empty slot");
+    assert_eq!(store.revoke_key(&owner, 1, &e0).await, Err(StoreError::LastKey));
     assert!(store.key_by_hash("hash-1").await.unwrap().is_some());
     assert!(!recorded(&store, &e0).await);
 
-    store
-        .issue_key(&owner, 2, "hash-2", T0, None)
-        .await
-        .unwrap();
+    store.issue_key(&owner, 2, "hash-2", T0, None).await.unwrap();
     let e1 = ev(EventType::KeyRevoked, owner.clone());
     store.revoke_key(&owner, 1, &e1).await.unwrap();
     assert_eq!(store.key_by_hash("hash-1").await.unwrap(), None);
-    let left: Vec<u8> = store
-        .keys_of(&owner)
-        .await
-        .unwrap()
-        .iter()
-        .map(|k| k.slot)
-        .collect();
+    let left: Vec<u8> = store.keys_of(&owner).await.unwrap().iter().map(|k| k.slot).collect();
     assert_eq!(left, vec![2]);
     assert!(recorded(&store, &e1).await);
 
     let e2 = ev(EventType::KeyRevoked, owner.clone());
-    assert_eq!(
-        store.revoke_key(&owner, 2, &e2).await,
-        Err(StoreError::LastKey)
-    );
+    assert_eq!(store.revoke_key(&owner, 2, &e2).await, Err(StoreError::LastKey));
     assert!(!recorded(&store, &e2).await);
     // The freed slot takes a new key.
-    store
-        .issue_key(&owner, 1, "hash-3", T0, None)
-        .await
-        .unwrap();
+    store.issue_key(&owner, 1, "hash-3", T0, None).await.unwrap();
     assert_eq!(store.keys_of(&owner).await.unwrap().len(), 2);
 }
 
@@ -863,19 +577,13 @@ async fn customers_are_unique_per_partner_and_tenant(store: Arc<dyn Store>) {
     let c1 = customer_of(&p.id, &tenant(1));
     let e1 = partner_event(EventType::CustomerCreated, &p);
     store.create_customer(&c1, &e1).await.unwrap();
-    assert_eq!(
-        store.customer(&p.id, &c1.id).await.unwrap(),
-        Some(c1.clone())
-    );
+    assert_eq!(store.customer(&p.id, &c1.id).await.unwrap(), Some(c1.clone()));
     assert_eq!(partner_now(&store, &p.id).await.customers_count, 1);
     assert!(recorded(&store, &e1).await);
 
     let dup = customer_of(&p.id, &tenant(1));
     let e2 = partner_event(EventType::CustomerCreated, &p);
-    assert_eq!(
-        store.create_customer(&dup, &e2).await,
-        Err(StoreError::CustomerExists)
-    );
+    assert_eq!(store.create_customer(&dup, &e2).await, Err(StoreError::CustomerExists));
     assert_eq!(store.customer(&p.id, &dup.id).await.unwrap(), None);
     assert_eq!(partner_now(&store, &p.id).await.customers_count, 1);
     assert!(!recorded(&store, &e2).await);
@@ -887,29 +595,11 @@ async fn customers_are_unique_per_partner_and_tenant(store: Arc<dyn Store>) {
     assert_eq!(partner_now(&store, &q.id).await.customers_count, 1);
 
     let ghost = customer_of("prt_doesnotexist00000000", &tenant(2));
-    let e4 = ev(
-        EventType::CustomerCreated,
-        Owner::partner("prt_doesnotexist00000000"),
-    );
-    assert_eq!(
-        store.create_customer(&ghost, &e4).await,
-        Err(StoreError::NotFound)
-    );
-    assert_eq!(
-        store
-            .customer("prt_doesnotexist00000000", &ghost.id)
-            .await
-            .unwrap(),
-        None
-    );
+    let e4 = ev(EventType::CustomerCreated, Owner::partner("prt_doesnotexist00000000"));
+    assert_eq!(store.create_customer(&ghost, &e4).await, Err(StoreError::NotFound));
+    assert_eq!(store.customer("prt_doesnotexist00000000", &ghost.id).await.unwrap(), None);
     assert!(!recorded(&store, &e4).await);
-    assert_eq!(
-        store
-            .customer(&p.id, "cust_doesnotexist0000000")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.customer(&p.id, "cust_doesnotexist0000000").await.unwrap(), None);
 }
 
 async fn list_customers_pages_without_duplicates(store: Arc<dyn Store>) {
@@ -948,10 +638,7 @@ async fn update_customer_is_conditional_on_the_version(store: Arc<dyn Store>) {
     next.version = 2;
     let e1 = partner_event(EventType::CustomerUpdated, &p);
     store.update_customer(&next, 1, &e1).await.unwrap();
-    assert_eq!(
-        store.customer(&p.id, &c.id).await.unwrap(),
-        Some(next.clone())
-    );
+    assert_eq!(store.customer(&p.id, &c.id).await.unwrap(), Some(next.clone()));
     assert!(recorded(&store, &e1).await);
 
     // A writer that read version 1 lost the race.
@@ -959,22 +646,13 @@ async fn update_customer_is_conditional_on_the_version(store: Arc<dyn Store>) {
     stale.name = "Stale".into();
     stale.version = 2;
     let e2 = partner_event(EventType::CustomerUpdated, &p);
-    assert_eq!(
-        store.update_customer(&stale, 1, &e2).await,
-        Err(StoreError::Conflict)
-    );
-    assert_eq!(
-        store.customer(&p.id, &c.id).await.unwrap(),
-        Some(next.clone())
-    );
+    assert_eq!(store.update_customer(&stale, 1, &e2).await, Err(StoreError::Conflict));
+    assert_eq!(store.customer(&p.id, &c.id).await.unwrap(), Some(next.clone()));
     assert!(!recorded(&store, &e2).await);
 
     let ghost = customer_of(&p.id, &tenant(9));
     let e3 = partner_event(EventType::CustomerUpdated, &p);
-    assert_eq!(
-        store.update_customer(&ghost, 1, &e3).await,
-        Err(StoreError::NotFound)
-    );
+    assert_eq!(store.update_customer(&ghost, 1, &e3).await, Err(StoreError::NotFound));
     assert_eq!(store.customer(&p.id, &ghost.id).await.unwrap(), None);
     assert!(!recorded(&store, &e3).await);
     assert_eq!(partner_now(&store, &p.id).await.customers_count, 1);
@@ -991,28 +669,16 @@ async fn update_customer_moves_the_tenant_guard(store: Arc<dyn Store>) {
     clash.tenant_id = tenant(1);
     clash.version = 2;
     let e1 = partner_event(EventType::CustomerUpdated, &p);
-    assert_eq!(
-        store.update_customer(&clash, 1, &e1).await,
-        Err(StoreError::CustomerExists)
-    );
-    assert_eq!(
-        store.customer(&p.id, &c2.id).await.unwrap(),
-        Some(c2.clone())
-    );
+    assert_eq!(store.update_customer(&clash, 1, &e1).await, Err(StoreError::CustomerExists));
+    assert_eq!(store.customer(&p.id, &c2.id).await.unwrap(), Some(c2.clone()));
     assert!(!recorded(&store, &e1).await);
 
     // To a free tenant: the old one is free, the new one taken.
     let mut moved = c2.clone();
     moved.tenant_id = tenant(3);
     moved.version = 2;
-    store
-        .update_customer(&moved, 1, &partner_event(EventType::CustomerUpdated, &p))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.customer(&p.id, &c2.id).await.unwrap(),
-        Some(moved.clone())
-    );
+    store.update_customer(&moved, 1, &partner_event(EventType::CustomerUpdated, &p)).await.unwrap();
+    assert_eq!(store.customer(&p.id, &c2.id).await.unwrap(), Some(moved.clone()));
     let reuse = customer_of(&p.id, &tenant(2));
     store
         .create_customer(&reuse, &partner_event(EventType::CustomerCreated, &p))
@@ -1020,9 +686,7 @@ async fn update_customer_moves_the_tenant_guard(store: Arc<dyn Store>) {
         .expect("the old tenant is free again");
     let taken = customer_of(&p.id, &tenant(3));
     assert_eq!(
-        store
-            .create_customer(&taken, &partner_event(EventType::CustomerCreated, &p))
-            .await,
+        store.create_customer(&taken, &partner_event(EventType::CustomerCreated, &p)).await,
         Err(StoreError::CustomerExists)
     );
 
@@ -1030,10 +694,7 @@ async fn update_customer_moves_the_tenant_guard(store: Arc<dyn Store>) {
     let mut renamed = c1.clone();
     renamed.name = "Renamed".into();
     renamed.version = 2;
-    store
-        .update_customer(&renamed, 1, &partner_event(EventType::CustomerUpdated, &p))
-        .await
-        .unwrap();
+    store.update_customer(&renamed, 1, &partner_event(EventType::CustomerUpdated, &p)).await.unwrap();
     assert_eq!(store.customer(&p.id, &c1.id).await.unwrap(), Some(renamed));
     assert_eq!(partner_now(&store, &p.id).await.customers_count, 3);
 }
@@ -1054,20 +715,10 @@ async fn delete_customer_removes_it_and_its_runs(store: Arc<dyn Store>) {
     assert_eq!(store.run(&p.id, &r1.id).await.unwrap(), None);
     assert_eq!(store.run(&p.id, &r2.id).await.unwrap(), None);
     assert_eq!(store.run(&p.id, &r3.id).await.unwrap(), Some(r3.clone()));
-    let left = store
-        .list_runs(&p.id, &RunFilter::default(), &all())
-        .await
-        .unwrap();
+    let left = store.list_runs(&p.id, &RunFilter::default(), &all()).await.unwrap();
     assert_eq!(left.items, vec![r3]);
     let of_c1 = store
-        .list_runs(
-            &p.id,
-            &RunFilter {
-                customer_id: Some(c1.id.clone()),
-                ..Default::default()
-            },
-            &all(),
-        )
+        .list_runs(&p.id, &RunFilter { customer_id: Some(c1.id.clone()), ..Default::default() }, &all())
         .await
         .unwrap();
     assert!(of_c1.items.is_empty());
@@ -1079,18 +730,12 @@ async fn delete_customer_removes_it_and_its_runs(store: Arc<dyn Store>) {
     new_customer(&store, &p, &tenant(1)).await;
 
     let e2 = partner_event(EventType::CustomerDeleted, &p);
-    assert_eq!(
-        store.delete_customer(&p.id, &c1.id, &e2).await,
-        Err(StoreError::NotFound)
-    );
+    assert_eq!(store.delete_customer(&p.id, &c1.id, &e2).await, Err(StoreError::NotFound));
     assert!(!recorded(&store, &e2).await);
     // Another partner cannot delete it.
     let q = new_partner(&store, Some(&d.id), "b@msp.example", AccountStatus::Active).await;
     let e3 = partner_event(EventType::CustomerDeleted, &q);
-    assert_eq!(
-        store.delete_customer(&q.id, &c2.id, &e3).await,
-        Err(StoreError::NotFound)
-    );
+    assert_eq!(store.delete_customer(&q.id, &c2.id, &e3).await, Err(StoreError::NotFound));
     assert!(store.customer(&p.id, &c2.id).await.unwrap().is_some());
     assert_eq!(partner_now(&store, &p.id).await.customers_count, 2);
 }
@@ -1112,73 +757,36 @@ async fn queue_run_counts_up_to_the_limit(store: Arc<dyn Store>) {
     assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 3);
 
     let over = run_of(&c, "essential-eight", T0 + 10);
-    assert_eq!(
-        store.queue_run(&over, APRIL, Some(3)).await,
-        Err(StoreError::RunLimitReached)
-    );
+    assert_eq!(store.queue_run(&over, APRIL, Some(3)).await, Err(StoreError::RunLimitReached));
     assert_eq!(store.run(&p.id, &over.id).await.unwrap(), None);
     assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 3);
-    let listed = store
-        .list_runs(&p.id, &RunFilter::default(), &all())
-        .await
-        .unwrap();
+    let listed = store.list_runs(&p.id, &RunFilter::default(), &all()).await.unwrap();
     assert_eq!(listed.items.len(), 3);
 
     // A larger limit (a plan change) or none at all lets more through.
-    store
-        .queue_run(&run_of(&c, "essential-eight", T0 + 11), APRIL, Some(4))
-        .await
-        .unwrap();
-    store
-        .queue_run(&run_of(&c, "essential-eight", T0 + 12), APRIL, None)
-        .await
-        .unwrap();
+    store.queue_run(&run_of(&c, "essential-eight", T0 + 11), APRIL, Some(4)).await.unwrap();
+    store.queue_run(&run_of(&c, "essential-eight", T0 + 12), APRIL, None).await.unwrap();
     assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 5);
     // A limit of zero refuses the first.
     let q = new_partner(&store, Some(&d.id), "b@msp.example", AccountStatus::Active).await;
     let qc = new_customer(&store, &q, &tenant(1)).await;
     assert_eq!(
-        store
-            .queue_run(&run_of(&qc, "essential-eight", T0), APRIL, Some(0))
-            .await,
+        store.queue_run(&run_of(&qc, "essential-eight", T0), APRIL, Some(0)).await,
         Err(StoreError::RunLimitReached)
     );
     assert_eq!(store.runs_used(&q.id, APRIL).await.unwrap(), 0);
 
     // Each month counts on its own.
     let may = MAY.start() + DAY;
-    store
-        .queue_run(&run_of(&c, "essential-eight", may), MAY, Some(1))
-        .await
-        .unwrap();
+    store.queue_run(&run_of(&c, "essential-eight", may), MAY, Some(1)).await.unwrap();
     assert_eq!(
-        store
-            .queue_run(&run_of(&c, "essential-eight", may + 1), MAY, Some(1))
-            .await,
+        store.queue_run(&run_of(&c, "essential-eight", may + 1), MAY, Some(1)).await,
         Err(StoreError::RunLimitReached)
     );
     assert_eq!(store.runs_used(&p.id, MAY).await.unwrap(), 1);
     assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 5);
-    assert_eq!(
-        store
-            .runs_used(
-                &p.id,
-                Month {
-                    year: 2026,
-                    month: 3
-                }
-            )
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        store
-            .runs_used("prt_doesnotexist00000000", APRIL)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(store.runs_used(&p.id, Month { year: 2026, month: 3 }).await.unwrap(), 0);
+    assert_eq!(store.runs_used("prt_doesnotexist00000000", APRIL).await.unwrap(), 0);
 }
 
 async fn queue_run_needs_the_partners_customer(store: Arc<dyn Store>) {
@@ -1189,18 +797,10 @@ async fn queue_run_needs_the_partners_customer(store: Arc<dyn Store>) {
 
     let mut r = run_of(&theirs, "essential-eight", T0);
     r.partner_id = p.id.clone();
-    assert_eq!(
-        store.queue_run(&r, APRIL, Some(10)).await,
-        Err(StoreError::NotFound),
-        "another partner's customer"
-    );
+    assert_eq!(store.queue_run(&r, APRIL, Some(10)).await, Err(StoreError::NotFound), "another partner's customer");
     let mut r2 = run_of(&theirs, "essential-eight", T0);
     r2.customer_id = "cust_doesnotexist0000000".into();
-    assert_eq!(
-        store.queue_run(&r2, APRIL, None).await,
-        Err(StoreError::NotFound),
-        "no such customer"
-    );
+    assert_eq!(store.queue_run(&r2, APRIL, None).await, Err(StoreError::NotFound), "no such customer");
     assert_eq!(store.run(&p.id, &r.id).await.unwrap(), None);
     assert_eq!(store.run(&q.id, &r2.id).await.unwrap(), None);
     assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 0);
@@ -1237,25 +837,11 @@ async fn list_runs_is_newest_first_with_filters_and_paging(store: Arc<dyn Store>
         new_run(&store, &qc, product, at).await;
     }
     let newest_first = |keep: &dyn Fn(&Run) -> bool| -> Vec<String> {
-        runs.iter()
-            .rev()
-            .filter(|r| keep(r))
-            .map(|r| r.id.clone())
-            .collect()
+        runs.iter().rev().filter(|r| keep(r)).map(|r| r.id.clone()).collect()
     };
 
-    let everything = store
-        .list_runs(&p.id, &RunFilter::default(), &all())
-        .await
-        .unwrap();
-    assert_eq!(
-        everything
-            .items
-            .iter()
-            .map(|r| r.id.clone())
-            .collect::<Vec<_>>(),
-        newest_first(&|_| true)
-    );
+    let everything = store.list_runs(&p.id, &RunFilter::default(), &all()).await.unwrap();
+    assert_eq!(everything.items.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), newest_first(&|_| true));
     assert_eq!(everything.items[0], runs[6], "stored as given");
     assert!(everything.next.is_none());
 
@@ -1268,45 +854,23 @@ async fn list_runs_is_newest_first_with_filters_and_paging(store: Arc<dyn Store>
     let cases: Vec<(&str, RunFilter, Keep)> = vec![
         (
             "month April",
-            RunFilter {
-                month: Some(APRIL),
-                ..Default::default()
-            },
+            RunFilter { month: Some(APRIL), ..Default::default() },
             Box::new(|r: &Run| Month::of(r.created_at) == APRIL),
         ),
         (
             "month March",
-            RunFilter {
-                month: Some(Month {
-                    year: 2026,
-                    month: 3,
-                }),
-                ..Default::default()
-            },
+            RunFilter { month: Some(Month { year: 2026, month: 3 }), ..Default::default() },
             Box::new(|r: &Run| r.created_at < APRIL.start()),
         ),
-        (
-            "month May (none)",
-            RunFilter {
-                month: Some(MAY),
-                ..Default::default()
-            },
-            Box::new(|_: &Run| false),
-        ),
+        ("month May (none)", RunFilter { month: Some(MAY), ..Default::default() }, Box::new(|_: &Run| false)),
         (
             "product",
-            RunFilter {
-                product: Some("essential-eight".into()),
-                ..Default::default()
-            },
+            RunFilter { product: Some("essential-eight".into()), ..Default::default() },
             Box::new(|r: &Run| r.product == "essential-eight"),
         ),
         (
             "customer",
-            RunFilter {
-                customer_id: Some(c2.id.clone()),
-                ..Default::default()
-            },
+            RunFilter { customer_id: Some(c2.id.clone()), ..Default::default() },
             Box::new({
                 let c2 = c2.id.clone();
                 move |r: &Run| r.customer_id == c2
@@ -1314,26 +878,15 @@ async fn list_runs_is_newest_first_with_filters_and_paging(store: Arc<dyn Store>
         ),
         (
             "month, product and customer",
-            RunFilter {
-                month: Some(APRIL),
-                product: Some("essential-eight".into()),
-                customer_id: Some(c1.id.clone()),
-            },
+            RunFilter { month: Some(APRIL), product: Some("essential-eight".into()), customer_id: Some(c1.id.clone()) },
             Box::new({
                 let c1 = c1.id.clone();
-                move |r: &Run| {
-                    Month::of(r.created_at) == APRIL
-                        && r.product == "essential-eight"
-                        && r.customer_id == c1
-                }
+                move |r: &Run| Month::of(r.created_at) == APRIL && r.product == "essential-eight" && r.customer_id == c1
             }),
         ),
         (
             "another partner's customer",
-            RunFilter {
-                customer_id: Some(qc.id.clone()),
-                ..Default::default()
-            },
+            RunFilter { customer_id: Some(qc.id.clone()), ..Default::default() },
             Box::new(|_: &Run| false),
         ),
     ];
@@ -1376,19 +929,9 @@ async fn runs_used_by_partners_sums_per_partner_and_month(store: Arc<dyn Store>)
         want,
         "partners without runs are left out"
     );
-    assert_eq!(
-        store.runs_used_by_partners(&d1.id, MAY).await.unwrap(),
-        vec![(p3.id.clone(), 1)]
-    );
-    assert_eq!(
-        store.runs_used_by_partners(&d2.id, APRIL).await.unwrap(),
-        vec![(p4.id.clone(), 1)]
-    );
-    assert!(store
-        .runs_used_by_partners("dist_doesnotexist00000000", APRIL)
-        .await
-        .unwrap()
-        .is_empty());
+    assert_eq!(store.runs_used_by_partners(&d1.id, MAY).await.unwrap(), vec![(p3.id.clone(), 1)]);
+    assert_eq!(store.runs_used_by_partners(&d2.id, APRIL).await.unwrap(), vec![(p4.id.clone(), 1)]);
+    assert!(store.runs_used_by_partners("dist_doesnotexist00000000", APRIL).await.unwrap().is_empty());
     assert_eq!(store.runs_used(&p2.id, APRIL).await.unwrap(), 0);
 }
 
@@ -1409,152 +952,53 @@ async fn count_hit_counts_per_bucket(store: Arc<dyn Store>) {
 async fn idempotency_claim_replay_and_mismatch(store: Arc<dyn Store>) {
     let (s, k) = ("pk_live_#prt_1", "key-1");
     let lease = T0 + 60;
-    assert_eq!(
-        store
-            .claim_idempotency(s, k, "fp-a", T0, lease)
-            .await
-            .unwrap(),
-        IdempotencyClaim::Claimed
-    );
-    assert_eq!(
-        store
-            .claim_idempotency(s, k, "fp-a", T0 + 1, lease + 1)
-            .await
-            .unwrap(),
-        IdempotencyClaim::InProgress
-    );
-    assert_eq!(
-        store
-            .claim_idempotency(s, k, "fp-b", T0 + 1, lease + 1)
-            .await
-            .unwrap(),
-        IdempotencyClaim::Mismatch
-    );
+    assert_eq!(store.claim_idempotency(s, k, "fp-a", T0, lease).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(store.claim_idempotency(s, k, "fp-a", T0 + 1, lease + 1).await.unwrap(), IdempotencyClaim::InProgress);
+    assert_eq!(store.claim_idempotency(s, k, "fp-b", T0 + 1, lease + 1).await.unwrap(), IdempotencyClaim::Mismatch);
 
-    store
-        .finish_idempotency(s, k, 201, b"{\"id\":\"cust_1\"}", T0 + 86_400)
-        .await
-        .unwrap();
-    let replay = IdempotencyClaim::Replay {
-        status: 201,
-        body: b"{\"id\":\"cust_1\"}".to_vec(),
-    };
-    assert_eq!(
-        store
-            .claim_idempotency(s, k, "fp-a", T0 + 2, T0 + 62)
-            .await
-            .unwrap(),
-        replay
-    );
+    store.finish_idempotency(s, k, 201, b"{\"id\":\"cust_1\"}", T0 + 86_400).await.unwrap();
+    let replay = IdempotencyClaim::Replay { status: 201, body: b"{\"id\":\"cust_1\"}".to_vec() };
+    assert_eq!(store.claim_idempotency(s, k, "fp-a", T0 + 2, T0 + 62).await.unwrap(), replay);
     // Long after the lease, within the day: still the same answer.
-    assert_eq!(
-        store
-            .claim_idempotency(s, k, "fp-a", T0 + 3600, T0 + 3660)
-            .await
-            .unwrap(),
-        replay
-    );
-    assert_eq!(
-        store
-            .claim_idempotency(s, k, "fp-b", T0 + 2, T0 + 62)
-            .await
-            .unwrap(),
-        IdempotencyClaim::Mismatch
-    );
+    assert_eq!(store.claim_idempotency(s, k, "fp-a", T0 + 3600, T0 + 3660).await.unwrap(), replay);
+    assert_eq!(store.claim_idempotency(s, k, "fp-b", T0 + 2, T0 + 62).await.unwrap(), IdempotencyClaim::Mismatch);
 
     // Keys are scoped to their caller.
     assert_eq!(
-        store
-            .claim_idempotency("pk_live_#prt_2", k, "fp-b", T0, lease)
-            .await
-            .unwrap(),
+        store.claim_idempotency("pk_live_#prt_2", k, "fp-b", T0, lease).await.unwrap(),
         IdempotencyClaim::Claimed
     );
-    assert_eq!(
-        store
-            .claim_idempotency(s, "key-2", "fp-b", T0, lease)
-            .await
-            .unwrap(),
-        IdempotencyClaim::Claimed
-    );
+    assert_eq!(store.claim_idempotency(s, "key-2", "fp-b", T0, lease).await.unwrap(), IdempotencyClaim::Claimed);
 }
 
 async fn idempotency_lease_takeover_and_release(store: Arc<dyn Store>) {
     let s = "dk_live_#dist_1";
-    assert_eq!(
-        store
-            .claim_idempotency(s, "k", "fp", T0, T0 + 60)
-            .await
-            .unwrap(),
-        IdempotencyClaim::Claimed
-    );
-    assert_eq!(
-        store
-            .claim_idempotency(s, "k", "fp", T0 + 59, T0 + 119)
-            .await
-            .unwrap(),
-        IdempotencyClaim::InProgress
-    );
+    assert_eq!(store.claim_idempotency(s, "k", "fp", T0, T0 + 60).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(store.claim_idempotency(s, "k", "fp", T0 + 59, T0 + 119).await.unwrap(), IdempotencyClaim::InProgress);
     // The first request died: past its lease the key may be taken over.
-    assert_eq!(
-        store
-            .claim_idempotency(s, "k", "fp", T0 + 61, T0 + 121)
-            .await
-            .unwrap(),
-        IdempotencyClaim::Claimed
-    );
+    assert_eq!(store.claim_idempotency(s, "k", "fp", T0 + 61, T0 + 121).await.unwrap(), IdempotencyClaim::Claimed);
     // The new claim holds its own lease.
-    assert_eq!(
-        store
-            .claim_idempotency(s, "k", "fp", T0 + 62, T0 + 122)
-            .await
-            .unwrap(),
-        IdempotencyClaim::InProgress
-    );
+    assert_eq!(store.claim_idempotency(s, "k", "fp", T0 + 62, T0 + 122).await.unwrap(), IdempotencyClaim::InProgress);
 
     // A released claim (the request failed) can be claimed again, even for another body.
-    assert_eq!(
-        store
-            .claim_idempotency(s, "r", "fp-1", T0, T0 + 60)
-            .await
-            .unwrap(),
-        IdempotencyClaim::Claimed
-    );
+    assert_eq!(store.claim_idempotency(s, "r", "fp-1", T0, T0 + 60).await.unwrap(), IdempotencyClaim::Claimed);
     store.release_idempotency(s, "r").await.unwrap();
-    assert_eq!(
-        store
-            .claim_idempotency(s, "r", "fp-2", T0 + 1, T0 + 61)
-            .await
-            .unwrap(),
-        IdempotencyClaim::Claimed
-    );
+    assert_eq!(store.claim_idempotency(s, "r", "fp-2", T0 + 1, T0 + 61).await.unwrap(), IdempotencyClaim::Claimed);
     // Releasing a key never claimed is harmless.
     store.release_idempotency(s, "never").await.unwrap();
 }
 
 async fn idempotency_records_expire(store: Arc<dyn Store>) {
     let s = "pk_live_#prt_1";
-    store
-        .claim_idempotency(s, "k", "fp-a", T0, T0 + 60)
-        .await
-        .unwrap();
-    store
-        .finish_idempotency(s, "k", 202, b"{}", T0 + 86_400)
-        .await
-        .unwrap();
+    store.claim_idempotency(s, "k", "fp-a", T0, T0 + 60).await.unwrap();
+    store.finish_idempotency(s, "k", 202, b"{}", T0 + 86_400).await.unwrap();
     assert!(matches!(
-        store
-            .claim_idempotency(s, "k", "fp-a", T0 + 86_399, T0 + 86_459)
-            .await
-            .unwrap(),
+        store.claim_idempotency(s, "k", "fp-a", T0 + 86_399, T0 + 86_459).await.unwrap(),
         IdempotencyClaim::Replay { status: 202, .. }
     ));
     // Kept 24 h: afterwards the key is new again (even if the item still exists).
     assert_eq!(
-        store
-            .claim_idempotency(s, "k", "fp-b", T0 + 86_401, T0 + 86_461)
-            .await
-            .unwrap(),
+        store.claim_idempotency(s, "k", "fp-b", T0 + 86_401, T0 + 86_461).await.unwrap(),
         IdempotencyClaim::Claimed
     );
 }
@@ -1579,16 +1023,10 @@ async fn outbox_hands_out_events_oldest_first_until_acked(store: Arc<dyn Store>)
     recorded_ids.push(e.clone());
     let owner = Owner::partner(&p.id);
     let e = ev(EventType::KeyCreated, owner.clone());
-    store
-        .issue_key(&owner, 1, "hash-1", T0, Some(&e))
-        .await
-        .unwrap();
+    store.issue_key(&owner, 1, "hash-1", T0, Some(&e)).await.unwrap();
     recorded_ids.push(e.clone());
     let e = ev(EventType::KeyCreated, owner.clone());
-    store
-        .issue_key(&owner, 2, "hash-2", T0, Some(&e))
-        .await
-        .unwrap();
+    store.issue_key(&owner, 2, "hash-2", T0, Some(&e)).await.unwrap();
     recorded_ids.push(e.clone());
     let e = partner_event(EventType::CustomerDeleted, &p);
     store.delete_customer(&p.id, &c.id, &e).await.unwrap();
@@ -1596,28 +1034,15 @@ async fn outbox_hands_out_events_oldest_first_until_acked(store: Arc<dyn Store>)
 
     // Whole events, as recorded, oldest first.
     assert_eq!(store.pending_events(100).await.unwrap(), recorded_ids);
-    assert_eq!(
-        store.pending_events(2).await.unwrap(),
-        recorded_ids[..2].to_vec()
-    );
+    assert_eq!(store.pending_events(2).await.unwrap(), recorded_ids[..2].to_vec());
 
-    store
-        .ack_events(&[recorded_ids[0].id.clone(), recorded_ids[2].id.clone()])
-        .await
-        .unwrap();
+    store.ack_events(&[recorded_ids[0].id.clone(), recorded_ids[2].id.clone()]).await.unwrap();
     assert_eq!(
         store.pending_events(100).await.unwrap(),
-        vec![
-            recorded_ids[1].clone(),
-            recorded_ids[3].clone(),
-            recorded_ids[4].clone()
-        ]
+        vec![recorded_ids[1].clone(), recorded_ids[3].clone(), recorded_ids[4].clone()]
     );
     // Acking twice, or an unknown id, is harmless (delivery is at least once).
-    store
-        .ack_events(&[recorded_ids[0].id.clone(), "evt_doesnotexist0000000".into()])
-        .await
-        .unwrap();
+    store.ack_events(&[recorded_ids[0].id.clone(), "evt_doesnotexist0000000".into()]).await.unwrap();
     store.ack_events(&[]).await.unwrap();
     let rest: Vec<String> = recorded_ids[1..].iter().map(|e| e.id.clone()).collect();
     store.ack_events(&rest).await.unwrap();
@@ -1656,27 +1081,12 @@ async fn concurrent_queue_runs_never_pass_the_limit(store: Arc<dyn Store>) {
         async move { store.queue_run(&r, APRIL, Some(10)).await.map(|()| r.id) }
     })
     .await;
-    let ok: BTreeSet<String> = results
-        .iter()
-        .filter_map(|r| r.as_ref().ok().cloned())
-        .collect();
+    let ok: BTreeSet<String> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
     assert_eq!(ok.len(), 10);
-    assert_eq!(
-        results
-            .iter()
-            .filter(|r| **r == Err(StoreError::RunLimitReached))
-            .count(),
-        40
-    );
+    assert_eq!(results.iter().filter(|r| **r == Err(StoreError::RunLimitReached)).count(), 40);
     assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 10);
-    let listed: BTreeSet<String> = store
-        .list_runs(&p.id, &RunFilter::default(), &all())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    let listed: BTreeSet<String> =
+        store.list_runs(&p.id, &RunFilter::default(), &all()).await.unwrap().items.into_iter().map(|r| r.id).collect();
     assert_eq!(listed, ok);
 }
 
@@ -1690,18 +1100,9 @@ async fn concurrent_customer_creates_make_one_per_tenant(store: Arc<dyn Store>) 
         async move { store.create_customer(&c, &e).await.map(|()| (c.id, e.id)) }
     })
     .await;
-    let ok: Vec<(String, String)> = results
-        .iter()
-        .filter_map(|r| r.as_ref().ok().cloned())
-        .collect();
+    let ok: Vec<(String, String)> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
     assert_eq!(ok.len(), 1);
-    assert_eq!(
-        results
-            .iter()
-            .filter(|r| **r == Err(StoreError::CustomerExists))
-            .count(),
-        19
-    );
+    assert_eq!(results.iter().filter(|r| **r == Err(StoreError::CustomerExists)).count(), 19);
     let listed = store.list_customers(&p.id, &all()).await.unwrap().items;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, ok[0].0);
@@ -1718,13 +1119,7 @@ async fn concurrent_partner_creates_make_one_per_email(store: Arc<dyn Store>) {
     })
     .await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
-    assert_eq!(
-        results
-            .iter()
-            .filter(|r| **r == Err(StoreError::PartnerExists))
-            .count(),
-        19
-    );
+    assert_eq!(results.iter().filter(|r| **r == Err(StoreError::PartnerExists)).count(), 19);
     assert_eq!(store.all_partners(&d.id).await.unwrap().len(), 1);
 }
 
@@ -1737,35 +1132,19 @@ async fn concurrent_key_issues_fill_a_slot_once(store: Arc<dyn Store>) {
         let owner = owner.clone();
         async move {
             let hash = format!("hash-{i}");
-            store
-                .issue_key(&owner, 2, &hash, T0, None)
-                .await
-                .map(|()| hash)
+            store.issue_key(&owner, 2, &hash, T0, None).await.map(|()| hash)
         }
     })
     .await;
-    let ok: Vec<String> = results
-        .iter()
-        .filter_map(|r| r.as_ref().ok().cloned())
-        .collect();
+    let ok: Vec<String> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
     assert_eq!(ok.len(), 1);
-    assert_eq!(
-        results
-            .iter()
-            .filter(|r| **r == Err(StoreError::Conflict))
-            .count(),
-        9
-    );
+    assert_eq!(results.iter().filter(|r| **r == Err(StoreError::Conflict)).count(), 9);
     let keys = store.keys_of(&owner).await.unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].hash, ok[0]);
     for i in 0..10 {
         let hash = format!("hash-{i}");
-        assert_eq!(
-            store.key_by_hash(&hash).await.unwrap().is_some(),
-            hash == ok[0],
-            "{hash}"
-        );
+        assert_eq!(store.key_by_hash(&hash).await.unwrap().is_some(), hash == ok[0], "{hash}");
     }
 }
 
@@ -1783,35 +1162,17 @@ async fn concurrent_customer_updates_apply_once_per_version(store: Arc<dyn Store
         async move { store.update_customer(&next, 1, &e).await.map(|()| next) }
     })
     .await;
-    let ok: Vec<Customer> = results
-        .iter()
-        .filter_map(|r| r.as_ref().ok().cloned())
-        .collect();
+    let ok: Vec<Customer> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
     assert_eq!(ok.len(), 1);
-    assert_eq!(
-        results
-            .iter()
-            .filter(|r| matches!(r, Err(StoreError::Conflict)))
-            .count(),
-        9
-    );
-    assert_eq!(
-        store.customer(&p.id, &c.id).await.unwrap(),
-        Some(ok[0].clone())
-    );
+    assert_eq!(results.iter().filter(|r| matches!(r, Err(StoreError::Conflict))).count(), 9);
+    assert_eq!(store.customer(&p.id, &c.id).await.unwrap(), Some(ok[0].clone()));
     assert_eq!(outbox(&store).await.len(), before + 1);
 }
 
 async fn suspension_racing_key_issues_leaves_no_key(store: Arc<dyn Store>) {
     let d = new_distributor(&store).await;
     for round in 0..5 {
-        let p = new_partner(
-            &store,
-            Some(&d.id),
-            &format!("r{round}@msp.example"),
-            AccountStatus::Active,
-        )
-        .await;
+        let p = new_partner(&store, Some(&d.id), &format!("r{round}@msp.example"), AccountStatus::Active).await;
         let owner = Owner::partner(&p.id);
         let results = together(9, |i| {
             let store = store.clone();
@@ -1820,40 +1181,20 @@ async fn suspension_racing_key_issues_leaves_no_key(store: Arc<dyn Store>) {
             let by = Owner::distributor(&d.id);
             async move {
                 if i == 4 {
-                    store
-                        .suspend_partner(&pid, T0, &ev(EventType::PartnerSuspended, by))
-                        .await
-                        .map(|_| ())
+                    store.suspend_partner(&pid, T0, &ev(EventType::PartnerSuspended, by)).await.map(|_| ())
                 } else {
                     let slot = (i % 2 + 1) as u8;
-                    store
-                        .issue_key(&owner, slot, &format!("hash-{round}-{i}"), T0, None)
-                        .await
+                    store.issue_key(&owner, slot, &format!("hash-{round}-{i}"), T0, None).await
                 }
             }
         })
         .await;
         for r in &results {
-            assert!(
-                matches!(
-                    r,
-                    Ok(()) | Err(StoreError::Conflict) | Err(StoreError::OwnerSuspended)
-                ),
-                "{r:?}"
-            );
+            assert!(matches!(r, Ok(()) | Err(StoreError::Conflict) | Err(StoreError::OwnerSuspended)), "{r:?}");
         }
-        assert!(
-            store.keys_of(&owner).await.unwrap().is_empty(),
-            "a key outlived the suspension"
-        );
+        assert!(store.keys_of(&owner).await.unwrap().is_empty(), "a key outlived the suspension");
         for i in 0..9 {
-            assert_eq!(
-                store
-                    .key_by_hash(&format!("hash-{round}-{i}"))
-                    .await
-                    .unwrap(),
-                None
-            );
+            assert_eq!(store.key_by_hash(&format!("hash-{round}-{i}")).await.unwrap(), None);
         }
     }
 }
@@ -1872,28 +1213,11 @@ async fn concurrent_hits_are_all_counted(store: Arc<dyn Store>) {
 async fn concurrent_idempotency_claims_admit_one(store: Arc<dyn Store>) {
     let results = together(10, |_| {
         let store = store.clone();
-        async move {
-            store
-                .claim_idempotency("pk_live_#prt_1", "same", "fp", T0, T0 + 60)
-                .await
-                .unwrap()
-        }
+        async move { store.claim_idempotency("pk_live_#prt_1", "same", "fp", T0, T0 + 60).await.unwrap() }
     })
     .await;
-    assert_eq!(
-        results
-            .iter()
-            .filter(|c| **c == IdempotencyClaim::Claimed)
-            .count(),
-        1
-    );
-    assert_eq!(
-        results
-            .iter()
-            .filter(|c| **c == IdempotencyClaim::InProgress)
-            .count(),
-        9
-    );
+    assert_eq!(results.iter().filter(|c| **c == IdempotencyClaim::Claimed).count(), 1);
+    assert_eq!(results.iter().filter(|c| **c == IdempotencyClaim::InProgress).count(), 9);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1902,13 +1226,7 @@ async fn concurrent_idempotency_claims_admit_one(store: Arc<dyn Store>) {
 
 async fn queued_run(store: &Arc<dyn Store>) -> (Partner, Run) {
     let d = new_distributor(store).await;
-    let p = new_partner(
-        store,
-        Some(&d.id),
-        "runs@msp.example",
-        AccountStatus::Active,
-    )
-    .await;
+    let p = new_partner(store, Some(&d.id), "runs@msp.example", AccountStatus::Active).await;
     let c = new_customer(store, &p, &tenant(7)).await;
     let r = new_run(store, &c, "essential-eight", T0).await;
     (p, r)
@@ -1929,11 +1247,7 @@ fn report() -> RunReport {
             details: Some(json!({ "users": 3 })),
             rationale: "r".into(),
             remediation: "m".into(),
-            references: vec![FrameworkRef {
-                framework: "essential-eight".into(),
-                id: "mfa".into(),
-                level: Some(1),
-            }],
+            references: vec![FrameworkRef { framework: "essential-eight".into(), id: "mfa".into(), level: Some(1) }],
         }],
         maturity: Some(0),
         maturity_by_strategy: vec![],
@@ -1959,79 +1273,38 @@ fn completed(r: &Run, at: i64) -> Run {
 async fn claim_run_moves_queued_to_running_once(store: Arc<dyn Store>) {
     let (p, r) = queued_run(&store).await;
     let e = started(&p);
-    match store
-        .claim_run(&p.id, &r.id, 1, T0 + 5, T0 + 125, &e)
-        .await
-        .unwrap()
-    {
+    match store.claim_run(&p.id, &r.id, 1, T0 + 5, T0 + 125, &e).await.unwrap() {
         RunClaim::Claimed(run) => {
             assert_eq!(run.status, RunStatus::Running);
             assert_eq!(run.started_at, Some(T0 + 5));
         }
         other => panic!("expected a claim, got {other:?}"),
     }
-    assert!(
-        recorded(&store, &e).await,
-        "assessment.started is recorded with the move"
-    );
+    assert!(recorded(&store, &e).await, "assessment.started is recorded with the move");
     let stored = store.run(&p.id, &r.id).await.unwrap().unwrap();
     assert_eq!(stored.status, RunStatus::Running);
     // A duplicate delivery while the lease lives is told to wait, and records nothing.
     let again = started(&p);
-    assert_eq!(
-        store
-            .claim_run(&p.id, &r.id, 2, T0 + 6, T0 + 126, &again)
-            .await
-            .unwrap(),
-        RunClaim::Busy
-    );
+    assert_eq!(store.claim_run(&p.id, &r.id, 2, T0 + 6, T0 + 126, &again).await.unwrap(), RunClaim::Busy);
     assert!(!recorded(&store, &again).await);
-    assert_eq!(
-        store.runs_used(&p.id, APRIL).await.unwrap(),
-        1,
-        "processing never counts a run again"
-    );
+    assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 1, "processing never counts a run again");
 }
 
 async fn claim_run_takes_over_an_expired_lease_only(store: Arc<dyn Store>) {
     let (p, r) = queued_run(&store).await;
-    store
-        .claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p))
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .claim_run(&p.id, &r.id, 2, T0 + 99, T0 + 199, &started(&p))
-            .await
-            .unwrap(),
-        RunClaim::Busy
-    );
+    store.claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p)).await.unwrap();
+    assert_eq!(store.claim_run(&p.id, &r.id, 2, T0 + 99, T0 + 199, &started(&p)).await.unwrap(), RunClaim::Busy);
     let takeover = started(&p);
-    let claim = store
-        .claim_run(&p.id, &r.id, 2, T0 + 100, T0 + 200, &takeover)
-        .await
-        .unwrap();
-    assert!(
-        matches!(claim, RunClaim::Claimed(ref run) if run.started_at == Some(T0)),
-        "{claim:?}"
-    );
-    assert!(
-        !recorded(&store, &takeover).await,
-        "a takeover is not a second start"
-    );
+    let claim = store.claim_run(&p.id, &r.id, 2, T0 + 100, T0 + 200, &takeover).await.unwrap();
+    assert!(matches!(claim, RunClaim::Claimed(ref run) if run.started_at == Some(T0)), "{claim:?}");
+    assert!(!recorded(&store, &takeover).await, "a takeover is not a second start");
     // The crashed attempt can no longer finish it; the new one can.
     let done = completed(&r, T0 + 150);
     let e1 = partner_event(EventType::AssessmentCompleted, &p);
-    assert_eq!(
-        store.finish_run(&done, 1, Some(&report()), &e1).await,
-        Err(StoreError::Conflict)
-    );
+    assert_eq!(store.finish_run(&done, 1, Some(&report()), &e1).await, Err(StoreError::Conflict));
     assert!(!recorded(&store, &e1).await);
     let e2 = partner_event(EventType::AssessmentCompleted, &p);
-    store
-        .finish_run(&done, 2, Some(&report()), &e2)
-        .await
-        .unwrap();
+    store.finish_run(&done, 2, Some(&report()), &e2).await.unwrap();
     assert!(recorded(&store, &e2).await);
 }
 
@@ -2039,40 +1312,22 @@ async fn finish_run_needs_the_holding_attempt_and_keeps_the_report(store: Arc<dy
     let (p, r) = queued_run(&store).await;
     // Not running yet: nothing to finish.
     let e0 = partner_event(EventType::AssessmentCompleted, &p);
-    assert_eq!(
-        store.finish_run(&completed(&r, T0), 1, None, &e0).await,
-        Err(StoreError::Conflict)
-    );
-    store
-        .claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p))
-        .await
-        .unwrap();
+    assert_eq!(store.finish_run(&completed(&r, T0), 1, None, &e0).await, Err(StoreError::Conflict));
+    store.claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p)).await.unwrap();
     let done = completed(&r, T0 + 30);
     let e = partner_event(EventType::AssessmentCompleted, &p);
-    store
-        .finish_run(&done, 1, Some(&report()), &e)
-        .await
-        .unwrap();
+    store.finish_run(&done, 1, Some(&report()), &e).await.unwrap();
     let stored = store.run(&p.id, &r.id).await.unwrap().unwrap();
     assert_eq!(stored.status, RunStatus::Completed);
     assert_eq!(stored.results.as_ref().unwrap().score, 72);
     assert_eq!(stored.completed_at, Some(T0 + 30));
-    assert_eq!(
-        store.run_report(&p.id, &r.id).await.unwrap(),
-        Some(report())
-    );
+    assert_eq!(store.run_report(&p.id, &r.id).await.unwrap(), Some(report()));
     // Finished is final: neither finished again nor claimed.
     let mut failed = done.clone();
     failed.status = RunStatus::Failed;
-    failed.error = Some(RunError {
-        code: "X".into(),
-        message: "y".into(),
-    });
+    failed.error = Some(RunError { code: "X".into(), message: "y".into() });
     let e2 = partner_event(EventType::AssessmentFailed, &p);
-    assert_eq!(
-        store.finish_run(&failed, 1, None, &e2).await,
-        Err(StoreError::Conflict)
-    );
+    assert_eq!(store.finish_run(&failed, 1, None, &e2).await, Err(StoreError::Conflict));
     assert!(!recorded(&store, &e2).await);
     assert!(matches!(
         store.claim_run(&p.id, &r.id, 2, T0 + 500, T0 + 600, &started(&p)).await.unwrap(),
@@ -2082,46 +1337,21 @@ async fn finish_run_needs_the_holding_attempt_and_keeps_the_report(store: Arc<dy
 
 async fn release_run_lets_a_redelivery_take_over(store: Arc<dyn Store>) {
     let (p, r) = queued_run(&store).await;
-    store
-        .claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p))
-        .await
-        .unwrap();
+    store.claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p)).await.unwrap();
     // Releasing someone else's lease does nothing.
     store.release_run(&p.id, &r.id, 7).await.unwrap();
-    assert_eq!(
-        store
-            .claim_run(&p.id, &r.id, 2, T0 + 1, T0 + 101, &started(&p))
-            .await
-            .unwrap(),
-        RunClaim::Busy
-    );
+    assert_eq!(store.claim_run(&p.id, &r.id, 2, T0 + 1, T0 + 101, &started(&p)).await.unwrap(), RunClaim::Busy);
     store.release_run(&p.id, &r.id, 1).await.unwrap();
     assert!(matches!(
-        store
-            .claim_run(&p.id, &r.id, 2, T0 + 1, T0 + 101, &started(&p))
-            .await
-            .unwrap(),
+        store.claim_run(&p.id, &r.id, 2, T0 + 1, T0 + 101, &started(&p)).await.unwrap(),
         RunClaim::Claimed(_)
     ));
 }
 
 async fn claim_run_of_a_deleted_run_is_gone(store: Arc<dyn Store>) {
     let (p, r) = queued_run(&store).await;
-    store
-        .delete_customer(
-            &p.id,
-            &r.customer_id,
-            &partner_event(EventType::CustomerDeleted, &p),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p))
-            .await
-            .unwrap(),
-        RunClaim::Gone
-    );
+    store.delete_customer(&p.id, &r.customer_id, &partner_event(EventType::CustomerDeleted, &p)).await.unwrap();
+    assert_eq!(store.claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p)).await.unwrap(), RunClaim::Gone);
     assert_eq!(store.run_report(&p.id, &r.id).await.unwrap(), None);
 }
 
@@ -2129,18 +1359,10 @@ async fn concurrent_claims_admit_one_attempt(store: Arc<dyn Store>) {
     let (p, r) = queued_run(&store).await;
     let results = together(20, |i| {
         let (store, p, r) = (store.clone(), p.clone(), r.clone());
-        async move {
-            store
-                .claim_run(&p.id, &r.id, i as u32 + 1, T0, T0 + 100, &started(&p))
-                .await
-                .unwrap()
-        }
+        async move { store.claim_run(&p.id, &r.id, i as u32 + 1, T0, T0 + 100, &started(&p)).await.unwrap() }
     })
     .await;
-    let claimed = results
-        .iter()
-        .filter(|c| matches!(c, RunClaim::Claimed(_)))
-        .count();
+    let claimed = results.iter().filter(|c| matches!(c, RunClaim::Claimed(_))).count();
     assert_eq!(claimed, 1, "{results:?}");
     let starts = store
         .pending_events(1000)

@@ -19,11 +19,7 @@ use tests::*;
 
 /// The contract's defaults, with rate limits high enough for a matrix of requests.
 fn roomy_config() -> Config {
-    Config {
-        rate_limit_partner_per_min: 100_000,
-        rate_limit_distributor_per_min: 100_000,
-        ..Config::default()
-    }
+    Config { rate_limit_partner_per_min: 100_000, rate_limit_distributor_per_min: 100_000, ..Config::default() }
 }
 
 /// Queues a run for `customer` as the partner with `key`; returns the run id.
@@ -50,12 +46,7 @@ async fn orphan_partner(h: &Harness, email: &str, status: AccountStatus) -> (Str
         &h.app.config.catalog,
         None,
         "professional",
-        NewAccount {
-            company: "Solo MSP",
-            email,
-            status,
-            fixed_key: None,
-        },
+        NewAccount { company: "Solo MSP", email, status, fixed_key: None },
         h.app.now(),
     )
     .await
@@ -85,11 +76,7 @@ async fn seed_customer(h: &Harness, partner_id: &str, name: &str, tenant_id: &st
         distributor_id: None,
         data: json!({ "id": c.id }),
     };
-    h.app
-        .store
-        .create_customer(&c, &e)
-        .await
-        .expect("seed customer");
+    h.app.store.create_customer(&c, &e).await.expect("seed customer");
     c.id
 }
 
@@ -97,10 +84,7 @@ async fn seed_customer(h: &Harness, partner_id: &str, name: &str, tenant_id: &st
 /// refused request means the request changed nothing.
 async fn stored_state(h: &Harness, partner_id: &str) -> Value {
     let s = &h.app.store;
-    let all = PageRequest {
-        limit: 1000,
-        after: None,
-    };
+    let all = PageRequest { limit: 1000, after: None };
     let partner = s.partner(partner_id).await.expect("partner");
     let keys: Vec<Value> = s
         .keys_of(&Owner::partner(partner_id))
@@ -109,16 +93,8 @@ async fn stored_state(h: &Harness, partner_id: &str) -> Value {
         .into_iter()
         .map(|k| json!({ "slot": k.slot, "hash": k.hash }))
         .collect();
-    let customers = s
-        .list_customers(partner_id, &all)
-        .await
-        .expect("customers")
-        .items;
-    let runs = s
-        .list_runs(partner_id, &RunFilter::default(), &all)
-        .await
-        .expect("runs")
-        .items;
+    let customers = s.list_customers(partner_id, &all).await.expect("customers").items;
+    let runs = s.list_runs(partner_id, &RunFilter::default(), &all).await.expect("runs").items;
     let used = s.runs_used(partner_id, Month::of(T0)).await.expect("usage");
     json!({
         "partner": partner,
@@ -143,14 +119,7 @@ async fn owner_view(h: &Harness, partner_id: &str, owner: &OwnerView) -> Value {
         OwnerView::Distributor(key) => {
             let mut out = Vec::new();
             for path in ["", "/customers", "/assessments"] {
-                let r = h
-                    .distributor_as(
-                        key,
-                        Method::GET,
-                        &format!("/partners/{partner_id}{path}"),
-                        None,
-                    )
-                    .await;
+                let r = h.distributor_as(key, Method::GET, &format!("/partners/{partner_id}{path}"), None).await;
                 out.push(r.assert_status(200).clone());
             }
             Value::Array(out)
@@ -179,9 +148,7 @@ struct Neighbour {
 
 /// A second partner under the same distributor, with a customer and a run of its own.
 async fn neighbour(h: &Harness) -> Neighbour {
-    let (_, key) = h
-        .active_partner("neighbour@msp.example", "professional")
-        .await;
+    let (_, key) = h.active_partner("neighbour@msp.example", "professional").await;
     let customer = h.customer_for(&key, "Bravo Pty", &tenant(2)).await;
     let run = run_for(h, &key, &customer).await;
     Neighbour { key, customer, run }
@@ -189,22 +156,8 @@ async fn neighbour(h: &Harness) -> Neighbour {
 
 /// The neighbour's customer and run as the neighbour reads them, and its usage.
 async fn neighbour_view(h: &Harness, n: &Neighbour) -> Value {
-    let c = h
-        .partner_as(
-            &n.key,
-            Method::GET,
-            &format!("/customers/{}", n.customer),
-            None,
-        )
-        .await;
-    let r = h
-        .partner_as(
-            &n.key,
-            Method::GET,
-            &format!("/assessments/{}", n.run),
-            None,
-        )
-        .await;
+    let c = h.partner_as(&n.key, Method::GET, &format!("/customers/{}", n.customer), None).await;
+    let r = h.partner_as(&n.key, Method::GET, &format!("/assessments/{}", n.run), None).await;
     let me = h.partner_as(&n.key, Method::GET, "/me", None).await;
     json!({
         "customer": c.assert_status(200),
@@ -221,24 +174,14 @@ async fn partner_routes_answer_404_for_another_partners_ids_and_change_nothing()
     let n = neighbour(&h).await;
 
     let cases: Vec<(&str, Method, String, Option<Value>)> = vec![
-        (
-            "P7",
-            Method::GET,
-            format!("/customers/{}", n.customer),
-            None,
-        ),
+        ("P7", Method::GET, format!("/customers/{}", n.customer), None),
         (
             "P8",
             Method::PATCH,
             format!("/customers/{}", n.customer),
             Some(json!({ "name": "Hijacked", "email": "x@evil.example" })),
         ),
-        (
-            "P9",
-            Method::DELETE,
-            format!("/customers/{}", n.customer),
-            None,
-        ),
+        ("P9", Method::DELETE, format!("/customers/{}", n.customer), None),
         ("P13", Method::GET, format!("/assessments/{}", n.run), None),
         (
             "P10",
@@ -249,27 +192,15 @@ async fn partner_routes_answer_404_for_another_partners_ids_and_change_nothing()
     ];
 
     for (route, method, path, body) in cases {
-        let before = (
-            neighbour_view(&h, &n).await,
-            stored_state(&h, h.partner_id()).await,
-        );
+        let before = (neighbour_view(&h, &n).await, stored_state(&h, h.partner_id()).await);
         let r = h.partner(method.clone(), &path, body.clone()).await;
-        assert_eq!(
-            (r.status.as_u16(), r.code()),
-            (404, "NOT_FOUND"),
-            "{route} {method} {path}: {}",
-            r.body
-        );
+        assert_eq!((r.status.as_u16(), r.code()), (404, "NOT_FOUND"), "{route} {method} {path}: {}", r.body);
         // Exactly as if it did not exist: the same answer as for an id nobody has.
-        let ghost_path = path
-            .replace(&n.customer, "cust_doesnotexist00000000")
-            .replace(&n.run, "run_doesnotexist000000000");
+        let ghost_path =
+            path.replace(&n.customer, "cust_doesnotexist00000000").replace(&n.run, "run_doesnotexist000000000");
         let ghost_body = body.map(|b| {
-            serde_json::from_str::<Value>(
-                &b.to_string()
-                    .replace(&n.customer, "cust_doesnotexist00000000"),
-            )
-            .expect("json")
+            serde_json::from_str::<Value>(&b.to_string().replace(&n.customer, "cust_doesnotexist00000000"))
+                .expect("json")
         });
         let ghost = h.partner(method.clone(), &ghost_path, ghost_body).await;
         assert_eq!(
@@ -278,10 +209,7 @@ async fn partner_routes_answer_404_for_another_partners_ids_and_change_nothing()
             "{route} with an unknown id: {}",
             ghost.body
         );
-        let after = (
-            neighbour_view(&h, &n).await,
-            stored_state(&h, h.partner_id()).await,
-        );
+        let after = (neighbour_view(&h, &n).await, stored_state(&h, h.partner_id()).await);
         assert_eq!(before, after, "{route} changed something");
     }
 }
@@ -301,19 +229,12 @@ async fn bulk_trigger_with_another_partners_customer_fails_that_item_only() {
         )
         .await;
     let body = r.assert_status(202);
-    assert_eq!(
-        (body["queued"].as_u64(), body["failed"].as_u64()),
-        (Some(1), Some(1)),
-        "{body}"
-    );
+    assert_eq!((body["queued"].as_u64(), body["failed"].as_u64()), (Some(1), Some(1)), "{body}");
     assert_eq!(body["runs"][1]["customerId"], json!(n.customer));
     assert_eq!(body["runs"][1]["error"]["code"], "NOT_FOUND", "{body}");
     assert_eq!(neighbour_view(&h, &n).await, before);
     let mine = h.partner(Method::GET, "/assessments", None).await;
-    let runs = mine.assert_status(200)["runs"]
-        .as_array()
-        .expect("runs")
-        .clone();
+    let runs = mine.assert_status(200)["runs"].as_array().expect("runs").clone();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["customerId"], json!(own));
 }
@@ -325,36 +246,21 @@ async fn run_list_filtered_by_another_partners_customer_is_empty() {
     let own_run = run_for(&h, h.partner_key(), &own).await;
     let n = neighbour(&h).await;
 
-    let r = h
-        .partner(
-            Method::GET,
-            &format!("/assessments?customerId={}", n.customer),
-            None,
-        )
-        .await;
+    let r = h.partner(Method::GET, &format!("/assessments?customerId={}", n.customer), None).await;
     let body = r.assert_status(200);
     assert_eq!(body["runs"], json!([]), "{body}");
     assert_eq!(body["nextCursor"], Value::Null);
 
     // The filter itself works: the partner's own customer finds its run.
-    let r = h
-        .partner(Method::GET, &format!("/assessments?customerId={own}"), None)
-        .await;
-    let runs = r.assert_status(200)["runs"]
-        .as_array()
-        .expect("runs")
-        .clone();
+    let r = h.partner(Method::GET, &format!("/assessments?customerId={own}"), None).await;
+    let runs = r.assert_status(200)["runs"].as_array().expect("runs").clone();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["id"], json!(own_run));
 
     // And the neighbour's customer listing stays out of this partner's customer list.
     let list = h.partner(Method::GET, "/customers", None).await;
-    let ids: Vec<&Value> = list.assert_status(200)["customers"]
-        .as_array()
-        .expect("customers")
-        .iter()
-        .map(|c| &c["id"])
-        .collect();
+    let ids: Vec<&Value> =
+        list.assert_status(200)["customers"].as_array().expect("customers").iter().map(|c| &c["id"]).collect();
     assert_eq!(ids, vec![&json!(own)]);
 }
 
@@ -366,9 +272,7 @@ async fn neighbour_ids_do_not_leak_through_a_customers_recent_runs() {
     // The same tenant under two partners is two separate customers.
     let twin = h.customer_for(&n.key, "Alpha twin", &tenant(1)).await;
     run_for(&h, &n.key, &twin).await;
-    let r = h
-        .partner(Method::GET, &format!("/customers/{own}"), None)
-        .await;
+    let r = h.partner(Method::GET, &format!("/customers/{own}"), None).await;
     assert_eq!(r.assert_status(200)["recentRuns"], json!([]));
 }
 
@@ -389,9 +293,7 @@ async fn foreign_targets(h: &Harness) -> Vec<Target> {
     let (_, d2_key) = h.other_distributor().await;
 
     // Another distributor's active partner, with a customer and a run.
-    let (active_id, active_key) = h
-        .active_partner_under(&d2_key, "active@other-msp.example", "starter")
-        .await;
+    let (active_id, active_key) = h.active_partner_under(&d2_key, "active@other-msp.example", "starter").await;
     let active_customer = h.customer_for(&active_key, "Other Co", &tenant(10)).await;
     run_for(h, &active_key, &active_customer).await;
 
@@ -425,18 +327,13 @@ async fn foreign_targets(h: &Harness) -> Vec<Target> {
         .to_string();
 
     // A partner with no distributor, active, with a customer and a run.
-    let (orphan_id, orphan_key) =
-        orphan_partner(h, "solo@orphan.example", AccountStatus::Active).await;
-    let orphan_customer = h
-        .customer_for(&orphan_key, "Solo Customer", &tenant(12))
-        .await;
+    let (orphan_id, orphan_key) = orphan_partner(h, "solo@orphan.example", AccountStatus::Active).await;
+    let orphan_customer = h.customer_for(&orphan_key, "Solo Customer", &tenant(12)).await;
     run_for(h, &orphan_key, &orphan_customer).await;
 
     // A partner with no distributor, still pending.
-    let (orphan_pending_id, _) =
-        orphan_partner(h, "waiting@orphan.example", AccountStatus::Pending).await;
-    let orphan_pending_customer =
-        seed_customer(h, &orphan_pending_id, "Waiting Customer", &tenant(13)).await;
+    let (orphan_pending_id, _) = orphan_partner(h, "waiting@orphan.example", AccountStatus::Pending).await;
+    let orphan_pending_customer = seed_customer(h, &orphan_pending_id, "Waiting Customer", &tenant(13)).await;
 
     vec![
         Target {
@@ -471,33 +368,13 @@ async fn foreign_targets(h: &Harness) -> Vec<Target> {
 fn distributor_cases(customer: &str) -> Vec<(&'static str, Method, &'static str, Option<Value>)> {
     vec![
         ("D5", Method::GET, "", None),
-        (
-            "D6",
-            Method::PATCH,
-            "",
-            Some(json!({ "plan": "enterprise", "billing": { "currency": "GBP" } })),
-        ),
+        ("D6", Method::PATCH, "", Some(json!({ "plan": "enterprise", "billing": { "currency": "GBP" } }))),
         ("D7", Method::POST, "/activate", None),
         ("D8", Method::POST, "/suspend", None),
-        (
-            "D9",
-            Method::POST,
-            "/plan",
-            Some(json!({ "plan": "enterprise" })),
-        ),
+        ("D9", Method::POST, "/plan", Some(json!({ "plan": "enterprise" }))),
         ("D10", Method::GET, "/customers", None),
-        (
-            "D11",
-            Method::POST,
-            "/customers",
-            Some(json!({ "name": "Intruder", "tenantId": tenant(99) })),
-        ),
-        (
-            "D12",
-            Method::POST,
-            "/assessments",
-            Some(json!({ "customerId": customer, "product": "essential-eight" })),
-        ),
+        ("D11", Method::POST, "/customers", Some(json!({ "name": "Intruder", "tenantId": tenant(99) }))),
+        ("D12", Method::POST, "/assessments", Some(json!({ "customerId": customer, "product": "essential-eight" }))),
         ("D13", Method::GET, "/assessments", None),
         ("D15", Method::POST, "/keys", None),
     ]
@@ -510,10 +387,7 @@ async fn distributor_routes_answer_404_for_partners_of_others_and_change_nothing
 
     for t in &targets {
         for (route, method, suffix, body) in distributor_cases(&t.customer) {
-            let before = (
-                stored_state(&h, &t.id).await,
-                owner_view(&h, &t.id, &t.owner).await,
-            );
+            let before = (stored_state(&h, &t.id).await, owner_view(&h, &t.id, &t.owner).await);
             let path = format!("/partners/{}{suffix}", t.id);
             let r = h.distributor(method.clone(), &path, body.clone()).await;
             assert_eq!(
@@ -523,15 +397,8 @@ async fn distributor_routes_answer_404_for_partners_of_others_and_change_nothing
                 t.label,
                 r.body
             );
-            let after = (
-                stored_state(&h, &t.id).await,
-                owner_view(&h, &t.id, &t.owner).await,
-            );
-            assert_eq!(
-                before, after,
-                "{route} on the {} changed something",
-                t.label
-            );
+            let after = (stored_state(&h, &t.id).await, owner_view(&h, &t.id, &t.owner).await);
+            assert_eq!(before, after, "{route} on the {} changed something", t.label);
         }
     }
 }
@@ -542,37 +409,15 @@ async fn distributor_routes_answer_for_a_foreign_partner_as_for_a_missing_one() 
     let targets = foreign_targets(&h).await;
     let ghost = "prt_doesnotexist000000000";
     for (route, method, suffix, body) in distributor_cases(&targets[0].customer) {
-        let missing = h
-            .distributor(
-                method.clone(),
-                &format!("/partners/{ghost}{suffix}"),
-                body.clone(),
-            )
-            .await;
+        let missing = h.distributor(method.clone(), &format!("/partners/{ghost}{suffix}"), body.clone()).await;
         missing.assert_error(404, "NOT_FOUND");
         for t in &targets {
-            let r = h
-                .distributor(
-                    method.clone(),
-                    &format!("/partners/{}{suffix}", t.id),
-                    body.clone(),
-                )
-                .await;
-            assert_eq!(
-                (r.status, r.code()),
-                (missing.status, missing.code()),
-                "{route} ({})",
-                t.label
-            );
+            let r = h.distributor(method.clone(), &format!("/partners/{}{suffix}", t.id), body.clone()).await;
+            assert_eq!((r.status, r.code()), (missing.status, missing.code()), "{route} ({})", t.label);
             // The message names the id asked for, nothing about who owns it.
             let msg = r.body["error"]["message"].as_str().unwrap_or("");
             let ghost_msg = missing.body["error"]["message"].as_str().unwrap_or("");
-            assert_eq!(
-                msg.replace(&t.id, ghost),
-                ghost_msg,
-                "{route} ({})",
-                t.label
-            );
+            assert_eq!(msg.replace(&t.id, ghost), ghost_msg, "{route} ({})", t.label);
         }
     }
 }

@@ -50,16 +50,9 @@ impl Resp {
     /// Asserts status and error code together, with the body in the message on failure.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!(
-            (self.status.as_u16(), self.code()),
-            (status, code),
-            "body: {}",
-            self.body
-        );
+        assert_eq!((self.status.as_u16(), self.code()), (status, code), "body: {}", self.body);
         assert!(
-            self.body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
+            self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
             "error without message: {}",
             self.body
         );
@@ -85,12 +78,7 @@ impl Harness {
         let clock = Arc::new(ManualClock::at(T0));
         let Embedded { app, runs } = embedded_app(config, clock.clone());
         let accounts = bootstrap(&app, None, None).await.expect("bootstrap");
-        Self {
-            app,
-            clock,
-            runs,
-            accounts,
-        }
+        Self { app, clock, runs, accounts }
     }
 
     pub fn partner_key(&self) -> &str {
@@ -106,43 +94,19 @@ impl Harness {
     }
 
     /// Any request, with the headers given.
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<Bytes>,
-    ) -> Resp {
+    pub async fn request(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Bytes>) -> Resp {
         let mut req = Request::builder().method(method).uri(path);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = self
-            .app
-            .handle(req.body(body.unwrap_or_default()).expect("request"))
-            .await;
+        let resp = self.app.handle(req.body(body.unwrap_or_default()).expect("request")).await;
         let (parts, raw) = resp.into_parts();
-        let body = if raw.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&raw).expect("every body is JSON")
-        };
-        Resp {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-            raw,
-        }
+        let body = if raw.is_empty() { Value::Null } else { serde_json::from_slice(&raw).expect("every body is JSON") };
+        Resp { status: parts.status, headers: parts.headers, body, raw }
     }
 
     /// A partner-API request with `key` (path relative to the partner base).
-    pub async fn partner_as(
-        &self,
-        key: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Resp {
+    pub async fn partner_as(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
         let body = body.map(|b| Bytes::from(b.to_string()));
         self.request(
             method,
@@ -154,21 +118,12 @@ impl Harness {
     }
 
     /// A distributor-API request with `key` (path relative to the distributor base).
-    pub async fn distributor_as(
-        &self,
-        key: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Resp {
+    pub async fn distributor_as(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
         let body = body.map(|b| Bytes::from(b.to_string()));
         self.request(
             method,
             &format!("{DISTRIBUTOR_BASE}{path}"),
-            &[
-                ("x-distributor-key", key),
-                ("content-type", "application/json"),
-            ],
+            &[("x-distributor-key", key), ("content-type", "application/json")],
             body,
         )
         .await
@@ -176,25 +131,18 @@ impl Harness {
 
     /// As the start-up partner.
     pub async fn partner(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
-        self.partner_as(self.partner_key(), method, path, body)
-            .await
+        self.partner_as(self.partner_key(), method, path, body).await
     }
 
     /// As the start-up distributor.
     pub async fn distributor(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
-        self.distributor_as(self.distributor_key(), method, path, body)
-            .await
+        self.distributor_as(self.distributor_key(), method, path, body).await
     }
 
     /// Creates a customer for the partner with `key`; returns its id.
     pub async fn customer_for(&self, key: &str, name: &str, tenant: &str) -> String {
         let r = self
-            .partner_as(
-                key,
-                Method::POST,
-                "/customers",
-                Some(serde_json::json!({ "name": name, "tenantId": tenant })),
-            )
+            .partner_as(key, Method::POST, "/customers", Some(serde_json::json!({ "name": name, "tenantId": tenant })))
             .await;
         r.assert_status(201)["id"].as_str().expect("id").to_string()
     }
@@ -205,43 +153,22 @@ impl Harness {
 
     /// Provisions, activates and keys a new partner under the distributor with `dist_key`;
     /// returns its id and key.
-    pub async fn active_partner_under(
-        &self,
-        dist_key: &str,
-        email: &str,
-        plan: &str,
-    ) -> (String, String) {
+    pub async fn active_partner_under(&self, dist_key: &str, email: &str, plan: &str) -> (String, String) {
         let body = serde_json::json!({
             "email": email, "company": format!("Co {email}"), "name": "Admin", "plan": plan,
             "billing": { "currency": "AUD" }
         });
-        let id = self
-            .distributor_as(dist_key, Method::POST, "/partners", Some(body))
-            .await
-            .assert_status(201)["id"]
+        let id = self.distributor_as(dist_key, Method::POST, "/partners", Some(body)).await.assert_status(201)["id"]
             .as_str()
             .expect("id")
             .to_string();
-        self.distributor_as(
-            dist_key,
-            Method::POST,
-            &format!("/partners/{id}/activate"),
-            None,
-        )
-        .await
-        .assert_status(200);
-        let key = self
-            .distributor_as(
-                dist_key,
-                Method::POST,
-                &format!("/partners/{id}/keys"),
-                None,
-            )
-            .await
-            .assert_status(201)["key"]
-            .as_str()
-            .expect("key")
-            .to_string();
+        self.distributor_as(dist_key, Method::POST, &format!("/partners/{id}/activate"), None).await.assert_status(200);
+        let key =
+            self.distributor_as(dist_key, Method::POST, &format!("/partners/{id}/keys"), None).await.assert_status(201)
+                ["key"]
+                .as_str()
+                .expect("key")
+                .to_string();
         (id, key)
     }
 

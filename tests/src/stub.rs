@@ -29,11 +29,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(status: u16, body: serde_json::Value) -> Self {
-        Self {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body: body.to_string(),
-        }
+        Self { status, headers: vec![("content-type", "application/json".into())], body: body.to_string() }
     }
 }
 
@@ -63,22 +59,9 @@ impl Stub {
                         let (seen, handler) = (seen.clone(), handler.clone());
                         async move {
                             let (parts, body) = req.into_parts();
-                            let body = body
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let target = parts
-                                .uri
-                                .path_and_query()
-                                .map(|p| p.to_string())
-                                .unwrap_or_default();
-                            let s = Seen {
-                                method: parts.method,
-                                target,
-                                headers: parts.headers,
-                                body,
-                            };
+                            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            let target = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+                            let s = Seen { method: parts.method, target, headers: parts.headers, body };
                             let reply = handler(&s);
                             seen.lock().unwrap().push(s);
                             let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
@@ -89,9 +72,7 @@ impl Stub {
                             Ok::<_, Infallible>(resp)
                         }
                     });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
                 });
             }
         });

@@ -17,17 +17,11 @@ fn mac(secret: &[u8], binding: &str, position: &str) -> Vec<u8> {
 }
 
 pub fn encode(secret: &[u8], binding: &str, position: &str) -> String {
-    format!(
-        "{}.{}",
-        B64.encode(position),
-        B64.encode(mac(secret, binding, position))
-    )
+    format!("{}.{}", B64.encode(position), B64.encode(mac(secret, binding, position)))
 }
 
 pub fn decode(secret: &[u8], binding: &str, cursor: &str) -> Result<String, ApiError> {
-    let bad = || {
-        ApiError::InvalidField("cursor is not valid for this list; start again without it.".into())
-    };
+    let bad = || ApiError::InvalidField("cursor is not valid for this list; start again without it.".into());
     let (pos, sig) = cursor.split_once('.').ok_or_else(bad)?;
     let position = String::from_utf8(B64.decode(pos).map_err(|_| bad())?).map_err(|_| bad())?;
     let sig = B64.decode(sig).map_err(|_| bad())?;

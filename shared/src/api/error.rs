@@ -70,10 +70,9 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MissingKey(_) | Self::InvalidKey(_) => StatusCode::UNAUTHORIZED,
-            Self::Inactive(_)
-            | Self::ProductNotAllowed(_)
-            | Self::RunLimitReached(_)
-            | Self::PartnerInactive(_) => StatusCode::FORBIDDEN,
+            Self::Inactive(_) | Self::ProductNotAllowed(_) | Self::RunLimitReached(_) | Self::PartnerInactive(_) => {
+                StatusCode::FORBIDDEN
+            }
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::InvalidJson(_)
             | Self::MissingField(_)
@@ -124,42 +123,28 @@ impl ApiError {
             Self::MethodNotAllowed { allow } => {
                 format!("Method not allowed on this path. Allowed: {allow}.")
             }
-            Self::PayloadTooLarge { limit } => format!(
-                "Request body is larger than the limit of {} KiB.",
-                limit / 1024
-            ),
+            Self::PayloadTooLarge { limit } => {
+                format!("Request body is larger than the limit of {} KiB.", limit / 1024)
+            }
             Self::MissingKey(s) => {
                 format!("No API key: send it in the {} header.", s.header_display())
             }
-            Self::InvalidKey(s) => format!(
-                "The {} is malformed, expired, or revoked.",
-                s.header_display()
-            ),
-            Self::Inactive(Surface::Partner) => {
-                "The partner account is suspended or pending activation.".into()
-            }
+            Self::InvalidKey(s) => format!("The {} is malformed, expired, or revoked.", s.header_display()),
+            Self::Inactive(Surface::Partner) => "The partner account is suspended or pending activation.".into(),
             Self::Inactive(Surface::Distributor) => {
                 "The distributor account is suspended or pending activation.".into()
             }
             Self::RateLimited { retry_after } => {
                 format!("Rate limit exceeded. Retry after {retry_after} seconds.")
             }
-            Self::MaxKeys => {
-                "You already have the maximum number of API keys (2). Revoke one first.".into()
-            }
-            Self::LastKey => {
-                "You cannot revoke the only active API key. Generate a new key first.".into()
-            }
-            Self::IdempotencyMismatch => {
-                "This Idempotency-Key was already used with a different request.".into()
-            }
+            Self::MaxKeys => "You already have the maximum number of API keys (2). Revoke one first.".into(),
+            Self::LastKey => "You cannot revoke the only active API key. Generate a new key first.".into(),
+            Self::IdempotencyMismatch => "This Idempotency-Key was already used with a different request.".into(),
             Self::IdempotencyInProgress => {
-                "A request with this Idempotency-Key is still being processed. Retry shortly."
-                    .into()
+                "A request with this Idempotency-Key is still being processed. Retry shortly.".into()
             }
             Self::Internal(_) => {
-                "An unexpected error occurred. Retry later or contact support with the request id."
-                    .into()
+                "An unexpected error occurred. Retry later or contact support with the request id.".into()
             }
             other => other.to_string(),
         }
@@ -167,8 +152,7 @@ impl ApiError {
 
     /// The error as the HTTP envelope: `{"error":{"code","message"}}`.
     pub fn to_response(&self) -> Response<Bytes> {
-        let body =
-            serde_json::json!({ "error": { "code": self.code(), "message": self.message() } });
+        let body = serde_json::json!({ "error": { "code": self.code(), "message": self.message() } });
         let mut resp = Response::new(Bytes::from(body.to_string()));
         *resp.status_mut() = self.status();
         let headers = resp.headers_mut();

@@ -29,6 +29,7 @@ use crate::ratelimit::{self, Window};
 use crate::store::{IdempotencyClaim, Store};
 use error::ApiError;
 use request::Query;
+use response::Reply;
 use routes::{PathParams, Route, RouteId};
 
 /// Everything a handler needs, built once per process (once per Lambda cold start).
@@ -54,28 +55,20 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn param(&self, name: &str) -> &str {
-        self.params
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
+        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or_default()
     }
 
     pub fn partner(&self) -> Result<&Partner, ApiError> {
         match &self.principal {
             Principal::Partner { partner, .. } => Ok(partner),
-            _ => Err(ApiError::Internal(
-                "partner route reached without a partner".into(),
-            )),
+            _ => Err(ApiError::Internal("partner route reached without a partner".into())),
         }
     }
 
     pub fn distributor(&self) -> Result<&Distributor, ApiError> {
         match &self.principal {
             Principal::Distributor { distributor, .. } => Ok(distributor),
-            _ => Err(ApiError::Internal(
-                "distributor route reached without a distributor".into(),
-            )),
+            _ => Err(ApiError::Internal("distributor route reached without a distributor".into())),
         }
     }
 }
@@ -91,8 +84,7 @@ impl App {
 
     /// A time-ordered id with `prefix`, from the app's clock.
     pub fn new_id(&self, prefix: &str) -> String {
-        self.ids
-            .time_ordered(prefix, self.clock.now_ms().max(0) as u64)
+        self.ids.time_ordered(prefix, self.clock.now_ms().max(0) as u64)
     }
 
     /// Serves any request by the route table.
@@ -118,15 +110,9 @@ impl App {
             Ok((route, params)) => {
                 route_name = route.name;
                 // A bug must still answer in the envelope, not drop the connection.
-                match AssertUnwindSafe(self.serve(route, params, req))
-                    .catch_unwind()
-                    .await
-                {
+                match AssertUnwindSafe(self.serve(route, params, req)).catch_unwind().await {
                     Ok(resp) => resp,
-                    Err(_) => self.error_response(ApiError::Internal(format!(
-                        "handler {} panicked",
-                        route.name
-                    ))),
+                    Err(_) => self.error_response(ApiError::Internal(format!("handler {} panicked", route.name))),
                 }
             }
             Err(e) => e.to_response(),
@@ -143,70 +129,41 @@ impl App {
         resp
     }
 
-    async fn serve(
-        &self,
-        route: &'static Route,
-        params: PathParams,
-        req: Request<Bytes>,
-    ) -> Response<Bytes> {
+    async fn serve(&self, route: &'static Route, params: PathParams, req: Request<Bytes>) -> Response<Bytes> {
         let (parts, body) = req.into_parts();
         if body.len() > self.config.max_body_bytes {
-            return ApiError::PayloadTooLarge {
-                limit: self.config.max_body_bytes,
-            }
-            .to_response();
+            return ApiError::PayloadTooLarge { limit: self.config.max_body_bytes }.to_response();
         }
-        let presented = parts
-            .headers
-            .get(route.surface.key_header())
-            .map(|v| v.to_str().unwrap_or(""));
-        let principal = match authenticate(
-            self.store.as_ref(),
-            &self.secrets.key_hashing,
-            route.surface,
-            presented,
-        )
-        .await
-        {
+        let Some(surface) = route.access.surface() else {
+            let query = Query::parse(parts.uri.query());
+            let result = match query {
+                Ok(query) => handlers::public(self, route.id, &params, &query, self.now()).await,
+                Err(e) => Err(e),
+            };
+            return result.map_or_else(|e| self.error_response(e), Reply::into_response);
+        };
+        let presented = parts.headers.get(surface.key_header()).map(|v| v.to_str().unwrap_or(""));
+        let principal = match authenticate(self.store.as_ref(), &self.secrets.key_hashing, surface, presented).await {
             Ok(p) => p,
             Err(e) => return self.error_response(ApiError::from(e)),
         };
         let now = self.now();
-        let limit = match route.surface {
+        let limit = match surface {
             Surface::Partner => self.config.rate_limit_partner_per_min,
             Surface::Distributor => self.config.rate_limit_distributor_per_min,
         };
-        let window = match ratelimit::hit(
-            self.store.as_ref(),
-            &format!("RL#{}", principal.key_hash()),
-            limit,
-            60,
-            now,
-        )
-        .await
-        {
-            Ok(w) => w,
-            Err(e) => return self.error_response(e.into()),
-        };
+        let window =
+            match ratelimit::hit(self.store.as_ref(), &format!("RL#{}", principal.key_hash()), limit, 60, now).await {
+                Ok(w) => w,
+                Err(e) => return self.error_response(e.into()),
+            };
         let mut resp = if window.exceeded {
-            ApiError::RateLimited {
-                retry_after: window.retry_after(now),
-            }
-            .to_response()
+            ApiError::RateLimited { retry_after: window.retry_after(now) }.to_response()
         } else {
-            let idempotency_key = parts
-                .headers
-                .get("idempotency-key")
-                .map(|v| v.to_str().unwrap_or("").to_string());
+            let idempotency_key = parts.headers.get("idempotency-key").map(|v| v.to_str().unwrap_or("").to_string());
             match (parts.method == Method::POST, idempotency_key) {
-                (true, Some(key)) => {
-                    self.serve_idempotent(route, params, &parts.uri, body, principal, now, key)
-                        .await
-                }
-                _ => {
-                    self.run_handler(route, params, parts.uri.query(), body, principal, now)
-                        .await
-                }
+                (true, Some(key)) => self.serve_idempotent(route, params, &parts.uri, body, principal, now, key).await,
+                _ => self.run_handler(route, params, parts.uri.query(), body, principal, now).await,
             }
         };
         set_window_headers(resp.headers_mut(), &window);
@@ -224,14 +181,7 @@ impl App {
     ) -> Response<Bytes> {
         let result = match Query::parse(query) {
             Ok(query) => {
-                let ctx = Ctx {
-                    route: route.id,
-                    principal,
-                    params,
-                    query,
-                    body,
-                    now,
-                };
+                let ctx = Ctx { route: route.id, principal, params, query, body, now };
                 handlers::dispatch(self, &ctx).await
             }
             Err(e) => Err(e),
@@ -254,45 +204,29 @@ impl App {
         key: String,
     ) -> Response<Bytes> {
         if key.is_empty() || key.len() > 255 {
-            return ApiError::InvalidField("Idempotency-Key must be 1 to 255 characters.".into())
-                .to_response();
+            return ApiError::InvalidField("Idempotency-Key must be 1 to 255 characters.".into()).to_response();
         }
         let scope = idempotency::scope(&principal.owner());
         let fingerprint = idempotency::fingerprint(route.name, uri.path(), &body);
-        let claim = self
-            .store
-            .claim_idempotency(&scope, &key, &fingerprint, now, now + IDEMPOTENCY_LEASE)
-            .await;
+        let claim = self.store.claim_idempotency(&scope, &key, &fingerprint, now, now + IDEMPOTENCY_LEASE).await;
         match claim {
             Err(e) => self.error_response(e.into()),
             Ok(IdempotencyClaim::Mismatch) => ApiError::IdempotencyMismatch.to_response(),
             Ok(IdempotencyClaim::InProgress) => ApiError::IdempotencyInProgress.to_response(),
             Ok(IdempotencyClaim::Replay { status, body }) => {
                 let mut resp = Response::new(Bytes::from(body));
-                *resp.status_mut() =
-                    http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
-                resp.headers_mut()
-                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+                resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
                 resp
             }
             Ok(IdempotencyClaim::Claimed) => {
-                let resp = self
-                    .run_handler(route, params, uri.query(), body, principal, now)
-                    .await;
+                let resp = self.run_handler(route, params, uri.query(), body, principal, now).await;
                 // A server failure is not an answer worth keeping: let the client retry it.
                 let kept = if resp.status().is_server_error() {
                     self.store.release_idempotency(&scope, &key).await
                 } else {
                     let status = resp.status().as_u16();
-                    self.store
-                        .finish_idempotency(
-                            &scope,
-                            &key,
-                            status,
-                            resp.body(),
-                            now + IDEMPOTENCY_TTL,
-                        )
-                        .await
+                    self.store.finish_idempotency(&scope, &key, status, resp.body(), now + IDEMPOTENCY_TTL).await
                 };
                 if let Err(e) = kept {
                     tracing::error!(error = %e, "could not record the idempotent response");

@@ -15,9 +15,7 @@ impl Query {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             if pairs.iter().any(|(seen, _)| *seen == k) {
-                return Err(ApiError::InvalidField(format!(
-                    "Query parameter {k} is given more than once."
-                )));
+                return Err(ApiError::InvalidField(format!("Query parameter {k} is given more than once.")));
             }
             pairs.push((k.into_owned(), v.into_owned()));
         }
@@ -25,25 +23,16 @@ impl Query {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// `limit`: 1–100, default 100.
     pub fn limit(&self) -> Result<usize, ApiError> {
         match self.get("limit") {
             None => Ok(100),
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=100).contains(n))
-                .ok_or_else(|| {
-                    ApiError::InvalidField(format!(
-                        "limit must be a whole number from 1 to 100, got {v:?}."
-                    ))
-                }),
+            Some(v) => v.parse::<usize>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
+                ApiError::InvalidField(format!("limit must be a whole number from 1 to 100, got {v:?}."))
+            }),
         }
     }
 }
@@ -70,34 +59,20 @@ pub struct Fields {
 impl Fields {
     pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
         if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::InvalidJson(
-                "The request body is empty; send a JSON object.".into(),
-            ));
+            return Err(ApiError::InvalidJson("The request body is empty; send a JSON object.".into()));
         }
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::InvalidJson(format!("The request body is not valid JSON: {e}."))
-        })?;
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::InvalidJson(format!("The request body is not valid JSON: {e}.")))?;
         Self::from_value(value, "")
     }
 
     pub fn from_value(value: Value, path: &str) -> Result<Self, ApiError> {
         match value {
-            Value::Object(map) => Ok(Self {
-                map,
-                taken: Vec::new(),
-                path: path.to_string(),
-            }),
+            Value::Object(map) => Ok(Self { map, taken: Vec::new(), path: path.to_string() }),
             other => Err(ApiError::InvalidJson(if path.is_empty() {
-                format!(
-                    "The request body must be a JSON object, not {}.",
-                    type_name(&other)
-                )
+                format!("The request body must be a JSON object, not {}.", type_name(&other))
             } else {
-                format!(
-                    "{} must be an object, not {}.",
-                    path.trim_end_matches('.'),
-                    type_name(&other)
-                )
+                format!("{} must be an object, not {}.", path.trim_end_matches('.'), type_name(&other))
             })),
         }
     }
@@ -122,11 +97,7 @@ impl Fields {
     }
 
     fn wrong_type(&self, field: &str, expected: &str, got: &Value) -> ApiError {
-        ApiError::InvalidJson(format!(
-            "{} must be {expected}, not {}.",
-            self.name(field),
-            type_name(got)
-        ))
+        ApiError::InvalidJson(format!("{} must be {expected}, not {}.", self.name(field), type_name(got)))
     }
 
     fn missing(&self, field: &str) -> ApiError {
@@ -158,10 +129,7 @@ impl Fields {
         match self.take(field) {
             None => Ok(None),
             Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
-                ApiError::InvalidField(format!(
-                    "{} must be a whole number, got {n}.",
-                    self.name(field)
-                ))
+                ApiError::InvalidField(format!("{} must be a whole number, got {n}.", self.name(field)))
             }),
             Some(other) => Err(self.wrong_type(field, "a number", &other)),
         }
@@ -181,9 +149,7 @@ impl Fields {
 
     pub fn opt_object(&mut self, field: &str) -> Result<Option<Fields>, ApiError> {
         let path = format!("{}.", self.name(field));
-        self.take(field)
-            .map(|v| Fields::from_value(v, &path))
-            .transpose()
+        self.take(field).map(|v| Fields::from_value(v, &path)).transpose()
     }
 
     pub fn req_object(&mut self, field: &str) -> Result<Fields, ApiError> {
@@ -212,18 +178,11 @@ impl Fields {
 
     /// Refuses fields that no reader asked for.
     pub fn finish(self) -> Result<(), ApiError> {
-        let mut unknown: Vec<&String> = self
-            .map
-            .keys()
-            .filter(|k| !self.taken.contains(k))
-            .collect();
+        let mut unknown: Vec<&String> = self.map.keys().filter(|k| !self.taken.contains(k)).collect();
         unknown.sort();
         match unknown.first() {
             None => Ok(()),
-            Some(k) => Err(ApiError::InvalidField(format!(
-                "{}{k} is not a known field.",
-                self.path
-            ))),
+            Some(k) => Err(ApiError::InvalidField(format!("{}{k} is not a known field.", self.path))),
         }
     }
 
@@ -232,10 +191,7 @@ impl Fields {
     pub fn display_name(&self, field: &str, value: String) -> Result<String, ApiError> {
         let trimmed = value.trim();
         if trimmed.is_empty() || trimmed.chars().count() > NAME_MAX {
-            return Err(ApiError::InvalidField(format!(
-                "{} must be 1 to {NAME_MAX} characters.",
-                self.name(field)
-            )));
+            return Err(ApiError::InvalidField(format!("{} must be 1 to {NAME_MAX} characters.", self.name(field))));
         }
         Ok(trimmed.to_string())
     }
@@ -243,10 +199,7 @@ impl Fields {
     pub fn email(&self, field: &str, value: String) -> Result<String, ApiError> {
         let v = value.trim();
         if !is_email(v) {
-            return Err(ApiError::InvalidField(format!(
-                "{} is not a valid email address: {v:?}.",
-                self.name(field)
-            )));
+            return Err(ApiError::InvalidField(format!("{} is not a valid email address: {v:?}.", self.name(field))));
         }
         Ok(v.to_string())
     }
@@ -279,16 +232,12 @@ impl Fields {
 
     /// One of `allowed`, compared case-insensitively; returns the allowed spelling.
     pub fn one_of(&self, field: &str, value: &str, allowed: &[&str]) -> Result<String, ApiError> {
-        allowed
-            .iter()
-            .find(|a| a.eq_ignore_ascii_case(value.trim()))
-            .map(|a| a.to_string())
-            .ok_or_else(|| {
-                ApiError::InvalidField(format!(
-                    "{} must be one of {}, got {value:?}.",
-                    self.name(field),
-                    allowed.join(", ")
-                ))
-            })
+        allowed.iter().find(|a| a.eq_ignore_ascii_case(value.trim())).map(|a| a.to_string()).ok_or_else(|| {
+            ApiError::InvalidField(format!(
+                "{} must be one of {}, got {value:?}.",
+                self.name(field),
+                allowed.join(", ")
+            ))
+        })
     }
 }

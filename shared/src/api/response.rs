@@ -8,53 +8,64 @@ use serde_json::Value;
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
-    pub body: Option<Value>,
+    pub body: Body,
+}
+
+#[derive(Debug)]
+pub enum Body {
+    Json(Value),
+    /// A page for people (the shared report).
+    Html(String),
+    Empty,
 }
 
 impl Reply {
     pub fn ok(body: Value) -> Self {
-        Self {
-            status: StatusCode::OK,
-            body: Some(body),
-        }
+        Self { status: StatusCode::OK, body: Body::Json(body) }
     }
     pub fn created(body: Value) -> Self {
-        Self {
-            status: StatusCode::CREATED,
-            body: Some(body),
-        }
+        Self { status: StatusCode::CREATED, body: Body::Json(body) }
     }
     pub fn accepted(body: Value) -> Self {
-        Self {
-            status: StatusCode::ACCEPTED,
-            body: Some(body),
-        }
+        Self { status: StatusCode::ACCEPTED, body: Body::Json(body) }
     }
     pub fn no_content() -> Self {
-        Self {
-            status: StatusCode::NO_CONTENT,
-            body: None,
-        }
+        Self { status: StatusCode::NO_CONTENT, body: Body::Empty }
+    }
+    pub fn html(page: String) -> Self {
+        Self { status: StatusCode::OK, body: Body::Html(page) }
     }
 
     pub fn into_response(self) -> Response<Bytes> {
-        let body = self
-            .body
-            .map(|b| Bytes::from(b.to_string()))
-            .unwrap_or_default();
-        let mut resp = Response::new(body);
+        let (bytes, html) = match self.body {
+            Body::Json(v) => (Bytes::from(v.to_string()), false),
+            Body::Html(page) => (Bytes::from(page), true),
+            Body::Empty => (Bytes::new(), false),
+        };
+        let mut resp = Response::new(bytes);
         *resp.status_mut() = self.status;
+        if html {
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
+            // The report is a document: nothing may run in it, load into it, or frame it.
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+            );
+            h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        }
         resp
     }
 }
 
 pub const JSON: &str = "application/json; charset=utf-8";
+pub const HTML: &str = "text/html; charset=utf-8";
 
 /// Content type and request id, on every response.
 pub fn finish(mut resp: Response<Bytes>, request_id: &str) -> Response<Bytes> {
     let has_body = resp.status() != StatusCode::NO_CONTENT;
     let headers = resp.headers_mut();
-    if has_body {
+    if has_body && !headers.contains_key(header::CONTENT_TYPE) {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
     }
     if let Ok(v) = HeaderValue::from_str(request_id) {

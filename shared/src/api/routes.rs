@@ -10,13 +10,13 @@ pub const PARTNER_BASE: &str = "/api/v1/partner";
 pub const DISTRIBUTOR_BASE: &str = "/api/v1/distributor";
 
 macro_rules! routes {
-    ($( $variant:ident = $name:literal : $surface:ident $method:ident $path:literal ;)*) => {
+    ($( $variant:ident = $name:literal : $access:ident $method:ident $path:literal ;)*) => {
         /// Every route; the name is the function's `Handler` in the template.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum RouteId { $($variant),* }
 
         pub static ROUTES: &[Route] = &[
-            $(Route { id: RouteId::$variant, name: $name, surface: Surface::$surface, method: Method::$method, path: $path },)*
+            $(Route { id: RouteId::$variant, name: $name, access: Access::$access, method: Method::$method, path: $path },)*
         ];
     };
 }
@@ -52,6 +52,28 @@ routes! {
     DistributorAssessmentsList = "distributor.assessments.list" : Distributor GET "/partners/{id}/assessments";
     DistributorUsage = "distributor.usage.get" : Distributor GET "/usage";
     DistributorKeysCreate = "distributor.keys.create" : Distributor POST "/partners/{id}/keys";
+    PartnerAssessmentsFindings = "partner.assessments.findings" : Partner GET "/assessments/{id}/findings";
+    DistributorAssessmentsFindings = "distributor.assessments.findings" : Distributor GET "/partners/{id}/assessments/{runId}/findings";
+    PublicReport = "public.reports.get" : Public GET "/reports/{token}";
+}
+
+/// Who may call a route: holders of a key of one surface, or anyone (a signed link).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Partner,
+    Distributor,
+    Public,
+}
+
+impl Access {
+    /// The key surface, or `None` for a public route.
+    pub fn surface(self) -> Option<Surface> {
+        match self {
+            Self::Partner => Some(Surface::Partner),
+            Self::Distributor => Some(Surface::Distributor),
+            Self::Public => None,
+        }
+    }
 }
 
 /// Path parameters by name, e.g. `[("id", "cust_…")]`.
@@ -62,7 +84,7 @@ pub struct Route {
     pub id: RouteId,
     /// The handler name, e.g. `partner.customers.create`.
     pub name: &'static str,
-    pub surface: Surface,
+    pub access: Access,
     pub method: Method,
     /// Relative to the surface's base path; `{name}` is a path parameter.
     pub path: &'static str,
@@ -70,9 +92,10 @@ pub struct Route {
 
 impl Route {
     pub fn base(&self) -> &'static str {
-        match self.surface {
-            Surface::Partner => PARTNER_BASE,
-            Surface::Distributor => DISTRIBUTOR_BASE,
+        match self.access {
+            Access::Partner => PARTNER_BASE,
+            Access::Distributor => DISTRIBUTOR_BASE,
+            Access::Public => "",
         }
     }
 
@@ -121,10 +144,7 @@ fn percent_decode(s: &str) -> Option<String> {
 
 impl RouteId {
     pub fn route(self) -> &'static Route {
-        ROUTES
-            .iter()
-            .find(|r| r.id == self)
-            .expect("every RouteId is in ROUTES")
+        ROUTES.iter().find(|r| r.id == self).expect("every RouteId is in ROUTES")
     }
 
     pub fn name(self) -> &'static str {
@@ -139,15 +159,9 @@ impl RouteId {
 /// Finds the route for a request: 404 when no pattern matches the path, 405 (with the
 /// methods that would have matched) when the path is known but the method is not.
 pub fn resolve(method: &Method, path: &str) -> Result<(&'static Route, PathParams), ApiError> {
-    let path = if path.len() > 1 {
-        path.strip_suffix('/').unwrap_or(path)
-    } else {
-        path
-    };
-    let mut candidates: Vec<(&'static Route, PathParams)> = ROUTES
-        .iter()
-        .filter_map(|r| r.matches(path).map(|p| (r, p)))
-        .collect();
+    let path = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
+    let mut candidates: Vec<(&'static Route, PathParams)> =
+        ROUTES.iter().filter_map(|r| r.matches(path).map(|p| (r, p))).collect();
     if candidates.is_empty() {
         return Err(ApiError::NotFound(format!("No route for {path}.")));
     }
@@ -158,7 +172,5 @@ pub fn resolve(method: &Method, path: &str) -> Result<(&'static Route, PathParam
     let mut allow: Vec<&str> = candidates.iter().map(|(r, _)| r.method.as_str()).collect();
     allow.sort_unstable();
     allow.dedup();
-    Err(ApiError::MethodNotAllowed {
-        allow: allow.join(", "),
-    })
+    Err(ApiError::MethodNotAllowed { allow: allow.join(", ") })
 }

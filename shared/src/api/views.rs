@@ -70,10 +70,7 @@ pub fn customer_updated(c: &Customer) -> Value {
 /// The customer as `customer.*` events carry it.
 pub fn customer_event(c: &Customer) -> Value {
     let mut v = customer(c);
-    insert_all(
-        &mut v,
-        json!({ "partnerId": c.partner_id, "updatedAt": time(c.updated_at) }),
-    );
+    insert_all(&mut v, json!({ "partnerId": c.partner_id, "updatedAt": time(c.updated_at) }));
     v
 }
 
@@ -94,10 +91,7 @@ fn run_outcome(r: &Run, out: &mut Map<String, Value>) {
         out.insert("reportUrl".into(), json!(res.report_url));
     }
     if let Some(e) = &r.error {
-        out.insert(
-            "error".into(),
-            json!({ "code": e.code, "message": e.message }),
-        );
+        out.insert("error".into(), json!({ "code": e.code, "message": e.message }));
     }
 }
 
@@ -164,10 +158,7 @@ pub fn run_recent(r: &Run) -> Value {
 }
 
 pub fn billing(b: &Option<BillingConfig>) -> Value {
-    b.as_ref().map_or(
-        Value::Null,
-        |b| json!({ "currency": b.currency, "interval": b.interval }),
-    )
+    b.as_ref().map_or(Value::Null, |b| json!({ "currency": b.currency, "interval": b.interval }))
 }
 
 pub fn partner_summary(p: &Partner) -> Value {

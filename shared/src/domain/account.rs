@@ -66,16 +66,10 @@ pub struct Owner {
 
 impl Owner {
     pub fn partner(id: &str) -> Self {
-        Self {
-            surface: Surface::Partner,
-            id: id.into(),
-        }
+        Self { surface: Surface::Partner, id: id.into() }
     }
     pub fn distributor(id: &str) -> Self {
-        Self {
-            surface: Surface::Distributor,
-            id: id.into(),
-        }
+        Self { surface: Surface::Distributor, id: id.into() }
     }
 }
 
@@ -97,10 +91,7 @@ pub struct BillingConfig {
 
 impl Default for BillingConfig {
     fn default() -> Self {
-        Self {
-            currency: "USD".into(),
-            interval: "quarterly".into(),
-        }
+        Self { currency: "USD".into(), interval: "quarterly".into() }
     }
 }
 

@@ -50,41 +50,13 @@ impl Default for Catalog {
         Catalog {
             plans: vec![
                 plan("starter", Some(50), &["essential-eight"]),
-                plan(
-                    "professional",
-                    Some(200),
-                    &["essential-eight", "nist-csf", "cis-m365"],
-                ),
+                plan("professional", Some(200), &["essential-eight", "nist-csf", "cis-m365"]),
                 plan("enterprise", None, &["*"]),
             ],
             products: vec![
-                product(
-                    "essential-eight",
-                    "Essential Eight Assessment",
-                    "compliance",
-                    180,
-                    1,
-                    3,
-                    1,
-                ),
-                product(
-                    "nist-csf",
-                    "NIST CSF Assessment",
-                    "compliance",
-                    240,
-                    1,
-                    4,
-                    2,
-                ),
-                product(
-                    "cis-m365",
-                    "CIS Microsoft 365 Benchmark",
-                    "benchmark",
-                    200,
-                    1,
-                    2,
-                    1,
-                ),
+                product("essential-eight", "Essential Eight Assessment", "compliance", 180, 1, 3, 1),
+                product("nist-csf", "NIST CSF Assessment", "compliance", 240, 1, 4, 2),
+                product("cis-m365", "CIS Microsoft 365 Benchmark", "benchmark", 200, 1, 2, 1),
             ],
         }
     }
@@ -100,19 +72,12 @@ impl Catalog {
     }
 
     pub fn plan_ids(&self) -> String {
-        self.plans
-            .iter()
-            .map(|p| p.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.plans.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
     }
 
     /// The products a plan includes, in catalogue order.
     pub fn products_on(&self, plan: &Plan) -> Vec<&Product> {
-        self.products
-            .iter()
-            .filter(|p| plan.includes(&p.id))
-            .collect()
+        self.products.iter().filter(|p| plan.includes(&p.id)).collect()
     }
 
     /// Checks that every plan names only known products and every range is sane.
@@ -126,10 +91,7 @@ impl Catalog {
         }
         for p in &self.products {
             if !(p.maturity_min <= p.maturity_default && p.maturity_default <= p.maturity_max) {
-                return Err(format!(
-                    "product {} has a default outside its maturity range",
-                    p.id
-                ));
+                return Err(format!("product {} has a default outside its maturity range", p.id));
             }
         }
         if self.plans.is_empty() {

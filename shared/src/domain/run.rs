@@ -25,9 +25,7 @@ impl RunStatus {
     pub fn can_move_to(self, next: RunStatus) -> bool {
         matches!(
             (self, next),
-            (Self::Queued, Self::Running)
-                | (Self::Running, Self::Completed)
-                | (Self::Running, Self::Failed)
+            (Self::Queued, Self::Running) | (Self::Running, Self::Completed) | (Self::Running, Self::Failed)
         )
     }
 }
@@ -122,12 +120,8 @@ pub struct RunFilter {
 
 impl RunFilter {
     pub fn matches(&self, run: &Run) -> bool {
-        self.month
-            .is_none_or(|m| crate::domain::time::Month::of(run.created_at) == m)
+        self.month.is_none_or(|m| crate::domain::time::Month::of(run.created_at) == m)
             && self.product.as_deref().is_none_or(|p| p == run.product)
-            && self
-                .customer_id
-                .as_deref()
-                .is_none_or(|c| c == run.customer_id)
+            && self.customer_id.as_deref().is_none_or(|c| c == run.customer_id)
     }
 }

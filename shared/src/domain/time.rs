@@ -41,10 +41,7 @@ impl Clock for ManualClock {
 }
 
 pub fn rfc3339(unix_seconds: i64) -> String {
-    Utc.timestamp_opt(unix_seconds, 0)
-        .single()
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
+    Utc.timestamp_opt(unix_seconds, 0).single().unwrap_or_default().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// A calendar month, `YYYY-MM`.
@@ -56,14 +53,8 @@ pub struct Month {
 
 impl Month {
     pub fn of(unix_seconds: i64) -> Self {
-        let t: DateTime<Utc> = Utc
-            .timestamp_opt(unix_seconds, 0)
-            .single()
-            .unwrap_or_default();
-        Self {
-            year: t.year(),
-            month: t.month(),
-        }
+        let t: DateTime<Utc> = Utc.timestamp_opt(unix_seconds, 0).single().unwrap_or_default();
+        Self { year: t.year(), month: t.month() }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -85,15 +76,9 @@ impl Month {
 
     pub fn next(self) -> Self {
         if self.month == 12 {
-            Self {
-                year: self.year + 1,
-                month: 1,
-            }
+            Self { year: self.year + 1, month: 1 }
         } else {
-            Self {
-                year: self.year,
-                month: self.month + 1,
-            }
+            Self { year: self.year, month: self.month + 1 }
         }
     }
 
@@ -110,13 +95,8 @@ impl std::fmt::Display for Month {
 
 /// Adds whole calendar months to a time, clamping the day to the target month's length.
 pub fn add_months(unix_seconds: i64, months: u32) -> i64 {
-    let t = Utc
-        .timestamp_opt(unix_seconds, 0)
-        .single()
-        .unwrap_or_default();
-    t.checked_add_months(chrono::Months::new(months))
-        .map(|t| t.timestamp())
-        .unwrap_or(unix_seconds)
+    let t = Utc.timestamp_opt(unix_seconds, 0).single().unwrap_or_default();
+    t.checked_add_months(chrono::Months::new(months)).map(|t| t.timestamp()).unwrap_or(unix_seconds)
 }
 
 /// Midnight UTC of the day a time falls in.

@@ -2,16 +2,10 @@
 
 /// A Microsoft 365 tenant id: a GUID, 8-4-4-4-12 hex digits, optionally in braces.
 pub fn normalize_guid(s: &str) -> Option<String> {
-    let inner = s
-        .strip_prefix('{')
-        .and_then(|t| t.strip_suffix('}'))
-        .unwrap_or(s);
+    let inner = s.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(s);
     let groups: Vec<&str> = inner.split('-').collect();
     let ok = groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
     ok.then(|| inner.to_ascii_lowercase())
 }
 

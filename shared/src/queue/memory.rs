@@ -26,12 +26,7 @@ pub struct MemoryQueue<M> {
 
 impl<M: Clone + Send + 'static> MemoryQueue<M> {
     pub fn new(clock: Arc<dyn Clock>, visibility_secs: i64) -> Self {
-        Self {
-            entries: Mutex::new((0, Vec::new())),
-            clock,
-            visibility_secs,
-            arrived: Notify::new(),
-        }
+        Self { entries: Mutex::new((0, Vec::new())), clock, visibility_secs, arrived: Notify::new() }
     }
 
     pub fn send(&self, message: M, delay_secs: i64) {
@@ -39,12 +34,7 @@ impl<M: Clone + Send + 'static> MemoryQueue<M> {
         let mut guard = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         guard.0 += 1;
         let seq = guard.0;
-        guard.1.push(Entry {
-            seq,
-            message,
-            visible_at_ms: now + delay_secs.max(0) * 1000,
-            receive_count: 0,
-        });
+        guard.1.push(Entry { seq, message, visible_at_ms: now + delay_secs.max(0) * 1000, receive_count: 0 });
         drop(guard);
         self.arrived.notify_one();
     }
@@ -54,12 +44,7 @@ impl<M: Clone + Send + 'static> MemoryQueue<M> {
         let now = self.clock.now_ms();
         let mut guard = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = Vec::new();
-        for e in guard
-            .1
-            .iter_mut()
-            .filter(|e| e.visible_at_ms <= now)
-            .take(max)
-        {
+        for e in guard.1.iter_mut().filter(|e| e.visible_at_ms <= now).take(max) {
             e.visible_at_ms = now + self.visibility_secs * 1000;
             e.receive_count += 1;
             out.push(Delivery {
@@ -79,11 +64,7 @@ impl<M: Clone + Send + 'static> MemoryQueue<M> {
 
     /// Messages in the queue, visible or not.
     pub fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .1
-            .len()
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).1.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -92,13 +73,7 @@ impl<M: Clone + Send + 'static> MemoryQueue<M> {
 
     /// Every message in the queue, visible or not (for tests and diagnostics).
     pub fn peek_all(&self) -> Vec<M> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .1
-            .iter()
-            .map(|e| e.message.clone())
-            .collect()
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).1.iter().map(|e| e.message.clone()).collect()
     }
 
     /// Milliseconds until the next message becomes visible, if any is waiting.

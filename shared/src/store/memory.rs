@@ -76,23 +76,15 @@ fn page_of<T: Clone>(
     keep: impl Fn(&T) -> bool,
 ) -> Page<T> {
     let Some(map) = map else {
-        return Page {
-            items: vec![],
-            next: None,
-        };
+        return Page { items: vec![], next: None };
     };
     let limit = page.limit.max(1);
     let after = page.after.as_ref();
     let range: Box<dyn Iterator<Item = (&String, &T)>> = match (after, newest_first) {
         (None, false) => Box::new(map.iter()),
         (None, true) => Box::new(map.iter().rev()),
-        (Some(a), false) => {
-            Box::new(map.range::<String, _>((Bound::Excluded(a), Bound::Unbounded)))
-        }
-        (Some(a), true) => Box::new(
-            map.range::<String, _>((Bound::Unbounded, Bound::Excluded(a)))
-                .rev(),
-        ),
+        (Some(a), false) => Box::new(map.range::<String, _>((Bound::Excluded(a), Bound::Unbounded))),
+        (Some(a), true) => Box::new(map.range::<String, _>((Bound::Unbounded, Bound::Excluded(a))).rev()),
     };
     let mut items = Vec::new();
     let mut last = None;
@@ -105,10 +97,7 @@ fn page_of<T: Clone>(
         items.push(v.clone());
         last = Some(k.clone());
     }
-    Page {
-        items,
-        next: if more { last } else { None },
-    }
+    Page { items, next: if more { last } else { None } }
 }
 
 #[async_trait]
@@ -153,9 +142,7 @@ impl AccountStore for MemoryStore {
             .take_while(|(d, _)| d == distributor_id)
             .filter_map(|(_, id)| s.partners.get(id).map(|p| (id.clone(), p.clone())))
             .collect();
-        Ok(page_of(Some(&mine), page, false, |p: &Partner| {
-            status.is_none_or(|st| p.status == st)
-        }))
+        Ok(page_of(Some(&mine), page, false, |p: &Partner| status.is_none_or(|st| p.status == st)))
     }
 
     async fn all_partners(&self, distributor_id: &str) -> StoreResult<Vec<Partner>> {
@@ -190,44 +177,25 @@ impl AccountStore for MemoryStore {
         Ok(p.clone())
     }
 
-    async fn activate_partner(
-        &self,
-        partner_id: &str,
-        at: i64,
-        event: &Event,
-    ) -> StoreResult<StatusChange> {
+    async fn activate_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange> {
         let mut s = self.lock();
         let p = s.partners.get_mut(partner_id).ok_or(StoreError::NotFound)?;
         if p.status == AccountStatus::Active {
-            return Ok(StatusChange {
-                partner: p.clone(),
-                changed: false,
-            });
+            return Ok(StatusChange { partner: p.clone(), changed: false });
         }
         p.status = AccountStatus::Active;
         p.activated_at = Some(at);
         p.updated_at = Some(at);
         let partner = p.clone();
         s.record(event);
-        Ok(StatusChange {
-            partner,
-            changed: true,
-        })
+        Ok(StatusChange { partner, changed: true })
     }
 
-    async fn suspend_partner(
-        &self,
-        partner_id: &str,
-        at: i64,
-        event: &Event,
-    ) -> StoreResult<StatusChange> {
+    async fn suspend_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange> {
         let mut s = self.lock();
         let p = s.partners.get_mut(partner_id).ok_or(StoreError::NotFound)?;
         if p.status == AccountStatus::Suspended {
-            return Ok(StatusChange {
-                partner: p.clone(),
-                changed: false,
-            });
+            return Ok(StatusChange { partner: p.clone(), changed: false });
         }
         p.status = AccountStatus::Suspended;
         p.suspended_at = Some(at);
@@ -239,10 +207,7 @@ impl AccountStore for MemoryStore {
             }
         }
         s.record(event);
-        Ok(StatusChange {
-            partner,
-            changed: true,
-        })
+        Ok(StatusChange { partner, changed: true })
     }
 }
 
@@ -252,19 +217,10 @@ impl KeyStore for MemoryStore {
         Ok(self.lock().keys.get(hash).cloned())
     }
 
-    async fn issue_key(
-        &self,
-        owner: &Owner,
-        slot: u8,
-        hash: &str,
-        at: i64,
-        event: Option<&Event>,
-    ) -> StoreResult<()> {
+    async fn issue_key(&self, owner: &Owner, slot: u8, hash: &str, at: i64, event: Option<&Event>) -> StoreResult<()> {
         let mut s = self.lock();
         if owner.surface == Surface::Partner
-            && s.partners
-                .get(&owner.id)
-                .is_some_and(|p| p.status == AccountStatus::Suspended)
+            && s.partners.get(&owner.id).is_some_and(|p| p.status == AccountStatus::Suspended)
         {
             return Err(StoreError::OwnerSuspended);
         }
@@ -273,15 +229,7 @@ impl KeyStore for MemoryStore {
             return Err(StoreError::Conflict);
         }
         slots.insert(slot, hash.to_string());
-        s.keys.insert(
-            hash.to_string(),
-            ApiKey {
-                hash: hash.to_string(),
-                owner: owner.clone(),
-                slot,
-                created_at: at,
-            },
-        );
+        s.keys.insert(hash.to_string(), ApiKey { hash: hash.to_string(), owner: owner.clone(), slot, created_at: at });
         if let Some(e) = event {
             s.record(e);
         }
@@ -307,12 +255,7 @@ impl KeyStore for MemoryStore {
         let s = self.lock();
         Ok(s.key_slots
             .get(owner)
-            .map(|slots| {
-                slots
-                    .values()
-                    .filter_map(|h| s.keys.get(h).cloned())
-                    .collect()
-            })
+            .map(|slots| slots.values().filter_map(|h| s.keys.get(h).cloned()).collect())
             .unwrap_or_default())
     }
 }
@@ -329,10 +272,7 @@ impl CustomerStore for MemoryStore {
             return Err(StoreError::CustomerExists);
         }
         s.tenants.insert(guard, c.id.clone());
-        s.customers
-            .entry(c.partner_id.clone())
-            .or_default()
-            .insert(c.id.clone(), c.clone());
+        s.customers.entry(c.partner_id.clone()).or_default().insert(c.id.clone(), c.clone());
         if let Some(p) = s.partners.get_mut(&c.partner_id) {
             p.customers_count += 1;
         }
@@ -341,36 +281,17 @@ impl CustomerStore for MemoryStore {
     }
 
     async fn customer(&self, partner_id: &str, id: &str) -> StoreResult<Option<Customer>> {
-        Ok(self
-            .lock()
-            .customers
-            .get(partner_id)
-            .and_then(|m| m.get(id))
-            .cloned())
+        Ok(self.lock().customers.get(partner_id).and_then(|m| m.get(id)).cloned())
     }
 
-    async fn list_customers(
-        &self,
-        partner_id: &str,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Customer>> {
+    async fn list_customers(&self, partner_id: &str, page: &PageRequest) -> StoreResult<Page<Customer>> {
         let s = self.lock();
         Ok(page_of(s.customers.get(partner_id), page, false, |_| true))
     }
 
-    async fn update_customer(
-        &self,
-        c: &Customer,
-        expected_version: u64,
-        event: &Event,
-    ) -> StoreResult<()> {
+    async fn update_customer(&self, c: &Customer, expected_version: u64, event: &Event) -> StoreResult<()> {
         let mut s = self.lock();
-        let current = s
-            .customers
-            .get(&c.partner_id)
-            .and_then(|m| m.get(&c.id))
-            .cloned()
-            .ok_or(StoreError::NotFound)?;
+        let current = s.customers.get(&c.partner_id).and_then(|m| m.get(&c.id)).cloned().ok_or(StoreError::NotFound)?;
         if current.version != expected_version {
             return Err(StoreError::Conflict);
         }
@@ -379,35 +300,22 @@ impl CustomerStore for MemoryStore {
             if s.tenants.contains_key(&guard) {
                 return Err(StoreError::CustomerExists);
             }
-            s.tenants
-                .remove(&(c.partner_id.clone(), current.tenant_id.clone()));
+            s.tenants.remove(&(c.partner_id.clone(), current.tenant_id.clone()));
             s.tenants.insert(guard, c.id.clone());
         }
-        s.customers
-            .get_mut(&c.partner_id)
-            .expect("read above")
-            .insert(c.id.clone(), c.clone());
+        s.customers.get_mut(&c.partner_id).expect("read above").insert(c.id.clone(), c.clone());
         s.record(event);
         Ok(())
     }
 
     async fn delete_customer(&self, partner_id: &str, id: &str, event: &Event) -> StoreResult<()> {
         let mut s = self.lock();
-        let c = s
-            .customers
-            .get_mut(partner_id)
-            .and_then(|m| m.remove(id))
-            .ok_or(StoreError::NotFound)?;
+        let c = s.customers.get_mut(partner_id).and_then(|m| m.remove(id)).ok_or(StoreError::NotFound)?;
         s.tenants.remove(&(partner_id.to_string(), c.tenant_id));
         let gone: Vec<String> = s
             .runs
             .get(partner_id)
-            .map(|runs| {
-                runs.values()
-                    .filter(|r| r.customer_id == id)
-                    .map(|r| r.id.clone())
-                    .collect()
-            })
+            .map(|runs| runs.values().filter(|r| r.customer_id == id).map(|r| r.id.clone()).collect())
             .unwrap_or_default();
         for run_id in gone {
             let key = (partner_id.to_string(), run_id);
@@ -429,57 +337,30 @@ impl CustomerStore for MemoryStore {
 impl RunStore for MemoryStore {
     async fn queue_run(&self, run: &Run, month: Month, limit: Option<u32>) -> StoreResult<()> {
         let mut s = self.lock();
-        let customer_exists = s
-            .customers
-            .get(&run.partner_id)
-            .is_some_and(|m| m.contains_key(&run.customer_id));
+        let customer_exists = s.customers.get(&run.partner_id).is_some_and(|m| m.contains_key(&run.customer_id));
         if !customer_exists {
             return Err(StoreError::NotFound);
         }
-        let used = s
-            .usage
-            .get(&(run.partner_id.clone(), month))
-            .copied()
-            .unwrap_or(0);
+        let used = s.usage.get(&(run.partner_id.clone(), month)).copied().unwrap_or(0);
         if limit.is_some_and(|l| used >= l) {
             return Err(StoreError::RunLimitReached);
         }
         s.usage.insert((run.partner_id.clone(), month), used + 1);
-        s.runs
-            .entry(run.partner_id.clone())
-            .or_default()
-            .insert(run.id.clone(), run.clone());
+        s.runs.entry(run.partner_id.clone()).or_default().insert(run.id.clone(), run.clone());
         Ok(())
     }
 
     async fn run(&self, partner_id: &str, id: &str) -> StoreResult<Option<Run>> {
-        Ok(self
-            .lock()
-            .runs
-            .get(partner_id)
-            .and_then(|m| m.get(id))
-            .cloned())
+        Ok(self.lock().runs.get(partner_id).and_then(|m| m.get(id)).cloned())
     }
 
-    async fn list_runs(
-        &self,
-        partner_id: &str,
-        filter: &RunFilter,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Run>> {
+    async fn list_runs(&self, partner_id: &str, filter: &RunFilter, page: &PageRequest) -> StoreResult<Page<Run>> {
         let s = self.lock();
-        Ok(page_of(s.runs.get(partner_id), page, true, |r| {
-            filter.matches(r)
-        }))
+        Ok(page_of(s.runs.get(partner_id), page, true, |r| filter.matches(r)))
     }
 
     async fn runs_used(&self, partner_id: &str, month: Month) -> StoreResult<u32> {
-        Ok(self
-            .lock()
-            .usage
-            .get(&(partner_id.to_string(), month))
-            .copied()
-            .unwrap_or(0))
+        Ok(self.lock().usage.get(&(partner_id.to_string(), month)).copied().unwrap_or(0))
     }
 
     async fn claim_run(
@@ -498,9 +379,7 @@ impl RunStore for MemoryStore {
         };
         match run.status {
             RunStatus::Completed | RunStatus::Failed => Ok(RunClaim::Finished(run)),
-            RunStatus::Running if s.leases.get(&key).is_some_and(|(_, until)| *until > now) => {
-                Ok(RunClaim::Busy)
-            }
+            RunStatus::Running if s.leases.get(&key).is_some_and(|(_, until)| *until > now) => Ok(RunClaim::Busy),
             RunStatus::Running => {
                 s.leases.insert(key, (attempt, lease_until));
                 Ok(RunClaim::Claimed(run))
@@ -509,10 +388,7 @@ impl RunStore for MemoryStore {
                 let mut run = run;
                 run.status = RunStatus::Running;
                 run.started_at = Some(now);
-                s.runs
-                    .get_mut(partner_id)
-                    .expect("read above")
-                    .insert(run_id.to_string(), run.clone());
+                s.runs.get_mut(partner_id).expect("read above").insert(run_id.to_string(), run.clone());
                 s.leases.insert(key, (attempt, lease_until));
                 s.record(started);
                 Ok(RunClaim::Claimed(run))
@@ -520,31 +396,15 @@ impl RunStore for MemoryStore {
         }
     }
 
-    async fn finish_run(
-        &self,
-        run: &Run,
-        attempt: u32,
-        report: Option<&RunReport>,
-        event: &Event,
-    ) -> StoreResult<()> {
+    async fn finish_run(&self, run: &Run, attempt: u32, report: Option<&RunReport>, event: &Event) -> StoreResult<()> {
         let mut s = self.lock();
         let key = (run.partner_id.clone(), run.id.clone());
-        let current = s
-            .runs
-            .get(&run.partner_id)
-            .and_then(|m| m.get(&run.id))
-            .ok_or(StoreError::NotFound)?;
+        let current = s.runs.get(&run.partner_id).and_then(|m| m.get(&run.id)).ok_or(StoreError::NotFound)?;
         let holds = s.leases.get(&key).is_some_and(|(a, _)| *a == attempt);
-        if current.status != RunStatus::Running
-            || !holds
-            || !RunStatus::Running.can_move_to(run.status)
-        {
+        if current.status != RunStatus::Running || !holds || !RunStatus::Running.can_move_to(run.status) {
             return Err(StoreError::Conflict);
         }
-        s.runs
-            .get_mut(&run.partner_id)
-            .expect("read above")
-            .insert(run.id.clone(), run.clone());
+        s.runs.get_mut(&run.partner_id).expect("read above").insert(run.id.clone(), run.clone());
         s.leases.remove(&key);
         if let Some(r) = report {
             s.reports.insert(key, r.clone());
@@ -563,18 +423,10 @@ impl RunStore for MemoryStore {
     }
 
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {
-        Ok(self
-            .lock()
-            .reports
-            .get(&(partner_id.to_string(), run_id.to_string()))
-            .cloned())
+        Ok(self.lock().reports.get(&(partner_id.to_string(), run_id.to_string())).cloned())
     }
 
-    async fn runs_used_by_partners(
-        &self,
-        distributor_id: &str,
-        month: Month,
-    ) -> StoreResult<Vec<(String, u32)>> {
+    async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>> {
         let s = self.lock();
         Ok(s.partners_by_distributor
             .range((distributor_id.to_string(), String::new())..)
@@ -592,10 +444,7 @@ impl LimitStore for MemoryStore {
         if s.windows.len() > 4096 {
             s.windows.retain(|_, (_, e)| *e >= expires_at - 7200);
         }
-        let entry = s
-            .windows
-            .entry(bucket.to_string())
-            .or_insert((0, expires_at));
+        let entry = s.windows.entry(bucket.to_string()).or_insert((0, expires_at));
         entry.0 += 1;
         Ok(entry.0)
     }
@@ -618,21 +467,14 @@ impl IdempotencyStore for MemoryStore {
                 return Ok(IdempotencyClaim::Mismatch);
             }
             if let Some((status, body)) = &rec.response {
-                return Ok(IdempotencyClaim::Replay {
-                    status: *status,
-                    body: body.clone(),
-                });
+                return Ok(IdempotencyClaim::Replay { status: *status, body: body.clone() });
             }
             if rec.lease_until > now {
                 return Ok(IdempotencyClaim::InProgress);
             }
         }
-        let rec = IdemRecord {
-            fingerprint: fingerprint.to_string(),
-            response: None,
-            lease_until,
-            expires_at: lease_until,
-        };
+        let rec =
+            IdemRecord { fingerprint: fingerprint.to_string(), response: None, lease_until, expires_at: lease_until };
         s.idempotency.insert(id, rec);
         Ok(IdempotencyClaim::Claimed)
     }
@@ -654,9 +496,7 @@ impl IdempotencyStore for MemoryStore {
     }
 
     async fn release_idempotency(&self, scope: &str, key: &str) -> StoreResult<()> {
-        self.lock()
-            .idempotency
-            .remove(&(scope.to_string(), key.to_string()));
+        self.lock().idempotency.remove(&(scope.to_string(), key.to_string()));
         Ok(())
     }
 }

@@ -6,9 +6,7 @@ pub mod memory;
 
 use async_trait::async_trait;
 
-use crate::domain::account::{
-    AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription,
-};
+use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription};
 use crate::domain::customer::Customer;
 use crate::domain::event::Event;
 use crate::domain::run::{Run, RunFilter, RunReport, RunStatus};
@@ -97,19 +95,9 @@ pub trait AccountStore: Send + Sync {
         at: i64,
     ) -> StoreResult<Partner>;
     /// Moves to active (from pending or suspended), recording `event` if it moved.
-    async fn activate_partner(
-        &self,
-        partner_id: &str,
-        at: i64,
-        event: &Event,
-    ) -> StoreResult<StatusChange>;
+    async fn activate_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange>;
     /// Moves to suspended and deletes every key of the partner in the same write.
-    async fn suspend_partner(
-        &self,
-        partner_id: &str,
-        at: i64,
-        event: &Event,
-    ) -> StoreResult<StatusChange>;
+    async fn suspend_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange>;
 }
 
 #[async_trait]
@@ -117,14 +105,7 @@ pub trait KeyStore: Send + Sync {
     async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>>;
     /// Puts the key in `slot` if that slot is free (`Conflict` when it is taken) and the
     /// owning partner is not suspended (`OwnerSuspended`: suspension and issue never interleave).
-    async fn issue_key(
-        &self,
-        owner: &Owner,
-        slot: u8,
-        hash: &str,
-        at: i64,
-        event: Option<&Event>,
-    ) -> StoreResult<()>;
+    async fn issue_key(&self, owner: &Owner, slot: u8, hash: &str, at: i64, event: Option<&Event>) -> StoreResult<()>;
     /// `NotFound` for an empty slot, `LastKey` when it is the only key.
     async fn revoke_key(&self, owner: &Owner, slot: u8, event: &Event) -> StoreResult<()>;
     async fn keys_of(&self, owner: &Owner) -> StoreResult<Vec<ApiKey>>;
@@ -135,19 +116,10 @@ pub trait CustomerStore: Send + Sync {
     /// Fails with `CustomerExists` when the partner has a customer with this tenant id.
     async fn create_customer(&self, customer: &Customer, event: &Event) -> StoreResult<()>;
     async fn customer(&self, partner_id: &str, id: &str) -> StoreResult<Option<Customer>>;
-    async fn list_customers(
-        &self,
-        partner_id: &str,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Customer>>;
+    async fn list_customers(&self, partner_id: &str, page: &PageRequest) -> StoreResult<Page<Customer>>;
     /// Replaces the customer if it is still at `expected_version` (else `Conflict`); a new
     /// tenant id must be free (`CustomerExists`).
-    async fn update_customer(
-        &self,
-        customer: &Customer,
-        expected_version: u64,
-        event: &Event,
-    ) -> StoreResult<()>;
+    async fn update_customer(&self, customer: &Customer, expected_version: u64, event: &Event) -> StoreResult<()>;
     /// Deletes the customer and every run of it.
     async fn delete_customer(&self, partner_id: &str, id: &str, event: &Event) -> StoreResult<()>;
 }
@@ -159,12 +131,7 @@ pub trait RunStore: Send + Sync {
     async fn queue_run(&self, run: &Run, month: Month, limit: Option<u32>) -> StoreResult<()>;
     async fn run(&self, partner_id: &str, id: &str) -> StoreResult<Option<Run>>;
     /// Newest first.
-    async fn list_runs(
-        &self,
-        partner_id: &str,
-        filter: &RunFilter,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Run>>;
+    async fn list_runs(&self, partner_id: &str, filter: &RunFilter, page: &PageRequest) -> StoreResult<Page<Run>>;
     /// Runs counted in a month.
     async fn runs_used(&self, partner_id: &str, month: Month) -> StoreResult<u32>;
     /// Takes a run for processing as `attempt`: queued → running (recording `started`), or a
@@ -181,22 +148,12 @@ pub trait RunStore: Send + Sync {
     /// Ends a run held by `attempt` as completed or failed (the status, results or error and
     /// `completed_at` are taken from `run`), with its report and event, in one write.
     /// `Conflict` if the attempt no longer holds it.
-    async fn finish_run(
-        &self,
-        run: &Run,
-        attempt: u32,
-        report: Option<&RunReport>,
-        event: &Event,
-    ) -> StoreResult<()>;
+    async fn finish_run(&self, run: &Run, attempt: u32, report: Option<&RunReport>, event: &Event) -> StoreResult<()>;
     /// Gives up `attempt`'s lease so a redelivery may take the run over at once.
     async fn release_run(&self, partner_id: &str, run_id: &str, attempt: u32) -> StoreResult<()>;
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>>;
     /// Runs counted in a month for each of a distributor's partners that has any.
-    async fn runs_used_by_partners(
-        &self,
-        distributor_id: &str,
-        month: Month,
-    ) -> StoreResult<Vec<(String, u32)>>;
+    async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>>;
 }
 
 /// What taking a run for processing found.
@@ -261,13 +218,6 @@ pub trait Outbox: Send + Sync {
 }
 
 /// Everything the service stores.
-pub trait Store:
-    AccountStore + KeyStore + CustomerStore + RunStore + LimitStore + IdempotencyStore + Outbox
-{
-}
+pub trait Store: AccountStore + KeyStore + CustomerStore + RunStore + LimitStore + IdempotencyStore + Outbox {}
 
-impl<
-        T: AccountStore + KeyStore + CustomerStore + RunStore + LimitStore + IdempotencyStore + Outbox,
-    > Store for T
-{
-}
+impl<T: AccountStore + KeyStore + CustomerStore + RunStore + LimitStore + IdempotencyStore + Outbox> Store for T {}

@@ -13,28 +13,16 @@ use crate::domain::time::{rfc3339, Month};
 /// The partner's plan; a plan missing from the catalogue is a configuration fault.
 pub(super) fn plan_of<'a>(app: &'a App, partner: &Partner) -> Result<&'a Plan, ApiError> {
     app.config.catalog.plan(&partner.plan).ok_or_else(|| {
-        ApiError::Internal(format!(
-            "partner {} is on plan {:?}, which the catalogue lacks",
-            partner.id, partner.plan
-        ))
+        ApiError::Internal(format!("partner {} is on plan {:?}, which the catalogue lacks", partner.id, partner.plan))
     })
 }
 
 /// `usage` for the current month as P1 and D5 show it.
-pub(super) async fn partner_usage(
-    app: &App,
-    partner: &Partner,
-    now: i64,
-) -> Result<serde_json::Value, ApiError> {
+pub(super) async fn partner_usage(app: &App, partner: &Partner, now: i64) -> Result<serde_json::Value, ApiError> {
     let month = Month::of(now);
     let used = app.store.runs_used(&partner.id, month).await?;
     let limit = plan_of(app, partner)?.runs_limit_shown();
-    Ok(views::partner_usage(
-        &month.to_string(),
-        used,
-        limit,
-        partner.customers_count,
-    ))
+    Ok(views::partner_usage(&month.to_string(), used, limit, partner.customers_count))
 }
 
 pub async fn partner_me(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
@@ -59,13 +47,7 @@ pub async fn distributor_me(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let d = ctx.distributor()?;
     let month = Month::of(ctx.now);
     let partners = app.store.all_partners(&d.id).await?;
-    let runs: u64 = app
-        .store
-        .runs_used_by_partners(&d.id, month)
-        .await?
-        .iter()
-        .map(|(_, n)| u64::from(*n))
-        .sum();
+    let runs: u64 = app.store.runs_used_by_partners(&d.id, month).await?.iter().map(|(_, n)| u64::from(*n)).sum();
     let customers: u64 = partners.iter().map(|p| u64::from(p.customers_count)).sum();
     Ok(Reply::ok(json!({
         "id": d.id,

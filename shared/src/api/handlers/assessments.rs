@@ -15,6 +15,7 @@ use crate::domain::ids::prefix;
 use crate::domain::run::{Run, RunFilter, RunStatus};
 use crate::domain::time::Month;
 use crate::queue::RunMessage;
+use crate::reports;
 use crate::store::StoreError;
 
 pub const BULK_MAX: usize = 50;
@@ -29,21 +30,12 @@ fn product_for<'a>(
     let p = app.config.catalog.product(product).ok_or_else(|| {
         ApiError::InvalidProduct(format!(
             "product {product:?} is not recognised; known products: {}.",
-            app.config
-                .catalog
-                .products
-                .iter()
-                .map(|p| p.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            app.config.catalog.products.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
         ))
     })?;
     let plan = plan_of(app, partner)?;
     if !plan.includes(&p.id) {
-        return Err(ApiError::ProductNotAllowed(format!(
-            "The {} plan does not include product {}.",
-            plan.id, p.id
-        )));
+        return Err(ApiError::ProductNotAllowed(format!("The {} plan does not include product {}.", plan.id, p.id)));
     }
     let target = match maturity {
         None => p.maturity_default,
@@ -68,12 +60,7 @@ async fn queue_one(
     now: i64,
 ) -> Result<Run, ApiError> {
     let not_found = || ApiError::not_found("customer", customer_id);
-    if app
-        .store
-        .customer(&partner.id, customer_id)
-        .await?
-        .is_none()
-    {
+    if app.store.customer(&partner.id, customer_id).await?.is_none() {
         return Err(not_found());
     }
     let plan = plan_of(app, partner)?;
@@ -103,10 +90,7 @@ async fn queue_one(
         Err(StoreError::NotFound) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     }
-    let message = RunMessage {
-        run_id: run.id.clone(),
-        partner_id: partner.id.clone(),
-    };
+    let message = RunMessage { run_id: run.id.clone(), partner_id: partner.id.clone() };
     if let Err(e) = app.runs.send_run(&message).await {
         // The run is stored and counted, so the trigger did succeed. The in-process queue
         // refuses only while the process stops (and the embedded store goes with it); on AWS
@@ -116,12 +100,7 @@ async fn queue_one(
     Ok(run)
 }
 
-pub async fn create(
-    app: &App,
-    ctx: &Ctx,
-    partner: &Partner,
-    show_partner: bool,
-) -> Result<Reply, ApiError> {
+pub async fn create(app: &App, ctx: &Ctx, partner: &Partner, show_partner: bool) -> Result<Reply, ApiError> {
     let mut f = Fields::parse(&ctx.body)?;
     let customer_id = f.req_str("customerId")?;
     let product = f.req_str("product")?;
@@ -130,19 +109,14 @@ pub async fn create(
     let (product, target) = product_for(app, partner, &product, maturity)?;
     let run = queue_one(app, partner, &customer_id, product, target, ctx.now).await?;
     let body = views::run_queued(&run);
-    Ok(Reply::accepted(if show_partner {
-        views::with_partner_id(body, &partner.id)
-    } else {
-        body
-    }))
+    Ok(Reply::accepted(if show_partner { views::with_partner_id(body, &partner.id) } else { body }))
 }
 
 pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
     let mut f = Fields::parse(&ctx.body)?;
     let product = f.req_str("product")?;
-    let ids = f
-        .opt_str_list("customerIds")?
-        .ok_or_else(|| ApiError::MissingField("customerIds is required.".into()))?;
+    let ids =
+        f.opt_str_list("customerIds")?.ok_or_else(|| ApiError::MissingField("customerIds is required.".into()))?;
     let maturity = f.opt_uint("maturityTarget")?;
     f.finish()?;
     if ids.len() > BULK_MAX {
@@ -171,34 +145,23 @@ pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Repl
             }
         }
     }
-    Ok(Reply::accepted(
-        json!({ "queued": queued, "failed": failed, "runs": runs }),
-    ))
+    Ok(Reply::accepted(json!({ "queued": queued, "failed": failed, "runs": runs })))
 }
 
 fn read_filter(app: &App, ctx: &Ctx) -> Result<RunFilter, ApiError> {
     let month = ctx
         .query
         .get("month")
-        .map(|m| {
-            Month::parse(m)
-                .ok_or_else(|| ApiError::InvalidField(format!("month must be YYYY-MM, got {m:?}.")))
-        })
+        .map(|m| Month::parse(m).ok_or_else(|| ApiError::InvalidField(format!("month must be YYYY-MM, got {m:?}."))))
         .transpose()?;
     let product = ctx.query.get("product").map(str::to_string);
     if let Some(p) = &product {
         if app.config.catalog.product(p).is_none() {
-            return Err(ApiError::InvalidProduct(format!(
-                "product {p:?} is not recognised."
-            )));
+            return Err(ApiError::InvalidProduct(format!("product {p:?} is not recognised.")));
         }
     }
     let customer_id = ctx.query.get("customerId").map(str::to_string);
-    Ok(RunFilter {
-        month,
-        product,
-        customer_id,
-    })
+    Ok(RunFilter { month, product, customer_id })
 }
 
 pub async fn list(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
@@ -211,26 +174,68 @@ pub async fn list(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiE
         filter.customer_id.as_deref().unwrap_or_default()
     );
     let paging = Paging::read(app, ctx, &scope)?;
-    let page = app
-        .store
-        .list_runs(&partner.id, &filter, &paging.request)
-        .await?;
+    let page = app.store.list_runs(&partner.id, &filter, &paging.request).await?;
     let runs: Vec<Value> = page.items.iter().map(views::run_summary).collect();
-    Ok(Reply::ok(
-        json!({ "runs": runs, "nextCursor": paging.next_cursor(app, page.next) }),
-    ))
+    Ok(Reply::ok(json!({ "runs": runs, "nextCursor": paging.next_cursor(app, page.next) })))
 }
 
 pub async fn get(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
     let id = ctx.param("id");
-    let run = app
-        .store
-        .run(&partner.id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("assessment run", id))?;
+    let mut run = app.store.run(&partner.id, id).await?.ok_or_else(|| ApiError::not_found("assessment run", id))?;
     let customer = app.store.customer(&partner.id, &run.customer_id).await?;
-    Ok(Reply::ok(views::run_detail(
-        &run,
-        customer.as_ref().map(|c| c.name.as_str()),
-    )))
+    let mut maturity = None;
+    if let Some(results) = run.results.as_mut() {
+        // A fresh 30-day link on every read: the one made at completion may have expired.
+        results.report_url =
+            reports::link(&app.secrets.report_signing, &app.config.public_base_url, &partner.id, &run.id, ctx.now);
+        maturity = app.store.run_report(&partner.id, &run.id).await?.and_then(|r| {
+            r.maturity.map(|overall| {
+                let by: serde_json::Map<String, Value> =
+                    r.maturity_by_strategy.iter().map(|m| (m.strategy.clone(), json!(m.level))).collect();
+                json!({ "overall": overall, "byStrategy": by })
+            })
+        });
+    }
+    let mut body = views::run_detail(&run, customer.as_ref().map(|c| c.name.as_str()));
+    if let (Some(m), Some(obj)) = (maturity, body.as_object_mut()) {
+        obj.insert("maturity".into(), m);
+    }
+    Ok(Reply::ok(body))
+}
+
+const OUTCOMES: &[&str] = &["pass", "fail", "manual", "not-applicable"];
+const SEVERITIES: &[&str] = &["critical", "high", "medium", "low"];
+
+/// Every check's outcome for a run, paged, optionally of one outcome and/or severity.
+pub async fn findings(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str) -> Result<Reply, ApiError> {
+    let pick = |name: &str, allowed: &[&str]| -> Result<Option<String>, ApiError> {
+        match ctx.query.get(name) {
+            None => Ok(None),
+            Some(v) if allowed.contains(&v) => Ok(Some(v.to_string())),
+            Some(v) => Err(ApiError::InvalidField(format!("{name} must be one of {}, got {v:?}.", allowed.join(", ")))),
+        }
+    };
+    let outcome = pick("outcome", OUTCOMES)?;
+    let severity = pick("severity", SEVERITIES)?;
+    let run = app.store.run(&partner.id, run_id).await?.ok_or_else(|| ApiError::not_found("assessment run", run_id))?;
+    let scope =
+        format!("{}|{}|{}|{}", partner.id, run.id, outcome.as_deref().unwrap_or(""), severity.as_deref().unwrap_or(""));
+    let paging = Paging::read(app, ctx, &scope)?;
+    let report = app.store.run_report(&partner.id, &run.id).await?;
+    let matching: Vec<_> = report
+        .iter()
+        .flat_map(|r| &r.findings)
+        .filter(|f| outcome.as_deref().is_none_or(|o| f.outcome == o))
+        .filter(|f| severity.as_deref().is_none_or(|s| f.severity == s))
+        .collect();
+    // The position is an index into the stored report, which never changes once written.
+    let start: usize = paging.request.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0).min(matching.len());
+    let end = (start + paging.request.limit).min(matching.len());
+    let next = (end < matching.len()).then(|| end.to_string());
+    Ok(Reply::ok(json!({
+        "runId": run.id,
+        "status": run.status.as_str(),
+        "findings": matching[start..end],
+        "nextCursor": paging.next_cursor(app, next),
+    })))
 }

@@ -32,36 +32,18 @@ fn read_new_customer(mut f: Fields) -> Result<NewCustomer, ApiError> {
     let name = f.display_name("name", name)?;
     let tenant_id = f.req_str("tenantId")?;
     let tenant_id = f.guid("tenantId", tenant_id)?;
-    let email = f
-        .opt_str("email")?
-        .map(|e| f.email("email", e))
-        .transpose()?;
-    let receivers = f
-        .opt_str_list("receivers")?
-        .map(|l| f.email_list("receivers", l))
-        .transpose()?
-        .unwrap_or_default();
+    let email = f.opt_str("email")?.map(|e| f.email("email", e)).transpose()?;
+    let receivers = f.opt_str_list("receivers")?.map(|l| f.email_list("receivers", l)).transpose()?.unwrap_or_default();
     let questionnaire_recipients = f
         .opt_str_list("questionnaireRecipients")?
         .map(|l| f.email_list("questionnaireRecipients", l))
         .transpose()?
         .unwrap_or_default();
     f.finish()?;
-    Ok(NewCustomer {
-        name,
-        tenant_id,
-        email,
-        receivers,
-        questionnaire_recipients,
-    })
+    Ok(NewCustomer { name, tenant_id, email, receivers, questionnaire_recipients })
 }
 
-async fn insert(
-    app: &App,
-    partner: &Partner,
-    new: NewCustomer,
-    now: i64,
-) -> Result<Customer, ApiError> {
+async fn insert(app: &App, partner: &Partner, new: NewCustomer, now: i64) -> Result<Customer, ApiError> {
     let customer = Customer {
         id: app.new_id(prefix::CUSTOMER),
         partner_id: partner.id.clone(),
@@ -84,10 +66,9 @@ async fn insert(
     );
     match app.store.create_customer(&customer, &evt).await {
         Ok(()) => Ok(customer),
-        Err(StoreError::CustomerExists) => Err(ApiError::CustomerExists(format!(
-            "A customer with tenantId {} already exists.",
-            customer.tenant_id
-        ))),
+        Err(StoreError::CustomerExists) => {
+            Err(ApiError::CustomerExists(format!("A customer with tenantId {} already exists.", customer.tenant_id)))
+        }
         Err(StoreError::NotFound) => Err(ApiError::not_found("partner", &partner.id)),
         Err(e) => Err(e.into()),
     }
@@ -95,30 +76,16 @@ async fn insert(
 
 pub async fn list(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
     let paging = Paging::read(app, ctx, &partner.id)?;
-    let page = app
-        .store
-        .list_customers(&partner.id, &paging.request)
-        .await?;
+    let page = app.store.list_customers(&partner.id, &paging.request).await?;
     let customers: Vec<Value> = page.items.iter().map(views::customer_summary).collect();
-    Ok(Reply::ok(
-        json!({ "customers": customers, "nextCursor": paging.next_cursor(app, page.next) }),
-    ))
+    Ok(Reply::ok(json!({ "customers": customers, "nextCursor": paging.next_cursor(app, page.next) })))
 }
 
-pub async fn create(
-    app: &App,
-    ctx: &Ctx,
-    partner: &Partner,
-    show_partner: bool,
-) -> Result<Reply, ApiError> {
+pub async fn create(app: &App, ctx: &Ctx, partner: &Partner, show_partner: bool) -> Result<Reply, ApiError> {
     let new = read_new_customer(Fields::parse(&ctx.body)?)?;
     let customer = insert(app, partner, new, ctx.now).await?;
     let body = views::customer(&customer);
-    Ok(Reply::created(if show_partner {
-        views::with_partner_id(body, &partner.id)
-    } else {
-        body
-    }))
+    Ok(Reply::created(if show_partner { views::with_partner_id(body, &partner.id) } else { body }))
 }
 
 pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
@@ -159,39 +126,18 @@ pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Repl
             }
         }
     }
-    Ok(Reply::created(
-        json!({ "created": created, "failed": failed, "customers": results }),
-    ))
+    Ok(Reply::created(json!({ "created": created, "failed": failed, "customers": results })))
 }
 
 async fn find(app: &App, partner: &Partner, id: &str) -> Result<Customer, ApiError> {
-    app.store
-        .customer(&partner.id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("customer", id))
+    app.store.customer(&partner.id, id).await?.ok_or_else(|| ApiError::not_found("customer", id))
 }
 
 pub async fn get(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
     let customer = find(app, partner, ctx.param("id")).await?;
-    let filter = RunFilter {
-        customer_id: Some(customer.id.clone()),
-        ..Default::default()
-    };
-    let recent = app
-        .store
-        .list_runs(
-            &partner.id,
-            &filter,
-            &PageRequest {
-                limit: RECENT_RUNS,
-                after: None,
-            },
-        )
-        .await?;
-    Ok(Reply::ok(views::customer_with_runs(
-        &customer,
-        &recent.items,
-    )))
+    let filter = RunFilter { customer_id: Some(customer.id.clone()), ..Default::default() };
+    let recent = app.store.list_runs(&partner.id, &filter, &PageRequest { limit: RECENT_RUNS, after: None }).await?;
+    Ok(Reply::ok(views::customer_with_runs(&customer, &recent.items)))
 }
 
 pub async fn update(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
@@ -200,32 +146,16 @@ pub async fn update(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, Ap
     let mut f = Fields::parse(&ctx.body)?;
     for required in ["name", "tenantId"] {
         if f.is_null(required) {
-            return Err(ApiError::InvalidField(format!(
-                "{required} cannot be null."
-            )));
+            return Err(ApiError::InvalidField(format!("{required} cannot be null.")));
         }
     }
-    let name = f
-        .opt_str("name")?
-        .map(|n| f.display_name("name", n))
-        .transpose()?;
-    let tenant_id = f
-        .opt_str("tenantId")?
-        .map(|t| f.guid("tenantId", t))
-        .transpose()?;
+    let name = f.opt_str("name")?.map(|n| f.display_name("name", n)).transpose()?;
+    let tenant_id = f.opt_str("tenantId")?.map(|t| f.guid("tenantId", t)).transpose()?;
     let clear_email = f.is_null("email");
-    let email = f
-        .opt_str("email")?
-        .map(|e| f.email("email", e))
-        .transpose()?;
-    let receivers = f
-        .opt_str_list("receivers")?
-        .map(|l| f.email_list("receivers", l))
-        .transpose()?;
-    let questionnaire = f
-        .opt_str_list("questionnaireRecipients")?
-        .map(|l| f.email_list("questionnaireRecipients", l))
-        .transpose()?;
+    let email = f.opt_str("email")?.map(|e| f.email("email", e)).transpose()?;
+    let receivers = f.opt_str_list("receivers")?.map(|l| f.email_list("receivers", l)).transpose()?;
+    let questionnaire =
+        f.opt_str_list("questionnaireRecipients")?.map(|l| f.email_list("questionnaireRecipients", l)).transpose()?;
     f.finish()?;
 
     // Optimistic concurrency: apply the patch to what was read; retry if it moved meanwhile.
@@ -259,11 +189,7 @@ pub async fn update(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, Ap
             ctx.now,
             views::customer_event(&next),
         );
-        match app
-            .store
-            .update_customer(&next, current.version, &evt)
-            .await
-        {
+        match app.store.update_customer(&next, current.version, &evt).await {
             Ok(()) => return Ok(Reply::ok(views::customer_updated(&next))),
             Err(StoreError::Conflict) => continue,
             Err(StoreError::NotFound) => return Err(ApiError::not_found("customer", id)),
@@ -276,9 +202,7 @@ pub async fn update(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, Ap
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Internal(format!(
-        "customer {id} kept changing during the update"
-    )))
+    Err(ApiError::Internal(format!("customer {id} kept changing during the update")))
 }
 
 pub async fn delete(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {

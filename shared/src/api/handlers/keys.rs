@@ -25,14 +25,8 @@ pub async fn issue(
 ) -> Result<u8, ApiError> {
     for _ in 0..SLOTS.len() + 1 {
         let taken: Vec<u8> = store.keys_of(owner).await?.iter().map(|k| k.slot).collect();
-        let slot = SLOTS
-            .into_iter()
-            .find(|s| !taken.contains(s))
-            .ok_or(ApiError::MaxKeys)?;
-        match store
-            .issue_key(owner, slot, hash, now, event_for(slot).as_ref())
-            .await
-        {
+        let slot = SLOTS.into_iter().find(|s| !taken.contains(s)).ok_or(ApiError::MaxKeys)?;
+        match store.issue_key(owner, slot, hash, now, event_for(slot).as_ref()).await {
             Ok(()) => return Ok(slot),
             Err(StoreError::Conflict) => continue,
             Err(StoreError::OwnerSuspended) => {
@@ -62,9 +56,7 @@ pub async fn create(app: &App, ctx: &Ctx, owner: Owner) -> Result<Reply, ApiErro
         ))
     })
     .await?;
-    Ok(Reply::created(
-        json!({ "slot": slot, "key": key, "createdAt": rfc3339(ctx.now) }),
-    ))
+    Ok(Reply::created(json!({ "slot": slot, "key": key, "createdAt": rfc3339(ctx.now) })))
 }
 
 pub async fn revoke(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
@@ -73,11 +65,7 @@ pub async fn revoke(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let slot: u8 = match raw {
         "1" => 1,
         "2" => 2,
-        _ => {
-            return Err(ApiError::InvalidField(format!(
-                "slot must be 1 or 2, got {raw:?}."
-            )))
-        }
+        _ => return Err(ApiError::InvalidField(format!("slot must be 1 or 2, got {raw:?}."))),
     };
     let evt = event(
         app,
@@ -89,18 +77,12 @@ pub async fn revoke(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     );
     match app.store.revoke_key(&owner, slot, &evt).await {
         Ok(()) => Ok(Reply::no_content()),
-        Err(StoreError::NotFound) => {
-            Err(ApiError::NotFound(format!("No active key in slot {slot}.")))
-        }
+        Err(StoreError::NotFound) => Err(ApiError::NotFound(format!("No active key in slot {slot}."))),
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn create_for_sub_partner(
-    app: &App,
-    ctx: &Ctx,
-    partner: &Partner,
-) -> Result<Reply, ApiError> {
+pub async fn create_for_sub_partner(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
     if partner.status == AccountStatus::Suspended {
         return Err(ApiError::PartnerInactive(format!(
             "Partner {} is suspended; activate it before issuing keys.",

@@ -7,14 +7,16 @@ mod customers;
 mod keys;
 mod partners;
 mod plans;
+mod reports;
 mod usage;
 
 use serde_json::{json, Value};
 
 use super::cursor;
 use super::error::ApiError;
+use super::request::Query;
 use super::response::Reply;
-use super::routes::RouteId;
+use super::routes::{PathParams, RouteId};
 use super::{App, Ctx};
 use crate::domain::account::{Owner, Partner};
 use crate::domain::event::{Event, EventType};
@@ -49,21 +51,35 @@ pub async fn dispatch(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
         DistributorPartnersSuspend => partners::suspend(app, ctx).await,
         DistributorPartnersPlan => plans::change(app, ctx, &sub_partner(app, ctx).await?).await,
         DistributorCustomersList => customers::list(app, ctx, &sub_partner(app, ctx).await?).await,
-        DistributorCustomersCreate => {
-            customers::create(app, ctx, &sub_partner(app, ctx).await?, true).await
-        }
+        DistributorCustomersCreate => customers::create(app, ctx, &sub_partner(app, ctx).await?, true).await,
         DistributorAssessmentsCreate => {
             let partner = sub_partner(app, ctx).await?;
             partners::require_active(&partner, "triggering assessments")?;
             assessments::create(app, ctx, &partner, true).await
         }
-        DistributorAssessmentsList => {
-            assessments::list(app, ctx, &sub_partner(app, ctx).await?).await
-        }
+        DistributorAssessmentsList => assessments::list(app, ctx, &sub_partner(app, ctx).await?).await,
         DistributorUsage => usage::get(app, ctx).await,
-        DistributorKeysCreate => {
-            keys::create_for_sub_partner(app, ctx, &sub_partner(app, ctx).await?).await
+        DistributorKeysCreate => keys::create_for_sub_partner(app, ctx, &sub_partner(app, ctx).await?).await,
+        PartnerAssessmentsFindings => assessments::findings(app, ctx, ctx.partner()?, ctx.param("id")).await,
+        DistributorAssessmentsFindings => {
+            assessments::findings(app, ctx, &sub_partner(app, ctx).await?, ctx.param("runId")).await
         }
+        PublicReport => Err(ApiError::Internal("public route reached the keyed dispatcher".into())),
+    }
+}
+
+/// Routes that take no key.
+pub async fn public(
+    app: &App,
+    route: RouteId,
+    params: &PathParams,
+    _query: &Query,
+    now: i64,
+) -> Result<Reply, ApiError> {
+    let param = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or_default();
+    match route {
+        RouteId::PublicReport => reports::get(app, param("token"), now).await,
+        other => Err(ApiError::Internal(format!("keyed route {} reached the public dispatcher", other.name()))),
     }
 }
 
@@ -91,25 +107,13 @@ impl Paging {
         let owner = ctx.principal.owner();
         let binding = format!("{}|{}|{}", owner.id, ctx.route.name(), scope);
         let limit = ctx.query.limit()?;
-        let after = ctx
-            .query
-            .get("cursor")
-            .map(|c| cursor::decode(&app.secrets.cursor_signing, &binding, c))
-            .transpose()?;
-        Ok(Self {
-            request: PageRequest { limit, after },
-            binding,
-        })
+        let after =
+            ctx.query.get("cursor").map(|c| cursor::decode(&app.secrets.cursor_signing, &binding, c)).transpose()?;
+        Ok(Self { request: PageRequest { limit, after }, binding })
     }
 
     pub fn next_cursor(&self, app: &App, next: Option<String>) -> Value {
-        next.map_or(Value::Null, |n| {
-            json!(cursor::encode(
-                &app.secrets.cursor_signing,
-                &self.binding,
-                &n
-            ))
-        })
+        next.map_or(Value::Null, |n| json!(cursor::encode(&app.secrets.cursor_signing, &self.binding, &n)))
     }
 }
 
@@ -122,12 +126,5 @@ pub(super) fn event(
     now: i64,
     data: Value,
 ) -> Event {
-    Event {
-        id: app.new_id(prefix::EVENT),
-        kind,
-        timestamp: now,
-        account,
-        distributor_id,
-        data,
-    }
+    Event { id: app.new_id(prefix::EVENT), kind, timestamp: now, account, distributor_id, data }
 }

@@ -11,8 +11,7 @@ use super::account::partner_usage;
 use super::{event, sub_partner, Paging};
 use crate::billing::PlanChangeRequest;
 use crate::domain::account::{
-    AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription, BILLING_CURRENCIES,
-    BILLING_INTERVALS,
+    AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription, BILLING_CURRENCIES, BILLING_INTERVALS,
 };
 use crate::domain::event::EventType;
 use crate::domain::ids::prefix;
@@ -35,22 +34,11 @@ pub fn require_active(partner: &Partner, doing: &str) -> Result<(), ApiError> {
 }
 
 fn read_plan(app: &App, f: &Fields, value: &str) -> Result<String, ApiError> {
-    let ids: Vec<&str> = app
-        .config
-        .catalog
-        .plans
-        .iter()
-        .map(|p| p.id.as_str())
-        .collect();
+    let ids: Vec<&str> = app.config.catalog.plans.iter().map(|p| p.id.as_str()).collect();
     f.one_of("plan", value, &ids)
 }
 
-fn read_new_partner(
-    app: &App,
-    mut f: Fields,
-    distributor: &Distributor,
-    now: i64,
-) -> Result<Partner, ApiError> {
+fn read_new_partner(app: &App, mut f: Fields, distributor: &Distributor, now: i64) -> Result<Partner, ApiError> {
     let email = f.req_str("email")?;
     let email = f.email("email", email)?.to_lowercase();
     let company = f.req_str("company")?;
@@ -62,16 +50,10 @@ fn read_new_partner(
     let mut b = f.req_object("billing")?;
     let currency = b.req_str("currency")?;
     let currency = b.one_of("currency", &currency, BILLING_CURRENCIES)?;
-    let interval = b
-        .opt_str("interval")?
-        .map(|i| b.one_of("interval", &i, BILLING_INTERVALS))
-        .transpose()?;
+    let interval = b.opt_str("interval")?.map(|i| b.one_of("interval", &i, BILLING_INTERVALS)).transpose()?;
     b.finish()?;
     f.finish()?;
-    let billing = BillingConfig {
-        currency,
-        interval: interval.unwrap_or_else(|| BillingConfig::default().interval),
-    };
+    let billing = BillingConfig { currency, interval: interval.unwrap_or_else(|| BillingConfig::default().interval) };
     Ok(Partner {
         id: app.new_id(prefix::PARTNER),
         distributor_id: Some(distributor.id.clone()),
@@ -108,21 +90,14 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
         .get("status")
         .map(|s| {
             AccountStatus::parse(s).ok_or_else(|| {
-                ApiError::InvalidField(format!(
-                    "status must be one of active, suspended, pending, got {s:?}."
-                ))
+                ApiError::InvalidField(format!("status must be one of active, suspended, pending, got {s:?}."))
             })
         })
         .transpose()?;
     let paging = Paging::read(app, ctx, status.map_or("", |s| s.as_str()))?;
-    let page = app
-        .store
-        .list_partners(&d.id, status, &paging.request)
-        .await?;
+    let page = app.store.list_partners(&d.id, status, &paging.request).await?;
     let partners: Vec<Value> = page.items.iter().map(views::partner_summary).collect();
-    Ok(Reply::ok(
-        json!({ "partners": partners, "nextCursor": paging.next_cursor(app, page.next) }),
-    ))
+    Ok(Reply::ok(json!({ "partners": partners, "nextCursor": paging.next_cursor(app, page.next) })))
 }
 
 pub async fn create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
@@ -145,10 +120,7 @@ pub async fn bulk_create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let (mut created, mut failed) = (0, 0);
     let mut results = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let company = item
-            .get("company")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let company = item.get("company").and_then(Value::as_str).map(str::to_string);
         let outcome = match Fields::from_value(item, &format!("partners[{i}].")) {
             Ok(fields) => match read_new_partner(app, fields, d, ctx.now) {
                 Ok(p) => insert(app, &p).await.map(|()| p),
@@ -159,8 +131,7 @@ pub async fn bulk_create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
         match outcome {
             Ok(p) => {
                 created += 1;
-                results
-                    .push(json!({ "id": p.id, "company": p.company, "status": p.status.as_str() }));
+                results.push(json!({ "id": p.id, "company": p.company, "status": p.status.as_str() }));
             }
             Err(ApiError::Internal(detail)) => return Err(ApiError::Internal(detail)),
             Err(e) => {
@@ -174,9 +145,7 @@ pub async fn bulk_create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
             }
         }
     }
-    Ok(Reply::created(
-        json!({ "created": created, "failed": failed, "partners": results }),
-    ))
+    Ok(Reply::created(json!({ "created": created, "failed": failed, "partners": results })))
 }
 
 pub async fn get(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
@@ -187,21 +156,12 @@ pub async fn get(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 
 pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let mut f = Fields::parse(&ctx.body)?;
-    let plan = f
-        .opt_str("plan")?
-        .map(|p| read_plan(app, &f, &p))
-        .transpose()?;
+    let plan = f.opt_str("plan")?.map(|p| read_plan(app, &f, &p)).transpose()?;
     let billing_patch = match f.opt_object("billing")? {
         None => None,
         Some(mut b) => {
-            let currency = b
-                .opt_str("currency")?
-                .map(|c| b.one_of("currency", &c, BILLING_CURRENCIES))
-                .transpose()?;
-            let interval = b
-                .opt_str("interval")?
-                .map(|i| b.one_of("interval", &i, BILLING_INTERVALS))
-                .transpose()?;
+            let currency = b.opt_str("currency")?.map(|c| b.one_of("currency", &c, BILLING_CURRENCIES)).transpose()?;
+            let interval = b.opt_str("interval")?.map(|i| b.one_of("interval", &i, BILLING_INTERVALS)).transpose()?;
             b.finish()?;
             Some((currency, interval))
         }
@@ -210,22 +170,10 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let mut partner = sub_partner(app, ctx).await?;
 
     if let Some(plan_id) = plan.as_deref().filter(|p| *p != partner.plan) {
-        let plan = app
-            .config
-            .catalog
-            .plan(plan_id)
-            .expect("chosen from the catalogue");
+        let plan = app.config.catalog.plan(plan_id).expect("chosen from the catalogue");
         let change = app
             .billing
-            .change_plan(
-                &partner,
-                PlanChangeRequest {
-                    plan,
-                    billing: None,
-                    currency: None,
-                },
-                ctx.now,
-            )
+            .change_plan(&partner, PlanChangeRequest { plan, billing: None, currency: None }, ctx.now)
             .await?;
         partner = change.partner;
     }
@@ -235,10 +183,7 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
             currency: currency.unwrap_or(current.currency),
             interval: interval.unwrap_or(current.interval),
         };
-        partner = app
-            .store
-            .update_partner_terms(&partner.id, None, Some(&merged), None, ctx.now)
-            .await?;
+        partner = app.store.update_partner_terms(&partner.id, None, Some(&merged), None, ctx.now).await?;
     }
     Ok(Reply::ok(json!({
         "id": partner.id,
@@ -259,10 +204,7 @@ pub async fn activate(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
         ctx.now,
         json!({ "partnerId": partner.id, "status": "active", "activatedAt": rfc3339(ctx.now) }),
     );
-    let change = app
-        .store
-        .activate_partner(&partner.id, ctx.now, &evt)
-        .await?;
+    let change = app.store.activate_partner(&partner.id, ctx.now, &evt).await?;
     Ok(Reply::ok(json!({
         "id": change.partner.id,
         "status": change.partner.status.as_str(),
@@ -281,10 +223,7 @@ pub async fn suspend(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
         ctx.now,
         json!({ "partnerId": partner.id, "status": "suspended", "suspendedAt": rfc3339(ctx.now) }),
     );
-    let change = app
-        .store
-        .suspend_partner(&partner.id, ctx.now, &evt)
-        .await?;
+    let change = app.store.suspend_partner(&partner.id, ctx.now, &evt).await?;
     Ok(Reply::ok(json!({
         "id": change.partner.id,
         "status": change.partner.status.as_str(),

@@ -19,10 +19,7 @@ fn choice(field: &str, value: &str, allowed: &[&str]) -> Result<String, ApiError
     if allowed.contains(&v.as_str()) {
         Ok(v)
     } else {
-        Err(ApiError::PlanChangeFailed(format!(
-            "{field} must be one of {}, got {value:?}.",
-            allowed.join(", ")
-        )))
+        Err(ApiError::PlanChangeFailed(format!("{field} must be one of {}, got {value:?}.", allowed.join(", "))))
     }
 }
 
@@ -32,25 +29,11 @@ pub async fn change(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, Ap
     let billing = f.opt_str("billing")?;
     let currency = f.opt_str("currency")?;
     f.finish()?;
-    let plan_ids: Vec<&str> = app
-        .config
-        .catalog
-        .plans
-        .iter()
-        .map(|p| p.id.as_str())
-        .collect();
+    let plan_ids: Vec<&str> = app.config.catalog.plans.iter().map(|p| p.id.as_str()).collect();
     let plan = choice("plan", &plan, &plan_ids)?;
-    let plan = app
-        .config
-        .catalog
-        .plan(&plan)
-        .expect("chosen from the catalogue");
-    let billing = billing
-        .map(|b| choice("billing", &b, SUBSCRIPTION_BILLINGS))
-        .transpose()?;
-    let currency = currency
-        .map(|c| choice("currency", &c, SUBSCRIPTION_CURRENCIES))
-        .transpose()?;
+    let plan = app.config.catalog.plan(&plan).expect("chosen from the catalogue");
+    let billing = billing.map(|b| choice("billing", &b, SUBSCRIPTION_BILLINGS)).transpose()?;
+    let currency = currency.map(|c| choice("currency", &c, SUBSCRIPTION_CURRENCIES)).transpose()?;
 
     let window = ratelimit::hit(
         app.store.as_ref(),
@@ -61,16 +44,10 @@ pub async fn change(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, Ap
     )
     .await?;
     if window.exceeded {
-        return Err(ApiError::RateLimited {
-            retry_after: window.retry_after(ctx.now),
-        });
+        return Err(ApiError::RateLimited { retry_after: window.retry_after(ctx.now) });
     }
 
-    let request = PlanChangeRequest {
-        plan,
-        billing: billing.as_deref(),
-        currency: currency.as_deref(),
-    };
+    let request = PlanChangeRequest { plan, billing: billing.as_deref(), currency: currency.as_deref() };
     let change = app.billing.change_plan(partner, request, ctx.now).await?;
     let sub = &change.partner.subscription;
     tracing::info!(

@@ -14,16 +14,12 @@ pub async fn get(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let d = ctx.distributor()?;
     let month = match ctx.query.get("month") {
         None => Month::of(ctx.now),
-        Some(m) => Month::parse(m)
-            .ok_or_else(|| ApiError::InvalidField(format!("month must be YYYY-MM, got {m:?}.")))?,
+        Some(m) => {
+            Month::parse(m).ok_or_else(|| ApiError::InvalidField(format!("month must be YYYY-MM, got {m:?}.")))?
+        }
     };
     let partners = app.store.all_partners(&d.id).await?;
-    let runs: HashMap<String, u32> = app
-        .store
-        .runs_used_by_partners(&d.id, month)
-        .await?
-        .into_iter()
-        .collect();
+    let runs: HashMap<String, u32> = app.store.runs_used_by_partners(&d.id, month).await?.into_iter().collect();
     let by_partner: Vec<_> = partners
         .iter()
         .map(|p| {
