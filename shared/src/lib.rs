@@ -11,6 +11,7 @@ pub mod provision;
 pub mod queue;
 pub mod ratelimit;
 pub mod reports;
+pub mod runner;
 pub mod store;
 
 pub use api::App;

@@ -1,0 +1,221 @@
+//! The assessment runner (`worker.assessment-runner`): takes one run message, moves the run
+//! queued → running → completed | failed with conditional writes, and records each move's
+//! event in the same write. SQS delivers at least once, so every step is safe to repeat:
+//! a duplicate or stale message finds the run held or finished and changes nothing, a
+//! delivery after a crash takes the run over once its lease has passed, and the last
+//! allowed delivery ends the run `failed` instead of leaving it running forever.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use crate::config::Secrets;
+use crate::domain::account::{Owner, Partner};
+use crate::domain::event::{Event, EventType};
+use crate::domain::ids::{prefix, IdGen};
+use crate::domain::run::{Run, RunError, RunReport, RunResults, RunStatus};
+use crate::domain::time::Clock;
+use crate::queue::RunMessage;
+use crate::reports;
+use crate::store::{RunClaim, Store, StoreError};
+
+/// What an assessment found, ready to store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assessment {
+    pub score: u8,
+    pub critical: u32,
+    pub high: u32,
+    pub medium: u32,
+    pub low: u32,
+    pub report: RunReport,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AssessError {
+    /// Worth another delivery (throttling, an outage).
+    #[error("{message}")]
+    Transient { code: String, message: String },
+    /// Retrying cannot help (consent missing, unknown tenant): the run fails now.
+    #[error("{message}")]
+    Permanent { code: String, message: String },
+}
+
+/// Collects a tenant's configuration and evaluates it for a product.
+#[async_trait]
+pub trait Assessor: Send + Sync {
+    async fn assess(&self, tenant_id: &str, product: &str, maturity_target: u8) -> Result<Assessment, AssessError>;
+}
+
+/// What the queue should do with the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Delete it: the run is finished, gone, or handled by another attempt.
+    Done,
+    /// Leave it: it comes back after the visibility timeout (a partial batch failure on SQS).
+    Retry,
+}
+
+pub struct RunnerSettings {
+    /// Deliveries of one message that may try the run; the next one fails it. Keep it below
+    /// the queue's `maxReceiveCount` so the run is failed before the message goes to the DLQ.
+    pub max_attempts: u32,
+    /// How long an attempt holds the run: the queue's visibility timeout.
+    pub lease_secs: i64,
+    pub public_base_url: String,
+}
+
+pub struct Runner {
+    pub store: Arc<dyn Store>,
+    pub assessor: Arc<dyn Assessor>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<IdGen>,
+    pub secrets: Secrets,
+    pub settings: RunnerSettings,
+}
+
+fn attempt_token() -> u32 {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).expect("the operating system's random source failed");
+    u32::from_le_bytes(b) | 1
+}
+
+impl Runner {
+    fn event(&self, kind: EventType, partner: &Partner, data: serde_json::Value) -> Event {
+        Event {
+            id: self.ids.time_ordered(prefix::EVENT, self.clock.now_ms().max(0) as u64),
+            kind,
+            timestamp: self.clock.now(),
+            account: Owner::partner(&partner.id),
+            distributor_id: partner.distributor_id.clone(),
+            data,
+        }
+    }
+
+    /// Handles one delivery of a run message; `receive_count` is 1 on the first delivery.
+    pub async fn process(&self, message: &RunMessage, receive_count: u32) -> Outcome {
+        match self.try_process(message, receive_count).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::error!(run_id = message.run_id.as_str(), error = %e, "run processing failed; will retry");
+                Outcome::Retry
+            }
+        }
+    }
+
+    async fn try_process(&self, message: &RunMessage, receive_count: u32) -> Result<Outcome, StoreError> {
+        let Some(partner) = self.store.partner(&message.partner_id).await? else { return Ok(Outcome::Done) };
+        let now = self.clock.now();
+        let attempt = attempt_token();
+        let Some(queued) = self.store.run(&partner.id, &message.run_id).await? else { return Ok(Outcome::Done) };
+        let started = self.event(
+            EventType::AssessmentStarted,
+            &partner,
+            json!({
+                "assessmentId": queued.id,
+                "customerId": queued.customer_id,
+                "product": queued.product,
+                "status": "running",
+            }),
+        );
+        let run = match self
+            .store
+            .claim_run(&partner.id, &message.run_id, attempt, now, now + self.settings.lease_secs, &started)
+            .await?
+        {
+            RunClaim::Claimed(run) => run,
+            RunClaim::Busy => return Ok(Outcome::Retry),
+            RunClaim::Finished(_) | RunClaim::Gone => return Ok(Outcome::Done),
+        };
+        let span = tracing::info_span!("run", run_id = run.id.as_str(), attempt = receive_count);
+        let _enter = span.enter();
+        if receive_count > self.settings.max_attempts {
+            let error = RunError {
+                code: "ATTEMPTS_EXHAUSTED".into(),
+                message: format!("The assessment did not finish after {} attempts.", self.settings.max_attempts),
+            };
+            return self.fail(&partner, run, attempt, error).await;
+        }
+        let Some(customer) = self.store.customer(&partner.id, &run.customer_id).await? else {
+            return Ok(Outcome::Done);
+        };
+        match self.assessor.assess(&customer.tenant_id, &run.product, run.maturity_target).await {
+            Ok(a) => self.complete(&partner, run, attempt, a).await,
+            Err(AssessError::Permanent { code, message }) => self.fail(&partner, run, attempt, RunError { code, message }).await,
+            Err(AssessError::Transient { code, message }) if receive_count >= self.settings.max_attempts => {
+                self.fail(&partner, run, attempt, RunError { code, message }).await
+            }
+            Err(AssessError::Transient { message, .. }) => {
+                tracing::warn!(error = message.as_str(), "transient failure; the run will be retried");
+                self.store.release_run(&partner.id, &run.id, attempt).await?;
+                Ok(Outcome::Retry)
+            }
+        }
+    }
+
+    async fn complete(&self, partner: &Partner, run: Run, attempt: u32, a: Assessment) -> Result<Outcome, StoreError> {
+        let now = self.clock.now();
+        let mut done = run;
+        done.status = RunStatus::Completed;
+        done.completed_at = Some(now);
+        let findings = a.critical + a.high + a.medium + a.low;
+        done.results = Some(RunResults {
+            score: a.score,
+            findings,
+            critical: a.critical,
+            high: a.high,
+            medium: a.medium,
+            low: a.low,
+            report_url: reports::link(
+                &self.secrets.report_signing,
+                &self.settings.public_base_url,
+                &partner.id,
+                &done.id,
+                now,
+            ),
+        });
+        let event = self.event(
+            EventType::AssessmentCompleted,
+            partner,
+            json!({
+                "assessmentId": done.id,
+                "customerId": done.customer_id,
+                "product": done.product,
+                "status": "completed",
+                "score": a.score,
+                "findings": findings,
+            }),
+        );
+        self.finish(&done, attempt, Some(&a.report), &event).await
+    }
+
+    async fn fail(&self, partner: &Partner, run: Run, attempt: u32, error: RunError) -> Result<Outcome, StoreError> {
+        tracing::warn!(code = error.code.as_str(), "run failed");
+        let mut failed = run;
+        failed.status = RunStatus::Failed;
+        failed.completed_at = Some(self.clock.now());
+        let event = self.event(
+            EventType::AssessmentFailed,
+            partner,
+            json!({
+                "assessmentId": failed.id,
+                "customerId": failed.customer_id,
+                "product": failed.product,
+                "status": "failed",
+                "error": { "code": error.code, "message": error.message },
+            }),
+        );
+        failed.error = Some(error);
+        self.finish(&failed, attempt, None, &event).await
+    }
+
+    async fn finish(&self, run: &Run, attempt: u32, report: Option<&RunReport>, event: &Event) -> Result<Outcome, StoreError> {
+        match self.store.finish_run(run, attempt, report, event).await {
+            Ok(()) => Ok(Outcome::Done),
+            // Another attempt took the run over (this one outlived its lease), or the
+            // customer and its runs were deleted meanwhile: nothing left to do here.
+            Err(StoreError::Conflict | StoreError::NotFound) => Ok(Outcome::Done),
+            Err(e) => Err(e),
+        }
+    }
+}
