@@ -47,7 +47,7 @@ pub fn embedded_app(config: Config, clock: Arc<dyn Clock>) -> Embedded {
         store,
         runs: runs.clone(),
         clock,
-        ids: IdGen::new(),
+        ids: Arc::new(IdGen::new()),
     };
     Embedded { app: Arc::new(app), runs }
 }

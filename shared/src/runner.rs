@@ -141,7 +141,9 @@ impl Runner {
         };
         match self.assessor.assess(&customer.tenant_id, &run.product, run.maturity_target).await {
             Ok(a) => self.complete(&partner, run, attempt, a).await,
-            Err(AssessError::Permanent { code, message }) => self.fail(&partner, run, attempt, RunError { code, message }).await,
+            Err(AssessError::Permanent { code, message }) => {
+                self.fail(&partner, run, attempt, RunError { code, message }).await
+            }
             Err(AssessError::Transient { code, message }) if receive_count >= self.settings.max_attempts => {
                 self.fail(&partner, run, attempt, RunError { code, message }).await
             }
@@ -209,7 +211,13 @@ impl Runner {
         self.finish(&failed, attempt, None, &event).await
     }
 
-    async fn finish(&self, run: &Run, attempt: u32, report: Option<&RunReport>, event: &Event) -> Result<Outcome, StoreError> {
+    async fn finish(
+        &self,
+        run: &Run,
+        attempt: u32,
+        report: Option<&RunReport>,
+        event: &Event,
+    ) -> Result<Outcome, StoreError> {
         match self.store.finish_run(run, attempt, report, event).await {
             Ok(()) => Ok(Outcome::Done),
             // Another attempt took the run over (this one outlived its lease), or the

@@ -7,5 +7,6 @@ mod graph;
 mod pipeline;
 mod routes_distributor;
 mod routes_partner;
+mod runner;
 mod store_contract;
 mod tenancy;

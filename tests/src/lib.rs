@@ -101,7 +101,12 @@ impl Harness {
         }
         let resp = self.app.handle(req.body(body.unwrap_or_default()).expect("request")).await;
         let (parts, raw) = resp.into_parts();
-        let body = if raw.is_empty() { Value::Null } else { serde_json::from_slice(&raw).expect("every body is JSON") };
+        let json = parts.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        let body = if raw.is_empty() || !json {
+            Value::Null
+        } else {
+            serde_json::from_slice(&raw).expect("a JSON content type carries JSON")
+        };
         Resp { status: parts.status, headers: parts.headers, body, raw }
     }
 
@@ -200,6 +205,36 @@ impl Harness {
     /// Events waiting in the outbox, oldest first.
     pub async fn events(&self) -> Vec<shared::domain::event::Event> {
         self.app.store.pending_events(10_000).await.expect("outbox")
+    }
+
+    /// A runner on this app's store and clock, with `assessor` doing the assessing.
+    pub fn runner(&self, assessor: Arc<dyn shared::runner::Assessor>, max_attempts: u32) -> shared::runner::Runner {
+        shared::runner::Runner {
+            store: self.app.store.clone(),
+            assessor,
+            clock: self.clock.clone(),
+            ids: self.app.ids.clone(),
+            secrets: self.app.secrets.clone(),
+            settings: shared::runner::RunnerSettings {
+                max_attempts,
+                lease_secs: functions::dev_server::RUNS_VISIBILITY_SECS,
+                public_base_url: self.app.config.public_base_url.clone(),
+            },
+        }
+    }
+
+    /// Receives every visible run message, processes each, and deletes the ones done, as the
+    /// queue's consumer does; returns the outcomes.
+    pub async fn work(&self, runner: &shared::runner::Runner) -> Vec<shared::runner::Outcome> {
+        let mut outcomes = Vec::new();
+        for d in self.runs.receive(100) {
+            let outcome = runner.process(&d.message, d.receive_count).await;
+            if outcome == shared::runner::Outcome::Done {
+                self.runs.ack(&d.receipt);
+            }
+            outcomes.push(outcome);
+        }
+        outcomes
     }
 
     /// Run messages on the runs queue (sent and not yet acknowledged).

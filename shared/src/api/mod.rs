@@ -40,7 +40,7 @@ pub struct App {
     pub runs: Arc<dyn RunQueue>,
     pub billing: Arc<dyn Billing>,
     pub clock: Arc<dyn Clock>,
-    pub ids: IdGen,
+    pub ids: Arc<IdGen>,
 }
 
 /// One request as a handler sees it.
