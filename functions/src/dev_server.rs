@@ -24,6 +24,7 @@ use shared::domain::time::{Clock, SystemClock};
 use shared::provision::{self, NewAccount, ProvisionError};
 use shared::queue::memory::MemoryQueue;
 use shared::queue::RunMessage;
+use shared::runner::{Outcome, Runner};
 use shared::store::memory::MemoryStore;
 use shared::store::Store;
 use shared::App;
@@ -153,6 +154,29 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
         () = tokio::time::sleep(std::time::Duration::from_secs(10)) => tracing::warn!("open connections did not finish within 10 s"),
     }
     Ok(())
+}
+
+/// The runner as a task: takes visible messages off the in-process runs queue, processes
+/// each, and deletes the ones done; the rest come back after the visibility timeout, as on SQS.
+pub async fn run_worker(queue: Arc<MemoryQueue<RunMessage>>, runner: Arc<Runner>, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        let deliveries = queue.receive(10);
+        if deliveries.is_empty() {
+            let wait = queue.next_visible_in_ms().map_or(1000, |ms| ms.clamp(10, 1000)) as u64;
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = queue.arrived() => {}
+                () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+            }
+            continue;
+        }
+        for d in deliveries {
+            if runner.process(&d.message, d.receive_count).await == Outcome::Done {
+                queue.ack(&d.receipt);
+            }
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM.

@@ -2,6 +2,7 @@
 //! domain rules, and the ports (store, queue, billing) with their adapters.
 
 pub mod api;
+pub mod assess;
 pub mod auth;
 pub mod billing;
 pub mod config;

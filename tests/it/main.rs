@@ -1,5 +1,6 @@
 //! The one integration-test binary; each module covers one area.
 
+mod assess;
 mod concurrency;
 mod dev_server;
 mod events;

@@ -1,0 +1,201 @@
+//! The check catalogue: what a check is, what it answers, and the three products' lists.
+//!
+//! A check is plain data plus a pure function over the snapshot, so catalogues are `static`
+//! slices and an assessment is a fold over one of them (see `score`).
+
+pub mod cis_m365;
+pub mod essential_eight;
+pub mod nist_csf;
+pub(crate) mod probes;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::snapshot::TenantSnapshot;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::High => "high",
+            Self::Medium => "medium",
+            Self::Low => "low",
+        }
+    }
+}
+
+/// The eight mitigation strategies of the ASD Essential Eight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    ApplicationControl,
+    PatchApplications,
+    OfficeMacros,
+    UserApplicationHardening,
+    RestrictAdminPrivileges,
+    PatchOs,
+    Mfa,
+    RegularBackups,
+}
+
+impl Strategy {
+    /// In the order the ASD lists them.
+    pub const ALL: [Strategy; 8] = [
+        Self::ApplicationControl,
+        Self::PatchApplications,
+        Self::OfficeMacros,
+        Self::UserApplicationHardening,
+        Self::RestrictAdminPrivileges,
+        Self::PatchOs,
+        Self::Mfa,
+        Self::RegularBackups,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ApplicationControl => "application-control",
+            Self::PatchApplications => "patch-applications",
+            Self::OfficeMacros => "office-macros",
+            Self::UserApplicationHardening => "user-application-hardening",
+            Self::RestrictAdminPrivileges => "restrict-admin-privileges",
+            Self::PatchOs => "patch-os",
+            Self::Mfa => "mfa",
+            Self::RegularBackups => "regular-backups",
+        }
+    }
+}
+
+/// Where a check sits in its framework, and the level (maturity level, tier or profile level)
+/// from which it applies: a run at maturity target `t` counts the checks whose level is ≤ `t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "framework", rename_all = "kebab-case")]
+pub enum Reference {
+    #[serde(rename_all = "camelCase")]
+    EssentialEight { strategy: Strategy, maturity_level: u8 },
+    /// `subcategory` is a CSF 2.0 subcategory such as `PR.AA-03`; `tier` 1–4 is the
+    /// implementation tier from which the check is expected.
+    #[serde(rename_all = "camelCase")]
+    NistCsf { subcategory: &'static str, tier: u8 },
+    /// `recommendation` is the CIS Microsoft 365 Foundations Benchmark (v4.0.0) number;
+    /// `level` its profile level, 1 or 2.
+    #[serde(rename_all = "camelCase")]
+    CisM365 { recommendation: &'static str, level: u8 },
+}
+
+impl Reference {
+    pub fn level(&self) -> u8 {
+        match *self {
+            Self::EssentialEight { maturity_level, .. } => maturity_level,
+            Self::NistCsf { tier, .. } => tier,
+            Self::CisM365 { level, .. } => level,
+        }
+    }
+
+    /// The NIST CSF function (`GV`, `ID`, `PR`, `DE`, `RS`, `RC`) of a NIST reference.
+    pub fn nist_function(&self) -> Option<&'static str> {
+        match *self {
+            Self::NistCsf { subcategory, .. } => subcategory.split('.').next(),
+            _ => None,
+        }
+    }
+
+    pub fn strategy(&self) -> Option<Strategy> {
+        match *self {
+            Self::EssentialEight { strategy, .. } => Some(strategy),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// Graph cannot show it: someone has to look.
+    Manual,
+    NotApplicable,
+}
+
+/// What the check saw, for the report: one sentence, and optionally the objects behind it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub details: Option<Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub status: Status,
+    pub evidence: Evidence,
+}
+
+impl Outcome {
+    fn new(status: Status, summary: impl Into<String>) -> Self {
+        Self { status, evidence: Evidence { summary: summary.into(), details: None } }
+    }
+    pub fn pass(summary: impl Into<String>) -> Self {
+        Self::new(Status::Pass, summary)
+    }
+    pub fn fail(summary: impl Into<String>) -> Self {
+        Self::new(Status::Fail, summary)
+    }
+    pub fn manual(summary: impl Into<String>) -> Self {
+        Self::new(Status::Manual, summary)
+    }
+    pub fn not_applicable(summary: impl Into<String>) -> Self {
+        Self::new(Status::NotApplicable, summary)
+    }
+    /// Pass or fail on `ok`, with the same kind of summary either way.
+    pub fn judge(ok: bool, summary: impl Into<String>) -> Self {
+        Self::new(if ok { Status::Pass } else { Status::Fail }, summary)
+    }
+    /// Attaches structured details (e.g. the offending accounts or policies).
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.evidence.details = Some(details);
+        self
+    }
+}
+
+/// One check of a product's catalogue.
+#[derive(Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub reference: Reference,
+    pub severity: Severity,
+    pub rationale: &'static str,
+    pub remediation: &'static str,
+    #[serde(skip)]
+    pub evaluate: fn(&TenantSnapshot) -> Outcome,
+}
+
+impl Check {
+    pub fn level(&self) -> u8 {
+        self.reference.level()
+    }
+    pub fn run(&self, snapshot: &TenantSnapshot) -> Outcome {
+        (self.evaluate)(snapshot)
+    }
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Check")
+            .field("id", &self.id)
+            .field("reference", &self.reference)
+            .field("severity", &self.severity)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,650 @@
+//! Questions several checks ask of a snapshot ("is MFA enforced for everyone?", "which
+//! Windows releases are out of support?"), answered once here so the three catalogues judge
+//! the same facts the same way.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate};
+use serde_json::{json, Value};
+
+use super::Outcome;
+use crate::assess::snapshot::{
+    ids, ConditionalAccessPolicy, DeviceConfiguration, ManagedDevice, PolicyAssignment, TenantSnapshot,
+    ENDPOINT_PROTECTION_CONFIGURATION, UPDATE_RING_CONFIGURATION,
+};
+
+const DAY: i64 = 86_400;
+
+/// How many accounts or groups a policy "for all users" may leave out: the two emergency
+/// access (break-glass) accounts Microsoft recommends excluding, and nothing more.
+pub const MAX_EMERGENCY_EXCLUSIONS: usize = 2;
+
+// ---------------------------------------------------------------------------------------------
+// Time
+
+pub fn parse_time(s: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp())
+}
+
+/// Whole days from `time` to the snapshot's collection time.
+pub fn days_before_collection(s: &TenantSnapshot, time: Option<&str>) -> Option<i64> {
+    time.and_then(parse_time).map(|t| (s.collected_at - t).div_euclid(DAY))
+}
+
+fn date(ymd: &str) -> i64 {
+    NaiveDate::parse_from_str(ymd, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc().timestamp())
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Licences
+
+/// The tenant holds an enabled subscription with a provisioned service plan of that name.
+pub fn has_plan(s: &TenantSnapshot, plan: &str) -> bool {
+    s.subscribed_skus.iter().any(|sku| {
+        sku.capability_status.eq_ignore_ascii_case("Enabled")
+            && sku
+                .service_plans
+                .iter()
+                .any(|p| p.service_plan_name == plan && p.provisioning_status.eq_ignore_ascii_case("Success"))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conditional Access
+
+pub fn security_defaults_on(s: &TenantSnapshot) -> bool {
+    s.identity_security_defaults_enforcement_policy.as_ref().is_some_and(|p| p.is_enabled)
+}
+
+/// Policies that are switched on (report-only policies enforce nothing).
+pub fn enforced(s: &TenantSnapshot) -> impl Iterator<Item = &ConditionalAccessPolicy> {
+    s.conditional_access_policies.iter().filter(|p| p.state == "enabled")
+}
+
+/// Targets every user, leaving out at most the emergency access accounts (and Entra
+/// Connect's sync role, which cannot do MFA by design).
+pub fn covers_all_users(p: &ConditionalAccessPolicy) -> bool {
+    let u = &p.conditions.users;
+    u.include_users.iter().any(|x| x == "All")
+        && u.exclude_users.len() + u.exclude_groups.len() <= MAX_EMERGENCY_EXCLUSIONS
+        && u.exclude_roles.iter().all(|r| r == ids::DIRECTORY_SYNCHRONIZATION_ACCOUNTS)
+}
+
+/// Targets every role in `roles` (directly or through "All users"), excluding none of them.
+pub fn covers_roles(p: &ConditionalAccessPolicy, roles: &[&str]) -> bool {
+    let u = &p.conditions.users;
+    let excluded = roles.iter().any(|r| u.exclude_roles.iter().any(|x| x == r));
+    !excluded && (covers_all_users(p) || roles.iter().all(|r| u.include_roles.iter().any(|x| x == r)))
+}
+
+pub fn covers_all_apps(p: &ConditionalAccessPolicy) -> bool {
+    let a = &p.conditions.applications;
+    a.include_applications.iter().any(|x| x == "All") && a.exclude_applications.is_empty()
+}
+
+/// Not narrowed to some client types (an MFA policy for browsers only leaves apps open).
+pub fn covers_all_clients(p: &ConditionalAccessPolicy) -> bool {
+    let c = &p.conditions.client_app_types;
+    c.is_empty() || c.iter().any(|x| x == "all")
+}
+
+/// Not narrowed to risky sign-ins only.
+fn unconditional_on_risk(p: &ConditionalAccessPolicy) -> bool {
+    p.conditions.user_risk_levels.is_empty() && p.conditions.sign_in_risk_levels.is_empty()
+}
+
+/// The grant demands MFA (or an authentication strength) whatever else is offered: with
+/// `OR`, another control such as a compliant device would let a sign-in through without MFA.
+pub fn requires_mfa(p: &ConditionalAccessPolicy) -> bool {
+    let Some(g) = &p.grant_controls else {
+        return false;
+    };
+    let mfa = g.built_in_controls.iter().any(|c| c == "mfa") || g.authentication_strength.is_some();
+    let alternatives = g.built_in_controls.iter().any(|c| c != "mfa");
+    mfa && !(alternatives && g.operator.as_deref() == Some("OR"))
+}
+
+pub fn requires_phishing_resistant(p: &ConditionalAccessPolicy) -> bool {
+    let Some(strength) = p.grant_controls.as_ref().and_then(|g| g.authentication_strength.as_ref()) else {
+        return false;
+    };
+    requires_mfa(p)
+        && (strength.id == ids::PHISHING_RESISTANT_STRENGTH
+            || (!strength.allowed_combinations.is_empty()
+                && strength
+                    .allowed_combinations
+                    .iter()
+                    .all(|c| ids::PHISHING_RESISTANT_COMBINATIONS.contains(&c.as_str()))))
+}
+
+pub fn blocks(p: &ConditionalAccessPolicy) -> bool {
+    p.grant_controls.as_ref().is_some_and(|g| g.built_in_controls.iter().any(|c| c == "block"))
+}
+
+fn names<'a>(ps: impl Iterator<Item = &'a ConditionalAccessPolicy>) -> Vec<&'a str> {
+    ps.map(|p| p.display_name.as_str()).collect()
+}
+
+/// An enforced policy for all users, all apps and all clients that requires MFA,
+/// or security defaults. `Ok` names what enforces it; `Err` says what is missing.
+pub fn mfa_for_all_users(s: &TenantSnapshot) -> Result<String, String> {
+    if security_defaults_on(s) {
+        return Ok("Security defaults are enabled: every user must register for and use MFA".into());
+    }
+    let hits = names(enforced(s).filter(|p| {
+        covers_all_users(p)
+            && covers_all_apps(p)
+            && covers_all_clients(p)
+            && unconditional_on_risk(p)
+            && requires_mfa(p)
+    }));
+    match hits.first() {
+        Some(name) => Ok(format!("Conditional Access policy '{name}' requires MFA for all users and all cloud apps")),
+        None => Err(no_policy_reason(s, "requires MFA for all users on all cloud apps")),
+    }
+}
+
+/// MFA for the administrator roles that can take over the tenant.
+pub fn mfa_for_admins(s: &TenantSnapshot) -> Result<String, String> {
+    if security_defaults_on(s) {
+        return Ok("Security defaults are enabled: administrators must use MFA at every sign-in".into());
+    }
+    let hits = names(enforced(s).filter(|p| {
+        covers_roles(p, ids::TAKEOVER_ROLES)
+            && covers_all_apps(p)
+            && covers_all_clients(p)
+            && unconditional_on_risk(p)
+            && requires_mfa(p)
+    }));
+    match hits.first() {
+        Some(name) => Ok(format!("Conditional Access policy '{name}' requires MFA for administrator roles")),
+        None => Err(no_policy_reason(s, "requires MFA for the administrator roles")),
+    }
+}
+
+/// Phishing-resistant authentication strength for the administrator roles.
+pub fn phishing_resistant_for_admins(s: &TenantSnapshot) -> Result<String, String> {
+    let hits = names(
+        enforced(s)
+            .filter(|p| covers_roles(p, ids::TAKEOVER_ROLES) && covers_all_apps(p) && requires_phishing_resistant(p)),
+    );
+    match hits.first() {
+        Some(name) => {
+            Ok(format!("Conditional Access policy '{name}' requires phishing-resistant MFA for administrator roles"))
+        }
+        None => Err(no_policy_reason(
+            s,
+            "requires a phishing-resistant authentication strength for the administrator roles",
+        )),
+    }
+}
+
+/// Phishing-resistant authentication strength for every user.
+pub fn phishing_resistant_for_all(s: &TenantSnapshot) -> Result<String, String> {
+    let hits =
+        names(enforced(s).filter(|p| covers_all_users(p) && covers_all_apps(p) && requires_phishing_resistant(p)));
+    match hits.first() {
+        Some(name) => Ok(format!("Conditional Access policy '{name}' requires phishing-resistant MFA for all users")),
+        None => Err(no_policy_reason(s, "requires a phishing-resistant authentication strength for all users")),
+    }
+}
+
+/// Legacy protocols (Exchange ActiveSync and other basic-auth clients) cannot sign in.
+pub fn legacy_auth_blocked(s: &TenantSnapshot) -> Result<String, String> {
+    if security_defaults_on(s) {
+        return Ok("Security defaults are enabled: legacy authentication is blocked".into());
+    }
+    let hits = names(enforced(s).filter(|p| {
+        let types = &p.conditions.client_app_types;
+        covers_all_users(p)
+            && covers_all_apps(p)
+            && blocks(p)
+            && ["exchangeActiveSync", "other"].iter().all(|t| types.iter().any(|x| x == t))
+    }));
+    match hits.first() {
+        Some(name) => Ok(format!("Conditional Access policy '{name}' blocks legacy authentication")),
+        None => Err(no_defaults_or_policy_reason(
+            s,
+            "blocks legacy authentication clients (Exchange ActiveSync and other clients) for all users",
+        )),
+    }
+}
+
+/// Which risk condition a risk-based policy reacts to.
+#[derive(Clone, Copy)]
+pub enum Risk {
+    User,
+    SignIn,
+}
+
+/// An enforced policy for all users that reacts to high user risk (or sign-in risk) with MFA,
+/// a password change or a block.
+pub fn risk_policy(s: &TenantSnapshot, risk: Risk) -> Result<String, String> {
+    let hits = names(enforced(s).filter(|p| {
+        let levels = match risk {
+            Risk::User => &p.conditions.user_risk_levels,
+            Risk::SignIn => &p.conditions.sign_in_risk_levels,
+        };
+        let reacts = p.grant_controls.as_ref().is_some_and(|g| {
+            g.authentication_strength.is_some()
+                || g.built_in_controls.iter().any(|c| c == "mfa" || c == "block" || c == "passwordChange")
+        });
+        covers_all_users(p) && covers_all_apps(p) && levels.iter().any(|l| l == "high") && reacts
+    }));
+    let what = match risk {
+        Risk::User => "user risk",
+        Risk::SignIn => "sign-in risk",
+    };
+    match hits.first() {
+        Some(name) => Ok(format!("Conditional Access policy '{name}' acts on high {what}")),
+        None => Err(format!("No enabled Conditional Access policy for all users acts on high {what}")),
+    }
+}
+
+fn no_policy_reason(s: &TenantSnapshot, what: &str) -> String {
+    let reporting =
+        s.conditional_access_policies.iter().filter(|p| p.state == "enabledForReportingButNotEnforced").count();
+    let mut reason = format!("No enabled Conditional Access policy {what}");
+    if reporting > 0 {
+        reason.push_str(&format!(
+            " ({reporting} report-only polic{} enforce nothing)",
+            if reporting == 1 { "y does" } else { "ies" }
+        ));
+    }
+    reason
+}
+
+/// As `no_policy_reason`, for controls security defaults would also provide.
+fn no_defaults_or_policy_reason(s: &TenantSnapshot, what: &str) -> String {
+    format!("Security defaults are off. {}", no_policy_reason(s, what))
+}
+
+/// Turns a probe's answer into pass/fail.
+pub fn judged(r: Result<String, String>) -> Outcome {
+    match r {
+        Ok(why) => Outcome::pass(why),
+        Err(why) => Outcome::fail(why),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication methods and registration
+
+/// `Some(true)` when the method is enabled in the authentication methods policy.
+pub fn method_enabled(s: &TenantSnapshot, id: &str) -> Option<bool> {
+    s.authentication_methods_policy.as_ref().map(|p| {
+        p.authentication_method_configurations.iter().any(|m| m.id.eq_ignore_ascii_case(id) && m.state == "enabled")
+    })
+}
+
+/// Member users (guests authenticate at their home tenant).
+pub fn member_registrations(
+    s: &TenantSnapshot,
+) -> impl Iterator<Item = &crate::assess::snapshot::UserRegistrationDetails> {
+    s.user_registration_details
+        .iter()
+        .filter(|u| !u.user_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("guest")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Privileged roles
+
+fn is_service_principal(odata_type: Option<&str>) -> bool {
+    odata_type.is_some_and(|t| t.ends_with("servicePrincipal"))
+}
+
+/// Distinct principals holding any of `roles`, active or PIM-eligible (service principals
+/// left out: they hold roles for automation, not people).
+pub fn role_holders(s: &TenantSnapshot, roles: &[&str]) -> BTreeSet<String> {
+    let active = s.role_assignments.iter().filter(|a| {
+        roles.contains(&a.role_definition_id.as_str())
+            && !is_service_principal(a.principal.as_ref().and_then(|p| p.odata_type.as_deref()))
+    });
+    let eligible = s.role_eligibility_schedules.iter().filter(|e| roles.contains(&e.role_definition_id.as_str()));
+    active.map(|a| a.principal_id.clone()).chain(eligible.map(|e| e.principal_id.clone())).collect()
+}
+
+/// Principals with a standing (active) assignment to any of `roles`.
+pub fn standing_holders(s: &TenantSnapshot, roles: &[&str]) -> BTreeSet<String> {
+    s.role_assignments
+        .iter()
+        .filter(|a| {
+            roles.contains(&a.role_definition_id.as_str())
+                && !is_service_principal(a.principal.as_ref().and_then(|p| p.odata_type.as_deref()))
+        })
+        .map(|a| a.principal_id.clone())
+        .collect()
+}
+
+/// A principal's UPN where the snapshot knows it, else its id.
+pub fn principal_name(s: &TenantSnapshot, id: &str) -> String {
+    s.users
+        .iter()
+        .find(|u| u.id == id)
+        .map(|u| u.user_principal_name.clone())
+        .or_else(|| {
+            s.role_assignments
+                .iter()
+                .filter(|a| a.principal_id == id)
+                .find_map(|a| a.principal.as_ref()?.user_principal_name.clone())
+        })
+        .unwrap_or_else(|| id.to_string())
+}
+
+/// Privileged user accounts present in `users`, for checks that need their properties.
+pub fn privileged_users(s: &TenantSnapshot) -> Vec<&crate::assess::snapshot::User> {
+    let holders = role_holders(s, ids::PRIVILEGED_ROLES);
+    s.users.iter().filter(|u| holders.contains(&u.id)).collect()
+}
+
+/// The user has an enabled Exchange Online plan: a mailbox, so it reads mail and browses.
+pub fn has_mailbox(u: &crate::assess::snapshot::User) -> bool {
+    u.assigned_plans
+        .iter()
+        .any(|p| p.service.eq_ignore_ascii_case("exchange") && p.capability_status.eq_ignore_ascii_case("Enabled"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Intune
+
+pub fn is_assigned(assignments: &Option<Vec<PolicyAssignment>>) -> bool {
+    assignments.as_ref().is_none_or(|a| !a.is_empty())
+}
+
+pub fn is_windows(os: &str) -> bool {
+    os.eq_ignore_ascii_case("Windows")
+}
+
+pub fn managed_windows(s: &TenantSnapshot) -> Vec<&ManagedDevice> {
+    s.managed_devices.iter().filter(|d| is_windows(&d.operating_system)).collect()
+}
+
+/// The Intune-managed Windows devices, or the honest answer when there are none: Graph cannot
+/// show how unmanaged (or otherwise managed) devices are configured.
+pub fn require_intune_windows(s: &TenantSnapshot) -> Result<Vec<&ManagedDevice>, Outcome> {
+    let devices = managed_windows(s);
+    if devices.is_empty() {
+        Err(Outcome::manual(
+            "No Windows devices are enrolled in Intune, so Graph cannot show this setting; verify it in the tool that manages the endpoints",
+        ))
+    } else {
+        Ok(devices)
+    }
+}
+
+pub fn assigned_configurations<'a>(
+    s: &'a TenantSnapshot,
+    odata_type: &'a str,
+) -> impl Iterator<Item = &'a DeviceConfiguration> {
+    s.device_configurations.iter().filter(move |c| c.odata_type == odata_type && is_assigned(&c.assignments))
+}
+
+/// The strongest mode an ASR rule is set to across assigned endpoint-protection profiles.
+/// Reads one ASR rule's mode off an endpoint protection profile.
+pub type AsrRule = fn(&DeviceConfiguration) -> &Option<String>;
+
+pub fn asr_mode(s: &TenantSnapshot, rule: AsrRule) -> Option<String> {
+    let modes: Vec<&str> =
+        assigned_configurations(s, ENDPOINT_PROTECTION_CONFIGURATION).filter_map(|c| rule(c).as_deref()).collect();
+    ["block", "warn", "auditMode"]
+        .into_iter()
+        .find(|m| modes.contains(m))
+        .or(modes.first().copied())
+        .map(str::to_string)
+}
+
+/// Judges that ASR rules are in block mode on Intune-managed Windows devices.
+pub fn asr_rules_blocked(s: &TenantSnapshot, rules: &[(&str, AsrRule)]) -> Outcome {
+    if let Err(manual) = require_intune_windows(s) {
+        return manual;
+    }
+    let modes: Vec<(&str, Option<String>)> = rules.iter().map(|(n, r)| (*n, asr_mode(s, *r))).collect();
+    let weak: Vec<String> = modes
+        .iter()
+        .filter(|(_, m)| m.as_deref() != Some("block"))
+        .map(|(n, m)| format!("{n}: {}", m.as_deref().unwrap_or("not configured")))
+        .collect();
+    let details =
+        json!(modes.iter().map(|(n, m)| (n.to_string(), json!(m))).collect::<serde_json::Map<String, Value>>());
+    if weak.is_empty() {
+        Outcome::pass("The attack surface reduction rules are in block mode in an assigned endpoint protection profile")
+            .with_details(details)
+    } else {
+        Outcome::fail(format!("Attack surface reduction rules not in block mode: {}", weak.join("; ")))
+            .with_details(details)
+    }
+}
+
+/// The values a named setting has across assigned settings-catalog policies.
+fn setting_values<'a>(s: &'a TenantSnapshot, name: &'a str) -> impl Iterator<Item = &'a Value> {
+    s.configuration_policies
+        .iter()
+        .filter(|p| p.is_assigned != Some(false))
+        .flat_map(|p| p.settings.iter())
+        .filter(move |st| st.name == name)
+        .map(|st| &st.value)
+}
+
+/// `Some(true)` when some assigned policy turns the setting on and none turns it off.
+pub fn setting_on(s: &TenantSnapshot, name: &str) -> Option<bool> {
+    let values: Vec<&Value> = setting_values(s, name).collect();
+    if values.is_empty() {
+        None
+    } else {
+        Some(values.iter().all(|v| v.as_bool() == Some(true)))
+    }
+}
+
+pub fn setting_str<'a>(s: &'a TenantSnapshot, name: &'a str) -> Option<&'a str> {
+    setting_values(s, name).find_map(|v| v.as_str())
+}
+
+pub fn setting_u64(s: &TenantSnapshot, name: &str) -> Option<u64> {
+    setting_values(s, name).find_map(|v| v.as_u64())
+}
+
+/// Judges a boolean settings-catalog setting on Intune-managed Windows devices.
+pub fn setting_enforced(s: &TenantSnapshot, name: &str, what: &str) -> Outcome {
+    if let Err(manual) = require_intune_windows(s) {
+        return manual;
+    }
+    match setting_on(s, name) {
+        Some(true) => Outcome::pass(format!("{what}: enforced by an assigned Intune policy")),
+        Some(false) => Outcome::fail(format!("{what}: an assigned Intune policy turns it off")),
+        None => Outcome::fail(format!("{what}: no assigned Intune policy configures it")),
+    }
+}
+
+/// Assigned update rings that are not paused.
+pub fn update_rings(s: &TenantSnapshot) -> Vec<&DeviceConfiguration> {
+    assigned_configurations(s, UPDATE_RING_CONFIGURATION).collect()
+}
+
+/// The longest a quality update can wait before it is forced: deferral + deadline + grace.
+/// `None` without a deadline (users could postpone indefinitely) or when paused.
+pub fn quality_update_window(ring: &DeviceConfiguration) -> Option<u32> {
+    if ring.quality_updates_paused == Some(true) {
+        return None;
+    }
+    let deadline = ring.deadline_for_quality_updates_in_days?;
+    Some(
+        ring.quality_updates_deferral_period_in_days.unwrap_or(0)
+            + deadline
+            + ring.deadline_grace_period_in_days.unwrap_or(0),
+    )
+}
+
+/// Judges that every assigned update ring forces quality updates within `max_days`.
+pub fn rings_within(s: &TenantSnapshot, max_days: u32) -> Outcome {
+    if let Err(manual) = require_intune_windows(s) {
+        return manual;
+    }
+    let rings = update_rings(s);
+    if rings.is_empty() {
+        return Outcome::fail("No Windows Update for Business ring is assigned in Intune");
+    }
+    let details = json!(rings
+        .iter()
+        .map(|r| json!({
+            "displayName": r.display_name,
+            "qualityUpdatesDeferralPeriodInDays": r.quality_updates_deferral_period_in_days,
+            "deadlineForQualityUpdatesInDays": r.deadline_for_quality_updates_in_days,
+            "deadlineGracePeriodInDays": r.deadline_grace_period_in_days,
+            "qualityUpdatesPaused": r.quality_updates_paused,
+        }))
+        .collect::<Vec<_>>());
+    let slow: Vec<String> = rings
+        .iter()
+        .filter(|r| quality_update_window(r).is_none_or(|d| d > max_days))
+        .map(|r| match quality_update_window(r) {
+            Some(d) => format!("'{}' allows {d} days", r.display_name),
+            None if r.quality_updates_paused == Some(true) => {
+                format!("'{}' is paused", r.display_name)
+            }
+            None => format!("'{}' has no deadline", r.display_name),
+        })
+        .collect();
+    if slow.is_empty() {
+        Outcome::pass(format!("Every assigned update ring installs quality updates within {max_days} days (deferral + deadline + grace period)")).with_details(details)
+    } else {
+        Outcome::fail(format!("Quality updates can take longer than {max_days} days: {}", slow.join("; ")))
+            .with_details(details)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Windows releases
+
+pub struct WindowsRelease {
+    pub build: u32,
+    pub name: &'static str,
+    pub released: &'static str,
+    /// End of servicing for Home/Pro/Business editions (what small tenants run).
+    pub end_of_servicing: &'static str,
+}
+
+/// Windows client releases still seen in tenants, oldest first.
+pub const WINDOWS_RELEASES: &[WindowsRelease] = &[
+    WindowsRelease { build: 19045, name: "Windows 10 22H2", released: "2022-10-18", end_of_servicing: "2025-10-14" },
+    WindowsRelease { build: 22000, name: "Windows 11 21H2", released: "2021-10-04", end_of_servicing: "2023-10-10" },
+    WindowsRelease { build: 22621, name: "Windows 11 22H2", released: "2022-09-20", end_of_servicing: "2024-10-08" },
+    WindowsRelease { build: 22631, name: "Windows 11 23H2", released: "2023-10-31", end_of_servicing: "2025-11-11" },
+    WindowsRelease { build: 26100, name: "Windows 11 24H2", released: "2024-10-01", end_of_servicing: "2026-10-13" },
+    WindowsRelease { build: 26200, name: "Windows 11 25H2", released: "2025-09-30", end_of_servicing: "2027-10-12" },
+];
+
+/// `major.minor.build[.revision]` → build, for Windows 10/11 (`10.0.x`); older kernels
+/// (6.x: Windows 7, 8, 8.1) give `Some(0)`, i.e. older than anything in the table.
+pub fn windows_build(version: &str) -> Option<u32> {
+    let mut parts = version.split('.');
+    let major: u32 = parts.next()?.trim().parse().ok()?;
+    let _minor = parts.next()?;
+    let build: u32 = parts.next()?.trim().parse().ok()?;
+    Some(if major < 10 { 0 } else { build })
+}
+
+/// The release a build belongs to (`None`: older than every release in the table).
+pub fn windows_release(build: u32) -> Option<&'static WindowsRelease> {
+    WINDOWS_RELEASES.iter().filter(|r| r.build <= build).max_by_key(|r| r.build)
+}
+
+/// Out of vendor support at `now`.
+pub fn windows_unsupported(build: u32, now: i64) -> bool {
+    match windows_release(build) {
+        None => true,
+        Some(r) => date(r.end_of_servicing) <= now,
+    }
+}
+
+/// The latest or the previous Windows 11 release available at `now`.
+pub fn windows_current_or_previous(build: u32, now: i64) -> bool {
+    let mut available: Vec<&WindowsRelease> =
+        WINDOWS_RELEASES.iter().filter(|r| date(r.released) <= now && r.name.starts_with("Windows 11")).collect();
+    available.sort_by_key(|r| std::cmp::Reverse(r.build));
+    let newest_two: Vec<u32> = available.iter().take(2).map(|r| r.build).collect();
+    windows_release(build).is_some_and(|r| newest_two.contains(&r.build))
+}
+
+/// A Windows device as either list reports it: (name, version string).
+pub struct WindowsDevice<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+}
+
+/// Intune-managed Windows devices when there are any, else Entra ID's device list (which
+/// includes unmanaged devices): the best view Graph gives of the Windows fleet.
+pub fn windows_fleet(s: &TenantSnapshot) -> (Vec<WindowsDevice<'_>>, &'static str) {
+    let managed: Vec<WindowsDevice> = managed_windows(s)
+        .into_iter()
+        .map(|d| WindowsDevice { name: &d.device_name, version: &d.os_version })
+        .collect();
+    if !managed.is_empty() {
+        return (managed, "Intune");
+    }
+    let entra = s
+        .devices
+        .iter()
+        .filter(|d| is_windows(&d.operating_system) && d.account_enabled != Some(false))
+        .map(|d| WindowsDevice { name: &d.display_name, version: &d.operating_system_version })
+        .collect();
+    (entra, "Entra ID")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backups
+
+/// Microsoft 365 Backup is on and protects Exchange, SharePoint and OneDrive.
+/// `Ok(summary)` when it does; `Err(summary)` says what is missing (which is not a failure
+/// by itself: a third-party backup may cover the data).
+pub fn m365_backup(s: &TenantSnapshot) -> Result<String, String> {
+    let Some(b) = &s.backup_restore else {
+        return Err("Microsoft 365 Backup could not be read".into());
+    };
+    let on = b.service_status.as_ref().is_some_and(|st| st.status != "disabled" && !st.status.is_empty());
+    if !on {
+        return Err("Microsoft 365 Backup is not enabled".into());
+    }
+    let missing: Vec<&str> = [
+        ("exchangeProtectionPolicy", "Exchange"),
+        ("sharePointProtectionPolicy", "SharePoint"),
+        ("oneDriveForBusinessProtectionPolicy", "OneDrive"),
+    ]
+    .into_iter()
+    .filter(|(t, _)| !b.protection_policies.iter().any(|p| p.odata_type.ends_with(t) && p.status.starts_with("active")))
+    .map(|(_, n)| n)
+    .collect();
+    if missing.is_empty() {
+        Ok("Microsoft 365 Backup has active protection policies for Exchange, SharePoint and OneDrive".into())
+    } else {
+        Err(format!("Microsoft 365 Backup has no active protection policy for {}", missing.join(", ")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secure Score
+
+pub fn latest_secure_score(s: &TenantSnapshot) -> Option<&crate::assess::snapshot::SecureScore> {
+    s.secure_scores.iter().max_by_key(|sc| sc.created_date_time.as_deref().and_then(parse_time).unwrap_or(i64::MIN))
+}
+
+/// Secure Score as a percentage of its maximum, or the manual outcome when there is none.
+pub fn secure_score_at_least(s: &TenantSnapshot, min_percent: f64) -> Outcome {
+    match latest_secure_score(s) {
+        Some(sc) if sc.max_score > 0.0 => {
+            let pct = sc.current_score / sc.max_score * 100.0;
+            Outcome::judge(
+                pct >= min_percent,
+                format!(
+                    "Microsoft Secure Score is {:.0} of {:.0} ({pct:.0}%); the bar is {min_percent:.0}%",
+                    sc.current_score, sc.max_score
+                ),
+            )
+            .with_details(json!({ "currentScore": sc.current_score, "maxScore": sc.max_score }))
+        }
+        _ => Outcome::manual("No Microsoft Secure Score was available"),
+    }
+}

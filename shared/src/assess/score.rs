@@ -1,0 +1,263 @@
+//! Running a product's catalogue against a snapshot: which checks count for the maturity
+//! target, the severity-weighted score, the findings, and Essential Eight maturity levels.
+
+use serde::{Deserialize, Serialize};
+
+use super::checks::{cis_m365, essential_eight, nist_csf, Check, Evidence, Reference, Severity, Status, Strategy};
+use super::snapshot::TenantSnapshot;
+use crate::domain::run::RunResults;
+
+/// How much a check of each severity weighs in the score.
+pub const WEIGHT_CRITICAL: u32 = 10;
+pub const WEIGHT_HIGH: u32 = 5;
+pub const WEIGHT_MEDIUM: u32 = 3;
+pub const WEIGHT_LOW: u32 = 1;
+
+pub fn weight(severity: Severity) -> u32 {
+    match severity {
+        Severity::Critical => WEIGHT_CRITICAL,
+        Severity::High => WEIGHT_HIGH,
+        Severity::Medium => WEIGHT_MEDIUM,
+        Severity::Low => WEIGHT_LOW,
+    }
+}
+
+/// The products the engine assesses (ids and ranges as in CONTRACT.md's catalogue).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Product {
+    EssentialEight,
+    NistCsf,
+    CisM365,
+}
+
+impl Product {
+    pub const ALL: [Product; 3] = [Self::EssentialEight, Self::NistCsf, Self::CisM365];
+
+    pub fn parse(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.id() == id)
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::EssentialEight => "essential-eight",
+            Self::NistCsf => "nist-csf",
+            Self::CisM365 => "cis-m365",
+        }
+    }
+
+    /// Lowest and highest maturity target.
+    pub fn maturity_range(self) -> (u8, u8) {
+        match self {
+            Self::EssentialEight => (1, 3),
+            Self::NistCsf => (1, 4),
+            Self::CisM365 => (1, 2),
+        }
+    }
+
+    pub fn default_maturity(self) -> u8 {
+        match self {
+            Self::EssentialEight => 1,
+            Self::NistCsf => 2,
+            Self::CisM365 => 1,
+        }
+    }
+
+    /// The full catalogue, every level.
+    pub fn checks(self) -> &'static [Check] {
+        match self {
+            Self::EssentialEight => essential_eight::CHECKS,
+            Self::NistCsf => nist_csf::CHECKS,
+            Self::CisM365 => cis_m365::CHECKS,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AssessError {
+    #[error("unknown product '{0}'")]
+    UnknownProduct(String),
+    #[error("maturityTarget {target} is outside {product}'s range {min}-{max}")]
+    MaturityOutOfRange { product: &'static str, target: u8, min: u8, max: u8 },
+}
+
+/// One counted check and what it found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResult {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub severity: Severity,
+    pub reference: Reference,
+    pub status: Status,
+    pub evidence: Evidence,
+    pub remediation: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StrategyMaturity {
+    pub strategy: Strategy,
+    pub level: u8,
+    /// Counted checks of this strategy that passed or failed. Manual and not-applicable
+    /// checks do not block a level, so a strategy with nothing evaluated reaches the target
+    /// on no evidence: a report should say so rather than show the level bare.
+    pub evaluated: u32,
+}
+
+/// Essential Eight maturity reached: per strategy, and overall (the weakest strategy).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Maturity {
+    pub overall: u8,
+    pub strategies: Vec<StrategyMaturity>,
+}
+
+impl Maturity {
+    pub fn level(&self, strategy: Strategy) -> Option<u8> {
+        self.strategies.iter().find(|s| s.strategy == strategy).map(|s| s.level)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Assessment {
+    pub product: Product,
+    pub maturity_target: u8,
+    pub tenant_id: String,
+    pub collected_at: i64,
+    /// 0–100: severity-weighted share of passed checks among those that passed or failed.
+    pub score: u8,
+    /// Checks that passed or failed (the ones the score is made of).
+    pub evaluated: u32,
+    pub passed: u32,
+    pub manual: u32,
+    pub not_applicable: u32,
+    /// Set when the score needs a caveat (nothing could be evaluated).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Every counted check, in catalogue order.
+    pub results: Vec<CheckResult>,
+    /// The failed checks, most severe first.
+    pub findings: Vec<CheckResult>,
+    pub critical: u32,
+    pub high: u32,
+    pub medium: u32,
+    pub low: u32,
+    /// Essential Eight only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maturity: Option<Maturity>,
+}
+
+impl Assessment {
+    /// The summary a completed run stores (CONTRACT.md, Runs).
+    pub fn to_run_results(&self, report_url: String) -> RunResults {
+        RunResults {
+            score: self.score,
+            findings: self.findings.len() as u32,
+            critical: self.critical,
+            high: self.high,
+            medium: self.medium,
+            low: self.low,
+            report_url,
+        }
+    }
+}
+
+/// Assesses `snapshot` for a product id at a maturity target (its level, tier or profile).
+pub fn evaluate(product_id: &str, maturity_target: u8, snapshot: &TenantSnapshot) -> Result<Assessment, AssessError> {
+    let product = Product::parse(product_id).ok_or_else(|| AssessError::UnknownProduct(product_id.to_string()))?;
+    let (min, max) = product.maturity_range();
+    if !(min..=max).contains(&maturity_target) {
+        return Err(AssessError::MaturityOutOfRange { product: product.id(), target: maturity_target, min, max });
+    }
+    Ok(evaluate_checks(product, maturity_target, product.checks(), snapshot))
+}
+
+/// Scores an explicit catalogue: the checks whose level is at most `maturity_target` count.
+/// `evaluate` uses the product's own catalogue; this is public so a custom one can be scored.
+pub fn evaluate_checks(
+    product: Product,
+    maturity_target: u8,
+    checks: &[Check],
+    snapshot: &TenantSnapshot,
+) -> Assessment {
+    let results: Vec<CheckResult> = checks
+        .iter()
+        .filter(|c| c.level() <= maturity_target)
+        .map(|c| {
+            let outcome = c.run(snapshot);
+            CheckResult {
+                id: c.id,
+                title: c.title,
+                severity: c.severity,
+                reference: c.reference,
+                status: outcome.status,
+                evidence: outcome.evidence,
+                remediation: c.remediation,
+            }
+        })
+        .collect();
+
+    let count = |st: Status| results.iter().filter(|r| r.status == st).count() as u32;
+    let weight_of = |st: Status| -> u32 { results.iter().filter(|r| r.status == st).map(|r| weight(r.severity)).sum() };
+    let (passed_weight, failed_weight) = (weight_of(Status::Pass), weight_of(Status::Fail));
+    let total = passed_weight + failed_weight;
+    // Round half up in integers: (100·p + t/2) / t; no total means nothing was evaluated.
+    let (score, note) = match (passed_weight * 100 + total / 2).checked_div(total) {
+        Some(score) => (score as u8, None),
+        None => (
+            0,
+            Some("Nothing could be evaluated: every counted check needs manual review or does not apply, so the score is 0".to_string()),
+        ),
+    };
+
+    let mut findings: Vec<CheckResult> = results.iter().filter(|r| r.status == Status::Fail).cloned().collect();
+    findings.sort_by_key(|r| r.severity);
+    let failed = |sev: Severity| findings.iter().filter(|r| r.severity == sev).count() as u32;
+
+    let maturity = (product == Product::EssentialEight).then(|| essential_eight_maturity(&results, maturity_target));
+
+    Assessment {
+        product,
+        maturity_target,
+        tenant_id: snapshot.tenant_id.clone(),
+        collected_at: snapshot.collected_at,
+        score,
+        evaluated: count(Status::Pass) + count(Status::Fail),
+        passed: count(Status::Pass),
+        manual: count(Status::Manual),
+        not_applicable: count(Status::NotApplicable),
+        note,
+        critical: failed(Severity::Critical),
+        high: failed(Severity::High),
+        medium: failed(Severity::Medium),
+        low: failed(Severity::Low),
+        findings,
+        results,
+        maturity,
+    }
+}
+
+/// Per strategy, the highest level L ≤ target such that no counted check at a level ≤ L
+/// failed (manual and not-applicable checks do not block; 0 when a level-1 check fails).
+/// Overall is the lowest strategy.
+fn essential_eight_maturity(results: &[CheckResult], target: u8) -> Maturity {
+    let strategies: Vec<StrategyMaturity> = Strategy::ALL
+        .into_iter()
+        .map(|strategy| {
+            let failed_at = |level: u8| {
+                results.iter().any(|r| {
+                    r.status == Status::Fail && r.reference.strategy() == Some(strategy) && r.reference.level() == level
+                })
+            };
+            let level = (1..=target).take_while(|l| !failed_at(*l)).last().unwrap_or(0);
+            let evaluated = results
+                .iter()
+                .filter(|r| r.reference.strategy() == Some(strategy) && matches!(r.status, Status::Pass | Status::Fail))
+                .count() as u32;
+            StrategyMaturity { strategy, level, evaluated }
+        })
+        .collect();
+    Maturity { overall: strategies.iter().map(|s| s.level).min().unwrap_or(0), strategies }
+}

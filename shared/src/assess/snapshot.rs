@@ -1,0 +1,742 @@
+//! `TenantSnapshot`: the Microsoft Graph data the checks read, collected once per run.
+//!
+//! Field names follow Microsoft Graph's JSON (camelCase, the real resource and property names),
+//! so a collector can deserialize Graph responses straight into these types. Only the
+//! properties some check reads are kept; everything else Graph returns is ignored, and every
+//! field has a default so a partial response still loads.
+//!
+//! Absent data is not "secure" data: a check that finds nothing to look at answers `manual`
+//! (or `not-applicable`), never `pass`. Where "not collected" and "collected, empty" mean
+//! different things (the collector lacked a licence or a permission), the field is an `Option`.
+//!
+//! Two groups are not Graph resources and are flagged as such on their fields: the Intune
+//! settings-catalog policies are flattened into named settings (see [`setting`]), and the
+//! Exchange Online audit switches come from Exchange's admin API (`Get-AdminAuditLogConfig`,
+//! `Get-OrganizationConfig`), camelCased.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Everything collected from one tenant for one run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TenantSnapshot {
+    /// The Entra tenant id (GUID).
+    pub tenant_id: String,
+    /// When the collector finished, unix seconds. Every age ("not signed in for 45 days",
+    /// "end of servicing") is measured from here so a run is reproducible.
+    pub collected_at: i64,
+
+    // --- Directory ---
+    /// `GET /organization` (its single element).
+    pub organization: Organization,
+    /// `GET /subscribedSkus`.
+    pub subscribed_skus: Vec<SubscribedSku>,
+    /// `GET /users?$select=…,assignedPlans,onPremisesSyncEnabled,signInActivity`.
+    pub users: Vec<User>,
+    /// `GET /devices` (Entra ID joined / registered devices, managed or not).
+    pub devices: Vec<Device>,
+    /// `GET /policies/authorizationPolicy`.
+    pub authorization_policy: Option<AuthorizationPolicy>,
+    /// `GET /policies/adminConsentRequestPolicy`.
+    pub admin_consent_request_policy: Option<AdminConsentRequestPolicy>,
+
+    // --- Authentication ---
+    /// `GET /policies/identitySecurityDefaultsEnforcementPolicy`.
+    pub identity_security_defaults_enforcement_policy: Option<SecurityDefaultsPolicy>,
+    /// `GET /identity/conditionalAccess/policies`, with `authenticationStrength` expanded.
+    pub conditional_access_policies: Vec<ConditionalAccessPolicy>,
+    /// `GET /policies/authenticationMethodsPolicy`.
+    pub authentication_methods_policy: Option<AuthenticationMethodsPolicy>,
+    /// `GET /reports/authenticationMethods/userRegistrationDetails`.
+    pub user_registration_details: Vec<UserRegistrationDetails>,
+
+    // --- Privileged access ---
+    /// `GET /roleManagement/directory/roleAssignments?$expand=principal` (active assignments).
+    pub role_assignments: Vec<RoleAssignment>,
+    /// `GET /roleManagement/directory/roleEligibilitySchedules` (PIM eligible assignments).
+    pub role_eligibility_schedules: Vec<RoleEligibilitySchedule>,
+
+    // --- Intune ---
+    /// `GET /deviceManagement/deviceConfigurations?$expand=assignments`, including the
+    /// `windowsUpdateForBusinessConfiguration` update rings.
+    pub device_configurations: Vec<DeviceConfiguration>,
+    /// `GET /deviceManagement/configurationPolicies` (settings catalog and endpoint security),
+    /// flattened into named settings.
+    pub configuration_policies: Vec<ConfigurationPolicy>,
+    /// `GET /deviceManagement/deviceCompliancePolicies?$expand=assignments`.
+    pub device_compliance_policies: Vec<DeviceCompliancePolicy>,
+    /// `GET /deviceManagement/settings` (tenant-wide Intune settings).
+    pub device_management_settings: Option<DeviceManagementSettings>,
+    /// `GET /deviceManagement/managedDevices?$expand=windowsProtectionState`.
+    pub managed_devices: Vec<ManagedDevice>,
+
+    // --- Security posture and operations ---
+    /// `GET /security/secureScores` (newest first, as Graph returns them).
+    pub secure_scores: Vec<SecureScore>,
+    /// `GET /identityProtection/riskyUsers`; `None` when the tenant's licence or the
+    /// collector's permissions did not allow reading it.
+    pub risky_users: Option<Vec<RiskyUser>>,
+    /// `GET /security/alerts_v2`; `None` when not readable.
+    pub alerts: Option<Vec<Alert>>,
+
+    // --- Data ---
+    /// `GET /admin/sharepoint/settings`.
+    pub sharepoint_settings: Option<SharepointSettings>,
+    /// `GET /solutions/backupRestore` with its protection policies; `None` when not readable.
+    pub backup_restore: Option<BackupRestore>,
+
+    // --- Exchange Online (not Graph) ---
+    /// Exchange Online `Get-AdminAuditLogConfig`; `None` when the collector cannot reach it.
+    pub admin_audit_log_config: Option<AdminAuditLogConfig>,
+    /// Exchange Online `Get-OrganizationConfig`; `None` when the collector cannot reach it.
+    pub organization_config: Option<ExchangeOrganizationConfig>,
+}
+
+/// Well-known ids and values the checks compare against.
+pub mod ids {
+    /// Built-in directory role template ids (`roleDefinitionId` of built-in roles).
+    pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
+    pub const PRIVILEGED_ROLE_ADMINISTRATOR: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
+    pub const PRIVILEGED_AUTHENTICATION_ADMINISTRATOR: &str = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13";
+    pub const SECURITY_ADMINISTRATOR: &str = "194ae4cb-b126-40b2-bd5b-6091b380977d";
+    pub const CONDITIONAL_ACCESS_ADMINISTRATOR: &str = "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9";
+    pub const EXCHANGE_ADMINISTRATOR: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
+    pub const SHAREPOINT_ADMINISTRATOR: &str = "f28a1f50-f6e7-4571-818b-6a12f2af6b6c";
+    pub const USER_ADMINISTRATOR: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
+    pub const HELPDESK_ADMINISTRATOR: &str = "729827e3-9c14-49f7-bb1b-9608f156bbb8";
+    pub const APPLICATION_ADMINISTRATOR: &str = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
+    pub const CLOUD_APPLICATION_ADMINISTRATOR: &str = "158c047a-c907-4556-b7ef-446551a6b5f7";
+    pub const AUTHENTICATION_ADMINISTRATOR: &str = "c4e39bd9-1100-46d3-8c65-fb160da0071f";
+    pub const INTUNE_ADMINISTRATOR: &str = "3a2c62db-5318-420d-8d74-23affee5d9d5";
+    pub const BILLING_ADMINISTRATOR: &str = "b0f54661-2d74-4c50-afa3-1ec803f12efe";
+    /// Excluded from user-targeted policies by design (Entra Connect's sync account).
+    pub const DIRECTORY_SYNCHRONIZATION_ACCOUNTS: &str = "d29b2b05-8046-44ba-8758-1e26182fcf32";
+
+    /// Roles that can take over the tenant or its security configuration: the set a policy
+    /// "for administrators" must cover.
+    pub const TAKEOVER_ROLES: &[&str] = &[
+        GLOBAL_ADMINISTRATOR,
+        PRIVILEGED_ROLE_ADMINISTRATOR,
+        PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+        SECURITY_ADMINISTRATOR,
+        CONDITIONAL_ACCESS_ADMINISTRATOR,
+    ];
+
+    /// Roles counted as privileged when looking at who holds admin rights.
+    pub const PRIVILEGED_ROLES: &[&str] = &[
+        GLOBAL_ADMINISTRATOR,
+        PRIVILEGED_ROLE_ADMINISTRATOR,
+        PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+        SECURITY_ADMINISTRATOR,
+        CONDITIONAL_ACCESS_ADMINISTRATOR,
+        EXCHANGE_ADMINISTRATOR,
+        SHAREPOINT_ADMINISTRATOR,
+        USER_ADMINISTRATOR,
+        HELPDESK_ADMINISTRATOR,
+        APPLICATION_ADMINISTRATOR,
+        CLOUD_APPLICATION_ADMINISTRATOR,
+        AUTHENTICATION_ADMINISTRATOR,
+        INTUNE_ADMINISTRATOR,
+        BILLING_ADMINISTRATOR,
+    ];
+
+    /// Built-in authentication strength "Phishing-resistant MFA".
+    pub const PHISHING_RESISTANT_STRENGTH: &str = "00000000-0000-0000-0000-000000000004";
+    /// Authentication method combinations that resist phishing.
+    pub const PHISHING_RESISTANT_COMBINATIONS: &[&str] =
+        &["fido2", "windowsHelloForBusiness", "x509CertificateMultiFactor"];
+
+    /// `guestUserRoleId` values: guests limited to their own objects (restricted) or to
+    /// limited directory reads; anything else (the member role) is unrestricted.
+    pub const GUEST_ROLE_RESTRICTED: &str = "2af84b1e-32c8-42b7-82bc-daa82404023b";
+    pub const GUEST_ROLE_LIMITED: &str = "10dae51f-b6af-4016-8d66-8c2a99b929b3";
+
+    /// Service plans (in `subscribedSkus.servicePlans`) that unlock features checks rely on.
+    pub const PLAN_ENTRA_P1: &str = "AAD_PREMIUM";
+    pub const PLAN_ENTRA_P2: &str = "AAD_PREMIUM_P2";
+}
+
+/// Names of the settings-catalog settings the checks read. The collector maps each policy's
+/// `settingInstance.settingDefinitionId` (and its choice/simple value) onto these names; a
+/// boolean setting is `true` when the policy enables the protective behaviour.
+pub mod setting {
+    /// Word/Excel/PowerPoint "Block macros from running in Office files from the Internet".
+    pub const OFFICE_BLOCK_MACROS_FROM_INTERNET: &str = "office.blockMacrosFromInternet";
+    /// "VBA Macro Notification Settings": one of `disableAll`, `disableAllExceptSigned`,
+    /// `disableWithNotification`, `enableAll`.
+    pub const OFFICE_VBA_MACRO_NOTIFICATION: &str = "office.vbaMacroNotification";
+    /// "Macro Runtime Scan Scope" set to scan all documents (AMSI macro scanning).
+    pub const OFFICE_MACRO_ANTIVIRUS_SCANNING: &str = "office.macroAntivirusScanning";
+    /// "Packager Prompt" set to block OLE package activation.
+    pub const OFFICE_BLOCK_OLE_PACKAGES: &str = "office.blockOlePackageActivation";
+    /// Microsoft 365 Apps "Enable Automatic Updates".
+    pub const OFFICE_AUTOMATIC_UPDATES: &str = "office.automaticUpdatesEnabled";
+    /// Microsoft 365 Apps "Update Deadline" in days (number).
+    pub const OFFICE_UPDATE_DEADLINE_DAYS: &str = "office.updateDeadlineDays";
+    /// Edge "Configure Microsoft Defender SmartScreen".
+    pub const EDGE_SMARTSCREEN: &str = "edge.smartScreenEnabled";
+    /// Edge "Prevent bypassing Microsoft Defender SmartScreen prompts for sites".
+    pub const EDGE_SMARTSCREEN_NO_OVERRIDE: &str = "edge.preventSmartScreenPromptOverride";
+    /// "Disable Internet Explorer 11 as a standalone browser".
+    pub const WINDOWS_DISABLE_IE11: &str = "windows.disableInternetExplorer11";
+    /// "Turn on PowerShell Script Block Logging".
+    pub const WINDOWS_POWERSHELL_SCRIPT_BLOCK_LOGGING: &str = "windows.powerShellScriptBlockLogging";
+    /// "Microsoft Vulnerable Driver Blocklist" enabled.
+    pub const WINDOWS_VULNERABLE_DRIVER_BLOCKLIST: &str = "windows.vulnerableDriverBlocklist";
+    /// An App Control for Business (WDAC) policy deployed in enforce mode (not audit).
+    pub const WINDOWS_APP_CONTROL_ENFORCED: &str = "windows.appControlEnforced";
+    /// OneDrive "Silently move Windows known folders to OneDrive".
+    pub const ONEDRIVE_KNOWN_FOLDER_MOVE: &str = "onedrive.knownFolderMoveSilentOptIn";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directory
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Organization {
+    pub id: String,
+    pub display_name: String,
+    pub verified_domains: Vec<VerifiedDomain>,
+    pub security_compliance_notification_mails: Vec<String>,
+    pub technical_notification_mails: Vec<String>,
+    pub on_premises_sync_enabled: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VerifiedDomain {
+    pub name: String,
+    pub is_default: bool,
+    pub is_initial: bool,
+    #[serde(rename = "type")]
+    pub domain_type: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubscribedSku {
+    pub sku_id: String,
+    pub sku_part_number: String,
+    /// `Enabled`, `Warning`, `Suspended`, `Deleted`, `LockedOut`.
+    pub capability_status: String,
+    pub service_plans: Vec<ServicePlanInfo>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ServicePlanInfo {
+    pub service_plan_name: String,
+    /// `Success`, `Disabled`, `PendingInput`, …
+    pub provisioning_status: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct User {
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    pub account_enabled: Option<bool>,
+    /// `Member` or `Guest`.
+    pub user_type: Option<String>,
+    /// `true` for accounts synchronised from on-premises AD.
+    pub on_premises_sync_enabled: Option<bool>,
+    pub assigned_plans: Vec<AssignedPlan>,
+    /// Needs Entra ID P1 to read; `None` when the collector could not.
+    pub sign_in_activity: Option<SignInActivity>,
+    pub created_date_time: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AssignedPlan {
+    /// `exchange`, `SharePoint`, `MicrosoftOffice`, …
+    pub service: String,
+    /// `Enabled`, `Warning`, `Suspended`, `Deleted`, `LockedOut`.
+    pub capability_status: String,
+    pub service_plan_id: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SignInActivity {
+    pub last_sign_in_date_time: Option<String>,
+    pub last_non_interactive_sign_in_date_time: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Device {
+    pub id: String,
+    pub display_name: String,
+    pub account_enabled: Option<bool>,
+    pub operating_system: String,
+    pub operating_system_version: String,
+    /// Managed by an MDM (Intune or another).
+    pub is_managed: Option<bool>,
+    pub is_compliant: Option<bool>,
+    /// `AzureAd`, `ServerAd` (hybrid joined), `Workplace` (registered).
+    pub trust_type: Option<String>,
+    pub approximate_last_sign_in_date_time: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AuthorizationPolicy {
+    /// `none`, `adminsAndGuestInviters`, `adminsGuestInvitersAndAllMembers`, `everyone`.
+    pub allow_invites_from: Option<String>,
+    pub guest_user_role_id: Option<String>,
+    pub allowed_to_sign_up_email_based_subscriptions: Option<bool>,
+    pub allow_email_verified_users_to_join_organization: Option<bool>,
+    pub default_user_role_permissions: DefaultUserRolePermissions,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DefaultUserRolePermissions {
+    pub allowed_to_create_apps: Option<bool>,
+    pub allowed_to_create_security_groups: Option<bool>,
+    pub allowed_to_create_tenants: Option<bool>,
+    pub allowed_to_read_other_users: Option<bool>,
+    /// E.g. `ManagePermissionGrantsForSelf.microsoft-user-default-legacy` (users may consent
+    /// to any app), `…-low` (verified publishers, low-impact permissions); empty means users
+    /// cannot consent at all.
+    pub permission_grant_policies_assigned: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AdminConsentRequestPolicy {
+    pub is_enabled: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SecurityDefaultsPolicy {
+    pub is_enabled: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConditionalAccessPolicy {
+    pub id: String,
+    pub display_name: String,
+    /// `enabled`, `disabled` or `enabledForReportingButNotEnforced`.
+    pub state: String,
+    pub conditions: ConditionalAccessConditions,
+    pub grant_controls: Option<GrantControls>,
+    pub session_controls: Option<SessionControls>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConditionalAccessConditions {
+    pub users: ConditionalAccessUsers,
+    pub applications: ConditionalAccessApplications,
+    /// `all`, `browser`, `mobileAppsAndDesktopClients`, `exchangeActiveSync`, `other`.
+    pub client_app_types: Vec<String>,
+    /// `low`, `medium`, `high`, `hidden`, `none`.
+    pub user_risk_levels: Vec<String>,
+    pub sign_in_risk_levels: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConditionalAccessUsers {
+    /// User ids, or `All`, `GuestsOrExternalUsers`, `None`.
+    pub include_users: Vec<String>,
+    pub exclude_users: Vec<String>,
+    pub include_groups: Vec<String>,
+    pub exclude_groups: Vec<String>,
+    /// Role template ids.
+    pub include_roles: Vec<String>,
+    pub exclude_roles: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConditionalAccessApplications {
+    /// App ids, or `All`, `Office365`, `MicrosoftAdminPortals`, `None`.
+    pub include_applications: Vec<String>,
+    pub exclude_applications: Vec<String>,
+    /// E.g. `urn:user:registersecurityinfo`.
+    pub include_user_actions: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GrantControls {
+    /// `AND` or `OR`.
+    pub operator: Option<String>,
+    /// `block`, `mfa`, `compliantDevice`, `domainJoinedDevice`, `approvedApplication`,
+    /// `compliantApplication`, `passwordChange`.
+    pub built_in_controls: Vec<String>,
+    pub authentication_strength: Option<AuthenticationStrengthPolicy>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AuthenticationStrengthPolicy {
+    pub id: String,
+    pub display_name: String,
+    /// E.g. `fido2`, `windowsHelloForBusiness`, `password,microsoftAuthenticatorPush`.
+    pub allowed_combinations: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SessionControls {
+    pub sign_in_frequency: Option<SignInFrequencySessionControl>,
+    pub persistent_browser: Option<PersistentBrowserSessionControl>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SignInFrequencySessionControl {
+    pub is_enabled: bool,
+    /// `days` or `hours`.
+    #[serde(rename = "type")]
+    pub frequency_type: Option<String>,
+    pub value: Option<u32>,
+    /// `timeBased` or `everyTime`.
+    pub frequency_interval: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PersistentBrowserSessionControl {
+    pub is_enabled: bool,
+    /// `always` or `never`.
+    pub mode: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AuthenticationMethodsPolicy {
+    pub authentication_method_configurations: Vec<AuthenticationMethodConfiguration>,
+    pub registration_enforcement: Option<RegistrationEnforcement>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AuthenticationMethodConfiguration {
+    #[serde(rename = "@odata.type")]
+    pub odata_type: Option<String>,
+    /// `Fido2`, `MicrosoftAuthenticator`, `Sms`, `Voice`, `Email`, `TemporaryAccessPass`,
+    /// `SoftwareOath`, `X509Certificate` (compared case-insensitively).
+    pub id: String,
+    /// `enabled` or `disabled`.
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RegistrationEnforcement {
+    pub authentication_methods_registration_campaign: Option<RegistrationCampaign>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RegistrationCampaign {
+    /// `default`, `enabled`, `disabled`.
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UserRegistrationDetails {
+    pub id: String,
+    pub user_principal_name: String,
+    /// `member` or `guest`.
+    pub user_type: Option<String>,
+    pub is_admin: bool,
+    pub is_mfa_capable: bool,
+    pub is_mfa_registered: bool,
+    pub is_passwordless_capable: bool,
+    /// E.g. `microsoftAuthenticatorPush`, `fido2`, `mobilePhone`, `windowsHelloForBusiness`.
+    pub methods_registered: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Privileged access
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RoleAssignment {
+    pub id: String,
+    /// For built-in roles, the role template id (see [`ids`]).
+    pub role_definition_id: String,
+    pub principal_id: String,
+    pub directory_scope_id: Option<String>,
+    pub principal: Option<Principal>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Principal {
+    /// `#microsoft.graph.user`, `#microsoft.graph.group`, `#microsoft.graph.servicePrincipal`.
+    #[serde(rename = "@odata.type")]
+    pub odata_type: Option<String>,
+    pub id: String,
+    pub display_name: Option<String>,
+    pub user_principal_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RoleEligibilitySchedule {
+    pub id: String,
+    pub role_definition_id: String,
+    pub principal_id: String,
+    pub directory_scope_id: Option<String>,
+    /// `Provisioned`, …
+    pub status: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Intune
+
+/// A `deviceConfiguration`; which properties are present depends on `@odata.type`:
+/// `#microsoft.graph.windows10EndpointProtectionConfiguration` (ASR rules, SmartScreen,
+/// AppLocker, Credential Guard) or `#microsoft.graph.windowsUpdateForBusinessConfiguration`
+/// (update rings). One flat struct keeps the collector trivial; unknown properties are dropped.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeviceConfiguration {
+    #[serde(rename = "@odata.type")]
+    pub odata_type: String,
+    pub id: String,
+    pub display_name: String,
+    /// `None` when assignments were not expanded (the policy then counts as assigned);
+    /// `Some(empty)` is an unassigned policy, which protects nothing.
+    pub assignments: Option<Vec<PolicyAssignment>>,
+
+    // windows10EndpointProtectionConfiguration: ASR rules, each `userDefined`, `block`,
+    // `auditMode`, `warn` or `disable`.
+    pub defender_office_apps_other_process_injection_type: Option<String>,
+    pub defender_office_apps_executable_content_creation_or_launch_type: Option<String>,
+    pub defender_office_apps_launch_child_process_type: Option<String>,
+    pub defender_office_macro_code_allow_win32_imports_type: Option<String>,
+    pub defender_script_obfuscated_macro_code_type: Option<String>,
+    pub defender_email_content_execution_type: Option<String>,
+    pub defender_untrusted_executable_type: Option<String>,
+    pub defender_adobe_reader_launch_child_process: Option<String>,
+    pub defender_prevent_credential_stealing_type: Option<String>,
+    pub smart_screen_enable_in_shell: Option<bool>,
+    pub smart_screen_block_override_for_files: Option<bool>,
+    /// `notConfigured`, `enforceComponentsAndStoreApps`, `auditComponentsAndStoreApps`,
+    /// `enforceComponentsStoreAppsAndSmartlocker`, `auditComponentsStoreAppsAndSmartlocker`.
+    pub app_locker_application_control: Option<String>,
+    /// `notConfigured`, `enableWithUEFILock`, `enableWithoutUEFILock`, `disable`.
+    pub device_guard_local_system_authority_credential_guard_settings: Option<String>,
+
+    // windowsUpdateForBusinessConfiguration (update ring).
+    pub quality_updates_deferral_period_in_days: Option<u32>,
+    pub feature_updates_deferral_period_in_days: Option<u32>,
+    pub deadline_for_quality_updates_in_days: Option<u32>,
+    pub deadline_for_feature_updates_in_days: Option<u32>,
+    pub deadline_grace_period_in_days: Option<u32>,
+    pub quality_updates_paused: Option<bool>,
+    pub feature_updates_paused: Option<bool>,
+    /// Also deliver updates for other Microsoft products (Office MSI, .NET, …).
+    pub microsoft_update_service_allowed: Option<bool>,
+    /// `userDefined`, `notifyDownload`, `autoInstallAtMaintenanceTime`, … , `windowsDefault`.
+    pub automatic_update_mode: Option<String>,
+}
+
+pub const ENDPOINT_PROTECTION_CONFIGURATION: &str = "#microsoft.graph.windows10EndpointProtectionConfiguration";
+pub const UPDATE_RING_CONFIGURATION: &str = "#microsoft.graph.windowsUpdateForBusinessConfiguration";
+pub const WINDOWS_COMPLIANCE_POLICY: &str = "#microsoft.graph.windows10CompliancePolicy";
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PolicyAssignment {
+    pub id: String,
+    pub target: Option<Value>,
+}
+
+/// A settings-catalog / endpoint-security policy with its settings flattened to names.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConfigurationPolicy {
+    pub id: String,
+    pub name: String,
+    /// `windows10`, `macOS`, …
+    pub platforms: Option<String>,
+    pub is_assigned: Option<bool>,
+    /// Not Graph's shape: see [`setting`].
+    pub settings: Vec<NamedSetting>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NamedSetting {
+    pub name: String,
+    pub value: Value,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeviceCompliancePolicy {
+    #[serde(rename = "@odata.type")]
+    pub odata_type: String,
+    pub id: String,
+    pub display_name: String,
+    pub assignments: Option<Vec<PolicyAssignment>>,
+    // windows10CompliancePolicy
+    pub bit_locker_enabled: Option<bool>,
+    pub secure_boot_enabled: Option<bool>,
+    pub code_integrity_enabled: Option<bool>,
+    pub storage_require_encryption: Option<bool>,
+    pub active_firewall_required: Option<bool>,
+    pub defender_enabled: Option<bool>,
+    pub rtp_enabled: Option<bool>,
+    pub antivirus_required: Option<bool>,
+    pub os_minimum_version: Option<String>,
+    pub password_required: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeviceManagementSettings {
+    /// "Mark devices with no compliance policy assigned as": `true` = Not compliant.
+    pub secure_by_default: Option<bool>,
+    pub device_compliance_checkin_threshold_days: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ManagedDevice {
+    pub id: String,
+    pub device_name: String,
+    /// `Windows`, `macOS`, `iOS`, `Android`, …
+    pub operating_system: String,
+    /// E.g. `10.0.22631.4602`.
+    pub os_version: String,
+    /// `compliant`, `noncompliant`, `inGracePeriod`, `unknown`, `conflict`, `error`, …
+    pub compliance_state: String,
+    pub is_encrypted: Option<bool>,
+    pub last_sync_date_time: Option<String>,
+    /// `company` or `personal`.
+    pub managed_device_owner_type: Option<String>,
+    pub windows_protection_state: Option<WindowsProtectionState>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WindowsProtectionState {
+    pub malware_protection_enabled: Option<bool>,
+    pub real_time_protection_enabled: Option<bool>,
+    pub signature_update_overdue: Option<bool>,
+    pub signature_version: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security posture and operations
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SecureScore {
+    pub id: String,
+    pub created_date_time: Option<String>,
+    pub current_score: f64,
+    pub max_score: f64,
+    pub control_scores: Vec<ControlScore>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ControlScore {
+    pub control_name: String,
+    pub control_category: Option<String>,
+    pub score: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RiskyUser {
+    pub id: String,
+    pub user_principal_name: String,
+    /// `low`, `medium`, `high`, `hidden`, `none`.
+    pub risk_level: String,
+    /// `atRisk`, `confirmedCompromised`, `remediated`, `dismissed`, `none`, …
+    pub risk_state: String,
+    pub risk_last_updated_date_time: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Alert {
+    pub id: String,
+    pub title: String,
+    /// `informational`, `low`, `medium`, `high`.
+    pub severity: String,
+    /// `new`, `inProgress`, `resolved`.
+    pub status: String,
+    pub created_date_time: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SharepointSettings {
+    /// `disabled`, `existingExternalUserSharingOnly`, `externalUserSharingOnly`,
+    /// `externalUserAndGuestSharing` (the last allows "Anyone" links).
+    pub sharing_capability: Option<String>,
+    /// `none`, `allowList`, `blockList`.
+    pub sharing_domain_restriction_mode: Option<String>,
+    pub is_legacy_auth_protocols_enabled: Option<bool>,
+    pub is_resharing_by_external_users_enabled: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BackupRestore {
+    pub service_status: Option<BackupServiceStatus>,
+    /// Exchange, SharePoint and OneDrive protection policies.
+    pub protection_policies: Vec<ProtectionPolicy>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BackupServiceStatus {
+    /// `disabled`, `enabled`, `protectionChangeLocked`, `restoreLocked`.
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProtectionPolicy {
+    /// `#microsoft.graph.exchangeProtectionPolicy`, `#microsoft.graph.sharePointProtectionPolicy`,
+    /// `#microsoft.graph.oneDriveForBusinessProtectionPolicy`.
+    #[serde(rename = "@odata.type")]
+    pub odata_type: String,
+    pub id: String,
+    pub display_name: String,
+    /// `inactive`, `activeWithErrors`, `updating`, `active`.
+    pub status: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exchange Online
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AdminAuditLogConfig {
+    /// The Microsoft 365 (unified) audit log is recording.
+    pub unified_audit_log_ingestion_enabled: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ExchangeOrganizationConfig {
+    /// `true` turns mailbox auditing off for the whole organisation.
+    pub audit_disabled: Option<bool>,
+}

@@ -1,0 +1,760 @@
+//! The assessment engine: every check against a snapshot that passes it and one that fails
+//! it, scoring and maturity worked by hand, the demo tenants, and the fixture picker.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use shared::assess::checks::{Check, Outcome, Reference, Severity, Status, Strategy};
+use shared::assess::fixtures::{demo_fixture, demo_fixture_name, DEMO_TENANTS};
+use shared::assess::score::{evaluate_checks, WEIGHT_CRITICAL, WEIGHT_HIGH, WEIGHT_LOW};
+use shared::assess::snapshot::{
+    ids, AssignedPlan, AuthenticationStrengthPolicy, ConditionalAccessPolicy, NamedSetting, RoleAssignment,
+    TenantSnapshot, User, UPDATE_RING_CONFIGURATION,
+};
+use shared::assess::{demo_snapshot, evaluate, AssessError, Product};
+
+type S = TenantSnapshot;
+
+fn hardened() -> S {
+    demo_fixture("hardened").unwrap()
+}
+
+fn all_checks() -> impl Iterator<Item = &'static Check> {
+    Product::ALL.into_iter().flat_map(|p| p.checks().iter())
+}
+
+fn check(id: &str) -> &'static Check {
+    all_checks().find(|c| c.id == id).unwrap_or_else(|| panic!("no check {id}"))
+}
+
+fn status(id: &str, s: &S) -> Status {
+    check(id).run(s).status
+}
+
+// ---- Mutations of the hardened tenant -----------------------------------------------------------
+
+fn ca<'a>(s: &'a mut S, prefix: &str) -> &'a mut ConditionalAccessPolicy {
+    s.conditional_access_policies.iter_mut().find(|p| p.display_name.starts_with(prefix)).unwrap()
+}
+fn disable_ca(s: &mut S, prefix: &str) {
+    ca(s, prefix).state = "disabled".into();
+}
+fn user<'a>(s: &'a mut S, upn_prefix: &str) -> &'a mut User {
+    s.users.iter_mut().find(|u| u.user_principal_name.starts_with(upn_prefix)).unwrap()
+}
+fn set(s: &mut S, name: &str, value: serde_json::Value) {
+    s.configuration_policies.iter_mut().for_each(|p| {
+        p.settings.retain(|st| st.name != name);
+    });
+    if !value.is_null() {
+        s.configuration_policies[0].settings.push(NamedSetting { name: name.into(), value });
+    }
+}
+fn endpoint(s: &mut S) -> &mut shared::assess::snapshot::DeviceConfiguration {
+    s.device_configurations
+        .iter_mut()
+        .find(|c| c.odata_type.ends_with("windows10EndpointProtectionConfiguration"))
+        .unwrap()
+}
+fn rings(s: &mut S) -> impl Iterator<Item = &mut shared::assess::snapshot::DeviceConfiguration> {
+    s.device_configurations.iter_mut().filter(|c| c.odata_type == UPDATE_RING_CONFIGURATION)
+}
+fn add_global_admins(s: &mut S, n: usize) {
+    for i in 0..n {
+        s.role_assignments.push(RoleAssignment {
+            id: format!("extra-{i}"),
+            role_definition_id: ids::GLOBAL_ADMINISTRATOR.into(),
+            principal_id: format!("extra-admin-{i}"),
+            ..Default::default()
+        });
+    }
+}
+fn drop_plan(s: &mut S, plan: &str) {
+    for sku in &mut s.subscribed_skus {
+        sku.service_plans.retain(|p| p.service_plan_name != plan);
+    }
+}
+fn authz(s: &mut S) -> &mut shared::assess::snapshot::AuthorizationPolicy {
+    s.authorization_policy.as_mut().unwrap()
+}
+fn sharepoint(s: &mut S) -> &mut shared::assess::snapshot::SharepointSettings {
+    s.sharepoint_settings.as_mut().unwrap()
+}
+fn weak_strength(s: &mut S, prefix: &str) {
+    ca(s, prefix).grant_controls.as_mut().unwrap().authentication_strength = Some(AuthenticationStrengthPolicy {
+        id: "00000000-0000-0000-0000-000000000002".into(),
+        display_name: "Multifactor authentication".into(),
+        allowed_combinations: vec!["password,microsoftAuthenticatorPush".into(), "fido2".into()],
+    });
+}
+fn phishing_resistant_for_everyone(s: &mut S) {
+    ca(s, "CA001").grant_controls.as_mut().unwrap().authentication_strength = Some(AuthenticationStrengthPolicy {
+        id: ids::PHISHING_RESISTANT_STRENGTH.into(),
+        display_name: "Phishing-resistant MFA".into(),
+        allowed_combinations: vec![],
+    });
+}
+fn secure_score(s: &mut S, current: f64) {
+    for sc in &mut s.secure_scores {
+        sc.current_score = current;
+    }
+}
+fn first_device_version(s: &mut S, version: &str) {
+    s.managed_devices[0].os_version = version.into();
+}
+fn invites_restricted(s: &mut S) {
+    authz(s).allow_invites_from = Some("adminsAndGuestInviters".into());
+}
+fn lose_backup(s: &mut S) {
+    s.backup_restore.as_mut().unwrap().protection_policies.pop();
+}
+
+type Mutation = fn(&mut S);
+
+/// For every check that Graph can judge: an optional change that makes the hardened tenant
+/// pass it (where it deliberately does not), the change that makes it fail, and what it
+/// should then answer (fail, except backup checks, which cannot tell a missing backup from a
+/// third-party one and answer manual).
+const CASES: &[(&str, Option<Mutation>, Mutation, Status)] = &[
+    // Essential Eight
+    ("E8-MFA-01", None, |s| disable_ca(s, "CA001"), Status::Fail),
+    ("E8-MFA-02", None, |s| ca(s, "CA002").state = "enabledForReportingButNotEnforced".into(), Status::Fail),
+    ("E8-MFA-03", None, |s| s.user_registration_details[5].is_mfa_capable = false, Status::Fail),
+    ("E8-MFA-04", None, |s| s.user_registration_details[2].is_mfa_registered = false, Status::Fail),
+    ("E8-MFA-05", None, |s| weak_strength(s, "CA003"), Status::Fail),
+    ("E8-MFA-06", None, |s| drop_plan(s, ids::PLAN_ENTRA_P1), Status::Fail),
+    ("E8-MFA-07", Some(phishing_resistant_for_everyone), |s| disable_ca(s, "CA001"), Status::Fail),
+    (
+        "E8-MFA-08",
+        None,
+        |s| {
+            s.authentication_methods_policy
+                .as_mut()
+                .unwrap()
+                .authentication_method_configurations
+                .iter_mut()
+                .find(|m| m.id == "Sms")
+                .unwrap()
+                .state = "enabled".into()
+        },
+        Status::Fail,
+    ),
+    ("E8-RAP-01", None, |s| add_global_admins(s, 3), Status::Fail),
+    (
+        "E8-RAP-02",
+        None,
+        |s| {
+            user(s, "adm-priya").assigned_plans.push(AssignedPlan {
+                service: "exchange".into(),
+                capability_status: "Enabled".into(),
+                service_plan_id: "x".into(),
+            })
+        },
+        Status::Fail,
+    ),
+    (
+        "E8-RAP-04",
+        None,
+        |s| {
+            user(s, "adm-tom").sign_in_activity.as_mut().unwrap().last_sign_in_date_time =
+                Some("2026-02-01T09:00:00Z".into())
+        },
+        Status::Fail,
+    ),
+    (
+        "E8-RAP-05",
+        None,
+        |s| s.admin_audit_log_config.as_mut().unwrap().unified_audit_log_ingestion_enabled = Some(false),
+        Status::Fail,
+    ),
+    (
+        "E8-RAP-06",
+        None,
+        |s| {
+            let id = user(s, "adm-priya").id.clone();
+            s.role_assignments.push(RoleAssignment {
+                id: "standing".into(),
+                role_definition_id: ids::SECURITY_ADMINISTRATOR.into(),
+                principal_id: id,
+                ..Default::default()
+            });
+        },
+        Status::Fail,
+    ),
+    (
+        "E8-RAP-07",
+        None,
+        |s| endpoint(s).device_guard_local_system_authority_credential_guard_settings = Some("notConfigured".into()),
+        Status::Fail,
+    ),
+    ("E8-AC-01", None, |s| set(s, "windows.appControlEnforced", json!(false)), Status::Fail),
+    ("E8-AC-04", None, |s| set(s, "windows.vulnerableDriverBlocklist", json!(null)), Status::Fail),
+    ("E8-PA-01", None, |s| set(s, "office.updateDeadlineDays", json!(30)), Status::Fail),
+    ("E8-PA-02", None, |s| rings(s).for_each(|r| r.microsoft_update_service_allowed = Some(false)), Status::Fail),
+    (
+        "E8-PA-03",
+        None,
+        |s| s.managed_devices[3].windows_protection_state.as_mut().unwrap().signature_update_overdue = Some(true),
+        Status::Fail,
+    ),
+    ("E8-POS-01", None, |s| rings(s).for_each(|r| r.quality_updates_paused = Some(true)), Status::Fail),
+    ("E8-POS-02", None, |s| first_device_version(s, "10.0.19045.5011"), Status::Fail),
+    ("E8-POS-03", None, |s| s.devices.iter_mut().take(3).for_each(|d| d.is_managed = Some(false)), Status::Fail),
+    ("E8-POS-04", None, |s| rings(s).for_each(|r| r.deadline_for_quality_updates_in_days = Some(12)), Status::Fail),
+    ("E8-POS-05", None, |s| first_device_version(s, "10.0.22631.4460"), Status::Fail),
+    ("E8-OM-01", None, |s| set(s, "office.blockMacrosFromInternet", json!(false)), Status::Fail),
+    ("E8-OM-02", None, |s| set(s, "office.macroAntivirusScanning", json!(null)), Status::Fail),
+    ("E8-OM-03", None, |s| set(s, "office.vbaMacroNotification", json!("enableAll")), Status::Fail),
+    (
+        "E8-OM-04",
+        None,
+        |s| endpoint(s).defender_office_macro_code_allow_win32_imports_type = Some("auditMode".into()),
+        Status::Fail,
+    ),
+    ("E8-OM-05", None, |s| set(s, "office.vbaMacroNotification", json!("disableWithNotification")), Status::Fail),
+    ("E8-UAH-01", None, |s| set(s, "windows.disableInternetExplorer11", json!(false)), Status::Fail),
+    ("E8-UAH-02", None, |s| set(s, "edge.preventSmartScreenPromptOverride", json!(null)), Status::Fail),
+    (
+        "E8-UAH-03",
+        None,
+        |s| endpoint(s).defender_office_apps_launch_child_process_type = Some("warn".into()),
+        Status::Fail,
+    ),
+    ("E8-UAH-04", None, |s| set(s, "office.blockOlePackageActivation", json!(null)), Status::Fail),
+    (
+        "E8-UAH-05",
+        None,
+        |s| endpoint(s).defender_adobe_reader_launch_child_process = Some("auditMode".into()),
+        Status::Fail,
+    ),
+    ("E8-UAH-06", None, |s| set(s, "windows.powerShellScriptBlockLogging", json!(false)), Status::Fail),
+    ("E8-BAK-01", None, lose_backup, Status::Manual),
+    ("E8-BAK-02", None, |s| set(s, "onedrive.knownFolderMoveSilentOptIn", json!(null)), Status::Fail),
+    ("E8-BAK-04", None, |s| s.backup_restore = None, Status::Manual),
+    // NIST CSF
+    ("NIST-GV-01", None, |s| s.organization.security_compliance_notification_mails.clear(), Status::Fail),
+    (
+        "NIST-GV-03",
+        None,
+        |s| {
+            authz(s).default_user_role_permissions.permission_grant_policies_assigned =
+                vec!["ManagePermissionGrantsForSelf.microsoft-user-default-legacy".into()]
+        },
+        Status::Fail,
+    ),
+    ("NIST-GV-04", None, |s| secure_score(s, 90.0), Status::Fail),
+    ("NIST-GV-05", None, |s| secure_score(s, 150.0), Status::Fail),
+    ("NIST-ID-01", None, |s| s.devices.iter_mut().for_each(|d| d.is_managed = None), Status::Fail),
+    ("NIST-ID-02", None, |s| first_device_version(s, "10.0.22000.2538"), Status::Fail),
+    ("NIST-PR-01", None, |s| disable_ca(s, "CA001"), Status::Fail),
+    (
+        "NIST-PR-02",
+        None,
+        |s| ca(s, "CA002").conditions.client_app_types = vec!["exchangeActiveSync".into()],
+        Status::Fail,
+    ),
+    (
+        "NIST-PR-03",
+        None,
+        |s| {
+            s.role_assignments.retain(|a| a.role_definition_id != ids::GLOBAL_ADMINISTRATOR);
+            s.role_eligibility_schedules.retain(|a| a.role_definition_id != ids::GLOBAL_ADMINISTRATOR);
+            add_global_admins(s, 1);
+        },
+        Status::Fail,
+    ),
+    (
+        "NIST-PR-04",
+        None,
+        |s| {
+            user(s, "grace.liu").sign_in_activity.as_mut().unwrap().last_sign_in_date_time =
+                Some("2025-09-01T09:00:00Z".into())
+        },
+        Status::Fail,
+    ),
+    ("NIST-PR-05", None, |s| s.managed_devices[1].is_encrypted = Some(false), Status::Fail),
+    ("NIST-PR-06", None, |s| rings(s).for_each(|r| r.deadline_for_quality_updates_in_days = Some(30)), Status::Fail),
+    ("NIST-PR-07", None, |s| s.device_compliance_policies[0].bit_locker_enabled = Some(false), Status::Fail),
+    (
+        "NIST-PR-08",
+        None,
+        |s| sharepoint(s).sharing_capability = Some("externalUserAndGuestSharing".into()),
+        Status::Fail,
+    ),
+    (
+        "NIST-PR-09",
+        None,
+        |s| s.backup_restore.as_mut().unwrap().service_status.as_mut().unwrap().status = "disabled".into(),
+        Status::Manual,
+    ),
+    ("NIST-PR-10", None, |s| disable_ca(s, "CA003"), Status::Fail),
+    ("NIST-PR-11", None, |s| s.role_eligibility_schedules.clear(), Status::Fail),
+    ("NIST-PR-12", None, |s| set(s, "windows.appControlEnforced", json!(null)), Status::Fail),
+    ("NIST-PR-13", Some(phishing_resistant_for_everyone), |s| weak_strength(s, "CA001"), Status::Fail),
+    (
+        "NIST-DE-01",
+        None,
+        |s| s.admin_audit_log_config.as_mut().unwrap().unified_audit_log_ingestion_enabled = Some(false),
+        Status::Fail,
+    ),
+    ("NIST-DE-02", None, |s| s.subscribed_skus.clear(), Status::Fail),
+    (
+        "NIST-DE-03",
+        None,
+        |s| s.managed_devices[2].windows_protection_state.as_mut().unwrap().real_time_protection_enabled = Some(false),
+        Status::Fail,
+    ),
+    ("NIST-DE-04", None, |s| disable_ca(s, "CA005"), Status::Fail),
+    (
+        "NIST-RS-02",
+        None,
+        |s| {
+            let r = s.risky_users.as_mut().unwrap();
+            r[0].risk_level = "high".into();
+            r[0].risk_state = "atRisk".into();
+        },
+        Status::Fail,
+    ),
+    ("NIST-RS-03", None, |s| s.alerts.as_mut().unwrap()[0].status = "new".into(), Status::Fail),
+    ("NIST-RC-01", None, lose_backup, Status::Manual),
+    // CIS Microsoft 365
+    ("CIS-1.1.1", None, |s| user(s, "adm-tom").on_premises_sync_enabled = Some(true), Status::Fail),
+    ("CIS-1.1.3", None, |s| add_global_admins(s, 1), Status::Fail),
+    (
+        "CIS-1.1.4",
+        None,
+        |s| {
+            user(s, "breakglass1").assigned_plans.push(AssignedPlan {
+                service: "exchange".into(),
+                capability_status: "Enabled".into(),
+                service_plan_id: "x".into(),
+            })
+        },
+        Status::Fail,
+    ),
+    (
+        "CIS-3.1.1",
+        None,
+        |s| s.admin_audit_log_config.as_mut().unwrap().unified_audit_log_ingestion_enabled = Some(false),
+        Status::Fail,
+    ),
+    ("CIS-4.1", None, |s| s.device_management_settings.as_mut().unwrap().secure_by_default = Some(false), Status::Fail),
+    ("CIS-5.1.2.2", None, |s| authz(s).default_user_role_permissions.allowed_to_create_apps = Some(true), Status::Fail),
+    ("CIS-5.1.2.3", None, |s| authz(s).default_user_role_permissions.allowed_to_create_tenants = None, Status::Fail),
+    (
+        "CIS-5.1.5.1",
+        None,
+        |s| {
+            authz(s).default_user_role_permissions.permission_grant_policies_assigned =
+                vec!["ManagePermissionGrantsForSelf.microsoft-user-default-low".into()]
+        },
+        Status::Fail,
+    ),
+    (
+        "CIS-5.1.6.2",
+        None,
+        |s| authz(s).guest_user_role_id = Some("a0b1b346-4d3e-4e8b-98f8-753987be4970".into()),
+        Status::Fail,
+    ),
+    ("CIS-5.1.6.3", Some(invites_restricted), |s| authz(s).allow_invites_from = Some("everyone".into()), Status::Fail),
+    (
+        "CIS-5.2.2.1",
+        None,
+        |s| {
+            disable_ca(s, "CA001");
+            disable_ca(s, "CA003");
+        },
+        Status::Fail,
+    ),
+    (
+        "CIS-5.2.2.2",
+        None,
+        |s| ca(s, "CA001").conditions.users.exclude_users.push("third-exclusion".into()),
+        Status::Fail,
+    ),
+    ("CIS-5.2.2.3", None, |s| disable_ca(s, "CA002"), Status::Fail),
+    (
+        "CIS-5.2.2.4",
+        None,
+        |s| {
+            ca(s, "CA003").session_controls.as_mut().unwrap().persistent_browser.as_mut().unwrap().mode =
+                Some("always".into())
+        },
+        Status::Fail,
+    ),
+    (
+        "CIS-5.2.2.5",
+        None,
+        |s| ca(s, "CA003").conditions.users.include_roles.retain(|r| r != ids::PRIVILEGED_ROLE_ADMINISTRATOR),
+        Status::Fail,
+    ),
+    ("CIS-5.2.2.6", None, |s| disable_ca(s, "CA004"), Status::Fail),
+    ("CIS-5.2.2.7", None, |s| ca(s, "CA005").conditions.sign_in_risk_levels = vec!["low".into()], Status::Fail),
+    ("CIS-5.2.3.4", None, |s| s.user_registration_details[7].is_mfa_capable = false, Status::Fail),
+    (
+        "CIS-5.2.3.5",
+        None,
+        |s| {
+            s.authentication_methods_policy
+                .as_mut()
+                .unwrap()
+                .authentication_method_configurations
+                .iter_mut()
+                .find(|m| m.id == "Email")
+                .unwrap()
+                .state = "enabled".into()
+        },
+        Status::Fail,
+    ),
+    ("CIS-6.1.1", None, |s| s.organization_config.as_mut().unwrap().audit_disabled = Some(true), Status::Fail),
+    ("CIS-7.2.1", None, |s| sharepoint(s).is_legacy_auth_protocols_enabled = Some(true), Status::Fail),
+    (
+        "CIS-7.2.3",
+        None,
+        |s| sharepoint(s).sharing_capability = Some("externalUserAndGuestSharing".into()),
+        Status::Fail,
+    ),
+    ("CIS-7.2.6", None, |s| sharepoint(s).sharing_domain_restriction_mode = Some("none".into()), Status::Fail),
+];
+
+/// Checks Graph can never answer: always manual, whatever the tenant.
+const ALWAYS_MANUAL: &[&str] =
+    &["E8-RAP-03", "E8-AC-03", "E8-PA-04", "E8-UAH-07", "E8-BAK-03", "NIST-GV-02", "NIST-RS-01", "NIST-RC-02"];
+
+#[test]
+fn every_check_passes_on_a_good_tenant_and_fails_after_one_change() {
+    for (id, fix, break_it, expected) in CASES {
+        let mut s = hardened();
+        if let Some(fix) = fix {
+            assert_ne!(status(id, &s), Status::Pass, "{id} should need its fix");
+            fix(&mut s);
+        }
+        let good = check(id).run(&s);
+        assert_eq!(good.status, Status::Pass, "{id} on the good tenant: {good:?}");
+        break_it(&mut s);
+        let bad = check(id).run(&s);
+        assert_eq!(bad.status, *expected, "{id} after the change: {bad:?}");
+        assert!(!bad.evidence.summary.is_empty());
+    }
+}
+
+#[test]
+fn every_check_is_covered_by_a_case_and_ids_are_unique() {
+    let covered: BTreeSet<&str> =
+        CASES.iter().map(|c| c.0).chain(ALWAYS_MANUAL.iter().copied()).chain(["E8-AC-02"]).collect();
+    let mut seen = BTreeSet::new();
+    for c in all_checks() {
+        assert!(seen.insert(c.id), "duplicate check id {}", c.id);
+        assert!(covered.contains(c.id), "no test case for {}", c.id);
+    }
+    assert_eq!(seen.len(), covered.len(), "a case names a check that does not exist");
+}
+
+#[test]
+fn checks_graph_cannot_show_are_manual_everywhere() {
+    for name in DEMO_TENANTS {
+        let s = demo_fixture(name).unwrap();
+        for id in ALWAYS_MANUAL {
+            assert_eq!(status(id, &s), Status::Manual, "{id} on {name}");
+        }
+    }
+}
+
+#[test]
+fn without_intune_device_settings_are_manual_not_passed() {
+    let neglected = demo_fixture("neglected").unwrap();
+    for id in ["E8-AC-01", "E8-OM-01", "E8-UAH-03", "E8-POS-01", "E8-PA-01", "NIST-PR-05", "NIST-PR-12"] {
+        assert_eq!(status(id, &neglected), Status::Manual, "{id}");
+    }
+    // Unmanaged Windows devices: application control there needs a human; fully managed: N/A.
+    assert_eq!(status("E8-AC-02", &neglected), Status::Manual);
+    assert_eq!(status("E8-AC-02", &hardened()), Status::NotApplicable);
+    // Entra ID still shows the fleet's Windows versions.
+    assert_eq!(status("E8-POS-02", &neglected), Status::Fail);
+    // An empty snapshot passes nothing.
+    let empty = S::default();
+    for c in all_checks() {
+        assert_ne!(c.run(&empty).status, Status::Pass, "{} passed on an empty snapshot", c.id);
+    }
+}
+
+#[test]
+fn risk_policies_are_not_applicable_to_cis_without_entra_p2_but_fail_nist() {
+    let mut s = hardened();
+    disable_ca(&mut s, "CA004");
+    drop_plan(&mut s, ids::PLAN_ENTRA_P2);
+    assert_eq!(status("CIS-5.2.2.6", &s), Status::NotApplicable);
+    assert_eq!(status("NIST-DE-04", &s), Status::Fail);
+}
+
+#[test]
+fn security_defaults_count_as_mfa_and_legacy_blocking_but_not_phishing_resistance() {
+    let mut s = hardened();
+    s.conditional_access_policies.clear();
+    s.identity_security_defaults_enforcement_policy.as_mut().unwrap().is_enabled = true;
+    for id in ["E8-MFA-01", "E8-MFA-02", "CIS-5.2.2.1", "CIS-5.2.2.2", "CIS-5.2.2.3"] {
+        assert_eq!(status(id, &s), Status::Pass, "{id}");
+    }
+    assert_eq!(status("E8-MFA-05", &s), Status::Fail);
+}
+
+#[test]
+fn mfa_or_compliant_device_is_not_mfa() {
+    let mut s = hardened();
+    ca(&mut s, "CA001").grant_controls.as_mut().unwrap().built_in_controls =
+        vec!["mfa".into(), "compliantDevice".into()];
+    assert_eq!(status("E8-MFA-01", &s), Status::Fail);
+    ca(&mut s, "CA001").grant_controls.as_mut().unwrap().operator = Some("AND".into());
+    assert_eq!(status("E8-MFA-01", &s), Status::Pass);
+}
+
+// ---- Scoring, worked by hand --------------------------------------------------------------------
+
+fn fixed(id: &'static str, reference: Reference, severity: Severity, evaluate: fn(&S) -> Outcome) -> Check {
+    Check { id, title: id, reference, severity, rationale: "", remediation: "", evaluate }
+}
+fn pass(_: &S) -> Outcome {
+    Outcome::pass("ok")
+}
+fn fail(_: &S) -> Outcome {
+    Outcome::fail("no")
+}
+fn manual(_: &S) -> Outcome {
+    Outcome::manual("look")
+}
+fn n_a(_: &S) -> Outcome {
+    Outcome::not_applicable("n/a")
+}
+const fn cis(level: u8) -> Reference {
+    Reference::CisM365 { recommendation: "x", level }
+}
+const fn e8(strategy: Strategy, maturity_level: u8) -> Reference {
+    Reference::EssentialEight { strategy, maturity_level }
+}
+
+#[test]
+fn score_is_the_severity_weighted_share_of_passed_checks() {
+    let catalogue = [
+        fixed("c1", cis(1), Severity::Critical, pass),
+        fixed("c2", cis(1), Severity::High, fail),
+        fixed("c3", cis(2), Severity::Medium, pass),
+        fixed("c4", cis(2), Severity::Low, fail),
+        fixed("c5", cis(1), Severity::Critical, manual),
+        fixed("c6", cis(1), Severity::High, n_a),
+    ];
+    let s = S::default();
+
+    // Level 1 counts c1, c2, c5, c6; only c1 (10, pass) and c2 (5, fail) are evaluated:
+    // 10 / 15 = 66.7 → 67.
+    let a = evaluate_checks(Product::CisM365, 1, &catalogue, &s);
+    assert_eq!(a.results.len(), 4);
+    assert_eq!((a.evaluated, a.passed, a.manual, a.not_applicable), (2, 1, 1, 1));
+    assert_eq!(a.score, 67);
+    assert_eq!((a.critical, a.high, a.medium, a.low), (0, 1, 0, 0));
+    assert_eq!(a.findings.len(), 1);
+    assert!(a.note.is_none());
+
+    // Level 2 adds c3 (3, pass) and c4 (1, fail): (10 + 3) / (10 + 5 + 3 + 1) = 13 / 19 = 68.4 → 68.
+    let a = evaluate_checks(Product::CisM365, 2, &catalogue, &s);
+    assert_eq!(a.score, 68);
+    assert_eq!((a.critical, a.high, a.medium, a.low), (0, 1, 0, 1));
+    // Most severe finding first.
+    assert_eq!(a.findings.iter().map(|f| f.id).collect::<Vec<_>>(), ["c2", "c4"]);
+    assert_eq!(a.to_run_results("https://example.test/r".into()).findings, 2);
+}
+
+#[test]
+fn score_rounds_half_up_and_is_zero_with_a_note_when_nothing_is_evaluated() {
+    // Passed: one low (1). Failed: high + low + low (5 + 1 + 1 = 7). 1 / 8 = 12.5 → 13.
+    assert_eq!(WEIGHT_LOW + WEIGHT_HIGH + 2 * WEIGHT_LOW, 8);
+    let catalogue = [
+        fixed("a", cis(1), Severity::Low, pass),
+        fixed("b", cis(1), Severity::High, fail),
+        fixed("c", cis(1), Severity::Low, fail),
+        fixed("d", cis(1), Severity::Low, fail),
+    ];
+    assert_eq!(evaluate_checks(Product::CisM365, 1, &catalogue, &S::default()).score, 13);
+
+    let nothing = [fixed("m", cis(1), Severity::Critical, manual), fixed("n", cis(1), Severity::High, n_a)];
+    let a = evaluate_checks(Product::CisM365, 1, &nothing, &S::default());
+    assert_eq!((a.score, a.evaluated), (0, 0));
+    assert!(a.note.as_deref().unwrap().contains("Nothing could be evaluated"));
+    assert_eq!(WEIGHT_CRITICAL, 10);
+}
+
+#[test]
+fn essential_eight_maturity_is_the_highest_level_without_failures() {
+    let catalogue = [
+        // MFA: L1 pass, L2 fail, L3 pass → 1.
+        fixed("m1", e8(Strategy::Mfa, 1), Severity::High, pass),
+        fixed("m2", e8(Strategy::Mfa, 2), Severity::High, fail),
+        fixed("m3", e8(Strategy::Mfa, 3), Severity::High, pass),
+        // Patch OS: L1 fails → 0.
+        fixed("p1", e8(Strategy::PatchOs, 1), Severity::High, fail),
+        fixed("p2", e8(Strategy::PatchOs, 2), Severity::High, pass),
+        // Backups: manual at L1 does not block; L2 pass; L3 not-applicable → 3.
+        fixed("b1", e8(Strategy::RegularBackups, 1), Severity::High, manual),
+        fixed("b2", e8(Strategy::RegularBackups, 2), Severity::High, pass),
+        fixed("b3", e8(Strategy::RegularBackups, 3), Severity::High, n_a),
+    ];
+    let a = evaluate_checks(Product::EssentialEight, 3, &catalogue, &S::default());
+    let m = a.maturity.unwrap();
+    assert_eq!(m.level(Strategy::Mfa), Some(1));
+    assert_eq!(m.level(Strategy::PatchOs), Some(0));
+    assert_eq!(m.level(Strategy::RegularBackups), Some(3));
+    // Strategies without checks have nothing blocking them, and say they saw no evidence.
+    let ac = m.strategies.iter().find(|x| x.strategy == Strategy::ApplicationControl).unwrap();
+    assert_eq!((ac.level, ac.evaluated), (3, 0));
+    assert_eq!(m.overall, 0);
+
+    // At target 1 the L2 MFA failure does not count: MFA reaches 1, backups 1.
+    let a = evaluate_checks(Product::EssentialEight, 1, &catalogue, &S::default());
+    let m = a.maturity.unwrap();
+    assert_eq!(m.level(Strategy::Mfa), Some(1));
+    assert_eq!(m.level(Strategy::RegularBackups), Some(1));
+    // Only Essential Eight reports maturity.
+    assert!(evaluate_checks(Product::CisM365, 1, &catalogue, &S::default()).maturity.is_none());
+}
+
+#[test]
+fn maturity_target_selects_the_checks_that_count() {
+    let s = hardened();
+    for product in Product::ALL {
+        let (lo, hi) = product.maturity_range();
+        let mut previous = 0;
+        for target in lo..=hi {
+            let a = evaluate(product.id(), target, &s).unwrap();
+            let expected: Vec<&str> = product.checks().iter().filter(|c| c.level() <= target).map(|c| c.id).collect();
+            assert_eq!(a.results.iter().map(|r| r.id).collect::<Vec<_>>(), expected);
+            assert!(a.results.len() > previous, "{} target {target} adds checks", product.id());
+            previous = a.results.len();
+        }
+    }
+    // A level-3 Essential Eight failure only shows at target 3.
+    let e8_1 = evaluate("essential-eight", 1, &s).unwrap();
+    let e8_3 = evaluate("essential-eight", 3, &s).unwrap();
+    assert!(e8_1.findings.is_empty());
+    assert_eq!(e8_3.findings.iter().map(|f| f.id).collect::<Vec<_>>(), ["E8-MFA-07"]);
+}
+
+#[test]
+fn unknown_product_and_out_of_range_target_are_errors() {
+    let s = hardened();
+    assert_eq!(evaluate("iso-27001", 1, &s).unwrap_err(), AssessError::UnknownProduct("iso-27001".into()));
+    assert!(matches!(evaluate("cis-m365", 3, &s), Err(AssessError::MaturityOutOfRange { min: 1, max: 2, .. })));
+    assert!(evaluate("nist-csf", 0, &s).is_err());
+    assert!(evaluate("nist-csf", 4, &s).is_ok());
+}
+
+// ---- Catalogue shape ------------------------------------------------------------------------
+
+#[test]
+fn catalogues_cover_their_frameworks() {
+    let e8 = Product::EssentialEight.checks();
+    assert!(e8.len() >= 20);
+    for strategy in Strategy::ALL {
+        let levels: BTreeSet<u8> =
+            e8.iter().filter(|c| c.reference.strategy() == Some(strategy)).map(|c| c.level()).collect();
+        assert!(levels.contains(&1), "{strategy:?} has a level-1 check");
+    }
+    let levels: BTreeSet<u8> = e8.iter().map(|c| c.level()).collect();
+    assert_eq!(levels, BTreeSet::from([1, 2, 3]));
+
+    let nist = Product::NistCsf.checks();
+    assert!(nist.len() >= 10);
+    let functions: BTreeSet<&str> = nist.iter().filter_map(|c| c.reference.nist_function()).collect();
+    assert_eq!(functions, BTreeSet::from(["DE", "GV", "ID", "PR", "RC", "RS"]));
+    assert!(nist.iter().all(|c| (1..=4).contains(&c.level())));
+
+    let cis = Product::CisM365.checks();
+    assert!(cis.len() >= 10);
+    let levels: BTreeSet<u8> = cis.iter().map(|c| c.level()).collect();
+    assert_eq!(levels, BTreeSet::from([1, 2]));
+
+    for product in Product::ALL {
+        for c in product.checks() {
+            assert!(!c.title.is_empty() && !c.rationale.is_empty() && !c.remediation.is_empty(), "{}", c.id);
+        }
+    }
+    // The catalogue serialises for reports, references tagged by framework.
+    let v = serde_json::to_value(check("E8-MFA-01")).unwrap();
+    assert_eq!(v["reference"], json!({"framework": "essential-eight", "strategy": "mfa", "maturityLevel": 1}));
+    assert_eq!(v["severity"], "critical");
+}
+
+// ---- Demo tenants ---------------------------------------------------------------------------
+
+#[test]
+fn demo_tenants_land_on_clearly_different_scores() {
+    let tenants: Vec<S> = DEMO_TENANTS.iter().map(|n| demo_fixture(n).unwrap()).collect();
+    for product in Product::ALL {
+        let (lo, hi) = product.maturity_range();
+        for target in lo..=hi {
+            let scores: Vec<u8> = tenants.iter().map(|s| evaluate(product.id(), target, s).unwrap().score).collect();
+            let [hardened, smb, neglected] = scores[..] else { unreachable!() };
+            assert!(hardened >= 90, "{} t{target}: hardened {hardened}", product.id());
+            assert!(hardened >= smb + 15 && smb >= neglected + 15, "{} t{target}: {scores:?}", product.id());
+            assert!(neglected <= 20, "{} t{target}: neglected {neglected}", product.id());
+        }
+    }
+}
+
+#[test]
+fn demo_tenants_reach_the_expected_essential_eight_maturity() {
+    let at3 = |name: &str| evaluate("essential-eight", 3, &demo_fixture(name).unwrap()).unwrap().maturity.unwrap();
+    let hardened = at3("hardened");
+    assert_eq!(hardened.overall, 2);
+    assert_eq!(hardened.level(Strategy::Mfa), Some(2));
+    assert!(hardened.strategies.iter().filter(|s| s.strategy != Strategy::Mfa).all(|s| s.level == 3));
+    assert_eq!(at3("small-business").overall, 0);
+    let neglected = at3("neglected");
+    assert_eq!(neglected.overall, 0);
+    assert_eq!(neglected.level(Strategy::Mfa), Some(0));
+    // Nothing about application control is visible without Intune: no evidence, not a pass.
+    let ac = neglected.strategies.iter().find(|s| s.strategy == Strategy::ApplicationControl).unwrap();
+    assert_eq!(ac.evaluated, 0);
+}
+
+#[test]
+fn fixtures_deserialize_from_graph_shaped_json_ignoring_unknown_fields() {
+    // A Conditional Access policy as Graph returns it, with properties the engine ignores.
+    let s: S = serde_json::from_value(json!({
+        "tenantId": "t",
+        "collectedAt": 1,
+        "conditionalAccessPolicies": [{
+            "id": "p1", "displayName": "MFA", "state": "enabled",
+            "createdDateTime": "2024-01-01T00:00:00Z", "templateId": null,
+            "conditions": {
+                "users": {"includeUsers": ["All"], "excludeUsers": [], "includeGuestsOrExternalUsers": null},
+                "applications": {"includeApplications": ["All"], "applicationFilter": null},
+                "clientAppTypes": ["all"], "platforms": null, "locations": null
+            },
+            "grantControls": {"operator": "OR", "builtInControls": ["mfa"], "customAuthenticationFactors": [], "termsOfUse": []}
+        }],
+        "somethingNew": {"x": 1}
+    }))
+    .unwrap();
+    assert_eq!(status("E8-MFA-01", &s), Status::Pass);
+    // And every demo tenant round-trips through the snapshot type.
+    for name in DEMO_TENANTS {
+        let s = demo_fixture(name).unwrap();
+        let again: S = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+        assert_eq!(again, s);
+    }
+}
+
+#[test]
+fn the_demo_picker_is_deterministic_and_sets_the_tenant_id() {
+    let id = "00000000-0000-0000-0000-000000000005";
+    let a = demo_snapshot(id);
+    assert_eq!(a.tenant_id, id);
+    assert_eq!(a, demo_snapshot(id));
+    // Pinned: SHA-256 of the lower-cased id, first eight bytes big-endian, modulo 3.
+    assert_eq!(demo_fixture_name(id), "small-business");
+    assert_eq!(demo_fixture_name("00000000-0000-0000-0000-000000000001"), "hardened");
+    assert_eq!(demo_fixture_name("00000000-0000-0000-0000-000000000003"), "neglected");
+    assert_eq!(demo_fixture_name(&id.to_uppercase()), "small-business");
+    let mut d = demo_fixture("small-business").unwrap();
+    d.tenant_id = id.into();
+    assert_eq!(a, d);
+}
