@@ -16,6 +16,8 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use shared::assess::assessor::EngineAssessor;
+use shared::assess::collect::FixtureCollector;
 use shared::billing::LocalLedger;
 use shared::config::{Config, Secrets};
 use shared::domain::account::{AccountStatus, Distributor, Partner, Surface};
@@ -24,7 +26,7 @@ use shared::domain::time::{Clock, SystemClock};
 use shared::provision::{self, NewAccount, ProvisionError};
 use shared::queue::memory::MemoryQueue;
 use shared::queue::RunMessage;
-use shared::runner::{Outcome, Runner};
+use shared::runner::{Outcome, Runner, RunnerSettings};
 use shared::store::memory::MemoryStore;
 use shared::store::Store;
 use shared::App;
@@ -51,6 +53,25 @@ pub fn embedded_app(config: Config, clock: Arc<dyn Clock>) -> Embedded {
         ids: Arc::new(IdGen::new()),
     };
     Embedded { app: Arc::new(app), runs }
+}
+
+/// How many deliveries may try a run before it is failed (below SQS's maxReceiveCount).
+pub const RUN_MAX_ATTEMPTS: u32 = 3;
+
+/// The runner on the app's store and clock, assessing the demo tenants.
+pub fn fixture_runner(app: &App) -> Runner {
+    Runner {
+        store: app.store.clone(),
+        assessor: Arc::new(EngineAssessor::new(Arc::new(FixtureCollector))),
+        clock: app.clock.clone(),
+        ids: app.ids.clone(),
+        secrets: app.secrets.clone(),
+        settings: RunnerSettings {
+            max_attempts: RUN_MAX_ATTEMPTS,
+            lease_secs: RUNS_VISIBILITY_SECS,
+            public_base_url: app.config.public_base_url.clone(),
+        },
+    }
 }
 
 /// The accounts the dev server starts with.
@@ -227,9 +248,17 @@ pub async fn run_from_env() -> Result<(), String> {
     println!("  distributor {}  X-Distributor-Key: {}", accounts.distributor.id, accounts.distributor_key);
     println!("  partner     {}  X-Partner-Key: {}", accounts.partner.id, accounts.partner_key);
     tracing::info!(%addr, distributor = accounts.distributor.id.as_str(), partner = accounts.partner.id.as_str(), "listening");
-    // Runs wait on the in-process queue until the runner worker exists to take them.
-    let _runs = runs;
-    serve(app, listener, stop_signal()).await.map_err(|e| e.to_string())?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let worker = tokio::spawn(run_worker(runs, Arc::new(fixture_runner(&app)), stopped(stop_rx.clone())));
+    tokio::spawn(async move {
+        stop_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    serve(app, listener, stopped(stop_rx)).await.map_err(|e| e.to_string())?;
+    let _ = worker.await;
     tracing::info!("stopped");
     Ok(())
 }

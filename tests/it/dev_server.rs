@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use functions::dev_server::{bootstrap, embedded_app, serve, Embedded};
+use functions::dev_server::{bootstrap, embedded_app, fixture_runner, run_worker, serve, Embedded};
 use shared::config::Config;
 use shared::domain::time::SystemClock;
 
@@ -31,12 +31,19 @@ async fn start() -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
+    let runner = Arc::new(fixture_runner(&app));
     let server = tokio::spawn(async move {
-        let _runs = runs;
-        serve(app, listener, async {
+        let (stop_worker, worker_stopped) = oneshot::channel::<()>();
+        let worker = tokio::spawn(run_worker(runs, runner, async {
+            let _ = worker_stopped.await;
+        }));
+        let served = serve(app, listener, async {
             let _ = rx.await;
         })
-        .await
+        .await;
+        let _ = stop_worker.send(());
+        worker.await.unwrap();
+        served
     });
     Running {
         base,
@@ -115,7 +122,8 @@ async fn first_customer_and_first_run_over_http() {
 
     let (_, _, got) = s.partner(Method::GET, &format!("/assessments/{}", run["id"].as_str().unwrap()), None).await;
     assert_eq!(got["customerName"], "Contoso Ltd");
-    assert_eq!(got["status"], "queued");
+    // The worker may already have picked it up.
+    assert!(["queued", "running", "completed"].contains(&got["status"].as_str().unwrap()), "{got}");
 
     let (_, _, me) = s.partner(Method::GET, "/me", None).await;
     assert_eq!(me["usage"]["runsUsed"], 1);
@@ -161,4 +169,38 @@ async fn stops_cleanly_when_told() {
     // The port no longer answers.
     let addr = base.trim_start_matches("http://");
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn a_triggered_run_completes_and_its_report_opens() {
+    let s = start().await;
+    let customer = json!({ "name": "Contoso Ltd", "tenantId": "d4f5a678-1234-5678-9abc-def012345678" });
+    let (_, _, created) = s.partner(Method::POST, "/customers", Some(customer)).await;
+    let run = json!({ "customerId": created["id"], "product": "essential-eight", "maturityTarget": 2 });
+    let (status, _, run) = s.partner(Method::POST, "/assessments", Some(run)).await;
+    assert_eq!(status, 202);
+    let path = format!("/assessments/{}", run["id"].as_str().unwrap());
+    // The worker runs beside the server: wait (bounded) for the run to finish.
+    let mut body = Value::Null;
+    for _ in 0..500 {
+        body = s.partner(Method::GET, &path, None).await.2;
+        if body["status"] == "completed" || body["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(body["status"], "completed", "{body}");
+    assert!(body["score"].as_u64().is_some_and(|s| s <= 100));
+    assert!(body["findings"].is_u64());
+    let url = body["reportUrl"].as_str().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:3000/reports/"), "{url}");
+    // The link's path on this server opens the report without a key.
+    let report_path = url.trim_start_matches("http://127.0.0.1:3000");
+    let req = Request::builder().uri(format!("{}{report_path}", s.base)).body(Full::new(Bytes::new())).unwrap();
+    let resp = s.client.request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+    let html = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(html.contains("Essential Eight Assessment") && html.contains("Contoso Ltd"));
+    s.stop().await;
 }

@@ -1,15 +1,20 @@
 //! The assessment engine's pure core: a [`TenantSnapshot`] of Microsoft Graph data goes in,
 //! an [`Assessment`] (per-check outcomes, score, findings, Essential Eight maturity) comes out.
 //!
-//! Collecting the snapshot (Graph calls) and storing the result (the worker) live elsewhere;
-//! nothing here does I/O, so the same snapshot always gives the same assessment.
+//! The checks, scoring and fixtures do no I/O, so the same snapshot always gives the same
+//! assessment; only `collect` talks to the outside (Microsoft Graph). Storing the result is
+//! the runner's job (`crate::runner`).
 //!
 //! - [`snapshot`]: the data, shaped like Graph's JSON.
 //! - [`checks`]: the three products' check catalogues.
 //! - [`score`]: which checks count for a maturity target, and how they add up.
 //! - [`fixtures`]: demo tenants for development and tests.
+//! - [`collect`]: the `Collector` port (Microsoft Graph, fixtures).
+//! - [`assessor`]: collect + evaluate behind the runner's `Assessor` port.
 
+pub mod assessor;
 pub mod checks;
+pub mod collect;
 pub mod fixtures;
 pub mod score;
 pub mod snapshot;

@@ -91,6 +91,7 @@ pub struct CheckResult {
     pub reference: Reference,
     pub status: Status,
     pub evidence: Evidence,
+    pub rationale: &'static str,
     pub remediation: &'static str,
 }
 
@@ -194,6 +195,7 @@ pub fn evaluate_checks(
                 reference: c.reference,
                 status: outcome.status,
                 evidence: outcome.evidence,
+                rationale: c.rationale,
                 remediation: c.remediation,
             }
         })

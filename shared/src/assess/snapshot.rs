@@ -23,6 +23,9 @@ use serde_json::Value;
 pub struct TenantSnapshot {
     /// The Entra tenant id (GUID).
     pub tenant_id: String,
+    /// Parts of the snapshot the collector could not read (named by their JSON field, e.g.
+    /// `configurationPolicies`): checks that need them answer manual rather than fail.
+    pub unread: Vec<String>,
     /// When the collector finished, unix seconds. Every age ("not signed in for 45 days",
     /// "end of servicing") is measured from here so a run is reproducible.
     pub collected_at: i64,

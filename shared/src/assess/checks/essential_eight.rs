@@ -630,6 +630,9 @@ pub(crate) fn application_control(s: &TenantSnapshot) -> Outcome {
             "AppLocker application control is enforced through an Intune endpoint protection profile",
         );
     }
+    if let Err(manual) = p::require_settings_catalog(s, "Application control") {
+        return manual;
+    }
     if wdac == Some(false) || applocker.iter().any(|m| m.starts_with("audit")) {
         return Outcome::fail("Application control is deployed in audit mode only: nothing is blocked");
     }
@@ -659,6 +662,9 @@ fn application_control_unmanaged(s: &TenantSnapshot) -> Outcome {
 
 fn office_updates(s: &TenantSnapshot) -> Outcome {
     if let Err(manual) = p::require_intune_windows(s) {
+        return manual;
+    }
+    if let Err(manual) = p::require_settings_catalog(s, "Microsoft 365 Apps updates") {
         return manual;
     }
     let auto = p::setting_on(s, setting::OFFICE_AUTOMATIC_UPDATES);
@@ -803,6 +809,9 @@ fn macro_notification_enforced(s: &TenantSnapshot) -> Outcome {
     if let Err(manual) = p::require_intune_windows(s) {
         return manual;
     }
+    if let Err(manual) = p::require_settings_catalog(s, "VBA macro notification") {
+        return manual;
+    }
     match p::setting_str(s, setting::OFFICE_VBA_MACRO_NOTIFICATION) {
         None => Outcome::fail("No assigned Intune policy sets the VBA macro notification setting: users decide"),
         Some("enableAll") => Outcome::fail("An assigned Intune policy enables all macros"),
@@ -812,6 +821,9 @@ fn macro_notification_enforced(s: &TenantSnapshot) -> Outcome {
 
 fn signed_macros_only(s: &TenantSnapshot) -> Outcome {
     if let Err(manual) = p::require_intune_windows(s) {
+        return manual;
+    }
+    if let Err(manual) = p::require_settings_catalog(s, "Macros limited to trusted publishers") {
         return manual;
     }
     match p::setting_str(s, setting::OFFICE_VBA_MACRO_NOTIFICATION) {
@@ -827,6 +839,9 @@ fn signed_macros_only(s: &TenantSnapshot) -> Outcome {
 
 fn edge_smartscreen(s: &TenantSnapshot) -> Outcome {
     if let Err(manual) = p::require_intune_windows(s) {
+        return manual;
+    }
+    if let Err(manual) = p::require_settings_catalog(s, "Edge SmartScreen") {
         return manual;
     }
     let on = p::setting_on(s, setting::EDGE_SMARTSCREEN) == Some(true);

@@ -419,6 +419,16 @@ pub fn asr_rules_blocked(s: &TenantSnapshot, rules: &[(&str, AsrRule)]) -> Outco
     }
 }
 
+/// Settings-catalog values are only evidence when the collector read the catalog: an absent
+/// setting in an unread catalog proves nothing, so the check is left to a person.
+pub fn require_settings_catalog(s: &TenantSnapshot, what: &str) -> Result<(), Outcome> {
+    if s.unread.iter().any(|u| u == "configurationPolicies") {
+        Err(Outcome::manual(format!("{what}: the Intune settings catalog could not be read; check it in Intune")))
+    } else {
+        Ok(())
+    }
+}
+
 /// The values a named setting has across assigned settings-catalog policies.
 fn setting_values<'a>(s: &'a TenantSnapshot, name: &'a str) -> impl Iterator<Item = &'a Value> {
     s.configuration_policies
@@ -450,6 +460,9 @@ pub fn setting_u64(s: &TenantSnapshot, name: &str) -> Option<u64> {
 /// Judges a boolean settings-catalog setting on Intune-managed Windows devices.
 pub fn setting_enforced(s: &TenantSnapshot, name: &str, what: &str) -> Outcome {
     if let Err(manual) = require_intune_windows(s) {
+        return manual;
+    }
+    if let Err(manual) = require_settings_catalog(s, what) {
         return manual;
     }
     match setting_on(s, name) {

@@ -1,0 +1,92 @@
+//! The engine behind the runner: collect the tenant, evaluate the product, and shape the
+//! result as the run stores it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::checks::Reference;
+use super::collect::{CollectError, Collector};
+use super::score::{evaluate, Assessment as EngineAssessment, CheckResult};
+use crate::domain::run::{Finding, FrameworkRef, RunReport, StrategyMaturity};
+use crate::runner::{AssessError, Assessment, Assessor};
+
+pub struct EngineAssessor {
+    collector: Arc<dyn Collector>,
+}
+
+impl EngineAssessor {
+    pub fn new(collector: Arc<dyn Collector>) -> Self {
+        Self { collector }
+    }
+}
+
+fn text<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+fn reference(r: &Reference) -> FrameworkRef {
+    match *r {
+        Reference::EssentialEight { strategy, maturity_level } => FrameworkRef {
+            framework: "essential-eight".into(),
+            id: strategy.as_str().into(),
+            level: Some(maturity_level),
+        },
+        Reference::NistCsf { subcategory, tier } => {
+            FrameworkRef { framework: "nist-csf".into(), id: subcategory.into(), level: Some(tier) }
+        }
+        Reference::CisM365 { recommendation, level } => {
+            FrameworkRef { framework: "cis-m365".into(), id: recommendation.into(), level: Some(level) }
+        }
+    }
+}
+
+fn finding(r: &CheckResult) -> Finding {
+    Finding {
+        check_id: r.id.into(),
+        title: r.title.into(),
+        severity: r.severity.as_str().into(),
+        outcome: text(r.status),
+        evidence: r.evidence.summary.clone(),
+        details: r.evidence.details.clone(),
+        rationale: r.rationale.into(),
+        remediation: r.remediation.into(),
+        references: vec![reference(&r.reference)],
+    }
+}
+
+/// The run's record of an engine assessment: every counted check, in catalogue order.
+pub fn report(a: &EngineAssessment) -> RunReport {
+    RunReport {
+        findings: a.results.iter().map(finding).collect(),
+        maturity: a.maturity.as_ref().map(|m| m.overall),
+        maturity_by_strategy: a
+            .maturity
+            .iter()
+            .flat_map(|m| &m.strategies)
+            .map(|s| StrategyMaturity { strategy: s.strategy.as_str().into(), level: s.level })
+            .collect(),
+    }
+}
+
+#[async_trait]
+impl Assessor for EngineAssessor {
+    async fn assess(&self, tenant_id: &str, product: &str, maturity_target: u8) -> Result<Assessment, AssessError> {
+        let snapshot = self.collector.collect(tenant_id).await.map_err(|e| match e {
+            CollectError::ConsentRequired(m) => AssessError::Permanent { code: "CONSENT_REQUIRED".into(), message: m },
+            CollectError::TenantNotFound(m) => AssessError::Permanent { code: "TENANT_NOT_FOUND".into(), message: m },
+            CollectError::Unavailable(m) => AssessError::Transient { code: "GRAPH_UNAVAILABLE".into(), message: m },
+            CollectError::Failed(m) => AssessError::Transient { code: "COLLECTION_FAILED".into(), message: m },
+        })?;
+        let a = evaluate(product, maturity_target, &snapshot)
+            .map_err(|e| AssessError::Permanent { code: "INVALID_RUN".into(), message: e.to_string() })?;
+        Ok(Assessment {
+            score: a.score,
+            critical: a.critical,
+            high: a.high,
+            medium: a.medium,
+            low: a.low,
+            report: report(&a),
+        })
+    }
+}
