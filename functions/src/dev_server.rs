@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -25,10 +26,15 @@ use shared::domain::ids::IdGen;
 use shared::domain::time::{Clock, SystemClock};
 use shared::provision::{self, NewAccount, ProvisionError};
 use shared::queue::memory::MemoryQueue;
-use shared::queue::RunMessage;
+use shared::queue::{Delivery, RunMessage};
 use shared::runner::{Outcome, Runner, RunnerSettings};
 use shared::store::memory::MemoryStore;
 use shared::store::Store;
+use shared::webhooks::dispatcher::Dispatcher;
+use shared::webhooks::guard::SystemLookup;
+use shared::webhooks::relay::Relay;
+use shared::webhooks::transport::HttpTransport;
+use shared::webhooks::WebhookMessage;
 use shared::App;
 
 /// How long a received run stays invisible to other receivers (SQS's visibility timeout).
@@ -38,11 +44,21 @@ pub const RUNS_VISIBILITY_SECS: i64 = 120;
 pub struct Embedded {
     pub app: Arc<App>,
     pub runs: Arc<MemoryQueue<RunMessage>>,
+    pub webhooks: Arc<MemoryQueue<WebhookMessage>>,
 }
+
+/// How long a received webhook attempt stays invisible: past the attempt's time limit.
+pub const WEBHOOKS_VISIBILITY_SECS: i64 = 60;
 
 pub fn embedded_app(config: Config, clock: Arc<dyn Clock>) -> Embedded {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let runs = Arc::new(MemoryQueue::new(clock.clone(), RUNS_VISIBILITY_SECS));
+    let webhooks = Arc::new(MemoryQueue::new(clock.clone(), WEBHOOKS_VISIBILITY_SECS));
+    let transport = HttpTransport::new(
+        Arc::new(SystemLookup),
+        config.webhook_allow_private_targets,
+        Duration::from_millis(config.webhook_timeout_ms),
+    );
     let app = App {
         config,
         secrets: Secrets::random(),
@@ -51,8 +67,51 @@ pub fn embedded_app(config: Config, clock: Arc<dyn Clock>) -> Embedded {
         runs: runs.clone(),
         clock,
         ids: Arc::new(IdGen::new()),
+        webhooks: webhooks.clone(),
+        transport: Arc::new(transport),
     };
-    Embedded { app: Arc::new(app), runs }
+    Embedded { app: Arc::new(app), runs, webhooks }
+}
+
+/// The relay on the app's store, queuing onto the app's webhooks queue.
+pub fn relay(app: &App) -> Relay {
+    Relay { store: app.store.clone(), queue: app.webhooks.clone(), clock: app.clock.clone(), ids: app.ids.clone() }
+}
+
+/// The dispatcher on the app's store, sending through the app's transport.
+pub fn dispatcher(app: &App) -> Dispatcher {
+    Dispatcher {
+        store: app.store.clone(),
+        queue: app.webhooks.clone(),
+        transport: app.transport.clone(),
+        clock: app.clock.clone(),
+        secret_key: app.secrets.webhook_encryption.clone(),
+        schedule: app.config.webhook_retry_schedule.clone(),
+    }
+}
+
+/// Moves events from the outbox to deliveries as they come (the embedded store's stand-in
+/// for the table's stream), and now and then re-queues deliveries whose retry was lost.
+pub async fn run_relay(relay: Relay, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut ticks = 0u64;
+    loop {
+        match relay.drain(100).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "relay failed; will try again"),
+        }
+        ticks += 1;
+        if ticks % 300 == 0 {
+            if let Err(e) = relay.sweep(100).await {
+                tracing::error!(error = %e, "sweep failed; will try again");
+            }
+        }
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    }
 }
 
 /// How many deliveries may try a run before it is failed (below SQS's maxReceiveCount).
@@ -177,9 +236,14 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
     Ok(())
 }
 
-/// The runner as a task: takes visible messages off the in-process runs queue, processes
-/// each, and deletes the ones done; the rest come back after the visibility timeout, as on SQS.
-pub async fn run_worker(queue: Arc<MemoryQueue<RunMessage>>, runner: Arc<Runner>, shutdown: impl Future<Output = ()>) {
+/// Consumes an in-process queue as Lambda consumes SQS: visible messages in batches, each
+/// handled on its own, the ones done deleted; the rest come back after the visibility timeout.
+pub async fn consume<M, F, Fut>(queue: Arc<MemoryQueue<M>>, handle: F, shutdown: impl Future<Output = ()>)
+where
+    M: Clone + Send + 'static,
+    F: Fn(Delivery<M>) -> Fut,
+    Fut: Future<Output = Outcome>,
+{
     tokio::pin!(shutdown);
     loop {
         let deliveries = queue.receive(10);
@@ -188,16 +252,47 @@ pub async fn run_worker(queue: Arc<MemoryQueue<RunMessage>>, runner: Arc<Runner>
             tokio::select! {
                 () = &mut shutdown => return,
                 () = queue.arrived() => {}
-                () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                () = tokio::time::sleep(Duration::from_millis(wait)) => {}
             }
             continue;
         }
         for d in deliveries {
-            if runner.process(&d.message, d.receive_count).await == Outcome::Done {
-                queue.ack(&d.receipt);
+            let receipt = d.receipt.clone();
+            if handle(d).await == Outcome::Done {
+                queue.ack(&receipt);
             }
         }
     }
+}
+
+/// The runner as a task on the runs queue.
+pub async fn run_worker(queue: Arc<MemoryQueue<RunMessage>>, runner: Arc<Runner>, shutdown: impl Future<Output = ()>) {
+    consume(
+        queue,
+        |d| {
+            let runner = runner.clone();
+            async move { runner.process(&d.message, d.receive_count).await }
+        },
+        shutdown,
+    )
+    .await
+}
+
+/// The dispatcher as a task on the webhooks queue.
+pub async fn run_dispatcher(
+    queue: Arc<MemoryQueue<WebhookMessage>>,
+    dispatcher: Arc<Dispatcher>,
+    shutdown: impl Future<Output = ()>,
+) {
+    consume(
+        queue,
+        |d| {
+            let dispatcher = dispatcher.clone();
+            async move { dispatcher.process(&d.message).await }
+        },
+        shutdown,
+    )
+    .await
 }
 
 /// Ctrl-C or SIGTERM.
@@ -238,7 +333,7 @@ pub async fn run_from_env() -> Result<(), String> {
         // Report links point at this server unless told otherwise.
         config.public_base_url = format!("http://127.0.0.1:{port}");
     }
-    let Embedded { app, runs } = embedded_app(config, Arc::new(SystemClock));
+    let Embedded { app, runs, webhooks } = embedded_app(config, Arc::new(SystemClock));
     let accounts =
         bootstrap(&app, env("DEV_DISTRIBUTOR_KEY"), env("DEV_PARTNER_KEY")).await.map_err(|e| e.to_string())?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -253,12 +348,14 @@ pub async fn run_from_env() -> Result<(), String> {
         let _ = rx.wait_for(|s| *s).await;
     };
     let worker = tokio::spawn(run_worker(runs, Arc::new(fixture_runner(&app)), stopped(stop_rx.clone())));
+    let relay_task = tokio::spawn(run_relay(relay(&app), stopped(stop_rx.clone())));
+    let dispatch_task = tokio::spawn(run_dispatcher(webhooks, Arc::new(dispatcher(&app)), stopped(stop_rx.clone())));
     tokio::spawn(async move {
         stop_signal().await;
         let _ = stop_tx.send(true);
     });
     serve(app, listener, stopped(stop_rx)).await.map_err(|e| e.to_string())?;
-    let _ = worker.await;
+    let _ = tokio::join!(worker, relay_task, dispatch_task);
     tracing::info!("stopped");
     Ok(())
 }

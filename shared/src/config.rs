@@ -16,6 +16,14 @@ pub struct Config {
     pub catalog: Catalog,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Waits after failed webhook attempts (`WEBHOOK_RETRY_SCHEDULE`).
+    pub webhook_retry_schedule: Vec<i64>,
+    /// Development only: lets webhooks use `http://` and reach loopback and private addresses.
+    pub webhook_allow_private_targets: bool,
+    /// Time limit of one webhook attempt.
+    pub webhook_timeout_ms: u64,
+    /// Endpoints per account.
+    pub webhook_max_endpoints: usize,
     /// Where report share links point (the API's public URL, without a trailing slash).
     pub public_base_url: String,
 }
@@ -29,6 +37,10 @@ impl Default for Config {
             catalog: Catalog::default(),
             max_body_bytes: 256 * 1024,
             public_base_url: "http://127.0.0.1:3000".into(),
+            webhook_retry_schedule: crate::webhooks::schedule::DEFAULT_RETRY_SCHEDULE.to_vec(),
+            webhook_allow_private_targets: false,
+            webhook_timeout_ms: 10_000,
+            webhook_max_endpoints: 20,
         }
     }
 }
@@ -50,6 +62,22 @@ impl Config {
         c.rate_limit_partner_per_min = positive("RATE_LIMIT_PARTNER_PER_MIN", c.rate_limit_partner_per_min)?;
         c.rate_limit_distributor_per_min =
             positive("RATE_LIMIT_DISTRIBUTOR_PER_MIN", c.rate_limit_distributor_per_min)?;
+        if let Some(raw) = var("WEBHOOK_RETRY_SCHEDULE") {
+            c.webhook_retry_schedule = crate::webhooks::schedule::parse(&raw)
+                .map_err(|reason| ConfigError::Invalid { name: "WEBHOOK_RETRY_SCHEDULE", reason })?;
+        }
+        if let Some(raw) = var("WEBHOOK_ALLOW_PRIVATE_TARGETS") {
+            c.webhook_allow_private_targets = match raw.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        name: "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+                        reason: format!("expected true or false, got {other:?}"),
+                    })
+                }
+            };
+        }
         if let Some(url) = var("PUBLIC_BASE_URL") {
             let url = url.trim().trim_end_matches('/').to_string();
             if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -84,6 +112,8 @@ pub struct Secrets {
     pub cursor_signing: Vec<u8>,
     /// Signs report share links.
     pub report_signing: Vec<u8>,
+    /// Encrypts webhook endpoint secrets at rest.
+    pub webhook_encryption: Vec<u8>,
 }
 
 impl Secrets {
@@ -93,7 +123,7 @@ impl Secrets {
             getrandom::fill(&mut k).expect("the operating system's random source failed");
             k
         };
-        Self { key_hashing: fresh(), cursor_signing: fresh(), report_signing: fresh() }
+        Self { key_hashing: fresh(), cursor_signing: fresh(), report_signing: fresh(), webhook_encryption: fresh() }
     }
 }
 

@@ -14,5 +14,6 @@ pub mod ratelimit;
 pub mod reports;
 pub mod runner;
 pub mod store;
+pub mod webhooks;
 
 pub use api::App;

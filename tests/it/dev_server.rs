@@ -25,7 +25,7 @@ struct Running {
 }
 
 async fn start() -> Running {
-    let Embedded { app, runs } = embedded_app(Config::default(), Arc::new(SystemClock));
+    let Embedded { app, runs, .. } = embedded_app(Config::default(), Arc::new(SystemClock));
     let partner_key = "pk_live_e2etestkey000000000000000000000000".to_string();
     let accounts = bootstrap(&app, None, Some(partner_key.clone())).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

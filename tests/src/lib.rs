@@ -26,6 +26,7 @@ pub struct Harness {
     pub app: Arc<App>,
     pub clock: Arc<ManualClock>,
     pub runs: Arc<MemoryQueue<RunMessage>>,
+    pub webhooks: Arc<MemoryQueue<shared::webhooks::WebhookMessage>>,
     pub accounts: DevAccounts,
 }
 
@@ -76,9 +77,9 @@ impl Harness {
 
     pub async fn with_config(config: Config) -> Self {
         let clock = Arc::new(ManualClock::at(T0));
-        let Embedded { app, runs } = embedded_app(config, clock.clone());
+        let Embedded { app, runs, webhooks } = embedded_app(config, clock.clone());
         let accounts = bootstrap(&app, None, None).await.expect("bootstrap");
-        Self { app, clock, runs, accounts }
+        Self { app, clock, runs, webhooks, accounts }
     }
 
     pub fn partner_key(&self) -> &str {

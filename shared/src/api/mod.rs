@@ -41,6 +41,10 @@ pub struct App {
     pub billing: Arc<dyn Billing>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<IdGen>,
+    /// Where webhook attempts are queued (redeliveries).
+    pub webhooks: Arc<dyn crate::webhooks::relay::WebhookQueue>,
+    /// How webhook attempts are sent (the test route sends one now).
+    pub transport: Arc<dyn crate::webhooks::transport::Transport>,
 }
 
 /// One request as a handler sees it.

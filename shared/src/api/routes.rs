@@ -55,6 +55,20 @@ routes! {
     PartnerAssessmentsFindings = "partner.assessments.findings" : Partner GET "/assessments/{id}/findings";
     DistributorAssessmentsFindings = "distributor.assessments.findings" : Distributor GET "/partners/{id}/assessments/{runId}/findings";
     PublicReport = "public.reports.get" : Public GET "/reports/{token}";
+    PartnerWebhooksList = "partner.webhooks.list" : Partner GET "/webhooks";
+    PartnerWebhooksCreate = "partner.webhooks.create" : Partner POST "/webhooks";
+    PartnerWebhooksUpdate = "partner.webhooks.update" : Partner PATCH "/webhooks/{id}";
+    PartnerWebhooksDelete = "partner.webhooks.delete" : Partner DELETE "/webhooks/{id}";
+    PartnerWebhooksTest = "partner.webhooks.test" : Partner POST "/webhooks/{id}/test";
+    PartnerWebhooksDeliveries = "partner.webhooks.deliveries" : Partner GET "/webhooks/{id}/deliveries";
+    PartnerWebhooksRedeliver = "partner.webhooks.redeliver" : Partner POST "/webhooks/{id}/deliveries/{deliveryId}/redeliver";
+    DistributorWebhooksList = "distributor.webhooks.list" : Distributor GET "/webhooks";
+    DistributorWebhooksCreate = "distributor.webhooks.create" : Distributor POST "/webhooks";
+    DistributorWebhooksUpdate = "distributor.webhooks.update" : Distributor PATCH "/webhooks/{id}";
+    DistributorWebhooksDelete = "distributor.webhooks.delete" : Distributor DELETE "/webhooks/{id}";
+    DistributorWebhooksTest = "distributor.webhooks.test" : Distributor POST "/webhooks/{id}/test";
+    DistributorWebhooksDeliveries = "distributor.webhooks.deliveries" : Distributor GET "/webhooks/{id}/deliveries";
+    DistributorWebhooksRedeliver = "distributor.webhooks.redeliver" : Distributor POST "/webhooks/{id}/deliveries/{deliveryId}/redeliver";
 }
 
 /// Who may call a route: holders of a key of one surface, or anyone (a signed link).

@@ -29,6 +29,25 @@ pub enum EventType {
 }
 
 impl EventType {
+    pub const ALL: [EventType; 10] = [
+        Self::AssessmentStarted,
+        Self::AssessmentCompleted,
+        Self::AssessmentFailed,
+        Self::CustomerCreated,
+        Self::CustomerUpdated,
+        Self::CustomerDeleted,
+        Self::PartnerActivated,
+        Self::PartnerSuspended,
+        Self::KeyCreated,
+        Self::KeyRevoked,
+    ];
+
+    /// A distributor also receives these of its sub-partners.
+    pub fn reaches_distributor(self) -> bool {
+        let s = self.as_str();
+        s.starts_with("assessment.") || s.starts_with("customer.")
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AssessmentStarted => "assessment.started",

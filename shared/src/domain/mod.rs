@@ -8,3 +8,4 @@ pub mod ids;
 pub mod run;
 pub mod time;
 pub mod validate;
+pub mod webhook;

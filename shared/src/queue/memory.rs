@@ -9,6 +9,9 @@ use tokio::sync::Notify;
 
 use super::{Delivery, QueueError, RunMessage, RunQueue};
 use crate::domain::time::Clock;
+use crate::webhooks::relay::WebhookQueue;
+use crate::webhooks::schedule::MAX_QUEUE_DELAY_SECS;
+use crate::webhooks::WebhookMessage;
 
 struct Entry<M> {
     seq: u64,
@@ -86,6 +89,18 @@ impl<M: Clone + Send + 'static> MemoryQueue<M> {
     /// Resolves when a message is sent.
     pub async fn arrived(&self) {
         self.arrived.notified().await
+    }
+}
+
+#[async_trait]
+impl WebhookQueue for MemoryQueue<WebhookMessage> {
+    async fn send_webhook(&self, message: &WebhookMessage, delay_secs: i64) -> Result<(), QueueError> {
+        // As SQS does: a longer delay is refused, the caller must chain.
+        if delay_secs > MAX_QUEUE_DELAY_SECS {
+            return Err(QueueError::Backend(format!("delay {delay_secs} s is over SQS's {MAX_QUEUE_DELAY_SECS} s")));
+        }
+        self.send(message.clone(), delay_secs);
+        Ok(())
     }
 }
 

@@ -11,6 +11,7 @@ use crate::domain::customer::Customer;
 use crate::domain::event::Event;
 use crate::domain::run::{Run, RunFilter, RunReport, RunStatus};
 use crate::domain::time::Month;
+use crate::domain::webhook::{Attempt, Delivery, DeliveryStatus, Endpoint};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
@@ -29,6 +30,9 @@ pub enum StoreError {
     /// The account a key would be issued to is suspended.
     #[error("the account is suspended")]
     OwnerSuspended,
+    /// A per-account limit (e.g. webhook endpoints) is reached.
+    #[error("limit reached")]
+    LimitReached,
     /// The item changed since it was read (optimistic concurrency); read again and retry.
     #[error("concurrent modification")]
     Conflict,
@@ -217,7 +221,48 @@ pub trait Outbox: Send + Sync {
     async fn ack_events(&self, ids: &[String]) -> StoreResult<()>;
 }
 
-/// Everything the service stores.
-pub trait Store: AccountStore + KeyStore + CustomerStore + RunStore + LimitStore + IdempotencyStore + Outbox {}
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Fails with `LimitReached` when the owner already has `max` endpoints.
+    async fn create_endpoint(&self, endpoint: &Endpoint, max: usize) -> StoreResult<()>;
+    async fn endpoint(&self, owner: &Owner, id: &str) -> StoreResult<Option<Endpoint>>;
+    /// The owner's endpoints in creation order.
+    async fn list_endpoints(&self, owner: &Owner, page: &PageRequest) -> StoreResult<Page<Endpoint>>;
+    /// Every endpoint of an owner (a handful at most), for fanning an event out.
+    async fn endpoints_of(&self, owner: &Owner) -> StoreResult<Vec<Endpoint>>;
+    /// Replaces the endpoint if it is still at `expected_version` (else `Conflict`).
+    async fn update_endpoint(&self, endpoint: &Endpoint, expected_version: u64) -> StoreResult<()>;
+    /// Deletes the endpoint and its deliveries.
+    async fn delete_endpoint(&self, owner: &Owner, id: &str) -> StoreResult<()>;
+    /// Creates the delivery unless its endpoint already has one for that event (`Conflict`).
+    async fn create_delivery(&self, delivery: &Delivery) -> StoreResult<()>;
+    async fn delivery(&self, endpoint_id: &str, id: &str) -> StoreResult<Option<Delivery>>;
+    async fn delivery_for_event(&self, endpoint_id: &str, event_id: &str) -> StoreResult<Option<Delivery>>;
+    /// Appends `attempt`, which must be the next by number (`Conflict` otherwise, e.g. when a
+    /// duplicate message already recorded it), and sets the status and the next due time.
+    async fn record_attempt(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        attempt: &Attempt,
+        status: DeliveryStatus,
+        next_attempt_at: Option<i64>,
+    ) -> StoreResult<Delivery>;
+    /// Marks a delivery pending again for a manual redelivery.
+    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: i64) -> StoreResult<Delivery>;
+    /// Pending deliveries whose next attempt was due before `before`, oldest due first.
+    async fn due_deliveries(&self, before: i64, limit: usize) -> StoreResult<Vec<Delivery>>;
+    /// Newest first.
+    async fn list_deliveries(&self, endpoint_id: &str, page: &PageRequest) -> StoreResult<Page<Delivery>>;
+}
 
-impl<T: AccountStore + KeyStore + CustomerStore + RunStore + LimitStore + IdempotencyStore + Outbox> Store for T {}
+/// Everything the service stores.
+pub trait Store:
+    AccountStore + KeyStore + CustomerStore + RunStore + LimitStore + IdempotencyStore + Outbox + WebhookStore
+{
+}
+
+impl<T> Store for T where
+    T: AccountStore + KeyStore + CustomerStore + RunStore + LimitStore + IdempotencyStore + Outbox + WebhookStore
+{
+}

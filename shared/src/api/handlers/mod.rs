@@ -9,6 +9,7 @@ mod partners;
 mod plans;
 mod reports;
 mod usage;
+mod webhooks;
 
 use serde_json::{json, Value};
 
@@ -65,6 +66,13 @@ pub async fn dispatch(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
             assessments::findings(app, ctx, &sub_partner(app, ctx).await?, ctx.param("runId")).await
         }
         PublicReport => Err(ApiError::Internal("public route reached the keyed dispatcher".into())),
+        PartnerWebhooksList | DistributorWebhooksList => webhooks::list(app, ctx).await,
+        PartnerWebhooksCreate | DistributorWebhooksCreate => webhooks::create(app, ctx).await,
+        PartnerWebhooksUpdate | DistributorWebhooksUpdate => webhooks::update(app, ctx).await,
+        PartnerWebhooksDelete | DistributorWebhooksDelete => webhooks::delete(app, ctx).await,
+        PartnerWebhooksTest | DistributorWebhooksTest => webhooks::test(app, ctx).await,
+        PartnerWebhooksDeliveries | DistributorWebhooksDeliveries => webhooks::deliveries(app, ctx).await,
+        PartnerWebhooksRedeliver | DistributorWebhooksRedeliver => webhooks::redeliver(app, ctx).await,
     }
 }
 

@@ -1,0 +1,255 @@
+//! Webhook endpoints on both surfaces: each account manages its own.
+
+use serde_json::{json, Value};
+
+use super::super::error::ApiError;
+use super::super::request::Fields;
+use super::super::response::Reply;
+use super::super::{App, Ctx};
+use super::Paging;
+use crate::domain::ids::prefix;
+use crate::domain::time::rfc3339;
+use crate::domain::webhook::{subscribable, Delivery, Endpoint};
+use crate::store::StoreError;
+use crate::webhooks::dispatcher::{attempt, signing_secrets};
+use crate::webhooks::guard::check_url;
+use crate::webhooks::secrets::encrypt;
+use crate::webhooks::signing::generate_secret;
+use crate::webhooks::WebhookMessage;
+
+pub const ENDPOINT_PREFIX: &str = "whk_";
+/// How long a rotated-out secret keeps signing.
+pub const ROTATION_GRACE_SECS: i64 = 24 * 3600;
+const DESCRIPTION_MAX: usize = 500;
+
+fn view(e: &Endpoint) -> Value {
+    json!({
+        "id": e.id,
+        "url": e.url,
+        "events": e.events,
+        "description": e.description,
+        "enabled": e.enabled,
+        "createdAt": rfc3339(e.created_at),
+    })
+}
+
+fn delivery_view(d: &Delivery) -> Value {
+    let attempts: Vec<Value> = d
+        .attempts
+        .iter()
+        .rev()
+        .map(|a| {
+            json!({
+                "number": a.number,
+                "at": rfc3339(a.at),
+                "statusCode": a.status_code,
+                "durationMs": a.duration_ms,
+                "error": a.error,
+                "responseBody": a.response_body,
+            })
+        })
+        .collect();
+    json!({
+        "id": d.id,
+        "eventId": d.event_id,
+        "eventType": d.event_type,
+        "status": d.status.as_str(),
+        "attempts": attempts,
+        "nextAttemptAt": d.next_attempt_at.filter(|_| d.status.as_str() == "pending").map(rfc3339),
+        "createdAt": rfc3339(d.created_at),
+    })
+}
+
+fn read_url(app: &App, f: &Fields, raw: String) -> Result<String, ApiError> {
+    check_url(&raw, app.config.webhook_allow_private_targets)
+        .map(|u| u.to_string())
+        .map_err(|reason| ApiError::InvalidField(format!("{}: {reason}.", f.name("url"))))
+}
+
+fn read_events(ctx: &Ctx, f: &mut Fields) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(list) = f.opt_str_list("events")? else { return Ok(None) };
+    let allowed = subscribable(ctx.principal.owner().surface);
+    if list.is_empty() {
+        return Err(ApiError::InvalidField("events must name at least one event type.".into()));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for e in list {
+        if !allowed.contains(&e.as_str()) {
+            return Err(ApiError::InvalidField(format!(
+                "events: {e:?} is not an event this account can receive; one of {}.",
+                allowed.join(", ")
+            )));
+        }
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    Ok(Some(out))
+}
+
+fn read_description(f: &mut Fields) -> Result<Option<String>, ApiError> {
+    let d = f.opt_str("description")?;
+    if d.as_ref().is_some_and(|d| d.chars().count() > DESCRIPTION_MAX) {
+        return Err(ApiError::InvalidField(format!("description may be at most {DESCRIPTION_MAX} characters.")));
+    }
+    Ok(d)
+}
+
+async fn find(app: &App, ctx: &Ctx) -> Result<Endpoint, ApiError> {
+    let id = ctx.param("id");
+    app.store.endpoint(&ctx.principal.owner(), id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint", id))
+}
+
+pub async fn list(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
+    let paging = Paging::read(app, ctx, "")?;
+    let page = app.store.list_endpoints(&ctx.principal.owner(), &paging.request).await?;
+    let webhooks: Vec<Value> = page.items.iter().map(view).collect();
+    Ok(Reply::ok(json!({ "webhooks": webhooks, "nextCursor": paging.next_cursor(app, page.next) })))
+}
+
+pub async fn create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
+    let mut f = Fields::parse(&ctx.body)?;
+    let url = f.req_str("url")?;
+    let url = read_url(app, &f, url)?;
+    if !f.has("events") || f.is_null("events") {
+        return Err(ApiError::MissingField("events is required.".into()));
+    }
+    let events = read_events(ctx, &mut f)?.unwrap_or_default();
+    let description = read_description(&mut f)?;
+    let enabled = f.opt_bool("enabled")?.unwrap_or(true);
+    f.finish()?;
+    let secret = generate_secret();
+    let endpoint = Endpoint {
+        id: app.new_id(ENDPOINT_PREFIX),
+        owner: ctx.principal.owner(),
+        url,
+        events,
+        description,
+        enabled,
+        secret: encrypt(&app.secrets.webhook_encryption, &secret),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        created_at: ctx.now,
+        updated_at: None,
+        version: 1,
+    };
+    match app.store.create_endpoint(&endpoint, app.config.webhook_max_endpoints).await {
+        Ok(()) => Ok(Reply::created(json!({ "webhook": view(&endpoint), "secret": secret }))),
+        Err(StoreError::LimitReached) => Err(ApiError::TooMany(format!(
+            "An account may have at most {} webhook endpoints.",
+            app.config.webhook_max_endpoints
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
+    let mut f = Fields::parse(&ctx.body)?;
+    if f.is_null("url") || f.is_null("events") || f.is_null("enabled") {
+        return Err(ApiError::InvalidField("url, events and enabled cannot be null.".into()));
+    }
+    let url = f.opt_str("url")?.map(|u| read_url(app, &f, u)).transpose()?;
+    let events = read_events(ctx, &mut f)?;
+    let clear_description = f.is_null("description");
+    let description = read_description(&mut f)?;
+    let enabled = f.opt_bool("enabled")?;
+    let rotate = f.opt_bool("rotateSecret")?.unwrap_or(false);
+    f.finish()?;
+    for _ in 0..5 {
+        let current = find(app, ctx).await?;
+        let mut next = current.clone();
+        if let Some(u) = &url {
+            next.url = u.clone();
+        }
+        if let Some(e) = &events {
+            next.events = e.clone();
+        }
+        if clear_description {
+            next.description = None;
+        } else if description.is_some() {
+            next.description = description.clone();
+        }
+        if let Some(en) = enabled {
+            next.enabled = en;
+        }
+        let new_secret = rotate.then(generate_secret);
+        if let Some(s) = &new_secret {
+            next.previous_secret = Some(current.secret.clone());
+            next.previous_secret_expires_at = Some(ctx.now + ROTATION_GRACE_SECS);
+            next.secret = encrypt(&app.secrets.webhook_encryption, s);
+        }
+        next.updated_at = Some(ctx.now);
+        next.version = current.version + 1;
+        match app.store.update_endpoint(&next, current.version).await {
+            Ok(()) => {
+                let mut body = json!({ "webhook": view(&next) });
+                if let Some(s) = new_secret {
+                    body["secret"] = json!(s);
+                }
+                return Ok(Reply::ok(body));
+            }
+            Err(StoreError::Conflict) => continue,
+            Err(StoreError::NotFound) => return Err(ApiError::not_found("webhook endpoint", ctx.param("id"))),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Internal("webhook endpoint kept changing during the update".into()))
+}
+
+pub async fn delete(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
+    match app.store.delete_endpoint(&ctx.principal.owner(), ctx.param("id")).await {
+        Ok(()) => Ok(Reply::no_content()),
+        Err(StoreError::NotFound) => Err(ApiError::not_found("webhook endpoint", ctx.param("id"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sends a signed `ping` now and answers with what happened.
+pub async fn test(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
+    let endpoint = find(app, ctx).await?;
+    let secrets = signing_secrets(&endpoint, &app.secrets.webhook_encryption, ctx.now)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let event_id = app.new_id(prefix::EVENT);
+    let body = json!({
+        "id": event_id,
+        "type": "ping",
+        "timestamp": rfc3339(ctx.now),
+        "data": { "webhookId": endpoint.id },
+    })
+    .to_string();
+    let tried = attempt(app.transport.as_ref(), &endpoint, &secrets, &event_id, "ping", body.as_bytes(), ctx.now).await;
+    Ok(Reply::ok(json!({
+        "delivered": tried.delivered,
+        "statusCode": tried.status_code,
+        "durationMs": tried.duration_ms,
+        "error": tried.error,
+    })))
+}
+
+pub async fn deliveries(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
+    let endpoint = find(app, ctx).await?;
+    let paging = Paging::read(app, ctx, &endpoint.id)?;
+    let page = app.store.list_deliveries(&endpoint.id, &paging.request).await?;
+    let deliveries: Vec<Value> = page.items.iter().map(delivery_view).collect();
+    Ok(Reply::ok(json!({ "deliveries": deliveries, "nextCursor": paging.next_cursor(app, page.next) })))
+}
+
+/// Queues one more attempt of a delivery now (no retries after it).
+pub async fn redeliver(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
+    let endpoint = find(app, ctx).await?;
+    let id = ctx.param("deliveryId");
+    if app.store.delivery(&endpoint.id, id).await?.is_none() {
+        return Err(ApiError::not_found("delivery", id));
+    }
+    let d = app.store.reopen_delivery(&endpoint.id, id, ctx.now).await?;
+    let message = WebhookMessage {
+        owner: endpoint.owner.clone(),
+        endpoint_id: endpoint.id.clone(),
+        delivery_id: d.id.clone(),
+        attempt: d.attempts.len() as u32 + 1,
+        not_before: ctx.now,
+        manual: true,
+    };
+    app.webhooks.send_webhook(&message, 0).await.map_err(|e| ApiError::Internal(format!("queue: {e}")))?;
+    Ok(Reply::accepted(json!({ "id": d.id, "status": d.status.as_str() })))
+}

@@ -1,0 +1,90 @@
+//! Webhook endpoints and the deliveries made to them.
+
+use serde::{Deserialize, Serialize};
+
+use super::account::{Owner, Surface};
+use super::event::EventType;
+
+/// An endpoint an account registered. The signing secret is kept encrypted; the previous one
+/// keeps signing for a while after a rotation so receivers can switch over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: String,
+    pub owner: Owner,
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    /// The current secret, encrypted (see `webhooks::secrets`).
+    pub secret: String,
+    /// The secret before the last rotation, encrypted, and when it stops signing.
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: Option<i64>,
+    pub version: u64,
+}
+
+impl Endpoint {
+    pub fn wants(&self, kind: EventType) -> bool {
+        self.enabled && self.events.iter().any(|e| e == kind.as_str())
+    }
+}
+
+/// The event types an account of `surface` may subscribe to: `partner.*` is distributor only.
+pub fn subscribable(surface: Surface) -> Vec<&'static str> {
+    EventType::ALL
+        .iter()
+        .filter(|k| surface == Surface::Distributor || !k.as_str().starts_with("partner."))
+        .map(|k| k.as_str())
+        .collect()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting for its first attempt or a retry.
+    Pending,
+    Delivered,
+    /// Every attempt failed.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One POST to the endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub number: u32,
+    pub at: i64,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    /// The first 1 KiB of the response body.
+    pub response_body: Option<String>,
+}
+
+/// One event on its way to one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: String,
+    pub endpoint_id: String,
+    pub owner: Owner,
+    pub event_id: String,
+    pub event_type: String,
+    /// The exact body every attempt sends.
+    pub payload: String,
+    pub status: DeliveryStatus,
+    pub attempts: Vec<Attempt>,
+    pub created_at: i64,
+    /// When the next attempt is due, while pending.
+    pub next_attempt_at: Option<i64>,
+}

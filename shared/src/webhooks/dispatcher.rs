@@ -1,0 +1,171 @@
+//! The dispatcher (`worker.webhook-dispatcher`): makes one attempt of one delivery, logs it,
+//! and queues the next attempt after a failure. A message is only acted on if its attempt is
+//! the delivery's next, so duplicates and stale messages change nothing.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::relay::WebhookQueue;
+use super::schedule::{delay_after, MAX_QUEUE_DELAY_SECS};
+use super::secrets::decrypt;
+use super::signing::headers;
+use super::transport::{SendError, Transport};
+use super::WebhookMessage;
+use crate::domain::time::Clock;
+use crate::domain::webhook::{Attempt, DeliveryStatus, Endpoint};
+use crate::runner::Outcome;
+use crate::store::{Store, StoreError};
+
+pub struct Dispatcher {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn WebhookQueue>,
+    pub transport: Arc<dyn Transport>,
+    pub clock: Arc<dyn Clock>,
+    /// Key the endpoint secrets are encrypted under.
+    pub secret_key: Vec<u8>,
+    /// Waits after each failed attempt; one more attempt than waits.
+    pub schedule: Vec<i64>,
+}
+
+/// The secrets that sign now: the current one, and the previous one within its grace period.
+pub fn signing_secrets(endpoint: &Endpoint, key: &[u8], now: i64) -> Result<Vec<String>, super::secrets::SecretError> {
+    let mut out = vec![decrypt(key, &endpoint.secret)?];
+    if let (Some(prev), Some(until)) = (&endpoint.previous_secret, endpoint.previous_secret_expires_at) {
+        if now < until {
+            out.push(decrypt(key, prev)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Result of one POST, as the log keeps it.
+pub struct Tried {
+    pub delivered: bool,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+}
+
+/// Signs and sends `body` for `event_id` to `endpoint`, timing it.
+pub async fn attempt(
+    transport: &dyn Transport,
+    endpoint: &Endpoint,
+    secrets: &[String],
+    event_id: &str,
+    event_type: &str,
+    body: &[u8],
+    now: i64,
+) -> Tried {
+    let started = Instant::now();
+    let result = transport.post(&endpoint.url, &headers(secrets, event_id, event_type, now, body), body).await;
+    let duration_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(a) => Tried {
+            delivered: (200..300).contains(&a.status),
+            status_code: Some(a.status),
+            duration_ms,
+            error: (!(200..300).contains(&a.status)).then(|| format!("the endpoint answered {}", a.status)),
+            response_body: Some(a.body),
+        },
+        Err(e) => Tried {
+            delivered: false,
+            status_code: None,
+            duration_ms,
+            error: Some(match e {
+                SendError::Timeout(ms) => format!("no answer within {ms} ms"),
+                other => other.to_string(),
+            }),
+            response_body: None,
+        },
+    }
+}
+
+impl Dispatcher {
+    pub async fn process(&self, message: &WebhookMessage) -> Outcome {
+        match self.try_process(message).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(delivery_id = message.delivery_id.as_str(), error = %e, "delivery failed; will retry");
+                Outcome::Retry
+            }
+        }
+    }
+
+    async fn try_process(&self, m: &WebhookMessage) -> Result<Outcome, StoreError> {
+        let now = self.clock.now();
+        if m.not_before > now {
+            // Not due yet: one more hop of at most 15 minutes.
+            let hop = (m.not_before - now).min(MAX_QUEUE_DELAY_SECS);
+            return match self.queue.send_webhook(m, hop).await {
+                Ok(()) => Ok(Outcome::Done),
+                Err(_) => Ok(Outcome::Retry),
+            };
+        }
+        let Some(endpoint) = self.store.endpoint(&m.owner, &m.endpoint_id).await? else { return Ok(Outcome::Done) };
+        let Some(delivery) = self.store.delivery(&m.endpoint_id, &m.delivery_id).await? else {
+            return Ok(Outcome::Done);
+        };
+        if delivery.status != DeliveryStatus::Pending || delivery.attempts.len() as u32 + 1 != m.attempt {
+            return Ok(Outcome::Done);
+        }
+        let tried = if endpoint.enabled {
+            match signing_secrets(&endpoint, &self.secret_key, now) {
+                Ok(secrets) => {
+                    attempt(
+                        self.transport.as_ref(),
+                        &endpoint,
+                        &secrets,
+                        &delivery.event_id,
+                        &delivery.event_type,
+                        delivery.payload.as_bytes(),
+                        now,
+                    )
+                    .await
+                }
+                Err(e) => return Err(StoreError::Backend(e.to_string())),
+            }
+        } else {
+            Tried {
+                delivered: false,
+                status_code: None,
+                duration_ms: 0,
+                error: Some("the endpoint is disabled".into()),
+                response_body: None,
+            }
+        };
+        let next = if tried.delivered || m.manual || !endpoint.enabled {
+            None
+        } else {
+            delay_after(&self.schedule, m.attempt)
+        };
+        let status = match (tried.delivered, next) {
+            (true, _) => DeliveryStatus::Delivered,
+            (false, Some(_)) => DeliveryStatus::Pending,
+            (false, None) => DeliveryStatus::Failed,
+        };
+        let log = Attempt {
+            number: m.attempt,
+            at: now,
+            status_code: tried.status_code,
+            duration_ms: tried.duration_ms,
+            error: tried.error,
+            response_body: tried.response_body,
+        };
+        let next_at = next.map(|d| now + d);
+        match self.store.record_attempt(&m.endpoint_id, &m.delivery_id, &log, status, next_at).await {
+            Ok(_) => {}
+            // Another delivery of this message recorded the attempt first.
+            Err(StoreError::Conflict | StoreError::NotFound) => return Ok(Outcome::Done),
+            Err(e) => return Err(e),
+        }
+        if let (Some(delay), Some(at)) = (next, next_at) {
+            let retry = WebhookMessage { attempt: m.attempt + 1, not_before: at, manual: false, ..m.clone() };
+            // If this send is lost, the relay's sweep finds the overdue delivery and queues it.
+            if let Err(e) = self.queue.send_webhook(&retry, delay.min(MAX_QUEUE_DELAY_SECS)).await {
+                tracing::error!(delivery_id = m.delivery_id.as_str(), error = %e, "could not queue the retry; the sweep will");
+            }
+        }
+        Ok(Outcome::Done)
+    }
+}

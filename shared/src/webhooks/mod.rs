@@ -1,0 +1,31 @@
+//! Webhooks: signing, endpoint rules, the SSRF guard, delivery and its retry schedule.
+//!
+//! Events wait in the store's outbox (written with the change that caused them); the relay
+//! fans each out to the subscribed endpoints as deliveries and queues their first attempt;
+//! the dispatcher makes each attempt and queues the next after a failure, with SQS delays
+//! (chained past 15 minutes). A sweep re-queues deliveries whose next attempt was lost.
+
+pub mod dispatcher;
+pub mod guard;
+pub mod relay;
+pub mod schedule;
+pub mod secrets;
+pub mod signing;
+pub mod transport;
+
+/// A message on the webhooks queue: one attempt of one delivery.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookMessage {
+    pub owner: crate::domain::account::Owner,
+    pub endpoint_id: String,
+    pub delivery_id: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// Not to be attempted before this (unix seconds): SQS delays stop at 15 minutes, so a
+    /// longer wait is several hops.
+    pub not_before: i64,
+    /// A redelivery asked for by the owner: one attempt, no retries.
+    #[serde(default)]
+    pub manual: bool,
+}

@@ -1,0 +1,128 @@
+//! The relay: drains the outbox into deliveries, one per subscribed endpoint, and queues
+//! each delivery's first attempt. An event leaves the outbox only after its deliveries exist
+//! and are queued, so a process that dies half-way leaves the event to the next drain, which
+//! finds the deliveries already made (one per endpoint and event) and queues them again; the
+//! dispatcher drops what was already attempted.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::schedule::MAX_QUEUE_DELAY_SECS;
+use super::WebhookMessage;
+use crate::domain::account::Owner;
+use crate::domain::event::Event;
+use crate::domain::ids::IdGen;
+use crate::domain::time::Clock;
+use crate::domain::webhook::{Delivery, DeliveryStatus};
+use crate::queue::QueueError;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+#[async_trait]
+pub trait WebhookQueue: Send + Sync {
+    /// Sends after `delay_secs` (at most 15 minutes; longer waits are chained by the caller).
+    async fn send_webhook(&self, message: &WebhookMessage, delay_secs: i64) -> Result<(), QueueError>;
+}
+
+pub const DELIVERY_PREFIX: &str = "dlv_";
+
+/// A delivery whose next attempt is this late is assumed lost (a process died between
+/// recording an attempt and queuing the next) and is queued again.
+pub const LOST_AFTER_SECS: i64 = 2 * MAX_QUEUE_DELAY_SECS;
+
+pub struct Relay {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn WebhookQueue>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<IdGen>,
+}
+
+/// Who receives an event: its account, and a partner's distributor for `assessment.*` and
+/// `customer.*` events.
+pub fn receivers(event: &Event) -> Vec<Owner> {
+    let mut out = vec![event.account.clone()];
+    if let Some(d) = event.distributor_id.as_deref().filter(|_| event.kind.reaches_distributor()) {
+        out.push(Owner::distributor(d));
+    }
+    out
+}
+
+impl Relay {
+    /// Moves up to `batch` events from the outbox to deliveries; returns how many it moved.
+    pub async fn drain(&self, batch: usize) -> Result<usize, RelayError> {
+        let events = self.store.pending_events(batch).await?;
+        for event in &events {
+            self.fan_out(event).await?;
+            self.store.ack_events(std::slice::from_ref(&event.id)).await?;
+        }
+        Ok(events.len())
+    }
+
+    async fn fan_out(&self, event: &Event) -> Result<(), RelayError> {
+        let now = self.clock.now();
+        let payload = event.payload().to_string();
+        for owner in receivers(event) {
+            for endpoint in self.store.endpoints_of(&owner).await? {
+                if !endpoint.wants(event.kind) {
+                    continue;
+                }
+                let delivery = Delivery {
+                    id: self.ids.time_ordered(DELIVERY_PREFIX, self.clock.now_ms().max(0) as u64),
+                    endpoint_id: endpoint.id.clone(),
+                    owner: owner.clone(),
+                    event_id: event.id.clone(),
+                    event_type: event.kind.as_str().to_string(),
+                    payload: payload.clone(),
+                    status: DeliveryStatus::Pending,
+                    attempts: Vec::new(),
+                    created_at: now,
+                    next_attempt_at: Some(now),
+                };
+                let delivery = match self.store.create_delivery(&delivery).await {
+                    Ok(()) => delivery,
+                    Err(StoreError::Conflict) => match self.store.delivery_for_event(&endpoint.id, &event.id).await? {
+                        Some(existing) if existing.attempts.is_empty() => existing,
+                        _ => continue,
+                    },
+                    Err(e) => return Err(e.into()),
+                };
+                let message = WebhookMessage {
+                    owner: owner.clone(),
+                    endpoint_id: endpoint.id.clone(),
+                    delivery_id: delivery.id.clone(),
+                    attempt: 1,
+                    not_before: now,
+                    manual: false,
+                };
+                self.queue.send_webhook(&message, 0).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues again the pending deliveries whose next attempt is long overdue.
+    pub async fn sweep(&self, batch: usize) -> Result<usize, RelayError> {
+        let now = self.clock.now();
+        let lost = self.store.due_deliveries(now - LOST_AFTER_SECS, batch).await?;
+        for d in &lost {
+            let message = WebhookMessage {
+                owner: d.owner.clone(),
+                endpoint_id: d.endpoint_id.clone(),
+                delivery_id: d.id.clone(),
+                attempt: d.attempts.len() as u32 + 1,
+                not_before: now,
+                manual: false,
+            };
+            self.queue.send_webhook(&message, 0).await?;
+        }
+        Ok(lost.len())
+    }
+}
