@@ -102,7 +102,7 @@ pub async fn run_relay(relay: Relay, shutdown: impl Future<Output = ()>) {
             Err(e) => tracing::error!(error = %e, "relay failed; will try again"),
         }
         ticks += 1;
-        if ticks % 300 == 0 {
+        if ticks.is_multiple_of(300) {
             if let Err(e) = relay.sweep(100).await {
                 tracing::error!(error = %e, "sweep failed; will try again");
             }
