@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use functions::dev_server::{bootstrap, embedded_app, fixture_runner, run_worker, serve, Embedded};
+use functions::dev_server::{
+    bootstrap, dispatcher, embedded_app, fixture_runner, relay, run_dispatcher, run_relay, run_worker, serve, Embedded,
+};
 use shared::config::Config;
 use shared::domain::time::SystemClock;
 
@@ -25,24 +27,36 @@ struct Running {
 }
 
 async fn start() -> Running {
-    let Embedded { app, runs, .. } = embedded_app(Config::default(), Arc::new(SystemClock));
+    start_with(Config::default()).await
+}
+
+async fn start_with(config: Config) -> Running {
+    let Embedded { app, runs, webhooks } = embedded_app(config, Arc::new(SystemClock));
     let partner_key = "pk_live_e2etestkey000000000000000000000000".to_string();
     let accounts = bootstrap(&app, None, Some(partner_key.clone())).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
     let runner = Arc::new(fixture_runner(&app));
+    let (relay, dispatcher) = (relay(&app), Arc::new(dispatcher(&app)));
     let server = tokio::spawn(async move {
-        let (stop_worker, worker_stopped) = oneshot::channel::<()>();
-        let worker = tokio::spawn(run_worker(runs, runner, async {
-            let _ = worker_stopped.await;
-        }));
+        let (stop_tasks, tasks_stopped) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let tasks = [
+            tokio::spawn(run_worker(runs, runner, stopped(tasks_stopped.clone()))),
+            tokio::spawn(run_relay(relay, stopped(tasks_stopped.clone()))),
+            tokio::spawn(run_dispatcher(webhooks, dispatcher, stopped(tasks_stopped))),
+        ];
         let served = serve(app, listener, async {
             let _ = rx.await;
         })
         .await;
-        let _ = stop_worker.send(());
-        worker.await.unwrap();
+        let _ = stop_tasks.send(true);
+        for t in tasks {
+            t.await.unwrap();
+        }
         served
     });
     Running {
@@ -202,5 +216,39 @@ async fn a_triggered_run_completes_and_its_report_opens() {
     assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
     let html = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     assert!(html.contains("Essential Eight Assessment") && html.contains("Contoso Ltd"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_endpoint_on_a_local_receiver_gets_signed_events() {
+    let rx = tests::stub::Stub::start(|_| tests::stub::Reply::json(200, json!({}))).await;
+    let config = Config { webhook_allow_private_targets: true, ..Config::default() };
+    let s = start_with(config).await;
+    let endpoint =
+        json!({ "url": format!("{}/hook", rx.base), "events": ["customer.created", "assessment.completed"] });
+    let (status, _, created) = s.partner(Method::POST, "/webhooks", Some(endpoint)).await;
+    assert_eq!(status, 201);
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let customer = json!({ "name": "Contoso Ltd", "tenantId": "d4f5a678-1234-5678-9abc-def012345678" });
+    let (_, _, c) = s.partner(Method::POST, "/customers", Some(customer)).await;
+    s.partner(Method::POST, "/assessments", Some(json!({ "customerId": c["id"], "product": "essential-eight" }))).await;
+    // Bounded wait for the tasks beside the server to deliver both events.
+    for _ in 0..500 {
+        if rx.seen().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let seen = rx.seen();
+    let types: Vec<String> = seen.iter().map(|r| r.headers["x-baref00t-event"].to_str().unwrap().to_string()).collect();
+    assert_eq!(types, vec!["customer.created", "assessment.completed"]);
+    for r in &seen {
+        let expected = shared::webhooks::signing::baref00t_signature(&secret, &r.body);
+        assert_eq!(r.headers["x-baref00t-signature"].to_str().unwrap(), expected);
+    }
+    let id = created["webhook"]["id"].as_str().unwrap();
+    let (_, _, log) = s.partner(Method::GET, &format!("/webhooks/{id}/deliveries"), None).await;
+    assert_eq!(log["deliveries"].as_array().unwrap().len(), 2);
+    assert!(log["deliveries"].as_array().unwrap().iter().all(|d| d["status"] == "delivered"));
     s.stop().await;
 }

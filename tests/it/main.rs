@@ -12,3 +12,4 @@ mod routes_partner;
 mod runner;
 mod store_contract;
 mod tenancy;
+mod webhooks;
