@@ -7,7 +7,7 @@ use super::super::request::Fields;
 use super::super::response::Reply;
 use super::super::views;
 use super::super::{App, Ctx};
-use super::{event, Paging};
+use super::{create_each, event, Paging};
 use crate::domain::account::{Owner, Partner};
 use crate::domain::customer::Customer;
 use crate::domain::event::EventType;
@@ -25,6 +25,10 @@ struct NewCustomer {
     email: Option<String>,
     receivers: Vec<String>,
     questionnaire_recipients: Vec<String>,
+}
+
+fn customer_exists(tenant_id: &str) -> ApiError {
+    ApiError::CustomerExists(format!("A customer with tenantId {tenant_id} already exists."))
 }
 
 fn read_new_customer(mut f: Fields) -> Result<NewCustomer, ApiError> {
@@ -66,9 +70,7 @@ async fn insert(app: &App, partner: &Partner, new: NewCustomer, now: i64) -> Res
     );
     match app.store.create_customer(&customer, &evt).await {
         Ok(()) => Ok(customer),
-        Err(StoreError::CustomerExists) => {
-            Err(ApiError::CustomerExists(format!("A customer with tenantId {} already exists.", customer.tenant_id)))
-        }
+        Err(StoreError::CustomerExists) => Err(customer_exists(&customer.tenant_id)),
         Err(StoreError::NotFound) => Err(ApiError::not_found("partner", &partner.id)),
         Err(e) => Err(e.into()),
     }
@@ -89,44 +91,11 @@ pub async fn create(app: &App, ctx: &Ctx, partner: &Partner, show_partner: bool)
 }
 
 pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
-    let mut f = Fields::parse(&ctx.body)?;
-    let items = f.req_array("customers")?;
-    f.finish()?;
-    if items.len() > BULK_MAX {
-        return Err(ApiError::TooMany(format!(
-            "customers holds {} items; the maximum batch size is {BULK_MAX}.",
-            items.len()
-        )));
-    }
-    let (mut created, mut failed) = (0, 0);
-    let mut results = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        let name = item.get("name").and_then(Value::as_str).map(str::to_string);
-        let outcome = match Fields::from_value(item, &format!("customers[{i}].")) {
-            Ok(fields) => match read_new_customer(fields) {
-                Ok(new) => insert(app, partner, new, ctx.now).await,
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
-        match outcome {
-            Ok(c) => {
-                created += 1;
-                results.push(json!({ "id": c.id, "name": c.name, "status": "created" }));
-            }
-            Err(ApiError::Internal(detail)) => return Err(ApiError::Internal(detail)),
-            Err(e) => {
-                failed += 1;
-                results.push(json!({
-                    "index": i,
-                    "name": name,
-                    "status": "failed",
-                    "error": { "code": e.code(), "message": e.message() },
-                }));
-            }
-        }
-    }
-    Ok(Reply::created(json!({ "created": created, "failed": failed, "customers": results })))
+    create_each(ctx, "customers", BULK_MAX, "name", |fields| async move {
+        let c = insert(app, partner, read_new_customer(fields)?, ctx.now).await?;
+        Ok(json!({ "id": c.id, "name": c.name, "status": "created" }))
+    })
+    .await
 }
 
 async fn find(app: &App, partner: &Partner, id: &str) -> Result<Customer, ApiError> {
@@ -193,12 +162,7 @@ pub async fn update(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, Ap
             Ok(()) => return Ok(Reply::ok(views::customer_updated(&next))),
             Err(StoreError::Conflict) => continue,
             Err(StoreError::NotFound) => return Err(ApiError::not_found("customer", id)),
-            Err(StoreError::CustomerExists) => {
-                return Err(ApiError::CustomerExists(format!(
-                    "A customer with tenantId {} already exists.",
-                    next.tenant_id
-                )))
-            }
+            Err(StoreError::CustomerExists) => return Err(customer_exists(&next.tenant_id)),
             Err(e) => return Err(e.into()),
         }
     }

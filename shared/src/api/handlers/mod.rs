@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::cursor;
 use super::error::ApiError;
+use super::request::Fields;
 use super::request::Query;
 use super::response::Reply;
 use super::routes::{PathParams, RouteId};
@@ -48,8 +49,8 @@ pub async fn dispatch(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
         DistributorPartnersBulk => partners::bulk_create(app, ctx).await,
         DistributorPartnersGet => partners::get(app, ctx).await,
         DistributorPartnersUpdate => partners::update(app, ctx).await,
-        DistributorPartnersActivate => partners::activate(app, ctx).await,
-        DistributorPartnersSuspend => partners::suspend(app, ctx).await,
+        DistributorPartnersActivate => partners::transition(app, ctx, partners::Transition::Activate).await,
+        DistributorPartnersSuspend => partners::transition(app, ctx, partners::Transition::Suspend).await,
         DistributorPartnersPlan => plans::change(app, ctx, &sub_partner(app, ctx).await?).await,
         DistributorCustomersList => customers::list(app, ctx, &sub_partner(app, ctx).await?).await,
         DistributorCustomersCreate => customers::create(app, ctx, &sub_partner(app, ctx).await?, true).await,
@@ -123,6 +124,58 @@ impl Paging {
     pub fn next_cursor(&self, app: &App, next: Option<String>) -> Value {
         next.map_or(Value::Null, |n| json!(cursor::encode(&app.secrets.cursor_signing, &self.binding, &n)))
     }
+}
+
+/// A bulk create (P6, D4): reads `field` (an array of at most `max` objects) and makes each in
+/// order with `create`. Too many items is refused before anything is written; a client
+/// mistake in one item is reported with its `index`, its `label` field and the error, while a
+/// server fault stops the request.
+pub(super) async fn create_each<F, Fut>(
+    ctx: &Ctx,
+    field: &str,
+    max: usize,
+    label: &str,
+    create: F,
+) -> Result<Reply, ApiError>
+where
+    F: Fn(Fields) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, ApiError>>,
+{
+    let mut f = Fields::parse(&ctx.body)?;
+    let items = f.req_array(field)?;
+    f.finish()?;
+    if items.len() > max {
+        return Err(ApiError::TooMany(format!(
+            "{field} holds {} items; the maximum batch size is {max}.",
+            items.len()
+        )));
+    }
+    let (mut created, mut failed) = (0, 0);
+    let mut results = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let shown = item.get(label).and_then(Value::as_str).map(str::to_string);
+        let outcome = match Fields::from_value(item, &format!("{field}[{i}].")) {
+            Ok(fields) => create(fields).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(v) => {
+                created += 1;
+                results.push(v);
+            }
+            Err(ApiError::Internal(detail)) => return Err(ApiError::Internal(detail)),
+            Err(e) => {
+                failed += 1;
+                results.push(json!({
+                    "index": i,
+                    label: shown,
+                    "status": "failed",
+                    "error": { "code": e.code(), "message": e.message() },
+                }));
+            }
+        }
+    }
+    Ok(Reply::created(json!({ "created": created, "failed": failed, field: results })))
 }
 
 /// An event about `account` at `now`.

@@ -8,7 +8,7 @@ use super::super::response::Reply;
 use super::super::views;
 use super::super::{App, Ctx};
 use super::account::partner_usage;
-use super::{event, sub_partner, Paging};
+use super::{create_each, event, sub_partner, Paging};
 use crate::billing::PlanChangeRequest;
 use crate::domain::account::{
     AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription, BILLING_CURRENCIES, BILLING_INTERVALS,
@@ -108,44 +108,12 @@ pub async fn create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 
 pub async fn bulk_create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let d = ctx.distributor()?;
-    let mut f = Fields::parse(&ctx.body)?;
-    let items = f.req_array("partners")?;
-    f.finish()?;
-    if items.len() > BULK_MAX {
-        return Err(ApiError::TooMany(format!(
-            "partners holds {} items; the maximum batch size is {BULK_MAX}.",
-            items.len()
-        )));
-    }
-    let (mut created, mut failed) = (0, 0);
-    let mut results = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        let company = item.get("company").and_then(Value::as_str).map(str::to_string);
-        let outcome = match Fields::from_value(item, &format!("partners[{i}].")) {
-            Ok(fields) => match read_new_partner(app, fields, d, ctx.now) {
-                Ok(p) => insert(app, &p).await.map(|()| p),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
-        match outcome {
-            Ok(p) => {
-                created += 1;
-                results.push(json!({ "id": p.id, "company": p.company, "status": p.status.as_str() }));
-            }
-            Err(ApiError::Internal(detail)) => return Err(ApiError::Internal(detail)),
-            Err(e) => {
-                failed += 1;
-                results.push(json!({
-                    "index": i,
-                    "company": company,
-                    "status": "failed",
-                    "error": { "code": e.code(), "message": e.message() },
-                }));
-            }
-        }
-    }
-    Ok(Reply::created(json!({ "created": created, "failed": failed, "partners": results })))
+    create_each(ctx, "partners", BULK_MAX, "company", |fields| async move {
+        let p = read_new_partner(app, fields, d, ctx.now)?;
+        insert(app, &p).await?;
+        Ok(json!({ "id": p.id, "company": p.company, "status": p.status.as_str() }))
+    })
+    .await
 }
 
 pub async fn get(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
@@ -193,40 +161,34 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     })))
 }
 
-pub async fn activate(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
-    let partner = sub_partner(app, ctx).await?;
-    let d = ctx.distributor()?;
-    let evt = event(
-        app,
-        EventType::PartnerActivated,
-        Owner::distributor(&d.id),
-        None,
-        ctx.now,
-        json!({ "partnerId": partner.id, "status": "active", "activatedAt": rfc3339(ctx.now) }),
-    );
-    let change = app.store.activate_partner(&partner.id, ctx.now, &evt).await?;
-    Ok(Reply::ok(json!({
-        "id": change.partner.id,
-        "status": change.partner.status.as_str(),
-        "activatedAt": change.partner.activated_at.map(rfc3339),
-    })))
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Activate,
+    Suspend,
 }
 
-pub async fn suspend(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
+/// D7 and D8: moves the partner and records the event, or answers its current state when it
+/// is already there.
+pub async fn transition(app: &App, ctx: &Ctx, to: Transition) -> Result<Reply, ApiError> {
     let partner = sub_partner(app, ctx).await?;
     let d = ctx.distributor()?;
-    let evt = event(
-        app,
-        EventType::PartnerSuspended,
-        Owner::distributor(&d.id),
-        None,
-        ctx.now,
-        json!({ "partnerId": partner.id, "status": "suspended", "suspendedAt": rfc3339(ctx.now) }),
-    );
-    let change = app.store.suspend_partner(&partner.id, ctx.now, &evt).await?;
-    Ok(Reply::ok(json!({
-        "id": change.partner.id,
-        "status": change.partner.status.as_str(),
-        "suspendedAt": change.partner.suspended_at.map(rfc3339),
-    })))
+    let (kind, status, field) = match to {
+        Transition::Activate => (EventType::PartnerActivated, "active", "activatedAt"),
+        Transition::Suspend => (EventType::PartnerSuspended, "suspended", "suspendedAt"),
+    };
+    let data = json!({ "partnerId": partner.id, "status": status, field: rfc3339(ctx.now) });
+    let evt = event(app, kind, Owner::distributor(&d.id), None, ctx.now, data);
+    let (change, at) = match to {
+        Transition::Activate => {
+            let c = app.store.activate_partner(&partner.id, ctx.now, &evt).await?;
+            let at = c.partner.activated_at;
+            (c, at)
+        }
+        Transition::Suspend => {
+            let c = app.store.suspend_partner(&partner.id, ctx.now, &evt).await?;
+            let at = c.partner.suspended_at;
+            (c, at)
+        }
+    };
+    Ok(Reply::ok(json!({ "id": change.partner.id, "status": change.partner.status.as_str(), field: at.map(rfc3339) })))
 }

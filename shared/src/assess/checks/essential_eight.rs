@@ -707,15 +707,10 @@ fn microsoft_update_service(s: &TenantSnapshot) -> Outcome {
 }
 
 fn defender_signatures(s: &TenantSnapshot) -> Outcome {
-    let devices = match p::require_intune_windows(s) {
-        Ok(d) => d,
+    let reporting = match p::protection_states(s) {
+        Ok(r) => r,
         Err(manual) => return manual,
     };
-    let reporting: Vec<_> =
-        devices.iter().filter_map(|d| d.windows_protection_state.as_ref().map(|w| (d, w))).collect();
-    if reporting.is_empty() {
-        return Outcome::manual("No device reported its Defender protection state");
-    }
     let overdue: Vec<&str> = reporting
         .iter()
         .filter(|(_, w)| w.signature_update_overdue == Some(true))

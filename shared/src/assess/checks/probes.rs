@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::Outcome;
 use crate::assess::snapshot::{
     ids, ConditionalAccessPolicy, DeviceConfiguration, ManagedDevice, PolicyAssignment, TenantSnapshot,
-    ENDPOINT_PROTECTION_CONFIGURATION, UPDATE_RING_CONFIGURATION,
+    WindowsProtectionState, ENDPOINT_PROTECTION_CONFIGURATION, UPDATE_RING_CONFIGURATION,
 };
 
 const DAY: i64 = 86_400;
@@ -374,6 +374,18 @@ pub fn require_intune_windows(s: &TenantSnapshot) -> Result<Vec<&ManagedDevice>,
     } else {
         Ok(devices)
     }
+}
+
+/// Intune Windows devices that report their Defender protection state, or the manual outcome
+/// that says why there is nothing to judge.
+pub fn protection_states(s: &TenantSnapshot) -> Result<Vec<(&ManagedDevice, &WindowsProtectionState)>, Outcome> {
+    let devices = require_intune_windows(s)?;
+    let reporting: Vec<_> =
+        devices.into_iter().filter_map(|d| d.windows_protection_state.as_ref().map(|w| (d, w))).collect();
+    if reporting.is_empty() {
+        return Err(Outcome::manual("No device reported its Defender protection state"));
+    }
+    Ok(reporting)
 }
 
 pub fn assigned_configurations<'a>(
