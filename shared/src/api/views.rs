@@ -27,44 +27,38 @@ pub fn customer_summary(c: &Customer) -> Value {
     })
 }
 
-/// The customer with its receiver lists (P5, P7, D11).
-pub fn customer(c: &Customer) -> Value {
-    json!({
-        "id": c.id,
-        "name": c.name,
-        "tenantId": c.tenant_id,
-        "email": c.email,
-        "receivers": c.receivers,
-        "questionnaireRecipients": c.questionnaire_recipients,
-        "createdAt": rfc3339(c.created_at),
-    })
+/// The fields every full view of a customer starts with, in the reference's order.
+fn customer_fields(c: &Customer) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(c.id));
+    m.insert("name".into(), json!(c.name));
+    m.insert("tenantId".into(), json!(c.tenant_id));
+    m.insert("email".into(), json!(c.email));
+    m.insert("receivers".into(), json!(c.receivers));
+    m.insert("questionnaireRecipients".into(), json!(c.questionnaire_recipients));
+    m
 }
 
-/// P7: the customer with its newest runs, in the reference's field order.
+/// The customer with its receiver lists (P5, D11).
+pub fn customer(c: &Customer) -> Value {
+    let mut m = customer_fields(c);
+    m.insert("createdAt".into(), json!(rfc3339(c.created_at)));
+    Value::Object(m)
+}
+
+/// P7: the customer with its newest runs.
 pub fn customer_with_runs(c: &Customer, recent: &[Run]) -> Value {
-    json!({
-        "id": c.id,
-        "name": c.name,
-        "tenantId": c.tenant_id,
-        "email": c.email,
-        "receivers": c.receivers,
-        "questionnaireRecipients": c.questionnaire_recipients,
-        "recentRuns": recent.iter().map(run_recent).collect::<Vec<_>>(),
-        "createdAt": rfc3339(c.created_at),
-    })
+    let mut m = customer_fields(c);
+    m.insert("recentRuns".into(), recent.iter().map(run_recent).collect());
+    m.insert("createdAt".into(), json!(rfc3339(c.created_at)));
+    Value::Object(m)
 }
 
 /// P8's answer: the customer as updated.
 pub fn customer_updated(c: &Customer) -> Value {
-    json!({
-        "id": c.id,
-        "name": c.name,
-        "tenantId": c.tenant_id,
-        "email": c.email,
-        "receivers": c.receivers,
-        "questionnaireRecipients": c.questionnaire_recipients,
-        "updatedAt": time(c.updated_at),
-    })
+    let mut m = customer_fields(c);
+    m.insert("updatedAt".into(), time(c.updated_at));
+    Value::Object(m)
 }
 
 /// The customer as `customer.*` events carry it.
