@@ -4,6 +4,7 @@
 pub mod api;
 pub mod assess;
 pub mod auth;
+pub mod aws;
 pub mod billing;
 pub mod config;
 pub mod domain;

@@ -4,6 +4,7 @@ mod assess;
 mod collect;
 mod concurrency;
 mod dev_server;
+mod dynamo;
 mod events;
 mod graph;
 mod pipeline;
