@@ -1,6 +1,7 @@
 //! The one integration-test binary; each module covers one area.
 
 mod assess;
+mod aws_adapters;
 mod collect;
 mod concurrency;
 mod dev_server;
