@@ -4,6 +4,8 @@
 pub mod api;
 pub mod assess;
 pub mod auth;
+pub mod aws;
+pub mod aws_secrets;
 pub mod billing;
 pub mod config;
 pub mod domain;

@@ -1,9 +1,11 @@
 //! The one integration-test binary; each module covers one area.
 
 mod assess;
+mod aws_adapters;
 mod collect;
 mod concurrency;
 mod dev_server;
+mod dynamo;
 mod events;
 mod graph;
 mod pipeline;

@@ -1,6 +1,7 @@
 //! Test harness: the app on the embedded store with an injected clock, and request helpers
 //! that go through the same pipeline (route table, auth, limits) as the dev server.
 
+pub mod aws;
 pub mod stub;
 
 use std::sync::Arc;

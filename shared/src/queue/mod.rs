@@ -2,6 +2,7 @@
 //! once; a message received but not acknowledged comes back after the visibility timeout).
 
 pub mod memory;
+pub mod sqs;
 
 use async_trait::async_trait;
 

@@ -2,6 +2,7 @@
 //! item"), and its adapters. Every method that changes something takes the events that the
 //! change causes and records them in the same atomic write (the outbox).
 
+pub mod dynamo;
 pub mod memory;
 
 use async_trait::async_trait;

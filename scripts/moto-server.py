@@ -1,0 +1,47 @@
+"""Runs moto's server (DynamoDB, SQS, Secrets Manager) on a free loopback port for the tests.
+
+Usage: python moto-server.py PORT_FILE
+
+It binds 127.0.0.1:0, writes the port it got to PORT_FILE, and serves until killed.
+
+Unlike `moto_server`, it handles one request at a time. moto's backends keep no locks, so
+under its threaded server two requests can interleave inside one operation (a
+TransactWriteItems that fails restores a copy of the whole table, undoing writes that other
+threads made meanwhile). DynamoDB makes every request atomic; serving them one at a time is
+the faithful model of that, and what the store's concurrency tests need.
+"""
+
+import os
+import sys
+import threading
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+
+def main() -> None:
+    port_file = sys.argv[1]
+    app = DomainDispatcherApplication(create_backend_app)
+    lock = threading.Lock()
+
+    def serialized(environ, start_response):
+        with lock:
+            # Produce the whole body inside the lock.
+            return [b"".join(app(environ, start_response))]
+
+    server = make_server("127.0.0.1", 0, serialized, threaded=True, request_handler=MotoRequestHandler)
+    port = server.socket.getsockname()[1]
+    os.environ["MOTO_PORT"] = str(port)
+    tmp = port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(port))
+    os.replace(tmp, port_file)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+//! DynamoDB-specific behaviour beyond the store contract (which `store_contract.rs` runs on
+//! this adapter too): what only shows at DynamoDB's limits.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use shared::domain::account::{AccountStatus, Distributor, Owner, Partner, Subscription};
+use shared::domain::customer::Customer;
+use shared::domain::event::{Event, EventType};
+use shared::domain::ids::IdGen;
+use shared::domain::run::{Run, RunFilter, RunStatus};
+use shared::domain::time::Month;
+use shared::store::{PageRequest, Store, StoreError};
+use tests::{tenant, T0};
+
+fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
+    Event {
+        id: ids.time_ordered("evt_", (T0 * 1000) as u64),
+        kind,
+        timestamp: T0,
+        account: Owner::partner(partner),
+        distributor_id: None,
+        data: json!({}),
+    }
+}
+
+async fn partner_with_customer(store: &Arc<dyn Store>, ids: &IdGen) -> (Partner, Customer) {
+    let d = Distributor {
+        id: ids.random("dist_"),
+        company: "D".into(),
+        email: "d@example.com".into(),
+        status: AccountStatus::Active,
+        created_at: T0,
+    };
+    store.create_distributor(&d).await.unwrap();
+    let p = Partner {
+        id: ids.random("prt_"),
+        distributor_id: Some(d.id.clone()),
+        company: "P".into(),
+        email: "p@example.com".into(),
+        name: None,
+        plan: "enterprise".into(),
+        status: AccountStatus::Active,
+        billing: None,
+        subscription: Subscription::opening(None, T0),
+        customers_count: 0,
+        created_at: T0,
+        updated_at: None,
+        activated_at: Some(T0),
+        suspended_at: None,
+    };
+    store.create_partner(&p).await.unwrap();
+    let c = Customer {
+        id: ids.random("cust_"),
+        partner_id: p.id.clone(),
+        name: "C".into(),
+        tenant_id: tenant(1),
+        email: None,
+        receivers: vec![],
+        questionnaire_recipients: vec![],
+        created_at: T0,
+        updated_at: None,
+        version: 1,
+    };
+    store.create_customer(&c, &event(ids, EventType::CustomerCreated, &p.id)).await.unwrap();
+    (p, c)
+}
+
+/// More runs than one transaction can delete: the customer is marked, its runs deleted in
+/// batches, and the customer removed last; meanwhile it is gone for readers and for new runs.
+#[tokio::test]
+async fn deleting_a_customer_with_more_runs_than_a_transaction_holds() {
+    let Some(store) = tests::aws::fresh_dynamo().await else { return };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let ids = IdGen::new();
+    let (p, c) = partner_with_customer(&store, &ids).await;
+    let month = Month::of(T0);
+    for i in 0..40 {
+        let run = Run {
+            id: ids.time_ordered("run_", ((T0 + i) * 1000) as u64),
+            partner_id: p.id.clone(),
+            customer_id: c.id.clone(),
+            product: "essential-eight".into(),
+            maturity_target: 1,
+            status: RunStatus::Queued,
+            created_at: T0 + i,
+            started_at: None,
+            completed_at: None,
+            results: None,
+            error: None,
+        };
+        store.queue_run(&run, month, None).await.unwrap();
+    }
+    let all = PageRequest { limit: 100, after: None };
+    assert_eq!(store.list_runs(&p.id, &RunFilter::default(), &all).await.unwrap().items.len(), 40);
+
+    store.delete_customer(&p.id, &c.id, &event(&ids, EventType::CustomerDeleted, &p.id)).await.unwrap();
+    assert_eq!(store.customer(&p.id, &c.id).await.unwrap(), None);
+    assert!(store.list_runs(&p.id, &RunFilter::default(), &all).await.unwrap().items.is_empty());
+    assert!(store.list_customers(&p.id, &all).await.unwrap().items.is_empty());
+    assert_eq!(store.partner(&p.id).await.unwrap().unwrap().customers_count, 0);
+    assert_eq!(store.runs_used(&p.id, month).await.unwrap(), 40, "deleting does not give runs back");
+    assert_eq!(
+        store.delete_customer(&p.id, &c.id, &event(&ids, EventType::CustomerDeleted, &p.id)).await,
+        Err(StoreError::NotFound)
+    );
+}
