@@ -1660,7 +1660,7 @@ impl WebhookStore for DynamoStore {
     async fn delivery_for_event(&self, endpoint_id: &str, event_id: &str) -> StoreResult<Option<Delivery>> {
         let Some(guard) = self.get(wk::event_guard(endpoint_id, event_id)).await? else { return Ok(None) };
         match text(&guard, "delivery_id") {
-            Some(id) => self.delivery(endpoint_id, &id.to_string()).await,
+            Some(id) => self.delivery(endpoint_id, id).await,
             None => Ok(None),
         }
     }
