@@ -16,5 +16,6 @@ pub mod ratelimit;
 pub mod reports;
 pub mod runner;
 pub mod store;
+pub mod usage_report;
 
 pub use api::App;

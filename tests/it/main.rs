@@ -8,6 +8,7 @@ mod dev_server;
 mod dynamo;
 mod events;
 mod graph;
+mod lambda;
 mod pipeline;
 mod routes_distributor;
 mod routes_partner;
