@@ -14,4 +14,5 @@ mod routes_distributor;
 mod routes_partner;
 mod runner;
 mod store_contract;
+mod template;
 mod tenancy;
