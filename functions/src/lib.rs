@@ -2,4 +2,5 @@
 //! operator CLI). Each binary's `main` only calls into here.
 
 pub mod dev_server;
+pub mod lambda;
 pub mod logging;

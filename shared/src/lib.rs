@@ -16,6 +16,7 @@ pub mod ratelimit;
 pub mod reports;
 pub mod runner;
 pub mod store;
+pub mod usage_report;
 pub mod webhooks;
 
 pub use api::App;

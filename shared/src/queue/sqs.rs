@@ -177,6 +177,13 @@ impl SqsQueue {
 }
 
 #[async_trait]
+impl crate::webhooks::relay::WebhookQueue for SqsQueue {
+    async fn send_webhook(&self, message: &crate::webhooks::WebhookMessage, delay_secs: i64) -> Result<(), QueueError> {
+        self.send(message, delay_secs).await
+    }
+}
+
+#[async_trait]
 impl RunQueue for SqsQueue {
     async fn send_run(&self, message: &RunMessage) -> Result<(), QueueError> {
         self.send(message, 0).await

@@ -149,6 +149,7 @@ mod k {
         key(format!("IDEM#{}#{scope}#{k}", scope.len()), "META")
     }
     pub const OUTBOX_PK: &str = "OUTBOX";
+    pub const DISTRIBUTORS: &str = "DISTRIBUTORS";
     pub fn event(id: &str) -> Item {
         key(OUTBOX_PK, format!("EVT#{id}"))
     }
@@ -769,6 +770,35 @@ impl DynamoStore {
         }
     }
 
+    /// Every distributor's id (from GSI1, eventually consistent: for the scheduled report).
+    pub async fn distributor_ids(&self) -> StoreResult<Vec<String>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#g = :pk")
+                .expression_attribute_names("#g", "GSI1PK")
+                .expression_attribute_values(":pk", s(k::DISTRIBUTORS))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in resp.items.unwrap_or_default() {
+                if let Some(id) = text(&item, "GSI1SK").and_then(|sk| sk.strip_prefix("DIST#")) {
+                    out.push(id.to_string());
+                }
+            }
+            match resp.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+
     pub async fn usage_snapshot(&self, distributor_id: &str, month: Month) -> StoreResult<Option<UsageSnapshot>> {
         self.get_as(k::snapshot(distributor_id, month)).await
     }
@@ -810,6 +840,9 @@ impl AccountStore for DynamoStore {
     async fn create_distributor(&self, d: &Distributor) -> StoreResult<()> {
         let mut item = ser(d)?;
         item.extend(k::distributor(&d.id));
+        // Every distributor in one GSI1 partition: the usage report walks them (no scan).
+        item.insert("GSI1PK".into(), s(k::DISTRIBUTORS));
+        item.insert("GSI1SK".into(), s(format!("DIST#{}", d.id)));
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(backend)?;
         Ok(())
     }

@@ -1,0 +1,375 @@
+//! The Lambda entry point's logic (the binary `bootstrap` only calls [`main`]). Every function
+//! in `template.yaml` runs this one binary; its `Handler` setting (`_HANDLER` at run time)
+//! says which route or worker it is. The app is built once per cold start, on DynamoDB, SQS
+//! and Secrets Manager.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use bytes::Bytes;
+use lambda_http::{Body, Request as LambdaRequest, Response as LambdaResponse};
+use lambda_runtime::LambdaEvent;
+
+use shared::api::routes::{RouteId, ROUTES};
+use shared::assess::assessor::EngineAssessor;
+use shared::assess::collect::{Collector, FixtureCollector, GraphCollector};
+use shared::aws_secrets::{self, SecretBundle};
+use shared::billing::LocalLedger;
+use shared::config::Config;
+use shared::domain::ids::IdGen;
+use shared::domain::time::{Clock, SystemClock};
+use shared::graph::{GraphClient, GraphConfig, TokioSleeper};
+use shared::queue::sqs::{SqsQueue, NOT_BEFORE};
+use shared::queue::RunMessage;
+use shared::runner::{Outcome, Runner, RunnerSettings};
+use shared::store::dynamo::DynamoStore;
+use shared::store::Store;
+use shared::webhooks::dispatcher::Dispatcher;
+use shared::webhooks::guard::SystemLookup;
+use shared::webhooks::relay::Relay;
+use shared::webhooks::transport::HttpTransport;
+use shared::webhooks::WebhookMessage;
+use shared::App;
+
+pub const RUNS_WORKER: &str = "worker.assessment-runner";
+pub const USAGE_REPORT: &str = "schedule.usage-report";
+pub const WEBHOOK_DISPATCHER: &str = "worker.webhook-dispatcher";
+pub const OUTBOX_RELAY: &str = "worker.outbox-relay";
+
+/// What one function is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handler {
+    /// An HTTP API route: answers only that route.
+    Route(RouteId),
+    /// The runs queue's consumer.
+    RunsWorker,
+    /// The monthly usage report, on a schedule.
+    UsageReport,
+    /// The webhooks queue's consumer: one delivery attempt per message.
+    WebhookDispatcher,
+    /// Drains the outbox into webhook deliveries (woken by the table's stream and a schedule).
+    OutboxRelay,
+}
+
+impl Handler {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            RUNS_WORKER => Some(Self::RunsWorker),
+            USAGE_REPORT => Some(Self::UsageReport),
+            WEBHOOK_DISPATCHER => Some(Self::WebhookDispatcher),
+            OUTBOX_RELAY => Some(Self::OutboxRelay),
+            _ => RouteId::by_name(name).map(Self::Route),
+        }
+    }
+
+    /// Every `Handler` value the binary answers to.
+    pub fn names() -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = ROUTES.iter().map(|r| r.name).collect();
+        names.extend([RUNS_WORKER, USAGE_REPORT, WEBHOOK_DISPATCHER, OUTBOX_RELAY]);
+        names
+    }
+}
+
+/// Where the AWS resources are, from the function's environment.
+#[derive(Clone, Debug)]
+pub struct AwsSettings {
+    pub table: String,
+    pub runs_queue_url: String,
+    pub webhooks_queue_url: String,
+    /// Name or ARN of the one JSON secret.
+    pub secret_id: String,
+}
+
+impl AwsSettings {
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let need = |name: &str| var(name).filter(|v| !v.is_empty()).ok_or_else(|| format!("{name} is not set"));
+        Ok(Self {
+            table: need("TABLE_NAME")?,
+            runs_queue_url: need("RUNS_QUEUE_URL")?,
+            webhooks_queue_url: need("WEBHOOKS_QUEUE_URL")?,
+            secret_id: need("SECRET_ID")?,
+        })
+    }
+
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+}
+
+/// The app and its AWS adapters.
+pub struct AwsApp {
+    pub app: Arc<App>,
+    pub store: Arc<DynamoStore>,
+    pub runs: Arc<SqsQueue>,
+    pub webhooks: Arc<SqsQueue>,
+    pub secrets: SecretBundle,
+}
+
+/// Builds the app on AWS: reads the secret once, makes the clients once.
+pub async fn build(sdk: &SdkConfig, settings: &AwsSettings, config: Config) -> Result<AwsApp, String> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let secrets_client = aws_sdk_secretsmanager::Client::new(sdk);
+    let secrets = aws_secrets::load(&secrets_client, &settings.secret_id).await.map_err(|e| e.to_string())?;
+    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()));
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let runs = Arc::new(SqsQueue::new(sqs.clone(), settings.runs_queue_url.clone(), clock.clone()));
+    let webhooks = Arc::new(SqsQueue::new(sqs, settings.webhooks_queue_url.clone(), clock.clone()));
+    let transport = HttpTransport::new(
+        Arc::new(SystemLookup),
+        config.webhook_allow_private_targets,
+        Duration::from_millis(config.webhook_timeout_ms),
+    );
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let app = App {
+        config,
+        secrets: secrets.secrets.clone(),
+        billing: Arc::new(LocalLedger::new(dyn_store.clone())),
+        store: dyn_store,
+        runs: runs.clone(),
+        clock,
+        ids: Arc::new(IdGen::new()),
+        webhooks: webhooks.clone(),
+        transport: Arc::new(transport),
+    };
+    Ok(AwsApp { app: Arc::new(app), store, runs, webhooks, secrets })
+}
+
+/// The runner with Microsoft Graph when the secret holds the app's credentials, else on the
+/// demo tenants (a deployment without Graph credentials assesses the fixtures, and says so).
+pub fn runner(aws: &AwsApp, lease_secs: i64, max_attempts: u32) -> Runner {
+    let app = &aws.app;
+    let collector: Arc<dyn Collector> = match (aws.secrets.get("graphClientId"), aws.secrets.get("graphClientSecret")) {
+        (Some(id), Some(secret)) => {
+            match GraphClient::new(GraphConfig::production(id.into(), secret.into()), Arc::new(TokioSleeper)) {
+                Ok(client) => Arc::new(GraphCollector::new(client, app.clock.clone())),
+                Err(e) => {
+                    tracing::error!(error = %e, "Graph client could not be built; assessing the demo tenants");
+                    Arc::new(FixtureCollector)
+                }
+            }
+        }
+        _ => {
+            tracing::warn!("no graphClientId/graphClientSecret in the secret; assessing the demo tenants");
+            Arc::new(FixtureCollector)
+        }
+    };
+    Runner {
+        store: app.store.clone(),
+        assessor: Arc::new(EngineAssessor::new(collector)),
+        clock: app.clock.clone(),
+        ids: app.ids.clone(),
+        secrets: app.secrets.clone(),
+        settings: RunnerSettings { max_attempts, lease_secs, public_base_url: app.config.public_base_url.clone() },
+    }
+}
+
+/// Serves one API Gateway HTTP API (payload 2.0) request for `route` only.
+pub async fn http(app: &App, route: RouteId, req: LambdaRequest) -> LambdaResponse<Body> {
+    let (parts, body) = req.into_parts();
+    let body = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    let resp = app.handle_route(route, http::Request::from_parts(parts, body)).await;
+    let (parts, body) = resp.into_parts();
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(body.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    LambdaResponse::from_parts(parts, body)
+}
+
+fn receive_count(m: &SqsMessage) -> u32 {
+    m.attributes.get("ApproximateReceiveCount").and_then(|v| v.parse().ok()).unwrap_or(1)
+}
+
+fn not_before(m: &SqsMessage) -> Option<i64> {
+    m.message_attributes.get(NOT_BEFORE).and_then(|a| a.string_value.as_deref()).and_then(|v| v.parse().ok())
+}
+
+fn failure(m: &SqsMessage) -> BatchItemFailure {
+    let mut f = BatchItemFailure::default();
+    f.item_identifier = m.message_id.clone().unwrap_or_default();
+    f
+}
+
+/// One batch of the runs queue: each record through the runner; the ones to retry are
+/// reported as partial batch failures (the rest are deleted by Lambda). A record that is not
+/// due yet (a chained delay) is sent on by `queue` and counts as done.
+pub async fn runs_batch(runner: &Runner, queue: &SqsQueue, event: SqsEvent) -> SqsBatchResponse {
+    let work = event.records.iter().map(|m| async move {
+        let body = m.body.as_deref().unwrap_or_default();
+        match queue.hold_if_early(body, not_before(m)).await {
+            Ok(true) => return None,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "could not send an early message on");
+                return Some(failure(m));
+            }
+        }
+        let message: RunMessage = match serde_json::from_str(body) {
+            Ok(msg) => msg,
+            Err(e) => {
+                // It will never decode: let it go rather than loop to the DLQ.
+                tracing::error!(error = %e, message_id = ?m.message_id, "dropping a run message that does not decode");
+                return None;
+            }
+        };
+        match runner.process(&message, receive_count(m)).await {
+            Outcome::Done => None,
+            Outcome::Retry => Some(failure(m)),
+        }
+    });
+    let failures: Vec<BatchItemFailure> = futures_util::future::join_all(work).await.into_iter().flatten().collect();
+    let mut resp = SqsBatchResponse::default();
+    resp.batch_item_failures = failures;
+    resp
+}
+
+/// One batch of the webhooks queue: each record is one attempt of one delivery; the ones to
+/// retry are reported as partial batch failures.
+pub async fn webhooks_batch(dispatcher: &Dispatcher, queue: &SqsQueue, event: SqsEvent) -> SqsBatchResponse {
+    let work = event.records.iter().map(|m| async move {
+        let body = m.body.as_deref().unwrap_or_default();
+        match queue.hold_if_early(body, not_before(m)).await {
+            Ok(true) => return None,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "could not send an early message on");
+                return Some(failure(m));
+            }
+        }
+        let message: WebhookMessage = match serde_json::from_str(body) {
+            Ok(msg) => msg,
+            Err(e) => {
+                tracing::error!(error = %e, message_id = ?m.message_id, "dropping a webhook message that does not decode");
+                return None;
+            }
+        };
+        match dispatcher.process(&message).await {
+            Outcome::Done => None,
+            Outcome::Retry => Some(failure(m)),
+        }
+    });
+    let failures: Vec<BatchItemFailure> = futures_util::future::join_all(work).await.into_iter().flatten().collect();
+    let mut resp = SqsBatchResponse::default();
+    resp.batch_item_failures = failures;
+    resp
+}
+
+/// The dispatcher on the app's store, queue and transport.
+pub fn dispatcher(aws: &AwsApp) -> Dispatcher {
+    let app = &aws.app;
+    Dispatcher {
+        store: app.store.clone(),
+        queue: aws.webhooks.clone(),
+        transport: app.transport.clone(),
+        clock: app.clock.clone(),
+        secret_key: app.secrets.webhook_encryption.clone(),
+        schedule: app.config.webhook_retry_schedule.clone(),
+    }
+}
+
+/// The relay on the app's store and the webhooks queue.
+pub fn relay(aws: &AwsApp) -> Relay {
+    let app = &aws.app;
+    Relay { store: app.store.clone(), queue: aws.webhooks.clone(), clock: app.clock.clone(), ids: app.ids.clone() }
+}
+
+/// Drains the outbox (whatever woke the relay) and re-queues lost retries; returns how many
+/// events moved and how many deliveries were re-queued.
+pub async fn relay_once(relay: &Relay) -> Result<(usize, usize), Error> {
+    let mut moved = 0;
+    // Bounded: a function invocation has a time limit; the next wake-up takes the rest.
+    for _ in 0..50 {
+        let n = relay.drain(100).await?;
+        moved += n;
+        if n == 0 {
+            break;
+        }
+    }
+    let swept = relay.sweep(100).await?;
+    Ok((moved, swept))
+}
+
+/// How long a run's attempt holds it: the runs queue's visibility timeout (the template sets
+/// it and passes it in `RUNS_VISIBILITY_SECS`).
+fn lease_secs() -> i64 {
+    std::env::var("RUNS_VISIBILITY_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(900)
+}
+
+fn max_attempts() -> u32 {
+    std::env::var("RUN_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()).unwrap_or(3)
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The entry point: reads `_HANDLER`, builds once, serves invocations until the runtime stops.
+pub async fn main() -> Result<(), Error> {
+    let name = std::env::var("_HANDLER").map_err(|_| "_HANDLER is not set")?;
+    let handler = Handler::parse(&name).ok_or_else(|| format!("unknown handler {name:?}"))?;
+    let config = Config::from_env()?;
+    let settings = AwsSettings::from_env()?;
+    let sdk = shared::aws::sdk_config().await;
+    let aws = build(&sdk, &settings, config).await?;
+    tracing::info!(handler = %name, "cold start");
+    match handler {
+        Handler::Route(route) => {
+            let app = aws.app.clone();
+            lambda_http::run(lambda_http::service_fn(move |req: LambdaRequest| {
+                let app = app.clone();
+                async move { Ok::<_, Error>(http(&app, route, req).await) }
+            }))
+            .await
+        }
+        Handler::RunsWorker => {
+            let runner = Arc::new(runner(&aws, lease_secs(), max_attempts()));
+            let queue = aws.runs.clone();
+            lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
+                let (runner, queue) = (runner.clone(), queue.clone());
+                async move { Ok::<_, Error>(runs_batch(&runner, &queue, event.payload).await) }
+            }))
+            .await
+        }
+        Handler::WebhookDispatcher => {
+            let dispatcher = Arc::new(dispatcher(&aws));
+            let queue = aws.webhooks.clone();
+            lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
+                let (dispatcher, queue) = (dispatcher.clone(), queue.clone());
+                async move { Ok::<_, Error>(webhooks_batch(&dispatcher, &queue, event.payload).await) }
+            }))
+            .await
+        }
+        Handler::OutboxRelay => {
+            let relay = Arc::new(relay(&aws));
+            lambda_runtime::run(lambda_runtime::service_fn(move |_event: LambdaEvent<serde_json::Value>| {
+                let relay = relay.clone();
+                async move {
+                    let (moved, swept) = relay_once(&relay).await?;
+                    Ok::<_, Error>(serde_json::json!({ "events": moved, "requeued": swept }))
+                }
+            }))
+            .await
+        }
+        Handler::UsageReport => {
+            let store = aws.store.clone();
+            let clock = aws.app.clock.clone();
+            lambda_runtime::run(lambda_runtime::service_fn(move |_event: LambdaEvent<serde_json::Value>| {
+                let (store, clock) = (store.clone(), clock.clone());
+                async move {
+                    let closed = shared::usage_report::close_previous_month(store.as_ref(), clock.now()).await?;
+                    Ok::<_, Error>(serde_json::json!({ "month": closed.month, "distributors": closed.distributors }))
+                }
+            }))
+            .await
+        }
+    }
+}

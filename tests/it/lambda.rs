@@ -1,0 +1,158 @@
+//! The Lambda entry point with real API Gateway HTTP API (payload 2.0) and SQS event JSON:
+//! path parameters, headers, query strings, request context and base64 bodies, and SQS
+//! batches with receive counts and partial batch failures. The app is the harness's (embedded
+//! store, injected clock): the events' translation is what is under test here.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use functions::lambda::{self, Handler};
+use http::Method;
+use lambda_http::Body;
+use serde_json::{json, Value};
+use shared::api::routes::{RouteId, ROUTES};
+use shared::domain::run::RunStatus;
+use shared::queue::sqs::SqsQueue;
+use shared::queue::RunMessage;
+use shared::store::RunClaim;
+use tests::Harness;
+
+fn fixture(name: &str, vars: &[(&str, &str)]) -> String {
+    let path = format!("{}/fixtures/lambda/{name}", env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    for (k, v) in vars {
+        text = text.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    text
+}
+
+fn event(name: &str, vars: &[(&str, &str)]) -> lambda_http::Request {
+    lambda_http::request::from_str(&fixture(name, vars)).expect("an API Gateway v2 event")
+}
+
+fn json_body(resp: &lambda_http::Response<Body>) -> Value {
+    match resp.body() {
+        Body::Text(t) => serde_json::from_str(t).expect("JSON"),
+        Body::Empty => Value::Null,
+        other => panic!("expected a text body, got {other:?}"),
+    }
+}
+
+async fn call(h: &Harness, route: &str, name: &str, vars: &[(&str, &str)]) -> lambda_http::Response<Body> {
+    let route = RouteId::by_name(route).expect("a route");
+    lambda::http(&h.app, route, event(name, vars)).await
+}
+
+#[test]
+fn every_route_and_worker_is_a_handler() {
+    for r in ROUTES {
+        assert_eq!(Handler::parse(r.name), Some(Handler::Route(r.id)));
+    }
+    assert_eq!(Handler::parse("worker.assessment-runner"), Some(Handler::RunsWorker));
+    assert_eq!(Handler::parse("schedule.usage-report"), Some(Handler::UsageReport));
+    assert_eq!(Handler::parse("partner.nothing"), None);
+    assert_eq!(Handler::names().len(), ROUTES.len() + 4);
+}
+
+#[tokio::test]
+async fn http_events_are_served_by_their_route() {
+    let h = Harness::new().await;
+    let key = h.partner_key().to_string();
+
+    // POST with a base64 body and an idempotency key.
+    let created = call(&h, "partner.customers.create", "partner-customers-create.json", &[("PARTNER_KEY", &key)]).await;
+    assert_eq!(created.status(), 201, "{:?}", created.body());
+    let customer = json_body(&created);
+    assert_eq!(customer["name"], "Contoso Ltd");
+    assert_eq!(customer["tenantId"], "d4f5a678-1234-5678-9abc-def012345678");
+    assert!(created.headers().get("x-request-id").is_some());
+    assert_eq!(created.headers().get("x-ratelimit-limit").unwrap(), "60");
+    let id = customer["id"].as_str().unwrap().to_string();
+    // The same event again replays the first answer.
+    let again = call(&h, "partner.customers.create", "partner-customers-create.json", &[("PARTNER_KEY", &key)]).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(json_body(&again)["id"], id.as_str());
+
+    // Path parameters.
+    let vars = [("PARTNER_KEY", key.as_str()), ("CUSTOMER_ID", id.as_str())];
+    let got = call(&h, "partner.customers.get", "partner-customers-get.json", &vars).await;
+    assert_eq!(got.status(), 200);
+    assert_eq!(json_body(&got)["id"], id.as_str());
+    // A plain-text body.
+    let patched = call(&h, "partner.customers.update", "partner-customers-update.json", &vars).await;
+    assert_eq!(patched.status(), 200, "{:?}", patched.body());
+    assert_eq!(json_body(&patched)["name"], "Contoso Pty Ltd");
+
+    // Query strings (and cookies, which are ignored).
+    for _ in 0..2 {
+        let r = h
+            .partner(Method::POST, "/assessments", Some(json!({ "customerId": id, "product": "essential-eight" })))
+            .await;
+        r.assert_status(202);
+    }
+    let listed = call(&h, "partner.assessments.list", "partner-assessments-list.json", &[("PARTNER_KEY", &key)]).await;
+    assert_eq!(listed.status(), 200, "{:?}", listed.body());
+    let body = json_body(&listed);
+    assert_eq!(body["runs"].as_array().unwrap().len(), 1, "limit=1 from the query string");
+    assert!(body["nextCursor"].is_string());
+
+    // Without the key header the pipeline answers, in the envelope.
+    let nokey = call(&h, "partner.customers.get", "partner-customers-get.json", &[("CUSTOMER_ID", &id)]).await;
+    assert_eq!(nokey.status(), 401);
+    assert_eq!(json_body(&nokey)["error"]["code"], "INVALID_KEY");
+}
+
+#[tokio::test]
+async fn a_function_answers_only_its_own_route() {
+    let h = Harness::new().await;
+    let key = h.partner_key().to_string();
+    // The customers-get event sent to the customers-create function.
+    let vars = [("PARTNER_KEY", key.as_str()), ("CUSTOMER_ID", "cust_x")];
+    let resp = call(&h, "partner.customers.create", "partner-customers-get.json", &vars).await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(json_body(&resp)["error"]["code"], "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn sqs_batches_run_each_record_and_report_the_ones_to_retry() {
+    let h = Harness::new().await;
+    let customer = h.customer("Contoso", &tests::tenant(1)).await;
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let r = h
+            .partner(
+                Method::POST,
+                "/assessments",
+                Some(json!({ "customerId": customer, "product": "essential-eight" })),
+            )
+            .await;
+        runs.push(r.assert_status(202)["id"].as_str().unwrap().to_string());
+    }
+    let pid = h.partner_id().to_string();
+    // The second run is held by another attempt whose lease lives on: its record must be retried.
+    let started = h.events().await.into_iter().next().expect("an event to reuse as a template");
+    let claim = h.app.store.claim_run(&pid, &runs[1], 99, h.app.now(), h.app.now() + 3600, &started).await.unwrap();
+    assert!(matches!(claim, RunClaim::Claimed(_)));
+
+    let body = |run: &str| {
+        serde_json::to_string(&RunMessage { run_id: run.into(), partner_id: pid.clone() }).unwrap().replace('"', "\\\"")
+    };
+    let (ok, busy) = (body(&runs[0]), body(&runs[1]));
+    let event: SqsEvent =
+        serde_json::from_str(&fixture("sqs-runs-batch.json", &[("BODY_OK", &ok), ("BODY_BUSY", &busy)])).unwrap();
+
+    let runner = functions::dev_server::fixture_runner(&h.app);
+    // No record here is early, so the queue is never called: a client with no server is fine.
+    let queue = SqsQueue::new(
+        aws_sdk_sqs::Client::new(&shared::aws::emulator_config("http://127.0.0.1:9")),
+        "http://127.0.0.1:9/000000000000/runs",
+        Arc::new(shared::domain::time::SystemClock),
+    );
+    let resp = lambda::runs_batch(&runner, &queue, event).await;
+    let failed: Vec<&str> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["2e1424d4-f796-459a-8184-9c92662be6da"], "only the held run is retried");
+    let done = h.app.store.run(&pid, &runs[0]).await.unwrap().unwrap();
+    assert_eq!(done.status, RunStatus::Completed);
+    let held = h.app.store.run(&pid, &runs[1]).await.unwrap().unwrap();
+    assert_eq!(held.status, RunStatus::Running);
+}
