@@ -156,3 +156,59 @@ async fn sqs_batches_run_each_record_and_report_the_ones_to_retry() {
     let held = h.app.store.run(&pid, &runs[1]).await.unwrap().unwrap();
     assert_eq!(held.status, RunStatus::Running);
 }
+
+/// The webhook path as deployed, on moto's SQS: the relay drains the outbox onto the queue,
+/// the queue's messages arrive as an SQS event, and the dispatcher delivers them.
+#[tokio::test]
+async fn webhooks_go_from_the_outbox_through_sqs_to_the_receiver() {
+    let Some(config) = tests::aws::config() else { return };
+    let h = Harness::with_config(shared::config::Config {
+        webhook_allow_private_targets: true,
+        ..shared::config::Config::default()
+    })
+    .await;
+    let client = aws_sdk_sqs::Client::new(&config);
+    let name = format!("test-{}", shared::domain::ids::random_base62(10));
+    let url = SqsQueue::create(&client, &name, 0).await.unwrap();
+    let sqs = Arc::new(SqsQueue::new(client, url, h.clock.clone()));
+    let rx = tests::stub::Stub::start(|_| tests::stub::Reply::json(200, json!({}))).await;
+    let endpoint = json!({ "url": format!("{}/hook", rx.base), "events": ["customer.created"] });
+    h.partner(Method::POST, "/webhooks", Some(endpoint)).await.assert_status(201);
+    h.customer("Contoso", &tests::tenant(1)).await;
+
+    let relay = shared::webhooks::relay::Relay {
+        store: h.app.store.clone(),
+        queue: sqs.clone(),
+        clock: h.clock.clone(),
+        ids: h.app.ids.clone(),
+    };
+    let (moved, requeued) = lambda::relay_once(&relay).await.unwrap();
+    assert_eq!((moved, requeued), (1, 0));
+    assert!(h.events().await.is_empty(), "the outbox is drained");
+
+    let raw = sqs.receive_raw(10, 0).await.unwrap();
+    assert_eq!(raw.len(), 1);
+    let event: SqsEvent = serde_json::from_value(json!({ "Records": [{
+        "messageId": "5d1f2ea2-0000-4000-8000-000000000001",
+        "receiptHandle": raw[0].receipt,
+        "body": raw[0].body,
+        "attributes": { "ApproximateReceiveCount": "1" },
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "awsRegion": "us-east-1"
+    }]}))
+    .unwrap();
+    let dispatcher = shared::webhooks::dispatcher::Dispatcher {
+        store: h.app.store.clone(),
+        queue: sqs.clone(),
+        transport: h.app.transport.clone(),
+        clock: h.clock.clone(),
+        secret_key: h.app.secrets.webhook_encryption.clone(),
+        schedule: h.app.config.webhook_retry_schedule.clone(),
+    };
+    let resp = lambda::webhooks_batch(&dispatcher, &sqs, event).await;
+    assert!(resp.batch_item_failures.is_empty());
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].headers["x-baref00t-event"], "customer.created");
+}
