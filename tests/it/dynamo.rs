@@ -105,3 +105,47 @@ async fn deleting_a_customer_with_more_runs_than_a_transaction_holds() {
         Err(StoreError::NotFound)
     );
 }
+
+/// The usage report closes the previous month once per distributor; running it again (or
+/// after more runs were counted) changes nothing.
+#[tokio::test]
+async fn the_usage_report_closes_a_month_once() {
+    use shared::store::dynamo::DynamoStore;
+    use shared::usage_report::{close_previous_month, previous_month};
+    let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
+    let dynamo = Arc::new(dynamo);
+    let store: Arc<dyn Store> = dynamo.clone();
+    let ids = IdGen::new();
+    let (p, c) = partner_with_customer(&store, &ids).await;
+    let april = Month::of(T0);
+    let queue = |at: i64| Run {
+        id: ids.time_ordered("run_", (at * 1000) as u64),
+        partner_id: p.id.clone(),
+        customer_id: c.id.clone(),
+        product: "essential-eight".into(),
+        maturity_target: 1,
+        status: RunStatus::Queued,
+        created_at: at,
+        started_at: None,
+        completed_at: None,
+        results: None,
+        error: None,
+    };
+    for i in 0..3 {
+        store.queue_run(&queue(T0 + i), april, None).await.unwrap();
+    }
+    let in_may = april.end() + 3600;
+    assert_eq!(previous_month(in_may), april);
+    let first = close_previous_month(&dynamo, in_may).await.unwrap();
+    assert_eq!(first.month, "2026-04");
+    assert_eq!(first.distributors, 1);
+    let d = store.partner(&p.id).await.unwrap().unwrap().distributor_id.unwrap();
+    let snap = DynamoStore::usage_snapshot(&dynamo, &d, april).await.unwrap().expect("a snapshot");
+    assert_eq!(snap.partners, vec![(p.id.clone(), 3)]);
+    assert_eq!(snap.closed_at, in_may);
+
+    // A late count and a second run of the report: the snapshot stays as it was.
+    store.queue_run(&queue(T0 + 10), april, None).await.unwrap();
+    close_previous_month(&dynamo, in_may + 60).await.unwrap();
+    assert_eq!(DynamoStore::usage_snapshot(&dynamo, &d, april).await.unwrap(), Some(snap));
+}
