@@ -323,7 +323,20 @@ fn env(name: &str) -> Option<String> {
 
 /// The whole dev server as the binary runs it: configuration from the environment, the
 /// start-up accounts printed once, serving until Ctrl-C or SIGTERM.
-pub async fn run_from_env() -> Result<(), String> {
+pub async fn run_from_env(args: &[String]) -> Result<(), String> {
+    let mut aws = false;
+    let mut create = false;
+    for a in args {
+        match a.as_str() {
+            "--aws" => aws = true,
+            "--create-resources" => create = true,
+            other => return Err(format!("unknown argument {other:?}; usage: dev-server [--aws [--create-resources]]")),
+        }
+    }
+    aws |= env("BACKEND").as_deref() == Some("aws");
+    if create && !aws {
+        return Err("--create-resources goes with --aws (or BACKEND=aws)".into());
+    }
     let mut config = Config::from_env().map_err(|e| e.to_string())?;
     let port: u16 = match env("PORT") {
         None => 3000,
@@ -333,29 +346,49 @@ pub async fn run_from_env() -> Result<(), String> {
         // Report links point at this server unless told otherwise.
         config.public_base_url = format!("http://127.0.0.1:{port}");
     }
-    let Embedded { app, runs, webhooks } = embedded_app(config, Arc::new(SystemClock));
-    let accounts =
-        bootstrap(&app, env("DEV_DISTRIBUTOR_KEY"), env("DEV_PARTNER_KEY")).await.map_err(|e| e.to_string())?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    // Keys go to standard output once, for the developer; never through the log.
-    println!("baref00t dev server on http://{addr}");
-    println!("  distributor {}  X-Distributor-Key: {}", accounts.distributor.id, accounts.distributor_key);
-    println!("  partner     {}  X-Partner-Key: {}", accounts.partner.id, accounts.partner_key);
-    tracing::info!(%addr, distributor = accounts.distributor.id.as_str(), partner = accounts.partner.id.as_str(), "listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let worker = tokio::spawn(run_worker(runs, Arc::new(fixture_runner(&app)), stopped(stop_rx.clone())));
-    let relay_task = tokio::spawn(run_relay(relay(&app), stopped(stop_rx.clone())));
-    let dispatch_task = tokio::spawn(run_dispatcher(webhooks, Arc::new(dispatcher(&app)), stopped(stop_rx.clone())));
     tokio::spawn(async move {
         stop_signal().await;
         let _ = stop_tx.send(true);
     });
+    let (app, accounts, tasks) = if aws {
+        let (aws_app, accounts) = crate::dev_aws::start(config, create).await?;
+        let aws_app = Arc::new(aws_app);
+        let runner = Arc::new(crate::dev_aws::runner(&aws_app));
+        let dispatcher = Arc::new(crate::lambda::dispatcher(&aws_app));
+        let relay = crate::lambda::relay(&aws_app);
+        let (a1, a2, s1, s2) = (aws_app.clone(), aws_app.clone(), stopped(stop_rx.clone()), stopped(stop_rx.clone()));
+        let tasks = vec![
+            tokio::spawn(async move { crate::dev_aws::run_runs_worker(&a1, runner, s1).await }),
+            tokio::spawn(async move { crate::dev_aws::run_webhooks_worker(&a2, dispatcher, s2).await }),
+            tokio::spawn(run_relay(relay, stopped(stop_rx.clone()))),
+        ];
+        (aws_app.app.clone(), accounts, tasks)
+    } else {
+        let Embedded { app, runs, webhooks } = embedded_app(config, Arc::new(SystemClock));
+        let accounts =
+            bootstrap(&app, env("DEV_DISTRIBUTOR_KEY"), env("DEV_PARTNER_KEY")).await.map_err(|e| e.to_string())?;
+        let tasks = vec![
+            tokio::spawn(run_worker(runs, Arc::new(fixture_runner(&app)), stopped(stop_rx.clone()))),
+            tokio::spawn(run_relay(relay(&app), stopped(stop_rx.clone()))),
+            tokio::spawn(run_dispatcher(webhooks, Arc::new(dispatcher(&app)), stopped(stop_rx.clone()))),
+        ];
+        (app, accounts, tasks)
+    };
+    // Keys go to standard output once, for the developer; never through the log.
+    println!("baref00t dev server on http://{addr} ({})", if aws { "AWS services" } else { "embedded store" });
+    println!("  distributor {}  X-Distributor-Key: {}", accounts.distributor.id, accounts.distributor_key);
+    println!("  partner     {}  X-Partner-Key: {}", accounts.partner.id, accounts.partner_key);
+    tracing::info!(%addr, distributor = accounts.distributor.id.as_str(), partner = accounts.partner.id.as_str(), "listening");
     serve(app, listener, stopped(stop_rx)).await.map_err(|e| e.to_string())?;
-    let _ = tokio::join!(worker, relay_task, dispatch_task);
+    for t in tasks {
+        let _ = t.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

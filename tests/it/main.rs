@@ -4,6 +4,7 @@ mod assess;
 mod aws_adapters;
 mod collect;
 mod concurrency;
+mod dev_aws;
 mod dev_server;
 mod dynamo;
 mod events;

@@ -1,0 +1,87 @@
+//! `dev-server --aws --create-resources` on moto: the resources are made, the start-up
+//! accounts open, the API and the runs worker work on DynamoDB and SQS, and a restart with the
+//! same keys finds the same accounts and data.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use functions::dev_aws::{self, ResourceNames};
+use http::{Method, Request};
+use serde_json::{json, Value};
+use shared::config::Config;
+use shared::domain::ids::random_base62;
+use shared::queue::RunMessage;
+use shared::runner::Outcome;
+
+const PARTNER_KEY: &str = "pk_live_devawstestkey00000000000000000000000";
+const DISTRIBUTOR_KEY: &str = "dk_live_devawstestkey00000000000000000000000";
+
+async fn call(app: &shared::App, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("x-partner-key", PARTNER_KEY)
+        .body(body.map(|b| Bytes::from(b.to_string())).unwrap_or_default())
+        .unwrap();
+    let resp = app.handle(req).await;
+    let status = resp.status().as_u16();
+    let body = if resp.body().is_empty() { Value::Null } else { serde_json::from_slice(resp.body()).unwrap() };
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_dev_server_runs_on_created_aws_resources_and_survives_a_restart() {
+    let Some(sdk) = tests::aws::config() else { return };
+    let tag = random_base62(8);
+    let names = ResourceNames {
+        table: format!("dev-{tag}"),
+        runs_queue_url: None,
+        runs_queue_name: format!("dev-{tag}-runs"),
+        webhooks_queue_url: None,
+        webhooks_queue_name: format!("dev-{tag}-webhooks"),
+        secret_id: format!("dev/{tag}"),
+    };
+    let keys = || (Some(DISTRIBUTOR_KEY.to_string()), Some(PARTNER_KEY.to_string()));
+    let (d, p) = keys();
+    let (aws, accounts) = dev_aws::start_with(&sdk, Config::default(), Some(&names), d, p).await.unwrap();
+    let app = aws.app.clone();
+    let (status, me) = call(&app, Method::GET, "/api/v1/partner/me", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["id"], accounts.partner.id);
+
+    let (status, c) = call(
+        &app,
+        Method::POST,
+        "/api/v1/partner/customers",
+        Some(json!({ "name": "Contoso", "tenantId": tests::tenant(1) })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, run) = call(
+        &app,
+        Method::POST,
+        "/api/v1/partner/assessments",
+        Some(json!({ "customerId": c["id"], "product": "essential-eight" })),
+    )
+    .await;
+    assert_eq!(status, 202);
+    // The run went onto the SQS queue; the worker takes it from there.
+    let runner = dev_aws::runner(&aws);
+    let got = aws.runs.receive::<RunMessage>(10, 1).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(runner.process(&got[0].message, got[0].receive_count).await, Outcome::Done);
+    aws.runs.ack(&got[0].receipt).await.unwrap();
+    let (_, done) =
+        call(&app, Method::GET, &format!("/api/v1/partner/assessments/{}", run["id"].as_str().unwrap()), None).await;
+    assert_eq!(done["status"], "completed", "{done}");
+
+    // A restart with the same keys: the resources exist, the accounts and data are found again.
+    let (d, p) = keys();
+    let (again, reopened) = dev_aws::start_with(&sdk, Config::default(), Some(&names), d, p).await.unwrap();
+    assert_eq!(reopened.partner.id, accounts.partner.id);
+    assert_eq!(reopened.distributor.id, accounts.distributor.id);
+    let (_, me) = call(&again.app, Method::GET, "/api/v1/partner/me", None).await;
+    assert_eq!(me["usage"]["runsUsed"], 1);
+    assert_eq!(me["usage"]["customersCount"], 1);
+    let _ = Arc::clone(&again.app);
+}
