@@ -1,6 +1,7 @@
-//! The binaries' shared parts: the dev server (and, later, the Lambda entry point and the
-//! operator CLI). Each binary's `main` only calls into here.
+//! The binaries' shared parts: the dev server, the Lambda entry point and the operator CLI.
+//! Each binary's `main` only calls into here.
 
+pub mod admin;
 pub mod dev_server;
 pub mod lambda;
 pub mod logging;
