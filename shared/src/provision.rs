@@ -1,6 +1,8 @@
 //! Creating accounts outside the HTTP API: the operator's command and the dev server's
 //! start-up. Each new account gets its first key, returned once for printing.
 
+use crate::api::error::ApiError;
+use crate::api::keys;
 use crate::auth::{generate_key, hash_key};
 use crate::config::Secrets;
 use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription, Surface};
@@ -12,6 +14,12 @@ use crate::store::{Store, StoreError};
 pub enum ProvisionError {
     #[error("{0}")]
     Invalid(String),
+    /// No such account.
+    #[error("{0}")]
+    NotFound(String),
+    /// The account exists but cannot have another key (both slots taken, or suspended).
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -113,4 +121,49 @@ pub async fn create_partner(
     store.create_partner(&p).await?;
     let key = first_key(store, secrets, &Owner::partner(&p.id), new.fixed_key, now).await?;
     Ok((p, key))
+}
+
+/// Issues a key to an existing account in its free slot, as the API does (at most two keys;
+/// the slot is claimed by a conditional write), with the API's `key.created` event for a
+/// partner. A suspended account gets none. Returns the slot and the key, to be shown once.
+pub async fn issue_key(
+    store: &dyn Store,
+    secrets: &Secrets,
+    ids: &IdGen,
+    owner: &Owner,
+    now: i64,
+) -> Result<(u8, String), ProvisionError> {
+    let status = match owner.surface {
+        Surface::Partner => store.partner(&owner.id).await?.map(|p| p.status),
+        Surface::Distributor => store.distributor(&owner.id).await?.map(|d| d.status),
+    };
+    let what = match owner.surface {
+        Surface::Partner => "partner",
+        Surface::Distributor => "distributor",
+    };
+    match status {
+        None => return Err(ProvisionError::NotFound(format!("no {what} with id {:?}", owner.id))),
+        Some(AccountStatus::Suspended) => {
+            return Err(ProvisionError::Refused(format!(
+                "{what} {} is suspended; activate it before issuing keys",
+                owner.id
+            )))
+        }
+        Some(_) => {}
+    }
+    let key = generate_key(owner.surface);
+    let hash = hash_key(&secrets.key_hashing, &key);
+    let event_for = |slot| {
+        (owner.surface == Surface::Partner)
+            .then(|| keys::created_event(ids.time_ordered(prefix::EVENT, (now * 1000) as u64), owner, slot, now))
+    };
+    match keys::issue(store, owner, &hash, now, event_for).await {
+        Ok(slot) => Ok((slot, key)),
+        Err(ApiError::MaxKeys) => Err(ProvisionError::Refused(format!(
+            "{what} {} already has two keys (slots 1 and 2); revoke one before issuing another",
+            owner.id
+        ))),
+        Err(ApiError::PartnerInactive(m)) => Err(ProvisionError::Refused(m)),
+        Err(e) => Err(ProvisionError::Invalid(e.to_string())),
+    }
 }

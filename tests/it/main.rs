@@ -1,5 +1,6 @@
 //! The one integration-test binary; each module covers one area.
 
+mod admin;
 mod assess;
 mod aws_adapters;
 mod collect;

@@ -10,6 +10,9 @@ pub mod response;
 pub mod routes;
 mod views;
 
+/// The free-slot key logic, for issuing keys outside the API too (`crate::provision`).
+pub(crate) use handlers::keys;
+
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;

@@ -8,7 +8,8 @@ use super::super::{App, Ctx};
 use super::event;
 use crate::auth::{generate_key, hash_key};
 use crate::domain::account::{AccountStatus, Owner, Partner};
-use crate::domain::event::EventType;
+use crate::domain::event::{Event, EventType};
+use crate::domain::ids::prefix;
 use crate::domain::time::rfc3339;
 use crate::store::{Store, StoreError};
 
@@ -41,19 +42,24 @@ pub async fn issue(
     Err(ApiError::MaxKeys)
 }
 
+/// The `key.created` event for a key issued to `owner` in `slot` (by the API or an operator).
+pub fn created_event(id: String, owner: &Owner, slot: u8, now: i64) -> Event {
+    Event {
+        id,
+        kind: EventType::KeyCreated,
+        timestamp: now,
+        account: owner.clone(),
+        distributor_id: None,
+        data: json!({ "slot": slot, "createdAt": rfc3339(now) }),
+    }
+}
+
 /// Issues a key to `owner` and answers with it: the only time it is ever shown.
 pub async fn create(app: &App, ctx: &Ctx, owner: Owner) -> Result<Reply, ApiError> {
     let key = generate_key(owner.surface);
     let hash = hash_key(&app.secrets.key_hashing, &key);
     let slot = issue(app.store.as_ref(), &owner, &hash, ctx.now, |slot| {
-        Some(event(
-            app,
-            EventType::KeyCreated,
-            owner.clone(),
-            None,
-            ctx.now,
-            json!({ "slot": slot, "createdAt": rfc3339(ctx.now) }),
-        ))
+        Some(created_event(app.new_id(prefix::EVENT), &owner, slot, ctx.now))
     })
     .await?;
     Ok(Reply::created(json!({ "slot": slot, "key": key, "createdAt": rfc3339(ctx.now) })))

@@ -4,7 +4,7 @@
 mod account;
 mod assessments;
 mod customers;
-mod keys;
+pub(crate) mod keys;
 mod partners;
 mod plans;
 mod reports;
