@@ -1,8 +1,9 @@
 """Runs moto's server (DynamoDB, SQS, Secrets Manager) on a free loopback port for the tests.
 
-Usage: python moto-server.py PORT_FILE
+Usage: python moto-server.py PORT_FILE [PORT]
 
-It binds 127.0.0.1:0, writes the port it got to PORT_FILE, and serves until killed.
+It binds 127.0.0.1:PORT (default 0: any free port), writes the port it got to PORT_FILE, and
+serves until killed.
 
 Unlike `moto_server`, it handles one request at a time. moto's backends keep no locks, so
 under its threaded server two requests can interleave inside one operation (a
@@ -33,7 +34,8 @@ def main() -> None:
             # Produce the whole body inside the lock.
             return [b"".join(app(environ, start_response))]
 
-    server = make_server("127.0.0.1", 0, serialized, threaded=True, request_handler=MotoRequestHandler)
+    wanted = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    server = make_server("127.0.0.1", wanted, serialized, threaded=True, request_handler=MotoRequestHandler)
     port = server.socket.getsockname()[1]
     os.environ["MOTO_PORT"] = str(port)
     tmp = port_file + ".tmp"
