@@ -16,4 +16,5 @@ mod runner;
 mod store_contract;
 mod template;
 mod tenancy;
+mod usage;
 mod webhooks;
