@@ -366,7 +366,11 @@ pub async fn main() -> Result<(), Error> {
                 let (store, clock) = (store.clone(), clock.clone());
                 async move {
                     let closed = shared::usage_report::close_previous_month(store.as_ref(), clock.now()).await?;
-                    Ok::<_, Error>(serde_json::json!({ "month": closed.month, "distributors": closed.distributors }))
+                    Ok::<_, Error>(serde_json::json!({
+                        "month": closed.month,
+                        "distributors": closed.distributors,
+                        "written": closed.written,
+                    }))
                 }
             }))
             .await

@@ -3,14 +3,16 @@
 //! report again (a retry, a second schedule) changes nothing.
 
 use crate::domain::time::Month;
-use crate::store::dynamo::{DynamoStore, UsageSnapshot};
-use crate::store::{RunStore, StoreResult};
+use crate::domain::usage::{MonthUsage, UsageSnapshot};
+use crate::store::{Store, StoreResult};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Closed {
     pub month: String,
     /// Distributors with a snapshot for the month (written now or before).
     pub distributors: usize,
+    /// Snapshots written by this run (0 when the month was closed already).
+    pub written: usize,
 }
 
 /// The month before the one `now` falls in.
@@ -18,18 +20,30 @@ pub fn previous_month(now: i64) -> Month {
     Month::of(Month::of(now).start() - 1)
 }
 
-pub async fn close_previous_month(store: &DynamoStore, now: i64) -> StoreResult<Closed> {
+/// A distributor's usage for a month, counted from the live data (what D14 answers for a
+/// month that has no snapshot).
+pub async fn live_usage(store: &dyn Store, distributor_id: &str, month: Month) -> StoreResult<MonthUsage> {
+    let partners = store.all_partners(distributor_id).await?;
+    let runs = store.runs_used_by_partners(distributor_id, month).await?;
+    Ok(MonthUsage::tally(month, &partners, &runs))
+}
+
+pub async fn close_previous_month(store: &dyn Store, now: i64) -> StoreResult<Closed> {
     close_month(store, previous_month(now), now).await
 }
 
-pub async fn close_month(store: &DynamoStore, month: Month, now: i64) -> StoreResult<Closed> {
-    let mut count = 0;
+/// Closes `month` (one that has ended) for every distributor that has no snapshot of it yet.
+pub async fn close_month(store: &dyn Store, month: Month, now: i64) -> StoreResult<Closed> {
+    let (mut count, mut written) = (0, 0);
     for distributor_id in store.distributor_ids().await? {
-        let mut partners = store.runs_used_by_partners(&distributor_id, month).await?;
-        partners.sort();
-        let snapshot = UsageSnapshot { distributor_id, month: month.to_string(), partners, closed_at: now };
-        store.put_usage_snapshot(&snapshot).await?;
         count += 1;
+        if store.usage_snapshot(&distributor_id, month).await?.is_some() {
+            continue;
+        }
+        let usage = live_usage(store, &distributor_id, month).await?;
+        if store.close_usage_month(&UsageSnapshot { distributor_id, usage, closed_at: now }).await? {
+            written += 1;
+        }
     }
-    Ok(Closed { month: month.to_string(), distributors: count })
+    Ok(Closed { month: month.to_string(), distributors: count, written })
 }

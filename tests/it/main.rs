@@ -18,4 +18,5 @@ mod runner;
 mod store_contract;
 mod template;
 mod tenancy;
+mod usage;
 mod webhooks;

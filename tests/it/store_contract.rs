@@ -17,6 +17,7 @@ use shared::domain::event::{Event, EventType};
 use shared::domain::ids::IdGen;
 use shared::domain::run::{Finding, FrameworkRef, Run, RunError, RunFilter, RunReport, RunResults, RunStatus};
 use shared::domain::time::Month;
+use shared::domain::usage::{MonthUsage, PartnerUsage, UsageSnapshot};
 use shared::store::memory::MemoryStore;
 use shared::store::{IdempotencyClaim, PageRequest, RunClaim, Store, StoreError};
 use tests::{tenant, T0};
@@ -52,6 +53,9 @@ macro_rules! store_contract {
             queue_run_needs_the_partners_customer,
             list_runs_is_newest_first_with_filters_and_paging,
             runs_used_by_partners_sums_per_partner_and_month,
+            distributor_ids_lists_every_distributor,
+            usage_snapshots_are_written_once_per_distributor_and_month,
+            concurrent_usage_closes_write_one_snapshot,
             count_hit_counts_per_bucket,
             idempotency_claim_replay_and_mismatch,
             idempotency_lease_takeover_and_release,
@@ -961,6 +965,78 @@ async fn runs_used_by_partners_sums_per_partner_and_month(store: Arc<dyn Store>)
     assert_eq!(store.runs_used_by_partners(&d2.id, APRIL).await.unwrap(), vec![(p4.id.clone(), 1)]);
     assert!(store.runs_used_by_partners("dist_doesnotexist00000000", APRIL).await.unwrap().is_empty());
     assert_eq!(store.runs_used(&p2.id, APRIL).await.unwrap(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closed months (usage snapshots)
+// ---------------------------------------------------------------------------------------------
+
+async fn distributor_ids_lists_every_distributor(store: Arc<dyn Store>) {
+    let d1 = new_distributor(&store).await;
+    let d2 = new_distributor(&store).await;
+    let ids = store.distributor_ids().await.unwrap();
+    assert!(ids.contains(&d1.id) && ids.contains(&d2.id), "{ids:?}");
+    assert_eq!(ids.iter().filter(|i| **i == d1.id).count(), 1, "each distributor once");
+}
+
+fn snapshot_of(distributor_id: &str, month: Month, runs: u32, closed_at: i64) -> UsageSnapshot {
+    let by_partner = vec![
+        PartnerUsage { partner_id: id("prt_"), company: "Managed Services Pty Ltd".into(), runs, customers: 3 },
+        PartnerUsage { partner_id: id("prt_"), company: "Zürich & Söhne".into(), runs: 0, customers: 0 },
+    ];
+    UsageSnapshot {
+        distributor_id: distributor_id.to_string(),
+        usage: MonthUsage {
+            month,
+            total_partners: 2,
+            active_partners: 1,
+            total_customers: 3,
+            total_runs: u64::from(runs),
+            by_partner,
+        },
+        closed_at,
+    }
+}
+
+async fn usage_snapshots_are_written_once_per_distributor_and_month(store: Arc<dyn Store>) {
+    let d1 = new_distributor(&store).await;
+    let d2 = new_distributor(&store).await;
+    assert_eq!(store.usage_snapshot(&d1.id, APRIL).await.unwrap(), None);
+
+    let first = snapshot_of(&d1.id, APRIL, 7, MAY.start() + 60);
+    assert!(store.close_usage_month(&first).await.unwrap(), "the first close writes");
+    assert_eq!(store.usage_snapshot(&d1.id, APRIL).await.unwrap(), Some(first.clone()));
+
+    // A second close of the same month (other numbers, later) writes nothing.
+    let second = snapshot_of(&d1.id, APRIL, 9, MAY.start() + 7 * DAY);
+    assert!(!store.close_usage_month(&second).await.unwrap(), "a closed month stays closed");
+    assert_eq!(store.usage_snapshot(&d1.id, APRIL).await.unwrap(), Some(first.clone()));
+
+    // Other months and other distributors are separate.
+    assert_eq!(store.usage_snapshot(&d1.id, MAY).await.unwrap(), None);
+    assert_eq!(store.usage_snapshot(&d2.id, APRIL).await.unwrap(), None);
+    assert_eq!(store.usage_snapshot("dist_doesnotexist00000000", APRIL).await.unwrap(), None);
+    let may = snapshot_of(&d1.id, MAY, 1, MAY.end() + 60);
+    assert!(store.close_usage_month(&may).await.unwrap());
+    let other = snapshot_of(&d2.id, APRIL, 2, MAY.start() + 60);
+    assert!(store.close_usage_month(&other).await.unwrap());
+    assert_eq!(store.usage_snapshot(&d1.id, MAY).await.unwrap(), Some(may));
+    assert_eq!(store.usage_snapshot(&d2.id, APRIL).await.unwrap(), Some(other));
+    assert_eq!(store.usage_snapshot(&d1.id, APRIL).await.unwrap(), Some(first));
+}
+
+async fn concurrent_usage_closes_write_one_snapshot(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let results = together(10, |i| {
+        let store = store.clone();
+        let snap = snapshot_of(&d.id, APRIL, i as u32, MAY.start() + i as i64);
+        async move { store.close_usage_month(&snap).await.map(|wrote| (wrote, snap)) }
+    })
+    .await;
+    let written: Vec<UsageSnapshot> =
+        results.into_iter().map(Result::unwrap).filter(|(wrote, _)| *wrote).map(|(_, s)| s).collect();
+    assert_eq!(written.len(), 1, "exactly one close writes");
+    assert_eq!(store.usage_snapshot(&d.id, APRIL).await.unwrap().as_ref(), written.first());
 }
 
 // ---------------------------------------------------------------------------------------------

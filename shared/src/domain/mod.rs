@@ -7,5 +7,6 @@ pub mod event;
 pub mod ids;
 pub mod run;
 pub mod time;
+pub mod usage;
 pub mod validate;
 pub mod webhook;

@@ -30,6 +30,7 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_attribute_value, to_item};
 use super::*;
 use crate::domain::account::Surface;
 use crate::domain::ids::{prefix, time_floor};
+use crate::domain::usage::UsageSnapshot;
 
 type Item = HashMap<String, AV>;
 
@@ -755,70 +756,6 @@ impl DynamoStore {
         }
         Err(StoreError::Backend("the partner kept changing; gave up".into()))
     }
-
-    /// Closes a month for a distributor: writes the snapshot unless one exists. Returns the
-    /// snapshot as stored (the first one written wins; snapshots never change).
-    pub async fn put_usage_snapshot(&self, snapshot: &UsageSnapshot) -> StoreResult<UsageSnapshot> {
-        let mut item = k::snapshot(&snapshot.distributor_id, snapshot.month_value()?);
-        item.extend(ser(snapshot)?);
-        match self.write(Op::put(item).fresh(), ReturnValue::None).await? {
-            Some(_) => Ok(snapshot.clone()),
-            None => self
-                .usage_snapshot(&snapshot.distributor_id, snapshot.month_value()?)
-                .await?
-                .ok_or_else(|| StoreError::Backend("snapshot vanished".into())),
-        }
-    }
-
-    /// Every distributor's id (from GSI1, eventually consistent: for the scheduled report).
-    pub async fn distributor_ids(&self) -> StoreResult<Vec<String>> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let resp = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("#g = :pk")
-                .expression_attribute_names("#g", "GSI1PK")
-                .expression_attribute_values(":pk", s(k::DISTRIBUTORS))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(backend)?;
-            for item in resp.items.unwrap_or_default() {
-                if let Some(id) = text(&item, "GSI1SK").and_then(|sk| sk.strip_prefix("DIST#")) {
-                    out.push(id.to_string());
-                }
-            }
-            match resp.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(out),
-            }
-        }
-    }
-
-    pub async fn usage_snapshot(&self, distributor_id: &str, month: Month) -> StoreResult<Option<UsageSnapshot>> {
-        self.get_as(k::snapshot(distributor_id, month)).await
-    }
-}
-
-/// A closed month's usage of one distributor, as the usage report writes it once.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsageSnapshot {
-    pub distributor_id: String,
-    /// `YYYY-MM`.
-    pub month: String,
-    /// (partner id, runs) for every partner with runs that month.
-    pub partners: Vec<(String, u32)>,
-    pub closed_at: i64,
-}
-
-impl UsageSnapshot {
-    fn month_value(&self) -> StoreResult<Month> {
-        Month::parse(&self.month).ok_or_else(|| StoreError::Backend(format!("bad month {:?}", self.month)))
-    }
 }
 
 async fn backoff(attempt: u32) {
@@ -849,6 +786,35 @@ impl AccountStore for DynamoStore {
 
     async fn distributor(&self, id: &str) -> StoreResult<Option<Distributor>> {
         self.get_as(k::distributor(id)).await
+    }
+
+    // From GSI1 (eventually consistent): for the scheduled report.
+    async fn distributor_ids(&self) -> StoreResult<Vec<String>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#g = :pk")
+                .expression_attribute_names("#g", "GSI1PK")
+                .expression_attribute_values(":pk", s(k::DISTRIBUTORS))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in resp.items.unwrap_or_default() {
+                if let Some(id) = text(&item, "GSI1SK").and_then(|sk| sk.strip_prefix("DIST#")) {
+                    out.push(id.to_string());
+                }
+            }
+            match resp.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
     }
 
     async fn create_partner(&self, p: &Partner) -> StoreResult<()> {
@@ -1447,6 +1413,19 @@ impl RunStore for DynamoStore {
                 None => return Ok(out),
             }
         }
+    }
+}
+
+#[async_trait]
+impl UsageStore for DynamoStore {
+    async fn close_usage_month(&self, snapshot: &UsageSnapshot) -> StoreResult<bool> {
+        let mut item = ser(snapshot)?;
+        item.extend(k::snapshot(&snapshot.distributor_id, snapshot.month()));
+        Ok(self.write(Op::put(item).fresh(), ReturnValue::None).await?.is_some())
+    }
+
+    async fn usage_snapshot(&self, distributor_id: &str, month: Month) -> StoreResult<Option<UsageSnapshot>> {
+        self.get_as(k::snapshot(distributor_id, month)).await
     }
 }
 

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::domain::account::Surface;
+use crate::domain::usage::UsageSnapshot;
 
 #[derive(Default)]
 struct State {
@@ -32,6 +33,8 @@ struct State {
     leases: HashMap<(String, String), (u32, i64)>,
     reports: HashMap<(String, String), RunReport>,
     usage: HashMap<(String, Month), u32>,
+    /// (distributor, month) → the month's snapshot
+    snapshots: HashMap<(String, Month), UsageSnapshot>,
     windows: HashMap<String, (u64, i64)>,
     idempotency: HashMap<(String, String), IdemRecord>,
     outbox: BTreeMap<String, Event>,
@@ -115,6 +118,12 @@ impl AccountStore for MemoryStore {
 
     async fn distributor(&self, id: &str) -> StoreResult<Option<Distributor>> {
         Ok(self.lock().distributors.get(id).cloned())
+    }
+
+    async fn distributor_ids(&self) -> StoreResult<Vec<String>> {
+        let mut ids: Vec<String> = self.lock().distributors.keys().cloned().collect();
+        ids.sort();
+        Ok(ids)
     }
 
     async fn create_partner(&self, p: &Partner) -> StoreResult<()> {
@@ -439,6 +448,23 @@ impl RunStore for MemoryStore {
             .take_while(|(d, _)| d == distributor_id)
             .filter_map(|(_, p)| s.usage.get(&(p.clone(), month)).map(|n| (p.clone(), *n)))
             .collect())
+    }
+}
+
+#[async_trait]
+impl UsageStore for MemoryStore {
+    async fn close_usage_month(&self, snapshot: &UsageSnapshot) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let key = (snapshot.distributor_id.clone(), snapshot.month());
+        if s.snapshots.contains_key(&key) {
+            return Ok(false);
+        }
+        s.snapshots.insert(key, snapshot.clone());
+        Ok(true)
+    }
+
+    async fn usage_snapshot(&self, distributor_id: &str, month: Month) -> StoreResult<Option<UsageSnapshot>> {
+        Ok(self.lock().snapshots.get(&(distributor_id.to_string(), month)).cloned())
     }
 }
 

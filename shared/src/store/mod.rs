@@ -12,6 +12,7 @@ use crate::domain::customer::Customer;
 use crate::domain::event::Event;
 use crate::domain::run::{Run, RunFilter, RunReport, RunStatus};
 use crate::domain::time::Month;
+use crate::domain::usage::UsageSnapshot;
 use crate::domain::webhook::{Attempt, Delivery, DeliveryStatus, Endpoint};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -78,6 +79,9 @@ pub struct StatusChange {
 pub trait AccountStore: Send + Sync {
     async fn create_distributor(&self, distributor: &Distributor) -> StoreResult<()>;
     async fn distributor(&self, id: &str) -> StoreResult<Option<Distributor>>;
+    /// Every distributor's id, for the scheduled usage report (without a scan; may miss a
+    /// distributor created moments ago).
+    async fn distributor_ids(&self) -> StoreResult<Vec<String>>;
     /// Fails with `PartnerExists` when the distributor already has a partner with this email.
     async fn create_partner(&self, partner: &Partner) -> StoreResult<()>;
     async fn partner(&self, id: &str) -> StoreResult<Option<Partner>>;
@@ -174,6 +178,15 @@ pub enum RunClaim {
     Gone,
 }
 
+/// Closed months: one immutable usage snapshot per distributor and month.
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    /// Stores the snapshot unless its distributor already has one for that month (the first
+    /// written wins and never changes). Returns whether it wrote.
+    async fn close_usage_month(&self, snapshot: &UsageSnapshot) -> StoreResult<bool>;
+    async fn usage_snapshot(&self, distributor_id: &str, month: Month) -> StoreResult<Option<UsageSnapshot>>;
+}
+
 /// What a request with an idempotency key finds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdempotencyClaim {
@@ -259,11 +272,19 @@ pub trait WebhookStore: Send + Sync {
 
 /// Everything the service stores.
 pub trait Store:
-    AccountStore + KeyStore + CustomerStore + RunStore + LimitStore + IdempotencyStore + Outbox + WebhookStore
+    AccountStore + KeyStore + CustomerStore + RunStore + UsageStore + LimitStore + IdempotencyStore + Outbox + WebhookStore
 {
 }
 
 impl<T> Store for T where
-    T: AccountStore + KeyStore + CustomerStore + RunStore + LimitStore + IdempotencyStore + Outbox + WebhookStore
+    T: AccountStore
+        + KeyStore
+        + CustomerStore
+        + RunStore
+        + UsageStore
+        + LimitStore
+        + IdempotencyStore
+        + Outbox
+        + WebhookStore
 {
 }
