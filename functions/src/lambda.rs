@@ -201,10 +201,17 @@ fn failure(m: &SqsMessage) -> BatchItemFailure {
     f
 }
 
-/// One batch of the runs queue: each record through the runner; the ones to retry are
-/// reported as partial batch failures (the rest are deleted by Lambda). A record that is not
-/// due yet (a chained delay) is sent on by `queue` and counts as done.
-pub async fn runs_batch(runner: &Runner, queue: &SqsQueue, event: SqsEvent) -> SqsBatchResponse {
+/// One SQS batch as Lambda hands it over: each record decoded and handled on its own; the
+/// ones to retry are reported as partial batch failures (Lambda deletes the rest). A record
+/// that is not due yet (a chained delay) is sent on by `queue` and counts as done; one that
+/// will never decode is let go rather than looped to the DLQ.
+pub async fn sqs_batch<M, F, Fut>(queue: &SqsQueue, event: SqsEvent, handle: F) -> SqsBatchResponse
+where
+    M: serde::de::DeserializeOwned,
+    F: Fn(M, u32) -> Fut,
+    Fut: std::future::Future<Output = Outcome>,
+{
+    let handle = &handle;
     let work = event.records.iter().map(|m| async move {
         let body = m.body.as_deref().unwrap_or_default();
         match queue.hold_if_early(body, not_before(m)).await {
@@ -215,15 +222,14 @@ pub async fn runs_batch(runner: &Runner, queue: &SqsQueue, event: SqsEvent) -> S
                 return Some(failure(m));
             }
         }
-        let message: RunMessage = match serde_json::from_str(body) {
+        let message: M = match serde_json::from_str(body) {
             Ok(msg) => msg,
             Err(e) => {
-                // It will never decode: let it go rather than loop to the DLQ.
-                tracing::error!(error = %e, message_id = ?m.message_id, "dropping a run message that does not decode");
+                tracing::error!(error = %e, message_id = ?m.message_id, "dropping a message that does not decode");
                 return None;
             }
         };
-        match runner.process(&message, receive_count(m)).await {
+        match handle(message, receive_count(m)).await {
             Outcome::Done => None,
             Outcome::Retry => Some(failure(m)),
         }
@@ -234,35 +240,14 @@ pub async fn runs_batch(runner: &Runner, queue: &SqsQueue, event: SqsEvent) -> S
     resp
 }
 
-/// One batch of the webhooks queue: each record is one attempt of one delivery; the ones to
-/// retry are reported as partial batch failures.
+/// One batch of the runs queue, each record through the runner.
+pub async fn runs_batch(runner: &Runner, queue: &SqsQueue, event: SqsEvent) -> SqsBatchResponse {
+    sqs_batch(queue, event, |m: RunMessage, count| async move { runner.process(&m, count).await }).await
+}
+
+/// One batch of the webhooks queue: each record is one attempt of one delivery.
 pub async fn webhooks_batch(dispatcher: &Dispatcher, queue: &SqsQueue, event: SqsEvent) -> SqsBatchResponse {
-    let work = event.records.iter().map(|m| async move {
-        let body = m.body.as_deref().unwrap_or_default();
-        match queue.hold_if_early(body, not_before(m)).await {
-            Ok(true) => return None,
-            Ok(false) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "could not send an early message on");
-                return Some(failure(m));
-            }
-        }
-        let message: WebhookMessage = match serde_json::from_str(body) {
-            Ok(msg) => msg,
-            Err(e) => {
-                tracing::error!(error = %e, message_id = ?m.message_id, "dropping a webhook message that does not decode");
-                return None;
-            }
-        };
-        match dispatcher.process(&message).await {
-            Outcome::Done => None,
-            Outcome::Retry => Some(failure(m)),
-        }
-    });
-    let failures: Vec<BatchItemFailure> = futures_util::future::join_all(work).await.into_iter().flatten().collect();
-    let mut resp = SqsBatchResponse::default();
-    resp.batch_item_failures = failures;
-    resp
+    sqs_batch(queue, event, |m: WebhookMessage, _| async move { dispatcher.process(&m).await }).await
 }
 
 /// The dispatcher on the app's store, queue and transport.
