@@ -27,7 +27,7 @@ use shared::domain::time::{Clock, SystemClock};
 use shared::provision::{self, NewAccount, ProvisionError};
 use shared::queue::memory::MemoryQueue;
 use shared::queue::{Delivery, RunMessage};
-use shared::runner::{Outcome, Runner, RunnerSettings};
+use shared::runner::{requeue_stale_runs, Outcome, Runner, RunnerSettings};
 use shared::store::memory::MemoryStore;
 use shared::store::Store;
 use shared::webhooks::dispatcher::Dispatcher;
@@ -236,6 +236,21 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
     Ok(())
 }
 
+/// Every minute, re-sends the messages of runs left queued too long (on AWS the relay
+/// function does it on its schedule).
+pub async fn run_stale_sweeper(app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        if let Err(e) = requeue_stale_runs(app.store.as_ref(), app.runs.as_ref(), app.now(), 100).await {
+            tracing::error!(error = %e, "stale-run sweep failed; will try again");
+        }
+    }
+}
+
 /// Consumes an in-process queue as Lambda consumes SQS: visible messages in batches, each
 /// handled on its own, the ones done deleted; the rest come back after the visibility timeout.
 pub async fn consume<M, F, Fut>(queue: Arc<MemoryQueue<M>>, handle: F, shutdown: impl Future<Output = ()>)
@@ -367,6 +382,7 @@ pub async fn run_from_env(args: &[String]) -> Result<(), String> {
             tokio::spawn(async move { crate::dev_aws::run_runs_worker(&a1, runner, s1).await }),
             tokio::spawn(async move { crate::dev_aws::run_webhooks_worker(&a2, dispatcher, s2).await }),
             tokio::spawn(run_relay(relay, stopped(stop_rx.clone()))),
+            tokio::spawn(run_stale_sweeper(aws_app.app.clone(), stopped(stop_rx.clone()))),
         ];
         (aws_app.app.clone(), accounts, tasks)
     } else {
@@ -377,6 +393,7 @@ pub async fn run_from_env(args: &[String]) -> Result<(), String> {
             tokio::spawn(run_worker(runs, Arc::new(fixture_runner(&app)), stopped(stop_rx.clone()))),
             tokio::spawn(run_relay(relay(&app), stopped(stop_rx.clone()))),
             tokio::spawn(run_dispatcher(webhooks, Arc::new(dispatcher(&app)), stopped(stop_rx.clone()))),
+            tokio::spawn(run_stale_sweeper(app.clone(), stopped(stop_rx.clone()))),
         ];
         (app, accounts, tasks)
     };

@@ -335,11 +335,15 @@ pub async fn main() -> Result<(), Error> {
         }
         Handler::OutboxRelay => {
             let relay = Arc::new(relay(&aws));
+            let (app, runs) = (aws.app.clone(), aws.runs.clone());
             lambda_runtime::run(lambda_runtime::service_fn(move |_event: LambdaEvent<serde_json::Value>| {
-                let relay = relay.clone();
+                let (relay, app, runs) = (relay.clone(), app.clone(), runs.clone());
                 async move {
                     let (moved, swept) = relay_once(&relay).await?;
-                    Ok::<_, Error>(serde_json::json!({ "events": moved, "requeued": swept }))
+                    // Runs whose message was lost after their write are sent again here too.
+                    let runs_resent =
+                        shared::runner::requeue_stale_runs(app.store.as_ref(), runs.as_ref(), app.now(), 100).await?;
+                    Ok::<_, Error>(serde_json::json!({ "events": moved, "requeued": swept, "runsResent": runs_resent }))
                 }
             }))
             .await

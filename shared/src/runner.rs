@@ -16,7 +16,7 @@ use crate::domain::event::{Event, EventType};
 use crate::domain::ids::{prefix, IdGen};
 use crate::domain::run::{Run, RunError, RunReport, RunResults, RunStatus};
 use crate::domain::time::Clock;
-use crate::queue::RunMessage;
+use crate::queue::{RunMessage, RunQueue};
 use crate::reports;
 use crate::store::{RunClaim, Store, StoreError};
 
@@ -45,6 +45,28 @@ pub enum AssessError {
 #[async_trait]
 pub trait Assessor: Send + Sync {
     async fn assess(&self, tenant_id: &str, product: &str, maturity_target: u8) -> Result<Assessment, AssessError>;
+}
+
+/// How long a run may wait queued before its message is assumed lost and sent again. Well
+/// past a normal wait in the queue; a resend of a message that was only slow is dropped by
+/// the claim.
+pub const STALE_QUEUED_SECS: i64 = 900;
+
+/// Sends again the messages of runs left queued too long (a process that died between writing
+/// the run and sending its message); returns how many.
+pub async fn requeue_stale_runs(
+    store: &dyn Store,
+    queue: &dyn RunQueue,
+    now: i64,
+    limit: usize,
+) -> Result<usize, String> {
+    let stale = store.stale_queued_runs(now - STALE_QUEUED_SECS, limit).await.map_err(|e| e.to_string())?;
+    for run in &stale {
+        let message = RunMessage { run_id: run.id.clone(), partner_id: run.partner_id.clone() };
+        queue.send_run(&message).await.map_err(|e| e.to_string())?;
+        tracing::warn!(run_id = run.id.as_str(), "re-sent the message of a run left queued");
+    }
+    Ok(stale.len())
 }
 
 /// What the queue should do with the message.

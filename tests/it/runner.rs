@@ -330,3 +330,23 @@ async fn a_run_whose_customer_was_deleted_is_dropped() {
     assert_eq!(assessor.calls(), 0);
     assert!(kinds(&h).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_run_whose_message_was_lost_is_sent_again_and_runs_once() {
+    let h = Harness::new().await;
+    let (_, run_id) = trigger(&h).await;
+    // The process died after writing the run and before its message reached the queue.
+    let lost = h.runs.receive(10);
+    assert_eq!(lost.len(), 1);
+    h.runs.ack(&lost[0].receipt);
+    let resend = || shared::runner::requeue_stale_runs(h.app.store.as_ref(), h.app.runs.as_ref(), h.app.now(), 100);
+    assert_eq!(resend().await.unwrap(), 0, "not stale yet: its message may still be on its way");
+    h.clock.advance(shared::runner::STALE_QUEUED_SECS + 1);
+    assert_eq!(resend().await.unwrap(), 1);
+    let assessor = Scripted::new(vec![]);
+    assert_eq!(h.work(&h.runner(assessor.clone(), 3)).await, vec![Outcome::Done]);
+    let run = h.partner(Method::GET, &format!("/assessments/{run_id}"), None).await;
+    assert_eq!(run.body["status"], "completed");
+    assert_eq!(resend().await.unwrap(), 0, "a run that started is never sent again");
+    assert_eq!(assessor.calls(), 1);
+}

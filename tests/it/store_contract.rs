@@ -75,6 +75,7 @@ macro_rules! store_contract {
             release_run_lets_a_redelivery_take_over,
             claim_run_of_a_deleted_run_is_gone,
             concurrent_claims_admit_one_attempt,
+            stale_queued_runs_are_the_old_still_queued_ones,
             webhook_endpoints_are_kept_per_owner_up_to_a_limit,
             webhook_endpoint_updates_are_conditional_on_the_version,
             deliveries_are_unique_per_endpoint_and_event,
@@ -1696,4 +1697,21 @@ async fn concurrent_attempt_records_admit_one(store: Arc<dyn Store>) {
         .await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
     assert_eq!(store.delivery(&e.id, &d.id).await.unwrap().unwrap().attempts.len(), 1);
+}
+
+async fn stale_queued_runs_are_the_old_still_queued_ones(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "stale@msp.example", AccountStatus::Active).await;
+    let c = new_customer(&store, &p, &tenant(11)).await;
+    let old = new_run(&store, &c, "essential-eight", T0).await;
+    let older_but_claimed = new_run(&store, &c, "essential-eight", T0 - 10).await;
+    let recent = new_run(&store, &c, "essential-eight", T0 + 1000).await;
+    store.claim_run(&p.id, &older_but_claimed.id, 1, T0 + 5, T0 + 100, &started(&p)).await.unwrap();
+    let ids = |runs: Vec<Run>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.stale_queued_runs(T0 + 500, 100).await.unwrap()), vec![old.id.clone()]);
+    assert_eq!(ids(store.stale_queued_runs(T0 + 2000, 100).await.unwrap()), vec![old.id.clone(), recent.id.clone()]);
+    assert_eq!(ids(store.stale_queued_runs(T0 + 2000, 1).await.unwrap()), vec![old.id.clone()], "oldest first");
+    // Once claimed, a run is no longer stale.
+    store.claim_run(&p.id, &old.id, 2, T0 + 600, T0 + 700, &started(&p)).await.unwrap();
+    assert_eq!(ids(store.stale_queued_runs(T0 + 2000, 100).await.unwrap()), vec![recent.id.clone()]);
 }

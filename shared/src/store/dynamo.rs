@@ -149,6 +149,11 @@ mod k {
         // The scope's length keeps `a#b` + `c` apart from `a` + `b#c`.
         key(format!("IDEM#{}#{scope}#{k}", scope.len()), "META")
     }
+    /// GSI1 partition of the runs still queued (sparse: the claim removes the entry).
+    pub const QUEUED_RUNS: &str = "RUNQUEUED";
+    pub fn queued_run_sk(created_at: i64, partner: &str, run: &str) -> String {
+        format!("{:020}#{partner}#{run}", created_at.max(0))
+    }
     pub const OUTBOX_PK: &str = "OUTBOX";
     pub const DISTRIBUTORS: &str = "DISTRIBUTORS";
     pub fn event(id: &str) -> Item {
@@ -1203,6 +1208,9 @@ impl RunStore for DynamoStore {
         }
         let mut run_item = ser(run)?;
         run_item.extend(k::run(&run.partner_id, &run.id));
+        // While queued, the run sits in a sparse index the stale-run sweep reads.
+        run_item.insert("GSI1PK".into(), s(k::QUEUED_RUNS));
+        run_item.insert("GSI1SK".into(), s(k::queued_run_sk(run.created_at, &run.partner_id, &run.id)));
         let mut pointer = k::customer_run(&run.partner_id, &run.customer_id, &run.id);
         pointer.insert("product".into(), s(&run.product));
         pointer.insert("created_at".into(), n(run.created_at));
@@ -1309,7 +1317,8 @@ impl RunStore for DynamoStore {
                     let ops = vec![
                         Op::update(
                             k::run(partner_id, run_id),
-                            "SET #st = :running, #started_at = :now, #lease_attempt = :a, #lease_until = :u",
+                            "SET #st = :running, #started_at = :now, #lease_attempt = :a, #lease_until = :u \
+                             REMOVE #GSI1PK, #GSI1SK",
                         )
                         .when("#st = :queued")
                         .name("#st", "status")
@@ -1373,6 +1382,27 @@ impl RunStore for DynamoStore {
             .val(":a", n(attempt));
         self.write(op, ReturnValue::None).await?;
         Ok(())
+    }
+
+    async fn stale_queued_runs(&self, queued_before: i64, limit: usize) -> StoreResult<Vec<Run>> {
+        // Eventually consistent (a GSI): a run claimed a moment ago may still show; the runner
+        // drops its message, so a resend is harmless.
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("#g = :pk AND #gs < :before")
+            .expression_attribute_names("#g", "GSI1PK")
+            .expression_attribute_names("#gs", "GSI1SK")
+            .expression_attribute_values(":pk", s(k::QUEUED_RUNS))
+            .expression_attribute_values(":before", s(format!("{:020}", queued_before.max(0))))
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(backend)?;
+        let runs: Vec<Run> = resp.items.unwrap_or_default().into_iter().map(de).collect::<StoreResult<_>>()?;
+        Ok(runs.into_iter().filter(|r| r.status == RunStatus::Queued).collect())
     }
 
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {

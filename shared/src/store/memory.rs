@@ -437,6 +437,20 @@ impl RunStore for MemoryStore {
         Ok(())
     }
 
+    async fn stale_queued_runs(&self, queued_before: i64, limit: usize) -> StoreResult<Vec<Run>> {
+        let s = self.lock();
+        let mut stale: Vec<Run> = s
+            .runs
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|r| r.status == RunStatus::Queued && r.created_at < queued_before)
+            .cloned()
+            .collect();
+        stale.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        stale.truncate(limit);
+        Ok(stale)
+    }
+
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {
         Ok(self.lock().reports.get(&(partner_id.to_string(), run_id.to_string())).cloned())
     }

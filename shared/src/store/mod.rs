@@ -161,6 +161,9 @@ pub trait RunStore: Send + Sync {
     /// Gives up `attempt`'s lease so a redelivery may take the run over at once.
     async fn release_run(&self, partner_id: &str, run_id: &str, attempt: u32) -> StoreResult<()>;
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>>;
+    /// Runs still queued that were made before `queued_before`, oldest first: their message
+    /// may have been lost between the write and the queue, so they are sent again.
+    async fn stale_queued_runs(&self, queued_before: i64, limit: usize) -> StoreResult<Vec<Run>>;
     /// Runs counted in a month for each of a distributor's partners that has any.
     async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>>;
 }
