@@ -152,7 +152,11 @@ mod k {
     /// GSI1 partition of the runs still queued (sparse: the claim removes the entry).
     pub const QUEUED_RUNS: &str = "RUNQUEUED";
     pub fn queued_run_sk(created_at: i64, partner: &str, run: &str) -> String {
-        format!("{:020}#{partner}#{run}", created_at.max(0))
+        format!("{}#{partner}#{run}", time_sk(created_at))
+    }
+    /// A time as a sort key that orders like the time (20 digits, zero-padded).
+    pub fn time_sk(t: i64) -> String {
+        format!("{:020}", t.max(0))
     }
     pub const OUTBOX_PK: &str = "OUTBOX";
     pub const DISTRIBUTORS: &str = "DISTRIBUTORS";
@@ -591,6 +595,27 @@ impl DynamoStore {
                 None => return Ok((out, false)),
             }
         }
+    }
+
+    /// Up to `limit` items of a sparse GSI1 partition keyed by time (`k::time_sk` first in the
+    /// sort key) that are due before `before`, oldest first. GSI reads are eventually
+    /// consistent: callers re-check what they read.
+    async fn due_in<T: DeserializeOwned>(&self, partition: &str, before: i64, limit: usize) -> StoreResult<Vec<T>> {
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("#g = :pk AND #gs < :before")
+            .expression_attribute_names("#g", "GSI1PK")
+            .expression_attribute_names("#gs", "GSI1SK")
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":before", s(k::time_sk(before)))
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(backend)?;
+        resp.items.unwrap_or_default().into_iter().map(de).collect()
     }
 
     /// Every item of a query, page after page.
@@ -1385,23 +1410,8 @@ impl RunStore for DynamoStore {
     }
 
     async fn stale_queued_runs(&self, queued_before: i64, limit: usize) -> StoreResult<Vec<Run>> {
-        // Eventually consistent (a GSI): a run claimed a moment ago may still show; the runner
-        // drops its message, so a resend is harmless.
-        let resp = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("#g = :pk AND #gs < :before")
-            .expression_attribute_names("#g", "GSI1PK")
-            .expression_attribute_names("#gs", "GSI1SK")
-            .expression_attribute_values(":pk", s(k::QUEUED_RUNS))
-            .expression_attribute_values(":before", s(format!("{:020}", queued_before.max(0))))
-            .limit(limit.clamp(1, 1000) as i32)
-            .send()
-            .await
-            .map_err(backend)?;
-        let runs: Vec<Run> = resp.items.unwrap_or_default().into_iter().map(de).collect::<StoreResult<_>>()?;
+        // A run claimed a moment ago may still show; the runner drops its message.
+        let runs: Vec<Run> = self.due_in(k::QUEUED_RUNS, queued_before, limit).await?;
         Ok(runs.into_iter().filter(|r| r.status == RunStatus::Queued).collect())
     }
 
@@ -1594,7 +1604,7 @@ mod wk {
     }
     pub const DUE: &str = "WHKDUE";
     pub fn due_sk(at: i64, id: &str) -> String {
-        format!("{:020}#{id}", at.max(0))
+        format!("{}#{id}", k::time_sk(at))
     }
 }
 
@@ -1755,22 +1765,8 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn due_deliveries(&self, before: i64, limit: usize) -> StoreResult<Vec<Delivery>> {
-        // GSI reads are eventually consistent: fine here, the dispatcher drops what moved on.
-        let resp = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("#g = :pk AND #gs < :before")
-            .expression_attribute_names("#g", "GSI1PK")
-            .expression_attribute_names("#gs", "GSI1SK")
-            .expression_attribute_values(":pk", s(wk::DUE))
-            .expression_attribute_values(":before", s(format!("{:020}", before.max(0))))
-            .limit(limit.clamp(1, 1000) as i32)
-            .send()
-            .await
-            .map_err(backend)?;
-        let due: Vec<Delivery> = resp.items.unwrap_or_default().into_iter().map(de).collect::<StoreResult<_>>()?;
+        // A delivery attempted a moment ago may still show; the dispatcher drops what moved on.
+        let due: Vec<Delivery> = self.due_in(wk::DUE, before, limit).await?;
         Ok(due.into_iter().filter(|d| d.status == DeliveryStatus::Pending).collect())
     }
 
