@@ -148,12 +148,11 @@ pub async fn bootstrap(
     distributor_key: Option<String>,
     partner_key: Option<String>,
 ) -> Result<DevAccounts, ProvisionError> {
-    if let Some(k) = &distributor_key {
-        provision::check_fixed_key(Surface::Distributor, k, "DEV_DISTRIBUTOR_KEY")?;
-    }
-    if let Some(k) = &partner_key {
-        provision::check_fixed_key(Surface::Partner, k, "DEV_PARTNER_KEY")?;
-    }
+    let distributor_key = distributor_key
+        .map(|k| provision::check_fixed_key(Surface::Distributor, &k, "DEV_DISTRIBUTOR_KEY"))
+        .transpose()?;
+    let partner_key =
+        partner_key.map(|k| provision::check_fixed_key(Surface::Partner, &k, "DEV_PARTNER_KEY")).transpose()?;
     let now = app.now();
     let store = app.store.as_ref();
     let (distributor, distributor_key) = provision::create_distributor(

@@ -5,11 +5,10 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::domain::account::{AccountStatus, Distributor, Owner, Partner, Surface};
-use crate::domain::ids::random_base62;
+use crate::domain::api_key::ApiKey;
 use crate::store::{Store, StoreError};
 
-/// Random characters after the prefix (62^40 ≈ 2^238).
-pub const KEY_RANDOM_LEN: usize = 40;
+pub use crate::domain::api_key::KEY_RANDOM_LEN;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -24,8 +23,8 @@ pub enum AuthError {
 }
 
 /// A new key for an account of `surface`, from the operating system's CSPRNG.
-pub fn generate_key(surface: Surface) -> String {
-    format!("{}{}", surface.key_prefix(), random_base62(KEY_RANDOM_LEN))
+pub fn generate_key(surface: Surface) -> ApiKey {
+    ApiKey::generate(surface)
 }
 
 /// The keyed hash a key is stored under (hex of HMAC-SHA256).
@@ -38,11 +37,6 @@ pub fn hash_key(secret: &[u8], key: &str) -> String {
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     bytes.iter().flat_map(|b| [DIGITS[(b >> 4) as usize] as char, DIGITS[(b & 15) as usize] as char]).collect()
-}
-
-fn well_formed(surface: Surface, key: &str) -> bool {
-    key.strip_prefix(surface.key_prefix())
-        .is_some_and(|rest| rest.len() >= 32 && rest.len() <= 128 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// Who a request acts as.
@@ -74,11 +68,9 @@ pub async fn authenticate(
     surface: Surface,
     presented: Option<&str>,
 ) -> Result<Principal, AuthError> {
-    let key = presented.ok_or(AuthError::MissingKey(surface))?.trim();
-    if !well_formed(surface, key) {
-        return Err(AuthError::InvalidKey(surface));
-    }
-    let hash = hash_key(secret, key);
+    let presented = presented.ok_or(AuthError::MissingKey(surface))?.trim();
+    let key = ApiKey::parse(surface, presented).map_err(|_| AuthError::InvalidKey(surface))?;
+    let hash = hash_key(secret, key.expose());
     let record = store.key_by_hash(&hash).await?.ok_or(AuthError::InvalidKey(surface))?;
     // The lookup is by hash already; the constant-time check guards against an adapter that
     // ever matched loosely (prefix or case-insensitive lookups).

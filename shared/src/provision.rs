@@ -6,7 +6,9 @@ use crate::api::keys;
 use crate::auth::{generate_key, hash_key};
 use crate::config::Secrets;
 use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription, Surface};
+use crate::domain::api_key::ApiKey;
 use crate::domain::catalog::Catalog;
+use crate::domain::email::Email;
 use crate::domain::ids::{prefix, IdGen};
 use crate::store::{Store, StoreError};
 
@@ -25,19 +27,21 @@ pub enum ProvisionError {
 }
 
 /// A key to use instead of a random one (so scripts can know it); it must carry the
-/// surface's prefix and at least 32 base62 characters.
-pub fn check_fixed_key(surface: Surface, key: &str, var: &str) -> Result<(), ProvisionError> {
-    let ok = key
-        .strip_prefix(surface.key_prefix())
-        .is_some_and(|rest| rest.len() >= 32 && rest.len() <= 128 && rest.bytes().all(|b| b.is_ascii_alphanumeric()));
-    if ok {
-        Ok(())
-    } else {
-        Err(ProvisionError::Invalid(format!(
+/// surface's prefix and at least 32 base62 characters. `var` names where it came from.
+pub fn check_fixed_key(surface: Surface, key: &str, var: &str) -> Result<ApiKey, ProvisionError> {
+    ApiKey::parse(surface, key).map_err(|_| {
+        ProvisionError::Invalid(format!(
             "{var} must be {} followed by 32 to 128 letters and digits",
             surface.key_prefix()
-        )))
-    }
+        ))
+    })
+}
+
+/// An account's email: checked as given, stored lower-cased (it is unique).
+fn parse_email(email: &str) -> Result<Email, ProvisionError> {
+    Email::parse(email)
+        .map(|e| e.lowercased())
+        .map_err(|_| ProvisionError::Invalid(format!("not an email address: {email}")))
 }
 
 /// Stores a key for `owner` in slot 1 and returns it.
@@ -45,20 +49,20 @@ async fn first_key(
     store: &dyn Store,
     secrets: &Secrets,
     owner: &Owner,
-    fixed: Option<String>,
+    fixed: Option<ApiKey>,
     now: i64,
 ) -> Result<String, ProvisionError> {
     let key = fixed.unwrap_or_else(|| generate_key(owner.surface));
-    store.issue_key(owner, 1, &hash_key(&secrets.key_hashing, &key), now, None).await?;
-    Ok(key)
+    store.issue_key(owner, 1, &hash_key(&secrets.key_hashing, key.expose()), now, None).await?;
+    Ok(key.into_string())
 }
 
 pub struct NewAccount<'a> {
     pub company: &'a str,
     pub email: &'a str,
     pub status: AccountStatus,
-    /// Use this key rather than a random one.
-    pub fixed_key: Option<String>,
+    /// Use this key rather than a random one (see [`check_fixed_key`]).
+    pub fixed_key: Option<ApiKey>,
 }
 
 pub async fn create_distributor(
@@ -68,13 +72,11 @@ pub async fn create_distributor(
     new: NewAccount<'_>,
     now: i64,
 ) -> Result<(Distributor, String), ProvisionError> {
-    if !crate::domain::validate::is_email(new.email) {
-        return Err(ProvisionError::Invalid(format!("not an email address: {}", new.email)));
-    }
+    let email = parse_email(new.email)?;
     let d = Distributor {
         id: ids.time_ordered(prefix::DISTRIBUTOR, (now * 1000) as u64),
         company: new.company.to_string(),
-        email: new.email.to_lowercase(),
+        email,
         status: new.status,
         created_at: now,
     };
@@ -98,14 +100,12 @@ pub async fn create_partner(
     if catalog.plan(plan).is_none() {
         return Err(ProvisionError::Invalid(format!("unknown plan {plan}; plans: {}", catalog.plan_ids())));
     }
-    if !crate::domain::validate::is_email(new.email) {
-        return Err(ProvisionError::Invalid(format!("not an email address: {}", new.email)));
-    }
+    let email = parse_email(new.email)?;
     let p = Partner {
         id: ids.time_ordered(prefix::PARTNER, (now * 1000) as u64),
         distributor_id: distributor_id.map(str::to_string),
         company: new.company.to_string(),
-        email: new.email.to_lowercase(),
+        email,
         name: None,
         plan: plan.to_string(),
         status: new.status,
@@ -152,13 +152,13 @@ pub async fn issue_key(
         Some(_) => {}
     }
     let key = generate_key(owner.surface);
-    let hash = hash_key(&secrets.key_hashing, &key);
+    let hash = hash_key(&secrets.key_hashing, key.expose());
     let event_for = |slot| {
         (owner.surface == Surface::Partner)
             .then(|| keys::created_event(ids.time_ordered(prefix::EVENT, (now * 1000) as u64), owner, slot, now))
     };
     match keys::issue(store, owner, &hash, now, event_for).await {
-        Ok(slot) => Ok((slot, key)),
+        Ok(slot) => Ok((slot, key.into_string())),
         Err(ApiError::MaxKeys) => Err(ProvisionError::Refused(format!(
             "{what} {} already has two keys (slots 1 and 2); revoke one before issuing another",
             owner.id

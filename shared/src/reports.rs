@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::domain::catalog::Product;
-use crate::domain::run::{Finding, Run, RunReport};
+use crate::domain::run::{CheckStatus, Finding, Run, RunReport};
 use crate::domain::time::rfc3339;
 
 /// How long a share link works.
@@ -96,7 +96,7 @@ fn finding_html(f: &Finding) -> String {
         "<div class=\"finding\"><div><span class=\"sev {sev}\">{sev}</span> <strong>{id}</strong> — {title}</div>\
 <p><em>Evidence:</em> {evidence}</p><p><em>Why it matters:</em> {rationale}</p><p><em>Remediation:</em> {remediation}</p>\
 <p class=\"meta\">{refs}</p></div>",
-        sev = esc(&f.severity),
+        sev = esc(f.severity.as_str()),
         id = esc(&f.check_id),
         title = esc(&f.title),
         evidence = esc(&f.evidence),
@@ -139,7 +139,7 @@ pub fn render(customer_name: &str, product: &Product, run: &Run, report: &RunRep
         }
     }
     html.push_str("<h2>Findings by severity</h2>");
-    let failed: Vec<&Finding> = report.findings.iter().filter(|f| f.outcome == "fail").collect();
+    let failed: Vec<&Finding> = report.findings.iter().filter(|f| f.outcome == CheckStatus::Fail).collect();
     if failed.is_empty() {
         html.push_str("<p>No failed checks.</p>");
     }
@@ -153,7 +153,7 @@ pub fn render(customer_name: &str, product: &Product, run: &Run, report: &RunRep
             html.push_str(&finding_html(f));
         }
     }
-    let others: Vec<&Finding> = report.findings.iter().filter(|f| f.outcome != "fail").collect();
+    let others: Vec<&Finding> = report.findings.iter().filter(|f| f.outcome != CheckStatus::Fail).collect();
     if !others.is_empty() {
         html.push_str(
             "<h2>All other checks</h2><table><tr><th>Check</th><th>Title</th><th>Outcome</th><th>Evidence</th></tr>",
@@ -163,7 +163,7 @@ pub fn render(customer_name: &str, product: &Product, run: &Run, report: &RunRep
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&f.check_id),
                 esc(&f.title),
-                esc(&f.outcome),
+                esc(f.outcome.as_str()),
                 esc(&f.evidence)
             ));
         }

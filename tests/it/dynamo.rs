@@ -6,9 +6,11 @@ use std::sync::Arc;
 use serde_json::json;
 use shared::domain::account::{AccountStatus, Distributor, Owner, Partner, Subscription};
 use shared::domain::customer::Customer;
+use shared::domain::email::Email;
 use shared::domain::event::{Event, EventType};
 use shared::domain::ids::IdGen;
 use shared::domain::run::{Run, RunFilter, RunStatus};
+use shared::domain::tenant::TenantId;
 use shared::domain::time::Month;
 use shared::store::{PageRequest, Store, StoreError};
 use tests::{tenant, T0};
@@ -28,7 +30,7 @@ async fn partner_with_customer(store: &Arc<dyn Store>, ids: &IdGen) -> (Partner,
     let d = Distributor {
         id: ids.random("dist_"),
         company: "D".into(),
-        email: "d@example.com".into(),
+        email: Email::parse("d@example.com").unwrap(),
         status: AccountStatus::Active,
         created_at: T0,
     };
@@ -37,7 +39,7 @@ async fn partner_with_customer(store: &Arc<dyn Store>, ids: &IdGen) -> (Partner,
         id: ids.random("prt_"),
         distributor_id: Some(d.id.clone()),
         company: "P".into(),
-        email: "p@example.com".into(),
+        email: Email::parse("p@example.com").unwrap(),
         name: None,
         plan: "enterprise".into(),
         status: AccountStatus::Active,
@@ -54,7 +56,7 @@ async fn partner_with_customer(store: &Arc<dyn Store>, ids: &IdGen) -> (Partner,
         id: ids.random("cust_"),
         partner_id: p.id.clone(),
         name: "C".into(),
-        tenant_id: tenant(1),
+        tenant_id: TenantId::parse(&tenant(1)).unwrap(),
         email: None,
         receivers: vec![],
         questionnaire_recipients: vec![],

@@ -42,8 +42,8 @@ fn finding(id: &str, severity: &str, outcome: &str) -> Finding {
     Finding {
         check_id: id.into(),
         title: format!("Check {id}"),
-        severity: severity.into(),
-        outcome: outcome.into(),
+        severity: severity.parse().unwrap(),
+        outcome: outcome.parse().unwrap(),
         evidence: format!("evidence for {id} <script>"),
         details: None,
         rationale: "why".into(),

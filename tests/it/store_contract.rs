@@ -13,9 +13,13 @@ use std::sync::{Arc, LazyLock};
 use serde_json::json;
 use shared::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription};
 use shared::domain::customer::Customer;
+use shared::domain::email::Email;
 use shared::domain::event::{Event, EventType};
 use shared::domain::ids::IdGen;
-use shared::domain::run::{Finding, FrameworkRef, Run, RunError, RunFilter, RunReport, RunResults, RunStatus};
+use shared::domain::run::{
+    CheckStatus, Finding, FrameworkRef, Run, RunError, RunFilter, RunReport, RunResults, RunStatus, Severity,
+};
+use shared::domain::tenant::TenantId;
 use shared::domain::time::Month;
 use shared::domain::usage::{MonthUsage, PartnerUsage, UsageSnapshot};
 use shared::store::memory::MemoryStore;
@@ -160,7 +164,7 @@ async fn new_distributor(store: &Arc<dyn Store>) -> Distributor {
     let d = Distributor {
         id: id("dist_"),
         company: "Distribution Co".into(),
-        email: "ops@distribution.example".into(),
+        email: Email::parse("ops@distribution.example").unwrap(),
         status: AccountStatus::Active,
         created_at: T0,
     };
@@ -173,7 +177,7 @@ fn partner_of(distributor: Option<&str>, email: &str, status: AccountStatus) -> 
         id: id("prt_"),
         distributor_id: distributor.map(str::to_string),
         company: format!("Co {email}"),
-        email: email.to_lowercase(),
+        email: Email::parse(email).unwrap().lowercased(),
         name: Some("Admin".into()),
         plan: "professional".into(),
         status,
@@ -198,7 +202,7 @@ fn customer_of(partner_id: &str, t: &str) -> Customer {
         id: id("cust_"),
         partner_id: partner_id.to_string(),
         name: format!("Customer {t}"),
-        tenant_id: t.to_string(),
+        tenant_id: TenantId::parse(t).unwrap(),
         email: None,
         receivers: vec![],
         questionnaire_recipients: vec![],
@@ -666,7 +670,7 @@ async fn update_customer_is_conditional_on_the_version(store: Arc<dyn Store>) {
 
     let mut next = c.clone();
     next.name = "Renamed".into();
-    next.email = Some("it@renamed.example".into());
+    next.email = Some(Email::parse("it@renamed.example").unwrap());
     next.updated_at = Some(T0 + 5);
     next.version = 2;
     let e1 = partner_event(EventType::CustomerUpdated, &p);
@@ -699,7 +703,7 @@ async fn update_customer_moves_the_tenant_guard(store: Arc<dyn Store>) {
 
     // To a taken tenant: refused, nothing written.
     let mut clash = c2.clone();
-    clash.tenant_id = tenant(1);
+    clash.tenant_id = TenantId::parse(&tenant(1)).unwrap();
     clash.version = 2;
     let e1 = partner_event(EventType::CustomerUpdated, &p);
     assert_eq!(store.update_customer(&clash, 1, &e1).await, Err(StoreError::CustomerExists));
@@ -708,7 +712,7 @@ async fn update_customer_moves_the_tenant_guard(store: Arc<dyn Store>) {
 
     // To a free tenant: the old one is free, the new one taken.
     let mut moved = c2.clone();
-    moved.tenant_id = tenant(3);
+    moved.tenant_id = TenantId::parse(&tenant(3)).unwrap();
     moved.version = 2;
     store.update_customer(&moved, 1, &partner_event(EventType::CustomerUpdated, &p)).await.unwrap();
     assert_eq!(store.customer(&p.id, &c2.id).await.unwrap(), Some(moved.clone()));
@@ -1346,8 +1350,8 @@ fn report() -> RunReport {
         findings: vec![Finding {
             check_id: "E8-MFA-01".into(),
             title: "MFA for all users".into(),
-            severity: "critical".into(),
-            outcome: "fail".into(),
+            severity: Severity::Critical,
+            outcome: CheckStatus::Fail,
             evidence: "3 of 10 users without MFA".into(),
             details: Some(json!({ "users": 3 })),
             rationale: "r".into(),

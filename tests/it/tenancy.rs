@@ -60,7 +60,7 @@ async fn seed_customer(h: &Harness, partner_id: &str, name: &str, tenant_id: &st
         id: h.app.new_id("cust_"),
         partner_id: partner_id.to_string(),
         name: name.to_string(),
-        tenant_id: tenant_id.to_string(),
+        tenant_id: shared::domain::tenant::TenantId::parse(tenant_id).unwrap(),
         email: None,
         receivers: vec![],
         questionnaire_recipients: vec![],

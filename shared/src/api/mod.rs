@@ -210,9 +210,10 @@ impl App {
         now: i64,
         key: String,
     ) -> Response<Bytes> {
-        if key.is_empty() || key.len() > 255 {
-            return ApiError::InvalidField("Idempotency-Key must be 1 to 255 characters.".into()).to_response();
-        }
+        let key = match crate::domain::idempotency_key::IdempotencyKey::parse(&key) {
+            Ok(key) => key,
+            Err(e) => return ApiError::InvalidField(e.to_string()).to_response(),
+        };
         let scope = idempotency::scope(&principal.owner());
         let fingerprint = idempotency::fingerprint(route.name, uri.path(), &body);
         let claim = self.store.claim_idempotency(&scope, &key, &fingerprint, now, now + IDEMPOTENCY_LEASE).await;

@@ -4,7 +4,9 @@
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use crate::domain::validate::{is_email, normalize_guid, EMAIL_LIST_MAX, NAME_MAX};
+use crate::domain::email::Email;
+use crate::domain::tenant::TenantId;
+use crate::domain::validate::{EMAIL_LIST_MAX, NAME_MAX};
 
 /// Query parameters; a parameter given twice is refused rather than guessed at.
 #[derive(Clone, Debug, Default)]
@@ -196,22 +198,22 @@ impl Fields {
         Ok(trimmed.to_string())
     }
 
-    pub fn email(&self, field: &str, value: String) -> Result<String, ApiError> {
+    /// An email address, trimmed, in the case it was sent.
+    pub fn email(&self, field: &str, value: String) -> Result<Email, ApiError> {
         let v = value.trim();
-        if !is_email(v) {
-            return Err(ApiError::InvalidField(format!("{} is not a valid email address: {v:?}.", self.name(field))));
-        }
-        Ok(v.to_string())
+        Email::parse(v)
+            .map_err(|_| ApiError::InvalidField(format!("{} is not a valid email address: {v:?}.", self.name(field))))
     }
 
-    pub fn email_list(&self, field: &str, values: Vec<String>) -> Result<Vec<String>, ApiError> {
+    /// Email addresses, each as [`Fields::email`] reads it, without repeats (ASCII case ignored).
+    pub fn email_list(&self, field: &str, values: Vec<String>) -> Result<Vec<Email>, ApiError> {
         if values.len() > EMAIL_LIST_MAX {
             return Err(ApiError::InvalidField(format!(
                 "{} may hold at most {EMAIL_LIST_MAX} addresses.",
                 self.name(field)
             )));
         }
-        let mut out: Vec<String> = Vec::with_capacity(values.len());
+        let mut out: Vec<Email> = Vec::with_capacity(values.len());
         for (i, v) in values.into_iter().enumerate() {
             let v = self.email(&format!("{field}[{i}]"), v)?;
             if !out.iter().any(|seen| seen.eq_ignore_ascii_case(&v)) {
@@ -221,8 +223,8 @@ impl Fields {
         Ok(out)
     }
 
-    pub fn guid(&self, field: &str, value: String) -> Result<String, ApiError> {
-        normalize_guid(value.trim()).ok_or_else(|| {
+    pub fn guid(&self, field: &str, value: String) -> Result<TenantId, ApiError> {
+        TenantId::parse(value.trim()).map_err(|_| {
             ApiError::InvalidField(format!(
                 "{} must be a GUID like d4f5a678-1234-5678-9abc-def012345678, got {value:?}.",
                 self.name(field)

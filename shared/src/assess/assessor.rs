@@ -21,10 +21,6 @@ impl EngineAssessor {
     }
 }
 
-fn text<T: serde::Serialize>(v: T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
 fn reference(r: &Reference) -> FrameworkRef {
     match *r {
         Reference::EssentialEight { strategy, maturity_level } => FrameworkRef {
@@ -45,8 +41,8 @@ fn finding(r: &CheckResult) -> Finding {
     Finding {
         check_id: r.id.into(),
         title: r.title.into(),
-        severity: r.severity.as_str().into(),
-        outcome: text(r.status),
+        severity: r.severity,
+        outcome: r.status,
         evidence: r.evidence.summary.clone(),
         details: r.evidence.details.clone(),
         rationale: r.rationale.into(),

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::email::Email;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountStatus {
@@ -77,7 +79,8 @@ impl Owner {
 pub struct Distributor {
     pub id: String,
     pub company: String,
-    pub email: String,
+    /// Stored lower-cased ([`Email::lowercased`]).
+    pub email: Email,
     pub status: AccountStatus,
     pub created_at: i64,
 }
@@ -137,8 +140,8 @@ pub struct Partner {
     pub id: String,
     pub distributor_id: Option<String>,
     pub company: String,
-    /// Stored lower-cased: it is unique per distributor.
-    pub email: String,
+    /// Stored lower-cased ([`Email::lowercased`]): it is unique per distributor.
+    pub email: Email,
     pub name: Option<String>,
     pub plan: String,
     pub status: AccountStatus,

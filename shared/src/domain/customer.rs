@@ -1,15 +1,19 @@
 use serde::{Deserialize, Serialize};
 
+use super::email::Email;
+use super::tenant::TenantId;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
     pub id: String,
     pub partner_id: String,
     pub name: String,
-    /// Lower-cased GUID; unique per partner.
-    pub tenant_id: String,
-    pub email: Option<String>,
-    pub receivers: Vec<String>,
-    pub questionnaire_recipients: Vec<String>,
+    /// Unique per partner.
+    pub tenant_id: TenantId,
+    /// As the client sent it (case kept).
+    pub email: Option<Email>,
+    pub receivers: Vec<Email>,
+    pub questionnaire_recipients: Vec<Email>,
     pub created_at: i64,
     pub updated_at: Option<i64>,
     /// Bumped on every update; updates are conditional on it.

@@ -1,11 +1,16 @@
 //! Types and rules with no I/O.
 
 pub mod account;
+pub mod api_key;
 pub mod catalog;
 pub mod customer;
+pub mod email;
 pub mod event;
+pub mod idempotency_key;
 pub mod ids;
+mod parsed;
 pub mod run;
+pub mod tenant;
 pub mod time;
 pub mod usage;
 pub mod validate;

@@ -62,16 +62,101 @@ pub struct Run {
     pub error: Option<RunError>,
 }
 
+/// How much a check matters: `critical`, `high`, `medium` or `low` on the wire and in storage.
+/// The engine's own (`assess::Severity` is this type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [Self::Critical, Self::High, Self::Medium, Self::Low];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::High => "high",
+            Self::Medium => "medium",
+            Self::Low => "low",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// What a check answered: `pass`, `fail`, `manual` or `not-applicable` on the wire and in
+/// storage. The engine's own (`assess::Status` is this type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    /// Graph cannot show it: someone has to look.
+    Manual,
+    NotApplicable,
+}
+
+impl CheckStatus {
+    pub const ALL: [CheckStatus; 4] = [Self::Pass, Self::Fail, Self::Manual, Self::NotApplicable];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Manual => "manual",
+            Self::NotApplicable => "not-applicable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+macro_rules! str_enum_text {
+    ($ty:ident) => {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl std::str::FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::parse(s).ok_or_else(|| format!("not a {}: {s:?}", stringify!($ty)))
+            }
+        }
+        /// Compares with the wire spelling, as filters given as text do.
+        impl PartialEq<str> for $ty {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+        impl PartialEq<&str> for $ty {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+
+str_enum_text!(Severity);
+str_enum_text!(CheckStatus);
+
 /// One check's outcome as stored with a finished run and shown by the findings route.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     pub check_id: String,
     pub title: String,
-    /// `critical`, `high`, `medium` or `low`.
-    pub severity: String,
-    /// `pass`, `fail`, `manual` or `not-applicable`.
-    pub outcome: String,
+    pub severity: Severity,
+    pub outcome: CheckStatus,
     pub evidence: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,

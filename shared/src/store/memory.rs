@@ -26,7 +26,7 @@ struct State {
     /// partner → customer id → customer
     customers: HashMap<String, BTreeMap<String, Customer>>,
     /// (partner, tenant id) → customer id
-    tenants: HashMap<(String, String), String>,
+    tenants: HashMap<(String, crate::domain::tenant::TenantId), String>,
     /// partner → run id → run
     runs: HashMap<String, BTreeMap<String, Run>>,
     /// (partner, run) → the attempt holding the run and until when

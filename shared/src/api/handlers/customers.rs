@@ -10,9 +10,11 @@ use super::super::{App, Ctx};
 use super::{create_each, event, Paging};
 use crate::domain::account::{Owner, Partner};
 use crate::domain::customer::Customer;
+use crate::domain::email::Email;
 use crate::domain::event::EventType;
 use crate::domain::ids::prefix;
 use crate::domain::run::RunFilter;
+use crate::domain::tenant::TenantId;
 use crate::store::{PageRequest, StoreError};
 
 pub const BULK_MAX: usize = 100;
@@ -21,10 +23,10 @@ const RECENT_RUNS: usize = 10;
 /// A customer as a create body describes it.
 struct NewCustomer {
     name: String,
-    tenant_id: String,
-    email: Option<String>,
-    receivers: Vec<String>,
-    questionnaire_recipients: Vec<String>,
+    tenant_id: TenantId,
+    email: Option<Email>,
+    receivers: Vec<Email>,
+    questionnaire_recipients: Vec<Email>,
 }
 
 fn customer_exists(tenant_id: &str) -> ApiError {

@@ -57,12 +57,12 @@ pub fn created_event(id: String, owner: &Owner, slot: u8, now: i64) -> Event {
 /// Issues a key to `owner` and answers with it: the only time it is ever shown.
 pub async fn create(app: &App, ctx: &Ctx, owner: Owner) -> Result<Reply, ApiError> {
     let key = generate_key(owner.surface);
-    let hash = hash_key(&app.secrets.key_hashing, &key);
+    let hash = hash_key(&app.secrets.key_hashing, key.expose());
     let slot = issue(app.store.as_ref(), &owner, &hash, ctx.now, |slot| {
         Some(created_event(app.new_id(prefix::EVENT), &owner, slot, ctx.now))
     })
     .await?;
-    Ok(Reply::created(json!({ "slot": slot, "key": key, "createdAt": rfc3339(ctx.now) })))
+    Ok(Reply::created(json!({ "slot": slot, "key": key.expose(), "createdAt": rfc3339(ctx.now) })))
 }
 
 pub async fn revoke(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {

@@ -40,7 +40,7 @@ fn read_plan(app: &App, f: &Fields, value: &str) -> Result<String, ApiError> {
 
 fn read_new_partner(app: &App, mut f: Fields, distributor: &Distributor, now: i64) -> Result<Partner, ApiError> {
     let email = f.req_str("email")?;
-    let email = f.email("email", email)?.to_lowercase();
+    let email = f.email("email", email)?.lowercased();
     let company = f.req_str("company")?;
     let company = f.display_name("company", company)?;
     let name = f.req_str("name")?;

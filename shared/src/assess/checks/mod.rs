@@ -13,25 +13,8 @@ use serde_json::Value;
 
 use super::snapshot::TenantSnapshot;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Critical,
-    High,
-    Medium,
-    Low,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Critical => "critical",
-            Self::High => "high",
-            Self::Medium => "medium",
-            Self::Low => "low",
-        }
-    }
-}
+/// A finding's severity and a check's answer are domain types: the run stores them as they are.
+pub use crate::domain::run::{CheckStatus as Status, Severity};
 
 /// The eight mitigation strategies of the ASD Essential Eight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -114,16 +97,6 @@ impl Reference {
             _ => None,
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    Pass,
-    Fail,
-    /// Graph cannot show it: someone has to look.
-    Manual,
-    NotApplicable,
 }
 
 /// What the check saw, for the report: one sentence, and optionally the objects behind it.
