@@ -17,6 +17,8 @@ pub mod reports;
 pub mod runner;
 pub mod store;
 pub mod usage_report;
+pub mod usecases;
+pub mod views;
 pub mod webhooks;
 
 pub use api::App;
