@@ -197,5 +197,5 @@ pub async fn start(config: shared::config::Config, create: bool) -> Result<(AwsA
 
 /// The runner the dev server uses on AWS: as the Lambda worker, with the dev lease and tries.
 pub fn runner(aws: &AwsApp) -> Runner {
-    lambda::runner(aws, RUNS_VISIBILITY_SECS, RUN_MAX_ATTEMPTS)
+    aws.service.runner(RUN_MAX_ATTEMPTS, RUNS_VISIBILITY_SECS)
 }

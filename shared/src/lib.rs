@@ -7,6 +7,7 @@ pub mod auth;
 pub mod aws;
 pub mod aws_secrets;
 pub mod billing;
+pub mod compose;
 pub mod config;
 pub mod domain;
 pub mod graph;

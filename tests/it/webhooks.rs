@@ -157,9 +157,9 @@ async fn endpoint_as(h: &Harness, distributor: bool, url: &str, events: &[&str])
 
 /// Drains the outbox and makes every due attempt, as the relay and dispatcher tasks do.
 async fn deliver(h: &Harness) -> Vec<Outcome> {
-    let relay = functions::dev_server::relay(&h.app);
+    let relay = h.relay();
     relay.drain(1000).await.unwrap();
-    let dispatcher = functions::dev_server::dispatcher(&h.app);
+    let dispatcher = h.dispatcher();
     let mut outcomes = Vec::new();
     for d in h.webhooks.receive(1000) {
         let o = dispatcher.process(&d.message).await;
@@ -592,7 +592,7 @@ async fn a_lost_retry_is_found_by_the_sweep() {
     h.clock.set(T0 + 60 + shared::webhooks::relay::LOST_AFTER_SECS + 1);
     deliver(&h).await;
     assert_eq!(rx.stub.seen().len(), 1, "nothing queued any more");
-    let swept = functions::dev_server::relay(&h.app).sweep(100).await.unwrap();
+    let swept = h.relay().sweep(100).await.unwrap();
     assert_eq!(swept, 1);
     deliver(&h).await;
     assert_eq!(rx.stub.seen().len(), 2);

@@ -1,13 +1,19 @@
 //! Webhook endpoints (both surfaces: each account manages its own): create with a secret
 //! shown once, update with optional rotation, delete, and manual redelivery.
 
+use serde_json::json;
+
 use super::{Ids, StoreResultExt, UseCaseError, OPTIMISTIC_TRIES};
 use crate::domain::account::Owner;
+use crate::domain::ids::prefix;
+use crate::domain::time::rfc3339;
 use crate::domain::webhook::{Delivery, Endpoint};
 use crate::store::{StoreError, WebhookStore};
+use crate::webhooks::dispatcher::{attempt, signing_secrets, Tried};
 use crate::webhooks::relay::WebhookQueue;
 use crate::webhooks::secrets::encrypt;
 use crate::webhooks::signing::generate_secret;
+use crate::webhooks::transport::Transport;
 use crate::webhooks::WebhookMessage;
 
 /// The prefix of an endpoint's id.
@@ -155,4 +161,28 @@ pub async fn redeliver(
     };
     queue.send_webhook(&message, 0).await.map_err(|e| UseCaseError::Internal(format!("queue: {e}")))?;
     Ok(d)
+}
+
+/// Sends a signed `ping` event to the owner's endpoint `id` now, outside the delivery log,
+/// signed with every secret still valid at `now`; answers what happened (never retried).
+pub async fn ping(
+    store: &dyn WebhookStore,
+    transport: &dyn Transport,
+    ids: Ids<'_>,
+    encryption_key: &[u8],
+    owner: &Owner,
+    id: &str,
+    now: i64,
+) -> Result<Tried, UseCaseError> {
+    let endpoint = find(store, owner, id).await?;
+    let secrets = signing_secrets(&endpoint, encryption_key, now).map_err(|e| UseCaseError::Internal(e.to_string()))?;
+    let event_id = ids.new_id(prefix::EVENT);
+    let body = json!({
+        "id": event_id,
+        "type": "ping",
+        "timestamp": rfc3339(now),
+        "data": { "webhookId": endpoint.id },
+    })
+    .to_string();
+    Ok(attempt(transport, &endpoint, &secrets, &event_id, "ping", body.as_bytes(), now).await)
 }

@@ -7,11 +7,9 @@ use super::super::request::Fields;
 use super::super::response::Reply;
 use super::super::{App, Ctx};
 use super::Paging;
-use crate::domain::ids::prefix;
 use crate::domain::time::rfc3339;
 use crate::domain::webhook::{subscribable, Delivery, Endpoint};
 use crate::usecases::webhooks::{self, EndpointPatch, NewEndpoint};
-use crate::webhooks::dispatcher::{attempt, signing_secrets};
 use crate::webhooks::guard::check_url;
 
 const DESCRIPTION_MAX: usize = 500;
@@ -162,18 +160,17 @@ pub async fn delete(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 
 /// Sends a signed `ping` now and answers with what happened.
 pub async fn test(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
-    let endpoint = find(app, ctx).await?;
-    let secrets = signing_secrets(&endpoint, &app.secrets.webhook_encryption, ctx.now)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let event_id = app.new_id(prefix::EVENT);
-    let body = json!({
-        "id": event_id,
-        "type": "ping",
-        "timestamp": rfc3339(ctx.now),
-        "data": { "webhookId": endpoint.id },
-    })
-    .to_string();
-    let tried = attempt(app.transport.as_ref(), &endpoint, &secrets, &event_id, "ping", body.as_bytes(), ctx.now).await;
+    let owner = ctx.principal.owner();
+    let tried = webhooks::ping(
+        app.store.as_ref(),
+        app.transport.as_ref(),
+        app.ids(),
+        &app.secrets.webhook_encryption,
+        &owner,
+        ctx.param("id"),
+        ctx.now,
+    )
+    .await?;
     Ok(Reply::ok(json!({
         "delivered": tried.delivered,
         "statusCode": tried.status_code,
