@@ -24,8 +24,9 @@ use shared::domain::account::{AccountStatus, Distributor, Partner, Surface};
 use shared::domain::time::{Clock, SystemClock};
 use shared::provision::{self, NewAccount, ProvisionError};
 use shared::queue::memory::MemoryQueue;
-use shared::queue::{Delivery, RunMessage};
-use shared::runner::{requeue_stale_runs, Outcome, Runner};
+use shared::queue::Ack;
+use shared::queue::{Received, RunMessage};
+use shared::runner::{requeue_stale_runs, Runner};
 use shared::store::memory::MemoryStore;
 use shared::webhooks::dispatcher::Dispatcher;
 use shared::webhooks::relay::Relay;
@@ -223,8 +224,8 @@ pub async fn run_stale_sweeper(app: Arc<App>, shutdown: impl Future<Output = ()>
 pub async fn consume<M, F, Fut>(queue: Arc<MemoryQueue<M>>, handle: F, shutdown: impl Future<Output = ()>)
 where
     M: Clone + Send + 'static,
-    F: Fn(Delivery<M>) -> Fut,
-    Fut: Future<Output = Outcome>,
+    F: Fn(Received<M>) -> Fut,
+    Fut: Future<Output = Ack>,
 {
     tokio::pin!(shutdown);
     loop {
@@ -240,7 +241,7 @@ where
         }
         for d in deliveries {
             let receipt = d.receipt.clone();
-            if handle(d).await == Outcome::Done {
+            if handle(d).await == Ack::Done {
                 queue.ack(&receipt);
             }
         }

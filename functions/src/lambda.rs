@@ -17,8 +17,9 @@ use shared::compose::{self, Parts, Service};
 use shared::config::Config;
 use shared::domain::time::{Clock, SystemClock};
 use shared::queue::sqs::{SqsQueue, NOT_BEFORE};
+use shared::queue::Ack;
 use shared::queue::RunMessage;
-use shared::runner::{Outcome, Runner};
+use shared::runner::Runner;
 use shared::store::dynamo::DynamoStore;
 use shared::webhooks::dispatcher::Dispatcher;
 use shared::webhooks::relay::Relay;
@@ -170,7 +171,7 @@ pub async fn sqs_batch<M, F, Fut>(queue: &SqsQueue, event: SqsEvent, handle: F) 
 where
     M: serde::de::DeserializeOwned,
     F: Fn(M, u32) -> Fut,
-    Fut: std::future::Future<Output = Outcome>,
+    Fut: std::future::Future<Output = Ack>,
 {
     let handle = &handle;
     let work = event.records.iter().map(|m| async move {
@@ -191,8 +192,8 @@ where
             }
         };
         match handle(message, receive_count(m)).await {
-            Outcome::Done => None,
-            Outcome::Retry => Some(failure(m)),
+            Ack::Done => None,
+            Ack::Retry => Some(failure(m)),
         }
     });
     let failures: Vec<BatchItemFailure> = futures_util::future::join_all(work).await.into_iter().flatten().collect();

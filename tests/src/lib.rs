@@ -234,11 +234,11 @@ impl Harness {
 
     /// Receives every visible run message, processes each, and deletes the ones done, as the
     /// queue's consumer does; returns the outcomes.
-    pub async fn work(&self, runner: &shared::runner::Runner) -> Vec<shared::runner::Outcome> {
+    pub async fn work(&self, runner: &shared::runner::Runner) -> Vec<shared::queue::Ack> {
         let mut outcomes = Vec::new();
         for d in self.runs.receive(100) {
             let outcome = runner.process(&d.message, d.receive_count).await;
-            if outcome == shared::runner::Outcome::Done {
+            if outcome == shared::queue::Ack::Done {
                 self.runs.ack(&d.receipt);
             }
             outcomes.push(outcome);
