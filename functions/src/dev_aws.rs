@@ -9,8 +9,9 @@ use aws_config::SdkConfig;
 use shared::auth::hash_key;
 use shared::aws_secrets;
 use shared::queue::sqs::SqsQueue;
+use shared::queue::Ack;
 use shared::queue::RunMessage;
-use shared::runner::{Outcome, Runner};
+use shared::runner::Runner;
 use shared::store::dynamo::DynamoStore;
 use shared::webhooks::dispatcher::Dispatcher;
 use shared::webhooks::WebhookMessage;
@@ -120,7 +121,7 @@ async fn poll<M, F, Fut>(queue: Arc<SqsQueue>, handle: F, shutdown: impl Future<
 where
     M: serde::de::DeserializeOwned,
     F: Fn(M, u32) -> Fut,
-    Fut: Future<Output = Outcome>,
+    Fut: Future<Output = Ack>,
 {
     tokio::pin!(shutdown);
     loop {
@@ -131,7 +132,7 @@ where
         match batch {
             Ok(deliveries) => {
                 for d in deliveries {
-                    if handle(d.message, d.receive_count).await == Outcome::Done {
+                    if handle(d.message, d.receive_count).await == Ack::Done {
                         if let Err(e) = queue.ack(&d.receipt).await {
                             tracing::error!(error = %e, "could not delete a handled message");
                         }
@@ -197,5 +198,5 @@ pub async fn start(config: shared::config::Config, create: bool) -> Result<(AwsA
 
 /// The runner the dev server uses on AWS: as the Lambda worker, with the dev lease and tries.
 pub fn runner(aws: &AwsApp) -> Runner {
-    lambda::runner(aws, RUNS_VISIBILITY_SECS, RUN_MAX_ATTEMPTS)
+    aws.service.runner(RUN_MAX_ATTEMPTS, RUNS_VISIBILITY_SECS)
 }

@@ -17,31 +17,29 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use shared::assess::assessor::EngineAssessor;
 use shared::assess::collect::FixtureCollector;
-use shared::billing::LocalLedger;
+use shared::compose::{Parts, Service};
 use shared::config::{Config, Secrets};
 use shared::domain::account::{AccountStatus, Distributor, Partner, Surface};
-use shared::domain::ids::IdGen;
 use shared::domain::time::{Clock, SystemClock};
 use shared::provision::{self, NewAccount, ProvisionError};
 use shared::queue::memory::MemoryQueue;
-use shared::queue::{Delivery, RunMessage};
-use shared::runner::{requeue_stale_runs, Outcome, Runner, RunnerSettings};
+use shared::queue::Ack;
+use shared::queue::{Received, RunMessage};
+use shared::runner::{requeue_stale_runs, Runner};
 use shared::store::memory::MemoryStore;
-use shared::store::Store;
 use shared::webhooks::dispatcher::Dispatcher;
-use shared::webhooks::guard::SystemLookup;
 use shared::webhooks::relay::Relay;
-use shared::webhooks::transport::HttpTransport;
 use shared::webhooks::WebhookMessage;
 use shared::App;
 
 /// How long a received run stays invisible to other receivers (SQS's visibility timeout).
 pub const RUNS_VISIBILITY_SECS: i64 = 120;
 
-/// The app on the embedded store and in-process queues.
+/// The service on the embedded store and in-process queues; the concrete queues are kept for
+/// the consumers.
 pub struct Embedded {
+    pub service: Service,
     pub app: Arc<App>,
     pub runs: Arc<MemoryQueue<RunMessage>>,
     pub webhooks: Arc<MemoryQueue<WebhookMessage>>,
@@ -50,44 +48,23 @@ pub struct Embedded {
 /// How long a received webhook attempt stays invisible: past the attempt's time limit.
 pub const WEBHOOKS_VISIBILITY_SECS: i64 = 60;
 
-pub fn embedded_app(config: Config, clock: Arc<dyn Clock>) -> Embedded {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+/// Builds the service through the composition root on the embedded store, in-process queues,
+/// fresh random secrets and the demo tenants, with `clock` (tests pass a manual one).
+pub fn embedded(config: Config, clock: Arc<dyn Clock>) -> Embedded {
     let runs = Arc::new(MemoryQueue::new(clock.clone(), RUNS_VISIBILITY_SECS));
     let webhooks = Arc::new(MemoryQueue::new(clock.clone(), WEBHOOKS_VISIBILITY_SECS));
-    let transport = HttpTransport::new(
-        Arc::new(SystemLookup),
-        config.webhook_allow_private_targets,
-        Duration::from_millis(config.webhook_timeout_ms),
-    );
-    let app = App {
+    let service = Service::new(Parts {
         config,
         secrets: Secrets::random(),
-        billing: Arc::new(LocalLedger::new(store.clone())),
-        store,
+        store: Arc::new(MemoryStore::new()),
         runs: runs.clone(),
-        clock,
-        ids: Arc::new(IdGen::new()),
         webhooks: webhooks.clone(),
-        transport: Arc::new(transport),
-    };
-    Embedded { app: Arc::new(app), runs, webhooks }
-}
-
-/// The relay on the app's store, queuing onto the app's webhooks queue.
-pub fn relay(app: &App) -> Relay {
-    Relay { store: app.store.clone(), queue: app.webhooks.clone(), clock: app.clock.clone(), ids: app.ids.clone() }
-}
-
-/// The dispatcher on the app's store, sending through the app's transport.
-pub fn dispatcher(app: &App) -> Dispatcher {
-    Dispatcher {
-        store: app.store.clone(),
-        queue: app.webhooks.clone(),
-        transport: app.transport.clone(),
-        clock: app.clock.clone(),
-        secret_key: app.secrets.webhook_encryption.clone(),
-        schedule: app.config.webhook_retry_schedule.clone(),
-    }
+        clock,
+        collector: Arc::new(FixtureCollector),
+        transport: None,
+        billing: None,
+    });
+    Embedded { app: service.app.clone(), service, runs, webhooks }
 }
 
 /// Moves events from the outbox to deliveries as they come (the embedded store's stand-in
@@ -117,19 +94,10 @@ pub async fn run_relay(relay: Relay, shutdown: impl Future<Output = ()>) {
 /// How many deliveries may try a run before it is failed (below SQS's maxReceiveCount).
 pub const RUN_MAX_ATTEMPTS: u32 = 3;
 
-/// The runner on the app's store and clock, assessing the demo tenants.
-pub fn fixture_runner(app: &App) -> Runner {
-    Runner {
-        store: app.store.clone(),
-        assessor: Arc::new(EngineAssessor::new(Arc::new(FixtureCollector))),
-        clock: app.clock.clone(),
-        ids: app.ids.clone(),
-        secrets: app.secrets.clone(),
-        settings: RunnerSettings {
-            max_attempts: RUN_MAX_ATTEMPTS,
-            lease_secs: RUNS_VISIBILITY_SECS,
-            public_base_url: app.config.public_base_url.clone(),
-        },
+impl Embedded {
+    /// The runner as the dev server runs it: the demo tenants, the dev lease and tries.
+    pub fn runner(&self) -> Runner {
+        self.service.runner(RUN_MAX_ATTEMPTS, RUNS_VISIBILITY_SECS)
     }
 }
 
@@ -255,8 +223,8 @@ pub async fn run_stale_sweeper(app: Arc<App>, shutdown: impl Future<Output = ()>
 pub async fn consume<M, F, Fut>(queue: Arc<MemoryQueue<M>>, handle: F, shutdown: impl Future<Output = ()>)
 where
     M: Clone + Send + 'static,
-    F: Fn(Delivery<M>) -> Fut,
-    Fut: Future<Output = Outcome>,
+    F: Fn(Received<M>) -> Fut,
+    Fut: Future<Output = Ack>,
 {
     tokio::pin!(shutdown);
     loop {
@@ -272,7 +240,7 @@ where
         }
         for d in deliveries {
             let receipt = d.receipt.clone();
-            if handle(d).await == Outcome::Done {
+            if handle(d).await == Ack::Done {
                 queue.ack(&receipt);
             }
         }
@@ -374,8 +342,8 @@ pub async fn run_from_env(args: &[String]) -> Result<(), String> {
         let (aws_app, accounts) = crate::dev_aws::start(config, create).await?;
         let aws_app = Arc::new(aws_app);
         let runner = Arc::new(crate::dev_aws::runner(&aws_app));
-        let dispatcher = Arc::new(crate::lambda::dispatcher(&aws_app));
-        let relay = crate::lambda::relay(&aws_app);
+        let dispatcher = Arc::new(aws_app.service.dispatcher());
+        let relay = aws_app.service.relay();
         let (a1, a2, s1, s2) = (aws_app.clone(), aws_app.clone(), stopped(stop_rx.clone()), stopped(stop_rx.clone()));
         let tasks = vec![
             tokio::spawn(async move { crate::dev_aws::run_runs_worker(&a1, runner, s1).await }),
@@ -385,13 +353,18 @@ pub async fn run_from_env(args: &[String]) -> Result<(), String> {
         ];
         (aws_app.app.clone(), accounts, tasks)
     } else {
-        let Embedded { app, runs, webhooks } = embedded_app(config, Arc::new(SystemClock));
+        let embedded = embedded(config, Arc::new(SystemClock));
+        let app = embedded.app.clone();
         let accounts =
             bootstrap(&app, env("DEV_DISTRIBUTOR_KEY"), env("DEV_PARTNER_KEY")).await.map_err(|e| e.to_string())?;
         let tasks = vec![
-            tokio::spawn(run_worker(runs, Arc::new(fixture_runner(&app)), stopped(stop_rx.clone()))),
-            tokio::spawn(run_relay(relay(&app), stopped(stop_rx.clone()))),
-            tokio::spawn(run_dispatcher(webhooks, Arc::new(dispatcher(&app)), stopped(stop_rx.clone()))),
+            tokio::spawn(run_worker(embedded.runs.clone(), Arc::new(embedded.runner()), stopped(stop_rx.clone()))),
+            tokio::spawn(run_relay(embedded.service.relay(), stopped(stop_rx.clone()))),
+            tokio::spawn(run_dispatcher(
+                embedded.webhooks.clone(),
+                Arc::new(embedded.service.dispatcher()),
+                stopped(stop_rx.clone()),
+            )),
             tokio::spawn(run_stale_sweeper(app.clone(), stopped(stop_rx.clone()))),
         ];
         (app, accounts, tasks)

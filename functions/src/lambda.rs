@@ -4,7 +4,6 @@
 //! and Secrets Manager.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -13,23 +12,17 @@ use lambda_http::{Body, Request as LambdaRequest, Response as LambdaResponse};
 use lambda_runtime::LambdaEvent;
 
 use shared::api::routes::{RouteId, ROUTES};
-use shared::assess::assessor::EngineAssessor;
-use shared::assess::collect::{Collector, FixtureCollector, GraphCollector};
 use shared::aws_secrets::{self, SecretBundle};
-use shared::billing::LocalLedger;
+use shared::compose::{self, Parts, Service};
 use shared::config::Config;
-use shared::domain::ids::IdGen;
 use shared::domain::time::{Clock, SystemClock};
-use shared::graph::{GraphClient, GraphConfig, TokioSleeper};
 use shared::queue::sqs::{SqsQueue, NOT_BEFORE};
+use shared::queue::Ack;
 use shared::queue::RunMessage;
-use shared::runner::{Outcome, Runner, RunnerSettings};
+use shared::runner::Runner;
 use shared::store::dynamo::DynamoStore;
-use shared::store::Store;
 use shared::webhooks::dispatcher::Dispatcher;
-use shared::webhooks::guard::SystemLookup;
 use shared::webhooks::relay::Relay;
-use shared::webhooks::transport::HttpTransport;
 use shared::webhooks::WebhookMessage;
 use shared::App;
 
@@ -98,8 +91,9 @@ impl AwsSettings {
     }
 }
 
-/// The app and its AWS adapters.
+/// The service on its AWS adapters; the concrete queues are kept for the SQS consumers.
 pub struct AwsApp {
+    pub service: Service,
     pub app: Arc<App>,
     pub store: Arc<DynamoStore>,
     pub runs: Arc<SqsQueue>,
@@ -107,7 +101,9 @@ pub struct AwsApp {
     pub secrets: SecretBundle,
 }
 
-/// Builds the app on AWS: reads the secret once, makes the clients once.
+/// Builds the service on AWS through the composition root: reads the secret once, makes the
+/// clients once. The runner reads tenants with Microsoft Graph when the secret holds
+/// `graphClientId` and `graphClientSecret`, else assesses the demo tenants.
 pub async fn build(sdk: &SdkConfig, settings: &AwsSettings, config: Config) -> Result<AwsApp, String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let secrets_client = aws_sdk_secretsmanager::Client::new(sdk);
@@ -116,53 +112,19 @@ pub async fn build(sdk: &SdkConfig, settings: &AwsSettings, config: Config) -> R
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let runs = Arc::new(SqsQueue::new(sqs.clone(), settings.runs_queue_url.clone(), clock.clone()));
     let webhooks = Arc::new(SqsQueue::new(sqs, settings.webhooks_queue_url.clone(), clock.clone()));
-    let transport = HttpTransport::new(
-        Arc::new(SystemLookup),
-        config.webhook_allow_private_targets,
-        Duration::from_millis(config.webhook_timeout_ms),
-    );
-    let dyn_store: Arc<dyn Store> = store.clone();
-    let app = App {
+    let collector = compose::collector(secrets.get("graphClientId"), secrets.get("graphClientSecret"), clock.clone());
+    let service = Service::new(Parts {
         config,
         secrets: secrets.secrets.clone(),
-        billing: Arc::new(LocalLedger::new(dyn_store.clone())),
-        store: dyn_store,
+        store: store.clone(),
         runs: runs.clone(),
-        clock,
-        ids: Arc::new(IdGen::new()),
         webhooks: webhooks.clone(),
-        transport: Arc::new(transport),
-    };
-    Ok(AwsApp { app: Arc::new(app), store, runs, webhooks, secrets })
-}
-
-/// The runner with Microsoft Graph when the secret holds the app's credentials, else on the
-/// demo tenants (a deployment without Graph credentials assesses the fixtures, and says so).
-pub fn runner(aws: &AwsApp, lease_secs: i64, max_attempts: u32) -> Runner {
-    let app = &aws.app;
-    let collector: Arc<dyn Collector> = match (aws.secrets.get("graphClientId"), aws.secrets.get("graphClientSecret")) {
-        (Some(id), Some(secret)) => {
-            match GraphClient::new(GraphConfig::production(id.into(), secret.into()), Arc::new(TokioSleeper)) {
-                Ok(client) => Arc::new(GraphCollector::new(client, app.clock.clone())),
-                Err(e) => {
-                    tracing::error!(error = %e, "Graph client could not be built; assessing the demo tenants");
-                    Arc::new(FixtureCollector)
-                }
-            }
-        }
-        _ => {
-            tracing::warn!("no graphClientId/graphClientSecret in the secret; assessing the demo tenants");
-            Arc::new(FixtureCollector)
-        }
-    };
-    Runner {
-        store: app.store.clone(),
-        assessor: Arc::new(EngineAssessor::new(collector)),
-        clock: app.clock.clone(),
-        ids: app.ids.clone(),
-        secrets: app.secrets.clone(),
-        settings: RunnerSettings { max_attempts, lease_secs, public_base_url: app.config.public_base_url.clone() },
-    }
+        clock,
+        collector,
+        transport: None,
+        billing: None,
+    });
+    Ok(AwsApp { app: service.app.clone(), service, store, runs, webhooks, secrets })
 }
 
 /// Serves one API Gateway HTTP API (payload 2.0) request for `route` only.
@@ -209,7 +171,7 @@ pub async fn sqs_batch<M, F, Fut>(queue: &SqsQueue, event: SqsEvent, handle: F) 
 where
     M: serde::de::DeserializeOwned,
     F: Fn(M, u32) -> Fut,
-    Fut: std::future::Future<Output = Outcome>,
+    Fut: std::future::Future<Output = Ack>,
 {
     let handle = &handle;
     let work = event.records.iter().map(|m| async move {
@@ -230,8 +192,8 @@ where
             }
         };
         match handle(message, receive_count(m)).await {
-            Outcome::Done => None,
-            Outcome::Retry => Some(failure(m)),
+            Ack::Done => None,
+            Ack::Retry => Some(failure(m)),
         }
     });
     let failures: Vec<BatchItemFailure> = futures_util::future::join_all(work).await.into_iter().flatten().collect();
@@ -248,25 +210,6 @@ pub async fn runs_batch(runner: &Runner, queue: &SqsQueue, event: SqsEvent) -> S
 /// One batch of the webhooks queue: each record is one attempt of one delivery.
 pub async fn webhooks_batch(dispatcher: &Dispatcher, queue: &SqsQueue, event: SqsEvent) -> SqsBatchResponse {
     sqs_batch(queue, event, |m: WebhookMessage, _| async move { dispatcher.process(&m).await }).await
-}
-
-/// The dispatcher on the app's store, queue and transport.
-pub fn dispatcher(aws: &AwsApp) -> Dispatcher {
-    let app = &aws.app;
-    Dispatcher {
-        store: app.store.clone(),
-        queue: aws.webhooks.clone(),
-        transport: app.transport.clone(),
-        clock: app.clock.clone(),
-        secret_key: app.secrets.webhook_encryption.clone(),
-        schedule: app.config.webhook_retry_schedule.clone(),
-    }
-}
-
-/// The relay on the app's store and the webhooks queue.
-pub fn relay(aws: &AwsApp) -> Relay {
-    let app = &aws.app;
-    Relay { store: app.store.clone(), queue: aws.webhooks.clone(), clock: app.clock.clone(), ids: app.ids.clone() }
 }
 
 /// Drains the outbox (whatever woke the relay) and re-queues lost retries; returns how many
@@ -316,7 +259,7 @@ pub async fn main() -> Result<(), Error> {
             .await
         }
         Handler::RunsWorker => {
-            let runner = Arc::new(runner(&aws, lease_secs(), max_attempts()));
+            let runner = Arc::new(aws.service.runner(max_attempts(), lease_secs()));
             let queue = aws.runs.clone();
             lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
                 let (runner, queue) = (runner.clone(), queue.clone());
@@ -325,7 +268,7 @@ pub async fn main() -> Result<(), Error> {
             .await
         }
         Handler::WebhookDispatcher => {
-            let dispatcher = Arc::new(dispatcher(&aws));
+            let dispatcher = Arc::new(aws.service.dispatcher());
             let queue = aws.webhooks.clone();
             lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
                 let (dispatcher, queue) = (dispatcher.clone(), queue.clone());
@@ -334,7 +277,7 @@ pub async fn main() -> Result<(), Error> {
             .await
         }
         Handler::OutboxRelay => {
-            let relay = Arc::new(relay(&aws));
+            let relay = Arc::new(aws.service.relay());
             let (app, runs) = (aws.app.clone(), aws.runs.clone());
             lambda_runtime::run(lambda_runtime::service_fn(move |_event: LambdaEvent<serde_json::Value>| {
                 let (relay, app, runs) = (relay.clone(), app.clone(), runs.clone());
@@ -349,12 +292,11 @@ pub async fn main() -> Result<(), Error> {
             .await
         }
         Handler::UsageReport => {
-            let store = aws.store.clone();
-            let clock = aws.app.clock.clone();
+            let report = Arc::new(aws.service.usage_report());
             lambda_runtime::run(lambda_runtime::service_fn(move |_event: LambdaEvent<serde_json::Value>| {
-                let (store, clock) = (store.clone(), clock.clone());
+                let report = report.clone();
                 async move {
-                    let closed = shared::usage_report::close_previous_month(store.as_ref(), clock.now()).await?;
+                    let closed = report.run().await?;
                     Ok::<_, Error>(serde_json::json!({
                         "month": closed.month,
                         "distributors": closed.distributors,

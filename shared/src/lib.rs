@@ -7,6 +7,7 @@ pub mod auth;
 pub mod aws;
 pub mod aws_secrets;
 pub mod billing;
+pub mod compose;
 pub mod config;
 pub mod domain;
 pub mod graph;
@@ -17,6 +18,8 @@ pub mod reports;
 pub mod runner;
 pub mod store;
 pub mod usage_report;
+pub mod usecases;
+pub mod views;
 pub mod webhooks;
 
 pub use api::App;

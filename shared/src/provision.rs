@@ -1,8 +1,6 @@
 //! Creating accounts outside the HTTP API: the operator's command and the dev server's
 //! start-up. Each new account gets its first key, returned once for printing.
 
-use crate::api::error::ApiError;
-use crate::api::keys;
 use crate::auth::{generate_key, hash_key};
 use crate::config::Secrets;
 use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription, Surface};
@@ -10,7 +8,9 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::catalog::Catalog;
 use crate::domain::email::Email;
 use crate::domain::ids::{prefix, IdGen};
+use crate::domain::time::Clock;
 use crate::store::{Store, StoreError};
+use crate::usecases::{keys, Ids, UseCaseError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
@@ -151,19 +151,26 @@ pub async fn issue_key(
         }
         Some(_) => {}
     }
-    let key = generate_key(owner.surface);
-    let hash = hash_key(&secrets.key_hashing, key.expose());
-    let event_for = |slot| {
-        (owner.surface == Surface::Partner)
-            .then(|| keys::created_event(ids.time_ordered(prefix::EVENT, (now * 1000) as u64), owner, slot, now))
-    };
-    match keys::issue(store, owner, &hash, now, event_for).await {
-        Ok(slot) => Ok((slot, key.into_string())),
-        Err(ApiError::MaxKeys) => Err(ProvisionError::Refused(format!(
+    let ids = Ids { gen: ids, clock: &FixedClock(now) };
+    // The API records `key.created` for partners' keys; a distributor's keys have no event.
+    let with_event = owner.surface == Surface::Partner;
+    match keys::issue(store, &secrets.key_hashing, ids, owner, now, with_event).await {
+        Ok(issued) => Ok((issued.slot, issued.key)),
+        Err(UseCaseError::MaxKeys) => Err(ProvisionError::Refused(format!(
             "{what} {} already has two keys (slots 1 and 2); revoke one before issuing another",
             owner.id
         ))),
-        Err(ApiError::PartnerInactive(m)) => Err(ProvisionError::Refused(m)),
+        Err(UseCaseError::PartnerInactive(m)) => Err(ProvisionError::Refused(m)),
+        Err(UseCaseError::Store(e)) => Err(ProvisionError::Store(e)),
         Err(e) => Err(ProvisionError::Invalid(e.to_string())),
+    }
+}
+
+/// A clock standing at one second: ids made for one operation carry its time.
+struct FixedClock(i64);
+
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        self.0 * 1000
     }
 }

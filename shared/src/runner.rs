@@ -16,13 +16,13 @@ use crate::domain::event::{Event, EventType};
 use crate::domain::ids::{prefix, IdGen};
 use crate::domain::run::{Run, RunError, RunReport, RunResults, RunStatus};
 use crate::domain::time::Clock;
-use crate::queue::{RunMessage, RunQueue};
+use crate::queue::{Ack, RunMessage, RunQueue};
 use crate::reports;
 use crate::store::{RunClaim, Store, StoreError};
 
 /// What an assessment found, ready to store.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Assessment {
+pub struct Assessed {
     pub score: u8,
     pub critical: u32,
     pub high: u32,
@@ -32,7 +32,7 @@ pub struct Assessment {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum AssessError {
+pub enum AssessFailure {
     /// Worth another delivery (throttling, an outage).
     #[error("{message}")]
     Transient { code: String, message: String },
@@ -44,7 +44,7 @@ pub enum AssessError {
 /// Collects a tenant's configuration and evaluates it for a product.
 #[async_trait]
 pub trait Assessor: Send + Sync {
-    async fn assess(&self, tenant_id: &str, product: &str, maturity_target: u8) -> Result<Assessment, AssessError>;
+    async fn assess(&self, tenant_id: &str, product: &str, maturity_target: u8) -> Result<Assessed, AssessFailure>;
 }
 
 /// How long a run may wait queued before its message is assumed lost and sent again. Well
@@ -67,15 +67,6 @@ pub async fn requeue_stale_runs(
         tracing::warn!(run_id = run.id.as_str(), "re-sent the message of a run left queued");
     }
     Ok(stale.len())
-}
-
-/// What the queue should do with the message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Delete it: the run is finished, gone, or handled by another attempt.
-    Done,
-    /// Leave it: it comes back after the visibility timeout (a partial batch failure on SQS).
-    Retry,
 }
 
 pub struct RunnerSettings {
@@ -115,21 +106,21 @@ impl Runner {
     }
 
     /// Handles one delivery of a run message; `receive_count` is 1 on the first delivery.
-    pub async fn process(&self, message: &RunMessage, receive_count: u32) -> Outcome {
+    pub async fn process(&self, message: &RunMessage, receive_count: u32) -> Ack {
         match self.try_process(message, receive_count).await {
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::error!(run_id = message.run_id.as_str(), error = %e, "run processing failed; will retry");
-                Outcome::Retry
+                Ack::Retry
             }
         }
     }
 
-    async fn try_process(&self, message: &RunMessage, receive_count: u32) -> Result<Outcome, StoreError> {
-        let Some(partner) = self.store.partner(&message.partner_id).await? else { return Ok(Outcome::Done) };
+    async fn try_process(&self, message: &RunMessage, receive_count: u32) -> Result<Ack, StoreError> {
+        let Some(partner) = self.store.partner(&message.partner_id).await? else { return Ok(Ack::Done) };
         let now = self.clock.now();
         let attempt = attempt_token();
-        let Some(queued) = self.store.run(&partner.id, &message.run_id).await? else { return Ok(Outcome::Done) };
+        let Some(queued) = self.store.run(&partner.id, &message.run_id).await? else { return Ok(Ack::Done) };
         let started = self.event(
             EventType::AssessmentStarted,
             &partner,
@@ -146,8 +137,8 @@ impl Runner {
             .await?
         {
             RunClaim::Claimed(run) => run,
-            RunClaim::Busy => return Ok(Outcome::Retry),
-            RunClaim::Finished(_) | RunClaim::Gone => return Ok(Outcome::Done),
+            RunClaim::Busy => return Ok(Ack::Retry),
+            RunClaim::Finished(_) | RunClaim::Gone => return Ok(Ack::Done),
         };
         let span = tracing::info_span!("run", run_id = run.id.as_str(), attempt = receive_count);
         let _enter = span.enter();
@@ -159,25 +150,25 @@ impl Runner {
             return self.fail(&partner, run, attempt, error).await;
         }
         let Some(customer) = self.store.customer(&partner.id, &run.customer_id).await? else {
-            return Ok(Outcome::Done);
+            return Ok(Ack::Done);
         };
         match self.assessor.assess(&customer.tenant_id, &run.product, run.maturity_target).await {
             Ok(a) => self.complete(&partner, run, attempt, a).await,
-            Err(AssessError::Permanent { code, message }) => {
+            Err(AssessFailure::Permanent { code, message }) => {
                 self.fail(&partner, run, attempt, RunError { code, message }).await
             }
-            Err(AssessError::Transient { code, message }) if receive_count >= self.settings.max_attempts => {
+            Err(AssessFailure::Transient { code, message }) if receive_count >= self.settings.max_attempts => {
                 self.fail(&partner, run, attempt, RunError { code, message }).await
             }
-            Err(AssessError::Transient { message, .. }) => {
+            Err(AssessFailure::Transient { message, .. }) => {
                 tracing::warn!(error = message.as_str(), "transient failure; the run will be retried");
                 self.store.release_run(&partner.id, &run.id, attempt).await?;
-                Ok(Outcome::Retry)
+                Ok(Ack::Retry)
             }
         }
     }
 
-    async fn complete(&self, partner: &Partner, run: Run, attempt: u32, a: Assessment) -> Result<Outcome, StoreError> {
+    async fn complete(&self, partner: &Partner, run: Run, attempt: u32, a: Assessed) -> Result<Ack, StoreError> {
         let now = self.clock.now();
         let mut done = run;
         done.status = RunStatus::Completed;
@@ -213,7 +204,7 @@ impl Runner {
         self.finish(&done, attempt, Some(&a.report), &event).await
     }
 
-    async fn fail(&self, partner: &Partner, run: Run, attempt: u32, error: RunError) -> Result<Outcome, StoreError> {
+    async fn fail(&self, partner: &Partner, run: Run, attempt: u32, error: RunError) -> Result<Ack, StoreError> {
         tracing::warn!(code = error.code.as_str(), "run failed");
         let mut failed = run;
         failed.status = RunStatus::Failed;
@@ -239,12 +230,12 @@ impl Runner {
         attempt: u32,
         report: Option<&RunReport>,
         event: &Event,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Ack, StoreError> {
         match self.store.finish_run(run, attempt, report, event).await {
-            Ok(()) => Ok(Outcome::Done),
+            Ok(()) => Ok(Ack::Done),
             // Another attempt took the run over (this one outlived its lease), or the
             // customer and its runs were deleted meanwhile: nothing left to do here.
-            Err(StoreError::Conflict | StoreError::NotFound) => Ok(Outcome::Done),
+            Err(StoreError::Conflict | StoreError::NotFound) => Ok(Ack::Done),
             Err(e) => Err(e),
         }
     }

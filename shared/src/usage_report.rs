@@ -2,7 +2,9 @@
 //! immutable snapshot per distributor. Snapshots are written only if absent, so running the
 //! report again (a retry, a second schedule) changes nothing.
 
-use crate::domain::time::Month;
+use std::sync::Arc;
+
+use crate::domain::time::{Clock, Month};
 use crate::domain::usage::{MonthUsage, UsageSnapshot};
 use crate::store::{Store, StoreResult};
 
@@ -13,6 +15,19 @@ pub struct Closed {
     pub distributors: usize,
     /// Snapshots written by this run (0 when the month was closed already).
     pub written: usize,
+}
+
+/// The scheduled report (`schedule.usage-report`), as the composition root builds it.
+pub struct UsageReport {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl UsageReport {
+    /// Closes the month before the clock's current one; see [`close_previous_month`].
+    pub async fn run(&self) -> StoreResult<Closed> {
+        close_previous_month(self.store.as_ref(), self.clock.now()).await
+    }
 }
 
 /// The month before the one `now` falls in.

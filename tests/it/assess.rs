@@ -11,7 +11,7 @@ use shared::assess::snapshot::{
     ids, AssignedPlan, AuthenticationStrengthPolicy, ConditionalAccessPolicy, NamedSetting, RoleAssignment,
     TenantSnapshot, User, UPDATE_RING_CONFIGURATION,
 };
-use shared::assess::{demo_snapshot, evaluate, AssessError, Product};
+use shared::assess::{demo_snapshot, evaluate, EngineError, Framework};
 
 type S = TenantSnapshot;
 
@@ -20,7 +20,7 @@ fn hardened() -> S {
 }
 
 fn all_checks() -> impl Iterator<Item = &'static Check> {
-    Product::ALL.into_iter().flat_map(|p| p.checks().iter())
+    Framework::ALL.into_iter().flat_map(|p| p.checks().iter())
 }
 
 fn check(id: &str) -> &'static Check {
@@ -546,7 +546,7 @@ fn score_is_the_severity_weighted_share_of_passed_checks() {
 
     // Level 1 counts c1, c2, c5, c6; only c1 (10, pass) and c2 (5, fail) are evaluated:
     // 10 / 15 = 66.7 → 67.
-    let a = evaluate_checks(Product::CisM365, 1, &catalogue, &s);
+    let a = evaluate_checks(Framework::CisM365, 1, &catalogue, &s);
     assert_eq!(a.results.len(), 4);
     assert_eq!((a.evaluated, a.passed, a.manual, a.not_applicable), (2, 1, 1, 1));
     assert_eq!(a.score, 67);
@@ -555,7 +555,7 @@ fn score_is_the_severity_weighted_share_of_passed_checks() {
     assert!(a.note.is_none());
 
     // Level 2 adds c3 (3, pass) and c4 (1, fail): (10 + 3) / (10 + 5 + 3 + 1) = 13 / 19 = 68.4 → 68.
-    let a = evaluate_checks(Product::CisM365, 2, &catalogue, &s);
+    let a = evaluate_checks(Framework::CisM365, 2, &catalogue, &s);
     assert_eq!(a.score, 68);
     assert_eq!((a.critical, a.high, a.medium, a.low), (0, 1, 0, 1));
     // Most severe finding first.
@@ -573,10 +573,10 @@ fn score_rounds_half_up_and_is_zero_with_a_note_when_nothing_is_evaluated() {
         fixed("c", cis(1), Severity::Low, fail),
         fixed("d", cis(1), Severity::Low, fail),
     ];
-    assert_eq!(evaluate_checks(Product::CisM365, 1, &catalogue, &S::default()).score, 13);
+    assert_eq!(evaluate_checks(Framework::CisM365, 1, &catalogue, &S::default()).score, 13);
 
     let nothing = [fixed("m", cis(1), Severity::Critical, manual), fixed("n", cis(1), Severity::High, n_a)];
-    let a = evaluate_checks(Product::CisM365, 1, &nothing, &S::default());
+    let a = evaluate_checks(Framework::CisM365, 1, &nothing, &S::default());
     assert_eq!((a.score, a.evaluated), (0, 0));
     assert!(a.note.as_deref().unwrap().contains("Nothing could be evaluated"));
     assert_eq!(WEIGHT_CRITICAL, 10);
@@ -597,7 +597,7 @@ fn essential_eight_maturity_is_the_highest_level_without_failures() {
         fixed("b2", e8(Strategy::RegularBackups, 2), Severity::High, pass),
         fixed("b3", e8(Strategy::RegularBackups, 3), Severity::High, n_a),
     ];
-    let a = evaluate_checks(Product::EssentialEight, 3, &catalogue, &S::default());
+    let a = evaluate_checks(Framework::EssentialEight, 3, &catalogue, &S::default());
     let m = a.maturity.unwrap();
     assert_eq!(m.level(Strategy::Mfa), Some(1));
     assert_eq!(m.level(Strategy::PatchOs), Some(0));
@@ -608,18 +608,18 @@ fn essential_eight_maturity_is_the_highest_level_without_failures() {
     assert_eq!(m.overall, 0);
 
     // At target 1 the L2 MFA failure does not count: MFA reaches 1, backups 1.
-    let a = evaluate_checks(Product::EssentialEight, 1, &catalogue, &S::default());
+    let a = evaluate_checks(Framework::EssentialEight, 1, &catalogue, &S::default());
     let m = a.maturity.unwrap();
     assert_eq!(m.level(Strategy::Mfa), Some(1));
     assert_eq!(m.level(Strategy::RegularBackups), Some(1));
     // Only Essential Eight reports maturity.
-    assert!(evaluate_checks(Product::CisM365, 1, &catalogue, &S::default()).maturity.is_none());
+    assert!(evaluate_checks(Framework::CisM365, 1, &catalogue, &S::default()).maturity.is_none());
 }
 
 #[test]
 fn maturity_target_selects_the_checks_that_count() {
     let s = hardened();
-    for product in Product::ALL {
+    for product in Framework::ALL {
         let (lo, hi) = product.maturity_range();
         let mut previous = 0;
         for target in lo..=hi {
@@ -640,8 +640,8 @@ fn maturity_target_selects_the_checks_that_count() {
 #[test]
 fn unknown_product_and_out_of_range_target_are_errors() {
     let s = hardened();
-    assert_eq!(evaluate("iso-27001", 1, &s).unwrap_err(), AssessError::UnknownProduct("iso-27001".into()));
-    assert!(matches!(evaluate("cis-m365", 3, &s), Err(AssessError::MaturityOutOfRange { min: 1, max: 2, .. })));
+    assert_eq!(evaluate("iso-27001", 1, &s).unwrap_err(), EngineError::UnknownProduct("iso-27001".into()));
+    assert!(matches!(evaluate("cis-m365", 3, &s), Err(EngineError::MaturityOutOfRange { min: 1, max: 2, .. })));
     assert!(evaluate("nist-csf", 0, &s).is_err());
     assert!(evaluate("nist-csf", 4, &s).is_ok());
 }
@@ -650,7 +650,7 @@ fn unknown_product_and_out_of_range_target_are_errors() {
 
 #[test]
 fn catalogues_cover_their_frameworks() {
-    let e8 = Product::EssentialEight.checks();
+    let e8 = Framework::EssentialEight.checks();
     assert!(e8.len() >= 20);
     for strategy in Strategy::ALL {
         let levels: BTreeSet<u8> =
@@ -660,18 +660,18 @@ fn catalogues_cover_their_frameworks() {
     let levels: BTreeSet<u8> = e8.iter().map(|c| c.level()).collect();
     assert_eq!(levels, BTreeSet::from([1, 2, 3]));
 
-    let nist = Product::NistCsf.checks();
+    let nist = Framework::NistCsf.checks();
     assert!(nist.len() >= 10);
     let functions: BTreeSet<&str> = nist.iter().filter_map(|c| c.reference.nist_function()).collect();
     assert_eq!(functions, BTreeSet::from(["DE", "GV", "ID", "PR", "RC", "RS"]));
     assert!(nist.iter().all(|c| (1..=4).contains(&c.level())));
 
-    let cis = Product::CisM365.checks();
+    let cis = Framework::CisM365.checks();
     assert!(cis.len() >= 10);
     let levels: BTreeSet<u8> = cis.iter().map(|c| c.level()).collect();
     assert_eq!(levels, BTreeSet::from([1, 2]));
 
-    for product in Product::ALL {
+    for product in Framework::ALL {
         for c in product.checks() {
             assert!(!c.title.is_empty() && !c.rationale.is_empty() && !c.remediation.is_empty(), "{}", c.id);
         }
@@ -687,7 +687,7 @@ fn catalogues_cover_their_frameworks() {
 #[test]
 fn demo_tenants_land_on_clearly_different_scores() {
     let tenants: Vec<S> = DEMO_TENANTS.iter().map(|n| demo_fixture(n).unwrap()).collect();
-    for product in Product::ALL {
+    for product in Framework::ALL {
         let (lo, hi) = product.maturity_range();
         for target in lo..=hi {
             let scores: Vec<u8> = tenants.iter().map(|s| evaluate(product.id(), target, s).unwrap().score).collect();

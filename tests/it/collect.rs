@@ -13,7 +13,8 @@ use shared::assess::fixtures::{demo_fixture, demo_fixture_name};
 use shared::assess::{evaluate, TenantSnapshot};
 use shared::domain::time::ManualClock;
 use shared::graph::{GraphClient, GraphConfig, Sleeper};
-use shared::runner::{AssessError, Assessor, Outcome};
+use shared::queue::Ack;
+use shared::runner::{AssessFailure, Assessor};
 use tests::stub::{Reply, Stub};
 use tests::*;
 
@@ -177,7 +178,7 @@ async fn missing_consent_fails_the_run_with_consent_required() {
     let (stub, _) = graph_stub(Trouble::MissingPermission).await;
     let assessor = EngineAssessor::new(Arc::new(collector(&stub)));
     match assessor.assess(TENANT, "essential-eight", 1).await {
-        Err(AssessError::Permanent { code, message }) => {
+        Err(AssessFailure::Permanent { code, message }) => {
             assert_eq!(code, "CONSENT_REQUIRED");
             assert!(message.contains("Authorization_RequestDenied"), "{message}");
         }
@@ -201,7 +202,7 @@ async fn demo_tenants_score_clearly_differently_through_the_runner() {
             .partner(Method::POST, "/assessments", Some(json!({ "customerId": cid, "product": "essential-eight" })))
             .await;
         let id = r.assert_status(202)["id"].as_str().unwrap().to_string();
-        assert_eq!(h.work(&runner).await, vec![Outcome::Done]);
+        assert_eq!(h.work(&runner).await, vec![Ack::Done]);
         let run = h.partner(Method::GET, &format!("/assessments/{id}"), None).await;
         let body = run.assert_status(200).clone();
         assert_eq!(body["status"], "completed", "{body}");

@@ -10,8 +10,8 @@ use http::{Method, Request};
 use serde_json::{json, Value};
 use shared::config::Config;
 use shared::domain::ids::random_base62;
+use shared::queue::Ack;
 use shared::queue::RunMessage;
-use shared::runner::Outcome;
 
 const PARTNER_KEY: &str = "pk_live_devawstestkey00000000000000000000000";
 const DISTRIBUTOR_KEY: &str = "dk_live_devawstestkey00000000000000000000000";
@@ -69,7 +69,7 @@ async fn the_dev_server_runs_on_created_aws_resources_and_survives_a_restart() {
     let runner = dev_aws::runner(&aws);
     let got = aws.runs.receive::<RunMessage>(10, 1).await.unwrap();
     assert_eq!(got.len(), 1);
-    assert_eq!(runner.process(&got[0].message, got[0].receive_count).await, Outcome::Done);
+    assert_eq!(runner.process(&got[0].message, got[0].receive_count).await, Ack::Done);
     aws.runs.ack(&got[0].receipt).await.unwrap();
     let (_, done) =
         call(&app, Method::GET, &format!("/api/v1/partner/assessments/{}", run["id"].as_str().unwrap()), None).await;

@@ -11,9 +11,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use functions::dev_server::{
-    bootstrap, dispatcher, embedded_app, fixture_runner, relay, run_dispatcher, run_relay, run_worker, serve, Embedded,
-};
+use functions::dev_server::{bootstrap, embedded, run_dispatcher, run_relay, run_worker, serve};
 use shared::config::Config;
 use shared::domain::time::SystemClock;
 
@@ -31,14 +29,15 @@ async fn start() -> Running {
 }
 
 async fn start_with(config: Config) -> Running {
-    let Embedded { app, runs, webhooks } = embedded_app(config, Arc::new(SystemClock));
+    let built = embedded(config, Arc::new(SystemClock));
+    let (app, runs, webhooks) = (built.app.clone(), built.runs.clone(), built.webhooks.clone());
     let partner_key = "pk_live_e2etestkey000000000000000000000000".to_string();
     let accounts = bootstrap(&app, None, Some(partner_key.clone())).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
-    let runner = Arc::new(fixture_runner(&app));
-    let (relay, dispatcher) = (relay(&app), Arc::new(dispatcher(&app)));
+    let runner = Arc::new(built.runner());
+    let (relay, dispatcher) = (built.service.relay(), Arc::new(built.service.dispatcher()));
     let server = tokio::spawn(async move {
         let (stop_tasks, tasks_stopped) = tokio::sync::watch::channel(false);
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

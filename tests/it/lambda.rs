@@ -141,7 +141,7 @@ async fn sqs_batches_run_each_record_and_report_the_ones_to_retry() {
     let event: SqsEvent =
         serde_json::from_str(&fixture("sqs-runs-batch.json", &[("BODY_OK", &ok), ("BODY_BUSY", &busy)])).unwrap();
 
-    let runner = functions::dev_server::fixture_runner(&h.app);
+    let runner = h.fixture_runner();
     // No record here is early, so the queue is never called: a client with no server is fine.
     let queue = SqsQueue::new(
         aws_sdk_sqs::Client::new(&shared::aws::emulator_config("http://127.0.0.1:9")),
@@ -176,12 +176,19 @@ async fn webhooks_go_from_the_outbox_through_sqs_to_the_receiver() {
     h.partner(Method::POST, "/webhooks", Some(endpoint)).await.assert_status(201);
     h.customer("Contoso", &tests::tenant(1)).await;
 
-    let relay = shared::webhooks::relay::Relay {
+    // The same store, with the webhooks queue on moto's SQS, assembled as production does.
+    let on_sqs = shared::compose::Service::new(shared::compose::Parts {
+        config: h.app.config.clone(),
+        secrets: h.app.secrets.clone(),
         store: h.app.store.clone(),
-        queue: sqs.clone(),
+        runs: h.app.runs.clone(),
+        webhooks: sqs.clone(),
         clock: h.clock.clone(),
-        ids: h.app.ids.clone(),
-    };
+        collector: Arc::new(shared::assess::collect::FixtureCollector),
+        transport: Some(h.app.transport.clone()),
+        billing: Some(h.app.billing.clone()),
+    });
+    let relay = on_sqs.relay();
     let (moved, requeued) = lambda::relay_once(&relay).await.unwrap();
     assert_eq!((moved, requeued), (1, 0));
     assert!(h.events().await.is_empty(), "the outbox is drained");
@@ -198,14 +205,7 @@ async fn webhooks_go_from_the_outbox_through_sqs_to_the_receiver() {
         "awsRegion": "us-east-1"
     }]}))
     .unwrap();
-    let dispatcher = shared::webhooks::dispatcher::Dispatcher {
-        store: h.app.store.clone(),
-        queue: sqs.clone(),
-        transport: h.app.transport.clone(),
-        clock: h.clock.clone(),
-        secret_key: h.app.secrets.webhook_encryption.clone(),
-        schedule: h.app.config.webhook_retry_schedule.clone(),
-    };
+    let dispatcher = on_sqs.dispatcher();
     let resp = lambda::webhooks_batch(&dispatcher, &sqs, event).await;
     assert!(resp.batch_item_failures.is_empty());
     let seen = rx.seen();

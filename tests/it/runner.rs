@@ -10,19 +10,20 @@ use http::Method;
 use serde_json::json;
 use shared::domain::event::EventType;
 use shared::domain::run::{Finding, FrameworkRef, RunReport};
-use shared::runner::{AssessError, Assessment, Assessor, Outcome};
+use shared::queue::Ack;
+use shared::runner::{AssessFailure, Assessed, Assessor};
 use shared::store::RunClaim;
 use tests::*;
 
 /// Answers from a script, one per call; counts calls.
 #[derive(Default)]
 struct Scripted {
-    answers: Mutex<VecDeque<Result<Assessment, AssessError>>>,
+    answers: Mutex<VecDeque<Result<Assessed, AssessFailure>>>,
     calls: Mutex<Vec<(String, String, u8)>>,
 }
 
 impl Scripted {
-    fn new(answers: Vec<Result<Assessment, AssessError>>) -> Arc<Self> {
+    fn new(answers: Vec<Result<Assessed, AssessFailure>>) -> Arc<Self> {
         Arc::new(Self { answers: Mutex::new(answers.into()), calls: Mutex::default() })
     }
     fn calls(&self) -> usize {
@@ -32,7 +33,7 @@ impl Scripted {
 
 #[async_trait]
 impl Assessor for Scripted {
-    async fn assess(&self, tenant_id: &str, product: &str, target: u8) -> Result<Assessment, AssessError> {
+    async fn assess(&self, tenant_id: &str, product: &str, target: u8) -> Result<Assessed, AssessFailure> {
         self.calls.lock().unwrap().push((tenant_id.into(), product.into(), target));
         self.answers.lock().unwrap().pop_front().unwrap_or_else(|| Ok(assessment(50)))
     }
@@ -52,8 +53,8 @@ fn finding(id: &str, severity: &str, outcome: &str) -> Finding {
     }
 }
 
-fn assessment(score: u8) -> Assessment {
-    Assessment {
+fn assessment(score: u8) -> Assessed {
+    Assessed {
         score,
         critical: 1,
         high: 1,
@@ -67,13 +68,13 @@ fn assessment(score: u8) -> Assessment {
                 finding("E8-BAK-01", "low", "manual"),
             ],
             maturity: Some(0),
-            maturity_by_strategy: vec![shared::domain::run::StrategyMaturity { strategy: "mfa".into(), level: 0 }],
+            maturity_by_strategy: vec![shared::domain::run::StrategyLevel { strategy: "mfa".into(), level: 0 }],
         },
     }
 }
 
-fn transient() -> AssessError {
-    AssessError::Transient { code: "GRAPH_UNAVAILABLE".into(), message: "Microsoft Graph kept throttling.".into() }
+fn transient() -> AssessFailure {
+    AssessFailure::Transient { code: "GRAPH_UNAVAILABLE".into(), message: "Microsoft Graph kept throttling.".into() }
 }
 
 async fn trigger(h: &Harness) -> (String, String) {
@@ -99,7 +100,7 @@ async fn a_run_completes_with_results_findings_events_and_a_report() {
     let assessor = Scripted::new(vec![Ok(assessment(72))]);
     let runner = h.runner(assessor.clone(), 3);
     h.clock.advance(5);
-    assert_eq!(h.work(&runner).await, vec![Outcome::Done]);
+    assert_eq!(h.work(&runner).await, vec![Ack::Done]);
     assert!(h.runs.is_empty(), "the message is deleted");
     assert_eq!(*assessor.calls.lock().unwrap(), vec![(tenant(1), "essential-eight".to_string(), 2)]);
 
@@ -216,14 +217,14 @@ async fn the_same_message_twice_runs_and_counts_once() {
     h.runs.send(dup, 0);
     let assessor = Scripted::new(vec![]);
     let outcomes = h.work(&h.runner(assessor.clone(), 3)).await;
-    assert_eq!(outcomes, vec![Outcome::Done, Outcome::Done]);
+    assert_eq!(outcomes, vec![Ack::Done, Ack::Done]);
     assert_eq!(assessor.calls(), 1, "assessed once");
     assert_eq!(kinds(&h).await, vec![EventType::AssessmentStarted, EventType::AssessmentCompleted]);
     let me = h.partner(Method::GET, "/me", None).await;
     assert_eq!(me.body["usage"]["runsUsed"], 1, "counted once, when queued");
     // A message for a run that has moved on is dropped without a change.
     h.runs.send(shared::queue::RunMessage { run_id: run_id.clone(), partner_id: h.partner_id().into() }, 0);
-    assert_eq!(h.work(&h.runner(assessor.clone(), 3)).await, vec![Outcome::Done]);
+    assert_eq!(h.work(&h.runner(assessor.clone(), 3)).await, vec![Ack::Done]);
     assert_eq!(assessor.calls(), 1);
 }
 
@@ -247,12 +248,12 @@ async fn a_duplicate_while_the_run_is_held_waits_and_a_crashed_attempt_is_taken_
     let assessor = Scripted::new(vec![]);
     let runner = h.runner(assessor.clone(), 3);
     // While its lease lives, the message is left for later: nothing runs twice at once.
-    assert_eq!(h.work(&runner).await, vec![Outcome::Retry]);
+    assert_eq!(h.work(&runner).await, vec![Ack::Retry]);
     assert_eq!(assessor.calls(), 0);
     assert_eq!(h.runs.len(), 1, "the message stays on the queue");
     // The visibility timeout passes; the redelivery takes the run over and finishes it.
     h.clock.advance(lease);
-    assert_eq!(h.work(&runner).await, vec![Outcome::Done]);
+    assert_eq!(h.work(&runner).await, vec![Ack::Done]);
     assert_eq!(assessor.calls(), 1);
     let run = h.partner(Method::GET, &format!("/assessments/{run_id}"), None).await;
     assert_eq!(run.body["status"], "completed");
@@ -267,14 +268,14 @@ async fn transient_failures_are_retried_then_the_last_attempt_fails_the_run() {
     let assessor = Scripted::new(vec![Err(transient()), Err(transient()), Err(transient())]);
     let runner = h.runner(assessor.clone(), 3);
     for attempt in 1..=2 {
-        assert_eq!(h.work(&runner).await, vec![Outcome::Retry], "attempt {attempt}");
+        assert_eq!(h.work(&runner).await, vec![Ack::Retry], "attempt {attempt}");
         let run = h.partner(Method::GET, &format!("/assessments/{run_id}"), None).await;
         assert_eq!(run.body["status"], "running");
         // Invisible until the visibility timeout passes; no sleeping, the clock moves.
         assert!(h.work(&runner).await.is_empty());
         h.clock.advance(functions::dev_server::RUNS_VISIBILITY_SECS);
     }
-    assert_eq!(h.work(&runner).await, vec![Outcome::Done]);
+    assert_eq!(h.work(&runner).await, vec![Ack::Done]);
     assert_eq!(assessor.calls(), 3);
     let run = h.partner(Method::GET, &format!("/assessments/{run_id}"), None).await;
     let body = run.assert_status(200);
@@ -290,12 +291,12 @@ async fn transient_failures_are_retried_then_the_last_attempt_fails_the_run() {
 async fn a_permanent_failure_fails_the_run_at_once() {
     let h = Harness::new().await;
     let (_, run_id) = trigger(&h).await;
-    let consent = AssessError::Permanent {
+    let consent = AssessFailure::Permanent {
         code: "CONSENT_REQUIRED".into(),
         message: "Admin consent for the baref00t app is missing in tenant 00000001-….".into(),
     };
     let assessor = Scripted::new(vec![Err(consent)]);
-    assert_eq!(h.work(&h.runner(assessor.clone(), 3)).await, vec![Outcome::Done]);
+    assert_eq!(h.work(&h.runner(assessor.clone(), 3)).await, vec![Ack::Done]);
     let run = h.partner(Method::GET, &format!("/assessments/{run_id}"), None).await;
     assert_eq!(run.body["status"], "failed");
     assert_eq!(run.body["error"]["code"], "CONSENT_REQUIRED");
@@ -313,7 +314,7 @@ async fn a_delivery_past_the_last_attempt_fails_a_run_that_kept_crashing() {
     let runner = h.runner(assessor.clone(), 3);
     let d = h.runs.receive(1).remove(0);
     // Three earlier deliveries crashed before finishing; this is the fourth.
-    assert_eq!(runner.process(&d.message, 4).await, Outcome::Done);
+    assert_eq!(runner.process(&d.message, 4).await, Ack::Done);
     assert_eq!(assessor.calls(), 0, "not tried again");
     let run = h.partner(Method::GET, &format!("/assessments/{run_id}"), None).await;
     assert_eq!(run.body["status"], "failed");
@@ -326,7 +327,7 @@ async fn a_run_whose_customer_was_deleted_is_dropped() {
     let (cid, _) = trigger(&h).await;
     h.partner(Method::DELETE, &format!("/customers/{cid}"), None).await.assert_status(204);
     let assessor = Scripted::new(vec![]);
-    assert_eq!(h.work(&h.runner(assessor.clone(), 3)).await, vec![Outcome::Done]);
+    assert_eq!(h.work(&h.runner(assessor.clone(), 3)).await, vec![Ack::Done]);
     assert_eq!(assessor.calls(), 0);
     assert!(kinds(&h).await.is_empty());
 }
@@ -344,7 +345,7 @@ async fn a_run_whose_message_was_lost_is_sent_again_and_runs_once() {
     h.clock.advance(shared::runner::STALE_QUEUED_SECS + 1);
     assert_eq!(resend().await.unwrap(), 1);
     let assessor = Scripted::new(vec![]);
-    assert_eq!(h.work(&h.runner(assessor.clone(), 3)).await, vec![Outcome::Done]);
+    assert_eq!(h.work(&h.runner(assessor.clone(), 3)).await, vec![Ack::Done]);
     let run = h.partner(Method::GET, &format!("/assessments/{run_id}"), None).await;
     assert_eq!(run.body["status"], "completed");
     assert_eq!(resend().await.unwrap(), 0, "a run that started is never sent again");

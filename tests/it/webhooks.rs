@@ -10,7 +10,7 @@ use http::Method;
 use serde_json::{json, Value};
 use shared::config::Config;
 use shared::domain::event::EventType;
-use shared::runner::Outcome;
+use shared::queue::Ack;
 use shared::webhooks::guard::{check_url, forbidden, GuardedResolver, Lookup};
 use shared::webhooks::signing::{baref00t_signature, headers, standard_signature};
 use shared::webhooks::transport::{HttpTransport, SendError, Transport};
@@ -156,14 +156,14 @@ async fn endpoint_as(h: &Harness, distributor: bool, url: &str, events: &[&str])
 }
 
 /// Drains the outbox and makes every due attempt, as the relay and dispatcher tasks do.
-async fn deliver(h: &Harness) -> Vec<Outcome> {
-    let relay = functions::dev_server::relay(&h.app);
+async fn deliver(h: &Harness) -> Vec<Ack> {
+    let relay = h.relay();
     relay.drain(1000).await.unwrap();
-    let dispatcher = functions::dev_server::dispatcher(&h.app);
+    let dispatcher = h.dispatcher();
     let mut outcomes = Vec::new();
     for d in h.webhooks.receive(1000) {
         let o = dispatcher.process(&d.message).await;
-        if o == Outcome::Done {
+        if o == Ack::Done {
             h.webhooks.ack(&d.receipt);
         }
         outcomes.push(o);
@@ -301,7 +301,7 @@ async fn subscribed_events_arrive_signed_and_verifiable() {
     let (id, secret) = endpoint_as(&h, false, &rx.url(), &["customer.created", "customer.deleted"]).await;
     let cid = h.customer("Contoso", &tenant(1)).await;
     h.partner(Method::POST, "/keys", None).await.assert_status(201); // key.created: not subscribed
-    assert_eq!(deliver(&h).await, vec![Outcome::Done]);
+    assert_eq!(deliver(&h).await, vec![Ack::Done]);
     let seen = rx.stub.seen();
     assert_eq!(seen.len(), 1);
     let req = &seen[0];
@@ -592,7 +592,7 @@ async fn a_lost_retry_is_found_by_the_sweep() {
     h.clock.set(T0 + 60 + shared::webhooks::relay::LOST_AFTER_SECS + 1);
     deliver(&h).await;
     assert_eq!(rx.stub.seen().len(), 1, "nothing queued any more");
-    let swept = functions::dev_server::relay(&h.app).sweep(100).await.unwrap();
+    let swept = h.relay().sweep(100).await.unwrap();
     assert_eq!(swept, 1);
     deliver(&h).await;
     assert_eq!(rx.stub.seen().len(), 2);

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::Value;
 
-use functions::dev_server::{bootstrap, embedded_app, DevAccounts, Embedded};
+use functions::dev_server::{bootstrap, embedded, DevAccounts, Embedded};
+use shared::compose::Service;
 use shared::config::Config;
 use shared::domain::time::ManualClock;
 use shared::queue::memory::MemoryQueue;
@@ -24,6 +25,8 @@ pub const PARTNER_BASE: &str = "/api/v1/partner";
 pub const DISTRIBUTOR_BASE: &str = "/api/v1/distributor";
 
 pub struct Harness {
+    /// The service as the dev server assembles it (through the composition root).
+    pub service: Service,
     pub app: Arc<App>,
     pub clock: Arc<ManualClock>,
     pub runs: Arc<MemoryQueue<RunMessage>>,
@@ -78,9 +81,9 @@ impl Harness {
 
     pub async fn with_config(config: Config) -> Self {
         let clock = Arc::new(ManualClock::at(T0));
-        let Embedded { app, runs, webhooks } = embedded_app(config, clock.clone());
+        let Embedded { service, app, runs, webhooks } = embedded(config, clock.clone());
         let accounts = bootstrap(&app, None, None).await.expect("bootstrap");
-        Self { app, clock, runs, webhooks, accounts }
+        Self { service, app, clock, runs, webhooks, accounts }
     }
 
     pub fn partner_key(&self) -> &str {
@@ -211,27 +214,31 @@ impl Harness {
 
     /// A runner on this app's store and clock, with `assessor` doing the assessing.
     pub fn runner(&self, assessor: Arc<dyn shared::runner::Assessor>, max_attempts: u32) -> shared::runner::Runner {
-        shared::runner::Runner {
-            store: self.app.store.clone(),
-            assessor,
-            clock: self.clock.clone(),
-            ids: self.app.ids.clone(),
-            secrets: self.app.secrets.clone(),
-            settings: shared::runner::RunnerSettings {
-                max_attempts,
-                lease_secs: functions::dev_server::RUNS_VISIBILITY_SECS,
-                public_base_url: self.app.config.public_base_url.clone(),
-            },
-        }
+        self.service.runner_with(assessor, max_attempts, functions::dev_server::RUNS_VISIBILITY_SECS)
+    }
+
+    /// The runner as the dev server runs it (the demo tenants).
+    pub fn fixture_runner(&self) -> shared::runner::Runner {
+        self.service.runner(functions::dev_server::RUN_MAX_ATTEMPTS, functions::dev_server::RUNS_VISIBILITY_SECS)
+    }
+
+    /// The outbox relay on this app's store and webhooks queue.
+    pub fn relay(&self) -> shared::webhooks::relay::Relay {
+        self.service.relay()
+    }
+
+    /// The webhook dispatcher on this app's store, queue and transport.
+    pub fn dispatcher(&self) -> shared::webhooks::dispatcher::Dispatcher {
+        self.service.dispatcher()
     }
 
     /// Receives every visible run message, processes each, and deletes the ones done, as the
     /// queue's consumer does; returns the outcomes.
-    pub async fn work(&self, runner: &shared::runner::Runner) -> Vec<shared::runner::Outcome> {
+    pub async fn work(&self, runner: &shared::runner::Runner) -> Vec<shared::queue::Ack> {
         let mut outcomes = Vec::new();
         for d in self.runs.receive(100) {
             let outcome = runner.process(&d.message, d.receive_count).await;
-            if outcome == shared::runner::Outcome::Done {
+            if outcome == shared::queue::Ack::Done {
                 self.runs.ack(&d.receipt);
             }
             outcomes.push(outcome);

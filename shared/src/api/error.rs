@@ -7,6 +7,7 @@ use crate::auth::AuthError;
 use crate::billing::BillingError;
 use crate::domain::account::Surface;
 use crate::store::StoreError;
+use crate::usecases::UseCaseError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -197,6 +198,28 @@ impl From<BillingError> for ApiError {
         match e {
             BillingError::Rejected(m) => Self::PlanChangeFailed(m),
             other => Self::Internal(format!("billing: {other}")),
+        }
+    }
+}
+
+impl From<UseCaseError> for ApiError {
+    fn from(e: UseCaseError) -> Self {
+        match e {
+            UseCaseError::NotFound(m) => Self::NotFound(m),
+            UseCaseError::Invalid(m) => Self::InvalidField(m),
+            UseCaseError::InvalidProduct(m) => Self::InvalidProduct(m),
+            UseCaseError::ProductNotAllowed(m) => Self::ProductNotAllowed(m),
+            UseCaseError::RunLimitReached(m) => Self::RunLimitReached(m),
+            UseCaseError::MaxKeys => Self::MaxKeys,
+            UseCaseError::LastKey => Self::LastKey,
+            UseCaseError::CustomerExists(m) => Self::CustomerExists(m),
+            UseCaseError::PartnerExists(m) => Self::PartnerExists(m),
+            UseCaseError::TooMany(m) => Self::TooMany(m),
+            UseCaseError::PlanChangeFailed(m) => Self::PlanChangeFailed(m),
+            UseCaseError::PartnerInactive(m) => Self::PartnerInactive(m),
+            UseCaseError::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            UseCaseError::Store(e) => Self::Internal(format!("store: {e}")),
+            UseCaseError::Internal(m) => Self::Internal(m),
         }
     }
 }

@@ -8,10 +8,6 @@ pub mod idempotency;
 pub mod request;
 pub mod response;
 pub mod routes;
-mod views;
-
-/// The free-slot key logic, for issuing keys outside the API too (`crate::provision`).
-pub(crate) use handlers::keys;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -91,7 +87,12 @@ impl App {
 
     /// A time-ordered id with `prefix`, from the app's clock.
     pub fn new_id(&self, prefix: &str) -> String {
-        self.ids.time_ordered(prefix, self.clock.now_ms().max(0) as u64)
+        self.ids().new_id(prefix)
+    }
+
+    /// The app's id generator and clock, as the use cases take them.
+    pub fn ids(&self) -> crate::usecases::Ids<'_> {
+        crate::usecases::Ids { gen: &self.ids, clock: self.clock.as_ref() }
     }
 
     /// Serves any request by the route table.

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 
 use super::checks::Reference;
 use super::collect::{CollectError, Collector};
-use super::score::{evaluate, Assessment as EngineAssessment, CheckResult};
-use crate::domain::run::{Finding, FrameworkRef, RunReport, StrategyMaturity};
-use crate::runner::{AssessError, Assessment, Assessor};
+use super::score::{evaluate, Assessment, CheckResult};
+use crate::domain::run::{Finding, FrameworkRef, RunReport, StrategyLevel};
+use crate::runner::{AssessFailure, Assessed, Assessor};
 
 pub struct EngineAssessor {
     collector: Arc<dyn Collector>,
@@ -52,7 +52,7 @@ fn finding(r: &CheckResult) -> Finding {
 }
 
 /// The run's record of an engine assessment: every counted check, in catalogue order.
-pub fn report(a: &EngineAssessment) -> RunReport {
+pub fn report(a: &Assessment) -> RunReport {
     RunReport {
         findings: a.results.iter().map(finding).collect(),
         maturity: a.maturity.as_ref().map(|m| m.overall),
@@ -60,23 +60,25 @@ pub fn report(a: &EngineAssessment) -> RunReport {
             .maturity
             .iter()
             .flat_map(|m| &m.strategies)
-            .map(|s| StrategyMaturity { strategy: s.strategy.as_str().into(), level: s.level })
+            .map(|s| StrategyLevel { strategy: s.strategy.as_str().into(), level: s.level })
             .collect(),
     }
 }
 
 #[async_trait]
 impl Assessor for EngineAssessor {
-    async fn assess(&self, tenant_id: &str, product: &str, maturity_target: u8) -> Result<Assessment, AssessError> {
+    async fn assess(&self, tenant_id: &str, product: &str, maturity_target: u8) -> Result<Assessed, AssessFailure> {
         let snapshot = self.collector.collect(tenant_id).await.map_err(|e| match e {
-            CollectError::ConsentRequired(m) => AssessError::Permanent { code: "CONSENT_REQUIRED".into(), message: m },
-            CollectError::TenantNotFound(m) => AssessError::Permanent { code: "TENANT_NOT_FOUND".into(), message: m },
-            CollectError::Unavailable(m) => AssessError::Transient { code: "GRAPH_UNAVAILABLE".into(), message: m },
-            CollectError::Failed(m) => AssessError::Transient { code: "COLLECTION_FAILED".into(), message: m },
+            CollectError::ConsentRequired(m) => {
+                AssessFailure::Permanent { code: "CONSENT_REQUIRED".into(), message: m }
+            }
+            CollectError::TenantNotFound(m) => AssessFailure::Permanent { code: "TENANT_NOT_FOUND".into(), message: m },
+            CollectError::Unavailable(m) => AssessFailure::Transient { code: "GRAPH_UNAVAILABLE".into(), message: m },
+            CollectError::Failed(m) => AssessFailure::Transient { code: "COLLECTION_FAILED".into(), message: m },
         })?;
         let a = evaluate(product, maturity_target, &snapshot)
-            .map_err(|e| AssessError::Permanent { code: "INVALID_RUN".into(), message: e.to_string() })?;
-        Ok(Assessment {
+            .map_err(|e| AssessFailure::Permanent { code: "INVALID_RUN".into(), message: e.to_string() })?;
+        Ok(Assessed {
             score: a.score,
             critical: a.critical,
             high: a.high,

@@ -21,5 +21,5 @@ pub mod snapshot;
 
 pub use checks::{Check, Evidence, Outcome, Reference, Severity, Status, Strategy};
 pub use fixtures::demo_snapshot;
-pub use score::{evaluate, AssessError, Assessment, CheckResult, Maturity, Product};
+pub use score::{evaluate, Assessment, CheckResult, EngineError, Framework, Maturity};
 pub use snapshot::TenantSnapshot;

@@ -22,17 +22,18 @@ pub fn weight(severity: Severity) -> u32 {
     }
 }
 
-/// The products the engine assesses (ids and ranges as in CONTRACT.md's catalogue).
+/// The frameworks the engine assesses, one per product of the catalogue (ids and ranges as in
+/// CONTRACT.md's catalogue); the catalogue's `domain::catalog::Product` is its configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Product {
+pub enum Framework {
     EssentialEight,
     NistCsf,
     CisM365,
 }
 
-impl Product {
-    pub const ALL: [Product; 3] = [Self::EssentialEight, Self::NistCsf, Self::CisM365];
+impl Framework {
+    pub const ALL: [Framework; 3] = [Self::EssentialEight, Self::NistCsf, Self::CisM365];
 
     pub fn parse(id: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.id() == id)
@@ -74,7 +75,7 @@ impl Product {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum AssessError {
+pub enum EngineError {
     #[error("unknown product '{0}'")]
     UnknownProduct(String),
     #[error("maturityTarget {target} is outside {product}'s range {min}-{max}")]
@@ -123,7 +124,7 @@ impl Maturity {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Assessment {
-    pub product: Product,
+    pub product: Framework,
     pub maturity_target: u8,
     pub tenant_id: String,
     pub collected_at: i64,
@@ -166,11 +167,11 @@ impl Assessment {
 }
 
 /// Assesses `snapshot` for a product id at a maturity target (its level, tier or profile).
-pub fn evaluate(product_id: &str, maturity_target: u8, snapshot: &TenantSnapshot) -> Result<Assessment, AssessError> {
-    let product = Product::parse(product_id).ok_or_else(|| AssessError::UnknownProduct(product_id.to_string()))?;
+pub fn evaluate(product_id: &str, maturity_target: u8, snapshot: &TenantSnapshot) -> Result<Assessment, EngineError> {
+    let product = Framework::parse(product_id).ok_or_else(|| EngineError::UnknownProduct(product_id.to_string()))?;
     let (min, max) = product.maturity_range();
     if !(min..=max).contains(&maturity_target) {
-        return Err(AssessError::MaturityOutOfRange { product: product.id(), target: maturity_target, min, max });
+        return Err(EngineError::MaturityOutOfRange { product: product.id(), target: maturity_target, min, max });
     }
     Ok(evaluate_checks(product, maturity_target, product.checks(), snapshot))
 }
@@ -178,7 +179,7 @@ pub fn evaluate(product_id: &str, maturity_target: u8, snapshot: &TenantSnapshot
 /// Scores an explicit catalogue: the checks whose level is at most `maturity_target` count.
 /// `evaluate` uses the product's own catalogue; this is public so a custom one can be scored.
 pub fn evaluate_checks(
-    product: Product,
+    product: Framework,
     maturity_target: u8,
     checks: &[Check],
     snapshot: &TenantSnapshot,
@@ -218,7 +219,7 @@ pub fn evaluate_checks(
     findings.sort_by_key(|r| r.severity);
     let failed = |sev: Severity| findings.iter().filter(|r| r.severity == sev).count() as u32;
 
-    let maturity = (product == Product::EssentialEight).then(|| essential_eight_maturity(&results, maturity_target));
+    let maturity = (product == Framework::EssentialEight).then(|| essential_eight_maturity(&results, maturity_target));
 
     Assessment {
         product,

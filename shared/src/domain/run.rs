@@ -178,7 +178,7 @@ pub struct FrameworkRef {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StrategyMaturity {
+pub struct StrategyLevel {
     pub strategy: String,
     pub level: u8,
 }
@@ -192,7 +192,7 @@ pub struct RunReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maturity: Option<u8>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub maturity_by_strategy: Vec<StrategyMaturity>,
+    pub maturity_by_strategy: Vec<StrategyLevel>,
 }
 
 /// Filters of the run lists (P12, D13).

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use super::{Delivery, QueueError, RunMessage, RunQueue};
+use super::{QueueError, Received, RunMessage, RunQueue};
 use crate::domain::time::Clock;
 use crate::webhooks::relay::WebhookQueue;
 use crate::webhooks::schedule::MAX_QUEUE_DELAY_SECS;
@@ -43,14 +43,14 @@ impl<M: Clone + Send + 'static> MemoryQueue<M> {
     }
 
     /// Up to `max` visible messages, oldest first; each stays invisible for the visibility timeout.
-    pub fn receive(&self, max: usize) -> Vec<Delivery<M>> {
+    pub fn receive(&self, max: usize) -> Vec<Received<M>> {
         let now = self.clock.now_ms();
         let mut guard = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = Vec::new();
         for e in guard.1.iter_mut().filter(|e| e.visible_at_ms <= now).take(max) {
             e.visible_at_ms = now + self.visibility_secs * 1000;
             e.receive_count += 1;
-            out.push(Delivery {
+            out.push(Received {
                 message: e.message.clone(),
                 receipt: e.seq.to_string(),
                 receive_count: e.receive_count,

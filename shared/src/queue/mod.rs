@@ -22,9 +22,19 @@ pub struct RunMessage {
     pub partner_id: String,
 }
 
+/// What the queue should do with a message once its consumer is done with it (on SQS, a
+/// `Retry` is a partial batch failure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ack {
+    /// Delete it: the work is finished, gone, or handled by another attempt.
+    Done,
+    /// Leave it: it comes back after the visibility timeout.
+    Retry,
+}
+
 /// A received message: `receive_count` is 1 on first delivery and grows with each redelivery.
 #[derive(Clone, Debug)]
-pub struct Delivery<M> {
+pub struct Received<M> {
     pub message: M,
     pub receipt: String,
     pub receive_count: u32,

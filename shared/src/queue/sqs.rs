@@ -15,7 +15,7 @@ use aws_sdk_sqs::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{Delivery, QueueError, RunMessage, RunQueue};
+use super::{QueueError, Received, RunMessage, RunQueue};
 use crate::domain::time::Clock;
 
 /// SQS's longest message delay.
@@ -36,7 +36,7 @@ pub struct SqsQueue {
 
 /// A received message before decoding.
 #[derive(Clone, Debug)]
-pub struct RawDelivery {
+pub struct RawReceived {
     pub body: String,
     pub receipt: String,
     pub receive_count: u32,
@@ -118,7 +118,7 @@ impl SqsQueue {
 
     /// Up to `max` (1–10) due messages, waiting up to `wait_secs` for the first; each stays
     /// invisible for the queue's visibility timeout until deleted.
-    pub async fn receive_raw(&self, max: i32, wait_secs: i32) -> Result<Vec<RawDelivery>, QueueError> {
+    pub async fn receive_raw(&self, max: i32, wait_secs: i32) -> Result<Vec<RawReceived>, QueueError> {
         let out = self
             .client
             .receive_message()
@@ -149,17 +149,17 @@ impl SqsQueue {
                 .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1);
-            due.push(RawDelivery { body, receipt, receive_count });
+            due.push(RawReceived { body, receipt, receive_count });
         }
         Ok(due)
     }
 
     /// Decoded deliveries; a body that does not decode is deleted (it would never succeed).
-    pub async fn receive<M: DeserializeOwned>(&self, max: i32, wait_secs: i32) -> Result<Vec<Delivery<M>>, QueueError> {
+    pub async fn receive<M: DeserializeOwned>(&self, max: i32, wait_secs: i32) -> Result<Vec<Received<M>>, QueueError> {
         let mut out = Vec::new();
         for raw in self.receive_raw(max, wait_secs).await? {
             match serde_json::from_str(&raw.body) {
-                Ok(message) => out.push(Delivery { message, receipt: raw.receipt, receive_count: raw.receive_count }),
+                Ok(message) => out.push(Received { message, receipt: raw.receipt, receive_count: raw.receive_count }),
                 Err(e) => {
                     tracing::error!(error = %e, "dropping a message that does not decode");
                     self.ack(&raw.receipt).await?;

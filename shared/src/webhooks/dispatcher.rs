@@ -13,7 +13,7 @@ use super::transport::{SendError, Transport};
 use super::WebhookMessage;
 use crate::domain::time::Clock;
 use crate::domain::webhook::{Attempt, DeliveryStatus, Endpoint};
-use crate::runner::Outcome;
+use crate::queue::Ack;
 use crate::store::{Store, StoreError};
 
 pub struct Dispatcher {
@@ -82,32 +82,32 @@ pub async fn attempt(
 }
 
 impl Dispatcher {
-    pub async fn process(&self, message: &WebhookMessage) -> Outcome {
+    pub async fn process(&self, message: &WebhookMessage) -> Ack {
         match self.try_process(message).await {
             Ok(o) => o,
             Err(e) => {
                 tracing::error!(delivery_id = message.delivery_id.as_str(), error = %e, "delivery failed; will retry");
-                Outcome::Retry
+                Ack::Retry
             }
         }
     }
 
-    async fn try_process(&self, m: &WebhookMessage) -> Result<Outcome, StoreError> {
+    async fn try_process(&self, m: &WebhookMessage) -> Result<Ack, StoreError> {
         let now = self.clock.now();
         if m.not_before > now {
             // Not due yet: one more hop of at most 15 minutes.
             let hop = (m.not_before - now).min(MAX_QUEUE_DELAY_SECS);
             return match self.queue.send_webhook(m, hop).await {
-                Ok(()) => Ok(Outcome::Done),
-                Err(_) => Ok(Outcome::Retry),
+                Ok(()) => Ok(Ack::Done),
+                Err(_) => Ok(Ack::Retry),
             };
         }
-        let Some(endpoint) = self.store.endpoint(&m.owner, &m.endpoint_id).await? else { return Ok(Outcome::Done) };
+        let Some(endpoint) = self.store.endpoint(&m.owner, &m.endpoint_id).await? else { return Ok(Ack::Done) };
         let Some(delivery) = self.store.delivery(&m.endpoint_id, &m.delivery_id).await? else {
-            return Ok(Outcome::Done);
+            return Ok(Ack::Done);
         };
         if delivery.status != DeliveryStatus::Pending || delivery.attempts.len() as u32 + 1 != m.attempt {
-            return Ok(Outcome::Done);
+            return Ok(Ack::Done);
         }
         let tried = if endpoint.enabled {
             match signing_secrets(&endpoint, &self.secret_key, now) {
@@ -156,7 +156,7 @@ impl Dispatcher {
         match self.store.record_attempt(&m.endpoint_id, &m.delivery_id, &log, status, next_at).await {
             Ok(_) => {}
             // Another delivery of this message recorded the attempt first.
-            Err(StoreError::Conflict | StoreError::NotFound) => return Ok(Outcome::Done),
+            Err(StoreError::Conflict | StoreError::NotFound) => return Ok(Ack::Done),
             Err(e) => return Err(e),
         }
         if let (Some(delay), Some(at)) = (next, next_at) {
@@ -166,6 +166,6 @@ impl Dispatcher {
                 tracing::error!(delivery_id = m.delivery_id.as_str(), error = %e, "could not queue the retry; the sweep will");
             }
         }
-        Ok(Outcome::Done)
+        Ok(Ack::Done)
     }
 }

@@ -4,17 +4,15 @@ use serde_json::json;
 
 use super::super::error::ApiError;
 use super::super::response::Reply;
-use super::super::views;
 use super::super::{App, Ctx};
 use crate::domain::account::Partner;
 use crate::domain::catalog::Plan;
 use crate::domain::time::{rfc3339, Month};
+use crate::views;
 
 /// The partner's plan; a plan missing from the catalogue is a configuration fault.
-pub(super) fn plan_of<'a>(app: &'a App, partner: &Partner) -> Result<&'a Plan, ApiError> {
-    app.config.catalog.plan(&partner.plan).ok_or_else(|| {
-        ApiError::Internal(format!("partner {} is on plan {:?}, which the catalogue lacks", partner.id, partner.plan))
-    })
+fn plan_of<'a>(app: &'a App, partner: &Partner) -> Result<&'a Plan, ApiError> {
+    Ok(crate::usecases::runs::plan_of(&app.config.catalog, partner)?)
 }
 
 /// `usage` for the current month as P1 and D5 show it.

@@ -5,99 +5,26 @@ use serde_json::{json, Value};
 use super::super::error::ApiError;
 use super::super::request::Fields;
 use super::super::response::Reply;
-use super::super::views;
 use super::super::{App, Ctx};
-use super::account::plan_of;
 use super::Paging;
 use crate::domain::account::Partner;
-use crate::domain::catalog::Product;
-use crate::domain::ids::prefix;
-use crate::domain::run::{Run, RunFilter, RunStatus};
+use crate::domain::run::RunFilter;
 use crate::domain::time::Month;
-use crate::queue::RunMessage;
 use crate::reports;
-use crate::store::StoreError;
+use crate::usecases::runs::{self, RunPorts};
+use crate::views;
 
 pub const BULK_MAX: usize = 50;
 
-/// Checks the product and maturity target against the catalogue and the partner's plan.
-fn product_for<'a>(
-    app: &'a App,
-    partner: &Partner,
-    product: &str,
-    maturity: Option<u64>,
-) -> Result<(&'a Product, u8), ApiError> {
-    let p = app.config.catalog.product(product).ok_or_else(|| {
-        ApiError::InvalidProduct(format!(
-            "product {product:?} is not recognised; known products: {}.",
-            app.config.catalog.products.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
-        ))
-    })?;
-    let plan = plan_of(app, partner)?;
-    if !plan.includes(&p.id) {
-        return Err(ApiError::ProductNotAllowed(format!("The {} plan does not include product {}.", plan.id, p.id)));
+/// The ports queueing a run uses, from the app.
+fn run_ports(app: &App) -> RunPorts<'_> {
+    RunPorts {
+        customers: app.store.as_ref(),
+        runs: app.store.as_ref(),
+        queue: app.runs.as_ref(),
+        catalog: &app.config.catalog,
+        ids: app.ids(),
     }
-    let target = match maturity {
-        None => p.maturity_default,
-        Some(m) if m >= u64::from(p.maturity_min) && m <= u64::from(p.maturity_max) => m as u8,
-        Some(m) => {
-            return Err(ApiError::InvalidField(format!(
-                "maturityTarget must be from {} to {} for {}, got {m}.",
-                p.maturity_min, p.maturity_max, p.id
-            )))
-        }
-    };
-    Ok((p, target))
-}
-
-/// Counts and stores one queued run, then hands it to the runs queue.
-async fn queue_one(
-    app: &App,
-    partner: &Partner,
-    customer_id: &str,
-    product: &Product,
-    target: u8,
-    now: i64,
-) -> Result<Run, ApiError> {
-    let not_found = || ApiError::not_found("customer", customer_id);
-    if app.store.customer(&partner.id, customer_id).await?.is_none() {
-        return Err(not_found());
-    }
-    let plan = plan_of(app, partner)?;
-    let run = Run {
-        id: app.new_id(prefix::RUN),
-        partner_id: partner.id.clone(),
-        customer_id: customer_id.to_string(),
-        product: product.id.clone(),
-        maturity_target: target,
-        status: RunStatus::Queued,
-        created_at: now,
-        started_at: None,
-        completed_at: None,
-        results: None,
-        error: None,
-    };
-    let month = Month::of(now);
-    match app.store.queue_run(&run, month, plan.runs_per_month).await {
-        Ok(()) => {}
-        Err(StoreError::RunLimitReached) => {
-            return Err(ApiError::RunLimitReached(format!(
-                "The monthly run limit of {} for the {} plan is reached for {month}.",
-                plan.runs_per_month.unwrap_or_default(),
-                plan.id
-            )))
-        }
-        Err(StoreError::NotFound) => return Err(not_found()),
-        Err(e) => return Err(e.into()),
-    }
-    let message = RunMessage { run_id: run.id.clone(), partner_id: partner.id.clone() };
-    if let Err(e) = app.runs.send_run(&message).await {
-        // The run is stored and counted, so the trigger did succeed. The in-process queue
-        // refuses only while the process stops (and the embedded store goes with it); on AWS
-        // the relay from the table re-sends queued runs that never reached the queue.
-        tracing::error!(run_id = run.id.as_str(), error = %e, "could not hand the run to the runs queue");
-    }
-    Ok(run)
 }
 
 pub async fn create(app: &App, ctx: &Ctx, partner: &Partner, show_partner: bool) -> Result<Reply, ApiError> {
@@ -106,8 +33,8 @@ pub async fn create(app: &App, ctx: &Ctx, partner: &Partner, show_partner: bool)
     let product = f.req_str("product")?;
     let maturity = f.opt_uint("maturityTarget")?;
     f.finish()?;
-    let (product, target) = product_for(app, partner, &product, maturity)?;
-    let run = queue_one(app, partner, &customer_id, product, target, ctx.now).await?;
+    let (product, target) = runs::choose_product(&app.config.catalog, partner, &product, maturity)?;
+    let run = runs::queue_run(run_ports(app), partner, &customer_id, product, target, ctx.now).await?;
     let body = views::run_queued(&run);
     Ok(Reply::accepted(if show_partner { views::with_partner_id(body, &partner.id) } else { body }))
 }
@@ -125,11 +52,14 @@ pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Repl
             ids.len()
         )));
     }
-    let (product, target) = product_for(app, partner, &product, maturity)?;
+    let (product, target) = runs::choose_product(&app.config.catalog, partner, &product, maturity)?;
     let (mut queued, mut failed) = (0, 0);
     let mut runs = Vec::with_capacity(ids.len());
     for customer_id in &ids {
-        match queue_one(app, partner, customer_id, product, target, ctx.now).await {
+        match runs::queue_run(run_ports(app), partner, customer_id, product, target, ctx.now)
+            .await
+            .map_err(ApiError::from)
+        {
             Ok(run) => {
                 queued += 1;
                 runs.push(json!({ "id": run.id, "customerId": run.customer_id, "status": run.status.as_str() }));

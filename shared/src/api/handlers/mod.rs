@@ -21,8 +21,6 @@ use super::response::Reply;
 use super::routes::{PathParams, RouteId};
 use super::{App, Ctx};
 use crate::domain::account::{Owner, Partner};
-use crate::domain::event::{Event, EventType};
-use crate::domain::ids::prefix;
 use crate::store::PageRequest;
 
 pub async fn dispatch(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
@@ -95,13 +93,7 @@ pub async fn public(
 /// The partner named by `{id}`, if it belongs to the calling distributor; 404 otherwise,
 /// exactly as if it did not exist.
 pub(super) async fn sub_partner(app: &App, ctx: &Ctx) -> Result<Partner, ApiError> {
-    let distributor = ctx.distributor()?;
-    let id = ctx.param("id");
-    app.store
-        .partner(id)
-        .await?
-        .filter(|p| p.distributor_id.as_deref() == Some(distributor.id.as_str()))
-        .ok_or_else(|| ApiError::not_found("partner", id))
+    Ok(crate::usecases::partners::sub_partner(app.store.as_ref(), ctx.distributor()?, ctx.param("id")).await?)
 }
 
 /// Reads `limit` and `cursor` for a list bound to the caller, the route, and `scope` (the
@@ -176,16 +168,4 @@ where
         }
     }
     Ok(Reply::created(json!({ "created": created, "failed": failed, field: results })))
-}
-
-/// An event about `account` at `now`.
-pub(super) fn event(
-    app: &App,
-    kind: EventType,
-    account: Owner,
-    distributor_id: Option<String>,
-    now: i64,
-    data: Value,
-) -> Event {
-    Event { id: app.new_id(prefix::EVENT), kind, timestamp: now, account, distributor_id, data }
 }

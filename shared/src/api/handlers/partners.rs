@@ -5,40 +5,24 @@ use serde_json::{json, Value};
 use super::super::error::ApiError;
 use super::super::request::Fields;
 use super::super::response::Reply;
-use super::super::views;
 use super::super::{App, Ctx};
 use super::account::partner_usage;
-use super::{create_each, event, sub_partner, Paging};
-use crate::billing::PlanChangeRequest;
-use crate::domain::account::{
-    AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription, BILLING_CURRENCIES, BILLING_INTERVALS,
-};
-use crate::domain::event::EventType;
-use crate::domain::ids::prefix;
+use super::{create_each, sub_partner, Paging};
+use crate::domain::account::{AccountStatus, BillingConfig, BILLING_CURRENCIES, BILLING_INTERVALS};
 use crate::domain::time::rfc3339;
-use crate::store::StoreError;
+use crate::usecases::partners::{self, BillingPatch, NewPartner};
+use crate::views;
 
 pub const BULK_MAX: usize = 50;
 
-/// Refuses work that needs an active partner.
-pub fn require_active(partner: &Partner, doing: &str) -> Result<(), ApiError> {
-    if partner.status == AccountStatus::Active {
-        Ok(())
-    } else {
-        Err(ApiError::PartnerInactive(format!(
-            "Partner {} is {}; activate it before {doing}.",
-            partner.id,
-            partner.status.as_str()
-        )))
-    }
-}
+pub use crate::usecases::partners::require_active;
 
 fn read_plan(app: &App, f: &Fields, value: &str) -> Result<String, ApiError> {
     let ids: Vec<&str> = app.config.catalog.plans.iter().map(|p| p.id.as_str()).collect();
     f.one_of("plan", value, &ids)
 }
 
-fn read_new_partner(app: &App, mut f: Fields, distributor: &Distributor, now: i64) -> Result<Partner, ApiError> {
+fn read_new_partner(app: &App, mut f: Fields) -> Result<NewPartner, ApiError> {
     let email = f.req_str("email")?;
     let email = f.email("email", email)?.lowercased();
     let company = f.req_str("company")?;
@@ -54,33 +38,7 @@ fn read_new_partner(app: &App, mut f: Fields, distributor: &Distributor, now: i6
     b.finish()?;
     f.finish()?;
     let billing = BillingConfig { currency, interval: interval.unwrap_or_else(|| BillingConfig::default().interval) };
-    Ok(Partner {
-        id: app.new_id(prefix::PARTNER),
-        distributor_id: Some(distributor.id.clone()),
-        company,
-        email,
-        name: Some(name),
-        plan,
-        status: AccountStatus::Pending,
-        subscription: Subscription::opening(Some(&billing), now),
-        billing: Some(billing),
-        customers_count: 0,
-        created_at: now,
-        updated_at: None,
-        activated_at: None,
-        suspended_at: None,
-    })
-}
-
-async fn insert(app: &App, partner: &Partner) -> Result<(), ApiError> {
-    match app.store.create_partner(partner).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::PartnerExists) => Err(ApiError::PartnerExists(format!(
-            "A partner with email {} already exists under this distributor.",
-            partner.email
-        ))),
-        Err(e) => Err(e.into()),
-    }
+    Ok(NewPartner { email, company, name, plan, billing })
 }
 
 pub async fn list(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
@@ -101,16 +59,17 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 }
 
 pub async fn create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
-    let partner = read_new_partner(app, Fields::parse(&ctx.body)?, ctx.distributor()?, ctx.now)?;
-    insert(app, &partner).await?;
+    let new = read_new_partner(app, Fields::parse(&ctx.body)?)?;
+    let partner = partners::build(app.ids(), ctx.distributor()?, new, ctx.now);
+    partners::create(app.store.as_ref(), &partner).await?;
     Ok(Reply::created(views::partner_created(&partner)))
 }
 
 pub async fn bulk_create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let d = ctx.distributor()?;
     create_each(ctx, "partners", BULK_MAX, "company", |fields| async move {
-        let p = read_new_partner(app, fields, d, ctx.now)?;
-        insert(app, &p).await?;
+        let p = partners::build(app.ids(), d, read_new_partner(app, fields)?, ctx.now);
+        partners::create(app.store.as_ref(), &p).await?;
         Ok(json!({ "id": p.id, "company": p.company, "status": p.status.as_str() }))
     })
     .await
@@ -135,24 +94,17 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
         }
     };
     f.finish()?;
-    let mut partner = sub_partner(app, ctx).await?;
-
-    if let Some(plan_id) = plan.as_deref().filter(|p| *p != partner.plan) {
-        let plan = app.config.catalog.plan(plan_id).expect("chosen from the catalogue");
-        let change = app
-            .billing
-            .change_plan(&partner, PlanChangeRequest { plan, billing: None, currency: None }, ctx.now)
-            .await?;
-        partner = change.partner;
-    }
-    if let Some((currency, interval)) = billing_patch {
-        let current = partner.billing.clone().unwrap_or_default();
-        let merged = BillingConfig {
-            currency: currency.unwrap_or(current.currency),
-            interval: interval.unwrap_or(current.interval),
-        };
-        partner = app.store.update_partner_terms(&partner.id, None, Some(&merged), None, ctx.now).await?;
-    }
+    let partner = sub_partner(app, ctx).await?;
+    let plan = plan.map(|p| app.config.catalog.plan(&p).expect("chosen from the catalogue"));
+    let partner = partners::update_terms(
+        app.store.as_ref(),
+        app.billing.as_ref(),
+        partner,
+        plan,
+        billing_patch.map(|(currency, interval)| BillingPatch { currency, interval }),
+        ctx.now,
+    )
+    .await?;
     Ok(Reply::ok(json!({
         "id": partner.id,
         "plan": partner.plan,
@@ -161,34 +113,13 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     })))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Transition {
-    Activate,
-    Suspend,
-}
+pub use crate::usecases::partners::Transition;
 
 /// D7 and D8: moves the partner and records the event, or answers its current state when it
 /// is already there.
 pub async fn transition(app: &App, ctx: &Ctx, to: Transition) -> Result<Reply, ApiError> {
     let partner = sub_partner(app, ctx).await?;
     let d = ctx.distributor()?;
-    let (kind, status, field) = match to {
-        Transition::Activate => (EventType::PartnerActivated, "active", "activatedAt"),
-        Transition::Suspend => (EventType::PartnerSuspended, "suspended", "suspendedAt"),
-    };
-    let data = json!({ "partnerId": partner.id, "status": status, field: rfc3339(ctx.now) });
-    let evt = event(app, kind, Owner::distributor(&d.id), None, ctx.now, data);
-    let (change, at) = match to {
-        Transition::Activate => {
-            let c = app.store.activate_partner(&partner.id, ctx.now, &evt).await?;
-            let at = c.partner.activated_at;
-            (c, at)
-        }
-        Transition::Suspend => {
-            let c = app.store.suspend_partner(&partner.id, ctx.now, &evt).await?;
-            let at = c.partner.suspended_at;
-            (c, at)
-        }
-    };
-    Ok(Reply::ok(json!({ "id": change.partner.id, "status": change.partner.status.as_str(), field: at.map(rfc3339) })))
+    let (partner, at) = partners::transition(app.store.as_ref(), app.ids(), d, &partner, to, ctx.now).await?;
+    Ok(Reply::ok(json!({ "id": partner.id, "status": partner.status.as_str(), to.time_field(): at.map(rfc3339) })))
 }

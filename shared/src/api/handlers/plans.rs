@@ -9,9 +9,7 @@ use super::super::{App, Ctx};
 use crate::billing::PlanChangeRequest;
 use crate::domain::account::{Partner, SUBSCRIPTION_BILLINGS, SUBSCRIPTION_CURRENCIES};
 use crate::domain::time::rfc3339;
-use crate::ratelimit;
-
-const HOUR: i64 = 3600;
+use crate::usecases::plans;
 
 /// One of `allowed`, or PLAN_CHANGE_FAILED (the reference's code for a bad plan or billing).
 fn choice(field: &str, value: &str, allowed: &[&str]) -> Result<String, ApiError> {
@@ -35,20 +33,16 @@ pub async fn change(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, Ap
     let billing = billing.map(|b| choice("billing", &b, SUBSCRIPTION_BILLINGS)).transpose()?;
     let currency = currency.map(|c| choice("currency", &c, SUBSCRIPTION_CURRENCIES)).transpose()?;
 
-    let window = ratelimit::hit(
+    let request = PlanChangeRequest { plan, billing: billing.as_deref(), currency: currency.as_deref() };
+    let change = plans::change_plan(
         app.store.as_ref(),
-        &format!("PLAN#{}", partner.id),
+        app.billing.as_ref(),
         app.config.plan_changes_per_hour,
-        HOUR,
+        partner,
+        request,
         ctx.now,
     )
     .await?;
-    if window.exceeded {
-        return Err(ApiError::RateLimited { retry_after: window.retry_after(ctx.now) });
-    }
-
-    let request = PlanChangeRequest { plan, billing: billing.as_deref(), currency: currency.as_deref() };
-    let change = app.billing.change_plan(partner, request, ctx.now).await?;
     let sub = &change.partner.subscription;
     tracing::info!(
         partner_id = partner.id.as_str(),

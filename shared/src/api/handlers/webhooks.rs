@@ -7,19 +7,11 @@ use super::super::request::Fields;
 use super::super::response::Reply;
 use super::super::{App, Ctx};
 use super::Paging;
-use crate::domain::ids::prefix;
 use crate::domain::time::rfc3339;
 use crate::domain::webhook::{subscribable, Delivery, Endpoint};
-use crate::store::StoreError;
-use crate::webhooks::dispatcher::{attempt, signing_secrets};
+use crate::usecases::webhooks::{self, EndpointPatch, NewEndpoint};
 use crate::webhooks::guard::check_url;
-use crate::webhooks::secrets::encrypt;
-use crate::webhooks::signing::generate_secret;
-use crate::webhooks::WebhookMessage;
 
-pub const ENDPOINT_PREFIX: &str = "whk_";
-/// How long a rotated-out secret keeps signing.
-pub const ROTATION_GRACE_SECS: i64 = 24 * 3600;
 const DESCRIPTION_MAX: usize = 500;
 
 fn view(e: &Endpoint) -> Value {
@@ -96,8 +88,7 @@ fn read_description(f: &mut Fields) -> Result<Option<String>, ApiError> {
 }
 
 async fn find(app: &App, ctx: &Ctx) -> Result<Endpoint, ApiError> {
-    let id = ctx.param("id");
-    app.store.endpoint(&ctx.principal.owner(), id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint", id))
+    Ok(webhooks::find(app.store.as_ref(), &ctx.principal.owner(), ctx.param("id")).await?)
 }
 
 pub async fn list(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
@@ -118,29 +109,18 @@ pub async fn create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let description = read_description(&mut f)?;
     let enabled = f.opt_bool("enabled")?.unwrap_or(true);
     f.finish()?;
-    let secret = generate_secret();
-    let endpoint = Endpoint {
-        id: app.new_id(ENDPOINT_PREFIX),
-        owner: ctx.principal.owner(),
-        url,
-        events,
-        description,
-        enabled,
-        secret: encrypt(&app.secrets.webhook_encryption, &secret),
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        created_at: ctx.now,
-        updated_at: None,
-        version: 1,
-    };
-    match app.store.create_endpoint(&endpoint, app.config.webhook_max_endpoints).await {
-        Ok(()) => Ok(Reply::created(json!({ "webhook": view(&endpoint), "secret": secret }))),
-        Err(StoreError::LimitReached) => Err(ApiError::TooMany(format!(
-            "An account may have at most {} webhook endpoints.",
-            app.config.webhook_max_endpoints
-        ))),
-        Err(e) => Err(e.into()),
-    }
+    let new = NewEndpoint { url, events, description, enabled };
+    let made = webhooks::create(
+        app.store.as_ref(),
+        app.ids(),
+        &app.secrets.webhook_encryption,
+        app.config.webhook_max_endpoints,
+        ctx.principal.owner(),
+        new,
+        ctx.now,
+    )
+    .await?;
+    Ok(Reply::created(json!({ "webhook": view(&made.endpoint), "secret": made.secret })))
 }
 
 pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
@@ -155,69 +135,42 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let enabled = f.opt_bool("enabled")?;
     let rotate = f.opt_bool("rotateSecret")?.unwrap_or(false);
     f.finish()?;
-    for _ in 0..5 {
-        let current = find(app, ctx).await?;
-        let mut next = current.clone();
-        if let Some(u) = &url {
-            next.url = u.clone();
-        }
-        if let Some(e) = &events {
-            next.events = e.clone();
-        }
-        if clear_description {
-            next.description = None;
-        } else if description.is_some() {
-            next.description = description.clone();
-        }
-        if let Some(en) = enabled {
-            next.enabled = en;
-        }
-        let new_secret = rotate.then(generate_secret);
-        if let Some(s) = &new_secret {
-            next.previous_secret = Some(current.secret.clone());
-            next.previous_secret_expires_at = Some(ctx.now + ROTATION_GRACE_SECS);
-            next.secret = encrypt(&app.secrets.webhook_encryption, s);
-        }
-        next.updated_at = Some(ctx.now);
-        next.version = current.version + 1;
-        match app.store.update_endpoint(&next, current.version).await {
-            Ok(()) => {
-                let mut body = json!({ "webhook": view(&next) });
-                if let Some(s) = new_secret {
-                    body["secret"] = json!(s);
-                }
-                return Ok(Reply::ok(body));
-            }
-            Err(StoreError::Conflict) => continue,
-            Err(StoreError::NotFound) => return Err(ApiError::not_found("webhook endpoint", ctx.param("id"))),
-            Err(e) => return Err(e.into()),
-        }
+    let patch = EndpointPatch {
+        url,
+        events,
+        description: if clear_description { Some(None) } else { description.map(Some) },
+        enabled,
+        rotate_secret: rotate,
+    };
+    let owner = ctx.principal.owner();
+    let updated =
+        webhooks::update(app.store.as_ref(), &app.secrets.webhook_encryption, &owner, ctx.param("id"), &patch, ctx.now)
+            .await?;
+    let mut body = json!({ "webhook": view(&updated.endpoint) });
+    if let Some(s) = updated.secret {
+        body["secret"] = json!(s);
     }
-    Err(ApiError::Internal("webhook endpoint kept changing during the update".into()))
+    Ok(Reply::ok(body))
 }
 
 pub async fn delete(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
-    match app.store.delete_endpoint(&ctx.principal.owner(), ctx.param("id")).await {
-        Ok(()) => Ok(Reply::no_content()),
-        Err(StoreError::NotFound) => Err(ApiError::not_found("webhook endpoint", ctx.param("id"))),
-        Err(e) => Err(e.into()),
-    }
+    webhooks::delete(app.store.as_ref(), &ctx.principal.owner(), ctx.param("id")).await?;
+    Ok(Reply::no_content())
 }
 
 /// Sends a signed `ping` now and answers with what happened.
 pub async fn test(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
-    let endpoint = find(app, ctx).await?;
-    let secrets = signing_secrets(&endpoint, &app.secrets.webhook_encryption, ctx.now)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let event_id = app.new_id(prefix::EVENT);
-    let body = json!({
-        "id": event_id,
-        "type": "ping",
-        "timestamp": rfc3339(ctx.now),
-        "data": { "webhookId": endpoint.id },
-    })
-    .to_string();
-    let tried = attempt(app.transport.as_ref(), &endpoint, &secrets, &event_id, "ping", body.as_bytes(), ctx.now).await;
+    let owner = ctx.principal.owner();
+    let tried = webhooks::ping(
+        app.store.as_ref(),
+        app.transport.as_ref(),
+        app.ids(),
+        &app.secrets.webhook_encryption,
+        &owner,
+        ctx.param("id"),
+        ctx.now,
+    )
+    .await?;
     Ok(Reply::ok(json!({
         "delivered": tried.delivered,
         "statusCode": tried.status_code,
@@ -236,20 +189,15 @@ pub async fn deliveries(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 
 /// Queues one more attempt of a delivery now (no retries after it).
 pub async fn redeliver(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
-    let endpoint = find(app, ctx).await?;
-    let id = ctx.param("deliveryId");
-    if app.store.delivery(&endpoint.id, id).await?.is_none() {
-        return Err(ApiError::not_found("delivery", id));
-    }
-    let d = app.store.reopen_delivery(&endpoint.id, id, ctx.now).await?;
-    let message = WebhookMessage {
-        owner: endpoint.owner.clone(),
-        endpoint_id: endpoint.id.clone(),
-        delivery_id: d.id.clone(),
-        attempt: d.attempts.len() as u32 + 1,
-        not_before: ctx.now,
-        manual: true,
-    };
-    app.webhooks.send_webhook(&message, 0).await.map_err(|e| ApiError::Internal(format!("queue: {e}")))?;
+    let owner = ctx.principal.owner();
+    let d = webhooks::redeliver(
+        app.store.as_ref(),
+        app.webhooks.as_ref(),
+        &owner,
+        ctx.param("id"),
+        ctx.param("deliveryId"),
+        ctx.now,
+    )
+    .await?;
     Ok(Reply::accepted(json!({ "id": d.id, "status": d.status.as_str() })))
 }

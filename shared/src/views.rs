@@ -1,4 +1,5 @@
-//! How domain objects look in responses and event payloads (camelCase, RFC 3339 times).
+//! How domain objects look as JSON, in API responses and in event payloads alike (camelCase,
+//! RFC 3339 times). Not HTTP: the use cases build event payloads with it too.
 
 use serde_json::{json, Map, Value};
 

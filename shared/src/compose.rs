@@ -1,0 +1,145 @@
+//! The composition root: the one place that assembles the [`App`] and every worker (runner,
+//! webhook dispatcher, outbox relay, usage report) from the adapters a caller picked. The
+//! Lambda entry point (DynamoDB, SQS, Secrets Manager), the dev server (embedded store and
+//! in-process queues, or AWS), the operator CLI and the test harness all build through here,
+//! so tests exercise what production assembles.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::App;
+use crate::assess::assessor::EngineAssessor;
+use crate::assess::collect::{Collector, FixtureCollector, GraphCollector};
+use crate::billing::{Billing, LocalLedger};
+use crate::config::{Config, Secrets};
+use crate::domain::ids::IdGen;
+use crate::domain::time::Clock;
+use crate::graph::{GraphClient, GraphConfig, TokioSleeper};
+use crate::queue::RunQueue;
+use crate::runner::{Assessor, Runner, RunnerSettings};
+use crate::store::Store;
+use crate::usage_report::UsageReport;
+use crate::webhooks::dispatcher::Dispatcher;
+use crate::webhooks::guard::SystemLookup;
+use crate::webhooks::relay::{Relay, WebhookQueue};
+use crate::webhooks::transport::{HttpTransport, Transport};
+
+/// The adapters and settings a deployment is made of.
+pub struct Parts {
+    pub config: Config,
+    pub secrets: Secrets,
+    pub store: Arc<dyn Store>,
+    /// Where queued runs go (SQS, or an in-process queue).
+    pub runs: Arc<dyn RunQueue>,
+    /// Where webhook attempts go.
+    pub webhooks: Arc<dyn WebhookQueue>,
+    pub clock: Arc<dyn Clock>,
+    /// What the runner reads tenants with (Microsoft Graph, or the demo tenants).
+    pub collector: Arc<dyn Collector>,
+    /// How webhook attempts are sent; `None` is HTTPS through the SSRF guard, with the
+    /// config's timeout and private-target setting.
+    pub transport: Option<Arc<dyn Transport>>,
+    /// Plan changes; `None` is the local ledger on `store`.
+    pub billing: Option<Arc<dyn Billing>>,
+}
+
+/// The assembled service: the HTTP app and the factories of its workers.
+pub struct Service {
+    pub app: Arc<App>,
+    collector: Arc<dyn Collector>,
+}
+
+impl Service {
+    /// Builds the app from `parts` (once per process, once per Lambda cold start).
+    pub fn new(parts: Parts) -> Self {
+        let transport = parts.transport.unwrap_or_else(|| {
+            Arc::new(HttpTransport::new(
+                Arc::new(SystemLookup),
+                parts.config.webhook_allow_private_targets,
+                Duration::from_millis(parts.config.webhook_timeout_ms),
+            ))
+        });
+        let billing = parts.billing.unwrap_or_else(|| Arc::new(LocalLedger::new(parts.store.clone())));
+        let app = App {
+            config: parts.config,
+            secrets: parts.secrets,
+            store: parts.store,
+            runs: parts.runs,
+            billing,
+            clock: parts.clock,
+            ids: Arc::new(IdGen::new()),
+            webhooks: parts.webhooks,
+            transport,
+        };
+        Self { app: Arc::new(app), collector: parts.collector }
+    }
+
+    /// The runs queue's consumer, assessing with the collector it was built with.
+    /// `max_attempts` deliveries may try a run (keep it below the queue's maxReceiveCount);
+    /// `lease_secs` is the queue's visibility timeout.
+    pub fn runner(&self, max_attempts: u32, lease_secs: i64) -> Runner {
+        self.runner_with(Arc::new(EngineAssessor::new(self.collector.clone())), max_attempts, lease_secs)
+    }
+
+    /// The runner with another assessor (tests inject failing or slow ones).
+    pub fn runner_with(&self, assessor: Arc<dyn Assessor>, max_attempts: u32, lease_secs: i64) -> Runner {
+        let app = &self.app;
+        Runner {
+            store: app.store.clone(),
+            assessor,
+            clock: app.clock.clone(),
+            ids: app.ids.clone(),
+            secrets: app.secrets.clone(),
+            settings: RunnerSettings { max_attempts, lease_secs, public_base_url: app.config.public_base_url.clone() },
+        }
+    }
+
+    /// The webhooks queue's consumer: one attempt per message, retries per the config's schedule.
+    pub fn dispatcher(&self) -> Dispatcher {
+        let app = &self.app;
+        Dispatcher {
+            store: app.store.clone(),
+            queue: app.webhooks.clone(),
+            transport: app.transport.clone(),
+            clock: app.clock.clone(),
+            secret_key: app.secrets.webhook_encryption.clone(),
+            schedule: app.config.webhook_retry_schedule.clone(),
+        }
+    }
+
+    /// Moves events from the outbox to webhook deliveries on the webhooks queue.
+    pub fn relay(&self) -> Relay {
+        let app = &self.app;
+        Relay { store: app.store.clone(), queue: app.webhooks.clone(), clock: app.clock.clone(), ids: app.ids.clone() }
+    }
+
+    /// The monthly usage report (closes the previous month into snapshots).
+    pub fn usage_report(&self) -> UsageReport {
+        UsageReport { store: self.app.store.clone(), clock: self.app.clock.clone() }
+    }
+}
+
+/// The collector for a deployment: Microsoft Graph when the app's client id and secret are
+/// given, else the demo tenants (a deployment without Graph credentials assesses the
+/// fixtures, and says so in the log).
+pub fn collector(
+    graph_client_id: Option<&str>,
+    graph_client_secret: Option<&str>,
+    clock: Arc<dyn Clock>,
+) -> Arc<dyn Collector> {
+    match (graph_client_id, graph_client_secret) {
+        (Some(id), Some(secret)) => {
+            match GraphClient::new(GraphConfig::production(id.into(), secret.into()), Arc::new(TokioSleeper)) {
+                Ok(client) => Arc::new(GraphCollector::new(client, clock)),
+                Err(e) => {
+                    tracing::error!(error = %e, "Graph client could not be built; assessing the demo tenants");
+                    Arc::new(FixtureCollector)
+                }
+            }
+        }
+        _ => {
+            tracing::warn!("no graphClientId/graphClientSecret in the secret; assessing the demo tenants");
+            Arc::new(FixtureCollector)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! API keys: issuing into a free slot and revoking (contract P14, P15, D15; the operator's
+//! `admin issue-key`). A key is shown once, by the caller of [`issue`]; only its keyed hash
+//! is stored.
+
+use serde_json::json;
+
+use super::{Ids, StoreResultExt, UseCaseError};
+use crate::auth::{generate_key, hash_key};
+use crate::domain::account::{AccountStatus, Owner, Partner};
+use crate::domain::event::{Event, EventType};
+use crate::domain::time::rfc3339;
+use crate::store::{KeyStore, StoreError};
+
+/// The two key slots an account has (contract P14: "at most 2 active keys").
+pub const SLOTS: [u8; 2] = [1, 2];
+
+/// A key just issued: the only time its text exists outside the caller's hands.
+#[derive(Debug)]
+pub struct IssuedKey {
+    pub slot: u8,
+    pub key: String,
+}
+
+/// The `key.created` event for a key issued to `owner` in `slot` at `now` (unix seconds).
+pub fn created_event(ids: Ids<'_>, owner: &Owner, slot: u8, now: i64) -> Event {
+    ids.event(EventType::KeyCreated, owner.clone(), None, now, json!({ "slot": slot, "createdAt": rfc3339(now) }))
+}
+
+fn suspended(owner: &Owner) -> UseCaseError {
+    UseCaseError::PartnerInactive(format!("Partner {} is suspended; activate it before issuing keys.", owner.id))
+}
+
+/// Refuses a key for a suspended partner (D15) before anything is generated.
+pub fn require_not_suspended(partner: &Partner) -> Result<(), UseCaseError> {
+    if partner.status == AccountStatus::Suspended {
+        return Err(suspended(&Owner::partner(&partner.id)));
+    }
+    Ok(())
+}
+
+/// Generates a key for `owner`, stores its hash (keyed with `key_hashing`) in the lowest free
+/// slot and returns it. With `with_event`, the `key.created` event is recorded in the same
+/// write. The slot is claimed by a conditional write, so concurrent calls never share one; the
+/// loser looks again. Errors: `MaxKeys` (both slots taken), `PartnerInactive` (suspended).
+pub async fn issue(
+    store: &dyn KeyStore,
+    key_hashing: &[u8],
+    ids: Ids<'_>,
+    owner: &Owner,
+    now: i64,
+    with_event: bool,
+) -> Result<IssuedKey, UseCaseError> {
+    let key = generate_key(owner.surface);
+    let hash = hash_key(key_hashing, key.expose());
+    for _ in 0..SLOTS.len() + 1 {
+        let taken: Vec<u8> = store.keys_of(owner).await?.iter().map(|k| k.slot).collect();
+        let slot = SLOTS.into_iter().find(|s| !taken.contains(s)).ok_or(UseCaseError::MaxKeys)?;
+        let event = with_event.then(|| created_event(ids, owner, slot, now));
+        match store.issue_key(owner, slot, &hash, now, event.as_ref()).await {
+            Ok(()) => return Ok(IssuedKey { slot, key: key.into_string() }),
+            Err(StoreError::Conflict) => continue,
+            Err(StoreError::OwnerSuspended) => return Err(suspended(owner)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(UseCaseError::MaxKeys)
+}
+
+/// Revokes the key in `slot` (1 or 2) with its `key.revoked` event. Errors: `NotFound` for an
+/// empty slot, `LastKey` when it is the owner's only key.
+pub async fn revoke(store: &dyn KeyStore, ids: Ids<'_>, owner: &Owner, slot: u8, now: i64) -> Result<(), UseCaseError> {
+    let evt =
+        ids.event(EventType::KeyRevoked, owner.clone(), None, now, json!({ "slot": slot, "revokedAt": rfc3339(now) }));
+    store
+        .revoke_key(owner, slot, &evt)
+        .await
+        .on(StoreError::NotFound, || UseCaseError::NotFound(format!("No active key in slot {slot}.")))
+}

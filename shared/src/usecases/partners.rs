@@ -1,0 +1,174 @@
+//! A distributor's partners (contract D3–D9): provisioning, terms, activation and suspension.
+
+use serde_json::json;
+
+use super::{Ids, UseCaseError};
+use crate::billing::{Billing, PlanChangeRequest};
+use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription};
+use crate::domain::catalog::Plan;
+use crate::domain::email::Email;
+use crate::domain::event::EventType;
+use crate::domain::ids::prefix;
+use crate::domain::time::rfc3339;
+use crate::store::{AccountStore, StoreError};
+
+/// Refuses work that needs an active partner (`PartnerInactive`), e.g. D12's "triggering
+/// assessments" for a pending or suspended sub-partner.
+pub fn require_active(partner: &Partner, doing: &str) -> Result<(), UseCaseError> {
+    if partner.status == AccountStatus::Active {
+        Ok(())
+    } else {
+        Err(UseCaseError::PartnerInactive(format!(
+            "Partner {} is {}; activate it before {doing}.",
+            partner.id,
+            partner.status.as_str()
+        )))
+    }
+}
+
+/// A partner as D3/D4 describe it, already checked (email lower-cased, names trimmed, plan
+/// and billing from the catalogue's and the contract's lists).
+#[derive(Clone, Debug)]
+pub struct NewPartner {
+    /// Lower-cased ([`Email::lowercased`]): unique per distributor.
+    pub email: Email,
+    pub company: String,
+    pub name: String,
+    pub plan: String,
+    pub billing: BillingConfig,
+}
+
+/// The partner `new` describes, pending under `distributor`, as it would be stored at `now`.
+pub fn build(ids: Ids<'_>, distributor: &Distributor, new: NewPartner, now: i64) -> Partner {
+    Partner {
+        id: ids.new_id(prefix::PARTNER),
+        distributor_id: Some(distributor.id.clone()),
+        company: new.company,
+        email: new.email,
+        name: Some(new.name),
+        plan: new.plan,
+        status: AccountStatus::Pending,
+        subscription: Subscription::opening(Some(&new.billing), now),
+        billing: Some(new.billing),
+        customers_count: 0,
+        created_at: now,
+        updated_at: None,
+        activated_at: None,
+        suspended_at: None,
+    }
+}
+
+/// Stores a new partner. Errors: `PartnerExists` (the distributor has a partner with this email).
+pub async fn create(store: &dyn AccountStore, partner: &Partner) -> Result<(), UseCaseError> {
+    match store.create_partner(partner).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::PartnerExists) => Err(UseCaseError::PartnerExists(format!(
+            "A partner with email {} already exists under this distributor.",
+            partner.email
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The partner `id` if it belongs to `distributor`; `NotFound` otherwise, exactly as if it did
+/// not exist (tenancy answers 404).
+pub async fn sub_partner(
+    store: &dyn AccountStore,
+    distributor: &Distributor,
+    id: &str,
+) -> Result<Partner, UseCaseError> {
+    store
+        .partner(id)
+        .await?
+        .filter(|p| p.distributor_id.as_deref() == Some(distributor.id.as_str()))
+        .ok_or_else(|| UseCaseError::not_found("partner", id))
+}
+
+/// D6's `billing` object: `None` in a field keeps what the partner has.
+#[derive(Clone, Debug, Default)]
+pub struct BillingPatch {
+    pub currency: Option<String>,
+    pub interval: Option<String>,
+}
+
+/// D6: a new plan (through billing, with proration) and/or a billing patch; `None` keeps what
+/// the partner has. Returns the partner as updated.
+pub async fn update_terms(
+    store: &dyn AccountStore,
+    billing: &dyn Billing,
+    mut partner: Partner,
+    plan: Option<&Plan>,
+    billing_patch: Option<BillingPatch>,
+    now: i64,
+) -> Result<Partner, UseCaseError> {
+    if let Some(plan) = plan.filter(|p| p.id != partner.plan) {
+        let change =
+            billing.change_plan(&partner, PlanChangeRequest { plan, billing: None, currency: None }, now).await?;
+        partner = change.partner;
+    }
+    if let Some(patch) = billing_patch {
+        let current = partner.billing.clone().unwrap_or_default();
+        let merged = BillingConfig {
+            currency: patch.currency.unwrap_or(current.currency),
+            interval: patch.interval.unwrap_or(current.interval),
+        };
+        partner = store.update_partner_terms(&partner.id, None, Some(&merged), None, now).await?;
+    }
+    Ok(partner)
+}
+
+/// Where D7 and D8 move a partner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    Activate,
+    Suspend,
+}
+
+impl Transition {
+    /// The status moved to, as the API and the event show it.
+    pub fn status(self) -> &'static str {
+        match self {
+            Self::Activate => "active",
+            Self::Suspend => "suspended",
+        }
+    }
+
+    /// The field that holds the time of the move (`activatedAt`, `suspendedAt`).
+    pub fn time_field(self) -> &'static str {
+        match self {
+            Self::Activate => "activatedAt",
+            Self::Suspend => "suspendedAt",
+        }
+    }
+}
+
+/// D7/D8: moves the partner (suspension deletes its keys in the same write) and records the
+/// `partner.activated`/`partner.suspended` event; a partner already there is answered as it
+/// is, with no event. Returns the partner and the time of its move.
+pub async fn transition(
+    store: &dyn AccountStore,
+    ids: Ids<'_>,
+    distributor: &Distributor,
+    partner: &Partner,
+    to: Transition,
+    now: i64,
+) -> Result<(Partner, Option<i64>), UseCaseError> {
+    let kind = match to {
+        Transition::Activate => EventType::PartnerActivated,
+        Transition::Suspend => EventType::PartnerSuspended,
+    };
+    let data = json!({ "partnerId": partner.id, "status": to.status(), to.time_field(): rfc3339(now) });
+    let evt = ids.event(kind, Owner::distributor(&distributor.id), None, now, data);
+    Ok(match to {
+        Transition::Activate => {
+            let c = store.activate_partner(&partner.id, now, &evt).await?;
+            let at = c.partner.activated_at;
+            (c.partner, at)
+        }
+        Transition::Suspend => {
+            let c = store.suspend_partner(&partner.id, now, &evt).await?;
+            let at = c.partner.suspended_at;
+            (c.partner, at)
+        }
+    })
+}

@@ -1,0 +1,120 @@
+//! Queueing assessment runs (contract P10–P11, D12): a run is one assessment of one customer
+//! for one product; it is counted against the plan's monthly limit and stored in one write,
+//! then handed to the runs queue.
+
+use super::{Ids, UseCaseError};
+use crate::domain::account::Partner;
+use crate::domain::catalog::{Catalog, Plan, Product};
+use crate::domain::ids::prefix;
+use crate::domain::run::{Run, RunStatus};
+use crate::domain::time::Month;
+use crate::queue::{RunMessage, RunQueue};
+use crate::store::{CustomerStore, RunStore, StoreError};
+
+/// The partner's plan; a plan missing from the catalogue is a configuration fault (`Internal`).
+pub fn plan_of<'a>(catalog: &'a Catalog, partner: &Partner) -> Result<&'a Plan, UseCaseError> {
+    catalog.plan(&partner.plan).ok_or_else(|| {
+        UseCaseError::Internal(format!(
+            "partner {} is on plan {:?}, which the catalogue lacks",
+            partner.id, partner.plan
+        ))
+    })
+}
+
+/// Checks `product` and the maturity target against the catalogue and the partner's plan;
+/// returns the product and the target (the product's default when none is asked for).
+/// Errors: `InvalidProduct`, `ProductNotAllowed` (not on the plan), `Invalid` (target out of
+/// the product's range).
+pub fn choose_product<'a>(
+    catalog: &'a Catalog,
+    partner: &Partner,
+    product: &str,
+    maturity: Option<u64>,
+) -> Result<(&'a Product, u8), UseCaseError> {
+    let p = catalog.product(product).ok_or_else(|| {
+        UseCaseError::InvalidProduct(format!(
+            "product {product:?} is not recognised; known products: {}.",
+            catalog.products.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    let plan = plan_of(catalog, partner)?;
+    if !plan.includes(&p.id) {
+        return Err(UseCaseError::ProductNotAllowed(format!(
+            "The {} plan does not include product {}.",
+            plan.id, p.id
+        )));
+    }
+    let target = match maturity {
+        None => p.maturity_default,
+        Some(m) if m >= u64::from(p.maturity_min) && m <= u64::from(p.maturity_max) => m as u8,
+        Some(m) => {
+            return Err(UseCaseError::Invalid(format!(
+                "maturityTarget must be from {} to {} for {}, got {m}.",
+                p.maturity_min, p.maturity_max, p.id
+            )))
+        }
+    };
+    Ok((p, target))
+}
+
+/// The ports queueing a run uses.
+#[derive(Clone, Copy)]
+pub struct RunPorts<'a> {
+    pub customers: &'a dyn CustomerStore,
+    pub runs: &'a dyn RunStore,
+    pub queue: &'a dyn RunQueue,
+    pub catalog: &'a Catalog,
+    pub ids: Ids<'a>,
+}
+
+/// Counts and stores one queued run of `customer_id` at `now` (unix seconds), then hands it to
+/// the runs queue. Errors: `NotFound` (no such customer of the partner), `RunLimitReached`.
+/// A queue failure after the write is logged, not returned: the run is stored and counted, and
+/// the stale-run sweep re-sends a run whose message never reached the queue.
+pub async fn queue_run(
+    ports: RunPorts<'_>,
+    partner: &Partner,
+    customer_id: &str,
+    product: &Product,
+    target: u8,
+    now: i64,
+) -> Result<Run, UseCaseError> {
+    let not_found = || UseCaseError::not_found("customer", customer_id);
+    if ports.customers.customer(&partner.id, customer_id).await?.is_none() {
+        return Err(not_found());
+    }
+    let plan = plan_of(ports.catalog, partner)?;
+    let run = Run {
+        id: ports.ids.new_id(prefix::RUN),
+        partner_id: partner.id.clone(),
+        customer_id: customer_id.to_string(),
+        product: product.id.clone(),
+        maturity_target: target,
+        status: RunStatus::Queued,
+        created_at: now,
+        started_at: None,
+        completed_at: None,
+        results: None,
+        error: None,
+    };
+    let month = Month::of(now);
+    match ports.runs.queue_run(&run, month, plan.runs_per_month).await {
+        Ok(()) => {}
+        Err(StoreError::RunLimitReached) => {
+            return Err(UseCaseError::RunLimitReached(format!(
+                "The monthly run limit of {} for the {} plan is reached for {month}.",
+                plan.runs_per_month.unwrap_or_default(),
+                plan.id
+            )))
+        }
+        Err(StoreError::NotFound) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    }
+    let message = RunMessage { run_id: run.id.clone(), partner_id: partner.id.clone() };
+    if let Err(e) = ports.queue.send_run(&message).await {
+        // The in-process queue refuses only while the process stops (and the embedded store
+        // goes with it); on AWS the relay's sweep re-sends queued runs that never reached it.
+        tracing::error!(run_id = run.id.as_str(), error = %e, "could not hand the run to the runs queue");
+    }
+    Ok(run)
+}

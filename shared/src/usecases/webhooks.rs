@@ -1,0 +1,188 @@
+//! Webhook endpoints (both surfaces: each account manages its own): create with a secret
+//! shown once, update with optional rotation, delete, and manual redelivery.
+
+use serde_json::json;
+
+use super::{Ids, StoreResultExt, UseCaseError, OPTIMISTIC_TRIES};
+use crate::domain::account::Owner;
+use crate::domain::ids::prefix;
+use crate::domain::time::rfc3339;
+use crate::domain::webhook::{Delivery, Endpoint};
+use crate::store::{StoreError, WebhookStore};
+use crate::webhooks::dispatcher::{attempt, signing_secrets, Tried};
+use crate::webhooks::relay::WebhookQueue;
+use crate::webhooks::secrets::encrypt;
+use crate::webhooks::signing::generate_secret;
+use crate::webhooks::transport::Transport;
+use crate::webhooks::WebhookMessage;
+
+/// The prefix of an endpoint's id.
+pub const ENDPOINT_PREFIX: &str = "whk_";
+/// How long a rotated-out secret keeps signing, in seconds.
+pub const ROTATION_GRACE_SECS: i64 = 24 * 3600;
+
+/// A new endpoint, already checked (the URL passed the SSRF guard, events subscribable).
+#[derive(Clone, Debug)]
+pub struct NewEndpoint {
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub enabled: bool,
+}
+
+/// A partial update: `None` keeps a field; `description: Some(None)` clears it.
+#[derive(Clone, Debug, Default)]
+pub struct EndpointPatch {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<Option<String>>,
+    pub enabled: Option<bool>,
+    pub rotate_secret: bool,
+}
+
+/// An endpoint as stored, and its new `whsec_` secret when one was made (shown once).
+#[derive(Debug)]
+pub struct EndpointWithSecret {
+    pub endpoint: Endpoint,
+    pub secret: Option<String>,
+}
+
+fn missing(id: &str) -> UseCaseError {
+    UseCaseError::not_found("webhook endpoint", id)
+}
+
+/// The owner's endpoint `id`, or `NotFound` (also for another account's endpoint).
+pub async fn find(store: &dyn WebhookStore, owner: &Owner, id: &str) -> Result<Endpoint, UseCaseError> {
+    store.endpoint(owner, id).await?.ok_or_else(|| missing(id))
+}
+
+/// Creates an endpoint with a fresh secret, stored encrypted under `encryption_key`.
+/// Errors: `TooMany` when the owner already has `max` endpoints.
+pub async fn create(
+    store: &dyn WebhookStore,
+    ids: Ids<'_>,
+    encryption_key: &[u8],
+    max: usize,
+    owner: Owner,
+    new: NewEndpoint,
+    now: i64,
+) -> Result<EndpointWithSecret, UseCaseError> {
+    let secret = generate_secret();
+    let endpoint = Endpoint {
+        id: ids.new_id(ENDPOINT_PREFIX),
+        owner,
+        url: new.url,
+        events: new.events,
+        description: new.description,
+        enabled: new.enabled,
+        secret: encrypt(encryption_key, &secret),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        created_at: now,
+        updated_at: None,
+        version: 1,
+    };
+    store.create_endpoint(&endpoint, max).await.on(StoreError::LimitReached, || {
+        UseCaseError::TooMany(format!("An account may have at most {max} webhook endpoints."))
+    })?;
+    Ok(EndpointWithSecret { endpoint, secret: Some(secret) })
+}
+
+/// Applies `patch` to the owner's endpoint `id` (optimistic concurrency, as customers). A
+/// rotation keeps the old secret signing for [`ROTATION_GRACE_SECS`].
+pub async fn update(
+    store: &dyn WebhookStore,
+    encryption_key: &[u8],
+    owner: &Owner,
+    id: &str,
+    patch: &EndpointPatch,
+    now: i64,
+) -> Result<EndpointWithSecret, UseCaseError> {
+    for _ in 0..OPTIMISTIC_TRIES {
+        let current = find(store, owner, id).await?;
+        let mut next = current.clone();
+        if let Some(u) = &patch.url {
+            next.url = u.clone();
+        }
+        if let Some(e) = &patch.events {
+            next.events = e.clone();
+        }
+        if let Some(d) = &patch.description {
+            next.description = d.clone();
+        }
+        if let Some(en) = patch.enabled {
+            next.enabled = en;
+        }
+        let new_secret = patch.rotate_secret.then(generate_secret);
+        if let Some(s) = &new_secret {
+            next.previous_secret = Some(current.secret.clone());
+            next.previous_secret_expires_at = Some(now + ROTATION_GRACE_SECS);
+            next.secret = encrypt(encryption_key, s);
+        }
+        next.updated_at = Some(now);
+        next.version = current.version + 1;
+        match store.update_endpoint(&next, current.version).await {
+            Ok(()) => return Ok(EndpointWithSecret { endpoint: next, secret: new_secret }),
+            Err(StoreError::Conflict) => continue,
+            Err(StoreError::NotFound) => return Err(missing(id)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(UseCaseError::Internal("webhook endpoint kept changing during the update".into()))
+}
+
+/// Deletes the owner's endpoint `id` and its deliveries.
+pub async fn delete(store: &dyn WebhookStore, owner: &Owner, id: &str) -> Result<(), UseCaseError> {
+    store.delete_endpoint(owner, id).await.on(StoreError::NotFound, || missing(id))
+}
+
+/// Queues one more attempt of delivery `delivery_id` of the owner's endpoint `id` now (a manual
+/// attempt: no retries after it). Returns the delivery as reopened.
+pub async fn redeliver(
+    store: &dyn WebhookStore,
+    queue: &dyn WebhookQueue,
+    owner: &Owner,
+    id: &str,
+    delivery_id: &str,
+    now: i64,
+) -> Result<Delivery, UseCaseError> {
+    let endpoint = find(store, owner, id).await?;
+    if store.delivery(&endpoint.id, delivery_id).await?.is_none() {
+        return Err(UseCaseError::not_found("delivery", delivery_id));
+    }
+    let d = store.reopen_delivery(&endpoint.id, delivery_id, now).await?;
+    let message = WebhookMessage {
+        owner: endpoint.owner.clone(),
+        endpoint_id: endpoint.id.clone(),
+        delivery_id: d.id.clone(),
+        attempt: d.attempts.len() as u32 + 1,
+        not_before: now,
+        manual: true,
+    };
+    queue.send_webhook(&message, 0).await.map_err(|e| UseCaseError::Internal(format!("queue: {e}")))?;
+    Ok(d)
+}
+
+/// Sends a signed `ping` event to the owner's endpoint `id` now, outside the delivery log,
+/// signed with every secret still valid at `now`; answers what happened (never retried).
+pub async fn ping(
+    store: &dyn WebhookStore,
+    transport: &dyn Transport,
+    ids: Ids<'_>,
+    encryption_key: &[u8],
+    owner: &Owner,
+    id: &str,
+    now: i64,
+) -> Result<Tried, UseCaseError> {
+    let endpoint = find(store, owner, id).await?;
+    let secrets = signing_secrets(&endpoint, encryption_key, now).map_err(|e| UseCaseError::Internal(e.to_string()))?;
+    let event_id = ids.new_id(prefix::EVENT);
+    let body = json!({
+        "id": event_id,
+        "type": "ping",
+        "timestamp": rfc3339(now),
+        "data": { "webhookId": endpoint.id },
+    })
+    .to_string();
+    Ok(attempt(transport, &endpoint, &secrets, &event_id, "ping", body.as_bytes(), now).await)
+}
