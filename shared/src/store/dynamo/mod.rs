@@ -102,14 +102,17 @@ fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
 }
 
 impl DynamoStore {
+    /// The store on `table` (which must exist; see [`DynamoStore::create_table`]).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }
 
+    /// The SDK client the store sends with.
     pub fn client(&self) -> &Client {
         &self.client
     }
 
+    /// The table's name.
     pub fn table(&self) -> &str {
         &self.table
     }
