@@ -1,8 +1,14 @@
 //! Webhook endpoints and deliveries (`WebhookStore`).
+//!
+//! An endpoint lives in its owner's partition beside a counter of the owner's endpoints; its
+//! deliveries live in a partition of their own, each with a guard per event so an event makes
+//! one delivery per endpoint. A pending delivery carries its due time in GSI1 (`WHKDUE`,
+//! `<due>#<id>`), which is how the sweep finds lost retries without a scan.
 
 use super::*;
 
 impl DynamoStore {
+    /// The delivery as stored: with its due-time GSI1 keys while it is pending.
     fn delivery_item(d: &Delivery) -> StoreResult<Item> {
         let mut item = ser(d)?;
         item.extend(schema::delivery(&d.endpoint_id, &d.id));
