@@ -267,7 +267,7 @@ async fn catalog_is_configuration() {
 #[tokio::test]
 async fn idempotency_key_replays_the_first_response_without_doing_the_work_again() {
     let h = Harness::new().await;
-    let body = json!({ "name": "Contoso", "tenantId": tenant(1) }).to_string();
+    let body = customer_body("Contoso", &tenant(1)).to_string();
     let send = |key: &'static str, body: String| {
         let h = &h;
         async move {
@@ -292,7 +292,7 @@ async fn idempotency_key_replays_the_first_response_without_doing_the_work_again
     assert_eq!(h.events().await.len(), 1);
 
     // Same key, different body.
-    let other = json!({ "name": "Other", "tenantId": tenant(2) }).to_string();
+    let other = customer_body("Other", &tenant(2)).to_string();
     send("abc", other.clone()).await.assert_error(422, "IDEMPOTENCY_MISMATCH");
     // A different key does the work.
     send("def", other).await.assert_status(201);
@@ -311,7 +311,7 @@ async fn idempotency_key_replays_the_first_response_without_doing_the_work_again
 async fn idempotency_keys_are_scoped_to_the_caller_and_validated() {
     let h = Harness::new().await;
     let (_, other_key) = h.active_partner("b@other.example", "professional").await;
-    let body = json!({ "name": "Contoso", "tenantId": tenant(1) }).to_string();
+    let body = customer_body("Contoso", &tenant(1)).to_string();
     for key in [h.partner_key().to_string(), other_key] {
         let r = h
             .request(
@@ -385,7 +385,7 @@ async fn cursors_are_signed_and_bound_to_caller_and_filters() {
     h.partner(Method::GET, &format!("/assessments?cursor={cursor}"), None).await.assert_error(400, "INVALID_FIELD");
     let cid = h.customer("R", &tenant(99)).await;
     for _ in 0..3 {
-        h.partner(Method::POST, "/assessments", Some(json!({ "customerId": cid, "product": "essential-eight" }))).await;
+        h.partner(Method::POST, "/assessments", Some(assessment_body(&cid, "essential-eight"))).await;
     }
     let runs = h.partner(Method::GET, "/assessments?limit=1&product=essential-eight", None).await;
     let rc = runs.body["nextCursor"].as_str().unwrap().to_string();
