@@ -440,6 +440,28 @@ fn route_table_has_every_contract_route_once() {
     }
 }
 
+/// `pattern` with every `{name}` segment (whatever the name) replaced by `value`.
+fn fill_path_params(pattern: &str, value: &str) -> String {
+    pattern
+        .split('/')
+        .map(|seg| if seg.starts_with('{') && seg.ends_with('}') { value } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[test]
+fn fill_path_params_fills_every_parameter_of_every_route() {
+    assert_eq!(
+        fill_path_params("/api/v1/partner/webhooks/{id}/deliveries/{deliveryId}/redeliver", "x"),
+        "/api/v1/partner/webhooks/x/deliveries/x/redeliver"
+    );
+    for route in shared::api::routes::ROUTES {
+        let path = fill_path_params(&route.full_path(), "x");
+        assert!(!path.contains(['{', '}']), "{} {path}", route.method);
+        assert_eq!(path.split('/').count(), route.full_path().split('/').count(), "{path}");
+    }
+}
+
 /// Malformed input on every route is a 4xx in the envelope: never a 500, never a panic.
 #[tokio::test]
 async fn no_client_mistake_yields_a_500() {
@@ -459,12 +481,8 @@ async fn no_client_mistake_yields_a_500() {
     let ids = ["x", "%00", "cust_%FF", &cid, "prt_\u{1F600}", "1"];
     for route in shared::api::routes::ROUTES {
         for id in ids {
-            let path = route
-                .full_path()
-                .replace("{id}", id)
-                .replace("{slot}", id)
-                .replace("{runId}", id)
-                .replace("{token}", id);
+            let path = fill_path_params(&route.full_path(), id);
+            assert!(!path.contains(['{', '}']), "a path parameter left unfilled: {} {path}", route.method);
             let (key_header, key) = match route.access.surface() {
                 Some(shared::domain::account::Surface::Partner) => ("x-partner-key", h.partner_key()),
                 Some(shared::domain::account::Surface::Distributor) => ("x-distributor-key", h.distributor_key()),
