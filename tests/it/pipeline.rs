@@ -32,6 +32,78 @@ async fn wrong_method_is_405_with_allow() {
     assert_eq!(r.header("allow"), Some("POST"));
 }
 
+/// A trailing slash resolves to the same route (docs/api-decisions.md, "Input"): one slash is
+/// dropped before routing, so `GET /customers/` is `GET /customers`; two are not.
+#[tokio::test]
+async fn a_trailing_slash_resolves_to_the_same_route() {
+    let h = Harness::new().await;
+    let key = [("x-partner-key", h.partner_key())];
+    let created = h
+        .request(
+            Method::POST,
+            &format!("{PARTNER_BASE}/customers/"),
+            &[key[0], ("content-type", "application/json")],
+            Some(Bytes::from(customer_body("Contoso", TENANT).to_string())),
+        )
+        .await;
+    let id = s(&created.assert_status(201)["id"]);
+    for path in ["/customers".to_string(), format!("/customers/{id}"), "/me".to_string()] {
+        let plain = h.request(Method::GET, &format!("{PARTNER_BASE}{path}"), &key, None).await;
+        let slash = h.request(Method::GET, &format!("{PARTNER_BASE}{path}/"), &key, None).await;
+        assert_eq!(slash.assert_status(200), plain.assert_status(200), "{path}/");
+    }
+    let list = h.request(Method::GET, &format!("{PARTNER_BASE}/customers/"), &key, None).await;
+    assert_eq!(ids(list.body["customers"].as_array().expect("customers")), vec![id.clone()]);
+    let r = h.request(Method::PUT, &format!("{PARTNER_BASE}/customers/{id}/"), &key, None).await;
+    r.assert_error(405, "METHOD_NOT_ALLOWED");
+    assert_eq!(r.header("allow"), Some("DELETE, GET, PATCH"));
+    let dist = [("x-distributor-key", h.distributor_key())];
+    h.request(Method::GET, &format!("{DISTRIBUTOR_BASE}/partners/"), &dist, None).await.assert_status(200);
+    h.request(Method::GET, &format!("{PARTNER_BASE}/customers//"), &key, None).await.assert_error(404, "NOT_FOUND");
+}
+
+/// `HEAD` is not served (docs/api-decisions.md, "Input"): there is no implicit HEAD for a GET
+/// route; it is 405 in the envelope with `Allow` listing the path's methods.
+#[tokio::test]
+async fn head_is_405_with_the_paths_methods_in_allow() {
+    let h = Harness::new().await;
+    let id = h.customer("Contoso", TENANT).await;
+    let key = [("x-partner-key", h.partner_key())];
+    for (path, allow) in [
+        (format!("{PARTNER_BASE}/me"), "GET"),
+        (format!("{PARTNER_BASE}/customers"), "GET, POST"),
+        (format!("{PARTNER_BASE}/customers/{id}"), "DELETE, GET, PATCH"),
+        (format!("{PARTNER_BASE}/customers/"), "GET, POST"),
+        ("/reports/x".to_string(), "GET"),
+    ] {
+        let r = h.request(Method::HEAD, &path, &key, None).await;
+        r.assert_error(405, "METHOD_NOT_ALLOWED");
+        assert_eq!(r.header("allow"), Some(allow), "HEAD {path}");
+        assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"), "HEAD {path}");
+        assert!(r.header("x-request-id").is_some_and(|v| v.starts_with("req_")), "HEAD {path}");
+    }
+    let dist = [("x-distributor-key", h.distributor_key())];
+    let r = h.request(Method::HEAD, &format!("{DISTRIBUTOR_BASE}/usage"), &dist, None).await;
+    r.assert_error(405, "METHOD_NOT_ALLOWED");
+    assert_eq!(r.header("allow"), Some("GET"));
+    // Routing comes first: a path no route has is 404 for HEAD too.
+    h.request(Method::HEAD, &format!("{PARTNER_BASE}/nope"), &key, None).await.assert_error(404, "NOT_FOUND");
+}
+
+/// The root and the bare bases (with or without a trailing slash) are no route: 404.
+#[tokio::test]
+async fn the_root_and_the_bare_bases_are_404() {
+    let h = Harness::new().await;
+    let key = [("x-partner-key", h.partner_key())];
+    for path in ["/", "//", PARTNER_BASE, "/api/v1/partner/", DISTRIBUTOR_BASE, "/api/v1/distributor/", "/api/v1"] {
+        for method in [Method::GET, Method::POST, Method::HEAD] {
+            let r = h.request(method.clone(), path, &key, None).await;
+            r.assert_error(404, "NOT_FOUND");
+            assert_eq!(r.header("allow"), None, "{method} {path}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn literal_segments_win_over_parameters() {
     let h = Harness::new().await;
