@@ -198,9 +198,7 @@ async fn demo_tenants_score_clearly_differently_through_the_runner() {
     let mut scores = Vec::new();
     for name in ["hardened", "small-business", "neglected"] {
         let cid = h.customer(name, &tenant_for(name)).await;
-        let r = h
-            .partner(Method::POST, "/assessments", Some(json!({ "customerId": cid, "product": "essential-eight" })))
-            .await;
+        let r = h.partner(Method::POST, "/assessments", Some(assessment_body(&cid, "essential-eight"))).await;
         let id = r.assert_status(202)["id"].as_str().unwrap().to_string();
         assert_eq!(h.work(&runner).await, vec![Ack::Done]);
         let run = h.partner(Method::GET, &format!("/assessments/{id}"), None).await;

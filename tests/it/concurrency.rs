@@ -19,14 +19,11 @@ use tokio::task::JoinSet;
 /// The defaults with the professional plan (the start-up partner's) limited to `runs` a
 /// month, and rate limits out of the way: this is about the run limit, not the rate limit.
 fn limited(runs: u32) -> Config {
-    let mut c =
-        Config { rate_limit_partner_per_min: 100_000, rate_limit_distributor_per_min: 100_000, ..Config::default() };
-    for plan in &mut c.catalog.plans {
-        if plan.id == "professional" {
-            plan.runs_per_month = Some(runs);
-        }
+    Config {
+        rate_limit_partner_per_min: 100_000,
+        rate_limit_distributor_per_min: 100_000,
+        ..with_runs(&[("professional", Some(runs))])
     }
-    c
 }
 
 /// Sends `n` requests at once (request `i` built by `make(i)`), as `surface` ("p" for the
@@ -108,7 +105,7 @@ async fn fifty_simultaneous_triggers_against_a_limit_of_ten_queue_exactly_ten() 
             key.clone(),
             Method::POST,
             "/assessments".into(),
-            Some(json!({ "customerId": customer, "product": "essential-eight" })),
+            Some(assessment_body(&customer, "essential-eight")),
         )
     })
     .await;
@@ -185,7 +182,7 @@ async fn single_bulk_and_distributor_triggers_racing_share_one_limit() {
     // 20 single triggers (half through D12), and 4 bulk triggers of 5: 40 runs asked for.
     let rs = burst(&h, 24, |i| {
         let c = &customers[i % customers.len()];
-        let one = json!({ "customerId": c, "product": "nist-csf" });
+        let one = assessment_body(c, "nist-csf");
         match i {
             0..=9 => (Surface::Partner, pkey.clone(), Method::POST, "/assessments".into(), Some(one)),
             10..=19 => {

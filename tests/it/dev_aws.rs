@@ -12,6 +12,7 @@ use shared::config::Config;
 use shared::domain::ids::random_base62;
 use shared::queue::Ack;
 use shared::queue::RunMessage;
+use tests::customer_body;
 
 const PARTNER_KEY: &str = "pk_live_devawstestkey00000000000000000000000";
 const DISTRIBUTOR_KEY: &str = "dk_live_devawstestkey00000000000000000000000";
@@ -49,13 +50,8 @@ async fn the_dev_server_runs_on_created_aws_resources_and_survives_a_restart() {
     assert_eq!(status, 200);
     assert_eq!(me["id"], accounts.partner.id);
 
-    let (status, c) = call(
-        &app,
-        Method::POST,
-        "/api/v1/partner/customers",
-        Some(json!({ "name": "Contoso", "tenantId": tests::tenant(1) })),
-    )
-    .await;
+    let (status, c) =
+        call(&app, Method::POST, "/api/v1/partner/customers", Some(customer_body("Contoso", &tests::tenant(1)))).await;
     assert_eq!(status, 201);
     let (status, run) = call(
         &app,

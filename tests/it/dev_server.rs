@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use functions::dev_server::{bootstrap, embedded, run_dispatcher, run_relay, run_worker, serve};
 use shared::config::Config;
 use shared::domain::time::SystemClock;
+use tests::{customer_body, webhook_body, TENANT};
 
 struct Running {
     base: String,
@@ -117,7 +118,7 @@ async fn first_customer_and_first_run_over_http() {
 
     let customer = json!({
         "name": "Contoso Ltd",
-        "tenantId": "d4f5a678-1234-5678-9abc-def012345678",
+        "tenantId": TENANT,
         "email": "it@contoso.com",
         "receivers": ["ciso@contoso.com"],
         "questionnaireRecipients": ["ciso@contoso.com"]
@@ -187,7 +188,7 @@ async fn stops_cleanly_when_told() {
 #[tokio::test]
 async fn a_triggered_run_completes_and_its_report_opens() {
     let s = start().await;
-    let customer = json!({ "name": "Contoso Ltd", "tenantId": "d4f5a678-1234-5678-9abc-def012345678" });
+    let customer = customer_body("Contoso Ltd", TENANT);
     let (_, _, created) = s.partner(Method::POST, "/customers", Some(customer)).await;
     let run = json!({ "customerId": created["id"], "product": "essential-eight", "maturityTarget": 2 });
     let (status, _, run) = s.partner(Method::POST, "/assessments", Some(run)).await;
@@ -223,12 +224,11 @@ async fn an_endpoint_on_a_local_receiver_gets_signed_events() {
     let rx = tests::stub::Stub::start(|_| tests::stub::Reply::json(200, json!({}))).await;
     let config = Config { webhook_allow_private_targets: true, ..Config::default() };
     let s = start_with(config).await;
-    let endpoint =
-        json!({ "url": format!("{}/hook", rx.base), "events": ["customer.created", "assessment.completed"] });
+    let endpoint = webhook_body(&format!("{}/hook", rx.base), &["customer.created", "assessment.completed"]);
     let (status, _, created) = s.partner(Method::POST, "/webhooks", Some(endpoint)).await;
     assert_eq!(status, 201);
     let secret = created["secret"].as_str().unwrap().to_string();
-    let customer = json!({ "name": "Contoso Ltd", "tenantId": "d4f5a678-1234-5678-9abc-def012345678" });
+    let customer = customer_body("Contoso Ltd", TENANT);
     let (_, _, c) = s.partner(Method::POST, "/customers", Some(customer)).await;
     s.partner(Method::POST, "/assessments", Some(json!({ "customerId": c["id"], "product": "essential-eight" }))).await;
     // Bounded wait for the tasks beside the server to deliver both events.

@@ -3,7 +3,6 @@
 
 use http::Method;
 use serde_json::{json, Value};
-use shared::config::Config;
 use shared::domain::account::{AccountStatus, Owner};
 use shared::domain::event::{Event, EventType};
 use shared::provision::{create_partner, NewAccount};
@@ -12,19 +11,6 @@ use tests::*;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// T0 as the API writes it.
-const T0_TEXT: &str = "2026-04-03T10:00:00Z";
-
-fn with_run_limit(runs: u32) -> Config {
-    let mut c = Config::default();
-    for plan in &mut c.catalog.plans {
-        if plan.id == "professional" {
-            plan.runs_per_month = Some(runs);
-        }
-    }
-    c
-}
 
 /// The events recorded since `before` events were in the outbox (nothing acks them here).
 async fn new_events(h: &Harness, before: usize) -> Vec<Event> {
@@ -112,7 +98,7 @@ async fn creating_a_customer_records_customer_created() {
         .await;
     let id = r.assert_status(201)["id"].clone();
     let e = single(&new_events(&h, before).await, EventType::CustomerCreated);
-    assert_well_formed(&e, T0_TEXT);
+    assert_well_formed(&e, T0_STR);
     assert_eq!(e.timestamp, T0);
     assert_eq!(e.account, Owner::partner(h.partner_id()));
     assert_eq!(e.distributor_id, Some(dist_id(&h)));
@@ -132,12 +118,12 @@ async fn a_customer_made_by_the_distributor_is_the_partners_event_too() {
         .distributor(
             Method::POST,
             &format!("/partners/{pid}/customers"),
-            Some(json!({ "name": "Via Distributor", "tenantId": tenant(3) })),
+            Some(customer_body("Via Distributor", &tenant(3))),
         )
         .await;
     let id = r.assert_status(201)["id"].clone();
     let e = single(&new_events(&h, before).await, EventType::CustomerCreated);
-    assert_well_formed(&e, T0_TEXT);
+    assert_well_formed(&e, T0_STR);
     assert_eq!(e.account, Owner::partner(&pid));
     assert_eq!(e.distributor_id, Some(dist_id(&h)));
     assert_eq!(e.data["id"], id);
@@ -173,13 +159,9 @@ async fn updating_a_customer_records_customer_updated_with_the_new_state() {
     let id = h.customer("Alpha Pty", &tenant(1)).await;
     h.clock.advance(90);
     let before = h.events().await.len();
-    h.partner(
-        Method::PATCH,
-        &format!("/customers/{id}"),
-        Some(json!({ "name": "Alpha Group", "tenantId": tenant(2) })),
-    )
-    .await
-    .assert_status(200);
+    h.partner(Method::PATCH, &format!("/customers/{id}"), Some(customer_body("Alpha Group", &tenant(2))))
+        .await
+        .assert_status(200);
     let e = single(&new_events(&h, before).await, EventType::CustomerUpdated);
     assert_well_formed(&e, "2026-04-03T10:01:30Z");
     assert_eq!(e.timestamp, T0 + 90);
@@ -198,7 +180,7 @@ async fn deleting_a_customer_records_customer_deleted() {
     let before = h.events().await.len();
     h.partner(Method::DELETE, &format!("/customers/{id}"), None).await.assert_status(204);
     let e = single(&new_events(&h, before).await, EventType::CustomerDeleted);
-    assert_well_formed(&e, T0_TEXT);
+    assert_well_formed(&e, T0_STR);
     assert_eq!(e.account, Owner::partner(h.partner_id()));
     assert_eq!(e.distributor_id, Some(dist_id(&h)));
     assert_eq!(e.data["id"], json!(id));
@@ -230,7 +212,7 @@ async fn generating_a_key_records_key_created_for_its_owner() {
     let before = h.events().await.len();
     h.partner(Method::POST, "/keys", None).await.assert_status(201);
     let e = single(&new_events(&h, before).await, EventType::KeyCreated);
-    assert_well_formed(&e, T0_TEXT);
+    assert_well_formed(&e, T0_STR);
     assert_eq!(e.account, Owner::partner(h.partner_id()));
     assert_eq!(e.distributor_id, None, "key events go to the key's owner only");
     assert_eq!(e.data["slot"], 2);
@@ -246,7 +228,7 @@ async fn a_key_issued_by_the_distributor_records_key_created_for_the_partner() {
     let r = h.distributor(Method::POST, &format!("/partners/{pid}/keys"), None).await;
     assert_eq!(r.assert_status(201)["slot"], 1);
     let e = single(&new_events(&h, before).await, EventType::KeyCreated);
-    assert_well_formed(&e, T0_TEXT);
+    assert_well_formed(&e, T0_STR);
     assert_eq!(e.account, Owner::partner(&pid));
     assert_eq!(e.data["slot"], 1);
     assert!(!e.data.to_string().contains("pk_live_"), "{}", e.data);
@@ -259,7 +241,7 @@ async fn revoking_a_key_records_key_revoked() {
     let before = h.events().await.len();
     h.partner(Method::DELETE, "/keys/2", None).await.assert_status(204);
     let e = single(&new_events(&h, before).await, EventType::KeyRevoked);
-    assert_well_formed(&e, T0_TEXT);
+    assert_well_formed(&e, T0_STR);
     assert_eq!(e.account, Owner::partner(h.partner_id()));
     assert_eq!(e.data["slot"], 2);
 }
@@ -275,7 +257,7 @@ async fn activating_records_partner_activated_once() {
     let before = h.events().await.len();
     h.distributor(Method::POST, &format!("/partners/{pid}/activate"), None).await.assert_status(200);
     let e = single(&new_events(&h, before).await, EventType::PartnerActivated);
-    assert_well_formed(&e, T0_TEXT);
+    assert_well_formed(&e, T0_STR);
     assert_eq!(e.account, Owner::distributor(&dist_id(&h)));
     assert_eq!(e.data["partnerId"], json!(pid));
     assert_eq!(e.data["status"], "active");
@@ -293,7 +275,7 @@ async fn suspending_records_partner_suspended_once() {
     let before = h.events().await.len();
     h.distributor(Method::POST, &format!("/partners/{pid}/suspend"), None).await.assert_status(200);
     let e = single(&new_events(&h, before).await, EventType::PartnerSuspended);
-    assert_well_formed(&e, T0_TEXT);
+    assert_well_formed(&e, T0_STR);
     assert_eq!(e.account, Owner::distributor(&dist_id(&h)));
     assert_eq!(e.data["partnerId"], json!(pid));
     assert_eq!(e.data["status"], "suspended");
@@ -321,7 +303,7 @@ async fn changes_the_contract_lists_no_event_for_record_none() {
     let before = h.events().await.len();
     // Queuing a run (assessment.started comes when it runs), provisioning a partner, plan
     // and billing changes.
-    h.partner(Method::POST, "/assessments", Some(json!({ "customerId": customer, "product": "essential-eight" })))
+    h.partner(Method::POST, "/assessments", Some(assessment_body(&customer, "essential-eight")))
         .await
         .assert_status(202);
     pending_partner(&h, "quiet@msp.example").await;
@@ -338,9 +320,9 @@ async fn changes_the_contract_lists_no_event_for_record_none() {
 
 #[tokio::test]
 async fn refused_changes_record_no_event() {
-    let h = Harness::with_config(with_run_limit(1)).await;
+    let h = Harness::with_config(with_runs(&[("professional", Some(1))])).await;
     let customer = h.customer("Alpha Pty", &tenant(1)).await;
-    h.partner(Method::POST, "/assessments", Some(json!({ "customerId": customer, "product": "essential-eight" })))
+    h.partner(Method::POST, "/assessments", Some(assessment_body(&customer, "essential-eight")))
         .await
         .assert_status(202);
     let other = h.customer("Beta Pty", &tenant(2)).await;
@@ -351,7 +333,7 @@ async fn refused_changes_record_no_event() {
             "CUSTOMER_EXISTS",
             Method::POST,
             "/customers".into(),
-            Some(json!({ "name": "Again", "tenantId": tenant(1) })),
+            Some(customer_body("Again", &tenant(1))),
             409,
             "CUSTOMER_EXISTS",
         ),
@@ -407,7 +389,7 @@ async fn refused_changes_record_no_event() {
             "RUN_LIMIT_REACHED",
             Method::POST,
             "/assessments".into(),
-            Some(json!({ "customerId": customer, "product": "essential-eight" })),
+            Some(assessment_body(&customer, "essential-eight")),
             403,
             "RUN_LIMIT_REACHED",
         ),
@@ -469,7 +451,7 @@ async fn acknowledged_events_leave_the_outbox() {
 #[tokio::test]
 async fn an_idempotent_replay_records_no_second_event() {
     let h = Harness::new().await;
-    let body = json!({ "name": "Alpha Pty", "tenantId": tenant(1) }).to_string();
+    let body = customer_body("Alpha Pty", &tenant(1)).to_string();
     let path = format!("{PARTNER_BASE}/customers");
     let headers =
         [("x-partner-key", h.partner_key()), ("content-type", "application/json"), ("idempotency-key", "create-alpha")];

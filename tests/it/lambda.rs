@@ -15,7 +15,7 @@ use shared::domain::run::RunStatus;
 use shared::queue::sqs::SqsQueue;
 use shared::queue::RunMessage;
 use shared::store::RunClaim;
-use tests::Harness;
+use tests::{assessment_body, webhook_body, Harness};
 
 fn fixture(name: &str, vars: &[(&str, &str)]) -> String {
     let path = format!("{}/fixtures/lambda/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -85,9 +85,7 @@ async fn http_events_are_served_by_their_route() {
 
     // Query strings (and cookies, which are ignored).
     for _ in 0..2 {
-        let r = h
-            .partner(Method::POST, "/assessments", Some(json!({ "customerId": id, "product": "essential-eight" })))
-            .await;
+        let r = h.partner(Method::POST, "/assessments", Some(assessment_body(&id, "essential-eight"))).await;
         r.assert_status(202);
     }
     let listed = call(&h, "partner.assessments.list", "partner-assessments-list.json", &[("PARTNER_KEY", &key)]).await;
@@ -119,13 +117,7 @@ async fn sqs_batches_run_each_record_and_report_the_ones_to_retry() {
     let customer = h.customer("Contoso", &tests::tenant(1)).await;
     let mut runs = Vec::new();
     for _ in 0..2 {
-        let r = h
-            .partner(
-                Method::POST,
-                "/assessments",
-                Some(json!({ "customerId": customer, "product": "essential-eight" })),
-            )
-            .await;
+        let r = h.partner(Method::POST, "/assessments", Some(assessment_body(&customer, "essential-eight"))).await;
         runs.push(r.assert_status(202)["id"].as_str().unwrap().to_string());
     }
     let pid = h.partner_id().to_string();
@@ -172,7 +164,7 @@ async fn webhooks_go_from_the_outbox_through_sqs_to_the_receiver() {
     let url = SqsQueue::create(&client, &name, 0).await.unwrap();
     let sqs = Arc::new(SqsQueue::new(client, url, h.clock.clone()));
     let rx = tests::stub::Stub::start(|_| tests::stub::Reply::json(200, json!({}))).await;
-    let endpoint = json!({ "url": format!("{}/hook", rx.base), "events": ["customer.created"] });
+    let endpoint = webhook_body(&format!("{}/hook", rx.base), &["customer.created"]);
     h.partner(Method::POST, "/webhooks", Some(endpoint)).await.assert_status(201);
     h.customer("Contoso", &tests::tenant(1)).await;
 

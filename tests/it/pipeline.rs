@@ -32,6 +32,78 @@ async fn wrong_method_is_405_with_allow() {
     assert_eq!(r.header("allow"), Some("POST"));
 }
 
+/// A trailing slash resolves to the same route (docs/api-decisions.md, "Input"): one slash is
+/// dropped before routing, so `GET /customers/` is `GET /customers`; two are not.
+#[tokio::test]
+async fn a_trailing_slash_resolves_to_the_same_route() {
+    let h = Harness::new().await;
+    let key = [("x-partner-key", h.partner_key())];
+    let created = h
+        .request(
+            Method::POST,
+            &format!("{PARTNER_BASE}/customers/"),
+            &[key[0], ("content-type", "application/json")],
+            Some(Bytes::from(customer_body("Contoso", TENANT).to_string())),
+        )
+        .await;
+    let id = s(&created.assert_status(201)["id"]);
+    for path in ["/customers".to_string(), format!("/customers/{id}"), "/me".to_string()] {
+        let plain = h.request(Method::GET, &format!("{PARTNER_BASE}{path}"), &key, None).await;
+        let slash = h.request(Method::GET, &format!("{PARTNER_BASE}{path}/"), &key, None).await;
+        assert_eq!(slash.assert_status(200), plain.assert_status(200), "{path}/");
+    }
+    let list = h.request(Method::GET, &format!("{PARTNER_BASE}/customers/"), &key, None).await;
+    assert_eq!(ids(list.body["customers"].as_array().expect("customers")), vec![id.clone()]);
+    let r = h.request(Method::PUT, &format!("{PARTNER_BASE}/customers/{id}/"), &key, None).await;
+    r.assert_error(405, "METHOD_NOT_ALLOWED");
+    assert_eq!(r.header("allow"), Some("DELETE, GET, PATCH"));
+    let dist = [("x-distributor-key", h.distributor_key())];
+    h.request(Method::GET, &format!("{DISTRIBUTOR_BASE}/partners/"), &dist, None).await.assert_status(200);
+    h.request(Method::GET, &format!("{PARTNER_BASE}/customers//"), &key, None).await.assert_error(404, "NOT_FOUND");
+}
+
+/// `HEAD` is not served (docs/api-decisions.md, "Input"): there is no implicit HEAD for a GET
+/// route; it is 405 in the envelope with `Allow` listing the path's methods.
+#[tokio::test]
+async fn head_is_405_with_the_paths_methods_in_allow() {
+    let h = Harness::new().await;
+    let id = h.customer("Contoso", TENANT).await;
+    let key = [("x-partner-key", h.partner_key())];
+    for (path, allow) in [
+        (format!("{PARTNER_BASE}/me"), "GET"),
+        (format!("{PARTNER_BASE}/customers"), "GET, POST"),
+        (format!("{PARTNER_BASE}/customers/{id}"), "DELETE, GET, PATCH"),
+        (format!("{PARTNER_BASE}/customers/"), "GET, POST"),
+        ("/reports/x".to_string(), "GET"),
+    ] {
+        let r = h.request(Method::HEAD, &path, &key, None).await;
+        r.assert_error(405, "METHOD_NOT_ALLOWED");
+        assert_eq!(r.header("allow"), Some(allow), "HEAD {path}");
+        assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"), "HEAD {path}");
+        assert!(r.header("x-request-id").is_some_and(|v| v.starts_with("req_")), "HEAD {path}");
+    }
+    let dist = [("x-distributor-key", h.distributor_key())];
+    let r = h.request(Method::HEAD, &format!("{DISTRIBUTOR_BASE}/usage"), &dist, None).await;
+    r.assert_error(405, "METHOD_NOT_ALLOWED");
+    assert_eq!(r.header("allow"), Some("GET"));
+    // Routing comes first: a path no route has is 404 for HEAD too.
+    h.request(Method::HEAD, &format!("{PARTNER_BASE}/nope"), &key, None).await.assert_error(404, "NOT_FOUND");
+}
+
+/// The root and the bare bases (with or without a trailing slash) are no route: 404.
+#[tokio::test]
+async fn the_root_and_the_bare_bases_are_404() {
+    let h = Harness::new().await;
+    let key = [("x-partner-key", h.partner_key())];
+    for path in ["/", "//", PARTNER_BASE, "/api/v1/partner/", DISTRIBUTOR_BASE, "/api/v1/distributor/", "/api/v1"] {
+        for method in [Method::GET, Method::POST, Method::HEAD] {
+            let r = h.request(method.clone(), path, &key, None).await;
+            r.assert_error(404, "NOT_FOUND");
+            assert_eq!(r.header("allow"), None, "{method} {path}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn literal_segments_win_over_parameters() {
     let h = Harness::new().await;
@@ -267,7 +339,7 @@ async fn catalog_is_configuration() {
 #[tokio::test]
 async fn idempotency_key_replays_the_first_response_without_doing_the_work_again() {
     let h = Harness::new().await;
-    let body = json!({ "name": "Contoso", "tenantId": tenant(1) }).to_string();
+    let body = customer_body("Contoso", &tenant(1)).to_string();
     let send = |key: &'static str, body: String| {
         let h = &h;
         async move {
@@ -292,7 +364,7 @@ async fn idempotency_key_replays_the_first_response_without_doing_the_work_again
     assert_eq!(h.events().await.len(), 1);
 
     // Same key, different body.
-    let other = json!({ "name": "Other", "tenantId": tenant(2) }).to_string();
+    let other = customer_body("Other", &tenant(2)).to_string();
     send("abc", other.clone()).await.assert_error(422, "IDEMPOTENCY_MISMATCH");
     // A different key does the work.
     send("def", other).await.assert_status(201);
@@ -311,7 +383,7 @@ async fn idempotency_key_replays_the_first_response_without_doing_the_work_again
 async fn idempotency_keys_are_scoped_to_the_caller_and_validated() {
     let h = Harness::new().await;
     let (_, other_key) = h.active_partner("b@other.example", "professional").await;
-    let body = json!({ "name": "Contoso", "tenantId": tenant(1) }).to_string();
+    let body = customer_body("Contoso", &tenant(1)).to_string();
     for key in [h.partner_key().to_string(), other_key] {
         let r = h
             .request(
@@ -385,7 +457,7 @@ async fn cursors_are_signed_and_bound_to_caller_and_filters() {
     h.partner(Method::GET, &format!("/assessments?cursor={cursor}"), None).await.assert_error(400, "INVALID_FIELD");
     let cid = h.customer("R", &tenant(99)).await;
     for _ in 0..3 {
-        h.partner(Method::POST, "/assessments", Some(json!({ "customerId": cid, "product": "essential-eight" }))).await;
+        h.partner(Method::POST, "/assessments", Some(assessment_body(&cid, "essential-eight"))).await;
     }
     let runs = h.partner(Method::GET, "/assessments?limit=1&product=essential-eight", None).await;
     let rc = runs.body["nextCursor"].as_str().unwrap().to_string();
@@ -440,6 +512,28 @@ fn route_table_has_every_contract_route_once() {
     }
 }
 
+/// `pattern` with every `{name}` segment (whatever the name) replaced by `value`.
+fn fill_path_params(pattern: &str, value: &str) -> String {
+    pattern
+        .split('/')
+        .map(|seg| if seg.starts_with('{') && seg.ends_with('}') { value } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[test]
+fn fill_path_params_fills_every_parameter_of_every_route() {
+    assert_eq!(
+        fill_path_params("/api/v1/partner/webhooks/{id}/deliveries/{deliveryId}/redeliver", "x"),
+        "/api/v1/partner/webhooks/x/deliveries/x/redeliver"
+    );
+    for route in shared::api::routes::ROUTES {
+        let path = fill_path_params(&route.full_path(), "x");
+        assert!(!path.contains(['{', '}']), "{} {path}", route.method);
+        assert_eq!(path.split('/').count(), route.full_path().split('/').count(), "{path}");
+    }
+}
+
 /// Malformed input on every route is a 4xx in the envelope: never a 500, never a panic.
 #[tokio::test]
 async fn no_client_mistake_yields_a_500() {
@@ -459,12 +553,8 @@ async fn no_client_mistake_yields_a_500() {
     let ids = ["x", "%00", "cust_%FF", &cid, "prt_\u{1F600}", "1"];
     for route in shared::api::routes::ROUTES {
         for id in ids {
-            let path = route
-                .full_path()
-                .replace("{id}", id)
-                .replace("{slot}", id)
-                .replace("{runId}", id)
-                .replace("{token}", id);
+            let path = fill_path_params(&route.full_path(), id);
+            assert!(!path.contains(['{', '}']), "a path parameter left unfilled: {} {path}", route.method);
             let (key_header, key) = match route.access.surface() {
                 Some(shared::domain::account::Surface::Partner) => ("x-partner-key", h.partner_key()),
                 Some(shared::domain::account::Surface::Distributor) => ("x-distributor-key", h.distributor_key()),

@@ -5,24 +5,9 @@ use http::Method;
 use serde_json::{json, Value};
 use tests::*;
 
-use crate::routes_partner::{
-    assert_distinct, id_where, ids, me, page_all, raw_as, raw_patch_as, run, run_for, s, sorted, with_runs, MAY_1,
-    T0_STR, TENANT, TENANT2,
-};
-
-fn new_partner_body(email: &str, plan: &str) -> Value {
-    json!({
-        "email": email,
-        "company": format!("Co {email}"),
-        "name": "Admin",
-        "plan": plan,
-        "billing": { "currency": "AUD", "interval": "quarterly" }
-    })
-}
-
 /// Provisions a partner (left pending) under the start-up distributor; returns its id.
 async fn pending_partner(h: &Harness, email: &str, plan: &str) -> String {
-    let r = h.distributor(Method::POST, "/partners", Some(new_partner_body(email, plan))).await;
+    let r = h.distributor(Method::POST, "/partners", Some(partner_body(email, plan))).await;
     s(&r.assert_status(201)["id"])
 }
 
@@ -135,7 +120,7 @@ async fn d2_filters_by_status() {
 #[tokio::test]
 async fn d2_pages_through_partners_with_limit_and_cursor() {
     let h = Harness::new().await;
-    let batch: Vec<Value> = (0..6).map(|i| new_partner_body(&format!("p{i}@example.com"), "starter")).collect();
+    let batch: Vec<Value> = (0..6).map(|i| partner_body(&format!("p{i}@example.com"), "starter")).collect();
     h.distributor(Method::POST, "/partners/bulk", Some(json!({ "partners": batch }))).await.assert_status(201);
     let all = partner_ids(&h, "").await;
     assert_eq!(all.len(), 7);
@@ -168,7 +153,7 @@ async fn d2_lists_only_own_partners() {
     let h = Harness::new().await;
     let (_, other) = h.other_distributor().await;
     let theirs =
-        h.distributor_as(&other, Method::POST, "/partners", Some(new_partner_body("t@example.com", "starter"))).await;
+        h.distributor_as(&other, Method::POST, "/partners", Some(partner_body("t@example.com", "starter"))).await;
     let theirs = s(&theirs.assert_status(201)["id"]);
     assert_eq!(partner_ids(&h, "").await, vec![h.partner_id().to_string()]);
     let r = h.distributor_as(&other, Method::GET, "/partners", None).await;
@@ -229,7 +214,7 @@ async fn d3_provisions_a_pending_partner_in_reference_shape() {
 async fn d3_provision_errors_write_nothing() {
     let h = Harness::new().await;
     let key = h.distributor_key().to_string();
-    let good = new_partner_body("n@example.com", "professional");
+    let good = partner_body("n@example.com", "professional");
     for body in [
         "nope".to_string(),
         "[]".to_string(),
@@ -280,20 +265,20 @@ async fn d3_provision_errors_write_nothing() {
 async fn d3_duplicate_admin_email_is_partner_exists() {
     let h = Harness::new().await;
     pending_partner(&h, "dup@example.com", "starter").await;
-    h.distributor(Method::POST, "/partners", Some(new_partner_body("dup@example.com", "professional")))
+    h.distributor(Method::POST, "/partners", Some(partner_body("dup@example.com", "professional")))
         .await
         .assert_error(409, "PARTNER_EXISTS");
-    h.distributor(Method::POST, "/partners", Some(new_partner_body("DUP@Example.com", "professional")))
+    h.distributor(Method::POST, "/partners", Some(partner_body("DUP@Example.com", "professional")))
         .await
         .assert_error(409, "PARTNER_EXISTS");
     // The start-up partner's email is taken too.
-    h.distributor(Method::POST, "/partners", Some(new_partner_body("admin@dev-msp.example", "professional")))
+    h.distributor(Method::POST, "/partners", Some(partner_body("admin@dev-msp.example", "professional")))
         .await
         .assert_error(409, "PARTNER_EXISTS");
     assert_eq!(partner_ids(&h, "").await.len(), 2);
     // Another distributor may use the same email.
     let (_, other) = h.other_distributor().await;
-    h.distributor_as(&other, Method::POST, "/partners", Some(new_partner_body("dup@example.com", "starter")))
+    h.distributor_as(&other, Method::POST, "/partners", Some(partner_body("dup@example.com", "starter")))
         .await
         .assert_status(201);
 }
@@ -344,14 +329,14 @@ async fn d4_bulk_reports_per_item_failures() {
             Method::POST,
             "/partners/bulk",
             Some(json!({ "partners": [
-                new_partner_body("fresh@example.com", "starter"),
-                new_partner_body("taken@example.com", "starter"),
-                new_partner_body("not-an-email", "starter"),
-                new_partner_body("fresh@example.com", "professional"),
-                new_partner_body("plan@example.com", "platinum"),
+                partner_body("fresh@example.com", "starter"),
+                partner_body("taken@example.com", "starter"),
+                partner_body("not-an-email", "starter"),
+                partner_body("fresh@example.com", "professional"),
+                partner_body("plan@example.com", "platinum"),
                 { "email": "nobilling@example.com", "company": "NB", "name": "N", "plan": "starter" },
                 5,
-                new_partner_body("second@example.com", "enterprise"),
+                partner_body("second@example.com", "enterprise"),
             ]})),
         )
         .await;
@@ -384,9 +369,8 @@ async fn d4_bulk_reports_per_item_failures() {
 #[tokio::test]
 async fn d4_bulk_of_50_is_fine_51_is_too_many_and_writes_nothing() {
     let h = Harness::new().await;
-    let batch = |n: usize| -> Vec<Value> {
-        (0..n).map(|i| new_partner_body(&format!("p{i}@example.com"), "starter")).collect()
-    };
+    let batch =
+        |n: usize| -> Vec<Value> { (0..n).map(|i| partner_body(&format!("p{i}@example.com"), "starter")).collect() };
     h.distributor(Method::POST, "/partners/bulk", Some(json!({ "partners": batch(51) })))
         .await
         .assert_error(400, "TOO_MANY");
@@ -540,7 +524,7 @@ async fn d6_patch_plan_and_billing_in_reference_shape() {
     h.distributor(Method::PATCH, &format!("/partners/{id}"), Some(json!({ "plan": "starter" })))
         .await
         .assert_status(200);
-    h.partner_as(&key, Method::POST, "/assessments", Some(json!({ "customerId": c, "product": "essential-eight" })))
+    h.partner_as(&key, Method::POST, "/assessments", Some(assessment_body(&c, "essential-eight")))
         .await
         .assert_error(403, "RUN_LIMIT_REACHED");
 }
@@ -731,7 +715,7 @@ async fn d9_new_limit_applies_to_later_triggers() {
     h.distributor(Method::POST, &format!("/partners/{pid}/plan"), Some(json!({ "plan": "starter" })))
         .await
         .assert_status(200);
-    let body = json!({ "customerId": c, "product": "essential-eight" });
+    let body = assessment_body(&c, "essential-eight");
     h.partner(Method::POST, "/assessments", Some(body.clone())).await.assert_error(403, "RUN_LIMIT_REACHED");
     h.distributor(Method::POST, &format!("/partners/{pid}/assessments"), Some(body.clone()))
         .await
@@ -913,18 +897,12 @@ async fn d11_create_customer_errors() {
     ] {
         h.distributor(Method::POST, &path, Some(body)).await.assert_error(400, "INVALID_FIELD");
     }
-    h.distributor(Method::POST, &path, Some(json!({ "name": "Dup", "tenantId": TENANT })))
+    h.distributor(Method::POST, &path, Some(customer_body("Dup", TENANT))).await.assert_error(409, "CUSTOMER_EXISTS");
+    h.distributor(Method::POST, "/partners/prt_doesnotexist000000/customers", Some(customer_body("X", TENANT2)))
         .await
-        .assert_error(409, "CUSTOMER_EXISTS");
-    h.distributor(
-        Method::POST,
-        "/partners/prt_doesnotexist000000/customers",
-        Some(json!({ "name": "X", "tenantId": TENANT2 })),
-    )
-    .await
-    .assert_error(404, "NOT_FOUND");
+        .assert_error(404, "NOT_FOUND");
     let (_, other) = h.other_distributor().await;
-    h.distributor_as(&other, Method::POST, &path, Some(json!({ "name": "X", "tenantId": TENANT2 })))
+    h.distributor_as(&other, Method::POST, &path, Some(customer_body("X", TENANT2)))
         .await
         .assert_error(404, "NOT_FOUND");
     let r = h.partner(Method::GET, "/customers", None).await;
@@ -969,11 +947,7 @@ async fn d12_triggers_a_run_for_a_sub_partner() {
     assert_eq!(partner_detail(&h, &pid).await["usage"]["runsUsed"], 1);
     // Default maturity target.
     let r = h
-        .distributor(
-            Method::POST,
-            &format!("/partners/{pid}/assessments"),
-            Some(json!({ "customerId": c, "product": "nist-csf" })),
-        )
+        .distributor(Method::POST, &format!("/partners/{pid}/assessments"), Some(assessment_body(&c, "nist-csf")))
         .await;
     assert_eq!(r.assert_status(202)["maturityTarget"], 2);
 }
@@ -982,18 +956,13 @@ async fn d12_triggers_a_run_for_a_sub_partner() {
 async fn d12_pending_or_suspended_partner_is_partner_inactive() {
     let h = Harness::new().await;
     let pending = pending_partner(&h, "p@example.com", "professional").await;
-    let r = h
-        .distributor(
-            Method::POST,
-            &format!("/partners/{pending}/customers"),
-            Some(json!({ "name": "A", "tenantId": TENANT })),
-        )
-        .await;
+    let r =
+        h.distributor(Method::POST, &format!("/partners/{pending}/customers"), Some(customer_body("A", TENANT))).await;
     let c = s(&r.assert_status(201)["id"]);
     h.distributor(
         Method::POST,
         &format!("/partners/{pending}/assessments"),
-        Some(json!({ "customerId": c, "product": "essential-eight" })),
+        Some(assessment_body(&c, "essential-eight")),
     )
     .await
     .assert_error(403, "PARTNER_INACTIVE");
@@ -1007,7 +976,7 @@ async fn d12_pending_or_suspended_partner_is_partner_inactive() {
     h.distributor(
         Method::POST,
         &format!("/partners/{suspended}/assessments"),
-        Some(json!({ "customerId": sc, "product": "essential-eight" })),
+        Some(assessment_body(&sc, "essential-eight")),
     )
     .await
     .assert_error(403, "PARTNER_INACTIVE");
@@ -1039,22 +1008,18 @@ async fn d12_trigger_errors_write_nothing() {
         let r = h.distributor(Method::POST, &path, Some(body.clone())).await;
         assert_eq!((r.status.as_u16(), r.code()), (status, code), "{body}: {}", r.body);
     }
-    h.distributor(
-        Method::POST,
-        &format!("/partners/{starter}/assessments"),
-        Some(json!({ "customerId": sc, "product": "nist-csf" })),
-    )
-    .await
-    .assert_error(403, "PRODUCT_NOT_ALLOWED");
+    h.distributor(Method::POST, &format!("/partners/{starter}/assessments"), Some(assessment_body(&sc, "nist-csf")))
+        .await
+        .assert_error(403, "PRODUCT_NOT_ALLOWED");
     h.distributor(
         Method::POST,
         "/partners/prt_doesnotexist000000/assessments",
-        Some(json!({ "customerId": c, "product": "essential-eight" })),
+        Some(assessment_body(&c, "essential-eight")),
     )
     .await
     .assert_error(404, "NOT_FOUND");
     let (_, other) = h.other_distributor().await;
-    h.distributor_as(&other, Method::POST, &path, Some(json!({ "customerId": c, "product": "essential-eight" })))
+    h.distributor_as(&other, Method::POST, &path, Some(assessment_body(&c, "essential-eight")))
         .await
         .assert_error(404, "NOT_FOUND");
     assert_eq!(partner_detail(&h, &pid).await["usage"]["runsUsed"], 0);
@@ -1067,7 +1032,7 @@ async fn d12_run_limit_reached() {
     let pid = h.partner_id().to_string();
     let c = h.customer("A", TENANT).await;
     let path = format!("/partners/{pid}/assessments");
-    let body = json!({ "customerId": c, "product": "essential-eight" });
+    let body = assessment_body(&c, "essential-eight");
     h.distributor(Method::POST, &path, Some(body.clone())).await.assert_status(202);
     h.distributor(Method::POST, &path, Some(body)).await.assert_error(403, "RUN_LIMIT_REACHED");
     let r = h.distributor(Method::GET, &path, None).await;

@@ -1,134 +1,11 @@
 //! Partner routes P1–P15 (CONTRACT.md): success shapes as the reference shows them, stored
 //! state, and every error code each route can give.
 
-use std::collections::HashSet;
-
-use bytes::Bytes;
 use http::Method;
 use serde_json::{json, Value};
-use shared::config::Config;
 use tests::*;
 
-// ---- small helpers shared with routes_distributor ----
-
-pub const TENANT: &str = "d4f5a678-1234-5678-9abc-def012345678";
-pub const TENANT2: &str = "a1b2c3d4-5678-9abc-def0-123456789abc";
-pub const T0_STR: &str = "2026-04-03T10:00:00Z";
-/// 2026-05-01T00:00:00Z
-pub const MAY_1: i64 = 1_777_593_600;
-
-/// The default configuration with `plan` allowed `runs` per month.
-pub fn with_runs(limits: &[(&str, Option<u32>)]) -> Config {
-    let mut c = Config::default();
-    for (plan, runs) in limits {
-        c.catalog.plans.iter_mut().find(|p| p.id == *plan).expect("plan in the catalogue").runs_per_month = *runs;
-    }
-    c
-}
-
-pub fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_string()
-}
-
-/// A request with a raw (possibly non-JSON) body.
-pub async fn raw_as(h: &Harness, distributor: bool, key: &str, path: &str, body: &str) -> Resp {
-    let (base, header) =
-        if distributor { (DISTRIBUTOR_BASE, "x-distributor-key") } else { (PARTNER_BASE, "x-partner-key") };
-    h.request(
-        Method::POST,
-        &format!("{base}{path}"),
-        &[(header, key), ("content-type", "application/json")],
-        Some(Bytes::from(body.to_string())),
-    )
-    .await
-}
-
-pub async fn raw_patch_as(h: &Harness, distributor: bool, key: &str, path: &str, body: &str) -> Resp {
-    let (base, header) =
-        if distributor { (DISTRIBUTOR_BASE, "x-distributor-key") } else { (PARTNER_BASE, "x-partner-key") };
-    h.request(
-        Method::PATCH,
-        &format!("{base}{path}"),
-        &[(header, key), ("content-type", "application/json")],
-        Some(Bytes::from(body.to_string())),
-    )
-    .await
-}
-
-/// Triggers one run as the partner with `key`; returns its id.
-pub async fn run_for(h: &Harness, key: &str, customer: &str, product: &str) -> String {
-    let r = h
-        .partner_as(key, Method::POST, "/assessments", Some(json!({ "customerId": customer, "product": product })))
-        .await;
-    s(&r.assert_status(202)["id"])
-}
-
-pub async fn run(h: &Harness, customer: &str, product: &str) -> String {
-    run_for(h, h.partner_key(), customer, product).await
-}
-
-/// Follows `nextCursor` from `path` (which may carry a query) with `limit`, returning every
-/// item of `field` in order and the number of pages.
-pub async fn page_all(
-    h: &Harness,
-    distributor: bool,
-    key: &str,
-    path: &str,
-    field: &str,
-    limit: usize,
-) -> (Vec<Value>, usize) {
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let url = match &cursor {
-            None => format!("{path}{sep}limit={limit}"),
-            Some(c) => format!("{path}{sep}limit={limit}&cursor={c}"),
-        };
-        let r = if distributor {
-            h.distributor_as(key, Method::GET, &url, None).await
-        } else {
-            h.partner_as(key, Method::GET, &url, None).await
-        };
-        let body = r.assert_status(200).clone();
-        let page = body[field].as_array().expect("array").clone();
-        assert!(page.len() <= limit, "page over limit: {body}");
-        pages += 1;
-        items.extend(page);
-        match &body["nextCursor"] {
-            Value::Null => break,
-            Value::String(c) => cursor = Some(c.clone()),
-            other => panic!("nextCursor must be a string or null, got {other}"),
-        }
-        assert!(pages < 1000, "paging does not end");
-    }
-    (items, pages)
-}
-
-pub fn ids(items: &[Value]) -> Vec<String> {
-    items.iter().map(|i| s(&i["id"])).collect()
-}
-
-/// For lists whose order the contract leaves open.
-pub fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
-    v.sort();
-    v
-}
-
-/// The id of the list item whose `field` is `value`.
-pub fn id_where(items: &[Value], field: &str, value: &str) -> String {
-    s(&items.iter().find(|i| i[field] == value).unwrap_or_else(|| panic!("no item with {field} = {value}"))["id"])
-}
-
-pub fn assert_distinct(v: &[String]) {
-    let set: HashSet<&String> = v.iter().collect();
-    assert_eq!(set.len(), v.len(), "duplicates in {v:?}");
-}
-
-pub async fn me(h: &Harness, key: &str) -> Value {
-    h.partner_as(key, Method::GET, "/me", None).await.assert_status(200).clone()
-}
+// ---- helpers of this module (the shared ones are in tests::helpers) ----
 
 async fn list_runs(h: &Harness, query: &str) -> Vec<Value> {
     h.partner(Method::GET, &format!("/assessments{query}"), None).await.assert_status(200)["runs"]
@@ -251,7 +128,7 @@ async fn p2_new_plan_limit_and_products_apply_to_later_triggers() {
     let c = h.customer("A", TENANT).await;
     run(&h, &c, "essential-eight").await;
     run(&h, &c, "essential-eight").await;
-    let body = json!({ "customerId": c, "product": "essential-eight" });
+    let body = assessment_body(&c, "essential-eight");
     h.partner(Method::POST, "/assessments", Some(body.clone())).await.assert_error(403, "RUN_LIMIT_REACHED");
 
     let r = h.partner(Method::POST, "/plan", Some(json!({ "plan": "enterprise" }))).await;
@@ -261,7 +138,7 @@ async fn p2_new_plan_limit_and_products_apply_to_later_triggers() {
     let r = h.partner(Method::POST, "/plan", Some(json!({ "plan": "starter" }))).await;
     assert_eq!(r.assert_status(200)["runLimit"], json!(1));
     h.partner(Method::POST, "/assessments", Some(body)).await.assert_error(403, "RUN_LIMIT_REACHED");
-    h.partner(Method::POST, "/assessments", Some(json!({ "customerId": c, "product": "nist-csf" })))
+    h.partner(Method::POST, "/assessments", Some(assessment_body(&c, "nist-csf")))
         .await
         .assert_error(403, "PRODUCT_NOT_ALLOWED");
     assert_eq!(me(&h, h.partner_key()).await["usage"]["runsUsed"], 3);
@@ -519,7 +396,7 @@ async fn p5_duplicate_tenant_is_customer_exists() {
     let h = Harness::new().await;
     h.customer("Contoso", TENANT).await;
     // Same GUID in upper case is the same tenant.
-    h.partner(Method::POST, "/customers", Some(json!({ "name": "Again", "tenantId": TENANT.to_uppercase() })))
+    h.partner(Method::POST, "/customers", Some(customer_body("Again", &TENANT.to_uppercase())))
         .await
         .assert_error(409, "CUSTOMER_EXISTS");
     assert_eq!(list_customers(&h).await.len(), 1);
@@ -759,9 +636,7 @@ async fn p8_patch_changes_only_the_given_fields() {
         .await
         .assert_status(200);
     h.customer("Reuses old tenant", TENANT).await;
-    h.partner(Method::POST, "/customers", Some(json!({ "name": "X", "tenantId": TENANT2 })))
-        .await
-        .assert_error(409, "CUSTOMER_EXISTS");
+    h.partner(Method::POST, "/customers", Some(customer_body("X", TENANT2))).await.assert_error(409, "CUSTOMER_EXISTS");
 }
 
 #[tokio::test]
@@ -959,7 +834,7 @@ async fn p10_product_outside_the_plan_is_not_allowed() {
             .assert_error(403, "PRODUCT_NOT_ALLOWED");
     }
     // Unknown beats not-allowed: it is not a product at all.
-    h.partner_as(&starter, Method::POST, "/assessments", Some(json!({ "customerId": c, "product": "soc2" })))
+    h.partner_as(&starter, Method::POST, "/assessments", Some(assessment_body(&c, "soc2")))
         .await
         .assert_error(400, "INVALID_PRODUCT");
     assert_eq!(me(&h, &starter).await["usage"]["runsUsed"], 0);
@@ -972,8 +847,7 @@ async fn p10_run_limit_reached_refuses_and_resets_next_month() {
     let c = h.customer("A", TENANT).await;
     run(&h, &c, "essential-eight").await;
     run(&h, &c, "nist-csf").await;
-    let r =
-        h.partner(Method::POST, "/assessments", Some(json!({ "customerId": c, "product": "essential-eight" }))).await;
+    let r = h.partner(Method::POST, "/assessments", Some(assessment_body(&c, "essential-eight"))).await;
     r.assert_error(403, "RUN_LIMIT_REACHED");
     assert_eq!(list_runs(&h, "").await.len(), 2);
     assert_eq!(

@@ -22,21 +22,6 @@ fn roomy_config() -> Config {
     Config { rate_limit_partner_per_min: 100_000, rate_limit_distributor_per_min: 100_000, ..Config::default() }
 }
 
-/// Queues a run for `customer` as the partner with `key`; returns the run id.
-async fn run_for(h: &Harness, key: &str, customer: &str) -> String {
-    h.partner_as(
-        key,
-        Method::POST,
-        "/assessments",
-        Some(json!({ "customerId": customer, "product": "essential-eight" })),
-    )
-    .await
-    .assert_status(202)["id"]
-        .as_str()
-        .expect("run id")
-        .to_string()
-}
-
 /// A partner without a distributor (as the operator command makes one), with its key.
 async fn orphan_partner(h: &Harness, email: &str, status: AccountStatus) -> (String, String) {
     let (p, key) = create_partner(
@@ -150,7 +135,7 @@ struct Neighbour {
 async fn neighbour(h: &Harness) -> Neighbour {
     let (_, key) = h.active_partner("neighbour@msp.example", "professional").await;
     let customer = h.customer_for(&key, "Bravo Pty", &tenant(2)).await;
-    let run = run_for(h, &key, &customer).await;
+    let run = run_for(h, &key, &customer, "essential-eight").await;
     Neighbour { key, customer, run }
 }
 
@@ -170,7 +155,7 @@ async fn neighbour_view(h: &Harness, n: &Neighbour) -> Value {
 async fn partner_routes_answer_404_for_another_partners_ids_and_change_nothing() {
     let h = Harness::with_config(roomy_config()).await;
     let own_customer = h.customer("Alpha Pty", &tenant(1)).await;
-    run_for(&h, h.partner_key(), &own_customer).await;
+    run_for(&h, h.partner_key(), &own_customer, "essential-eight").await;
     let n = neighbour(&h).await;
 
     let cases: Vec<(&str, Method, String, Option<Value>)> = vec![
@@ -243,7 +228,7 @@ async fn bulk_trigger_with_another_partners_customer_fails_that_item_only() {
 async fn run_list_filtered_by_another_partners_customer_is_empty() {
     let h = Harness::with_config(roomy_config()).await;
     let own = h.customer("Alpha Pty", &tenant(1)).await;
-    let own_run = run_for(&h, h.partner_key(), &own).await;
+    let own_run = run_for(&h, h.partner_key(), &own, "essential-eight").await;
     let n = neighbour(&h).await;
 
     let r = h.partner(Method::GET, &format!("/assessments?customerId={}", n.customer), None).await;
@@ -271,7 +256,7 @@ async fn neighbour_ids_do_not_leak_through_a_customers_recent_runs() {
     let n = neighbour(&h).await;
     // The same tenant under two partners is two separate customers.
     let twin = h.customer_for(&n.key, "Alpha twin", &tenant(1)).await;
-    run_for(&h, &n.key, &twin).await;
+    run_for(&h, &n.key, &twin, "essential-eight").await;
     let r = h.partner(Method::GET, &format!("/customers/{own}"), None).await;
     assert_eq!(r.assert_status(200)["recentRuns"], json!([]));
 }
@@ -295,7 +280,7 @@ async fn foreign_targets(h: &Harness) -> Vec<Target> {
     // Another distributor's active partner, with a customer and a run.
     let (active_id, active_key) = h.active_partner_under(&d2_key, "active@other-msp.example", "starter").await;
     let active_customer = h.customer_for(&active_key, "Other Co", &tenant(10)).await;
-    run_for(h, &active_key, &active_customer).await;
+    run_for(h, &active_key, &active_customer, "essential-eight").await;
 
     // Another distributor's pending partner (no keys yet), with a customer.
     let pending_id = h
@@ -318,7 +303,7 @@ async fn foreign_targets(h: &Harness) -> Vec<Target> {
             &d2_key,
             Method::POST,
             &format!("/partners/{pending_id}/customers"),
-            Some(json!({ "name": "Pending Customer", "tenantId": tenant(11) })),
+            Some(customer_body("Pending Customer", &tenant(11))),
         )
         .await
         .assert_status(201)["id"]
@@ -329,7 +314,7 @@ async fn foreign_targets(h: &Harness) -> Vec<Target> {
     // A partner with no distributor, active, with a customer and a run.
     let (orphan_id, orphan_key) = orphan_partner(h, "solo@orphan.example", AccountStatus::Active).await;
     let orphan_customer = h.customer_for(&orphan_key, "Solo Customer", &tenant(12)).await;
-    run_for(h, &orphan_key, &orphan_customer).await;
+    run_for(h, &orphan_key, &orphan_customer, "essential-eight").await;
 
     // A partner with no distributor, still pending.
     let (orphan_pending_id, _) = orphan_partner(h, "waiting@orphan.example", AccountStatus::Pending).await;
@@ -373,8 +358,8 @@ fn distributor_cases(customer: &str) -> Vec<(&'static str, Method, &'static str,
         ("D8", Method::POST, "/suspend", None),
         ("D9", Method::POST, "/plan", Some(json!({ "plan": "enterprise" }))),
         ("D10", Method::GET, "/customers", None),
-        ("D11", Method::POST, "/customers", Some(json!({ "name": "Intruder", "tenantId": tenant(99) }))),
-        ("D12", Method::POST, "/assessments", Some(json!({ "customerId": customer, "product": "essential-eight" }))),
+        ("D11", Method::POST, "/customers", Some(customer_body("Intruder", &tenant(99)))),
+        ("D12", Method::POST, "/assessments", Some(assessment_body(customer, "essential-eight"))),
         ("D13", Method::GET, "/assessments", None),
         ("D15", Method::POST, "/keys", None),
     ]

@@ -8,8 +8,6 @@ use shared::domain::usage::{MonthUsage, UsageSnapshot};
 use shared::usage_report::{close_previous_month, live_usage};
 use tests::*;
 
-use crate::routes_partner::{run, run_for, s, MAY_1, TENANT, TENANT2};
-
 const APRIL: Month = Month { year: 2026, month: 4 };
 const MAY: Month = Month { year: 2026, month: 5 };
 

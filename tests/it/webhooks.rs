@@ -216,11 +216,7 @@ async fn endpoints_are_created_listed_updated_and_deleted_with_the_secret_shown_
     h.partner(Method::DELETE, &format!("/webhooks/{id}"), None).await.assert_error(404, "NOT_FOUND");
     // The distributor surface has its own.
     let d = h
-        .distributor(
-            Method::POST,
-            "/webhooks",
-            Some(json!({ "url": "https://d.example.com/h", "events": ["partner.activated"] })),
-        )
+        .distributor(Method::POST, "/webhooks", Some(webhook_body("https://d.example.com/h", &["partner.activated"])))
         .await;
     d.assert_status(201);
 }
@@ -265,14 +261,12 @@ async fn endpoints_are_limited_per_account_and_invisible_to_others() {
         h.partner(
             Method::POST,
             "/webhooks",
-            Some(json!({ "url": format!("https://h{n}.example.com"), "events": ["key.created"] })),
+            Some(webhook_body(&format!("https://h{n}.example.com"), &["key.created"])),
         )
         .await
         .assert_status(201);
     }
-    let r = h
-        .partner(Method::POST, "/webhooks", Some(json!({ "url": "https://h3.example.com", "events": ["key.created"] })))
-        .await;
+    let r = h.partner(Method::POST, "/webhooks", Some(webhook_body("https://h3.example.com", &["key.created"]))).await;
     r.assert_error(400, "TOO_MANY");
     let id = h.partner(Method::GET, "/webhooks", None).await.body["webhooks"][0]["id"].as_str().unwrap().to_string();
     let (_, other) = h.active_partner("other@msp.example", "professional").await;

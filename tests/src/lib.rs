@@ -2,7 +2,12 @@
 //! that go through the same pipeline (route table, auth, limits) as the dev server.
 
 pub mod aws;
+pub mod bodies;
+pub mod helpers;
 pub mod stub;
+
+pub use bodies::*;
+pub use helpers::*;
 
 use std::sync::Arc;
 
@@ -151,9 +156,7 @@ impl Harness {
 
     /// Creates a customer for the partner with `key`; returns its id.
     pub async fn customer_for(&self, key: &str, name: &str, tenant: &str) -> String {
-        let r = self
-            .partner_as(key, Method::POST, "/customers", Some(serde_json::json!({ "name": name, "tenantId": tenant })))
-            .await;
+        let r = self.partner_as(key, Method::POST, "/customers", Some(customer_body(name, tenant))).await;
         r.assert_status(201)["id"].as_str().expect("id").to_string()
     }
 
@@ -164,10 +167,7 @@ impl Harness {
     /// Provisions, activates and keys a new partner under the distributor with `dist_key`;
     /// returns its id and key.
     pub async fn active_partner_under(&self, dist_key: &str, email: &str, plan: &str) -> (String, String) {
-        let body = serde_json::json!({
-            "email": email, "company": format!("Co {email}"), "name": "Admin", "plan": plan,
-            "billing": { "currency": "AUD" }
-        });
+        let body = partner_body(email, plan).with("billing", serde_json::json!({ "currency": "AUD" }));
         let id = self.distributor_as(dist_key, Method::POST, "/partners", Some(body)).await.assert_status(201)["id"]
             .as_str()
             .expect("id")

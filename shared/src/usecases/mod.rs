@@ -8,7 +8,9 @@ pub mod customers;
 pub mod keys;
 pub mod partners;
 pub mod plans;
+pub mod reports;
 pub mod runs;
+pub mod usage;
 pub mod webhooks;
 
 use serde_json::Value;

@@ -6,9 +6,10 @@ use super::{Ids, UseCaseError};
 use crate::domain::account::Partner;
 use crate::domain::catalog::{Catalog, Plan, Product};
 use crate::domain::ids::prefix;
-use crate::domain::run::{Run, RunStatus};
+use crate::domain::run::{Run, RunReport, RunStatus};
 use crate::domain::time::Month;
 use crate::queue::{RunMessage, RunQueue};
+use crate::reports;
 use crate::store::{CustomerStore, RunStore, StoreError};
 
 /// The partner's plan; a plan missing from the catalogue is a configuration fault (`Internal`).
@@ -117,4 +118,40 @@ pub async fn queue_run(
         tracing::error!(run_id = run.id.as_str(), error = %e, "could not hand the run to the runs queue");
     }
     Ok(run)
+}
+
+/// How report share links are made: signed with `signing_key`, under `base_url`.
+#[derive(Clone, Copy)]
+pub struct ReportLinks<'a> {
+    pub signing_key: &'a [u8],
+    pub base_url: &'a str,
+}
+
+/// A run as P13 shows it: with a fresh report link, its customer's name (`None` once the
+/// customer is gone) and, when completed, its stored report.
+#[derive(Debug)]
+pub struct RunDetail {
+    pub run: Run,
+    pub customer_name: Option<String>,
+    pub report: Option<RunReport>,
+}
+
+/// The partner's run `id` (`NotFound` otherwise). A completed run's report link is made anew
+/// at `now` (unix seconds) for 30 days: the one made at completion may have expired.
+pub async fn detail(
+    runs: &dyn RunStore,
+    customers: &dyn CustomerStore,
+    links: ReportLinks<'_>,
+    partner: &Partner,
+    id: &str,
+    now: i64,
+) -> Result<RunDetail, UseCaseError> {
+    let mut run = runs.run(&partner.id, id).await?.ok_or_else(|| UseCaseError::not_found("assessment run", id))?;
+    let customer_name = customers.customer(&partner.id, &run.customer_id).await?.map(|c| c.name);
+    let mut report = None;
+    if let Some(results) = run.results.as_mut() {
+        results.report_url = reports::link(links.signing_key, links.base_url, &partner.id, &run.id, now);
+        report = runs.run_report(&partner.id, &run.id).await?;
+    }
+    Ok(RunDetail { run, customer_name, report })
 }

@@ -10,8 +10,7 @@ use super::Paging;
 use crate::domain::account::Partner;
 use crate::domain::run::RunFilter;
 use crate::domain::time::Month;
-use crate::reports;
-use crate::usecases::runs::{self, RunPorts};
+use crate::usecases::runs::{self, ReportLinks, RunPorts};
 use crate::views;
 
 pub const BULK_MAX: usize = 50;
@@ -110,23 +109,17 @@ pub async fn list(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiE
 }
 
 pub async fn get(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
-    let id = ctx.param("id");
-    let mut run = app.store.run(&partner.id, id).await?.ok_or_else(|| ApiError::not_found("assessment run", id))?;
-    let customer = app.store.customer(&partner.id, &run.customer_id).await?;
-    let mut maturity = None;
-    if let Some(results) = run.results.as_mut() {
-        // A fresh 30-day link on every read: the one made at completion may have expired.
-        results.report_url =
-            reports::link(&app.secrets.report_signing, &app.config.public_base_url, &partner.id, &run.id, ctx.now);
-        maturity = app.store.run_report(&partner.id, &run.id).await?.and_then(|r| {
-            r.maturity.map(|overall| {
-                let by: serde_json::Map<String, Value> =
-                    r.maturity_by_strategy.iter().map(|m| (m.strategy.clone(), json!(m.level))).collect();
-                json!({ "overall": overall, "byStrategy": by })
-            })
-        });
-    }
-    let mut body = views::run_detail(&run, customer.as_ref().map(|c| c.name.as_str()));
+    let store = app.store.as_ref();
+    let link = ReportLinks { signing_key: &app.secrets.report_signing, base_url: &app.config.public_base_url };
+    let detail = runs::detail(store, store, link, partner, ctx.param("id"), ctx.now).await?;
+    let maturity = detail.report.and_then(|r| {
+        r.maturity.map(|overall| {
+            let by: serde_json::Map<String, Value> =
+                r.maturity_by_strategy.iter().map(|m| (m.strategy.clone(), json!(m.level))).collect();
+            json!({ "overall": overall, "byStrategy": by })
+        })
+    });
+    let mut body = views::run_detail(&detail.run, detail.customer_name.as_deref());
     if let (Some(m), Some(obj)) = (maturity, body.as_object_mut()) {
         obj.insert("maturity".into(), m);
     }

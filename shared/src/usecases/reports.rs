@@ -1,0 +1,54 @@
+//! Opening a shared report: a signed link (30 days) shows a completed run's report without a
+//! key (contract: "API description and report links").
+
+use super::UseCaseError;
+use crate::domain::catalog::{Catalog, Product};
+use crate::domain::run::{Run, RunReport, RunStatus};
+use crate::reports;
+use crate::store::{CustomerStore, RunStore};
+
+/// What the report page shows.
+#[derive(Debug)]
+pub struct SharedReport {
+    /// The customer's name, or "(customer removed)".
+    pub customer_name: String,
+    pub product: Product,
+    pub run: Run,
+    pub report: RunReport,
+}
+
+/// The report `token` points at, if the token is genuine and unexpired at `now` (unix seconds)
+/// and its run is completed and still stored. Errors: `NotFound`, with the reason for a bad or
+/// expired link, or "no longer available" for a run that is gone.
+pub async fn open(
+    runs: &dyn RunStore,
+    customers: &dyn CustomerStore,
+    catalog: &Catalog,
+    signing_key: &[u8],
+    token: &str,
+    now: i64,
+) -> Result<SharedReport, UseCaseError> {
+    let (partner_id, run_id) = reports::verify(signing_key, token, now)
+        .map_err(|e| UseCaseError::NotFound(format!("{}.", capital(&e.to_string()))))?;
+    let gone = || UseCaseError::NotFound("This report is no longer available.".into());
+    let run = runs.run(&partner_id, &run_id).await?.filter(|r| r.status == RunStatus::Completed).ok_or_else(gone)?;
+    let report = runs.run_report(&partner_id, &run_id).await?.ok_or_else(gone)?;
+    let customer = customers.customer(&partner_id, &run.customer_id).await?;
+    // A product dropped from the catalogue since the run still shows under its id.
+    let product = catalog.product(&run.product).cloned().unwrap_or_else(|| Product {
+        id: run.product.clone(),
+        name: run.product.clone(),
+        category: String::new(),
+        estimated_duration: 0,
+        maturity_min: 1,
+        maturity_max: 1,
+        maturity_default: 1,
+    });
+    let customer_name = customer.map_or_else(|| "(customer removed)".to_string(), |c| c.name);
+    Ok(SharedReport { customer_name, product, run, report })
+}
+
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
