@@ -16,6 +16,7 @@ mod pipeline;
 mod routes_distributor;
 mod routes_partner;
 mod runner;
+mod store_compat;
 mod store_contract;
 mod template;
 mod tenancy;

@@ -1,0 +1,230 @@
+//! Items written before the domain's values had types of their own (tenant ids, emails, a
+//! finding's severity and outcome were plain strings) still read, and what is written now is
+//! byte for byte what was written then. On DynamoDB the old items are put raw, attribute by
+//! attribute as the adapter wrote them; on the embedded store (which keeps values, not items)
+//! the old values are read from their old serialised form. Both are then read through the port.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue as AV;
+use serde_json::json;
+use shared::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription};
+use shared::domain::customer::Customer;
+use shared::domain::email::Email;
+use shared::domain::event::{Event, EventType};
+use shared::domain::ids::IdGen;
+use shared::domain::run::{CheckStatus, Run, RunFilter, RunReport, RunStatus, Severity};
+use shared::domain::time::Month;
+use shared::store::memory::MemoryStore;
+use shared::store::{PageRequest, Store};
+use tests::T0;
+
+const TENANT: &str = "d4f5a678-1234-5678-9abc-def012345678";
+
+/// The report body as the adapter stored it (`serde_json::to_string` of the report).
+const REPORT_JSON: &str = r#"{"findings":[{"checkId":"E8-MFA-01","title":"MFA for all users","severity":"critical","outcome":"fail","evidence":"3 of 10 users without MFA","details":{"users":3},"rationale":"r","remediation":"m","references":[{"framework":"essential-eight","id":"mfa","level":1}]},{"checkId":"E8-BAK-01","title":"Backups","severity":"low","outcome":"not-applicable","evidence":"n/a","rationale":"r","remediation":"m","references":[{"framework":"essential-eight","id":"regular-backups","level":1}]}],"maturity":0,"maturityByStrategy":[{"strategy":"mfa","level":0}]}"#;
+
+fn s(v: &str) -> AV {
+    AV::S(v.into())
+}
+fn n(v: i64) -> AV {
+    AV::N(v.to_string())
+}
+
+/// A customer item exactly as the adapter wrote it before: the key, then every field of the
+/// customer (`serde_dynamo`), `None` as NULL.
+fn old_customer_item(partner: &str, id: &str) -> HashMap<String, AV> {
+    HashMap::from([
+        ("PK".into(), s(&format!("PARTNER#{partner}"))),
+        ("SK".into(), s(&format!("CUST#{id}"))),
+        ("id".into(), s(id)),
+        ("partner_id".into(), s(partner)),
+        ("name".into(), s("Contoso Ltd")),
+        ("tenant_id".into(), s(TENANT)),
+        ("email".into(), s("IT@Contoso.com")),
+        ("receivers".into(), AV::L(vec![s("CISO@contoso.com"), s("it@contoso.com")])),
+        ("questionnaire_recipients".into(), AV::L(vec![])),
+        ("created_at".into(), n(T0)),
+        ("updated_at".into(), AV::Null(true)),
+        ("version".into(), n(1)),
+    ])
+}
+
+/// A completed run's item as the adapter wrote it (claimed, so out of the queued index).
+fn old_run_item(partner: &str, customer: &str, id: &str) -> HashMap<String, AV> {
+    HashMap::from([
+        ("PK".into(), s(&format!("PARTNER#{partner}"))),
+        ("SK".into(), s(&format!("RUN#{id}"))),
+        ("id".into(), s(id)),
+        ("partner_id".into(), s(partner)),
+        ("customer_id".into(), s(customer)),
+        ("product".into(), s("essential-eight")),
+        ("maturity_target".into(), n(1)),
+        ("status".into(), s("completed")),
+        ("created_at".into(), n(T0 + 10)),
+        ("started_at".into(), n(T0 + 20)),
+        ("completed_at".into(), n(T0 + 30)),
+        (
+            "results".into(),
+            AV::M(HashMap::from([
+                ("score".into(), n(40)),
+                ("findings".into(), n(1)),
+                ("critical".into(), n(1)),
+                ("high".into(), n(0)),
+                ("medium".into(), n(0)),
+                ("low".into(), n(0)),
+                ("report_url".into(), s("https://reports.example/r")),
+            ])),
+        ),
+        ("error".into(), AV::Null(true)),
+    ])
+}
+
+fn old_report_item(partner: &str, run: &str) -> HashMap<String, AV> {
+    HashMap::from([
+        ("PK".into(), s(&format!("PARTNER#{partner}"))),
+        ("SK".into(), s(&format!("REPORT#{run}"))),
+        ("report".into(), s(REPORT_JSON)),
+    ])
+}
+
+/// The customer, run and report as the old items hold them, in their old JSON form.
+fn old_values(partner: &str, customer: &str, run: &str) -> (Customer, Run, RunReport) {
+    let c = json!({
+        "id": customer, "partner_id": partner, "name": "Contoso Ltd", "tenant_id": TENANT,
+        "email": "IT@Contoso.com", "receivers": ["CISO@contoso.com", "it@contoso.com"],
+        "questionnaire_recipients": [], "created_at": T0, "updated_at": null, "version": 1
+    });
+    let r = json!({
+        "id": run, "partner_id": partner, "customer_id": customer, "product": "essential-eight",
+        "maturity_target": 1, "status": "completed", "created_at": T0 + 10, "started_at": T0 + 20,
+        "completed_at": T0 + 30,
+        "results": { "score": 40, "findings": 1, "critical": 1, "high": 0, "medium": 0, "low": 0,
+                     "report_url": "https://reports.example/r" },
+        "error": null
+    });
+    (
+        serde_json::from_value(c).expect("an old customer reads"),
+        serde_json::from_value(r).expect("an old run reads"),
+        serde_json::from_str(REPORT_JSON).expect("an old report reads"),
+    )
+}
+
+async fn partner(store: &Arc<dyn Store>, ids: &IdGen) -> Partner {
+    let d = Distributor {
+        id: ids.random("dist_"),
+        company: "D".into(),
+        email: Email::parse("ops@d.example").unwrap(),
+        status: AccountStatus::Active,
+        created_at: T0,
+    };
+    store.create_distributor(&d).await.unwrap();
+    let p = Partner {
+        id: ids.random("prt_"),
+        distributor_id: Some(d.id.clone()),
+        company: "P".into(),
+        email: Email::parse("Admin@MSP.example").unwrap().lowercased(),
+        name: None,
+        plan: "professional".into(),
+        status: AccountStatus::Active,
+        billing: Some(BillingConfig::default()),
+        subscription: Subscription::opening(None, T0),
+        customers_count: 0,
+        created_at: T0,
+        updated_at: None,
+        activated_at: Some(T0),
+        suspended_at: None,
+    };
+    store.create_partner(&p).await.unwrap();
+    p
+}
+
+fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
+    Event {
+        id: ids.time_ordered("evt_", (T0 * 1000) as u64),
+        kind,
+        timestamp: T0,
+        account: Owner::partner(partner),
+        distributor_id: None,
+        data: json!({}),
+    }
+}
+
+/// What both adapters must read back, through the port, of the old customer, run and report.
+async fn reads_as_before(store: &Arc<dyn Store>, p: &Partner, customer: &str, run: &str) {
+    let c = store.customer(&p.id, customer).await.unwrap().expect("the old customer");
+    assert_eq!(c.tenant_id, TENANT);
+    assert_eq!(c.email.as_ref().map(Email::as_str), Some("IT@Contoso.com"), "case kept");
+    assert_eq!(c.receivers, ["CISO@contoso.com", "it@contoso.com"]);
+    assert_eq!(
+        serde_json::to_value(&c).unwrap(),
+        json!({
+            "id": customer, "partner_id": p.id, "name": "Contoso Ltd", "tenant_id": TENANT,
+            "email": "IT@Contoso.com", "receivers": ["CISO@contoso.com", "it@contoso.com"],
+            "questionnaire_recipients": [], "created_at": T0, "updated_at": null, "version": 1
+        })
+    );
+    let listed = store.list_customers(&p.id, &PageRequest { limit: 10, after: None }).await.unwrap();
+    assert_eq!(listed.items, vec![c.clone()]);
+
+    let r = store.run(&p.id, run).await.unwrap().expect("the old run");
+    assert_eq!((r.status, r.customer_id.as_str(), r.completed_at), (RunStatus::Completed, customer, Some(T0 + 30)));
+    let runs = store.list_runs(&p.id, &RunFilter::default(), &PageRequest { limit: 10, after: None }).await.unwrap();
+    assert_eq!(runs.items, vec![r]);
+
+    let report = store.run_report(&p.id, run).await.unwrap().expect("the old report");
+    let kinds: Vec<(Severity, CheckStatus)> = report.findings.iter().map(|f| (f.severity, f.outcome)).collect();
+    assert_eq!(kinds, [(Severity::Critical, CheckStatus::Fail), (Severity::Low, CheckStatus::NotApplicable)]);
+    // Written again, the report is the very text it was stored as.
+    assert_eq!(serde_json::to_string(&report).unwrap(), REPORT_JSON);
+}
+
+#[tokio::test]
+async fn memory_old_values_read_back_unchanged() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let ids = IdGen::new();
+    let p = partner(&store, &ids).await;
+    let (cid, rid) = (ids.random("cust_"), ids.random("run_"));
+    let (c, mut r, report) = old_values(&p.id, &cid, &rid);
+    store.create_customer(&c, &event(&ids, EventType::CustomerCreated, &p.id)).await.unwrap();
+    // The run goes the way runs go: queued, claimed, finished with its report.
+    let finished = r.clone();
+    (r.status, r.started_at, r.completed_at, r.results) = (RunStatus::Queued, None, None, None);
+    store.queue_run(&r, Month::of(r.created_at), None).await.unwrap();
+    let started = event(&ids, EventType::AssessmentStarted, &p.id);
+    let claim = store.claim_run(&p.id, &rid, 1, T0 + 20, T0 + 620, &started).await.unwrap();
+    assert!(matches!(claim, shared::store::RunClaim::Claimed(_)), "{claim:?}");
+    let attempt = 1;
+    let done = event(&ids, EventType::AssessmentCompleted, &p.id);
+    store.finish_run(&finished, attempt, Some(&report), &done).await.unwrap();
+    reads_as_before(&store, &p, &cid, &rid).await;
+}
+
+#[tokio::test]
+async fn dynamo_old_items_read_back_and_new_writes_match_them() {
+    let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
+    let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
+    let store: Arc<dyn Store> = Arc::new(dynamo);
+    let ids = IdGen::new();
+    let p = partner(&store, &ids).await;
+    let (cid, rid) = (ids.random("cust_"), ids.random("run_"));
+    let put = |item: HashMap<String, AV>| client.put_item().table_name(&table).set_item(Some(item)).send();
+    put(old_customer_item(&p.id, &cid)).await.unwrap();
+    put(old_run_item(&p.id, &cid, &rid)).await.unwrap();
+    put(old_report_item(&p.id, &rid)).await.unwrap();
+    reads_as_before(&store, &p, &cid, &rid).await;
+
+    // What the adapter writes now, for the same values, is the old item attribute for attribute.
+    let (mut c, _, _) = old_values(&p.id, &cid, &rid);
+    c.id = ids.random("cust_");
+    store.create_customer(&c, &event(&ids, EventType::CustomerCreated, &p.id)).await.unwrap();
+    let key =
+        |sk: String| HashMap::from([("PK".to_string(), s(&format!("PARTNER#{}", p.id))), ("SK".to_string(), s(&sk))]);
+    let got = client.get_item().table_name(&table).set_key(Some(key(format!("CUST#{}", c.id)))).send().await.unwrap();
+    assert_eq!(got.item.expect("the new customer item"), old_customer_item(&p.id, &c.id));
+
+    // A partner's email is stored lower-cased, as a plain string.
+    let got = client.get_item().table_name(&table).set_key(Some(key("META".into()))).send().await.unwrap();
+    assert_eq!(got.item.expect("the partner item").get("email"), Some(&s("admin@msp.example")));
+}
