@@ -3,11 +3,86 @@
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeZone, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// A moment in time: whole seconds since the Unix epoch, UTC. Stored and serialised as the
+/// bare number (`#[serde(transparent)]`), so items and JSON are what plain `i64` seconds were.
+/// Any `i64` is one (times outside chrono's range show as the epoch in [`Timestamp::rfc3339`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    pub const fn from_unix(seconds: i64) -> Self {
+        Self(seconds)
+    }
+
+    /// The second a millisecond time falls in (rounding down, also before the epoch).
+    pub const fn from_unix_ms(ms: i64) -> Self {
+        Self(ms.div_euclid(1000))
+    }
+
+    pub const fn unix(self) -> i64 {
+        self.0
+    }
+
+    /// RFC 3339, UTC, whole seconds: `2026-04-03T10:00:00Z`.
+    pub fn rfc3339(self) -> String {
+        rfc3339(self.0)
+    }
+
+    pub const fn plus_secs(self, seconds: i64) -> Self {
+        Self(self.0.saturating_add(seconds))
+    }
+
+    pub const fn minus_secs(self, seconds: i64) -> Self {
+        Self(self.0.saturating_sub(seconds))
+    }
+
+    /// Seconds from `earlier` to `self` (negative when `earlier` is later).
+    pub const fn secs_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// Midnight UTC of the day it falls in.
+    pub fn day_start(self) -> Self {
+        Self(day_start(self.0))
+    }
+
+    /// Whole calendar months later, the day clamped to the target month's length.
+    pub fn add_months(self, months: u32) -> Self {
+        Self(add_months(self.0, months))
+    }
+}
+
+impl From<i64> for Timestamp {
+    fn from(seconds: i64) -> Self {
+        Self(seconds)
+    }
+}
+
+impl From<Timestamp> for i64 {
+    fn from(t: Timestamp) -> i64 {
+        t.0
+    }
+}
+
+/// The RFC 3339 form, as the API shows times.
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.rfc3339())
+    }
+}
+
 /// The source of "now", injected so windows, periods and expiry are testable without sleeping.
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> i64;
+    /// Unix seconds (the callers not yet moved to [`Clock::timestamp`]).
     fn now(&self) -> i64 {
         self.now_ms().div_euclid(1000)
+    }
+    fn timestamp(&self) -> Timestamp {
+        Timestamp::from_unix_ms(self.now_ms())
     }
 }
 
@@ -52,8 +127,9 @@ pub struct Month {
 }
 
 impl Month {
-    pub fn of(unix_seconds: i64) -> Self {
-        let t: DateTime<Utc> = Utc.timestamp_opt(unix_seconds, 0).single().unwrap_or_default();
+    /// The month a time falls in: unix seconds or a [`Timestamp`].
+    pub fn of(at: impl Into<Timestamp>) -> Self {
+        let t: DateTime<Utc> = Utc.timestamp_opt(at.into().unix(), 0).single().unwrap_or_default();
         Self { year: t.year(), month: t.month() }
     }
 
@@ -84,6 +160,11 @@ impl Month {
 
     pub fn end(self) -> i64 {
         self.next().start()
+    }
+
+    /// [`Month::start`] as a [`Timestamp`].
+    pub fn first_moment(self) -> Timestamp {
+        Timestamp::from_unix(self.start())
     }
 }
 
