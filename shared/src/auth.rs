@@ -6,7 +6,7 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::account::{AccountStatus, Distributor, Owner, Partner, Surface};
 use crate::domain::ids::random_base62;
-use crate::store::{Store, StoreError};
+use crate::store::{AuthStore, StoreError};
 
 /// Random characters after the prefix (62^40 ≈ 2^238).
 pub const KEY_RANDOM_LEN: usize = 40;
@@ -69,7 +69,7 @@ impl Principal {
 /// Resolves the key presented for `surface` (`None` when the header is absent) to an active
 /// account. Unknown, revoked and malformed keys are indistinguishable to the caller.
 pub async fn authenticate(
-    store: &dyn Store,
+    store: &dyn AuthStore,
     secret: &[u8],
     surface: Surface,
     presented: Option<&str>,

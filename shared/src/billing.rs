@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use crate::domain::account::{Partner, Subscription};
 use crate::domain::catalog::Plan;
 use crate::domain::time::{add_months, day_start};
-use crate::store::{Store, StoreError};
+use crate::store::{AccountStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BillingError {
@@ -60,11 +60,12 @@ pub fn current_period_end(sub: &Subscription, now: i64) -> i64 {
 
 /// Keeps subscriptions in the store; proration is implied by the period arithmetic.
 pub struct LocalLedger {
-    store: Arc<dyn Store>,
+    store: Arc<dyn AccountStore>,
 }
 
 impl LocalLedger {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// A ledger writing plans and subscriptions to the partners in `store`.
+    pub fn new(store: Arc<dyn AccountStore>) -> Self {
         Self { store }
     }
 }

@@ -10,19 +10,22 @@ pub enum ConfigError {
 
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// Requests per minute per partner API key (a fixed window in the store).
     pub rate_limit_partner_per_min: u32,
+    /// Requests per minute per distributor API key.
     pub rate_limit_distributor_per_min: u32,
+    /// Plan changes per hour per partner (fixed; not read from the environment).
     pub plan_changes_per_hour: u32,
     pub catalog: Catalog,
-    /// Largest accepted request body.
+    /// Largest accepted request body, in bytes (fixed).
     pub max_body_bytes: usize,
     /// Waits after failed webhook attempts (`WEBHOOK_RETRY_SCHEDULE`).
     pub webhook_retry_schedule: Vec<i64>,
     /// Development only: lets webhooks use `http://` and reach loopback and private addresses.
     pub webhook_allow_private_targets: bool,
-    /// Time limit of one webhook attempt.
+    /// Time limit of one webhook attempt, in milliseconds (fixed).
     pub webhook_timeout_ms: u64,
-    /// Endpoints per account.
+    /// Webhook endpoints per account (fixed).
     pub webhook_max_endpoints: usize,
     /// Where report share links point (the API's public URL, without a trailing slash).
     pub public_base_url: String,
@@ -46,8 +49,11 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads `RATE_LIMIT_PARTNER_PER_MIN`, `RATE_LIMIT_DISTRIBUTOR_PER_MIN` and `CATALOG_JSON`
-    /// through `var`, falling back to the contract's defaults.
+    /// Reads `RATE_LIMIT_PARTNER_PER_MIN` and `RATE_LIMIT_DISTRIBUTOR_PER_MIN` (whole numbers
+    /// above 0), `WEBHOOK_RETRY_SCHEDULE`, `WEBHOOK_ALLOW_PRIVATE_TARGETS` (`true`/`false`/`1`/`0`),
+    /// `PUBLIC_BASE_URL` (http or https; a trailing slash is dropped) and `CATALOG_JSON` through
+    /// `var`, falling back to the contract's defaults; the fields marked fixed keep their
+    /// defaults. `ConfigError::Invalid` names the first variable that does not parse.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut c = Self::default();
         let positive = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
@@ -97,6 +103,7 @@ impl Config {
         Ok(c)
     }
 
+    /// [`Config::from_vars`] on the process environment; an empty variable counts as unset.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }

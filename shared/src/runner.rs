@@ -18,7 +18,7 @@ use crate::domain::run::{Run, RunError, RunReport, RunResults, RunStatus};
 use crate::domain::time::Clock;
 use crate::queue::{Ack, RunMessage, RunQueue};
 use crate::reports;
-use crate::store::{RunClaim, Store, StoreError};
+use crate::store::{RunClaim, RunStore, RunnerStore, StoreError};
 
 /// What an assessment found, ready to store.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,7 +55,7 @@ pub const STALE_QUEUED_SECS: i64 = 900;
 /// Sends again the messages of runs left queued too long (a process that died between writing
 /// the run and sending its message); returns how many.
 pub async fn requeue_stale_runs(
-    store: &dyn Store,
+    store: &dyn RunStore,
     queue: &dyn RunQueue,
     now: i64,
     limit: usize,
@@ -79,7 +79,7 @@ pub struct RunnerSettings {
 }
 
 pub struct Runner {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn RunnerStore>,
     pub assessor: Arc<dyn Assessor>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<IdGen>,

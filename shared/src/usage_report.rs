@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::domain::time::{Clock, Month};
 use crate::domain::usage::{MonthUsage, UsageSnapshot};
-use crate::store::{Store, StoreResult};
+use crate::store::{LiveUsageStore, StoreResult, UsageReportStore};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Closed {
@@ -19,7 +19,7 @@ pub struct Closed {
 
 /// The scheduled report (`schedule.usage-report`), as the composition root builds it.
 pub struct UsageReport {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn UsageReportStore>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -37,18 +37,18 @@ pub fn previous_month(now: i64) -> Month {
 
 /// A distributor's usage for a month, counted from the live data (what D14 answers for a
 /// month that has no snapshot).
-pub async fn live_usage(store: &dyn Store, distributor_id: &str, month: Month) -> StoreResult<MonthUsage> {
+pub async fn live_usage(store: &dyn LiveUsageStore, distributor_id: &str, month: Month) -> StoreResult<MonthUsage> {
     let partners = store.all_partners(distributor_id).await?;
     let runs = store.runs_used_by_partners(distributor_id, month).await?;
     Ok(MonthUsage::tally(month, &partners, &runs))
 }
 
-pub async fn close_previous_month(store: &dyn Store, now: i64) -> StoreResult<Closed> {
+pub async fn close_previous_month(store: &dyn UsageReportStore, now: i64) -> StoreResult<Closed> {
     close_month(store, previous_month(now), now).await
 }
 
 /// Closes `month` (one that has ended) for every distributor that has no snapshot of it yet.
-pub async fn close_month(store: &dyn Store, month: Month, now: i64) -> StoreResult<Closed> {
+pub async fn close_month(store: &dyn UsageReportStore, month: Month, now: i64) -> StoreResult<Closed> {
     let (mut count, mut written) = (0, 0);
     for distributor_id in store.distributor_ids().await? {
         count += 1;

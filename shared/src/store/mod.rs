@@ -273,9 +273,48 @@ pub trait WebhookStore: Send + Sync {
     async fn list_deliveries(&self, endpoint_id: &str, page: &PageRequest) -> StoreResult<Page<Delivery>>;
 }
 
+/// What signing in with an API key reads: the key, then its owner (`auth::authenticate`).
+pub trait AuthStore: KeyStore + AccountStore {}
+impl<T: KeyStore + AccountStore + ?Sized> AuthStore for T {}
+
+/// What the assessment runner reads and writes: the partner, the customer, the run
+/// (`runner::Runner`).
+pub trait RunnerStore: AccountStore + CustomerStore + RunStore {}
+impl<T: AccountStore + CustomerStore + RunStore + ?Sized> RunnerStore for T {}
+
+/// What the webhook relay moves: outbox events into deliveries of the owner's endpoints
+/// (`webhooks::relay::Relay`).
+pub trait RelayStore: Outbox + WebhookStore {}
+impl<T: Outbox + WebhookStore + ?Sized> RelayStore for T {}
+
+/// What a month's live usage is read from: a distributor's partners and their run counters
+/// (`usage_report::live_usage`).
+pub trait LiveUsageStore: AccountStore + RunStore {}
+impl<T: AccountStore + RunStore + ?Sized> LiveUsageStore for T {}
+
+/// What closing a month reads and writes: every distributor, its live usage, its snapshot
+/// (`usage_report::close_month` and `close_previous_month`).
+pub trait UsageReportStore: LiveUsageStore + UsageStore {}
+impl<T: LiveUsageStore + UsageStore + ?Sized> UsageReportStore for T {}
+
 /// Everything the service stores.
+///
+/// The combinations above are supertraits too, so that an `Arc<dyn Store>` (or `&dyn Store`)
+/// upcasts to any of them, as it does to each port trait.
 pub trait Store:
-    AccountStore + KeyStore + CustomerStore + RunStore + UsageStore + LimitStore + IdempotencyStore + Outbox + WebhookStore
+    AccountStore
+    + KeyStore
+    + CustomerStore
+    + RunStore
+    + UsageStore
+    + LimitStore
+    + IdempotencyStore
+    + Outbox
+    + WebhookStore
+    + AuthStore
+    + RunnerStore
+    + RelayStore
+    + UsageReportStore
 {
 }
 

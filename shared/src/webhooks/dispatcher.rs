@@ -14,10 +14,10 @@ use super::WebhookMessage;
 use crate::domain::time::Clock;
 use crate::domain::webhook::{Attempt, DeliveryStatus, Endpoint};
 use crate::queue::Ack;
-use crate::store::{Store, StoreError};
+use crate::store::{StoreError, WebhookStore};
 
 pub struct Dispatcher {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn WebhookStore>,
     pub queue: Arc<dyn WebhookQueue>,
     pub transport: Arc<dyn Transport>,
     pub clock: Arc<dyn Clock>,

@@ -16,7 +16,7 @@ use crate::domain::ids::IdGen;
 use crate::domain::time::Clock;
 use crate::domain::webhook::{Delivery, DeliveryStatus};
 use crate::queue::QueueError;
-use crate::store::{Store, StoreError};
+use crate::store::{RelayStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -39,7 +39,7 @@ pub const DELIVERY_PREFIX: &str = "dlv_";
 pub const LOST_AFTER_SECS: i64 = 2 * MAX_QUEUE_DELAY_SECS;
 
 pub struct Relay {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn RelayStore>,
     pub queue: Arc<dyn WebhookQueue>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<IdGen>,

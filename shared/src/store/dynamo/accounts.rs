@@ -1,0 +1,228 @@
+//! Distributors and partners (`AccountStore`).
+
+use super::*;
+
+#[async_trait]
+impl AccountStore for DynamoStore {
+    async fn create_distributor(&self, d: &Distributor) -> StoreResult<()> {
+        let mut item = ser(d)?;
+        item.extend(schema::distributor(&d.id));
+        // Every distributor in one GSI1 partition: the usage report walks them (no scan).
+        item.insert(GSI1PK.into(), s(schema::DISTRIBUTORS));
+        item.insert(GSI1SK.into(), s(schema::distributors_gsi1sk(&d.id)));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn distributor(&self, id: &str) -> StoreResult<Option<Distributor>> {
+        self.get_as(schema::distributor(id)).await
+    }
+
+    // From GSI1 (eventually consistent): for the scheduled report.
+    async fn distributor_ids(&self) -> StoreResult<Vec<String>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#g = :pk")
+                .expression_attribute_names("#g", GSI1PK)
+                .expression_attribute_values(":pk", s(schema::DISTRIBUTORS))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in resp.items.unwrap_or_default() {
+                if let Some(id) = text(&item, GSI1SK).and_then(schema::distributor_of_gsi1sk) {
+                    out.push(id.to_string());
+                }
+            }
+            match resp.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn create_partner(&self, p: &Partner) -> StoreResult<()> {
+        let mut item = ser(p)?;
+        item.extend(schema::partner(&p.id));
+        item.insert("ver".into(), n(1));
+        let mut ops = vec![Op::put(item).fresh()];
+        if let Some(d) = &p.distributor_id {
+            let mut guard = schema::email_guard(d, &p.email);
+            guard.insert("partner_id".into(), s(&p.id));
+            ops.push(Op::put(guard).fresh());
+            let mut member = schema::member(d, &p.id);
+            member.insert("status".into(), s(p.status.as_str()));
+            ops.push(Op::put(member).fresh());
+        }
+        match self.transact(ops).await? {
+            Ok(()) => Ok(()),
+            Err(c) if c.failed(1) => Err(StoreError::PartnerExists),
+            Err(_) => Err(StoreError::Backend(format!("partner {} exists", p.id))),
+        }
+    }
+
+    async fn partner(&self, id: &str) -> StoreResult<Option<Partner>> {
+        self.get_as(schema::partner(id)).await
+    }
+
+    async fn list_partners(
+        &self,
+        distributor_id: &str,
+        status: Option<AccountStatus>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Partner>> {
+        let mut q = Query::prefix(schema::distributor_pk(distributor_id), schema::MEMBER_PREFIX, true);
+        if let Some(st) = status {
+            q = q.filter(Some("#st = :st".into()));
+            q.names.insert("#st".into(), "status".into());
+            q.values.insert(":st".into(), s(st.as_str()));
+        }
+        let after = page.after.as_ref().map(|id| schema::member_sk(id));
+        let (items, more) = self.page(&q, page.limit, after).await?;
+        let ids: Vec<String> = items
+            .iter()
+            .filter_map(|i| text(i, SK))
+            .filter_map(|sk| sk.strip_prefix(schema::MEMBER_PREFIX))
+            .map(String::from)
+            .collect();
+        let next = if more { ids.last().cloned() } else { None };
+        let mut partners = self.partners_by_id(&ids).await?;
+        // The entry and the partner change together; a partner that moved since is left out.
+        if let Some(st) = status {
+            partners.retain(|p| p.status == st);
+        }
+        Ok(Page { items: partners, next })
+    }
+
+    async fn all_partners(&self, distributor_id: &str) -> StoreResult<Vec<Partner>> {
+        let items =
+            self.all(&Query::prefix(schema::distributor_pk(distributor_id), schema::MEMBER_PREFIX, true)).await?;
+        let ids: Vec<String> = items
+            .iter()
+            .filter_map(|i| text(i, SK))
+            .filter_map(|sk| sk.strip_prefix(schema::MEMBER_PREFIX))
+            .map(String::from)
+            .collect();
+        self.partners_by_id(&ids).await
+    }
+
+    async fn update_partner_terms(
+        &self,
+        partner_id: &str,
+        plan: Option<&str>,
+        billing: Option<&BillingConfig>,
+        subscription: Option<&Subscription>,
+        at: i64,
+    ) -> StoreResult<Partner> {
+        let mut sets = vec!["#updated_at = :at"];
+        let mut values: Vec<(&str, AV)> = vec![(":at", n(at)), (":one", n(1))];
+        if let Some(plan) = plan {
+            sets.push("#plan = :plan");
+            values.push((":plan", s(plan)));
+        }
+        if let Some(b) = billing {
+            sets.push("#billing = :billing");
+            values.push((":billing", av(b)?));
+        }
+        if let Some(sub) = subscription {
+            sets.push("#subscription = :sub");
+            values.push((":sub", av(sub)?));
+        }
+        let mut op = Op::update(schema::partner(partner_id), format!("SET {} ADD #ver :one", sets.join(", ")))
+            .when("attribute_exists(PK)");
+        for (placeholder, value) in values {
+            op = op.val(placeholder, value);
+        }
+        match self.write(op, ReturnValue::AllNew).await? {
+            Some(item) => de(item),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn activate_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange> {
+        self.change_status(partner_id, AccountStatus::Active, at, event).await
+    }
+
+    async fn suspend_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange> {
+        self.change_status(partner_id, AccountStatus::Suspended, at, event).await
+    }
+}
+
+impl DynamoStore {
+    /// Full partners for ids, in the order of `ids`.
+    async fn partners_by_id(&self, ids: &[String]) -> StoreResult<Vec<Partner>> {
+        let items = self.batch_get(ids.iter().map(|id| schema::partner(id)).collect()).await?;
+        let mut by_id: HashMap<String, Partner> = HashMap::new();
+        for item in items {
+            let p: Partner = de(item)?;
+            by_id.insert(p.id.clone(), p);
+        }
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+    /// deletion of its keys, conditional on the partner being as read.
+    async fn change_status(
+        &self,
+        partner_id: &str,
+        to: AccountStatus,
+        at: i64,
+        event: &Event,
+    ) -> StoreResult<StatusChange> {
+        for _ in 0..OCC_ATTEMPTS {
+            let Some(item) = self.get(schema::partner(partner_id)).await? else {
+                return Err(StoreError::NotFound);
+            };
+            let ver = num(&item, "ver");
+            let mut partner: Partner = de(item)?;
+            if partner.status == to {
+                return Ok(StatusChange { partner, changed: false });
+            }
+            partner.status = to;
+            partner.updated_at = Some(at);
+            let stamp = if to == AccountStatus::Active {
+                partner.activated_at = Some(at);
+                "activated_at"
+            } else {
+                partner.suspended_at = Some(at);
+                "suspended_at"
+            };
+            let update =
+                Op::update(schema::partner(partner_id), "SET #st = :st, #stamp = :at, #updated_at = :at ADD #ver :one")
+                    .name("#st", "status")
+                    .name("#stamp", stamp)
+                    .val(":st", s(to.as_str()))
+                    .val(":at", n(at))
+                    .val(":one", n(1));
+            let update = match ver {
+                Some(v) => update.when("#ver = :ver").val(":ver", n(v)),
+                None => update.when("attribute_exists(PK) AND attribute_not_exists(#ver)"),
+            };
+            let mut ops = vec![update];
+            if let Some(d) = &partner.distributor_id {
+                ops.push(
+                    Op::update(schema::member(d, partner_id), "SET #st = :st")
+                        .name("#st", "status")
+                        .val(":st", s(to.as_str())),
+                );
+            }
+            ops.push(event_put(event)?);
+            if to == AccountStatus::Suspended {
+                // Key issues bump `ver`, so a key issued after this read fails the condition.
+                for slot in self.slots(&Owner::partner(partner_id)).await? {
+                    ops.push(Op::delete(schema::slot(&slot.owner, slot.slot)));
+                    ops.push(Op::delete(schema::api_key(&slot.hash)));
+                }
+            }
+            match self.transact(ops).await? {
+                Ok(()) => return Ok(StatusChange { partner, changed: true }),
+                Err(_) => continue,
+            }
+        }
+        Err(StoreError::Backend("the partner kept changing; gave up".into()))
+    }
+}

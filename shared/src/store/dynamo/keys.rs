@@ -1,0 +1,101 @@
+//! API keys (`KeyStore`).
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::domain::account::Surface;
+
+/// An API key as stored, both under its hash and in its owner's slot.
+#[derive(Serialize, Deserialize)]
+pub(super) struct KeyRecord {
+    pub(super) hash: String,
+    pub(super) owner: Owner,
+    pub(super) slot: u8,
+    pub(super) created_at: i64,
+}
+
+impl From<KeyRecord> for ApiKey {
+    fn from(r: KeyRecord) -> Self {
+        ApiKey { hash: r.hash, owner: r.owner, slot: r.slot, created_at: r.created_at }
+    }
+}
+
+#[async_trait]
+impl KeyStore for DynamoStore {
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>> {
+        Ok(self.get_as::<KeyRecord>(schema::api_key(hash)).await?.map(ApiKey::from))
+    }
+
+    async fn issue_key(&self, owner: &Owner, slot: u8, hash: &str, at: i64, event: Option<&Event>) -> StoreResult<()> {
+        let record = ser(&KeyRecord { hash: hash.to_string(), owner: owner.clone(), slot, created_at: at })?;
+        let mut ops = Vec::new();
+        let partner = owner.surface == Surface::Partner;
+        if partner {
+            // Bumping the partner's version makes a suspension that read the keys before this
+            // write fail its condition and read again: suspension and issue never interleave.
+            ops.push(
+                Op::update(schema::partner(&owner.id), "ADD #ver :one")
+                    .when("attribute_exists(PK) AND #st <> :suspended")
+                    .name("#st", "status")
+                    .val(":one", n(1))
+                    .val(":suspended", s(AccountStatus::Suspended.as_str())),
+            );
+        }
+        let first = ops.len();
+        let mut slot_item = record.clone();
+        slot_item.extend(schema::slot(owner, slot));
+        ops.push(Op::put(slot_item).fresh());
+        let mut key_item = record;
+        key_item.extend(schema::api_key(hash));
+        ops.push(Op::put(key_item).fresh());
+        if let Some(e) = event {
+            ops.push(event_put(e)?);
+        }
+        match self.transact(ops).await? {
+            Ok(()) => Ok(()),
+            Err(c) if partner && c.failed(0) => match self.partner(&owner.id).await? {
+                Some(p) if p.status == AccountStatus::Suspended => Err(StoreError::OwnerSuspended),
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::NotFound),
+            },
+            Err(c) if c.failed(first) || c.failed(first + 1) => Err(StoreError::Conflict),
+            Err(_) => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn revoke_key(&self, owner: &Owner, slot: u8, event: &Event) -> StoreResult<()> {
+        for _ in 0..OCC_ATTEMPTS {
+            let slots = self.slots(owner).await?;
+            let Some(this) = slots.iter().find(|k| k.slot == slot) else {
+                return Err(StoreError::NotFound);
+            };
+            let Some(other) = slots.iter().find(|k| k.slot != slot) else {
+                return Err(StoreError::LastKey);
+            };
+            let ops = vec![
+                Op::delete(schema::slot(owner, slot)).when("#h = :h").name("#h", "hash").val(":h", s(&this.hash)),
+                Op::delete(schema::api_key(&this.hash)),
+                // The other key must still be there when this one goes.
+                Op::check(schema::slot(owner, other.slot), "#h = :h").name("#h", "hash").val(":h", s(&other.hash)),
+                event_put(event)?,
+            ];
+            match self.transact(ops).await? {
+                Ok(()) => return Ok(()),
+                Err(_) => continue,
+            }
+        }
+        Err(StoreError::Backend("the keys kept changing; gave up".into()))
+    }
+
+    async fn keys_of(&self, owner: &Owner) -> StoreResult<Vec<ApiKey>> {
+        Ok(self.slots(owner).await?.into_iter().map(ApiKey::from).collect())
+    }
+}
+
+impl DynamoStore {
+    /// The owner's key slots, as stored.
+    pub(super) async fn slots(&self, owner: &Owner) -> StoreResult<Vec<KeyRecord>> {
+        let items = self.all(&Query::prefix(schema::owner_pk(owner), schema::SLOT_PREFIX, true)).await?;
+        items.into_iter().map(de).collect()
+    }
+}

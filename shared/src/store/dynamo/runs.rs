@@ -1,0 +1,288 @@
+//! Runs, their reports and the monthly run counters (`RunStore`).
+
+use super::*;
+use crate::domain::ids::{prefix, time_floor};
+
+#[async_trait]
+impl RunStore for DynamoStore {
+    async fn queue_run(&self, run: &Run, month: Month, limit: Option<u32>) -> StoreResult<()> {
+        if limit == Some(0) {
+            // Nothing can be counted; still answer NotFound first for a missing customer.
+            return match self.customer(&run.partner_id, &run.customer_id).await? {
+                None => Err(StoreError::NotFound),
+                Some(_) => Err(StoreError::RunLimitReached),
+            };
+        }
+        // The distributor a partner belongs to never changes: an eventually consistent read is enough.
+        let distributor = match self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(schema::partner(&run.partner_id)))
+            .projection_expression("#d")
+            .expression_attribute_names("#d", "distributor_id")
+            .send()
+            .await
+            .map_err(backend)?
+            .item
+        {
+            None => return Err(StoreError::NotFound),
+            Some(item) => text(&item, "distributor_id").map(String::from),
+        };
+        let mut usage = Op::update(
+            schema::usage(&run.partner_id, month),
+            if distributor.is_some() {
+                "ADD #used :one SET #partner_id = :p, #month = :m, #GSI1PK = :g1pk, #GSI1SK = :g1sk"
+            } else {
+                "ADD #used :one SET #partner_id = :p, #month = :m"
+            },
+        )
+        .val(":one", n(1))
+        .val(":p", s(&run.partner_id))
+        .val(":m", s(month.to_string()));
+        if let Some(d) = &distributor {
+            usage = usage
+                .val(":g1pk", s(schema::usage_gsi1pk(d, month)))
+                .val(":g1sk", s(schema::partner_pk(&run.partner_id)));
+        }
+        if let Some(l) = limit {
+            usage = usage.when("attribute_not_exists(#used) OR #used < :limit").val(":limit", n(l));
+        }
+        let mut run_item = ser(run)?;
+        run_item.extend(schema::run(&run.partner_id, &run.id));
+        // While queued, the run sits in a sparse index the stale-run sweep reads.
+        run_item.insert(GSI1PK.into(), s(schema::QUEUED_RUNS));
+        run_item.insert(GSI1SK.into(), s(schema::queued_run_sk(run.created_at, &run.partner_id, &run.id)));
+        let mut pointer = schema::customer_run(&run.partner_id, &run.customer_id, &run.id);
+        pointer.insert("product".into(), s(&run.product));
+        pointer.insert("created_at".into(), n(run.created_at));
+        let ops = vec![
+            Op::update(schema::customer(&run.partner_id, &run.customer_id), "ADD #runs :one")
+                .when("attribute_exists(PK) AND attribute_not_exists(#deleting)")
+                .val(":one", n(1)),
+            usage,
+            Op::put(run_item).fresh(),
+            Op::put(pointer).fresh(),
+        ];
+        match self.transact(ops).await? {
+            Ok(()) => Ok(()),
+            Err(c) if c.failed(0) => Err(StoreError::NotFound),
+            Err(c) if c.failed(1) => Err(StoreError::RunLimitReached),
+            Err(_) => Err(StoreError::Backend(format!("run {} exists", run.id))),
+        }
+    }
+
+    async fn run(&self, partner_id: &str, id: &str) -> StoreResult<Option<Run>> {
+        self.get_as(schema::run(partner_id, id)).await
+    }
+
+    async fn list_runs(&self, partner_id: &str, filter: &RunFilter, page: &PageRequest) -> StoreResult<Page<Run>> {
+        let pk = schema::partner_pk(partner_id);
+        let base = match &filter.customer_id {
+            Some(c) => schema::customer_runs_prefix(c),
+            None => schema::RUN_PREFIX.to_string(),
+        };
+        // Ids are time-ordered and never made before their run's creation time, so a month's
+        // runs all sort at or after the month's first possible id.
+        let lo = match filter.month {
+            Some(m) => format!("{base}{}{}", prefix::RUN, time_floor((m.start() * 1000) as u64)),
+            None => base.clone(),
+        };
+        let mut q = Query::between(pk, lo, format!("{base}\u{10FFFF}"), false);
+        let mut conditions = Vec::new();
+        if let Some(m) = filter.month {
+            conditions.push("#created_at BETWEEN :from AND :to");
+            q.values.insert(":from".into(), n(m.start()));
+            q.values.insert(":to".into(), n(m.end() - 1));
+        }
+        if let Some(p) = &filter.product {
+            conditions.push("#product = :product");
+            q.values.insert(":product".into(), s(p));
+        }
+        let q = if conditions.is_empty() { q } else { q.filter(Some(conditions.join(" AND "))) };
+        let after = page.after.as_ref().map(|id| format!("{base}{id}"));
+        let (items, more) = self.page(&q, page.limit, after).await?;
+        let ids: Vec<String> = items
+            .iter()
+            .filter_map(|i| text(i, SK))
+            .filter_map(|sk| sk.strip_prefix(base.as_str()))
+            .map(String::from)
+            .collect();
+        let next = if more { ids.last().cloned() } else { None };
+        let runs = if filter.customer_id.is_some() {
+            // The entries under the customer point at the runs; read the runs themselves.
+            self.runs_by_id(partner_id, &ids).await?
+        } else {
+            items.into_iter().map(de).collect::<StoreResult<_>>()?
+        };
+        Ok(Page { items: runs, next })
+    }
+
+    async fn runs_used(&self, partner_id: &str, month: Month) -> StoreResult<u32> {
+        Ok(self.get(schema::usage(partner_id, month)).await?.and_then(|i| num(&i, "used")).unwrap_or(0) as u32)
+    }
+
+    async fn claim_run(
+        &self,
+        partner_id: &str,
+        run_id: &str,
+        attempt: u32,
+        now: i64,
+        lease_until: i64,
+        started: &Event,
+    ) -> StoreResult<RunClaim> {
+        for _ in 0..OCC_ATTEMPTS {
+            let Some(item) = self.get(schema::run(partner_id, run_id)).await? else {
+                return Ok(RunClaim::Gone);
+            };
+            let lease = num(&item, "lease_until");
+            let mut run: Run = de(item)?;
+            match run.status {
+                RunStatus::Completed | RunStatus::Failed => return Ok(RunClaim::Finished(run)),
+                RunStatus::Running if lease.is_some_and(|until| until > now) => return Ok(RunClaim::Busy),
+                RunStatus::Running => {
+                    // Take over a lease that has passed (or was given up), if it is still the one read.
+                    let mut op =
+                        Op::update(schema::run(partner_id, run_id), "SET #lease_attempt = :a, #lease_until = :u")
+                            .name("#st", "status")
+                            .val(":a", n(attempt))
+                            .val(":u", n(lease_until))
+                            .val(":running", s(RunStatus::Running.as_str()));
+                    op = match lease {
+                        Some(old) => op.when("#st = :running AND #lease_until = :old").val(":old", n(old)),
+                        None => op.when("#st = :running AND attribute_not_exists(#lease_until)"),
+                    };
+                    if self.transact(vec![op]).await?.is_ok() {
+                        return Ok(RunClaim::Claimed(run));
+                    }
+                }
+                RunStatus::Queued => {
+                    let ops = vec![
+                        Op::update(
+                            schema::run(partner_id, run_id),
+                            "SET #st = :running, #started_at = :now, #lease_attempt = :a, #lease_until = :u \
+                             REMOVE #GSI1PK, #GSI1SK",
+                        )
+                        .when("#st = :queued")
+                        .name("#st", "status")
+                        .val(":running", s(RunStatus::Running.as_str()))
+                        .val(":queued", s(RunStatus::Queued.as_str()))
+                        .val(":now", n(now))
+                        .val(":a", n(attempt))
+                        .val(":u", n(lease_until)),
+                        event_put(started)?,
+                    ];
+                    if self.transact(ops).await?.is_ok() {
+                        run.status = RunStatus::Running;
+                        run.started_at = Some(now);
+                        return Ok(RunClaim::Claimed(run));
+                    }
+                }
+            }
+        }
+        Ok(RunClaim::Busy)
+    }
+
+    async fn finish_run(&self, run: &Run, attempt: u32, report: Option<&RunReport>, event: &Event) -> StoreResult<()> {
+        if !RunStatus::Running.can_move_to(run.status) {
+            return match self.run(&run.partner_id, &run.id).await? {
+                None => Err(StoreError::NotFound),
+                Some(_) => Err(StoreError::Conflict),
+            };
+        }
+        let (expr, names, values) = set_all(ser(run)?, &["id", "partner_id"]);
+        let update = with_set_all(
+            Op::update(schema::run(&run.partner_id, &run.id), format!("{expr} REMOVE #lease_attempt, #lease_until")),
+            names,
+            values,
+        )
+        .when("#cur = :running AND #lease_attempt = :attempt")
+        .name("#cur", "status")
+        .val(":running", s(RunStatus::Running.as_str()))
+        .val(":attempt", n(attempt));
+        let mut ops = vec![update];
+        if let Some(r) = report {
+            let json =
+                serde_json::to_string(r).map_err(|e| StoreError::Backend(format!("cannot encode a report: {e}")))?;
+            let mut item = schema::report(&run.partner_id, &run.id);
+            item.insert("report".into(), s(json));
+            ops.push(Op::put(item));
+        }
+        ops.push(event_put(event)?);
+        match self.transact(ops).await? {
+            Ok(()) => Ok(()),
+            Err(_) => match self.run(&run.partner_id, &run.id).await? {
+                None => Err(StoreError::NotFound),
+                Some(_) => Err(StoreError::Conflict),
+            },
+        }
+    }
+
+    async fn release_run(&self, partner_id: &str, run_id: &str, attempt: u32) -> StoreResult<()> {
+        // Someone else's lease (or none) is left alone.
+        let op = Op::update(schema::run(partner_id, run_id), "REMOVE #lease_attempt, #lease_until")
+            .when("#lease_attempt = :a")
+            .val(":a", n(attempt));
+        self.write(op, ReturnValue::None).await?;
+        Ok(())
+    }
+
+    async fn stale_queued_runs(&self, queued_before: i64, limit: usize) -> StoreResult<Vec<Run>> {
+        // A run claimed a moment ago may still show; the runner drops its message.
+        let runs: Vec<Run> = self.due_in(schema::QUEUED_RUNS, queued_before, limit).await?;
+        Ok(runs.into_iter().filter(|r| r.status == RunStatus::Queued).collect())
+    }
+
+    async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {
+        let Some(item) = self.get(schema::report(partner_id, run_id)).await? else {
+            return Ok(None);
+        };
+        let json = text(&item, "report").ok_or_else(|| StoreError::Backend("a report without its body".into()))?;
+        serde_json::from_str(json).map(Some).map_err(|e| StoreError::Backend(format!("cannot decode a report: {e}")))
+    }
+
+    async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>> {
+        // The usage counters carry their distributor in GSI1: one query, eventually consistent
+        // (an aggregate; a closed month is read from its snapshot instead).
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#g = :pk")
+                .expression_attribute_names("#g", GSI1PK)
+                .expression_attribute_values(":pk", s(schema::usage_gsi1pk(distributor_id, month)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in resp.items.unwrap_or_default() {
+                if let (Some(p), Some(used)) = (text(&item, "partner_id"), num(&item, "used")) {
+                    if used > 0 {
+                        out.push((p.to_string(), used as u32));
+                    }
+                }
+            }
+            match resp.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Runs for ids, in the order of `ids` (missing ones left out).
+    async fn runs_by_id(&self, partner_id: &str, ids: &[String]) -> StoreResult<Vec<Run>> {
+        let items = self.batch_get(ids.iter().map(|id| schema::run(partner_id, id)).collect()).await?;
+        let mut by_id: HashMap<String, Run> = HashMap::new();
+        for item in items {
+            let r: Run = de(item)?;
+            by_id.insert(r.id.clone(), r);
+        }
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+}

@@ -1,0 +1,192 @@
+//! The table's key schema: every partition key, sort key and GSI1 key the adapter writes or
+//! reads, in one place (`docs/storage.md` has the table of items). Changing a format here
+//! changes where existing items are looked for: stored keys are data.
+//!
+//! Sort-key families come as a prefix constant (for the query over the family, and to strip
+//! from a sort key read back) and a builder (for one item, or a page's exclusive start).
+
+use std::collections::HashMap;
+
+use super::{s, Item};
+use crate::domain::account::{Owner, Surface};
+use crate::domain::time::Month;
+
+/// Name of the one global secondary index (keys `GSI1PK`/`GSI1SK`, all attributes projected).
+pub const GSI1: &str = "GSI1";
+
+/// Attribute names of the table's and the index's keys.
+pub(super) const PK: &str = "PK";
+pub(super) const SK: &str = "SK";
+pub(super) const GSI1PK: &str = "GSI1PK";
+pub(super) const GSI1SK: &str = "GSI1SK";
+
+/// Sort key of an item that is alone in its partition (or the partition's main item).
+const META: &str = "META";
+
+/// The key of one item.
+pub(super) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
+}
+
+/// A time as a sort key that orders like the time (seconds, 20 digits, zero-padded; a negative
+/// time sorts as 0).
+pub(super) fn time_sk(t: i64) -> String {
+    format!("{:020}", t.max(0))
+}
+
+// --- Distributors: `DIST#d` partition ----------------------------------------------------
+
+pub(super) fn distributor_pk(id: &str) -> String {
+    format!("DIST#{id}")
+}
+pub(super) fn distributor(id: &str) -> Item {
+    key(distributor_pk(id), META)
+}
+/// GSI1 partition listing every distributor (the usage report walks it; no scan).
+pub(super) const DISTRIBUTORS: &str = "DISTRIBUTORS";
+/// A distributor's GSI1 sort key in `DISTRIBUTORS`.
+pub(super) fn distributors_gsi1sk(id: &str) -> String {
+    distributor_pk(id)
+}
+/// The distributor id in a `DISTRIBUTORS` sort key.
+pub(super) fn distributor_of_gsi1sk(sk: &str) -> Option<&str> {
+    sk.strip_prefix("DIST#")
+}
+/// Prefix of the partner entries in a distributor's partition.
+pub(super) const MEMBER_PREFIX: &str = "PARTNER#";
+pub(super) fn member_sk(partner: &str) -> String {
+    format!("{MEMBER_PREFIX}{partner}")
+}
+/// The partner's entry in its distributor's partition (for lists, in creation order).
+pub(super) fn member(distributor: &str, partner: &str) -> Item {
+    key(distributor_pk(distributor), member_sk(partner))
+}
+/// One partner per email and distributor (emails compared lower-cased).
+pub(super) fn email_guard(distributor: &str, email: &str) -> Item {
+    key(distributor_pk(distributor), format!("EMAIL#{}", email.to_lowercase()))
+}
+/// A closed month's usage snapshot.
+pub(super) fn snapshot(distributor: &str, month: Month) -> Item {
+    key(distributor_pk(distributor), format!("SNAPSHOT#{month}"))
+}
+
+// --- Partners: `PARTNER#p` partition (the partner, its customers, runs and usage) --------
+
+pub(super) fn partner_pk(id: &str) -> String {
+    format!("PARTNER#{id}")
+}
+pub(super) fn partner(id: &str) -> Item {
+    key(partner_pk(id), META)
+}
+pub(super) const CUSTOMER_PREFIX: &str = "CUST#";
+pub(super) fn customer_sk(id: &str) -> String {
+    format!("{CUSTOMER_PREFIX}{id}")
+}
+pub(super) fn customer(partner: &str, id: &str) -> Item {
+    key(partner_pk(partner), customer_sk(id))
+}
+/// One customer per tenant and partner.
+pub(super) fn tenant(partner: &str, tenant: &str) -> Item {
+    key(partner_pk(partner), format!("TENANT#{tenant}"))
+}
+pub(super) const RUN_PREFIX: &str = "RUN#";
+pub(super) fn run(partner: &str, id: &str) -> Item {
+    key(partner_pk(partner), format!("{RUN_PREFIX}{id}"))
+}
+/// Prefix of a customer's run entries (`CRUN#c#`, then the run id).
+pub(super) fn customer_runs_prefix(customer: &str) -> String {
+    format!("CRUN#{customer}#")
+}
+/// A run's entry under its customer (strongly consistent runs-of-a-customer).
+pub(super) fn customer_run(partner: &str, customer: &str, run: &str) -> Item {
+    key(partner_pk(partner), format!("{}{run}", customer_runs_prefix(customer)))
+}
+pub(super) fn report(partner: &str, run: &str) -> Item {
+    key(partner_pk(partner), format!("REPORT#{run}"))
+}
+/// GSI1 partition of the runs still queued (sparse: the claim removes the entry).
+pub(super) const QUEUED_RUNS: &str = "RUNQUEUED";
+/// A queued run's GSI1 sort key: its creation time first, so the partition orders by it.
+pub(super) fn queued_run_sk(created_at: i64, partner: &str, run: &str) -> String {
+    format!("{}#{partner}#{run}", time_sk(created_at))
+}
+/// A partner's run counter for a month.
+pub(super) fn usage(partner: &str, month: Month) -> Item {
+    key(partner_pk(partner), format!("USAGE#{month}"))
+}
+/// GSI1 partition of a distributor's usage counters for a month (sort key: `partner_pk`).
+pub(super) fn usage_gsi1pk(distributor: &str, month: Month) -> String {
+    format!("DIST#{distributor}#USAGE#{month}")
+}
+
+// --- Owners: `OWNER#<surface>#o` partition (key slots, webhook endpoints) -----------------
+
+pub(super) fn owner_pk(owner: &Owner) -> String {
+    let surface = match owner.surface {
+        Surface::Partner => "partner",
+        Surface::Distributor => "distributor",
+    };
+    format!("OWNER#{surface}#{}", owner.id)
+}
+pub(super) const SLOT_PREFIX: &str = "KEYSLOT#";
+pub(super) fn slot(owner: &Owner, slot: u8) -> Item {
+    key(owner_pk(owner), format!("{SLOT_PREFIX}{slot}"))
+}
+pub(super) const ENDPOINT_PREFIX: &str = "WHK#";
+pub(super) fn endpoint_sk(id: &str) -> String {
+    format!("{ENDPOINT_PREFIX}{id}")
+}
+pub(super) fn endpoint(owner: &Owner, id: &str) -> Item {
+    key(owner_pk(owner), endpoint_sk(id))
+}
+/// The number of the owner's endpoints (`n`).
+pub(super) fn endpoint_count(owner: &Owner) -> Item {
+    key(owner_pk(owner), "WHKCOUNT")
+}
+
+// --- Items alone in their partition ------------------------------------------------------
+
+pub(super) fn api_key(hash: &str) -> Item {
+    key(format!("KEY#{hash}"), META)
+}
+/// A rate-limit window (`bucket` names the subject and the window).
+pub(super) fn window(bucket: &str) -> Item {
+    key(format!("LIMIT#{bucket}"), META)
+}
+pub(super) fn idempotency(scope: &str, k: &str) -> Item {
+    // The scope's length keeps `a#b` + `c` apart from `a` + `b#c`.
+    key(format!("IDEM#{}#{scope}#{k}", scope.len()), META)
+}
+
+// --- Outbox: `OUTBOX` partition ----------------------------------------------------------
+
+pub(super) const OUTBOX_PK: &str = "OUTBOX";
+pub(super) const EVENT_PREFIX: &str = "EVT#";
+pub(super) fn event(id: &str) -> Item {
+    key(OUTBOX_PK, format!("{EVENT_PREFIX}{id}"))
+}
+
+// --- Webhook deliveries: `WHKD#<endpoint id>` partition ----------------------------------
+
+pub(super) fn deliveries_pk(endpoint: &str) -> String {
+    format!("WHKD#{endpoint}")
+}
+pub(super) const DELIVERY_PREFIX: &str = "DLV#";
+pub(super) fn delivery_sk(id: &str) -> String {
+    format!("{DELIVERY_PREFIX}{id}")
+}
+pub(super) fn delivery(endpoint: &str, id: &str) -> Item {
+    key(deliveries_pk(endpoint), delivery_sk(id))
+}
+/// Prefix of the per-event guards in an endpoint's deliveries partition.
+pub(super) const DELIVERY_GUARD_PREFIX: &str = "DEVT#";
+/// One delivery per endpoint and event.
+pub(super) fn delivery_guard(endpoint: &str, event: &str) -> Item {
+    key(deliveries_pk(endpoint), format!("{DELIVERY_GUARD_PREFIX}{event}"))
+}
+/// GSI1 partition of the pending deliveries (sparse: set while pending with a due time).
+pub(super) const DUE_DELIVERIES: &str = "WHKDUE";
+/// A pending delivery's GSI1 sort key: its due time first, so the partition orders by it.
+pub(super) fn due_delivery_sk(at: i64, id: &str) -> String {
+    format!("{}#{id}", time_sk(at))
+}

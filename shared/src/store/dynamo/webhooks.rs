@@ -1,0 +1,185 @@
+//! Webhook endpoints and deliveries (`WebhookStore`).
+//!
+//! An endpoint lives in its owner's partition beside a counter of the owner's endpoints; its
+//! deliveries live in a partition of their own, each with a guard per event so an event makes
+//! one delivery per endpoint. A pending delivery carries its due time in GSI1 (`WHKDUE`,
+//! `<due>#<id>`), which is how the sweep finds lost retries without a scan.
+
+use super::*;
+
+impl DynamoStore {
+    /// The delivery as stored: with its due-time GSI1 keys while it is pending.
+    fn delivery_item(d: &Delivery) -> StoreResult<Item> {
+        let mut item = ser(d)?;
+        item.extend(schema::delivery(&d.endpoint_id, &d.id));
+        if let (DeliveryStatus::Pending, Some(at)) = (d.status, d.next_attempt_at) {
+            item.insert(GSI1PK.into(), s(schema::DUE_DELIVERIES));
+            item.insert(GSI1SK.into(), s(schema::due_delivery_sk(at, &d.id)));
+        }
+        Ok(item)
+    }
+
+    /// Why a conditional write to a delivery failed: it is gone, or it moved on.
+    async fn delivery_missing_or_moved(&self, endpoint_id: &str, id: &str) -> StoreError {
+        match self.get(schema::delivery(endpoint_id, id)).await {
+            Ok(None) => StoreError::NotFound,
+            Ok(Some(_)) => StoreError::Conflict,
+            Err(e) => e,
+        }
+    }
+}
+
+#[async_trait]
+impl WebhookStore for DynamoStore {
+    async fn create_endpoint(&self, endpoint: &Endpoint, max: usize) -> StoreResult<()> {
+        let mut item = ser(endpoint)?;
+        item.extend(schema::endpoint(&endpoint.owner, &endpoint.id));
+        let count = Op::update(schema::endpoint_count(&endpoint.owner), "SET #n = if_not_exists(#n, :zero) + :one")
+            .when("attribute_not_exists(#n) OR #n < :max")
+            .val(":zero", n(0))
+            .val(":one", n(1))
+            .val(":max", n(max));
+        match self.transact(vec![count, Op::put(item).fresh()]).await? {
+            Ok(()) => Ok(()),
+            Err(x) if x.failed(0) => Err(StoreError::LimitReached),
+            Err(_) => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn endpoint(&self, owner: &Owner, id: &str) -> StoreResult<Option<Endpoint>> {
+        self.get_as(schema::endpoint(owner, id)).await
+    }
+
+    async fn list_endpoints(&self, owner: &Owner, page: &PageRequest) -> StoreResult<Page<Endpoint>> {
+        let q = Query::prefix(schema::owner_pk(owner), schema::ENDPOINT_PREFIX, true);
+        let after = page.after.as_ref().map(|id| schema::endpoint_sk(id));
+        let (items, more) = self.page(&q, page.limit, after).await?;
+        let endpoints: Vec<Endpoint> = items.into_iter().map(de).collect::<StoreResult<_>>()?;
+        let next = if more { endpoints.last().map(|e| e.id.clone()) } else { None };
+        Ok(Page { items: endpoints, next })
+    }
+
+    async fn endpoints_of(&self, owner: &Owner) -> StoreResult<Vec<Endpoint>> {
+        self.all(&Query::prefix(schema::owner_pk(owner), schema::ENDPOINT_PREFIX, true))
+            .await?
+            .into_iter()
+            .map(de)
+            .collect()
+    }
+
+    async fn update_endpoint(&self, endpoint: &Endpoint, expected_version: u64) -> StoreResult<()> {
+        let mut item = ser(endpoint)?;
+        item.extend(schema::endpoint(&endpoint.owner, &endpoint.id));
+        let put = Op::put(item).when("attribute_exists(PK) AND #version = :v").val(":v", n(expected_version));
+        match self.write(put, ReturnValue::None).await? {
+            Some(_) => Ok(()),
+            None => match self.get(schema::endpoint(&endpoint.owner, &endpoint.id)).await? {
+                None => Err(StoreError::NotFound),
+                Some(_) => Err(StoreError::Conflict),
+            },
+        }
+    }
+
+    async fn delete_endpoint(&self, owner: &Owner, id: &str) -> StoreResult<()> {
+        let gone = Op::delete(schema::endpoint(owner, id)).when("attribute_exists(PK)");
+        let count = Op::update(schema::endpoint_count(owner), "SET #n = #n - :one")
+            .when("#n > :zero")
+            .val(":one", n(1))
+            .val(":zero", n(0));
+        match self.transact(vec![gone, count]).await? {
+            Ok(()) => {}
+            Err(x) if x.failed(0) => return Err(StoreError::NotFound),
+            Err(_) => return Err(StoreError::Conflict),
+        }
+        // Its deliveries go with it; a dispatcher that still holds a message finds none.
+        let mut items = self.all(&Query::prefix(schema::deliveries_pk(id), schema::DELIVERY_PREFIX, true)).await?;
+        items.extend(self.all(&Query::prefix(schema::deliveries_pk(id), schema::DELIVERY_GUARD_PREFIX, true)).await?);
+        let keys: Vec<Item> =
+            items.iter().filter_map(|i| Some(key(text(i, PK)?.to_string(), text(i, SK)?.to_string()))).collect();
+        self.batch_delete(keys).await
+    }
+
+    async fn create_delivery(&self, delivery: &Delivery) -> StoreResult<()> {
+        let mut guard = schema::delivery_guard(&delivery.endpoint_id, &delivery.event_id);
+        guard.insert("delivery_id".into(), s(&delivery.id));
+        let ops = vec![Op::put(guard).fresh(), Op::put(Self::delivery_item(delivery)?).fresh()];
+        match self.transact(ops).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn delivery(&self, endpoint_id: &str, id: &str) -> StoreResult<Option<Delivery>> {
+        self.get_as(schema::delivery(endpoint_id, id)).await
+    }
+
+    async fn delivery_for_event(&self, endpoint_id: &str, event_id: &str) -> StoreResult<Option<Delivery>> {
+        let Some(guard) = self.get(schema::delivery_guard(endpoint_id, event_id)).await? else { return Ok(None) };
+        match text(&guard, "delivery_id") {
+            Some(id) => self.delivery(endpoint_id, id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn record_attempt(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        attempt: &Attempt,
+        status: DeliveryStatus,
+        next_attempt_at: Option<i64>,
+    ) -> StoreResult<Delivery> {
+        let due = match (status, next_attempt_at) {
+            (DeliveryStatus::Pending, Some(at)) => Some(at),
+            _ => None,
+        };
+        let mut expr =
+            "SET #attempts = list_append(#attempts, :a), #status = :st, #next_attempt_at = :next".to_string();
+        expr.push_str(if due.is_some() { ", #GSI1PK = :g, #GSI1SK = :gs" } else { " REMOVE #GSI1PK, #GSI1SK" });
+        let mut op = Op::update(schema::delivery(endpoint_id, delivery_id), expr)
+            .when("attribute_exists(PK) AND #status = :pending AND size(#attempts) = :count")
+            .val(":a", AV::L(vec![av(attempt)?]))
+            .val(":st", av(&status)?)
+            .val(":next", av(&next_attempt_at)?)
+            .val(":pending", s(DeliveryStatus::Pending.as_str()))
+            .val(":count", n(attempt.number.saturating_sub(1)));
+        if let Some(at) = due {
+            op = op.val(":g", s(schema::DUE_DELIVERIES)).val(":gs", s(schema::due_delivery_sk(at, delivery_id)));
+        }
+        match self.write(op, ReturnValue::AllNew).await? {
+            Some(item) => de(item),
+            None => Err(self.delivery_missing_or_moved(endpoint_id, delivery_id).await),
+        }
+    }
+
+    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: i64) -> StoreResult<Delivery> {
+        let op = Op::update(
+            schema::delivery(endpoint_id, delivery_id),
+            "SET #status = :pending, #next_attempt_at = :at, #GSI1PK = :g, #GSI1SK = :gs",
+        )
+        .when("attribute_exists(PK)")
+        .val(":pending", s(DeliveryStatus::Pending.as_str()))
+        .val(":at", n(at))
+        .val(":g", s(schema::DUE_DELIVERIES))
+        .val(":gs", s(schema::due_delivery_sk(at, delivery_id)));
+        match self.write(op, ReturnValue::AllNew).await? {
+            Some(item) => de(item),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn due_deliveries(&self, before: i64, limit: usize) -> StoreResult<Vec<Delivery>> {
+        // A delivery attempted a moment ago may still show; the dispatcher drops what moved on.
+        let due: Vec<Delivery> = self.due_in(schema::DUE_DELIVERIES, before, limit).await?;
+        Ok(due.into_iter().filter(|d| d.status == DeliveryStatus::Pending).collect())
+    }
+
+    async fn list_deliveries(&self, endpoint_id: &str, page: &PageRequest) -> StoreResult<Page<Delivery>> {
+        let q = Query::prefix(schema::deliveries_pk(endpoint_id), schema::DELIVERY_PREFIX, false);
+        let after = page.after.as_ref().map(|id| schema::delivery_sk(id));
+        let (items, more) = self.page(&q, page.limit, after).await?;
+        let deliveries: Vec<Delivery> = items.into_iter().map(de).collect::<StoreResult<_>>()?;
+        let next = if more { deliveries.last().map(|d| d.id.clone()) } else { None };
+        Ok(Page { items: deliveries, next })
+    }
+}

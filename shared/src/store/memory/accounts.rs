@@ -1,0 +1,120 @@
+//! Distributors and partners (`AccountStore`).
+
+use super::*;
+
+#[async_trait]
+impl AccountStore for MemoryStore {
+    async fn create_distributor(&self, d: &Distributor) -> StoreResult<()> {
+        self.lock().distributors.insert(d.id.clone(), d.clone());
+        Ok(())
+    }
+
+    async fn distributor(&self, id: &str) -> StoreResult<Option<Distributor>> {
+        Ok(self.lock().distributors.get(id).cloned())
+    }
+
+    async fn distributor_ids(&self) -> StoreResult<Vec<String>> {
+        let mut ids: Vec<String> = self.lock().distributors.keys().cloned().collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn create_partner(&self, p: &Partner) -> StoreResult<()> {
+        let mut s = self.lock();
+        if let Some(d) = &p.distributor_id {
+            let guard = (d.clone(), p.email.to_lowercase());
+            if s.partner_emails.contains_key(&guard) {
+                return Err(StoreError::PartnerExists);
+            }
+            s.partner_emails.insert(guard, p.id.clone());
+            s.partners_by_distributor.insert((d.clone(), p.id.clone()));
+        }
+        s.partners.insert(p.id.clone(), p.clone());
+        Ok(())
+    }
+
+    async fn partner(&self, id: &str) -> StoreResult<Option<Partner>> {
+        Ok(self.lock().partners.get(id).cloned())
+    }
+
+    async fn list_partners(
+        &self,
+        distributor_id: &str,
+        status: Option<AccountStatus>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Partner>> {
+        let s = self.lock();
+        let mine: BTreeMap<String, Partner> = s
+            .partners_by_distributor
+            .range((distributor_id.to_string(), String::new())..)
+            .take_while(|(d, _)| d == distributor_id)
+            .filter_map(|(_, id)| s.partners.get(id).map(|p| (id.clone(), p.clone())))
+            .collect();
+        Ok(page_of(Some(&mine), page, false, |p: &Partner| status.is_none_or(|st| p.status == st)))
+    }
+
+    async fn all_partners(&self, distributor_id: &str) -> StoreResult<Vec<Partner>> {
+        let s = self.lock();
+        Ok(s.partners_by_distributor
+            .range((distributor_id.to_string(), String::new())..)
+            .take_while(|(d, _)| d == distributor_id)
+            .filter_map(|(_, id)| s.partners.get(id).cloned())
+            .collect())
+    }
+
+    async fn update_partner_terms(
+        &self,
+        partner_id: &str,
+        plan: Option<&str>,
+        billing: Option<&BillingConfig>,
+        subscription: Option<&Subscription>,
+        at: i64,
+    ) -> StoreResult<Partner> {
+        let mut s = self.lock();
+        let p = s.partners.get_mut(partner_id).ok_or(StoreError::NotFound)?;
+        if let Some(plan) = plan {
+            p.plan = plan.to_string();
+        }
+        if let Some(b) = billing {
+            p.billing = Some(b.clone());
+        }
+        if let Some(sub) = subscription {
+            p.subscription = sub.clone();
+        }
+        p.updated_at = Some(at);
+        Ok(p.clone())
+    }
+
+    async fn activate_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange> {
+        let mut s = self.lock();
+        let p = s.partners.get_mut(partner_id).ok_or(StoreError::NotFound)?;
+        if p.status == AccountStatus::Active {
+            return Ok(StatusChange { partner: p.clone(), changed: false });
+        }
+        p.status = AccountStatus::Active;
+        p.activated_at = Some(at);
+        p.updated_at = Some(at);
+        let partner = p.clone();
+        s.record(event);
+        Ok(StatusChange { partner, changed: true })
+    }
+
+    async fn suspend_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange> {
+        let mut s = self.lock();
+        let p = s.partners.get_mut(partner_id).ok_or(StoreError::NotFound)?;
+        if p.status == AccountStatus::Suspended {
+            return Ok(StatusChange { partner: p.clone(), changed: false });
+        }
+        p.status = AccountStatus::Suspended;
+        p.suspended_at = Some(at);
+        p.updated_at = Some(at);
+        let partner = p.clone();
+        if let Some(slots) = s.key_slots.remove(&Owner::partner(partner_id)) {
+            for hash in slots.values() {
+                s.keys.remove(hash);
+            }
+        }
+        s.record(event);
+        Ok(StatusChange { partner, changed: true })
+    }
+}

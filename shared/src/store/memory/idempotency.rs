@@ -1,0 +1,63 @@
+//! Idempotency records (`IdempotencyStore`).
+
+use super::*;
+
+/// A claimed key: its request's fingerprint, and the response once finished.
+#[derive(Clone)]
+pub(super) struct IdemRecord {
+    fingerprint: String,
+    response: Option<(u16, Vec<u8>)>,
+    lease_until: i64,
+    expires_at: i64,
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryStore {
+    async fn claim_idempotency(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<IdempotencyClaim> {
+        let mut s = self.lock();
+        let id = (scope.to_string(), key.to_string());
+        if let Some(rec) = s.idempotency.get(&id).filter(|r| r.expires_at > now) {
+            if rec.fingerprint != fingerprint {
+                return Ok(IdempotencyClaim::Mismatch);
+            }
+            if let Some((status, body)) = &rec.response {
+                return Ok(IdempotencyClaim::Replay { status: *status, body: body.clone() });
+            }
+            if rec.lease_until > now {
+                return Ok(IdempotencyClaim::InProgress);
+            }
+        }
+        let rec =
+            IdemRecord { fingerprint: fingerprint.to_string(), response: None, lease_until, expires_at: lease_until };
+        s.idempotency.insert(id, rec);
+        Ok(IdempotencyClaim::Claimed)
+    }
+
+    async fn finish_idempotency(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let mut s = self.lock();
+        if let Some(rec) = s.idempotency.get_mut(&(scope.to_string(), key.to_string())) {
+            rec.response = Some((status, body.to_vec()));
+            rec.expires_at = expires_at;
+        }
+        Ok(())
+    }
+
+    async fn release_idempotency(&self, scope: &str, key: &str) -> StoreResult<()> {
+        self.lock().idempotency.remove(&(scope.to_string(), key.to_string()));
+        Ok(())
+    }
+}

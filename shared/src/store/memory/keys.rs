@@ -1,0 +1,53 @@
+//! API keys (`KeyStore`).
+
+use super::*;
+use crate::domain::account::Surface;
+
+#[async_trait]
+impl KeyStore for MemoryStore {
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>> {
+        Ok(self.lock().keys.get(hash).cloned())
+    }
+
+    async fn issue_key(&self, owner: &Owner, slot: u8, hash: &str, at: i64, event: Option<&Event>) -> StoreResult<()> {
+        let mut s = self.lock();
+        if owner.surface == Surface::Partner
+            && s.partners.get(&owner.id).is_some_and(|p| p.status == AccountStatus::Suspended)
+        {
+            return Err(StoreError::OwnerSuspended);
+        }
+        let slots = s.key_slots.entry(owner.clone()).or_default();
+        if slots.contains_key(&slot) {
+            return Err(StoreError::Conflict);
+        }
+        slots.insert(slot, hash.to_string());
+        s.keys.insert(hash.to_string(), ApiKey { hash: hash.to_string(), owner: owner.clone(), slot, created_at: at });
+        if let Some(e) = event {
+            s.record(e);
+        }
+        Ok(())
+    }
+
+    async fn revoke_key(&self, owner: &Owner, slot: u8, event: &Event) -> StoreResult<()> {
+        let mut s = self.lock();
+        let slots = s.key_slots.get_mut(owner).ok_or(StoreError::NotFound)?;
+        if !slots.contains_key(&slot) {
+            return Err(StoreError::NotFound);
+        }
+        if slots.len() == 1 {
+            return Err(StoreError::LastKey);
+        }
+        let hash = slots.remove(&slot).expect("checked above");
+        s.keys.remove(&hash);
+        s.record(event);
+        Ok(())
+    }
+
+    async fn keys_of(&self, owner: &Owner) -> StoreResult<Vec<ApiKey>> {
+        let s = self.lock();
+        Ok(s.key_slots
+            .get(owner)
+            .map(|slots| slots.values().filter_map(|h| s.keys.get(h).cloned()).collect())
+            .unwrap_or_default())
+    }
+}

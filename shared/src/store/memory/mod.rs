@@ -1,0 +1,118 @@
+//! The embedded store: every operation runs under one lock, so each is atomic and the
+//! invariants (limits, uniqueness, events with their change) hold exactly as the conditional
+//! writes of the DynamoDB adapter make them hold.
+//!
+//! Layout: this file holds the state (maps standing in for the table's access patterns) and
+//! paging; one file per port trait holds its `impl` for [`MemoryStore`] (`accounts.rs`,
+//! `keys.rs`, `customers.rs`, `runs.rs`, `usage.rs`, `limits.rs`, `idempotency.rs`,
+//! `outbox.rs`, `webhooks.rs`).
+
+mod accounts;
+mod customers;
+mod idempotency;
+mod keys;
+mod limits;
+mod outbox;
+mod runs;
+mod usage;
+mod webhooks;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::*;
+use idempotency::IdemRecord;
+
+#[derive(Default)]
+struct State {
+    distributors: HashMap<String, Distributor>,
+    partners: HashMap<String, Partner>,
+    /// (distributor, partner id)
+    partners_by_distributor: BTreeSet<(String, String)>,
+    /// (distributor, lower-cased email) → partner id
+    partner_emails: HashMap<(String, String), String>,
+    keys: HashMap<String, ApiKey>,
+    /// owner → slot → key hash
+    key_slots: HashMap<Owner, BTreeMap<u8, String>>,
+    /// partner → customer id → customer
+    customers: HashMap<String, BTreeMap<String, Customer>>,
+    /// (partner, tenant id) → customer id
+    tenants: HashMap<(String, String), String>,
+    /// partner → run id → run
+    runs: HashMap<String, BTreeMap<String, Run>>,
+    /// (partner, run) → the attempt holding the run and until when
+    leases: HashMap<(String, String), (u32, i64)>,
+    reports: HashMap<(String, String), RunReport>,
+    usage: HashMap<(String, Month), u32>,
+    /// (distributor, month) → the month's snapshot
+    snapshots: HashMap<(String, Month), UsageSnapshot>,
+    windows: HashMap<String, (u64, i64)>,
+    idempotency: HashMap<(String, String), IdemRecord>,
+    outbox: BTreeMap<String, Event>,
+    /// owner → endpoint id → endpoint
+    endpoints: HashMap<Owner, BTreeMap<String, Endpoint>>,
+    /// endpoint → delivery id → delivery
+    deliveries: HashMap<String, BTreeMap<String, Delivery>>,
+    /// (endpoint, event) → delivery id
+    delivery_events: HashMap<(String, String), String>,
+}
+
+/// The store in memory, for the dev server and the tests; gone when the process ends.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-made change: every method checks
+        // before it mutates, so the data is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl State {
+    fn record(&mut self, event: &Event) {
+        self.outbox.insert(event.id.clone(), event.clone());
+    }
+}
+
+/// Pages over an ordered map from `after` (exclusive), forwards or backwards.
+fn page_of<T: Clone>(
+    map: Option<&BTreeMap<String, T>>,
+    page: &PageRequest,
+    newest_first: bool,
+    keep: impl Fn(&T) -> bool,
+) -> Page<T> {
+    let Some(map) = map else {
+        return Page { items: vec![], next: None };
+    };
+    let limit = page.limit.max(1);
+    let after = page.after.as_ref();
+    let range: Box<dyn Iterator<Item = (&String, &T)>> = match (after, newest_first) {
+        (None, false) => Box::new(map.iter()),
+        (None, true) => Box::new(map.iter().rev()),
+        (Some(a), false) => Box::new(map.range::<String, _>((Bound::Excluded(a), Bound::Unbounded))),
+        (Some(a), true) => Box::new(map.range::<String, _>((Bound::Unbounded, Bound::Excluded(a))).rev()),
+    };
+    let mut items = Vec::new();
+    let mut last = None;
+    let mut more = false;
+    for (k, v) in range.filter(|(_, v)| keep(v)) {
+        if items.len() == limit {
+            more = true;
+            break;
+        }
+        items.push(v.clone());
+        last = Some(k.clone());
+    }
+    Page { items, next: if more { last } else { None } }
+}

@@ -1,0 +1,120 @@
+//! Runs, their leases and reports, and the monthly run counters (`RunStore`).
+
+use super::*;
+
+#[async_trait]
+impl RunStore for MemoryStore {
+    async fn queue_run(&self, run: &Run, month: Month, limit: Option<u32>) -> StoreResult<()> {
+        let mut s = self.lock();
+        let customer_exists = s.customers.get(&run.partner_id).is_some_and(|m| m.contains_key(&run.customer_id));
+        if !customer_exists {
+            return Err(StoreError::NotFound);
+        }
+        let used = s.usage.get(&(run.partner_id.clone(), month)).copied().unwrap_or(0);
+        if limit.is_some_and(|l| used >= l) {
+            return Err(StoreError::RunLimitReached);
+        }
+        s.usage.insert((run.partner_id.clone(), month), used + 1);
+        s.runs.entry(run.partner_id.clone()).or_default().insert(run.id.clone(), run.clone());
+        Ok(())
+    }
+
+    async fn run(&self, partner_id: &str, id: &str) -> StoreResult<Option<Run>> {
+        Ok(self.lock().runs.get(partner_id).and_then(|m| m.get(id)).cloned())
+    }
+
+    async fn list_runs(&self, partner_id: &str, filter: &RunFilter, page: &PageRequest) -> StoreResult<Page<Run>> {
+        let s = self.lock();
+        Ok(page_of(s.runs.get(partner_id), page, true, |r| filter.matches(r)))
+    }
+
+    async fn runs_used(&self, partner_id: &str, month: Month) -> StoreResult<u32> {
+        Ok(self.lock().usage.get(&(partner_id.to_string(), month)).copied().unwrap_or(0))
+    }
+
+    async fn claim_run(
+        &self,
+        partner_id: &str,
+        run_id: &str,
+        attempt: u32,
+        now: i64,
+        lease_until: i64,
+        started: &Event,
+    ) -> StoreResult<RunClaim> {
+        let mut s = self.lock();
+        let key = (partner_id.to_string(), run_id.to_string());
+        let Some(run) = s.runs.get(partner_id).and_then(|m| m.get(run_id)).cloned() else {
+            return Ok(RunClaim::Gone);
+        };
+        match run.status {
+            RunStatus::Completed | RunStatus::Failed => Ok(RunClaim::Finished(run)),
+            RunStatus::Running if s.leases.get(&key).is_some_and(|(_, until)| *until > now) => Ok(RunClaim::Busy),
+            RunStatus::Running => {
+                s.leases.insert(key, (attempt, lease_until));
+                Ok(RunClaim::Claimed(run))
+            }
+            RunStatus::Queued => {
+                let mut run = run;
+                run.status = RunStatus::Running;
+                run.started_at = Some(now);
+                s.runs.get_mut(partner_id).expect("read above").insert(run_id.to_string(), run.clone());
+                s.leases.insert(key, (attempt, lease_until));
+                s.record(started);
+                Ok(RunClaim::Claimed(run))
+            }
+        }
+    }
+
+    async fn finish_run(&self, run: &Run, attempt: u32, report: Option<&RunReport>, event: &Event) -> StoreResult<()> {
+        let mut s = self.lock();
+        let key = (run.partner_id.clone(), run.id.clone());
+        let current = s.runs.get(&run.partner_id).and_then(|m| m.get(&run.id)).ok_or(StoreError::NotFound)?;
+        let holds = s.leases.get(&key).is_some_and(|(a, _)| *a == attempt);
+        if current.status != RunStatus::Running || !holds || !RunStatus::Running.can_move_to(run.status) {
+            return Err(StoreError::Conflict);
+        }
+        s.runs.get_mut(&run.partner_id).expect("read above").insert(run.id.clone(), run.clone());
+        s.leases.remove(&key);
+        if let Some(r) = report {
+            s.reports.insert(key, r.clone());
+        }
+        s.record(event);
+        Ok(())
+    }
+
+    async fn release_run(&self, partner_id: &str, run_id: &str, attempt: u32) -> StoreResult<()> {
+        let mut s = self.lock();
+        let key = (partner_id.to_string(), run_id.to_string());
+        if s.leases.get(&key).is_some_and(|(a, _)| *a == attempt) {
+            s.leases.remove(&key);
+        }
+        Ok(())
+    }
+
+    async fn stale_queued_runs(&self, queued_before: i64, limit: usize) -> StoreResult<Vec<Run>> {
+        let s = self.lock();
+        let mut stale: Vec<Run> = s
+            .runs
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|r| r.status == RunStatus::Queued && r.created_at < queued_before)
+            .cloned()
+            .collect();
+        stale.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        stale.truncate(limit);
+        Ok(stale)
+    }
+
+    async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {
+        Ok(self.lock().reports.get(&(partner_id.to_string(), run_id.to_string())).cloned())
+    }
+
+    async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>> {
+        let s = self.lock();
+        Ok(s.partners_by_distributor
+            .range((distributor_id.to_string(), String::new())..)
+            .take_while(|(d, _)| d == distributor_id)
+            .filter_map(|(_, p)| s.usage.get(&(p.clone(), month)).map(|n| (p.clone(), *n)))
+            .collect())
+    }
+}

@@ -1,0 +1,115 @@
+//! Webhook endpoints and deliveries (`WebhookStore`).
+
+use super::*;
+
+#[async_trait]
+impl WebhookStore for MemoryStore {
+    async fn create_endpoint(&self, endpoint: &Endpoint, max: usize) -> StoreResult<()> {
+        let mut s = self.lock();
+        let mine = s.endpoints.entry(endpoint.owner.clone()).or_default();
+        if mine.len() >= max {
+            return Err(StoreError::LimitReached);
+        }
+        mine.insert(endpoint.id.clone(), endpoint.clone());
+        Ok(())
+    }
+
+    async fn endpoint(&self, owner: &Owner, id: &str) -> StoreResult<Option<Endpoint>> {
+        Ok(self.lock().endpoints.get(owner).and_then(|m| m.get(id)).cloned())
+    }
+
+    async fn list_endpoints(&self, owner: &Owner, page: &PageRequest) -> StoreResult<Page<Endpoint>> {
+        let s = self.lock();
+        Ok(page_of(s.endpoints.get(owner), page, false, |_| true))
+    }
+
+    async fn endpoints_of(&self, owner: &Owner) -> StoreResult<Vec<Endpoint>> {
+        Ok(self.lock().endpoints.get(owner).map(|m| m.values().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn update_endpoint(&self, endpoint: &Endpoint, expected_version: u64) -> StoreResult<()> {
+        let mut s = self.lock();
+        let current =
+            s.endpoints.get_mut(&endpoint.owner).and_then(|m| m.get_mut(&endpoint.id)).ok_or(StoreError::NotFound)?;
+        if current.version != expected_version {
+            return Err(StoreError::Conflict);
+        }
+        *current = endpoint.clone();
+        Ok(())
+    }
+
+    async fn delete_endpoint(&self, owner: &Owner, id: &str) -> StoreResult<()> {
+        let mut s = self.lock();
+        s.endpoints.get_mut(owner).and_then(|m| m.remove(id)).ok_or(StoreError::NotFound)?;
+        s.deliveries.remove(id);
+        s.delivery_events.retain(|(endpoint, _), _| endpoint != id);
+        Ok(())
+    }
+
+    async fn create_delivery(&self, delivery: &Delivery) -> StoreResult<()> {
+        let mut s = self.lock();
+        let guard = (delivery.endpoint_id.clone(), delivery.event_id.clone());
+        if s.delivery_events.contains_key(&guard) {
+            return Err(StoreError::Conflict);
+        }
+        s.delivery_events.insert(guard, delivery.id.clone());
+        s.deliveries.entry(delivery.endpoint_id.clone()).or_default().insert(delivery.id.clone(), delivery.clone());
+        Ok(())
+    }
+
+    async fn delivery(&self, endpoint_id: &str, id: &str) -> StoreResult<Option<Delivery>> {
+        Ok(self.lock().deliveries.get(endpoint_id).and_then(|m| m.get(id)).cloned())
+    }
+
+    async fn delivery_for_event(&self, endpoint_id: &str, event_id: &str) -> StoreResult<Option<Delivery>> {
+        let s = self.lock();
+        let id = s.delivery_events.get(&(endpoint_id.to_string(), event_id.to_string()));
+        Ok(id.and_then(|id| s.deliveries.get(endpoint_id).and_then(|m| m.get(id))).cloned())
+    }
+
+    async fn record_attempt(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        attempt: &Attempt,
+        status: DeliveryStatus,
+        next_attempt_at: Option<i64>,
+    ) -> StoreResult<Delivery> {
+        let mut s = self.lock();
+        let d = s.deliveries.get_mut(endpoint_id).and_then(|m| m.get_mut(delivery_id)).ok_or(StoreError::NotFound)?;
+        if d.status != DeliveryStatus::Pending || attempt.number as usize != d.attempts.len() + 1 {
+            return Err(StoreError::Conflict);
+        }
+        d.attempts.push(attempt.clone());
+        d.status = status;
+        d.next_attempt_at = next_attempt_at;
+        Ok(d.clone())
+    }
+
+    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: i64) -> StoreResult<Delivery> {
+        let mut s = self.lock();
+        let d = s.deliveries.get_mut(endpoint_id).and_then(|m| m.get_mut(delivery_id)).ok_or(StoreError::NotFound)?;
+        d.status = DeliveryStatus::Pending;
+        d.next_attempt_at = Some(at);
+        Ok(d.clone())
+    }
+
+    async fn due_deliveries(&self, before: i64, limit: usize) -> StoreResult<Vec<Delivery>> {
+        let s = self.lock();
+        let mut due: Vec<Delivery> = s
+            .deliveries
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|d| d.status == DeliveryStatus::Pending && d.next_attempt_at.is_some_and(|t| t < before))
+            .cloned()
+            .collect();
+        due.sort_by_key(|d| d.next_attempt_at);
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn list_deliveries(&self, endpoint_id: &str, page: &PageRequest) -> StoreResult<Page<Delivery>> {
+        let s = self.lock();
+        Ok(page_of(s.deliveries.get(endpoint_id), page, true, |_| true))
+    }
+}
