@@ -6,17 +6,20 @@
 //! Manager secret, never from the environment); region, credentials and `AWS_ENDPOINT_URL`
 //! through the AWS SDK's standard loading; `CATALOG_JSON` as for the functions (plans).
 
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 
 use shared::aws_secrets;
+use shared::compose::Operator;
 use shared::config::{Config, Secrets};
 use shared::domain::account::{AccountStatus, Owner};
 use shared::domain::catalog::Catalog;
 use shared::domain::ids::{prefix, IdGen};
 use shared::domain::time::{Clock, SystemClock};
-use shared::provision::{self, NewAccount};
 use shared::store::dynamo::DynamoStore;
-use shared::store::Store;
+use shared::store::AccountKeyStore;
+use shared::usecases::accounts::{self, NewAccount};
 
 pub const USAGE: &str = "\
 usage: admin <command> [options]
@@ -59,7 +62,7 @@ pub enum AdminError {
     #[error("{0}")]
     Config(String),
     #[error(transparent)]
-    Provision(#[from] provision::ProvisionError),
+    Provision(#[from] accounts::ProvisionError),
 }
 
 fn usage(msg: impl Into<String>) -> AdminError {
@@ -128,7 +131,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, AdminError> {
 
 /// What the commands work on.
 pub struct Admin<'a> {
-    pub store: &'a dyn Store,
+    pub store: &'a dyn AccountKeyStore,
     pub secrets: &'a Secrets,
     pub catalog: &'a Catalog,
     pub ids: &'a IdGen,
@@ -141,7 +144,7 @@ impl Admin<'_> {
         match command {
             Command::Help => Ok(format!("{USAGE}\n")),
             Command::CreateDistributor { company, email } => {
-                let (d, key) = provision::create_distributor(
+                let (d, key) = accounts::create_distributor(
                     self.store,
                     self.secrets,
                     self.ids,
@@ -152,7 +155,7 @@ impl Admin<'_> {
                 Ok(shown(&d.id, 1, &key))
             }
             Command::CreatePartner { company, email, plan } => {
-                let (p, key) = provision::create_partner(
+                let (p, key) = accounts::create_partner(
                     self.store,
                     self.secrets,
                     self.ids,
@@ -166,7 +169,7 @@ impl Admin<'_> {
                 Ok(shown(&p.id, 1, &key))
             }
             Command::IssueKey(owner) => {
-                let (slot, key) = provision::issue_key(self.store, self.secrets, self.ids, owner, self.now).await?;
+                let (slot, key) = accounts::issue_key(self.store, self.secrets, self.ids, owner, self.now).await?;
                 Ok(shown(&owner.id, slot, &key))
             }
         }
@@ -213,9 +216,11 @@ pub async fn run(
     let secrets_client = aws_sdk_secretsmanager::Client::new(sdk);
     let bundle =
         aws_secrets::load(&secrets_client, &settings.secret_id).await.map_err(|e| AdminError::Config(e.to_string()))?;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table);
-    let ids = IdGen::new();
-    Admin { store: &store, secrets: &bundle.secrets, catalog: &config.catalog, ids: &ids, now }.run(&command).await
+    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table));
+    let op = Operator::new(store, bundle.secrets, config.catalog);
+    Admin { store: op.store.as_ref(), secrets: &op.secrets, catalog: &op.catalog, ids: &op.ids, now }
+        .run(&command)
+        .await
 }
 
 /// The binary's whole job: prints the result to stdout, or the error to stderr with exit 1

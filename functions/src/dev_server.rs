@@ -22,12 +22,12 @@ use shared::compose::{Parts, Service};
 use shared::config::{Config, Secrets};
 use shared::domain::account::{AccountStatus, Distributor, Partner, Surface};
 use shared::domain::time::{Clock, SystemClock};
-use shared::provision::{self, NewAccount, ProvisionError};
 use shared::queue::memory::MemoryQueue;
 use shared::queue::Ack;
 use shared::queue::{Received, RunMessage};
 use shared::runner::{requeue_stale_runs, Runner};
 use shared::store::memory::MemoryStore;
+use shared::usecases::accounts::{self, NewAccount, ProvisionError};
 use shared::webhooks::dispatcher::Dispatcher;
 use shared::webhooks::relay::Relay;
 use shared::webhooks::WebhookMessage;
@@ -117,13 +117,13 @@ pub async fn bootstrap(
     partner_key: Option<String>,
 ) -> Result<DevAccounts, ProvisionError> {
     let distributor_key = distributor_key
-        .map(|k| provision::check_fixed_key(Surface::Distributor, &k, "DEV_DISTRIBUTOR_KEY"))
+        .map(|k| accounts::check_fixed_key(Surface::Distributor, &k, "DEV_DISTRIBUTOR_KEY"))
         .transpose()?;
     let partner_key =
-        partner_key.map(|k| provision::check_fixed_key(Surface::Partner, &k, "DEV_PARTNER_KEY")).transpose()?;
+        partner_key.map(|k| accounts::check_fixed_key(Surface::Partner, &k, "DEV_PARTNER_KEY")).transpose()?;
     let now = app.now();
     let store = app.store.as_ref();
-    let (distributor, distributor_key) = provision::create_distributor(
+    let (distributor, distributor_key) = accounts::create_distributor(
         store,
         &app.secrets,
         &app.ids,
@@ -136,7 +136,7 @@ pub async fn bootstrap(
         now,
     )
     .await?;
-    let (partner, partner_key) = provision::create_partner(
+    let (partner, partner_key) = accounts::create_partner(
         store,
         &app.secrets,
         &app.ids,

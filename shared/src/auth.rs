@@ -6,7 +6,7 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::account::{AccountStatus, Distributor, Owner, Partner, Surface};
 use crate::domain::api_key::ApiKey;
-use crate::store::{AuthStore, StoreError};
+use crate::store::{AccountKeyStore, StoreError};
 
 pub use crate::domain::api_key::KEY_RANDOM_LEN;
 
@@ -63,7 +63,7 @@ impl Principal {
 /// Resolves the key presented for `surface` (`None` when the header is absent) to an active
 /// account. Unknown, revoked and malformed keys are indistinguishable to the caller.
 pub async fn authenticate(
-    store: &dyn AuthStore,
+    store: &dyn AccountKeyStore,
     secret: &[u8],
     surface: Surface,
     presented: Option<&str>,

@@ -12,12 +12,13 @@ use crate::assess::assessor::EngineAssessor;
 use crate::assess::collect::{Collector, FixtureCollector, GraphCollector};
 use crate::billing::{Billing, LocalLedger};
 use crate::config::{Config, Secrets};
+use crate::domain::catalog::Catalog;
 use crate::domain::ids::IdGen;
 use crate::domain::time::Clock;
 use crate::graph::{GraphClient, GraphConfig, TokioSleeper};
 use crate::queue::RunQueue;
 use crate::runner::{Assessor, Runner, RunnerSettings};
-use crate::store::Store;
+use crate::store::{AccountKeyStore, Store};
 use crate::usage_report::UsageReport;
 use crate::webhooks::dispatcher::Dispatcher;
 use crate::webhooks::guard::SystemLookup;
@@ -141,5 +142,20 @@ pub fn collector(
             tracing::warn!("no graphClientId/graphClientSecret in the secret; assessing the demo tenants");
             Arc::new(FixtureCollector)
         }
+    }
+}
+
+/// What the operator's CLI (`admin`) works on: the table and the secrets, no queues and no
+/// workers. Built here like everything else, so the CLI provisions exactly as the service does.
+pub struct Operator {
+    pub store: Arc<dyn AccountKeyStore>,
+    pub secrets: Secrets,
+    pub catalog: Catalog,
+    pub ids: IdGen,
+}
+
+impl Operator {
+    pub fn new(store: Arc<dyn AccountKeyStore>, secrets: Secrets, catalog: Catalog) -> Self {
+        Self { store, secrets, catalog, ids: IdGen::new() }
     }
 }

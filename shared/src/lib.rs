@@ -11,7 +11,6 @@ pub mod compose;
 pub mod config;
 pub mod domain;
 pub mod graph;
-pub mod provision;
 pub mod queue;
 pub mod ratelimit;
 pub mod reports;

@@ -110,10 +110,11 @@ fn an_api_key_never_shows_its_secret_in_debug() {
 
 #[test]
 fn the_fixed_key_check_and_authentication_share_the_rule_but_keep_their_words() {
-    let err = shared::provision::check_fixed_key(Surface::Partner, "pk_live_short", "DEV_PARTNER_KEY").unwrap_err();
+    let err =
+        shared::usecases::accounts::check_fixed_key(Surface::Partner, "pk_live_short", "DEV_PARTNER_KEY").unwrap_err();
     assert_eq!(err.to_string(), "DEV_PARTNER_KEY must be pk_live_ followed by 32 to 128 letters and digits");
     let ok = format!("pk_live_{}", "b".repeat(40));
-    assert_eq!(shared::provision::check_fixed_key(Surface::Partner, &ok, "X").unwrap().expose(), ok);
+    assert_eq!(shared::usecases::accounts::check_fixed_key(Surface::Partner, &ok, "X").unwrap().expose(), ok);
 }
 
 #[test]

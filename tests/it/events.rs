@@ -5,7 +5,7 @@ use http::Method;
 use serde_json::{json, Value};
 use shared::domain::account::{AccountStatus, Owner};
 use shared::domain::event::{Event, EventType};
-use shared::provision::{create_partner, NewAccount};
+use shared::usecases::accounts::{create_partner, NewAccount};
 use tests::*;
 
 // ---------------------------------------------------------------------------------------------

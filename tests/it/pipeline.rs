@@ -220,11 +220,11 @@ async fn pending_and_suspended_accounts_are_403_inactive() {
     h.partner_as(&key, Method::GET, "/me", None).await.assert_status(200);
 
     // A distributor that is not active.
-    let (d, dkey) = shared::provision::create_distributor(
+    let (d, dkey) = shared::usecases::accounts::create_distributor(
         h.app.store.as_ref(),
         &h.app.secrets,
         &h.app.ids,
-        shared::provision::NewAccount {
+        shared::usecases::accounts::NewAccount {
             company: "S",
             email: "s@s.example",
             status: AccountStatus::Suspended,

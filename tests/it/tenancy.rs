@@ -9,8 +9,8 @@ use shared::domain::customer::Customer;
 use shared::domain::event::{Event, EventType};
 use shared::domain::run::RunFilter;
 use shared::domain::time::Month;
-use shared::provision::{create_partner, NewAccount};
 use shared::store::PageRequest;
+use shared::usecases::accounts::{create_partner, NewAccount};
 use tests::*;
 
 // ---------------------------------------------------------------------------------------------

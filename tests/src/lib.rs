@@ -190,11 +190,11 @@ impl Harness {
 
     /// A second, independent distributor with its own key.
     pub async fn other_distributor(&self) -> (String, String) {
-        let (d, key) = shared::provision::create_distributor(
+        let (d, key) = shared::usecases::accounts::create_distributor(
             self.app.store.as_ref(),
             &self.app.secrets,
             &self.app.ids,
-            shared::provision::NewAccount {
+            shared::usecases::accounts::NewAccount {
                 company: "Other Distribution",
                 email: "ops@other.example",
                 status: shared::domain::account::AccountStatus::Active,

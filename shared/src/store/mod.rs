@@ -273,9 +273,11 @@ pub trait WebhookStore: Send + Sync {
     async fn list_deliveries(&self, endpoint_id: &str, page: &PageRequest) -> StoreResult<Page<Delivery>>;
 }
 
-/// What signing in with an API key reads: the key, then its owner (`auth::authenticate`).
-pub trait AuthStore: KeyStore + AccountStore {}
-impl<T: KeyStore + AccountStore + ?Sized> AuthStore for T {}
+/// Accounts and their keys: what signing in reads (the key, then its owner:
+/// `auth::authenticate`) and what provisioning writes (an account and its first key:
+/// `usecases::accounts`).
+pub trait AccountKeyStore: KeyStore + AccountStore {}
+impl<T: KeyStore + AccountStore + ?Sized> AccountKeyStore for T {}
 
 /// What the assessment runner reads and writes: the partner, the customer, the run
 /// (`runner::Runner`).
@@ -311,7 +313,7 @@ pub trait Store:
     + IdempotencyStore
     + Outbox
     + WebhookStore
-    + AuthStore
+    + AccountKeyStore
     + RunnerStore
     + RelayStore
     + UsageReportStore

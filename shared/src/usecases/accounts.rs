@@ -1,6 +1,7 @@
-//! Creating accounts outside the HTTP API: the operator's command and the dev server's
-//! start-up. Each new account gets its first key, returned once for printing.
+//! Provisioning accounts outside the HTTP API: the operator's CLI (`admin`) and the dev
+//! server's start-up. Each new account gets its first key, returned once for printing.
 
+use super::{keys, Ids, UseCaseError};
 use crate::auth::{generate_key, hash_key};
 use crate::config::Secrets;
 use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription, Surface};
@@ -9,9 +10,9 @@ use crate::domain::catalog::Catalog;
 use crate::domain::email::Email;
 use crate::domain::ids::{prefix, IdGen};
 use crate::domain::time::Clock;
-use crate::store::{Store, StoreError};
-use crate::usecases::{keys, Ids, UseCaseError};
+use crate::store::{AccountKeyStore, StoreError};
 
+/// Why provisioning refused; the text is for the operator's terminal.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     #[error("{0}")]
@@ -46,7 +47,7 @@ fn parse_email(email: &str) -> Result<Email, ProvisionError> {
 
 /// Stores a key for `owner` in slot 1 and returns it.
 async fn first_key(
-    store: &dyn Store,
+    store: &dyn AccountKeyStore,
     secrets: &Secrets,
     owner: &Owner,
     fixed: Option<ApiKey>,
@@ -57,6 +58,7 @@ async fn first_key(
     Ok(key.into_string())
 }
 
+/// An account as the operator or the dev server describes it.
 pub struct NewAccount<'a> {
     pub company: &'a str,
     pub email: &'a str,
@@ -65,8 +67,10 @@ pub struct NewAccount<'a> {
     pub fixed_key: Option<ApiKey>,
 }
 
+/// An account for a distributor, with its first key (slot 1). Errors: `Invalid` (email), a
+/// store failure.
 pub async fn create_distributor(
-    store: &dyn Store,
+    store: &dyn AccountKeyStore,
     secrets: &Secrets,
     ids: &IdGen,
     new: NewAccount<'_>,
@@ -88,7 +92,7 @@ pub async fn create_distributor(
 /// A partner, under `distributor_id` or (for an operator) under none.
 #[allow(clippy::too_many_arguments)]
 pub async fn create_partner(
-    store: &dyn Store,
+    store: &dyn AccountKeyStore,
     secrets: &Secrets,
     ids: &IdGen,
     catalog: &Catalog,
@@ -127,7 +131,7 @@ pub async fn create_partner(
 /// the slot is claimed by a conditional write), with the API's `key.created` event for a
 /// partner. A suspended account gets none. Returns the slot and the key, to be shown once.
 pub async fn issue_key(
-    store: &dyn Store,
+    store: &dyn AccountKeyStore,
     secrets: &Secrets,
     ids: &IdGen,
     owner: &Owner,
