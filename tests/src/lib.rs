@@ -1,5 +1,5 @@
 //! Test harness: the app on the embedded store with an injected clock, and request helpers
-//! that go through the same pipeline (route table, auth, limits) as the dev server.
+//! that go through the same `Router` (route table, layers, auth, limits) as the dev server.
 
 pub mod aws;
 pub mod stub;
@@ -25,6 +25,8 @@ pub const DISTRIBUTOR_BASE: &str = "/api/v1/distributor";
 
 pub struct Harness {
     pub app: Arc<App>,
+    /// `shared::api::router` on `app`: what the dev server serves.
+    pub router: axum::Router,
     pub clock: Arc<ManualClock>,
     pub runs: Arc<MemoryQueue<RunMessage>>,
     pub webhooks: Arc<MemoryQueue<shared::webhooks::WebhookMessage>>,
@@ -80,7 +82,8 @@ impl Harness {
         let clock = Arc::new(ManualClock::at(T0));
         let Embedded { app, runs, webhooks } = embedded_app(config, clock.clone());
         let accounts = bootstrap(&app, None, None).await.expect("bootstrap");
-        Self { app, clock, runs, webhooks, accounts }
+        let router = shared::api::router(app.clone());
+        Self { app, router, clock, runs, webhooks, accounts }
     }
 
     pub fn partner_key(&self) -> &str {
@@ -101,7 +104,7 @@ impl Harness {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = self.app.handle(req.body(body.unwrap_or_default()).expect("request")).await;
+        let resp = oneshot(&self.router, req.body(body.unwrap_or_default()).expect("request")).await;
         let (parts, raw) = resp.into_parts();
         let json = parts.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
         let body = if raw.is_empty() || !json {
@@ -243,6 +246,18 @@ impl Harness {
     pub fn queued_messages(&mut self) -> Vec<RunMessage> {
         self.runs.peek_all()
     }
+}
+
+/// One request through `router`, as a server would pass it, with the whole answer read.
+pub async fn oneshot(router: &axum::Router, req: Request<Bytes>) -> http::Response<Bytes> {
+    use tower::ServiceExt;
+    let resp = match router.clone().oneshot(req.map(axum::body::Body::from)).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    };
+    let (parts, body) = resp.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.expect("a whole body");
+    http::Response::from_parts(parts, body)
 }
 
 /// A GUID made from a number, for tests that need many distinct tenants.
