@@ -10,6 +10,7 @@ mod dev_server;
 mod dynamo;
 mod events;
 mod graph;
+mod http_edges;
 mod lambda;
 mod pipeline;
 mod routes_distributor;
