@@ -1,20 +1,11 @@
 //! The dev server: every route of the route table on 127.0.0.1, on the embedded store and
 //! in-process queues, with a distributor and a partner made at start-up.
 
-use std::convert::Infallible;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use shared::assess::collect::FixtureCollector;
@@ -155,52 +146,33 @@ pub async fn bootstrap(
     Ok(DevAccounts { distributor, distributor_key, partner, partner_key })
 }
 
-async fn respond(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = req.into_parts();
-    let limit = app.config.max_body_bytes;
-    // Read at most one byte past the limit: enough for the pipeline to answer 413 without
-    // holding an arbitrarily large body in memory.
-    let body = match Limited::new(body, limit + 1).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => Bytes::from(vec![0u8; limit + 1]),
-    };
-    let resp = app.handle(Request::from_parts(parts, body)).await;
-    Ok(resp.map(Full::new))
-}
-
-/// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish.
-pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        continue;
-                    }
-                };
-                let app = app.clone();
-                let conn = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service_fn(move |req| respond(app.clone(), req)));
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            () = &mut shutdown => break,
+/// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish
+/// (for at most 10 s).
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let told = stopping.clone();
+    let served = axum::serve(listener, shared::api::router(app))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            told.notify_one();
+        })
+        .into_future();
+    tokio::pin!(served);
+    tokio::select! {
+        result = &mut served => return result,
+        () = stopping.notified() => {}
+    }
+    tokio::select! {
+        result = &mut served => result,
+        () = tokio::time::sleep(Duration::from_secs(10)) => {
+            tracing::warn!("open connections did not finish within 10 s");
+            Ok(())
         }
     }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(std::time::Duration::from_secs(10)) => tracing::warn!("open connections did not finish within 10 s"),
-    }
-    Ok(())
 }
 
 /// Every minute, re-sends the messages of runs left queued too long (on AWS the relay

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use bytes::Bytes;
 use lambda_http::{Body, Request as LambdaRequest, Response as LambdaResponse};
 use lambda_runtime::LambdaEvent;
 
@@ -127,26 +126,15 @@ pub async fn build(sdk: &SdkConfig, settings: &AwsSettings, config: Config) -> R
     Ok(AwsApp { app: service.app.clone(), service, store, runs, webhooks, secrets })
 }
 
-/// Serves one API Gateway HTTP API (payload 2.0) request for `route` only.
-pub async fn http(app: &App, route: RouteId, req: LambdaRequest) -> LambdaResponse<Body> {
-    let (parts, body) = req.into_parts();
-    let body = match body {
-        Body::Empty => Bytes::new(),
-        Body::Text(t) => Bytes::from(t),
-        Body::Binary(b) => Bytes::from(b),
-        _ => Bytes::new(),
+/// Serves one API Gateway HTTP API (payload 2.0) request for `route` only, through the
+/// router `lambda_http::run` serves and the same conversion of its answer.
+pub async fn http(app: &Arc<App>, route: RouteId, req: LambdaRequest) -> LambdaResponse<Body> {
+    use tower::ServiceExt;
+    let resp = match shared::api::route_router(app.clone(), route).oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
     };
-    let resp = app.handle_route(route, http::Request::from_parts(parts, body)).await;
-    let (parts, body) = resp.into_parts();
-    let body = if body.is_empty() {
-        Body::Empty
-    } else {
-        match String::from_utf8(body.to_vec()) {
-            Ok(text) => Body::Text(text),
-            Err(e) => Body::Binary(e.into_bytes()),
-        }
-    };
-    LambdaResponse::from_parts(parts, body)
+    lambda_http::IntoResponse::into_response(resp).await
 }
 
 fn receive_count(m: &SqsMessage) -> u32 {
@@ -250,14 +238,7 @@ pub async fn main() -> Result<(), Error> {
     let aws = build(&sdk, &settings, config).await?;
     tracing::info!(handler = %name, "cold start");
     match handler {
-        Handler::Route(route) => {
-            let app = aws.app.clone();
-            lambda_http::run(lambda_http::service_fn(move |req: LambdaRequest| {
-                let app = app.clone();
-                async move { Ok::<_, Error>(http(&app, route, req).await) }
-            }))
-            .await
-        }
+        Handler::Route(route) => lambda_http::run(shared::api::route_router(aws.app.clone(), route)).await,
         Handler::RunsWorker => {
             let runner = Arc::new(aws.service.runner(max_attempts(), lease_secs()));
             let queue = aws.runs.clone();

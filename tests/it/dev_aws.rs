@@ -17,14 +17,14 @@ use tests::customer_body;
 const PARTNER_KEY: &str = "pk_live_devawstestkey00000000000000000000000";
 const DISTRIBUTOR_KEY: &str = "dk_live_devawstestkey00000000000000000000000";
 
-async fn call(app: &shared::App, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn call(app: &Arc<shared::App>, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
     let req = Request::builder()
         .method(method)
         .uri(path)
         .header("x-partner-key", PARTNER_KEY)
         .body(body.map(|b| Bytes::from(b.to_string())).unwrap_or_default())
         .unwrap();
-    let resp = app.handle(req).await;
+    let resp = tests::oneshot(&shared::api::router(app.clone()), req).await;
     let status = resp.status().as_u16();
     let body = if resp.body().is_empty() { Value::Null } else { serde_json::from_slice(resp.body()).unwrap() };
     (status, body)

@@ -11,6 +11,7 @@ mod domain_types;
 mod dynamo;
 mod events;
 mod graph;
+mod http_edges;
 mod lambda;
 mod pipeline;
 mod routes_distributor;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use functions::lambda::{Handler, OUTBOX_RELAY, RUNS_WORKER, USAGE_REPORT, WEBHOOK_DISPATCHER};
 use serde_norway::Value;
-use shared::api::routes::{resolve, ROUTES};
+use shared::api::routes::{by_pattern, ROUTES};
 
 fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
@@ -76,7 +76,7 @@ fn every_route_has_exactly_one_function_and_http_event() {
             let p = e.get("Properties").unwrap();
             let (method, path) = (s(p, "Method").unwrap().to_string(), s(p, "Path").unwrap().to_string());
             assert!(seen.insert((method.clone(), path.clone()), f.logical.clone()).is_none(), "{method} {path} twice");
-            let (route, _) = resolve(&method.parse().unwrap(), &path).expect("the event's path is a route");
+            let route = by_pattern(&method.parse().unwrap(), &path).expect("the event's path is a route");
             assert_eq!(route.name, f.handler, "{}: its event is another route's", f.logical);
         }
     }

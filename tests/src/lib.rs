@@ -1,5 +1,5 @@
 //! Test harness: the app on the embedded store with an injected clock, and request helpers
-//! that go through the same pipeline (route table, auth, limits) as the dev server.
+//! that go through the same `Router` (route table, layers, auth, limits) as the dev server.
 
 pub mod aws;
 pub mod bodies;
@@ -33,6 +33,8 @@ pub struct Harness {
     /// The service as the dev server assembles it (through the composition root).
     pub service: Service,
     pub app: Arc<App>,
+    /// `shared::api::router` on `app`: what the dev server serves.
+    pub router: axum::Router,
     pub clock: Arc<ManualClock>,
     pub runs: Arc<MemoryQueue<RunMessage>>,
     pub webhooks: Arc<MemoryQueue<shared::webhooks::WebhookMessage>>,
@@ -88,7 +90,8 @@ impl Harness {
         let clock = Arc::new(ManualClock::at(T0));
         let Embedded { service, app, runs, webhooks } = embedded(config, clock.clone());
         let accounts = bootstrap(&app, None, None).await.expect("bootstrap");
-        Self { service, app, clock, runs, webhooks, accounts }
+        let router = shared::api::router(app.clone());
+        Self { service, app, router, clock, runs, webhooks, accounts }
     }
 
     pub fn partner_key(&self) -> &str {
@@ -109,7 +112,7 @@ impl Harness {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = self.app.handle(req.body(body.unwrap_or_default()).expect("request")).await;
+        let resp = oneshot(&self.router, req.body(body.unwrap_or_default()).expect("request")).await;
         let (parts, raw) = resp.into_parts();
         let json = parts.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
         let body = if raw.is_empty() || !json {
@@ -250,6 +253,18 @@ impl Harness {
     pub fn queued_messages(&mut self) -> Vec<RunMessage> {
         self.runs.peek_all()
     }
+}
+
+/// One request through `router`, as a server would pass it, with the whole answer read.
+pub async fn oneshot(router: &axum::Router, req: Request<Bytes>) -> http::Response<Bytes> {
+    use tower::ServiceExt;
+    let resp = match router.clone().oneshot(req.map(axum::body::Body::from)).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    };
+    let (parts, body) = resp.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.expect("a whole body");
+    http::Response::from_parts(parts, body)
 }
 
 /// A GUID made from a number, for tests that need many distinct tenants.

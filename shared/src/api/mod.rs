@@ -1,5 +1,6 @@
-//! The HTTP API: one pipeline (route → size → auth → rate limit → idempotency → handler)
-//! shared by the dev server, the Lambda entry point and the tests.
+//! The HTTP API: one `axum::Router` built from the route table (`router`), whose routes run one
+//! pipeline (auth → rate limit → idempotency → handler), shared by the dev server, the Lambda
+//! entry point and the tests.
 
 pub mod cursor;
 pub mod error;
@@ -7,21 +8,21 @@ mod handlers;
 pub mod idempotency;
 pub mod request;
 pub mod response;
+mod router;
 pub mod routes;
 
-use std::panic::AssertUnwindSafe;
+pub use router::{route_router, router, REQUEST_ID};
+
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
-use futures_util::FutureExt;
-use http::{HeaderMap, HeaderValue, Method, Request, Response};
+use http::{HeaderMap, HeaderValue, Method, Response};
 
 use crate::auth::{authenticate, Principal};
 use crate::billing::Billing;
 use crate::config::{Config, Secrets};
 use crate::domain::account::{Distributor, Partner, Surface};
-use crate::domain::ids::{prefix, IdGen};
+use crate::domain::ids::IdGen;
 use crate::domain::time::Clock;
 use crate::queue::RunQueue;
 use crate::ratelimit::{self, Window};
@@ -29,7 +30,7 @@ use crate::store::{IdempotencyClaim, Store};
 use error::ApiError;
 use request::Query;
 use response::Reply;
-use routes::{PathParams, Route, RouteId};
+use routes::{Handler, PathParams, Route, RouteId};
 
 /// Everything a handler needs, built once per process (once per Lambda cold start).
 pub struct App {
@@ -76,6 +77,20 @@ impl Ctx {
     }
 }
 
+/// One request to a public route (no key) as its handler sees it.
+pub struct PublicCtx {
+    pub route: RouteId,
+    pub params: PathParams,
+    pub query: Query,
+    pub now: i64,
+}
+
+impl PublicCtx {
+    pub fn param(&self, name: &str) -> &str {
+        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or_default()
+    }
+}
+
 const IDEMPOTENCY_TTL: i64 = 24 * 3600;
 /// How long a claimed idempotency key stays locked if its request never finishes.
 const IDEMPOTENCY_LEASE: i64 = 60;
@@ -95,58 +110,24 @@ impl App {
         crate::usecases::Ids { gen: &self.ids, clock: self.clock.as_ref() }
     }
 
-    /// Serves any request by the route table.
-    pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
-        self.handle_inner(req, None).await
-    }
-
-    /// Serves a request only if it is for `only` (a Lambda function answers its own route).
-    pub async fn handle_route(&self, only: RouteId, req: Request<Bytes>) -> Response<Bytes> {
-        self.handle_inner(req, Some(only)).await
-    }
-
-    async fn handle_inner(&self, req: Request<Bytes>, only: Option<RouteId>) -> Response<Bytes> {
-        let started = Instant::now();
-        let request_id = self.ids.random(prefix::REQUEST);
-        let method = req.method().clone();
-        let path = req.uri().path().to_string();
-        let mut route_name = "-";
-        let resp = match routes::resolve(req.method(), &path) {
-            Ok((route, _)) if only.is_some_and(|o| o != route.id) => {
-                ApiError::NotFound(format!("No route for {path}.")).to_response()
-            }
-            Ok((route, params)) => {
-                route_name = route.name;
-                // A bug must still answer in the envelope, not drop the connection.
-                match AssertUnwindSafe(self.serve(route, params, req)).catch_unwind().await {
-                    Ok(resp) => resp,
-                    Err(_) => self.error_response(ApiError::Internal(format!("handler {} panicked", route.name))),
-                }
-            }
-            Err(e) => e.to_response(),
-        };
-        let resp = response::finish(resp, &request_id);
-        tracing::info!(
-            request_id,
-            method = %method,
-            route = route_name,
-            status = resp.status().as_u16(),
-            duration_ms = started.elapsed().as_millis() as u64,
-            "request"
-        );
-        resp
-    }
-
-    async fn serve(&self, route: &'static Route, params: PathParams, req: Request<Bytes>) -> Response<Bytes> {
-        let (parts, body) = req.into_parts();
-        if body.len() > self.config.max_body_bytes {
-            return ApiError::PayloadTooLarge { limit: self.config.max_body_bytes }.to_response();
-        }
+    /// The pipeline of one request whose route is known (the router found it and read the
+    /// body within the limit): auth, rate limit, idempotency, then the route's handler.
+    pub(crate) async fn serve(
+        &self,
+        route: &'static Route,
+        params: PathParams,
+        parts: http::request::Parts,
+        body: Bytes,
+    ) -> Response<Bytes> {
         let Some(surface) = route.access.surface() else {
             let query = Query::parse(parts.uri.query());
-            let result = match query {
-                Ok(query) => handlers::public(self, route.id, &params, &query, self.now()).await,
-                Err(e) => Err(e),
+            let result = match (query, route.handler) {
+                (Ok(query), Handler::Public(handler)) => {
+                    let ctx = PublicCtx { route: route.id, params, query, now: self.now() };
+                    handler(self, &ctx).await
+                }
+                (Ok(_), _) => Err(ApiError::Internal(format!("keyed handler on public route {}", route.name))),
+                (Err(e), _) => Err(e),
             };
             return result.map_or_else(|e| self.error_response(e), Reply::into_response);
         };
@@ -190,7 +171,7 @@ impl App {
         let result = match Query::parse(query) {
             Ok(query) => {
                 let ctx = Ctx { route: route.id, principal, params, query, body, now };
-                handlers::dispatch(self, &ctx).await
+                self.call(route, &ctx).await
             }
             Err(e) => Err(e),
         };
@@ -245,7 +226,29 @@ impl App {
         }
     }
 
-    fn error_response(&self, e: ApiError) -> Response<Bytes> {
+    /// Calls the route's handler, with the partner it acts on for a `Handler::Partner` route.
+    async fn call(&self, route: &'static Route, ctx: &Ctx) -> Result<Reply, ApiError> {
+        match route.handler {
+            Handler::Keyed(handler) => handler(self, ctx).await,
+            Handler::Partner(handler) => {
+                let sub_partner;
+                let partner = match route.access {
+                    routes::Access::Distributor => {
+                        sub_partner = handlers::sub_partner(self, ctx).await?;
+                        &sub_partner
+                    }
+                    _ => ctx.partner()?,
+                };
+                if let Some(doing) = route.needs_active_partner {
+                    handlers::require_active(partner, doing)?;
+                }
+                handler(self, ctx, partner).await
+            }
+            Handler::Public(_) => Err(ApiError::Internal(format!("public handler on keyed route {}", route.name))),
+        }
+    }
+
+    pub(crate) fn error_response(&self, e: ApiError) -> Response<Bytes> {
         if let ApiError::Internal(detail) = &e {
             tracing::error!(detail = detail.as_str(), "internal error");
         }

@@ -1,4 +1,4 @@
-//! What handlers return, and the headers every response carries.
+//! What handlers return.
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
@@ -58,18 +58,6 @@ impl Reply {
     }
 }
 
+/// The content type of every JSON answer (the router's default).
 pub const JSON: &str = "application/json; charset=utf-8";
 pub const HTML: &str = "text/html; charset=utf-8";
-
-/// Content type and request id, on every response.
-pub fn finish(mut resp: Response<Bytes>, request_id: &str) -> Response<Bytes> {
-    let has_body = resp.status() != StatusCode::NO_CONTENT;
-    let headers = resp.headers_mut();
-    if has_body && !headers.contains_key(header::CONTENT_TYPE) {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
-    }
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert("x-request-id", v);
-    }
-    resp
-}

@@ -1,74 +1,90 @@
-//! The route table: the one list of every route, read by the dev server, the Lambda entry
-//! point and the template test alike.
+//! The route table: the one list of every route, with its handler and attributes. The
+//! router (`super::router`), the Lambda entry point and the template test all read it.
 
+use futures_util::future::BoxFuture;
 use http::Method;
 
 use super::error::ApiError;
-use crate::domain::account::Surface;
+use super::handlers as h;
+use super::response::Reply;
+use super::{App, Ctx, PublicCtx};
+use crate::domain::account::{Partner, Surface};
 
 pub const PARTNER_BASE: &str = "/api/v1/partner";
 pub const DISTRIBUTOR_BASE: &str = "/api/v1/distributor";
 
 macro_rules! routes {
-    ($( $variant:ident = $name:literal : $access:ident $method:ident $path:literal ;)*) => {
+    ($( $variant:ident = $name:literal : $access:ident $method:ident $path:literal
+        => $kind:ident($handler:path) $(, active $doing:literal)? ;)*) => {
         /// Every route; the name is the function's `Handler` in the template.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum RouteId { $($variant),* }
 
+        /// The route table: every route with its handler and its attributes.
         pub static ROUTES: &[Route] = &[
-            $(Route { id: RouteId::$variant, name: $name, access: Access::$access, method: Method::$method, path: $path },)*
+            $(Route {
+                id: RouteId::$variant,
+                name: $name,
+                access: Access::$access,
+                method: Method::$method,
+                path: $path,
+                handler: Handler::$kind($handler),
+                needs_active_partner: routes!(@active $($doing)?),
+            },)*
         ];
     };
+    (@active) => { None };
+    (@active $doing:literal) => { Some($doing) };
 }
 
 routes! {
-    PartnerMe = "partner.me.get" : Partner GET "/me";
-    PartnerPlanChange = "partner.plan.change" : Partner POST "/plan";
-    PartnerProducts = "partner.products.list" : Partner GET "/products";
-    PartnerCustomersList = "partner.customers.list" : Partner GET "/customers";
-    PartnerCustomersCreate = "partner.customers.create" : Partner POST "/customers";
-    PartnerCustomersBulk = "partner.customers.bulk-create" : Partner POST "/customers/bulk";
-    PartnerCustomersGet = "partner.customers.get" : Partner GET "/customers/{id}";
-    PartnerCustomersUpdate = "partner.customers.update" : Partner PATCH "/customers/{id}";
-    PartnerCustomersDelete = "partner.customers.delete" : Partner DELETE "/customers/{id}";
-    PartnerAssessmentsCreate = "partner.assessments.create" : Partner POST "/assessments";
-    PartnerAssessmentsBulk = "partner.assessments.bulk-create" : Partner POST "/assessments/bulk";
-    PartnerAssessmentsList = "partner.assessments.list" : Partner GET "/assessments";
-    PartnerAssessmentsGet = "partner.assessments.get" : Partner GET "/assessments/{id}";
-    PartnerKeysCreate = "partner.keys.create" : Partner POST "/keys";
-    PartnerKeysDelete = "partner.keys.delete" : Partner DELETE "/keys/{slot}";
-    DistributorMe = "distributor.me.get" : Distributor GET "/me";
-    DistributorPartnersList = "distributor.partners.list" : Distributor GET "/partners";
-    DistributorPartnersCreate = "distributor.partners.create" : Distributor POST "/partners";
-    DistributorPartnersBulk = "distributor.partners.bulk-create" : Distributor POST "/partners/bulk";
-    DistributorPartnersGet = "distributor.partners.get" : Distributor GET "/partners/{id}";
-    DistributorPartnersUpdate = "distributor.partners.update" : Distributor PATCH "/partners/{id}";
-    DistributorPartnersActivate = "distributor.partners.activate" : Distributor POST "/partners/{id}/activate";
-    DistributorPartnersSuspend = "distributor.partners.suspend" : Distributor POST "/partners/{id}/suspend";
-    DistributorPartnersPlan = "distributor.partners.plan" : Distributor POST "/partners/{id}/plan";
-    DistributorCustomersList = "distributor.customers.list" : Distributor GET "/partners/{id}/customers";
-    DistributorCustomersCreate = "distributor.customers.create" : Distributor POST "/partners/{id}/customers";
-    DistributorAssessmentsCreate = "distributor.assessments.create" : Distributor POST "/partners/{id}/assessments";
-    DistributorAssessmentsList = "distributor.assessments.list" : Distributor GET "/partners/{id}/assessments";
-    DistributorUsage = "distributor.usage.get" : Distributor GET "/usage";
-    DistributorKeysCreate = "distributor.keys.create" : Distributor POST "/partners/{id}/keys";
-    PartnerAssessmentsFindings = "partner.assessments.findings" : Partner GET "/assessments/{id}/findings";
-    DistributorAssessmentsFindings = "distributor.assessments.findings" : Distributor GET "/partners/{id}/assessments/{runId}/findings";
-    PublicReport = "public.reports.get" : Public GET "/reports/{token}";
-    PartnerWebhooksList = "partner.webhooks.list" : Partner GET "/webhooks";
-    PartnerWebhooksCreate = "partner.webhooks.create" : Partner POST "/webhooks";
-    PartnerWebhooksUpdate = "partner.webhooks.update" : Partner PATCH "/webhooks/{id}";
-    PartnerWebhooksDelete = "partner.webhooks.delete" : Partner DELETE "/webhooks/{id}";
-    PartnerWebhooksTest = "partner.webhooks.test" : Partner POST "/webhooks/{id}/test";
-    PartnerWebhooksDeliveries = "partner.webhooks.deliveries" : Partner GET "/webhooks/{id}/deliveries";
-    PartnerWebhooksRedeliver = "partner.webhooks.redeliver" : Partner POST "/webhooks/{id}/deliveries/{deliveryId}/redeliver";
-    DistributorWebhooksList = "distributor.webhooks.list" : Distributor GET "/webhooks";
-    DistributorWebhooksCreate = "distributor.webhooks.create" : Distributor POST "/webhooks";
-    DistributorWebhooksUpdate = "distributor.webhooks.update" : Distributor PATCH "/webhooks/{id}";
-    DistributorWebhooksDelete = "distributor.webhooks.delete" : Distributor DELETE "/webhooks/{id}";
-    DistributorWebhooksTest = "distributor.webhooks.test" : Distributor POST "/webhooks/{id}/test";
-    DistributorWebhooksDeliveries = "distributor.webhooks.deliveries" : Distributor GET "/webhooks/{id}/deliveries";
-    DistributorWebhooksRedeliver = "distributor.webhooks.redeliver" : Distributor POST "/webhooks/{id}/deliveries/{deliveryId}/redeliver";
+    PartnerMe = "partner.me.get" : Partner GET "/me" => Keyed(h::partner_me);
+    PartnerPlanChange = "partner.plan.change" : Partner POST "/plan" => Partner(h::plan_change);
+    PartnerProducts = "partner.products.list" : Partner GET "/products" => Keyed(h::products);
+    PartnerCustomersList = "partner.customers.list" : Partner GET "/customers" => Partner(h::customers_list);
+    PartnerCustomersCreate = "partner.customers.create" : Partner POST "/customers" => Partner(h::customers_create);
+    PartnerCustomersBulk = "partner.customers.bulk-create" : Partner POST "/customers/bulk" => Partner(h::customers_bulk_create);
+    PartnerCustomersGet = "partner.customers.get" : Partner GET "/customers/{id}" => Partner(h::customers_get);
+    PartnerCustomersUpdate = "partner.customers.update" : Partner PATCH "/customers/{id}" => Partner(h::customers_update);
+    PartnerCustomersDelete = "partner.customers.delete" : Partner DELETE "/customers/{id}" => Partner(h::customers_delete);
+    PartnerAssessmentsCreate = "partner.assessments.create" : Partner POST "/assessments" => Partner(h::assessments_create);
+    PartnerAssessmentsBulk = "partner.assessments.bulk-create" : Partner POST "/assessments/bulk" => Partner(h::assessments_bulk_create);
+    PartnerAssessmentsList = "partner.assessments.list" : Partner GET "/assessments" => Partner(h::assessments_list);
+    PartnerAssessmentsGet = "partner.assessments.get" : Partner GET "/assessments/{id}" => Partner(h::assessments_get);
+    PartnerKeysCreate = "partner.keys.create" : Partner POST "/keys" => Partner(h::keys_create);
+    PartnerKeysDelete = "partner.keys.delete" : Partner DELETE "/keys/{slot}" => Keyed(h::keys_revoke);
+    DistributorMe = "distributor.me.get" : Distributor GET "/me" => Keyed(h::distributor_me);
+    DistributorPartnersList = "distributor.partners.list" : Distributor GET "/partners" => Keyed(h::partners_list);
+    DistributorPartnersCreate = "distributor.partners.create" : Distributor POST "/partners" => Keyed(h::partners_create);
+    DistributorPartnersBulk = "distributor.partners.bulk-create" : Distributor POST "/partners/bulk" => Keyed(h::partners_bulk_create);
+    DistributorPartnersGet = "distributor.partners.get" : Distributor GET "/partners/{id}" => Keyed(h::partners_get);
+    DistributorPartnersUpdate = "distributor.partners.update" : Distributor PATCH "/partners/{id}" => Keyed(h::partners_update);
+    DistributorPartnersActivate = "distributor.partners.activate" : Distributor POST "/partners/{id}/activate" => Keyed(h::partners_activate);
+    DistributorPartnersSuspend = "distributor.partners.suspend" : Distributor POST "/partners/{id}/suspend" => Keyed(h::partners_suspend);
+    DistributorPartnersPlan = "distributor.partners.plan" : Distributor POST "/partners/{id}/plan" => Partner(h::plan_change);
+    DistributorCustomersList = "distributor.customers.list" : Distributor GET "/partners/{id}/customers" => Partner(h::customers_list);
+    DistributorCustomersCreate = "distributor.customers.create" : Distributor POST "/partners/{id}/customers" => Partner(h::sub_partner_customers_create);
+    DistributorAssessmentsCreate = "distributor.assessments.create" : Distributor POST "/partners/{id}/assessments" => Partner(h::sub_partner_assessments_create), active "triggering assessments";
+    DistributorAssessmentsList = "distributor.assessments.list" : Distributor GET "/partners/{id}/assessments" => Partner(h::assessments_list);
+    DistributorUsage = "distributor.usage.get" : Distributor GET "/usage" => Keyed(h::usage_get);
+    DistributorKeysCreate = "distributor.keys.create" : Distributor POST "/partners/{id}/keys" => Partner(h::sub_partner_keys_create);
+    PartnerAssessmentsFindings = "partner.assessments.findings" : Partner GET "/assessments/{id}/findings" => Partner(h::assessments_findings);
+    DistributorAssessmentsFindings = "distributor.assessments.findings" : Distributor GET "/partners/{id}/assessments/{runId}/findings" => Partner(h::sub_partner_assessments_findings);
+    PublicReport = "public.reports.get" : Public GET "/reports/{token}" => Public(h::report);
+    PartnerWebhooksList = "partner.webhooks.list" : Partner GET "/webhooks" => Keyed(h::webhooks_list);
+    PartnerWebhooksCreate = "partner.webhooks.create" : Partner POST "/webhooks" => Keyed(h::webhooks_create);
+    PartnerWebhooksUpdate = "partner.webhooks.update" : Partner PATCH "/webhooks/{id}" => Keyed(h::webhooks_update);
+    PartnerWebhooksDelete = "partner.webhooks.delete" : Partner DELETE "/webhooks/{id}" => Keyed(h::webhooks_delete);
+    PartnerWebhooksTest = "partner.webhooks.test" : Partner POST "/webhooks/{id}/test" => Keyed(h::webhooks_test);
+    PartnerWebhooksDeliveries = "partner.webhooks.deliveries" : Partner GET "/webhooks/{id}/deliveries" => Keyed(h::webhooks_deliveries);
+    PartnerWebhooksRedeliver = "partner.webhooks.redeliver" : Partner POST "/webhooks/{id}/deliveries/{deliveryId}/redeliver" => Keyed(h::webhooks_redeliver);
+    DistributorWebhooksList = "distributor.webhooks.list" : Distributor GET "/webhooks" => Keyed(h::webhooks_list);
+    DistributorWebhooksCreate = "distributor.webhooks.create" : Distributor POST "/webhooks" => Keyed(h::webhooks_create);
+    DistributorWebhooksUpdate = "distributor.webhooks.update" : Distributor PATCH "/webhooks/{id}" => Keyed(h::webhooks_update);
+    DistributorWebhooksDelete = "distributor.webhooks.delete" : Distributor DELETE "/webhooks/{id}" => Keyed(h::webhooks_delete);
+    DistributorWebhooksTest = "distributor.webhooks.test" : Distributor POST "/webhooks/{id}/test" => Keyed(h::webhooks_test);
+    DistributorWebhooksDeliveries = "distributor.webhooks.deliveries" : Distributor GET "/webhooks/{id}/deliveries" => Keyed(h::webhooks_deliveries);
+    DistributorWebhooksRedeliver = "distributor.webhooks.redeliver" : Distributor POST "/webhooks/{id}/deliveries/{deliveryId}/redeliver" => Keyed(h::webhooks_redeliver);
 }
 
 /// Who may call a route: holders of a key of one surface, or anyone (a signed link).
@@ -93,6 +109,32 @@ impl Access {
 /// Path parameters by name, e.g. `[("id", "cust_…")]`.
 pub type PathParams = Vec<(&'static str, String)>;
 
+/// What a handler returns: a boxed future, so every row of the table has one type.
+pub type HandlerFuture<'a> = BoxFuture<'a, Result<Reply, ApiError>>;
+
+/// How the pipeline calls a route's handler, once the caller is known.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Called with the caller's context.
+    Keyed(for<'a> fn(&'a App, &'a Ctx) -> HandlerFuture<'a>),
+    /// Called on one partner: the calling partner (partner surface), or the distributor's
+    /// sub-partner named by `{id}` (distributor surface; 404 when it is not the caller's).
+    Partner(for<'a> fn(&'a App, &'a Ctx, &'a Partner) -> HandlerFuture<'a>),
+    /// Called without a key (a signed link).
+    Public(for<'a> fn(&'a App, &'a PublicCtx) -> HandlerFuture<'a>),
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Keyed(_) => "Keyed",
+            Self::Partner(_) => "Partner",
+            Self::Public(_) => "Public",
+        })
+    }
+}
+
+/// One row of the route table.
 #[derive(Debug)]
 pub struct Route {
     pub id: RouteId,
@@ -102,9 +144,15 @@ pub struct Route {
     pub method: Method,
     /// Relative to the surface's base path; `{name}` is a path parameter.
     pub path: &'static str,
+    /// What the pipeline calls once the caller is authenticated, limited and not a replay.
+    pub handler: Handler,
+    /// For a `Handler::Partner` route that needs the partner active (403 `PARTNER_INACTIVE`
+    /// otherwise): what the route does, for the message, e.g. "triggering assessments".
+    pub needs_active_partner: Option<&'static str>,
 }
 
 impl Route {
+    /// The surface's base path, e.g. `/api/v1/partner` (empty for public routes).
     pub fn base(&self) -> &'static str {
         match self.access {
             Access::Partner => PARTNER_BASE,
@@ -118,42 +166,15 @@ impl Route {
         format!("{}{}", self.base(), self.path)
     }
 
-    /// Path parameters if `path` (the full request path) matches this route's pattern.
-    fn matches(&self, path: &str) -> Option<PathParams> {
-        let rest = path.strip_prefix(self.base())?;
-        let mut want = self.path.split('/');
-        let mut got = rest.split('/');
-        let mut params = Vec::new();
-        loop {
-            match (want.next(), got.next()) {
-                (None, None) => return Some(params),
-                (Some(w), Some(g)) => {
-                    if let Some(name) = w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-                        if g.is_empty() {
-                            return None;
-                        }
-                        let decoded = percent_decode(g)?;
-                        params.push((name, decoded));
-                    } else if w != g {
-                        return None;
-                    }
-                }
-                _ => return None,
-            }
-        }
+    /// The names of the path parameters, in order.
+    pub fn param_names(&self) -> impl Iterator<Item = &'static str> {
+        self.path.split('/').filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
     }
 
     /// Literal segments win over parameters (`/customers/bulk` over `/customers/{id}`).
-    fn literal_segments(&self) -> usize {
+    pub fn literal_segments(&self) -> usize {
         self.path.split('/').filter(|s| !s.starts_with('{')).count()
     }
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes: Vec<u8> = form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned().into_bytes())?;
-    String::from_utf8(bytes).ok()
 }
 
 impl RouteId {
@@ -170,21 +191,8 @@ impl RouteId {
     }
 }
 
-/// Finds the route for a request: 404 when no pattern matches the path, 405 (with the
-/// methods that would have matched) when the path is known but the method is not.
-pub fn resolve(method: &Method, path: &str) -> Result<(&'static Route, PathParams), ApiError> {
-    let path = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
-    let mut candidates: Vec<(&'static Route, PathParams)> =
-        ROUTES.iter().filter_map(|r| r.matches(path).map(|p| (r, p))).collect();
-    if candidates.is_empty() {
-        return Err(ApiError::NotFound(format!("No route for {path}.")));
-    }
-    candidates.sort_by_key(|(r, _)| std::cmp::Reverse(r.literal_segments()));
-    if let Some(hit) = candidates.iter().position(|(r, _)| r.method == method) {
-        return Ok(candidates.swap_remove(hit));
-    }
-    let mut allow: Vec<&str> = candidates.iter().map(|(r, _)| r.method.as_str()).collect();
-    allow.sort_unstable();
-    allow.dedup();
-    Err(ApiError::MethodNotAllowed { allow: allow.join(", ") })
+/// The route declared for `method` on `full_path`, a pattern as the template writes it
+/// (e.g. `/api/v1/partner/customers/{id}`).
+pub fn by_pattern(method: &Method, full_path: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| r.method == method && r.full_path() == full_path)
 }

@@ -16,79 +16,72 @@ use serde_json::{json, Value};
 use super::cursor;
 use super::error::ApiError;
 use super::request::Fields;
-use super::request::Query;
 use super::response::Reply;
-use super::routes::{PathParams, RouteId};
-use super::{App, Ctx};
+use super::routes::HandlerFuture;
+use super::{App, Ctx, PublicCtx};
 use crate::domain::account::{Owner, Partner};
 use crate::store::PageRequest;
 
-pub async fn dispatch(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
-    use RouteId::*;
-    match ctx.route {
-        PartnerMe => account::partner_me(app, ctx).await,
-        PartnerPlanChange => plans::change(app, ctx, ctx.partner()?).await,
-        PartnerProducts => account::products(app, ctx),
-        PartnerCustomersList => customers::list(app, ctx, ctx.partner()?).await,
-        PartnerCustomersCreate => customers::create(app, ctx, ctx.partner()?, false).await,
-        PartnerCustomersBulk => customers::bulk_create(app, ctx, ctx.partner()?).await,
-        PartnerCustomersGet => customers::get(app, ctx, ctx.partner()?).await,
-        PartnerCustomersUpdate => customers::update(app, ctx, ctx.partner()?).await,
-        PartnerCustomersDelete => customers::delete(app, ctx, ctx.partner()?).await,
-        PartnerAssessmentsCreate => assessments::create(app, ctx, ctx.partner()?, false).await,
-        PartnerAssessmentsBulk => assessments::bulk_create(app, ctx, ctx.partner()?).await,
-        PartnerAssessmentsList => assessments::list(app, ctx, ctx.partner()?).await,
-        PartnerAssessmentsGet => assessments::get(app, ctx, ctx.partner()?).await,
-        PartnerKeysCreate => keys::create(app, ctx, Owner::partner(&ctx.partner()?.id)).await,
-        PartnerKeysDelete => keys::revoke(app, ctx).await,
-        DistributorMe => account::distributor_me(app, ctx).await,
-        DistributorPartnersList => partners::list(app, ctx).await,
-        DistributorPartnersCreate => partners::create(app, ctx).await,
-        DistributorPartnersBulk => partners::bulk_create(app, ctx).await,
-        DistributorPartnersGet => partners::get(app, ctx).await,
-        DistributorPartnersUpdate => partners::update(app, ctx).await,
-        DistributorPartnersActivate => partners::transition(app, ctx, partners::Transition::Activate).await,
-        DistributorPartnersSuspend => partners::transition(app, ctx, partners::Transition::Suspend).await,
-        DistributorPartnersPlan => plans::change(app, ctx, &sub_partner(app, ctx).await?).await,
-        DistributorCustomersList => customers::list(app, ctx, &sub_partner(app, ctx).await?).await,
-        DistributorCustomersCreate => customers::create(app, ctx, &sub_partner(app, ctx).await?, true).await,
-        DistributorAssessmentsCreate => {
-            let partner = sub_partner(app, ctx).await?;
-            partners::require_active(&partner, "triggering assessments")?;
-            assessments::create(app, ctx, &partner, true).await
-        }
-        DistributorAssessmentsList => assessments::list(app, ctx, &sub_partner(app, ctx).await?).await,
-        DistributorUsage => usage::get(app, ctx).await,
-        DistributorKeysCreate => keys::create_for_sub_partner(app, ctx, &sub_partner(app, ctx).await?).await,
-        PartnerAssessmentsFindings => assessments::findings(app, ctx, ctx.partner()?, ctx.param("id")).await,
-        DistributorAssessmentsFindings => {
-            assessments::findings(app, ctx, &sub_partner(app, ctx).await?, ctx.param("runId")).await
-        }
-        PublicReport => Err(ApiError::Internal("public route reached the keyed dispatcher".into())),
-        PartnerWebhooksList | DistributorWebhooksList => webhooks::list(app, ctx).await,
-        PartnerWebhooksCreate | DistributorWebhooksCreate => webhooks::create(app, ctx).await,
-        PartnerWebhooksUpdate | DistributorWebhooksUpdate => webhooks::update(app, ctx).await,
-        PartnerWebhooksDelete | DistributorWebhooksDelete => webhooks::delete(app, ctx).await,
-        PartnerWebhooksTest | DistributorWebhooksTest => webhooks::test(app, ctx).await,
-        PartnerWebhooksDeliveries | DistributorWebhooksDeliveries => webhooks::deliveries(app, ctx).await,
-        PartnerWebhooksRedeliver | DistributorWebhooksRedeliver => webhooks::redeliver(app, ctx).await,
-    }
+// Thin adapters giving every handler one of the route table's signatures (`Handler`); the
+// handlers themselves keep theirs.
+
+macro_rules! adapters {
+    ($(keyed $kname:ident = |$kapp:ident, $kctx:ident| $kcall:expr;)*
+     $(partner $pname:ident = |$papp:ident, $pctx:ident, $pp:ident| $pcall:expr;)*) => {
+        $(pub(super) fn $kname<'a>($kapp: &'a App, $kctx: &'a Ctx) -> HandlerFuture<'a> {
+            Box::pin(async move { $kcall.await })
+        })*
+        $(pub(super) fn $pname<'a>($papp: &'a App, $pctx: &'a Ctx, $pp: &'a Partner) -> HandlerFuture<'a> {
+            Box::pin(async move { $pcall.await })
+        })*
+    };
 }
 
-/// Routes that take no key.
-pub async fn public(
-    app: &App,
-    route: RouteId,
-    params: &PathParams,
-    _query: &Query,
-    now: i64,
-) -> Result<Reply, ApiError> {
-    let param = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or_default();
-    match route {
-        RouteId::PublicReport => reports::get(app, param("token"), now).await,
-        other => Err(ApiError::Internal(format!("keyed route {} reached the public dispatcher", other.name()))),
-    }
+adapters! {
+    keyed partner_me = |app, ctx| account::partner_me(app, ctx);
+    keyed products = |app, ctx| async { account::products(app, ctx) };
+    keyed keys_revoke = |app, ctx| keys::revoke(app, ctx);
+    keyed distributor_me = |app, ctx| account::distributor_me(app, ctx);
+    keyed partners_list = |app, ctx| partners::list(app, ctx);
+    keyed partners_create = |app, ctx| partners::create(app, ctx);
+    keyed partners_bulk_create = |app, ctx| partners::bulk_create(app, ctx);
+    keyed partners_get = |app, ctx| partners::get(app, ctx);
+    keyed partners_update = |app, ctx| partners::update(app, ctx);
+    keyed partners_activate = |app, ctx| partners::transition(app, ctx, partners::Transition::Activate);
+    keyed partners_suspend = |app, ctx| partners::transition(app, ctx, partners::Transition::Suspend);
+    keyed usage_get = |app, ctx| usage::get(app, ctx);
+    keyed webhooks_list = |app, ctx| webhooks::list(app, ctx);
+    keyed webhooks_create = |app, ctx| webhooks::create(app, ctx);
+    keyed webhooks_update = |app, ctx| webhooks::update(app, ctx);
+    keyed webhooks_delete = |app, ctx| webhooks::delete(app, ctx);
+    keyed webhooks_test = |app, ctx| webhooks::test(app, ctx);
+    keyed webhooks_deliveries = |app, ctx| webhooks::deliveries(app, ctx);
+    keyed webhooks_redeliver = |app, ctx| webhooks::redeliver(app, ctx);
+    partner plan_change = |app, ctx, p| plans::change(app, ctx, p);
+    partner customers_list = |app, ctx, p| customers::list(app, ctx, p);
+    partner customers_create = |app, ctx, p| customers::create(app, ctx, p, false);
+    partner sub_partner_customers_create = |app, ctx, p| customers::create(app, ctx, p, true);
+    partner customers_bulk_create = |app, ctx, p| customers::bulk_create(app, ctx, p);
+    partner customers_get = |app, ctx, p| customers::get(app, ctx, p);
+    partner customers_update = |app, ctx, p| customers::update(app, ctx, p);
+    partner customers_delete = |app, ctx, p| customers::delete(app, ctx, p);
+    partner assessments_create = |app, ctx, p| assessments::create(app, ctx, p, false);
+    partner sub_partner_assessments_create = |app, ctx, p| assessments::create(app, ctx, p, true);
+    partner assessments_bulk_create = |app, ctx, p| assessments::bulk_create(app, ctx, p);
+    partner assessments_list = |app, ctx, p| assessments::list(app, ctx, p);
+    partner assessments_get = |app, ctx, p| assessments::get(app, ctx, p);
+    partner assessments_findings = |app, ctx, p| assessments::findings(app, ctx, p, ctx.param("id"));
+    partner sub_partner_assessments_findings = |app, ctx, p| assessments::findings(app, ctx, p, ctx.param("runId"));
+    partner keys_create = |app, ctx, p| keys::create(app, ctx, Owner::partner(&p.id));
+    partner sub_partner_keys_create = |app, ctx, p| keys::create_for_sub_partner(app, ctx, p);
 }
+
+/// The shared report (public: the signed token is the credential).
+pub(super) fn report<'a>(app: &'a App, ctx: &'a PublicCtx) -> HandlerFuture<'a> {
+    Box::pin(reports::get(app, ctx.param("token"), ctx.now))
+}
+
+pub(super) use partners::require_active;
 
 /// The partner named by `{id}`, if it belongs to the calling distributor; 404 otherwise,
 /// exactly as if it did not exist.
