@@ -16,7 +16,7 @@ use shared::config::{Config, Secrets};
 use shared::domain::account::{AccountStatus, Owner};
 use shared::domain::catalog::Catalog;
 use shared::domain::ids::{prefix, IdGen};
-use shared::domain::time::{Clock, SystemClock};
+use shared::domain::time::{Clock, SystemClock, Timestamp};
 use shared::store::dynamo::DynamoStore;
 use shared::store::AccountKeyStore;
 use shared::usecases::accounts::{self, NewAccount};
@@ -135,7 +135,7 @@ pub struct Admin<'a> {
     pub secrets: &'a Secrets,
     pub catalog: &'a Catalog,
     pub ids: &'a IdGen,
-    pub now: i64,
+    pub now: Timestamp,
 }
 
 impl Admin<'_> {
@@ -204,7 +204,7 @@ pub async fn run(
     sdk: &SdkConfig,
     var: impl Fn(&str) -> Option<String>,
     args: &[String],
-    now: i64,
+    now: Timestamp,
 ) -> Result<String, AdminError> {
     let command = parse(args)?;
     if command == Command::Help {

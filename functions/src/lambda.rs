@@ -14,7 +14,7 @@ use shared::api::routes::{RouteId, ROUTES};
 use shared::aws_secrets::{self, SecretBundle};
 use shared::compose::{self, Parts, Service};
 use shared::config::Config;
-use shared::domain::time::{Clock, SystemClock};
+use shared::domain::time::{Clock, SystemClock, Timestamp};
 use shared::queue::sqs::{SqsQueue, NOT_BEFORE};
 use shared::queue::Ack;
 use shared::queue::RunMessage;
@@ -141,8 +141,13 @@ fn receive_count(m: &SqsMessage) -> u32 {
     m.attributes.get("ApproximateReceiveCount").and_then(|v| v.parse().ok()).unwrap_or(1)
 }
 
-fn not_before(m: &SqsMessage) -> Option<i64> {
-    m.message_attributes.get(NOT_BEFORE).and_then(|a| a.string_value.as_deref()).and_then(|v| v.parse().ok())
+/// The `notBefore` attribute of a chained delay (unix seconds).
+fn not_before(m: &SqsMessage) -> Option<Timestamp> {
+    m.message_attributes
+        .get(NOT_BEFORE)
+        .and_then(|a| a.string_value.as_deref())
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(Timestamp::from_unix)
 }
 
 fn failure(m: &SqsMessage) -> BatchItemFailure {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use crate::domain::account::{Partner, Subscription};
 use crate::domain::catalog::Plan;
-use crate::domain::time::{add_months, day_start};
+use crate::domain::time::Timestamp;
 use crate::store::{AccountStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +32,7 @@ pub struct PlanChangeRequest<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanChange {
     pub partner: Partner,
-    pub current_period_end: i64,
+    pub current_period_end: Timestamp,
 }
 
 #[async_trait]
@@ -41,16 +41,16 @@ pub trait Billing: Send + Sync {
         &self,
         partner: &Partner,
         change: PlanChangeRequest<'_>,
-        now: i64,
+        now: Timestamp,
     ) -> Result<PlanChange, BillingError>;
 }
 
 /// End of the billing period that `now` falls in.
-pub fn current_period_end(sub: &Subscription, now: i64) -> i64 {
+pub fn current_period_end(sub: &Subscription, now: Timestamp) -> Timestamp {
     let step = if sub.billing == "rolling" { 12 } else { 1 };
     let mut periods = 1;
     loop {
-        let end = add_months(sub.anchor, step * periods);
+        let end = sub.anchor.add_months(step * periods);
         if end > now || periods > 12 * 400 {
             return end;
         }
@@ -76,7 +76,7 @@ impl Billing for LocalLedger {
         &self,
         partner: &Partner,
         change: PlanChangeRequest<'_>,
-        now: i64,
+        now: Timestamp,
     ) -> Result<PlanChange, BillingError> {
         let current = &partner.subscription;
         if current.status != "active" {
@@ -96,7 +96,7 @@ impl Billing for LocalLedger {
         let mut sub = current.clone();
         if billing != current.billing {
             // A new interval starts a new cycle today; the unused part of the old one is credited.
-            sub.anchor = day_start(now);
+            sub.anchor = now.day_start();
         }
         sub.billing = billing.to_string();
         sub.currency = currency.to_string();

@@ -1,5 +1,6 @@
 //! Fixed-window counters kept in the store, so every function instance shares them.
 
+use crate::domain::time::Timestamp;
 use crate::store::{LimitStore, StoreError};
 
 /// The state of a window after counting a request.
@@ -7,15 +8,15 @@ use crate::store::{LimitStore, StoreError};
 pub struct Window {
     pub limit: u32,
     pub remaining: u32,
-    /// Unix seconds of the window's end.
-    pub reset: i64,
+    /// When the window ends (the `X-RateLimit-Reset` header shows it as unix seconds).
+    pub reset: Timestamp,
     /// Whether this request was over the limit.
     pub exceeded: bool,
 }
 
 impl Window {
     /// Whole seconds until the window ends, at least 1.
-    pub fn retry_after(&self, now: i64) -> i64 {
+    pub fn retry_after(&self, now: Timestamp) -> i64 {
         (self.reset - now).max(1)
     }
 }
@@ -26,11 +27,11 @@ pub async fn hit(
     subject: &str,
     limit: u32,
     window_secs: i64,
-    now: i64,
+    now: Timestamp,
 ) -> Result<Window, StoreError> {
-    let start = now - now.rem_euclid(window_secs);
-    let reset = start + window_secs;
-    let bucket = format!("{subject}#{}", start / window_secs);
+    let window = now.unix().div_euclid(window_secs);
+    let reset = Timestamp::from_unix((window + 1) * window_secs);
+    let bucket = format!("{subject}#{window}");
     // Kept a window past its end: correctness never depends on the item going away.
     let count = store.count_hit(&bucket, reset + window_secs).await?;
     Ok(Window {

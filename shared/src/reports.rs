@@ -10,6 +10,7 @@ use sha2::Sha256;
 use crate::domain::catalog::Product;
 use crate::domain::run::{CheckStatus, Finding, Run, RunReport};
 use crate::domain::time::rfc3339;
+use crate::domain::time::Timestamp;
 
 /// How long a share link works.
 pub const LINK_LIFETIME_SECS: i64 = 30 * 86_400;
@@ -29,20 +30,21 @@ fn mac(secret: &[u8], payload: &str) -> Hmac<Sha256> {
     m
 }
 
-/// The token in a share link for `run` of `partner`, valid until `expires_at`.
-pub fn sign(secret: &[u8], partner_id: &str, run_id: &str, expires_at: i64) -> String {
-    let payload = format!("{partner_id}.{run_id}.{expires_at}");
+/// The token in a share link for `run` of `partner`, valid until `expires_at` (the token
+/// carries it as unix seconds).
+pub fn sign(secret: &[u8], partner_id: &str, run_id: &str, expires_at: Timestamp) -> String {
+    let payload = format!("{partner_id}.{run_id}.{}", expires_at.unix());
     let sig = mac(secret, &payload).finalize().into_bytes();
     format!("{}.{}", B64.encode(&payload), B64.encode(sig))
 }
 
 /// The full share link under `base_url`.
-pub fn link(secret: &[u8], base_url: &str, partner_id: &str, run_id: &str, now: i64) -> String {
+pub fn link(secret: &[u8], base_url: &str, partner_id: &str, run_id: &str, now: Timestamp) -> String {
     format!("{}/reports/{}", base_url.trim_end_matches('/'), sign(secret, partner_id, run_id, now + LINK_LIFETIME_SECS))
 }
 
 /// The partner and run a token names, if its signature holds and it has not expired.
-pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<(String, String), LinkError> {
+pub fn verify(secret: &[u8], token: &str, now: Timestamp) -> Result<(String, String), LinkError> {
     let (payload, sig) = token.split_once('.').ok_or(LinkError::Invalid)?;
     let payload =
         String::from_utf8(B64.decode(payload).map_err(|_| LinkError::Invalid)?).map_err(|_| LinkError::Invalid)?;
@@ -52,7 +54,7 @@ pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<(String, String), 
     let (Some(partner), Some(run), Some(exp), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(LinkError::Invalid);
     };
-    let exp: i64 = exp.parse().map_err(|_| LinkError::Invalid)?;
+    let exp = Timestamp::from_unix(exp.parse().map_err(|_| LinkError::Invalid)?);
     if now >= exp {
         return Err(LinkError::Expired);
     }

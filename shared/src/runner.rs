@@ -16,6 +16,7 @@ use crate::domain::event::{Event, EventType};
 use crate::domain::ids::{prefix, IdGen};
 use crate::domain::run::{Run, RunError, RunReport, RunResults, RunStatus};
 use crate::domain::time::Clock;
+use crate::domain::time::Timestamp;
 use crate::queue::{Ack, RunMessage, RunQueue};
 use crate::reports;
 use crate::store::{RunClaim, RunStore, RunnerStore, StoreError};
@@ -57,7 +58,7 @@ pub const STALE_QUEUED_SECS: i64 = 900;
 pub async fn requeue_stale_runs(
     store: &dyn RunStore,
     queue: &dyn RunQueue,
-    now: i64,
+    now: Timestamp,
     limit: usize,
 ) -> Result<usize, String> {
     let stale = store.stale_queued_runs(now - STALE_QUEUED_SECS, limit).await.map_err(|e| e.to_string())?;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::domain::time::Timestamp;
 use crate::domain::time::{Clock, Month};
 use crate::domain::usage::{MonthUsage, UsageSnapshot};
 use crate::store::{LiveUsageStore, StoreResult, UsageReportStore};
@@ -31,7 +32,7 @@ impl UsageReport {
 }
 
 /// The month before the one `now` falls in.
-pub fn previous_month(now: i64) -> Month {
+pub fn previous_month(now: Timestamp) -> Month {
     Month::of(Month::of(now).start() - 1)
 }
 
@@ -43,12 +44,12 @@ pub async fn live_usage(store: &dyn LiveUsageStore, distributor_id: &str, month:
     Ok(MonthUsage::tally(month, &partners, &runs))
 }
 
-pub async fn close_previous_month(store: &dyn UsageReportStore, now: i64) -> StoreResult<Closed> {
+pub async fn close_previous_month(store: &dyn UsageReportStore, now: Timestamp) -> StoreResult<Closed> {
     close_month(store, previous_month(now), now).await
 }
 
 /// Closes `month` (one that has ended) for every distributor that has no snapshot of it yet.
-pub async fn close_month(store: &dyn UsageReportStore, month: Month, now: i64) -> StoreResult<Closed> {
+pub async fn close_month(store: &dyn UsageReportStore, month: Month, now: Timestamp) -> StoreResult<Closed> {
     let (mut count, mut written) = (0, 0);
     for distributor_id in store.distributor_ids().await? {
         count += 1;

@@ -6,9 +6,9 @@ use serde_json::{json, Map, Value};
 use crate::domain::account::{BillingConfig, Partner};
 use crate::domain::customer::Customer;
 use crate::domain::run::Run;
-use crate::domain::time::rfc3339;
+use crate::domain::time::{rfc3339, Timestamp};
 
-fn time(t: Option<i64>) -> Value {
+fn time(t: Option<Timestamp>) -> Value {
     t.map_or(Value::Null, |t| Value::String(rfc3339(t)))
 }
 

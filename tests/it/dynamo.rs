@@ -11,13 +11,13 @@ use shared::domain::event::{Event, EventType};
 use shared::domain::ids::IdGen;
 use shared::domain::run::{Run, RunFilter, RunStatus};
 use shared::domain::tenant::TenantId;
-use shared::domain::time::Month;
+use shared::domain::time::{Month, Timestamp};
 use shared::store::{PageRequest, Store, StoreError};
 use tests::{tenant, T0};
 
 fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
     Event {
-        id: ids.time_ordered("evt_", (T0 * 1000) as u64),
+        id: ids.time_ordered("evt_", (T0.unix() * 1000) as u64),
         kind,
         timestamp: T0,
         account: Owner::partner(partner),
@@ -79,7 +79,7 @@ async fn deleting_a_customer_with_more_runs_than_a_transaction_holds() {
     let month = Month::of(T0);
     for i in 0..40 {
         let run = Run {
-            id: ids.time_ordered("run_", ((T0 + i) * 1000) as u64),
+            id: ids.time_ordered("run_", ((T0 + i).unix() * 1000) as u64),
             partner_id: p.id.clone(),
             customer_id: c.id.clone(),
             product: "essential-eight".into(),
@@ -118,8 +118,8 @@ async fn the_usage_report_closes_a_month_once() {
     let ids = IdGen::new();
     let (p, c) = partner_with_customer(&store, &ids).await;
     let april = Month::of(T0);
-    let queue = |at: i64| Run {
-        id: ids.time_ordered("run_", (at * 1000) as u64),
+    let queue = |at: Timestamp| Run {
+        id: ids.time_ordered("run_", (at.unix() * 1000) as u64),
         partner_id: p.id.clone(),
         customer_id: c.id.clone(),
         product: "essential-eight".into(),

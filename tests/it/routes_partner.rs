@@ -567,7 +567,7 @@ async fn p7_customer_has_recent_runs_newest_first_at_most_ten() {
     assert_eq!(body["recentRuns"][0]["createdAt"], "2026-04-03T10:12:00Z");
 }
 
-fn body_time(t: i64) -> String {
+fn body_time(t: Timestamp) -> String {
     let mins = (t - T0) / 60;
     format!("2026-04-03T{:02}:{:02}:00Z", 10 + mins / 60, mins % 60)
 }

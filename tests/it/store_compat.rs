@@ -45,7 +45,7 @@ fn old_customer_item(partner: &str, id: &str) -> HashMap<String, AV> {
         ("email".into(), s("IT@Contoso.com")),
         ("receivers".into(), AV::L(vec![s("CISO@contoso.com"), s("it@contoso.com")])),
         ("questionnaire_recipients".into(), AV::L(vec![])),
-        ("created_at".into(), n(T0)),
+        ("created_at".into(), n(T0.unix())),
         ("updated_at".into(), AV::Null(true)),
         ("version".into(), n(1)),
     ])
@@ -62,9 +62,9 @@ fn old_run_item(partner: &str, customer: &str, id: &str) -> HashMap<String, AV> 
         ("product".into(), s("essential-eight")),
         ("maturity_target".into(), n(1)),
         ("status".into(), s("completed")),
-        ("created_at".into(), n(T0 + 10)),
-        ("started_at".into(), n(T0 + 20)),
-        ("completed_at".into(), n(T0 + 30)),
+        ("created_at".into(), n((T0 + 10).unix())),
+        ("started_at".into(), n((T0 + 20).unix())),
+        ("completed_at".into(), n((T0 + 30).unix())),
         (
             "results".into(),
             AV::M(HashMap::from([
@@ -142,7 +142,7 @@ async fn partner(store: &Arc<dyn Store>, ids: &IdGen) -> Partner {
 
 fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
     Event {
-        id: ids.time_ordered("evt_", (T0 * 1000) as u64),
+        id: ids.time_ordered("evt_", (T0.unix() * 1000) as u64),
         kind,
         timestamp: T0,
         account: Owner::partner(partner),

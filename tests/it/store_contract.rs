@@ -20,7 +20,7 @@ use shared::domain::run::{
     CheckStatus, Finding, FrameworkRef, Run, RunError, RunFilter, RunReport, RunResults, RunStatus, Severity,
 };
 use shared::domain::tenant::TenantId;
-use shared::domain::time::Month;
+use shared::domain::time::{Month, Timestamp};
 use shared::domain::usage::{MonthUsage, PartnerUsage, UsageSnapshot};
 use shared::store::memory::MemoryStore;
 use shared::store::{IdempotencyClaim, PageRequest, RunClaim, Store, StoreError};
@@ -138,8 +138,8 @@ fn id(prefix: &str) -> String {
     id_at(prefix, T0)
 }
 
-fn id_at(prefix: &str, at: i64) -> String {
-    IDS.time_ordered(prefix, (at * 1000) as u64)
+fn id_at(prefix: &str, at: Timestamp) -> String {
+    IDS.time_ordered(prefix, (at.unix() * 1000) as u64)
 }
 
 const APRIL: Month = Month { year: 2026, month: 4 };
@@ -218,7 +218,7 @@ async fn new_customer(store: &Arc<dyn Store>, p: &Partner, t: &str) -> Customer 
     c
 }
 
-fn run_of(c: &Customer, product: &str, at: i64) -> Run {
+fn run_of(c: &Customer, product: &str, at: Timestamp) -> Run {
     Run {
         id: id_at("run_", at),
         partner_id: c.partner_id.clone(),
@@ -234,7 +234,7 @@ fn run_of(c: &Customer, product: &str, at: i64) -> Run {
     }
 }
 
-async fn new_run(store: &Arc<dyn Store>, c: &Customer, product: &str, at: i64) -> Run {
+async fn new_run(store: &Arc<dyn Store>, c: &Customer, product: &str, at: Timestamp) -> Run {
     let r = run_of(c, product, at);
     store.queue_run(&r, Month::of(at), None).await.expect("queue run");
     r
@@ -556,7 +556,7 @@ async fn keys_are_issued_into_free_slots(store: Arc<dyn Store>) {
 struct ApiKeyView;
 
 impl ApiKeyView {
-    fn of(owner: &Owner, slot: u8, hash: &str, at: i64) -> shared::store::ApiKey {
+    fn of(owner: &Owner, slot: u8, hash: &str, at: Timestamp) -> shared::store::ApiKey {
         shared::store::ApiKey { hash: hash.to_string(), owner: owner.clone(), slot, created_at: at }
     }
 }
@@ -984,7 +984,7 @@ async fn distributor_ids_lists_every_distributor(store: Arc<dyn Store>) {
     assert_eq!(ids.iter().filter(|i| **i == d1.id).count(), 1, "each distributor once");
 }
 
-fn snapshot_of(distributor_id: &str, month: Month, runs: u32, closed_at: i64) -> UsageSnapshot {
+fn snapshot_of(distributor_id: &str, month: Month, runs: u32, closed_at: Timestamp) -> UsageSnapshot {
     let by_partner = vec![
         PartnerUsage { partner_id: id("prt_"), company: "Managed Services Pty Ltd".into(), runs, customers: 3 },
         PartnerUsage { partner_id: id("prt_"), company: "Zürich & Söhne".into(), runs: 0, customers: 0 },
@@ -1363,7 +1363,7 @@ fn report() -> RunReport {
     }
 }
 
-fn completed(r: &Run, at: i64) -> Run {
+fn completed(r: &Run, at: Timestamp) -> Run {
     let mut done = r.clone();
     done.status = RunStatus::Completed;
     done.completed_at = Some(at);
@@ -1506,7 +1506,7 @@ fn endpoint_of(owner: &Owner, url: &str) -> Endpoint {
     }
 }
 
-fn delivery_of(e: &Endpoint, event_id: &str, due: i64) -> Delivery {
+fn delivery_of(e: &Endpoint, event_id: &str, due: Timestamp) -> Delivery {
     Delivery {
         id: id_at("dlv_", due),
         endpoint_id: e.id.clone(),

@@ -26,7 +26,7 @@ fn standard_webhooks_signature_matches_the_published_vector() {
     let sig = standard_signature(
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         "msg_p5jXN8AQM9LWM0D4loKWxJek",
-        1614265330,
+        Timestamp::from_unix(1614265330),
         br#"{"test": 2432232314}"#,
     );
     assert_eq!(sig.as_deref(), Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="));
@@ -309,7 +309,7 @@ async fn subscribed_events_arrive_signed_and_verifiable() {
     assert_eq!(hv("x-baref00t-event"), "customer.created");
     assert_eq!(hv("x-baref00t-delivery"), body["id"].as_str().unwrap());
     assert_eq!(hv("webhook-id"), body["id"].as_str().unwrap());
-    assert_eq!(hv("webhook-timestamp"), T0.to_string());
+    assert_eq!(hv("webhook-timestamp"), T0.unix().to_string());
     assert_eq!(hv("content-type"), "application/json");
     let got: Vec<(&'static str, String)> =
         ["x-baref00t-signature", "webhook-id", "webhook-timestamp", "webhook-signature"]
@@ -378,8 +378,10 @@ async fn failed_attempts_are_retried_on_schedule_with_the_same_delivery_id_then_
     assert_eq!(seen.len(), 6, "six attempts in all");
     let ids: Vec<&str> = seen.iter().map(|r| r.headers["x-baref00t-delivery"].to_str().unwrap()).collect();
     assert!(ids.iter().all(|d| *d == ids[0]), "the same delivery id on every retry");
-    let stamps: Vec<i64> =
-        seen.iter().map(|r| r.headers["webhook-timestamp"].to_str().unwrap().parse().unwrap()).collect();
+    let stamps: Vec<Timestamp> = seen
+        .iter()
+        .map(|r| Timestamp::from_unix(r.headers["webhook-timestamp"].to_str().unwrap().parse().unwrap()))
+        .collect();
     assert_eq!(stamps, vec![T0, T0 + 60, T0 + 360, T0 + 2160, T0 + 9360, T0 + 52560], "re-signed per attempt");
     let log = h.partner(Method::GET, &format!("/webhooks/{id}/deliveries"), None).await;
     let d = &log.body["deliveries"][0];
@@ -490,7 +492,8 @@ async fn a_rotated_secret_keeps_signing_for_24_hours() {
     );
     assert_eq!(python_verifies(&new, &req.body, &got), "ok");
     // The old secret still verifies the Standard Webhooks signature during the grace period.
-    let old_sig = standard_signature(&old, &got[1].1, got[2].1.parse().unwrap(), &req.body).unwrap();
+    let old_sig =
+        standard_signature(&old, &got[1].1, Timestamp::from_unix(got[2].1.parse().unwrap()), &req.body).unwrap();
     assert!(got[3].1.split(' ').any(|s| s == old_sig));
     h.clock.advance(24 * 3600);
     h.customer("B", &tenant(2)).await;

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::Method;
 use serde_json::Value;
 use shared::config::Config;
+use shared::domain::time::Timestamp;
 
 use crate::{Harness, Resp, DISTRIBUTOR_BASE, PARTNER_BASE};
 
@@ -17,7 +18,7 @@ pub const TENANT2: &str = "a1b2c3d4-5678-9abc-def0-123456789abc";
 /// [`crate::T0`] as the API writes times: RFC 3339, UTC, whole seconds.
 pub const T0_STR: &str = "2026-04-03T10:00:00Z";
 /// 2026-05-01T00:00:00Z in unix seconds (UTC): the first second of the month after T0's.
-pub const MAY_1: i64 = 1_777_593_600;
+pub const MAY_1: Timestamp = Timestamp::from_unix(1_777_593_600);
 
 /// The default configuration with each `(plan, runs)` plan allowed `runs` per month (`None`: unlimited).
 pub fn with_runs(limits: &[(&str, Option<u32>)]) -> Config {

@@ -19,12 +19,13 @@ use functions::dev_server::{bootstrap, embedded, DevAccounts, Embedded};
 use shared::compose::Service;
 use shared::config::Config;
 use shared::domain::time::ManualClock;
+pub use shared::domain::time::Timestamp;
 use shared::queue::memory::MemoryQueue;
 use shared::queue::RunMessage;
 use shared::App;
 
 /// 2026-04-03T10:00:00Z, the reference's examples' day.
-pub const T0: i64 = 1_775_210_400;
+pub const T0: Timestamp = Timestamp::from_unix(1_775_210_400);
 
 pub const PARTNER_BASE: &str = "/api/v1/partner";
 pub const DISTRIBUTOR_BASE: &str = "/api/v1/distributor";

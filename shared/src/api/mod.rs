@@ -24,6 +24,7 @@ use crate::config::{Config, Secrets};
 use crate::domain::account::{Distributor, Partner, Surface};
 use crate::domain::ids::IdGen;
 use crate::domain::time::Clock;
+use crate::domain::time::Timestamp;
 use crate::queue::RunQueue;
 use crate::ratelimit::{self, Window};
 use crate::store::{IdempotencyClaim, Store};
@@ -54,7 +55,7 @@ pub struct Ctx {
     pub params: PathParams,
     pub query: Query,
     pub body: Bytes,
-    pub now: i64,
+    pub now: Timestamp,
 }
 
 impl Ctx {
@@ -82,7 +83,7 @@ pub struct PublicCtx {
     pub route: RouteId,
     pub params: PathParams,
     pub query: Query,
-    pub now: i64,
+    pub now: Timestamp,
 }
 
 impl PublicCtx {
@@ -96,7 +97,7 @@ const IDEMPOTENCY_TTL: i64 = 24 * 3600;
 const IDEMPOTENCY_LEASE: i64 = 60;
 
 impl App {
-    pub fn now(&self) -> i64 {
+    pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
 
@@ -166,7 +167,7 @@ impl App {
         query: Option<&str>,
         body: Bytes,
         principal: Principal,
-        now: i64,
+        now: Timestamp,
     ) -> Response<Bytes> {
         let result = match Query::parse(query) {
             Ok(query) => {
@@ -189,7 +190,7 @@ impl App {
         uri: &http::Uri,
         body: Bytes,
         principal: Principal,
-        now: i64,
+        now: Timestamp,
         key: String,
     ) -> Response<Bytes> {
         let key = match crate::domain::idempotency_key::IdempotencyKey::parse(&key) {
@@ -259,5 +260,5 @@ impl App {
 fn set_window_headers(headers: &mut HeaderMap, w: &Window) {
     headers.insert("x-ratelimit-limit", HeaderValue::from(w.limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(w.remaining));
-    headers.insert("x-ratelimit-reset", HeaderValue::from(w.reset));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(w.reset.unix()));
 }

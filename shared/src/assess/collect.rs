@@ -227,7 +227,7 @@ impl Collector for GraphCollector {
         // switches live in Exchange Online's admin API: neither is read here yet.
         unread.push("configurationPolicies".into());
         doc.insert("tenantId".into(), Value::String(tenant_id.to_string()));
-        doc.insert("collectedAt".into(), Value::from(self.clock.now()));
+        doc.insert("collectedAt".into(), Value::from(self.clock.now().unix()));
         doc.insert("unread".into(), Value::from(unread));
         serde_json::from_value(Value::Object(doc))
             .map_err(|e| CollectError::Failed(format!("Microsoft Graph returned data of an unexpected shape: {e}")))

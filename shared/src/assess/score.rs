@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::checks::{cis_m365, essential_eight, nist_csf, Check, Evidence, Reference, Severity, Status, Strategy};
 use super::snapshot::TenantSnapshot;
 use crate::domain::run::RunResults;
+use crate::domain::time::Timestamp;
 
 /// How much a check of each severity weighs in the score.
 pub const WEIGHT_CRITICAL: u32 = 10;
@@ -127,7 +128,7 @@ pub struct Assessment {
     pub product: Framework,
     pub maturity_target: u8,
     pub tenant_id: String,
-    pub collected_at: i64,
+    pub collected_at: Timestamp,
     /// 0–100: severity-weighted share of passed checks among those that passed or failed.
     pub score: u8,
     /// Checks that passed or failed (the ones the score is made of).

@@ -17,6 +17,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::domain::time::Timestamp;
+
 /// Everything collected from one tenant for one run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -28,7 +30,7 @@ pub struct TenantSnapshot {
     pub unread: Vec<String>,
     /// When the collector finished, unix seconds. Every age ("not signed in for 45 days",
     /// "end of servicing") is measured from here so a run is reproducible.
-    pub collected_at: i64,
+    pub collected_at: Timestamp,
 
     // --- Directory ---
     /// `GET /organization` (its single element).

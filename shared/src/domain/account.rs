@@ -1,5 +1,6 @@
 //! Distributors, partners, and the accounts that API keys belong to.
 
+use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::email::Email;
@@ -82,7 +83,7 @@ pub struct Distributor {
     /// Stored lower-cased ([`Email::lowercased`]).
     pub email: Email,
     pub status: AccountStatus,
-    pub created_at: i64,
+    pub created_at: Timestamp,
 }
 
 /// How a distributor bills the partner: `currency` (ISO 4217, upper case) and `interval`.
@@ -111,13 +112,13 @@ pub struct Subscription {
     /// `active`, `past_due`, `canceled`, …
     pub status: String,
     /// Start of the billing cycle that periods are counted from.
-    pub anchor: i64,
+    pub anchor: Timestamp,
 }
 
 impl Subscription {
     /// The subscription a new partner starts on: its billing currency where the billing
     /// provider supports it, billed monthly or (for annual billing) yearly, from today.
-    pub fn opening(billing: Option<&BillingConfig>, now: i64) -> Self {
+    pub fn opening(billing: Option<&BillingConfig>, now: Timestamp) -> Self {
         let currency = billing
             .map(|b| b.currency.to_ascii_lowercase())
             .filter(|c| SUBSCRIPTION_CURRENCIES.contains(&c.as_str()))
@@ -127,7 +128,7 @@ impl Subscription {
             billing: if annual { "rolling" } else { "monthly" }.into(),
             currency,
             status: "active".into(),
-            anchor: crate::domain::time::day_start(now),
+            anchor: now.day_start(),
         }
     }
 }
@@ -148,8 +149,8 @@ pub struct Partner {
     pub billing: Option<BillingConfig>,
     pub subscription: Subscription,
     pub customers_count: u32,
-    pub created_at: i64,
-    pub updated_at: Option<i64>,
-    pub activated_at: Option<i64>,
-    pub suspended_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
+    pub activated_at: Option<Timestamp>,
+    pub suspended_at: Option<Timestamp>,
 }

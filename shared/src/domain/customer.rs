@@ -1,3 +1,4 @@
+use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::email::Email;
@@ -14,8 +15,8 @@ pub struct Customer {
     pub email: Option<Email>,
     pub receivers: Vec<Email>,
     pub questionnaire_recipients: Vec<Email>,
-    pub created_at: i64,
-    pub updated_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
     /// Bumped on every update; updates are conditional on it.
     pub version: u64,
 }

@@ -1,6 +1,7 @@
 //! Events: recorded in the same store write as the change they describe (the outbox), and
 //! delivered to webhooks from there.
 
+use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -71,7 +72,7 @@ impl EventType {
 pub struct Event {
     pub id: String,
     pub kind: EventType,
-    pub timestamp: i64,
+    pub timestamp: Timestamp,
     pub account: crate::domain::account::Owner,
     pub distributor_id: Option<String>,
     pub data: Value,

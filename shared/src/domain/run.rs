@@ -1,5 +1,6 @@
 //! Assessment runs and their status machine.
 
+use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,9 +56,9 @@ pub struct Run {
     pub product: String,
     pub maturity_target: u8,
     pub status: RunStatus,
-    pub created_at: i64,
-    pub started_at: Option<i64>,
-    pub completed_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
     pub results: Option<RunResults>,
     pub error: Option<RunError>,
 }

@@ -3,7 +3,10 @@
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeZone, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// A moment in time: whole seconds since the Unix epoch, UTC. Stored and serialised as the
+/// A moment in time: whole seconds since the Unix epoch, UTC. It has no `Display` on purpose:
+/// a time is written either as RFC 3339 ([`Timestamp::rfc3339`]) or as unix seconds
+/// ([`Timestamp::unix`]), and the writer says which.
+/// Stored and serialised as the
 /// bare number (`#[serde(transparent)]`), so items and JSON are what plain `i64` seconds were.
 /// Any `i64` is one (times outside chrono's range show as the epoch in [`Timestamp::rfc3339`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
@@ -28,7 +31,7 @@ impl Timestamp {
 
     /// RFC 3339, UTC, whole seconds: `2026-04-03T10:00:00Z`.
     pub fn rfc3339(self) -> String {
-        rfc3339(self.0)
+        rfc3339(self)
     }
 
     pub const fn plus_secs(self, seconds: i64) -> Self {
@@ -67,21 +70,36 @@ impl From<Timestamp> for i64 {
     }
 }
 
-/// The RFC 3339 form, as the API shows times.
-impl std::fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.rfc3339())
+/// `t + seconds`: later by that many seconds.
+impl std::ops::Add<i64> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, seconds: i64) -> Timestamp {
+        self.plus_secs(seconds)
+    }
+}
+
+/// `t - seconds`: earlier by that many seconds.
+impl std::ops::Sub<i64> for Timestamp {
+    type Output = Timestamp;
+    fn sub(self, seconds: i64) -> Timestamp {
+        self.minus_secs(seconds)
+    }
+}
+
+/// `later - earlier`: the seconds between two moments (negative when the first is earlier).
+impl std::ops::Sub<Timestamp> for Timestamp {
+    type Output = i64;
+    fn sub(self, earlier: Timestamp) -> i64 {
+        self.secs_since(earlier)
     }
 }
 
 /// The source of "now", injected so windows, periods and expiry are testable without sleeping.
 pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch, UTC (ids are ordered by them).
     fn now_ms(&self) -> i64;
-    /// Unix seconds (the callers not yet moved to [`Clock::timestamp`]).
-    fn now(&self) -> i64 {
-        self.now_ms().div_euclid(1000)
-    }
-    fn timestamp(&self) -> Timestamp {
+    /// The current second.
+    fn now(&self) -> Timestamp {
         Timestamp::from_unix_ms(self.now_ms())
     }
 }
@@ -98,11 +116,12 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
-    pub fn at(unix_seconds: i64) -> Self {
-        Self(AtomicI64::new(unix_seconds * 1000))
+    /// A clock standing at `at` (a [`Timestamp`] or unix seconds).
+    pub fn at(at: impl Into<Timestamp>) -> Self {
+        Self(AtomicI64::new(at.into().unix() * 1000))
     }
-    pub fn set(&self, unix_seconds: i64) {
-        self.0.store(unix_seconds * 1000, Ordering::SeqCst);
+    pub fn set(&self, at: impl Into<Timestamp>) {
+        self.0.store(at.into().unix() * 1000, Ordering::SeqCst);
     }
     pub fn advance(&self, seconds: i64) {
         self.0.fetch_add(seconds * 1000, Ordering::SeqCst);
@@ -115,8 +134,9 @@ impl Clock for ManualClock {
     }
 }
 
-pub fn rfc3339(unix_seconds: i64) -> String {
-    Utc.timestamp_opt(unix_seconds, 0).single().unwrap_or_default().to_rfc3339_opts(SecondsFormat::Secs, true)
+/// RFC 3339, UTC, whole seconds (`2026-04-03T10:00:00Z`), of a [`Timestamp`] or unix seconds.
+pub fn rfc3339(at: impl Into<Timestamp>) -> String {
+    Utc.timestamp_opt(at.into().unix(), 0).single().unwrap_or_default().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// A calendar month, `YYYY-MM`.
@@ -143,11 +163,14 @@ impl Month {
         (1..=12).contains(&month).then_some(Self { year, month })
     }
 
-    pub fn start(self) -> i64 {
-        NaiveDate::from_ymd_opt(self.year, self.month, 1)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| t.and_utc().timestamp())
-            .unwrap_or_default()
+    /// Its first second: the 1st at 00:00:00 UTC.
+    pub fn start(self) -> Timestamp {
+        Timestamp::from_unix(
+            NaiveDate::from_ymd_opt(self.year, self.month, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc().timestamp())
+                .unwrap_or_default(),
+        )
     }
 
     pub fn next(self) -> Self {
@@ -158,13 +181,9 @@ impl Month {
         }
     }
 
-    pub fn end(self) -> i64 {
+    /// The first second after it (the next month's start).
+    pub fn end(self) -> Timestamp {
         self.next().start()
-    }
-
-    /// [`Month::start`] as a [`Timestamp`].
-    pub fn first_moment(self) -> Timestamp {
-        Timestamp::from_unix(self.start())
     }
 }
 
@@ -189,12 +208,12 @@ impl std::fmt::Display for Month {
 }
 
 /// Adds whole calendar months to a time, clamping the day to the target month's length.
-pub fn add_months(unix_seconds: i64, months: u32) -> i64 {
+fn add_months(unix_seconds: i64, months: u32) -> i64 {
     let t = Utc.timestamp_opt(unix_seconds, 0).single().unwrap_or_default();
     t.checked_add_months(chrono::Months::new(months)).map(|t| t.timestamp()).unwrap_or(unix_seconds)
 }
 
 /// Midnight UTC of the day a time falls in.
-pub fn day_start(unix_seconds: i64) -> i64 {
+fn day_start(unix_seconds: i64) -> i64 {
     unix_seconds - unix_seconds.rem_euclid(86_400)
 }

@@ -1,6 +1,7 @@
 //! A distributor's usage for a month (D14), and the immutable snapshot of a closed month that
 //! the usage report writes once.
 
+use crate::domain::time::Timestamp;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -86,7 +87,7 @@ impl MonthUsage {
 pub struct UsageSnapshot {
     pub distributor_id: String,
     pub usage: MonthUsage,
-    pub closed_at: i64,
+    pub closed_at: Timestamp,
 }
 
 impl UsageSnapshot {

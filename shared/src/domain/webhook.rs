@@ -1,5 +1,6 @@
 //! Webhook endpoints and the deliveries made to them.
 
+use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::account::{Owner, Surface};
@@ -19,9 +20,9 @@ pub struct Endpoint {
     pub secret: String,
     /// The secret before the last rotation, encrypted, and when it stops signing.
     pub previous_secret: Option<String>,
-    pub previous_secret_expires_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: Option<i64>,
+    pub previous_secret_expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
     pub version: u64,
 }
 
@@ -64,7 +65,7 @@ impl DeliveryStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     pub number: u32,
-    pub at: i64,
+    pub at: Timestamp,
     pub status_code: Option<u16>,
     pub duration_ms: u64,
     pub error: Option<String>,
@@ -84,7 +85,7 @@ pub struct Delivery {
     pub payload: String,
     pub status: DeliveryStatus,
     pub attempts: Vec<Attempt>,
-    pub created_at: i64,
+    pub created_at: Timestamp,
     /// When the next attempt is due, while pending.
-    pub next_attempt_at: Option<i64>,
+    pub next_attempt_at: Option<Timestamp>,
 }

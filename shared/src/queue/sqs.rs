@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::{QueueError, Received, RunMessage, RunQueue};
 use crate::domain::time::Clock;
+use crate::domain::time::Timestamp;
 
 /// SQS's longest message delay.
 pub const MAX_DELAY_SECS: i64 = 900;
@@ -77,7 +78,7 @@ impl SqsQueue {
         self.send_hop(body, delay, not_before).await
     }
 
-    async fn send_hop(&self, body: &str, delay: i64, not_before: Option<i64>) -> Result<(), QueueError> {
+    async fn send_hop(&self, body: &str, delay: i64, not_before: Option<Timestamp>) -> Result<(), QueueError> {
         let mut req = self
             .client
             .send_message()
@@ -87,7 +88,7 @@ impl SqsQueue {
         if let Some(due) = not_before {
             let attr = MessageAttributeValue::builder()
                 .data_type("Number")
-                .string_value(due.to_string())
+                .string_value(due.unix().to_string())
                 .build()
                 .map_err(backend)?;
             req = req.message_attributes(NOT_BEFORE, attr);
@@ -103,7 +104,7 @@ impl SqsQueue {
 
     /// A chained message that is not due yet is sent on with the remaining wait (its `notBefore`
     /// kept) and `true` is returned: the caller then deletes (or, in Lambda, acknowledges) it.
-    pub async fn hold_if_early(&self, body: &str, not_before: Option<i64>) -> Result<bool, QueueError> {
+    pub async fn hold_if_early(&self, body: &str, not_before: Option<Timestamp>) -> Result<bool, QueueError> {
         let now = self.clock.now();
         match not_before {
             Some(due) if due > now => {
@@ -138,7 +139,8 @@ impl SqsQueue {
                 .as_ref()
                 .and_then(|a| a.get(NOT_BEFORE))
                 .and_then(|v| v.string_value())
-                .and_then(|v| v.parse::<i64>().ok());
+                .and_then(|v| v.parse::<i64>().ok())
+                .map(Timestamp::from_unix);
             if self.hold_if_early(&body, not_before).await? {
                 self.ack(&receipt).await?;
                 continue;

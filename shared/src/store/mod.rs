@@ -11,7 +11,7 @@ use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, P
 use crate::domain::customer::Customer;
 use crate::domain::event::Event;
 use crate::domain::run::{Run, RunFilter, RunReport, RunStatus};
-use crate::domain::time::Month;
+use crate::domain::time::{Month, Timestamp};
 use crate::domain::usage::UsageSnapshot;
 use crate::domain::webhook::{Attempt, Delivery, DeliveryStatus, Endpoint};
 
@@ -64,7 +64,7 @@ pub struct ApiKey {
     pub hash: String,
     pub owner: Owner,
     pub slot: u8,
-    pub created_at: i64,
+    pub created_at: Timestamp,
 }
 
 /// What a status change did.
@@ -101,12 +101,12 @@ pub trait AccountStore: Send + Sync {
         plan: Option<&str>,
         billing: Option<&BillingConfig>,
         subscription: Option<&Subscription>,
-        at: i64,
+        at: Timestamp,
     ) -> StoreResult<Partner>;
     /// Moves to active (from pending or suspended), recording `event` if it moved.
-    async fn activate_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange>;
+    async fn activate_partner(&self, partner_id: &str, at: Timestamp, event: &Event) -> StoreResult<StatusChange>;
     /// Moves to suspended and deletes every key of the partner in the same write.
-    async fn suspend_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange>;
+    async fn suspend_partner(&self, partner_id: &str, at: Timestamp, event: &Event) -> StoreResult<StatusChange>;
 }
 
 #[async_trait]
@@ -114,7 +114,14 @@ pub trait KeyStore: Send + Sync {
     async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>>;
     /// Puts the key in `slot` if that slot is free (`Conflict` when it is taken) and the
     /// owning partner is not suspended (`OwnerSuspended`: suspension and issue never interleave).
-    async fn issue_key(&self, owner: &Owner, slot: u8, hash: &str, at: i64, event: Option<&Event>) -> StoreResult<()>;
+    async fn issue_key(
+        &self,
+        owner: &Owner,
+        slot: u8,
+        hash: &str,
+        at: Timestamp,
+        event: Option<&Event>,
+    ) -> StoreResult<()>;
     /// `NotFound` for an empty slot, `LastKey` when it is the only key.
     async fn revoke_key(&self, owner: &Owner, slot: u8, event: &Event) -> StoreResult<()>;
     async fn keys_of(&self, owner: &Owner) -> StoreResult<Vec<ApiKey>>;
@@ -150,8 +157,8 @@ pub trait RunStore: Send + Sync {
         partner_id: &str,
         run_id: &str,
         attempt: u32,
-        now: i64,
-        lease_until: i64,
+        now: Timestamp,
+        lease_until: Timestamp,
         started: &Event,
     ) -> StoreResult<RunClaim>;
     /// Ends a run held by `attempt` as completed or failed (the status, results or error and
@@ -163,7 +170,7 @@ pub trait RunStore: Send + Sync {
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>>;
     /// Runs still queued that were made before `queued_before`, oldest first: their message
     /// may have been lost between the write and the queue, so they are sent again.
-    async fn stale_queued_runs(&self, queued_before: i64, limit: usize) -> StoreResult<Vec<Run>>;
+    async fn stale_queued_runs(&self, queued_before: Timestamp, limit: usize) -> StoreResult<Vec<Run>>;
     /// Runs counted in a month for each of a distributor's partners that has any.
     async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>>;
 }
@@ -206,7 +213,7 @@ pub enum IdempotencyClaim {
 #[async_trait]
 pub trait LimitStore: Send + Sync {
     /// Counts one hit in a fixed window and returns the window's count including it.
-    async fn count_hit(&self, bucket: &str, expires_at: i64) -> StoreResult<u64>;
+    async fn count_hit(&self, bucket: &str, expires_at: Timestamp) -> StoreResult<u64>;
 }
 
 #[async_trait]
@@ -217,8 +224,8 @@ pub trait IdempotencyStore: Send + Sync {
         scope: &str,
         key: &str,
         fingerprint: &str,
-        now: i64,
-        lease_until: i64,
+        now: Timestamp,
+        lease_until: Timestamp,
     ) -> StoreResult<IdempotencyClaim>;
     async fn finish_idempotency(
         &self,
@@ -226,7 +233,7 @@ pub trait IdempotencyStore: Send + Sync {
         key: &str,
         status: u16,
         body: &[u8],
-        expires_at: i64,
+        expires_at: Timestamp,
     ) -> StoreResult<()>;
     async fn release_idempotency(&self, scope: &str, key: &str) -> StoreResult<()>;
 }
@@ -263,12 +270,12 @@ pub trait WebhookStore: Send + Sync {
         delivery_id: &str,
         attempt: &Attempt,
         status: DeliveryStatus,
-        next_attempt_at: Option<i64>,
+        next_attempt_at: Option<Timestamp>,
     ) -> StoreResult<Delivery>;
     /// Marks a delivery pending again for a manual redelivery.
-    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: i64) -> StoreResult<Delivery>;
+    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: Timestamp) -> StoreResult<Delivery>;
     /// Pending deliveries whose next attempt was due before `before`, oldest due first.
-    async fn due_deliveries(&self, before: i64, limit: usize) -> StoreResult<Vec<Delivery>>;
+    async fn due_deliveries(&self, before: Timestamp, limit: usize) -> StoreResult<Vec<Delivery>>;
     /// Newest first.
     async fn list_deliveries(&self, endpoint_id: &str, page: &PageRequest) -> StoreResult<Page<Delivery>>;
 }

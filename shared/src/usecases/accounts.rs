@@ -10,6 +10,7 @@ use crate::domain::catalog::Catalog;
 use crate::domain::email::Email;
 use crate::domain::ids::{prefix, IdGen};
 use crate::domain::time::Clock;
+use crate::domain::time::Timestamp;
 use crate::store::{AccountKeyStore, StoreError};
 
 /// Why provisioning refused; the text is for the operator's terminal.
@@ -51,7 +52,7 @@ async fn first_key(
     secrets: &Secrets,
     owner: &Owner,
     fixed: Option<ApiKey>,
-    now: i64,
+    now: Timestamp,
 ) -> Result<String, ProvisionError> {
     let key = fixed.unwrap_or_else(|| generate_key(owner.surface));
     store.issue_key(owner, 1, &hash_key(&secrets.key_hashing, key.expose()), now, None).await?;
@@ -74,11 +75,11 @@ pub async fn create_distributor(
     secrets: &Secrets,
     ids: &IdGen,
     new: NewAccount<'_>,
-    now: i64,
+    now: Timestamp,
 ) -> Result<(Distributor, String), ProvisionError> {
     let email = parse_email(new.email)?;
     let d = Distributor {
-        id: ids.time_ordered(prefix::DISTRIBUTOR, (now * 1000) as u64),
+        id: ids.time_ordered(prefix::DISTRIBUTOR, (now.unix() * 1000) as u64),
         company: new.company.to_string(),
         email,
         status: new.status,
@@ -99,14 +100,14 @@ pub async fn create_partner(
     distributor_id: Option<&str>,
     plan: &str,
     new: NewAccount<'_>,
-    now: i64,
+    now: Timestamp,
 ) -> Result<(Partner, String), ProvisionError> {
     if catalog.plan(plan).is_none() {
         return Err(ProvisionError::Invalid(format!("unknown plan {plan}; plans: {}", catalog.plan_ids())));
     }
     let email = parse_email(new.email)?;
     let p = Partner {
-        id: ids.time_ordered(prefix::PARTNER, (now * 1000) as u64),
+        id: ids.time_ordered(prefix::PARTNER, (now.unix() * 1000) as u64),
         distributor_id: distributor_id.map(str::to_string),
         company: new.company.to_string(),
         email,
@@ -135,7 +136,7 @@ pub async fn issue_key(
     secrets: &Secrets,
     ids: &IdGen,
     owner: &Owner,
-    now: i64,
+    now: Timestamp,
 ) -> Result<(u8, String), ProvisionError> {
     let status = match owner.surface {
         Surface::Partner => store.partner(&owner.id).await?.map(|p| p.status),
@@ -171,10 +172,10 @@ pub async fn issue_key(
 }
 
 /// A clock standing at one second: ids made for one operation carry its time.
-struct FixedClock(i64);
+struct FixedClock(Timestamp);
 
 impl Clock for FixedClock {
     fn now_ms(&self) -> i64 {
-        self.0 * 1000
+        self.0.unix() * 1000
     }
 }

@@ -11,6 +11,7 @@ use crate::domain::event::EventType;
 use crate::domain::ids::prefix;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::rfc3339;
+use crate::domain::time::Timestamp;
 use crate::store::{CustomerStore, StoreError};
 use crate::views;
 
@@ -46,7 +47,7 @@ pub async fn create(
     ids: Ids<'_>,
     partner: &Partner,
     new: NewCustomer,
-    now: i64,
+    now: Timestamp,
 ) -> Result<Customer, UseCaseError> {
     let customer = Customer {
         id: ids.new_id(prefix::CUSTOMER),
@@ -89,7 +90,7 @@ pub async fn update(
     partner: &Partner,
     id: &str,
     patch: &CustomerPatch,
-    now: i64,
+    now: Timestamp,
 ) -> Result<Customer, UseCaseError> {
     for _ in 0..OPTIMISTIC_TRIES {
         let current = find(store, partner, id).await?;
@@ -135,7 +136,7 @@ pub async fn delete(
     ids: Ids<'_>,
     partner: &Partner,
     id: &str,
-    now: i64,
+    now: Timestamp,
 ) -> Result<(), UseCaseError> {
     let evt = ids.event(
         EventType::CustomerDeleted,

@@ -9,6 +9,7 @@ use crate::auth::{generate_key, hash_key};
 use crate::domain::account::{AccountStatus, Owner, Partner};
 use crate::domain::event::{Event, EventType};
 use crate::domain::time::rfc3339;
+use crate::domain::time::Timestamp;
 use crate::store::{KeyStore, StoreError};
 
 /// The two key slots an account has (contract P14: "at most 2 active keys").
@@ -22,7 +23,7 @@ pub struct IssuedKey {
 }
 
 /// The `key.created` event for a key issued to `owner` in `slot` at `now` (unix seconds).
-pub fn created_event(ids: Ids<'_>, owner: &Owner, slot: u8, now: i64) -> Event {
+pub fn created_event(ids: Ids<'_>, owner: &Owner, slot: u8, now: Timestamp) -> Event {
     ids.event(EventType::KeyCreated, owner.clone(), None, now, json!({ "slot": slot, "createdAt": rfc3339(now) }))
 }
 
@@ -47,7 +48,7 @@ pub async fn issue(
     key_hashing: &[u8],
     ids: Ids<'_>,
     owner: &Owner,
-    now: i64,
+    now: Timestamp,
     with_event: bool,
 ) -> Result<IssuedKey, UseCaseError> {
     let key = generate_key(owner.surface);
@@ -68,7 +69,13 @@ pub async fn issue(
 
 /// Revokes the key in `slot` (1 or 2) with its `key.revoked` event. Errors: `NotFound` for an
 /// empty slot, `LastKey` when it is the owner's only key.
-pub async fn revoke(store: &dyn KeyStore, ids: Ids<'_>, owner: &Owner, slot: u8, now: i64) -> Result<(), UseCaseError> {
+pub async fn revoke(
+    store: &dyn KeyStore,
+    ids: Ids<'_>,
+    owner: &Owner,
+    slot: u8,
+    now: Timestamp,
+) -> Result<(), UseCaseError> {
     let evt =
         ids.event(EventType::KeyRevoked, owner.clone(), None, now, json!({ "slot": slot, "revokedAt": rfc3339(now) }));
     store

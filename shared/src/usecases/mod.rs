@@ -21,6 +21,7 @@ use crate::domain::account::Owner;
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::{prefix, IdGen};
 use crate::domain::time::Clock;
+use crate::domain::time::Timestamp;
 use crate::store::StoreError;
 
 /// Why a use case did not do what it was asked. The text is what the caller is shown (the
@@ -129,7 +130,7 @@ impl Ids<'_> {
         kind: EventType,
         account: Owner,
         distributor_id: Option<String>,
-        now: i64,
+        now: Timestamp,
         data: Value,
     ) -> Event {
         Event { id: self.new_id(prefix::EVENT), kind, timestamp: now, account, distributor_id, data }

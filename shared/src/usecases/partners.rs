@@ -10,6 +10,7 @@ use crate::domain::email::Email;
 use crate::domain::event::EventType;
 use crate::domain::ids::prefix;
 use crate::domain::time::rfc3339;
+use crate::domain::time::Timestamp;
 use crate::store::{AccountStore, StoreError};
 
 /// Refuses work that needs an active partner (`PartnerInactive`), e.g. D12's "triggering
@@ -39,7 +40,7 @@ pub struct NewPartner {
 }
 
 /// The partner `new` describes, pending under `distributor`, as it would be stored at `now`.
-pub fn build(ids: Ids<'_>, distributor: &Distributor, new: NewPartner, now: i64) -> Partner {
+pub fn build(ids: Ids<'_>, distributor: &Distributor, new: NewPartner, now: Timestamp) -> Partner {
     Partner {
         id: ids.new_id(prefix::PARTNER),
         distributor_id: Some(distributor.id.clone()),
@@ -99,7 +100,7 @@ pub async fn update_terms(
     mut partner: Partner,
     plan: Option<&Plan>,
     billing_patch: Option<BillingPatch>,
-    now: i64,
+    now: Timestamp,
 ) -> Result<Partner, UseCaseError> {
     if let Some(plan) = plan.filter(|p| p.id != partner.plan) {
         let change =
@@ -151,8 +152,8 @@ pub async fn transition(
     distributor: &Distributor,
     partner: &Partner,
     to: Transition,
-    now: i64,
-) -> Result<(Partner, Option<i64>), UseCaseError> {
+    now: Timestamp,
+) -> Result<(Partner, Option<Timestamp>), UseCaseError> {
     let kind = match to {
         Transition::Activate => EventType::PartnerActivated,
         Transition::Suspend => EventType::PartnerSuspended,

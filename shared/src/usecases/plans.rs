@@ -4,6 +4,7 @@
 use super::UseCaseError;
 use crate::billing::{Billing, PlanChange, PlanChangeRequest};
 use crate::domain::account::Partner;
+use crate::domain::time::Timestamp;
 use crate::ratelimit;
 use crate::store::LimitStore;
 
@@ -18,7 +19,7 @@ pub async fn change_plan(
     per_hour: u32,
     partner: &Partner,
     request: PlanChangeRequest<'_>,
-    now: i64,
+    now: Timestamp,
 ) -> Result<PlanChange, UseCaseError> {
     let window = ratelimit::hit(limits, &format!("PLAN#{}", partner.id), per_hour, HOUR, now).await?;
     if window.exceeded {

@@ -4,6 +4,7 @@
 use super::UseCaseError;
 use crate::domain::catalog::{Catalog, Product};
 use crate::domain::run::{Run, RunReport, RunStatus};
+use crate::domain::time::Timestamp;
 use crate::reports;
 use crate::store::{CustomerStore, RunStore};
 
@@ -26,7 +27,7 @@ pub async fn open(
     catalog: &Catalog,
     signing_key: &[u8],
     token: &str,
-    now: i64,
+    now: Timestamp,
 ) -> Result<SharedReport, UseCaseError> {
     let (partner_id, run_id) = reports::verify(signing_key, token, now)
         .map_err(|e| UseCaseError::NotFound(format!("{}.", capital(&e.to_string()))))?;

@@ -8,6 +8,7 @@ use crate::domain::catalog::{Catalog, Plan, Product};
 use crate::domain::ids::prefix;
 use crate::domain::run::{Run, RunReport, RunStatus};
 use crate::domain::time::Month;
+use crate::domain::time::Timestamp;
 use crate::queue::{RunMessage, RunQueue};
 use crate::reports;
 use crate::store::{CustomerStore, RunStore, StoreError};
@@ -78,7 +79,7 @@ pub async fn queue_run(
     customer_id: &str,
     product: &Product,
     target: u8,
-    now: i64,
+    now: Timestamp,
 ) -> Result<Run, UseCaseError> {
     let not_found = || UseCaseError::not_found("customer", customer_id);
     if ports.customers.customer(&partner.id, customer_id).await?.is_none() {
@@ -144,7 +145,7 @@ pub async fn detail(
     links: ReportLinks<'_>,
     partner: &Partner,
     id: &str,
-    now: i64,
+    now: Timestamp,
 ) -> Result<RunDetail, UseCaseError> {
     let mut run = runs.run(&partner.id, id).await?.ok_or_else(|| UseCaseError::not_found("assessment run", id))?;
     let customer_name = customers.customer(&partner.id, &run.customer_id).await?.map(|c| c.name);

@@ -3,6 +3,7 @@
 use super::UseCaseError;
 use crate::domain::account::Distributor;
 use crate::domain::time::Month;
+use crate::domain::time::Timestamp;
 use crate::domain::usage::MonthUsage;
 use crate::store::UsageReportStore;
 use crate::usage_report::live_usage;
@@ -14,7 +15,7 @@ pub async fn month_usage(
     store: &dyn UsageReportStore,
     distributor: &Distributor,
     month: Month,
-    now: i64,
+    now: Timestamp,
 ) -> Result<MonthUsage, UseCaseError> {
     let closed = if month < Month::of(now) { store.usage_snapshot(&distributor.id, month).await? } else { None };
     Ok(match closed {

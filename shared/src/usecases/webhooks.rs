@@ -7,6 +7,7 @@ use super::{Ids, StoreResultExt, UseCaseError, OPTIMISTIC_TRIES};
 use crate::domain::account::Owner;
 use crate::domain::ids::prefix;
 use crate::domain::time::rfc3339;
+use crate::domain::time::Timestamp;
 use crate::domain::webhook::{Delivery, Endpoint};
 use crate::store::{StoreError, WebhookStore};
 use crate::webhooks::dispatcher::{attempt, signing_secrets, Tried};
@@ -65,7 +66,7 @@ pub async fn create(
     max: usize,
     owner: Owner,
     new: NewEndpoint,
-    now: i64,
+    now: Timestamp,
 ) -> Result<EndpointWithSecret, UseCaseError> {
     let secret = generate_secret();
     let endpoint = Endpoint {
@@ -96,7 +97,7 @@ pub async fn update(
     owner: &Owner,
     id: &str,
     patch: &EndpointPatch,
-    now: i64,
+    now: Timestamp,
 ) -> Result<EndpointWithSecret, UseCaseError> {
     for _ in 0..OPTIMISTIC_TRIES {
         let current = find(store, owner, id).await?;
@@ -144,7 +145,7 @@ pub async fn redeliver(
     owner: &Owner,
     id: &str,
     delivery_id: &str,
-    now: i64,
+    now: Timestamp,
 ) -> Result<Delivery, UseCaseError> {
     let endpoint = find(store, owner, id).await?;
     if store.delivery(&endpoint.id, delivery_id).await?.is_none() {
@@ -172,7 +173,7 @@ pub async fn ping(
     encryption_key: &[u8],
     owner: &Owner,
     id: &str,
-    now: i64,
+    now: Timestamp,
 ) -> Result<Tried, UseCaseError> {
     let endpoint = find(store, owner, id).await?;
     let secrets = signing_secrets(&endpoint, encryption_key, now).map_err(|e| UseCaseError::Internal(e.to_string()))?;

@@ -12,6 +12,7 @@ use super::signing::headers;
 use super::transport::{SendError, Transport};
 use super::WebhookMessage;
 use crate::domain::time::Clock;
+use crate::domain::time::Timestamp;
 use crate::domain::webhook::{Attempt, DeliveryStatus, Endpoint};
 use crate::queue::Ack;
 use crate::store::{StoreError, WebhookStore};
@@ -28,7 +29,11 @@ pub struct Dispatcher {
 }
 
 /// The secrets that sign now: the current one, and the previous one within its grace period.
-pub fn signing_secrets(endpoint: &Endpoint, key: &[u8], now: i64) -> Result<Vec<String>, super::secrets::SecretError> {
+pub fn signing_secrets(
+    endpoint: &Endpoint,
+    key: &[u8],
+    now: Timestamp,
+) -> Result<Vec<String>, super::secrets::SecretError> {
     let mut out = vec![decrypt(key, &endpoint.secret)?];
     if let (Some(prev), Some(until)) = (&endpoint.previous_secret, endpoint.previous_secret_expires_at) {
         if now < until {
@@ -55,7 +60,7 @@ pub async fn attempt(
     event_id: &str,
     event_type: &str,
     body: &[u8],
-    now: i64,
+    now: Timestamp,
 ) -> Tried {
     let started = Instant::now();
     let result = transport.post(&endpoint.url, &headers(secrets, event_id, event_type, now, body), body).await;

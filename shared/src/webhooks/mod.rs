@@ -22,9 +22,9 @@ pub struct WebhookMessage {
     pub delivery_id: String,
     /// 1 for the first attempt.
     pub attempt: u32,
-    /// Not to be attempted before this (unix seconds): SQS delays stop at 15 minutes, so a
+    /// Not to be attempted before this (serialised as unix seconds): SQS delays stop at 15 minutes, so a
     /// longer wait is several hops.
-    pub not_before: i64,
+    pub not_before: crate::domain::time::Timestamp,
     /// A redelivery asked for by the owner: one attempt, no retries.
     #[serde(default)]
     pub manual: bool,

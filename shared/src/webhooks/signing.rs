@@ -9,6 +9,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::auth::hex;
+use crate::domain::time::Timestamp;
 
 pub const SECRET_PREFIX: &str = "whsec_";
 const SECRET_BYTES: usize = 32;
@@ -34,9 +35,9 @@ pub fn baref00t_signature(secret: &str, body: &[u8]) -> String {
 }
 
 /// One Standard Webhooks signature, `v1,<base64>`; `None` if the secret is not `whsec_` + base64.
-pub fn standard_signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
+pub fn standard_signature(secret: &str, id: &str, timestamp: Timestamp, body: &[u8]) -> Option<String> {
     let key = B64.decode(secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret)).ok()?;
-    let ts = timestamp.to_string();
+    let ts = timestamp.unix().to_string();
     Some(format!("v1,{}", B64.encode(hmac(&key, &[id.as_bytes(), b".", ts.as_bytes(), b".", body]))))
 }
 
@@ -46,7 +47,7 @@ pub fn headers(
     secrets: &[String],
     event_id: &str,
     event_type: &str,
-    timestamp: i64,
+    timestamp: Timestamp,
     body: &[u8],
 ) -> Vec<(&'static str, String)> {
     let current = secrets.first().map(String::as_str).unwrap_or_default();
@@ -59,7 +60,7 @@ pub fn headers(
         ("x-baref00t-event", event_type.to_string()),
         ("x-baref00t-delivery", event_id.to_string()),
         ("webhook-id", event_id.to_string()),
-        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-timestamp", timestamp.unix().to_string()),
         ("webhook-signature", standard.join(" ")),
     ]
 }

@@ -7,6 +7,7 @@ use super::super::response::Reply;
 use super::super::{App, Ctx};
 use crate::domain::account::Partner;
 use crate::domain::catalog::Plan;
+use crate::domain::time::Timestamp;
 use crate::domain::time::{rfc3339, Month};
 use crate::views;
 
@@ -16,7 +17,7 @@ fn plan_of<'a>(app: &'a App, partner: &Partner) -> Result<&'a Plan, ApiError> {
 }
 
 /// `usage` for the current month as P1 and D5 show it.
-pub(super) async fn partner_usage(app: &App, partner: &Partner, now: i64) -> Result<serde_json::Value, ApiError> {
+pub(super) async fn partner_usage(app: &App, partner: &Partner, now: Timestamp) -> Result<serde_json::Value, ApiError> {
     let month = Month::of(now);
     let used = app.store.runs_used(&partner.id, month).await?;
     let limit = plan_of(app, partner)?.runs_limit_shown();

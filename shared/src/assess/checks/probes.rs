@@ -12,6 +12,7 @@ use crate::assess::snapshot::{
     ids, ConditionalAccessPolicy, DeviceConfiguration, ManagedDevice, PolicyAssignment, TenantSnapshot,
     WindowsProtectionState, ENDPOINT_PROTECTION_CONFIGURATION, UPDATE_RING_CONFIGURATION,
 };
+use crate::domain::time::Timestamp;
 
 const DAY: i64 = 86_400;
 
@@ -22,8 +23,9 @@ pub const MAX_EMERGENCY_EXCLUSIONS: usize = 2;
 // ---------------------------------------------------------------------------------------------
 // Time
 
-pub fn parse_time(s: &str) -> Option<i64> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp())
+/// An RFC 3339 time as Graph writes them (`2026-03-01T08:00:00Z`).
+pub fn parse_time(s: &str) -> Option<Timestamp> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| Timestamp::from_unix(t.timestamp()))
 }
 
 /// Whole days from `time` to the snapshot's collection time.
@@ -31,12 +33,14 @@ pub fn days_before_collection(s: &TenantSnapshot, time: Option<&str>) -> Option<
     time.and_then(parse_time).map(|t| (s.collected_at - t).div_euclid(DAY))
 }
 
-fn date(ymd: &str) -> i64 {
-    NaiveDate::parse_from_str(ymd, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc().timestamp())
-        .unwrap_or(0)
+fn date(ymd: &str) -> Timestamp {
+    Timestamp::from_unix(
+        NaiveDate::parse_from_str(ymd, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc().timestamp())
+            .unwrap_or(0),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -578,7 +582,7 @@ pub fn windows_release(build: u32) -> Option<&'static WindowsRelease> {
 }
 
 /// Out of vendor support at `now`.
-pub fn windows_unsupported(build: u32, now: i64) -> bool {
+pub fn windows_unsupported(build: u32, now: Timestamp) -> bool {
     match windows_release(build) {
         None => true,
         Some(r) => date(r.end_of_servicing) <= now,
@@ -586,7 +590,7 @@ pub fn windows_unsupported(build: u32, now: i64) -> bool {
 }
 
 /// The latest or the previous Windows 11 release available at `now`.
-pub fn windows_current_or_previous(build: u32, now: i64) -> bool {
+pub fn windows_current_or_previous(build: u32, now: Timestamp) -> bool {
     let mut available: Vec<&WindowsRelease> =
         WINDOWS_RELEASES.iter().filter(|r| date(r.released) <= now && r.name.starts_with("Windows 11")).collect();
     available.sort_by_key(|r| std::cmp::Reverse(r.build));
@@ -653,7 +657,9 @@ pub fn m365_backup(s: &TenantSnapshot) -> Result<String, String> {
 // Secure Score
 
 pub fn latest_secure_score(s: &TenantSnapshot) -> Option<&crate::assess::snapshot::SecureScore> {
-    s.secure_scores.iter().max_by_key(|sc| sc.created_date_time.as_deref().and_then(parse_time).unwrap_or(i64::MIN))
+    s.secure_scores
+        .iter()
+        .max_by_key(|sc| sc.created_date_time.as_deref().and_then(parse_time).unwrap_or(Timestamp::from_unix(i64::MIN)))
 }
 
 /// Secure Score as a percentage of its maximum, or the manual outcome when there is none.

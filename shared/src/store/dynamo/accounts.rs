@@ -118,7 +118,7 @@ impl AccountStore for DynamoStore {
         plan: Option<&str>,
         billing: Option<&BillingConfig>,
         subscription: Option<&Subscription>,
-        at: i64,
+        at: Timestamp,
     ) -> StoreResult<Partner> {
         let mut sets = vec!["#updated_at = :at"];
         let mut values: Vec<(&str, AV)> = vec![(":at", n(at)), (":one", n(1))];
@@ -145,11 +145,11 @@ impl AccountStore for DynamoStore {
         }
     }
 
-    async fn activate_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange> {
+    async fn activate_partner(&self, partner_id: &str, at: Timestamp, event: &Event) -> StoreResult<StatusChange> {
         self.change_status(partner_id, AccountStatus::Active, at, event).await
     }
 
-    async fn suspend_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange> {
+    async fn suspend_partner(&self, partner_id: &str, at: Timestamp, event: &Event) -> StoreResult<StatusChange> {
         self.change_status(partner_id, AccountStatus::Suspended, at, event).await
     }
 }
@@ -170,7 +170,7 @@ impl DynamoStore {
         &self,
         partner_id: &str,
         to: AccountStatus,
-        at: i64,
+        at: Timestamp,
         event: &Event,
     ) -> StoreResult<StatusChange> {
         for _ in 0..OCC_ATTEMPTS {

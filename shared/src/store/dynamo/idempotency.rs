@@ -9,8 +9,8 @@ impl IdempotencyStore for DynamoStore {
         scope: &str,
         key: &str,
         fingerprint: &str,
-        now: i64,
-        lease_until: i64,
+        now: Timestamp,
+        lease_until: Timestamp,
     ) -> StoreResult<IdempotencyClaim> {
         for _ in 0..OCC_ATTEMPTS {
             let mut item = schema::idempotency(scope, key);
@@ -26,7 +26,7 @@ impl IdempotencyStore for DynamoStore {
             let Some(rec) = self.get(schema::idempotency(scope, key)).await? else {
                 continue; // released in between: claim again
             };
-            if num(&rec, "expires_at").unwrap_or(0) <= now {
+            if num(&rec, "expires_at").unwrap_or(0) <= now.unix() {
                 continue;
             }
             if text(&rec, "fingerprint") != Some(fingerprint) {
@@ -47,7 +47,7 @@ impl IdempotencyStore for DynamoStore {
         key: &str,
         status: u16,
         body: &[u8],
-        expires_at: i64,
+        expires_at: Timestamp,
     ) -> StoreResult<()> {
         // A claim that is gone (released, or expired and cleaned up) is left gone.
         let op = Op::update(

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::domain::account::Surface;
+use crate::domain::time::Timestamp;
 
 /// An API key as stored, both under its hash and in its owner's slot.
 #[derive(Serialize, Deserialize)]
@@ -11,7 +12,7 @@ pub(super) struct KeyRecord {
     pub(super) hash: String,
     pub(super) owner: Owner,
     pub(super) slot: u8,
-    pub(super) created_at: i64,
+    pub(super) created_at: Timestamp,
 }
 
 impl From<KeyRecord> for ApiKey {
@@ -26,7 +27,14 @@ impl KeyStore for DynamoStore {
         Ok(self.get_as::<KeyRecord>(schema::api_key(hash)).await?.map(ApiKey::from))
     }
 
-    async fn issue_key(&self, owner: &Owner, slot: u8, hash: &str, at: i64, event: Option<&Event>) -> StoreResult<()> {
+    async fn issue_key(
+        &self,
+        owner: &Owner,
+        slot: u8,
+        hash: &str,
+        at: Timestamp,
+        event: Option<&Event>,
+    ) -> StoreResult<()> {
         let record = ser(&KeyRecord { hash: hash.to_string(), owner: owner.clone(), slot, created_at: at })?;
         let mut ops = Vec::new();
         let partner = owner.surface == Surface::Partner;

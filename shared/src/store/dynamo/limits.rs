@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl LimitStore for DynamoStore {
-    async fn count_hit(&self, bucket: &str, expires_at: i64) -> StoreResult<u64> {
+    async fn count_hit(&self, bucket: &str, expires_at: Timestamp) -> StoreResult<u64> {
         let op = Op::update(schema::window(bucket), "ADD #hits :one SET #ttl = if_not_exists(#ttl, :exp)")
             .val(":one", n(1))
             .val(":exp", n(expires_at));

@@ -77,8 +77,36 @@ fn s(v: impl Into<String>) -> AV {
     AV::S(v.into())
 }
 
-fn n(v: impl ToString) -> AV {
-    AV::N(v.to_string())
+/// What a number attribute holds: an integer, or a [`Timestamp`] as its unix seconds.
+pub(super) trait Number {
+    fn number_text(&self) -> String;
+}
+
+macro_rules! integer_numbers {
+    ($($t:ty),*) => {$(
+        impl Number for $t {
+            fn number_text(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+integer_numbers!(i32, i64, u8, u16, u32, u64, usize);
+
+impl Number for Timestamp {
+    fn number_text(&self) -> String {
+        self.unix().to_string()
+    }
+}
+
+impl<T: Number + ?Sized> Number for &T {
+    fn number_text(&self) -> String {
+        (**self).number_text()
+    }
+}
+
+fn n(v: impl Number) -> AV {
+    AV::N(v.number_text())
 }
 
 fn ser<T: Serialize>(v: &T) -> StoreResult<Item> {
@@ -331,7 +359,12 @@ impl DynamoStore {
     /// Up to `limit` items of a sparse GSI1 partition keyed by time (`schema::time_sk` first in the
     /// sort key) that are due before `before`, oldest first. GSI reads are eventually
     /// consistent: callers re-check what they read.
-    async fn due_in<T: DeserializeOwned>(&self, partition: &str, before: i64, limit: usize) -> StoreResult<Vec<T>> {
+    async fn due_in<T: DeserializeOwned>(
+        &self,
+        partition: &str,
+        before: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<T>> {
         let resp = self
             .client
             .query()

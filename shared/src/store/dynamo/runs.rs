@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::domain::ids::{prefix, time_floor};
+use crate::domain::time::Timestamp;
 
 #[async_trait]
 impl RunStore for DynamoStore {
@@ -85,7 +86,7 @@ impl RunStore for DynamoStore {
         // Ids are time-ordered and never made before their run's creation time, so a month's
         // runs all sort at or after the month's first possible id.
         let lo = match filter.month {
-            Some(m) => format!("{base}{}{}", prefix::RUN, time_floor((m.start() * 1000) as u64)),
+            Some(m) => format!("{base}{}{}", prefix::RUN, time_floor((m.start().unix() * 1000) as u64)),
             None => base.clone(),
         };
         let mut q = Query::between(pk, lo, format!("{base}\u{10FFFF}"), false);
@@ -127,8 +128,8 @@ impl RunStore for DynamoStore {
         partner_id: &str,
         run_id: &str,
         attempt: u32,
-        now: i64,
-        lease_until: i64,
+        now: Timestamp,
+        lease_until: Timestamp,
         started: &Event,
     ) -> StoreResult<RunClaim> {
         for _ in 0..OCC_ATTEMPTS {
@@ -139,7 +140,7 @@ impl RunStore for DynamoStore {
             let mut run: Run = de(item)?;
             match run.status {
                 RunStatus::Completed | RunStatus::Failed => return Ok(RunClaim::Finished(run)),
-                RunStatus::Running if lease.is_some_and(|until| until > now) => return Ok(RunClaim::Busy),
+                RunStatus::Running if lease.is_some_and(|until| until > now.unix()) => return Ok(RunClaim::Busy),
                 RunStatus::Running => {
                     // Take over a lease that has passed (or was given up), if it is still the one read.
                     let mut op =
@@ -227,7 +228,7 @@ impl RunStore for DynamoStore {
         Ok(())
     }
 
-    async fn stale_queued_runs(&self, queued_before: i64, limit: usize) -> StoreResult<Vec<Run>> {
+    async fn stale_queued_runs(&self, queued_before: Timestamp, limit: usize) -> StoreResult<Vec<Run>> {
         // A run claimed a moment ago may still show; the runner drops its message.
         let runs: Vec<Run> = self.due_in(schema::QUEUED_RUNS, queued_before, limit).await?;
         Ok(runs.into_iter().filter(|r| r.status == RunStatus::Queued).collect())

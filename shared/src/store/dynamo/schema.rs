@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use super::{s, Item};
 use crate::domain::account::{Owner, Surface};
 use crate::domain::time::Month;
+use crate::domain::time::Timestamp;
 
 /// Name of the one global secondary index (keys `GSI1PK`/`GSI1SK`, all attributes projected).
 pub const GSI1: &str = "GSI1";
@@ -30,8 +31,8 @@ pub(super) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 
 /// A time as a sort key that orders like the time (seconds, 20 digits, zero-padded; a negative
 /// time sorts as 0).
-pub(super) fn time_sk(t: i64) -> String {
-    format!("{:020}", t.max(0))
+pub(super) fn time_sk(t: Timestamp) -> String {
+    format!("{:020}", t.unix().max(0))
 }
 
 // --- Distributors: `DIST#d` partition ----------------------------------------------------
@@ -107,7 +108,7 @@ pub(super) fn report(partner: &str, run: &str) -> Item {
 /// GSI1 partition of the runs still queued (sparse: the claim removes the entry).
 pub(super) const QUEUED_RUNS: &str = "RUNQUEUED";
 /// A queued run's GSI1 sort key: its creation time first, so the partition orders by it.
-pub(super) fn queued_run_sk(created_at: i64, partner: &str, run: &str) -> String {
+pub(super) fn queued_run_sk(created_at: Timestamp, partner: &str, run: &str) -> String {
     format!("{}#{partner}#{run}", time_sk(created_at))
 }
 /// A partner's run counter for a month.
@@ -187,6 +188,6 @@ pub(super) fn delivery_guard(endpoint: &str, event: &str) -> Item {
 /// GSI1 partition of the pending deliveries (sparse: set while pending with a due time).
 pub(super) const DUE_DELIVERIES: &str = "WHKDUE";
 /// A pending delivery's GSI1 sort key: its due time first, so the partition orders by it.
-pub(super) fn due_delivery_sk(at: i64, id: &str) -> String {
+pub(super) fn due_delivery_sk(at: Timestamp, id: &str) -> String {
     format!("{}#{id}", time_sk(at))
 }

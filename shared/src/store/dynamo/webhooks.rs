@@ -127,7 +127,7 @@ impl WebhookStore for DynamoStore {
         delivery_id: &str,
         attempt: &Attempt,
         status: DeliveryStatus,
-        next_attempt_at: Option<i64>,
+        next_attempt_at: Option<Timestamp>,
     ) -> StoreResult<Delivery> {
         let due = match (status, next_attempt_at) {
             (DeliveryStatus::Pending, Some(at)) => Some(at),
@@ -152,7 +152,7 @@ impl WebhookStore for DynamoStore {
         }
     }
 
-    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: i64) -> StoreResult<Delivery> {
+    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: Timestamp) -> StoreResult<Delivery> {
         let op = Op::update(
             schema::delivery(endpoint_id, delivery_id),
             "SET #status = :pending, #next_attempt_at = :at, #GSI1PK = :g, #GSI1SK = :gs",
@@ -168,7 +168,7 @@ impl WebhookStore for DynamoStore {
         }
     }
 
-    async fn due_deliveries(&self, before: i64, limit: usize) -> StoreResult<Vec<Delivery>> {
+    async fn due_deliveries(&self, before: Timestamp, limit: usize) -> StoreResult<Vec<Delivery>> {
         // A delivery attempted a moment ago may still show; the dispatcher drops what moved on.
         let due: Vec<Delivery> = self.due_in(schema::DUE_DELIVERIES, before, limit).await?;
         Ok(due.into_iter().filter(|d| d.status == DeliveryStatus::Pending).collect())

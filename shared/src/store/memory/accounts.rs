@@ -68,7 +68,7 @@ impl AccountStore for MemoryStore {
         plan: Option<&str>,
         billing: Option<&BillingConfig>,
         subscription: Option<&Subscription>,
-        at: i64,
+        at: Timestamp,
     ) -> StoreResult<Partner> {
         let mut s = self.lock();
         let p = s.partners.get_mut(partner_id).ok_or(StoreError::NotFound)?;
@@ -85,7 +85,7 @@ impl AccountStore for MemoryStore {
         Ok(p.clone())
     }
 
-    async fn activate_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange> {
+    async fn activate_partner(&self, partner_id: &str, at: Timestamp, event: &Event) -> StoreResult<StatusChange> {
         let mut s = self.lock();
         let p = s.partners.get_mut(partner_id).ok_or(StoreError::NotFound)?;
         if p.status == AccountStatus::Active {
@@ -99,7 +99,7 @@ impl AccountStore for MemoryStore {
         Ok(StatusChange { partner, changed: true })
     }
 
-    async fn suspend_partner(&self, partner_id: &str, at: i64, event: &Event) -> StoreResult<StatusChange> {
+    async fn suspend_partner(&self, partner_id: &str, at: Timestamp, event: &Event) -> StoreResult<StatusChange> {
         let mut s = self.lock();
         let p = s.partners.get_mut(partner_id).ok_or(StoreError::NotFound)?;
         if p.status == AccountStatus::Suspended {

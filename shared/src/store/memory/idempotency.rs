@@ -7,8 +7,8 @@ use super::*;
 pub(super) struct IdemRecord {
     fingerprint: String,
     response: Option<(u16, Vec<u8>)>,
-    lease_until: i64,
-    expires_at: i64,
+    lease_until: Timestamp,
+    expires_at: Timestamp,
 }
 
 #[async_trait]
@@ -18,8 +18,8 @@ impl IdempotencyStore for MemoryStore {
         scope: &str,
         key: &str,
         fingerprint: &str,
-        now: i64,
-        lease_until: i64,
+        now: Timestamp,
+        lease_until: Timestamp,
     ) -> StoreResult<IdempotencyClaim> {
         let mut s = self.lock();
         let id = (scope.to_string(), key.to_string());
@@ -46,7 +46,7 @@ impl IdempotencyStore for MemoryStore {
         key: &str,
         status: u16,
         body: &[u8],
-        expires_at: i64,
+        expires_at: Timestamp,
     ) -> StoreResult<()> {
         let mut s = self.lock();
         if let Some(rec) = s.idempotency.get_mut(&(scope.to_string(), key.to_string())) {

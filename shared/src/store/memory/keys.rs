@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::domain::account::Surface;
+use crate::domain::time::Timestamp;
 
 #[async_trait]
 impl KeyStore for MemoryStore {
@@ -9,7 +10,14 @@ impl KeyStore for MemoryStore {
         Ok(self.lock().keys.get(hash).cloned())
     }
 
-    async fn issue_key(&self, owner: &Owner, slot: u8, hash: &str, at: i64, event: Option<&Event>) -> StoreResult<()> {
+    async fn issue_key(
+        &self,
+        owner: &Owner,
+        slot: u8,
+        hash: &str,
+        at: Timestamp,
+        event: Option<&Event>,
+    ) -> StoreResult<()> {
         let mut s = self.lock();
         if owner.surface == Surface::Partner
             && s.partners.get(&owner.id).is_some_and(|p| p.status == AccountStatus::Suspended)

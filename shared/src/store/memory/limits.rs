@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl LimitStore for MemoryStore {
-    async fn count_hit(&self, bucket: &str, expires_at: i64) -> StoreResult<u64> {
+    async fn count_hit(&self, bucket: &str, expires_at: Timestamp) -> StoreResult<u64> {
         let mut s = self.lock();
         // Windows are short-lived; forget the ones long past so a long-running dev server stays small.
         if s.windows.len() > 4096 {

@@ -44,12 +44,12 @@ struct State {
     /// partner → run id → run
     runs: HashMap<String, BTreeMap<String, Run>>,
     /// (partner, run) → the attempt holding the run and until when
-    leases: HashMap<(String, String), (u32, i64)>,
+    leases: HashMap<(String, String), (u32, Timestamp)>,
     reports: HashMap<(String, String), RunReport>,
     usage: HashMap<(String, Month), u32>,
     /// (distributor, month) → the month's snapshot
     snapshots: HashMap<(String, Month), UsageSnapshot>,
-    windows: HashMap<String, (u64, i64)>,
+    windows: HashMap<String, (u64, Timestamp)>,
     idempotency: HashMap<(String, String), IdemRecord>,
     outbox: BTreeMap<String, Event>,
     /// owner → endpoint id → endpoint

@@ -37,8 +37,8 @@ impl RunStore for MemoryStore {
         partner_id: &str,
         run_id: &str,
         attempt: u32,
-        now: i64,
-        lease_until: i64,
+        now: Timestamp,
+        lease_until: Timestamp,
         started: &Event,
     ) -> StoreResult<RunClaim> {
         let mut s = self.lock();
@@ -91,7 +91,7 @@ impl RunStore for MemoryStore {
         Ok(())
     }
 
-    async fn stale_queued_runs(&self, queued_before: i64, limit: usize) -> StoreResult<Vec<Run>> {
+    async fn stale_queued_runs(&self, queued_before: Timestamp, limit: usize) -> StoreResult<Vec<Run>> {
         let s = self.lock();
         let mut stale: Vec<Run> = s
             .runs

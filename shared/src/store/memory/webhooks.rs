@@ -73,7 +73,7 @@ impl WebhookStore for MemoryStore {
         delivery_id: &str,
         attempt: &Attempt,
         status: DeliveryStatus,
-        next_attempt_at: Option<i64>,
+        next_attempt_at: Option<Timestamp>,
     ) -> StoreResult<Delivery> {
         let mut s = self.lock();
         let d = s.deliveries.get_mut(endpoint_id).and_then(|m| m.get_mut(delivery_id)).ok_or(StoreError::NotFound)?;
@@ -86,7 +86,7 @@ impl WebhookStore for MemoryStore {
         Ok(d.clone())
     }
 
-    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: i64) -> StoreResult<Delivery> {
+    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: Timestamp) -> StoreResult<Delivery> {
         let mut s = self.lock();
         let d = s.deliveries.get_mut(endpoint_id).and_then(|m| m.get_mut(delivery_id)).ok_or(StoreError::NotFound)?;
         d.status = DeliveryStatus::Pending;
@@ -94,7 +94,7 @@ impl WebhookStore for MemoryStore {
         Ok(d.clone())
     }
 
-    async fn due_deliveries(&self, before: i64, limit: usize) -> StoreResult<Vec<Delivery>> {
+    async fn due_deliveries(&self, before: Timestamp, limit: usize) -> StoreResult<Vec<Delivery>> {
         let s = self.lock();
         let mut due: Vec<Delivery> = s
             .deliveries
