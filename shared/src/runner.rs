@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::config::Secrets;
 use crate::domain::account::{Owner, Partner};
 use crate::domain::event::{Event, EventType};
-use crate::domain::ids::{prefix, IdGen};
+use crate::domain::ids::IdGen;
 use crate::domain::run::{Run, RunError, RunReport, RunResults, RunStatus};
 use crate::domain::time::Clock;
 use crate::domain::time::Timestamp;
@@ -97,7 +97,7 @@ fn attempt_token() -> u32 {
 impl Runner {
     fn event(&self, kind: EventType, partner: &Partner, data: serde_json::Value) -> Event {
         Event {
-            id: self.ids.time_ordered(prefix::EVENT, self.clock.now_ms().max(0) as u64),
+            id: self.ids.new_id(self.clock.now_ms().max(0) as u64),
             kind,
             timestamp: self.clock.now(),
             account: Owner::partner(&partner.id),

@@ -57,7 +57,10 @@ pub async fn close_month(store: &dyn UsageReportStore, month: Month, now: Timest
             continue;
         }
         let usage = live_usage(store, &distributor_id, month).await?;
-        if store.close_usage_month(&UsageSnapshot { distributor_id, usage, closed_at: now }).await? {
+        if store
+            .close_usage_month(&UsageSnapshot { distributor_id: distributor_id.into(), usage, closed_at: now })
+            .await?
+        {
             written += 1;
         }
     }

@@ -157,7 +157,7 @@ async fn unknown_accounts_suspended_partners_and_bad_input_are_clear_errors() {
         printed(&env.admin(&["create-partner", "--company", "S", "--email", "s@s.example"]).await.unwrap());
     let ids = IdGen::new();
     let suspended = Event {
-        id: ids.time_ordered("evt_", (T0.unix() * 1000) as u64),
+        id: ids.time_ordered("evt_", (T0.unix() * 1000) as u64).into(),
         kind: EventType::PartnerSuspended,
         timestamp: T0,
         account: Owner::partner(&id),

@@ -22,10 +22,10 @@ async fn messages_are_received_in_batches_with_receive_counts_until_deleted() {
     // Visibility 0: a received message is visible again at once (a redelivery without waiting).
     let Some(q) = queue(clock, 0).await else { return };
     for i in 0..3 {
-        q.send_run(&RunMessage { run_id: format!("run_{i}"), partner_id: "prt_1".into() }).await.unwrap();
+        q.send_run(&RunMessage { run_id: format!("run_{i}").into(), partner_id: "prt_1".into() }).await.unwrap();
     }
     let first: Vec<_> = q.receive::<RunMessage>(10, 0).await.unwrap();
-    let mut ids: Vec<String> = first.iter().map(|d| d.message.run_id.clone()).collect();
+    let mut ids: Vec<String> = first.iter().map(|d| d.message.run_id.to_string()).collect();
     ids.sort();
     assert_eq!(ids, ["run_0", "run_1", "run_2"]);
     assert!(first.iter().all(|d| d.receive_count == 1), "{first:?}");
@@ -60,7 +60,7 @@ async fn waits_longer_than_the_delay_cap_are_chained() {
     q.send(&RunMessage { run_id: "run_now".into(), partner_id: "prt_1".into() }, 0).await.unwrap();
 
     let got: Vec<String> =
-        q.receive::<RunMessage>(10, 0).await.unwrap().into_iter().map(|d| d.message.run_id).collect();
+        q.receive::<RunMessage>(10, 0).await.unwrap().into_iter().map(|d| d.message.run_id.into_string()).collect();
     assert_eq!(got, ["run_now"]);
     clock.advance(3600);
     let early: Vec<_> = q.receive::<RunMessage>(10, 0).await.unwrap();

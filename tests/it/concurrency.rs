@@ -127,7 +127,7 @@ async fn fifty_simultaneous_triggers_against_a_limit_of_ten_queue_exactly_ten() 
     let mut h = into_inner(h);
     let messages = h.queued_messages();
     assert_eq!(messages.len(), 10, "one message per accepted run");
-    let queued: BTreeSet<String> = messages.into_iter().map(|m| m.run_id).collect();
+    let queued: BTreeSet<String> = messages.into_iter().map(|m| m.run_id.into_string()).collect();
     assert_eq!(queued, accepted, "exactly the accepted runs are on the runs queue");
 }
 

@@ -17,7 +17,7 @@ use tests::{tenant, T0};
 
 fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
     Event {
-        id: ids.time_ordered("evt_", (T0.unix() * 1000) as u64),
+        id: ids.time_ordered("evt_", (T0.unix() * 1000) as u64).into(),
         kind,
         timestamp: T0,
         account: Owner::partner(partner),
@@ -28,7 +28,7 @@ fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
 
 async fn partner_with_customer(store: &Arc<dyn Store>, ids: &IdGen) -> (Partner, Customer) {
     let d = Distributor {
-        id: ids.random("dist_"),
+        id: ids.random("dist_").into(),
         company: "D".into(),
         email: Email::parse("d@example.com").unwrap(),
         status: AccountStatus::Active,
@@ -36,7 +36,7 @@ async fn partner_with_customer(store: &Arc<dyn Store>, ids: &IdGen) -> (Partner,
     };
     store.create_distributor(&d).await.unwrap();
     let p = Partner {
-        id: ids.random("prt_"),
+        id: ids.random("prt_").into(),
         distributor_id: Some(d.id.clone()),
         company: "P".into(),
         email: Email::parse("p@example.com").unwrap(),
@@ -53,7 +53,7 @@ async fn partner_with_customer(store: &Arc<dyn Store>, ids: &IdGen) -> (Partner,
     };
     store.create_partner(&p).await.unwrap();
     let c = Customer {
-        id: ids.random("cust_"),
+        id: ids.random("cust_").into(),
         partner_id: p.id.clone(),
         name: "C".into(),
         tenant_id: TenantId::parse(&tenant(1)).unwrap(),
@@ -79,7 +79,7 @@ async fn deleting_a_customer_with_more_runs_than_a_transaction_holds() {
     let month = Month::of(T0);
     for i in 0..40 {
         let run = Run {
-            id: ids.time_ordered("run_", ((T0 + i).unix() * 1000) as u64),
+            id: ids.time_ordered("run_", ((T0 + i).unix() * 1000) as u64).into(),
             partner_id: p.id.clone(),
             customer_id: c.id.clone(),
             product: "essential-eight".into(),
@@ -119,7 +119,7 @@ async fn the_usage_report_closes_a_month_once() {
     let (p, c) = partner_with_customer(&store, &ids).await;
     let april = Month::of(T0);
     let queue = |at: Timestamp| Run {
-        id: ids.time_ordered("run_", (at.unix() * 1000) as u64),
+        id: ids.time_ordered("run_", (at.unix() * 1000) as u64).into(),
         partner_id: p.id.clone(),
         customer_id: c.id.clone(),
         product: "essential-eight".into(),

@@ -61,7 +61,7 @@ fn assert_well_formed(e: &Event, at: &str) {
 /// What is sent, and the status and code it is refused with.
 type Refused = (&'static str, Method, String, Option<Value>, u16, &'static str);
 
-fn dist_id(h: &Harness) -> String {
+fn dist_id(h: &Harness) -> shared::domain::ids::DistributorId {
     h.accounts.distributor.id.clone()
 }
 
@@ -443,7 +443,7 @@ async fn acknowledged_events_leave_the_outbox() {
     h.customer("Beta Pty", &tenant(2)).await;
     let events = h.events().await;
     assert_eq!(events.len(), 2);
-    h.app.store.ack_events(&[events[0].id.clone()]).await.expect("ack");
+    h.app.store.ack_events(&[events[0].id.to_string()]).await.expect("ack");
     let left = h.events().await;
     assert_eq!(left, vec![events[1].clone()]);
 }

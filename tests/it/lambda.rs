@@ -127,7 +127,9 @@ async fn sqs_batches_run_each_record_and_report_the_ones_to_retry() {
     assert!(matches!(claim, RunClaim::Claimed(_)));
 
     let body = |run: &str| {
-        serde_json::to_string(&RunMessage { run_id: run.into(), partner_id: pid.clone() }).unwrap().replace('"', "\\\"")
+        serde_json::to_string(&RunMessage { run_id: run.into(), partner_id: pid.clone().into() })
+            .unwrap()
+            .replace('"', "\\\"")
     };
     let (ok, busy) = (body(&runs[0]), body(&runs[1]));
     let event: SqsEvent =

@@ -12,6 +12,7 @@ mod dynamo;
 mod events;
 mod graph;
 mod http_edges;
+mod ids;
 mod lambda;
 mod pipeline;
 mod routes_distributor;

@@ -223,7 +223,7 @@ async fn the_same_message_twice_runs_and_counts_once() {
     let me = h.partner(Method::GET, "/me", None).await;
     assert_eq!(me.body["usage"]["runsUsed"], 1, "counted once, when queued");
     // A message for a run that has moved on is dropped without a change.
-    h.runs.send(shared::queue::RunMessage { run_id: run_id.clone(), partner_id: h.partner_id().into() }, 0);
+    h.runs.send(shared::queue::RunMessage { run_id: run_id.clone().into(), partner_id: h.partner_id().into() }, 0);
     assert_eq!(h.work(&h.runner(assessor.clone(), 3)).await, vec![Ack::Done]);
     assert_eq!(assessor.calls(), 1);
 }

@@ -113,7 +113,7 @@ fn old_values(partner: &str, customer: &str, run: &str) -> (Customer, Run, RunRe
 
 async fn partner(store: &Arc<dyn Store>, ids: &IdGen) -> Partner {
     let d = Distributor {
-        id: ids.random("dist_"),
+        id: ids.random("dist_").into(),
         company: "D".into(),
         email: Email::parse("ops@d.example").unwrap(),
         status: AccountStatus::Active,
@@ -121,7 +121,7 @@ async fn partner(store: &Arc<dyn Store>, ids: &IdGen) -> Partner {
     };
     store.create_distributor(&d).await.unwrap();
     let p = Partner {
-        id: ids.random("prt_"),
+        id: ids.random("prt_").into(),
         distributor_id: Some(d.id.clone()),
         company: "P".into(),
         email: Email::parse("Admin@MSP.example").unwrap().lowercased(),
@@ -142,7 +142,7 @@ async fn partner(store: &Arc<dyn Store>, ids: &IdGen) -> Partner {
 
 fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
     Event {
-        id: ids.time_ordered("evt_", (T0.unix() * 1000) as u64),
+        id: ids.time_ordered("evt_", (T0.unix() * 1000) as u64).into(),
         kind,
         timestamp: T0,
         account: Owner::partner(partner),
@@ -217,7 +217,7 @@ async fn dynamo_old_items_read_back_and_new_writes_match_them() {
 
     // What the adapter writes now, for the same values, is the old item attribute for attribute.
     let (mut c, _, _) = old_values(&p.id, &cid, &rid);
-    c.id = ids.random("cust_");
+    c.id = ids.random("cust_").into();
     store.create_customer(&c, &event(&ids, EventType::CustomerCreated, &p.id)).await.unwrap();
     let key =
         |sk: String| HashMap::from([("PK".to_string(), s(&format!("PARTNER#{}", p.id))), ("SK".to_string(), s(&sk))]);

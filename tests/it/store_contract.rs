@@ -15,7 +15,7 @@ use shared::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, 
 use shared::domain::customer::Customer;
 use shared::domain::email::Email;
 use shared::domain::event::{Event, EventType};
-use shared::domain::ids::IdGen;
+use shared::domain::ids::{CustomerId, EventId, IdGen, RunId};
 use shared::domain::run::{
     CheckStatus, Finding, FrameworkRef, Run, RunError, RunFilter, RunReport, RunResults, RunStatus, Severity,
 };
@@ -134,12 +134,12 @@ impl MaybeStore for Option<Arc<dyn Store>> {
 /// One id generator for the whole binary: ids made later sort later.
 static IDS: LazyLock<IdGen> = LazyLock::new(IdGen::new);
 
-fn id(prefix: &str) -> String {
+fn id<T: From<String>>(prefix: &str) -> T {
     id_at(prefix, T0)
 }
 
-fn id_at(prefix: &str, at: Timestamp) -> String {
-    IDS.time_ordered(prefix, (at.unix() * 1000) as u64)
+fn id_at<T: From<String>>(prefix: &str, at: Timestamp) -> T {
+    IDS.time_ordered(prefix, (at.unix() * 1000) as u64).into()
 }
 
 const APRIL: Month = Month { year: 2026, month: 4 };
@@ -175,7 +175,7 @@ async fn new_distributor(store: &Arc<dyn Store>) -> Distributor {
 fn partner_of(distributor: Option<&str>, email: &str, status: AccountStatus) -> Partner {
     Partner {
         id: id("prt_"),
-        distributor_id: distributor.map(str::to_string),
+        distributor_id: distributor.map(Into::into),
         company: format!("Co {email}"),
         email: Email::parse(email).unwrap().lowercased(),
         name: Some("Admin".into()),
@@ -200,7 +200,7 @@ async fn new_partner(store: &Arc<dyn Store>, distributor: Option<&str>, email: &
 fn customer_of(partner_id: &str, t: &str) -> Customer {
     Customer {
         id: id("cust_"),
-        partner_id: partner_id.to_string(),
+        partner_id: partner_id.into(),
         name: format!("Customer {t}"),
         tenant_id: TenantId::parse(t).unwrap(),
         email: None,
@@ -241,11 +241,11 @@ async fn new_run(store: &Arc<dyn Store>, c: &Customer, product: &str, at: Timest
 }
 
 async fn outbox(store: &Arc<dyn Store>) -> Vec<String> {
-    store.pending_events(100_000).await.expect("outbox").into_iter().map(|e| e.id).collect()
+    store.pending_events(100_000).await.expect("outbox").into_iter().map(|e| e.id.into_string()).collect()
 }
 
 async fn recorded(store: &Arc<dyn Store>, e: &Event) -> bool {
-    outbox(store).await.contains(&e.id)
+    outbox(store).await.contains(&e.id.to_string())
 }
 
 async fn partner_now(store: &Arc<dyn Store>, id: &str) -> Partner {
@@ -261,7 +261,7 @@ macro_rules! walk {
             let $page = PageRequest { limit: $limit, after: after.clone() };
             let got = $fetch.await.expect("page");
             assert!(got.items.len() <= $limit, "a page of {} items for limit {}", got.items.len(), $limit);
-            pages.push(got.items.iter().map(|i| i.id.clone()).collect());
+            pages.push(got.items.iter().map(|i| i.id.to_string()).collect());
             assert!(pages.len() <= 10_000, "paging never ends");
             match got.next {
                 Some(n) => after = Some(n),
@@ -316,7 +316,7 @@ async fn partner_email_is_unique_per_distributor(store: Arc<dyn Store>) {
     let dup = partner_of(Some(&d1.id), "admin@msp.example", AccountStatus::Pending);
     assert_eq!(store.create_partner(&dup).await, Err(StoreError::PartnerExists));
     assert_eq!(store.partner(&dup.id).await.unwrap(), None, "nothing written");
-    let ids: Vec<String> = store.all_partners(&d1.id).await.unwrap().into_iter().map(|p| p.id).collect();
+    let ids: Vec<String> = store.all_partners(&d1.id).await.unwrap().into_iter().map(|p| p.id.into_string()).collect();
     assert_eq!(ids, vec![first.id.clone()]);
     assert_eq!(partner_now(&store, &first.id).await, first);
 
@@ -387,11 +387,11 @@ async fn all_partners_returns_every_partner_of_the_distributor(store: Arc<dyn St
     let mut mine = BTreeSet::new();
     for i in 0..120 {
         let p = new_partner(&store, Some(&d1.id), &format!("p{i}@msp.example"), AccountStatus::Pending).await;
-        mine.insert(p.id);
+        mine.insert(p.id.into_string());
     }
     let theirs = new_partner(&store, Some(&d2.id), "x@msp.example", AccountStatus::Active).await;
     let got: Vec<Partner> = store.all_partners(&d1.id).await.unwrap();
-    let got_ids: BTreeSet<String> = got.iter().map(|p| p.id.clone()).collect();
+    let got_ids: BTreeSet<String> = got.iter().map(|p| p.id.to_string()).collect();
     assert_eq!(got.len(), 120, "each once");
     assert_eq!(got_ids, mine);
     assert_eq!(store.all_partners(&d2.id).await.unwrap(), vec![theirs.clone()]);
@@ -646,7 +646,7 @@ async fn list_customers_pages_without_duplicates(store: Arc<dyn Store>) {
     let empty = new_partner(&store, Some(&d.id), "c@msp.example", AccountStatus::Active).await;
     let mut mine = BTreeSet::new();
     for i in 0..5 {
-        mine.insert(new_customer(&store, &p, &tenant(i)).await.id);
+        mine.insert(new_customer(&store, &p, &tenant(i)).await.id.into_string());
         new_customer(&store, &q, &tenant(i)).await;
     }
     let by2 = walk!(2, |pg| store.list_customers(&p.id, &pg));
@@ -874,7 +874,7 @@ async fn list_runs_is_newest_first_with_filters_and_paging(store: Arc<dyn Store>
         new_run(&store, &qc, product, at).await;
     }
     let newest_first = |keep: &dyn Fn(&Run) -> bool| -> Vec<String> {
-        runs.iter().rev().filter(|r| keep(r)).map(|r| r.id.clone()).collect()
+        runs.iter().rev().filter(|r| keep(r)).map(|r| r.id.to_string()).collect()
     };
 
     let everything = store.list_runs(&p.id, &RunFilter::default(), &all()).await.unwrap();
@@ -959,15 +959,15 @@ async fn runs_used_by_partners_sums_per_partner_and_month(store: Arc<dyn Store>)
         v.sort();
         v
     };
-    let mut want = vec![(p1.id.clone(), 2), (p3.id.clone(), 1)];
+    let mut want = vec![(p1.id.to_string(), 2), (p3.id.to_string(), 1)];
     want.sort();
     assert_eq!(
         sorted(store.runs_used_by_partners(&d1.id, APRIL).await.unwrap()),
         want,
         "partners without runs are left out"
     );
-    assert_eq!(store.runs_used_by_partners(&d1.id, MAY).await.unwrap(), vec![(p3.id.clone(), 1)]);
-    assert_eq!(store.runs_used_by_partners(&d2.id, APRIL).await.unwrap(), vec![(p4.id.clone(), 1)]);
+    assert_eq!(store.runs_used_by_partners(&d1.id, MAY).await.unwrap(), vec![(p3.id.to_string(), 1)]);
+    assert_eq!(store.runs_used_by_partners(&d2.id, APRIL).await.unwrap(), vec![(p4.id.to_string(), 1)]);
     assert!(store.runs_used_by_partners("dist_doesnotexist00000000", APRIL).await.unwrap().is_empty());
     assert_eq!(store.runs_used(&p2.id, APRIL).await.unwrap(), 0);
 }
@@ -980,7 +980,7 @@ async fn distributor_ids_lists_every_distributor(store: Arc<dyn Store>) {
     let d1 = new_distributor(&store).await;
     let d2 = new_distributor(&store).await;
     let ids = store.distributor_ids().await.unwrap();
-    assert!(ids.contains(&d1.id) && ids.contains(&d2.id), "{ids:?}");
+    assert!(ids.contains(&d1.id.to_string()) && ids.contains(&d2.id.to_string()), "{ids:?}");
     assert_eq!(ids.iter().filter(|i| **i == d1.id).count(), 1, "each distributor once");
 }
 
@@ -990,7 +990,7 @@ fn snapshot_of(distributor_id: &str, month: Month, runs: u32, closed_at: Timesta
         PartnerUsage { partner_id: id("prt_"), company: "Zürich & Söhne".into(), runs: 0, customers: 0 },
     ];
     UsageSnapshot {
-        distributor_id: distributor_id.to_string(),
+        distributor_id: distributor_id.into(),
         usage: MonthUsage {
             month,
             total_partners: 2,
@@ -1145,15 +1145,15 @@ async fn outbox_hands_out_events_oldest_first_until_acked(store: Arc<dyn Store>)
     assert_eq!(store.pending_events(100).await.unwrap(), recorded_ids);
     assert_eq!(store.pending_events(2).await.unwrap(), recorded_ids[..2].to_vec());
 
-    store.ack_events(&[recorded_ids[0].id.clone(), recorded_ids[2].id.clone()]).await.unwrap();
+    store.ack_events(&[recorded_ids[0].id.to_string(), recorded_ids[2].id.to_string()]).await.unwrap();
     assert_eq!(
         store.pending_events(100).await.unwrap(),
         vec![recorded_ids[1].clone(), recorded_ids[3].clone(), recorded_ids[4].clone()]
     );
     // Acking twice, or an unknown id, is harmless (delivery is at least once).
-    store.ack_events(&[recorded_ids[0].id.clone(), "evt_doesnotexist0000000".into()]).await.unwrap();
+    store.ack_events(&[recorded_ids[0].id.to_string(), "evt_doesnotexist0000000".into()]).await.unwrap();
     store.ack_events(&[]).await.unwrap();
-    let rest: Vec<String> = recorded_ids[1..].iter().map(|e| e.id.clone()).collect();
+    let rest: Vec<String> = recorded_ids[1..].iter().map(|e| e.id.to_string()).collect();
     store.ack_events(&rest).await.unwrap();
     assert!(store.pending_events(100).await.unwrap().is_empty());
 }
@@ -1190,11 +1190,11 @@ async fn concurrent_queue_runs_never_pass_the_limit(store: Arc<dyn Store>) {
         async move { store.queue_run(&r, APRIL, Some(10)).await.map(|()| r.id) }
     })
     .await;
-    let ok: BTreeSet<String> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let ok: BTreeSet<RunId> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
     assert_eq!(ok.len(), 10);
     assert_eq!(results.iter().filter(|r| **r == Err(StoreError::RunLimitReached)).count(), 40);
     assert_eq!(store.runs_used(&p.id, APRIL).await.unwrap(), 10);
-    let listed: BTreeSet<String> =
+    let listed: BTreeSet<RunId> =
         store.list_runs(&p.id, &RunFilter::default(), &all()).await.unwrap().items.into_iter().map(|r| r.id).collect();
     assert_eq!(listed, ok);
 }
@@ -1209,7 +1209,7 @@ async fn concurrent_customer_creates_make_one_per_tenant(store: Arc<dyn Store>) 
         async move { store.create_customer(&c, &e).await.map(|()| (c.id, e.id)) }
     })
     .await;
-    let ok: Vec<(String, String)> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let ok: Vec<(CustomerId, EventId)> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
     assert_eq!(ok.len(), 1);
     assert_eq!(results.iter().filter(|r| **r == Err(StoreError::CustomerExists)).count(), 19);
     let listed = store.list_customers(&p.id, &all()).await.unwrap().items;
@@ -1511,7 +1511,7 @@ fn delivery_of(e: &Endpoint, event_id: &str, due: Timestamp) -> Delivery {
         id: id_at("dlv_", due),
         endpoint_id: e.id.clone(),
         owner: e.owner.clone(),
-        event_id: event_id.to_string(),
+        event_id: event_id.into(),
         event_type: "customer.created".into(),
         payload: r#"{"id":"evt_1"}"#.into(),
         status: DeliveryStatus::Pending,
@@ -1533,7 +1533,7 @@ fn attempt_no(number: u32, status_code: u16) -> Attempt {
 }
 
 async fn webhook_endpoints_are_kept_per_owner_up_to_a_limit(store: Arc<dyn Store>) {
-    let (a, b) = (Owner::partner(&id("prt_")), Owner::distributor(&id("dist_")));
+    let (a, b) = (Owner::partner(&id::<String>("prt_")), Owner::distributor(&id::<String>("dist_")));
     let e1 = endpoint_of(&a, "https://one.example");
     let e2 = endpoint_of(&a, "https://two.example");
     store.create_endpoint(&e1, 2).await.unwrap();
@@ -1557,7 +1557,7 @@ async fn webhook_endpoints_are_kept_per_owner_up_to_a_limit(store: Arc<dyn Store
 }
 
 async fn webhook_endpoint_updates_are_conditional_on_the_version(store: Arc<dyn Store>) {
-    let owner = Owner::partner(&id("prt_"));
+    let owner = Owner::partner(&id::<String>("prt_"));
     let e = endpoint_of(&owner, "https://one.example");
     store.create_endpoint(&e, 20).await.unwrap();
     let mut next = e.clone();
@@ -1572,7 +1572,7 @@ async fn webhook_endpoint_updates_are_conditional_on_the_version(store: Arc<dyn 
 }
 
 async fn deliveries_are_unique_per_endpoint_and_event(store: Arc<dyn Store>) {
-    let owner = Owner::partner(&id("prt_"));
+    let owner = Owner::partner(&id::<String>("prt_"));
     let e = endpoint_of(&owner, "https://one.example");
     let other = endpoint_of(&owner, "https://two.example");
     store.create_endpoint(&e, 20).await.unwrap();
@@ -1587,7 +1587,7 @@ async fn deliveries_are_unique_per_endpoint_and_event(store: Arc<dyn Store>) {
 }
 
 async fn attempts_are_recorded_in_order_once(store: Arc<dyn Store>) {
-    let owner = Owner::partner(&id("prt_"));
+    let owner = Owner::partner(&id::<String>("prt_"));
     let e = endpoint_of(&owner, "https://one.example");
     store.create_endpoint(&e, 20).await.unwrap();
     let d = delivery_of(&e, "evt_a", T0);
@@ -1625,7 +1625,7 @@ async fn attempts_are_recorded_in_order_once(store: Arc<dyn Store>) {
 }
 
 async fn due_deliveries_are_the_overdue_pending_ones(store: Arc<dyn Store>) {
-    let owner = Owner::partner(&id("prt_"));
+    let owner = Owner::partner(&id::<String>("prt_"));
     let e = endpoint_of(&owner, "https://one.example");
     store.create_endpoint(&e, 20).await.unwrap();
     let early = delivery_of(&e, "evt_1", T0 + 10);
@@ -1635,7 +1635,8 @@ async fn due_deliveries_are_the_overdue_pending_ones(store: Arc<dyn Store>) {
         store.create_delivery(d).await.unwrap();
     }
     store.record_attempt(&e.id, &done.id, &attempt_no(1, 200), DeliveryStatus::Delivered, None).await.unwrap();
-    let due: Vec<String> = store.due_deliveries(T0 + 500, 100).await.unwrap().into_iter().map(|d| d.id).collect();
+    let due: Vec<String> =
+        store.due_deliveries(T0 + 500, 100).await.unwrap().into_iter().map(|d| d.id.into_string()).collect();
     assert_eq!(due, vec![early.id.clone()]);
     // A recorded failure moves its due time forward.
     store
@@ -1643,12 +1644,13 @@ async fn due_deliveries_are_the_overdue_pending_ones(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(store.due_deliveries(T0 + 500, 100).await.unwrap().is_empty());
-    let all: Vec<String> = store.due_deliveries(T0 + 5000, 100).await.unwrap().into_iter().map(|d| d.id).collect();
+    let all: Vec<String> =
+        store.due_deliveries(T0 + 5000, 100).await.unwrap().into_iter().map(|d| d.id.into_string()).collect();
     assert_eq!(all, vec![late.id.clone(), early.id.clone()], "oldest due first");
 }
 
 async fn deliveries_list_newest_first_and_go_with_their_endpoint(store: Arc<dyn Store>) {
-    let owner = Owner::partner(&id("prt_"));
+    let owner = Owner::partner(&id::<String>("prt_"));
     let e = endpoint_of(&owner, "https://one.example");
     store.create_endpoint(&e, 20).await.unwrap();
     let ds: Vec<Delivery> = (0..5).map(|i| delivery_of(&e, &format!("evt_{i}"), T0 + i)).collect();
@@ -1665,7 +1667,7 @@ async fn deliveries_list_newest_first_and_go_with_their_endpoint(store: Arc<dyn 
             None => break,
         }
     }
-    let newest_first: Vec<String> = ds.iter().rev().map(|d| d.id.clone()).collect();
+    let newest_first: Vec<String> = ds.iter().rev().map(|d| d.id.to_string()).collect();
     assert_eq!(seen, newest_first);
     store.delete_endpoint(&owner, &e.id).await.unwrap();
     assert!(store.list_deliveries(&e.id, &all()).await.unwrap().items.is_empty());
@@ -1674,7 +1676,7 @@ async fn deliveries_list_newest_first_and_go_with_their_endpoint(store: Arc<dyn 
 }
 
 async fn concurrent_endpoint_creates_respect_the_limit(store: Arc<dyn Store>) {
-    let owner = Owner::partner(&id("prt_"));
+    let owner = Owner::partner(&id::<String>("prt_"));
     let results = together(10, |i| {
         let (store, owner) = (store.clone(), owner.clone());
         async move { store.create_endpoint(&endpoint_of(&owner, &format!("https://h{i}.example")), 3).await }
@@ -1686,7 +1688,7 @@ async fn concurrent_endpoint_creates_respect_the_limit(store: Arc<dyn Store>) {
 }
 
 async fn concurrent_attempt_records_admit_one(store: Arc<dyn Store>) {
-    let owner = Owner::partner(&id("prt_"));
+    let owner = Owner::partner(&id::<String>("prt_"));
     let e = endpoint_of(&owner, "https://one.example");
     store.create_endpoint(&e, 20).await.unwrap();
     let d = delivery_of(&e, "evt_a", T0);

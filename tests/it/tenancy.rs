@@ -36,14 +36,14 @@ async fn orphan_partner(h: &Harness, email: &str, status: AccountStatus) -> (Str
     )
     .await
     .expect("orphan partner");
-    (p.id, key)
+    (p.id.into_string(), key)
 }
 
 /// Puts a customer straight into the store (for partners whose key cannot be used yet).
 async fn seed_customer(h: &Harness, partner_id: &str, name: &str, tenant_id: &str) -> String {
     let c = Customer {
-        id: h.app.new_id("cust_"),
-        partner_id: partner_id.to_string(),
+        id: h.app.new_id(),
+        partner_id: partner_id.into(),
         name: name.to_string(),
         tenant_id: shared::domain::tenant::TenantId::parse(tenant_id).unwrap(),
         email: None,
@@ -54,7 +54,7 @@ async fn seed_customer(h: &Harness, partner_id: &str, name: &str, tenant_id: &st
         version: 1,
     };
     let e = Event {
-        id: h.app.new_id("evt_"),
+        id: h.app.new_id(),
         kind: EventType::CustomerCreated,
         timestamp: h.app.now(),
         account: Owner::partner(partner_id),
@@ -62,7 +62,7 @@ async fn seed_customer(h: &Harness, partner_id: &str, name: &str, tenant_id: &st
         data: json!({ "id": c.id }),
     };
     h.app.store.create_customer(&c, &e).await.expect("seed customer");
-    c.id
+    c.id.into_string()
 }
 
 /// Everything stored about a partner, plus the size of the outbox: equal before and after a

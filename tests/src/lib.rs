@@ -208,7 +208,7 @@ impl Harness {
         )
         .await
         .expect("distributor");
-        (d.id, key)
+        (d.id.into_string(), key)
     }
 
     /// Events waiting in the outbox, oldest first.

@@ -101,9 +101,9 @@ impl App {
         self.clock.now()
     }
 
-    /// A time-ordered id with `prefix`, from the app's clock.
-    pub fn new_id(&self, prefix: &str) -> String {
-        self.ids().new_id(prefix)
+    /// A new time-ordered id of kind `K`, from the app's clock.
+    pub fn new_id<K: crate::domain::ids::IdKind>(&self) -> crate::domain::ids::Id<K> {
+        self.ids().new_id()
     }
 
     /// The app's id generator and clock, as the use cases take them.

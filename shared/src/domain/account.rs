@@ -4,6 +4,7 @@ use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::email::Email;
+use super::ids::{DistributorId, PartnerId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -78,7 +79,7 @@ impl Owner {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Distributor {
-    pub id: String,
+    pub id: DistributorId,
     pub company: String,
     /// Stored lower-cased ([`Email::lowercased`]).
     pub email: Email,
@@ -138,8 +139,8 @@ pub const SUBSCRIPTION_CURRENCIES: &[&str] = &["usd", "aud", "gbp", "eur", "sgd"
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partner {
-    pub id: String,
-    pub distributor_id: Option<String>,
+    pub id: PartnerId,
+    pub distributor_id: Option<DistributorId>,
     pub company: String,
     /// Stored lower-cased ([`Email::lowercased`]): it is unique per distributor.
     pub email: Email,

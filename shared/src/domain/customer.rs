@@ -2,12 +2,13 @@ use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::email::Email;
+use super::ids::{CustomerId, PartnerId};
 use super::tenant::TenantId;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
-    pub id: String,
-    pub partner_id: String,
+    pub id: CustomerId,
+    pub partner_id: PartnerId,
     pub name: String,
     /// Unique per partner.
     pub tenant_id: TenantId,

@@ -5,6 +5,8 @@ use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::ids::{DistributorId, EventId};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
     #[serde(rename = "assessment.started")]
@@ -70,11 +72,11 @@ impl EventType {
 /// distributor receives its `customer.*` and `assessment.*` events).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    pub id: String,
+    pub id: EventId,
     pub kind: EventType,
     pub timestamp: Timestamp,
     pub account: crate::domain::account::Owner,
-    pub distributor_id: Option<String>,
+    pub distributor_id: Option<DistributorId>,
     pub data: Value,
 }
 

@@ -3,6 +3,8 @@
 use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::ids::{CustomerId, PartnerId, RunId};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
@@ -50,9 +52,9 @@ pub struct RunError {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Run {
-    pub id: String,
-    pub partner_id: String,
-    pub customer_id: String,
+    pub id: RunId,
+    pub partner_id: PartnerId,
+    pub customer_id: CustomerId,
     pub product: String,
     pub maturity_target: u8,
     pub status: RunStatus,
@@ -201,7 +203,7 @@ pub struct RunReport {
 pub struct RunFilter {
     pub month: Option<crate::domain::time::Month>,
     pub product: Option<String>,
-    pub customer_id: Option<String>,
+    pub customer_id: Option<CustomerId>,
 }
 
 impl RunFilter {

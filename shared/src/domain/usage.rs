@@ -13,7 +13,7 @@ use super::time::Month;
 /// One partner's line in a month's usage.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartnerUsage {
-    pub partner_id: String,
+    pub partner_id: crate::domain::ids::PartnerId,
     pub company: String,
     /// Runs counted in the month.
     pub runs: u32,
@@ -85,7 +85,7 @@ impl MonthUsage {
 /// never changed, even if the data it was tallied from changes later.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageSnapshot {
-    pub distributor_id: String,
+    pub distributor_id: crate::domain::ids::DistributorId,
     pub usage: MonthUsage,
     pub closed_at: Timestamp,
 }

@@ -5,12 +5,13 @@ use serde::{Deserialize, Serialize};
 
 use super::account::{Owner, Surface};
 use super::event::EventType;
+use super::ids::{DeliveryId, EndpointId, EventId};
 
 /// An endpoint an account registered. The signing secret is kept encrypted; the previous one
 /// keeps signing for a while after a rotation so receivers can switch over.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
-    pub id: String,
+    pub id: EndpointId,
     pub owner: Owner,
     pub url: String,
     pub events: Vec<String>,
@@ -76,10 +77,10 @@ pub struct Attempt {
 /// One event on its way to one endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
-    pub id: String,
-    pub endpoint_id: String,
+    pub id: DeliveryId,
+    pub endpoint_id: EndpointId,
     pub owner: Owner,
-    pub event_id: String,
+    pub event_id: EventId,
     pub event_type: String,
     /// The exact body every attempt sends.
     pub payload: String,

@@ -18,8 +18,8 @@ pub enum QueueError {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunMessage {
-    pub run_id: String,
-    pub partner_id: String,
+    pub run_id: crate::domain::ids::RunId,
+    pub partner_id: crate::domain::ids::PartnerId,
 }
 
 /// What the queue should do with a message once its consumer is done with it (on SQS, a

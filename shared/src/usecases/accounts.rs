@@ -8,7 +8,7 @@ use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, P
 use crate::domain::api_key::ApiKey;
 use crate::domain::catalog::Catalog;
 use crate::domain::email::Email;
-use crate::domain::ids::{prefix, IdGen};
+use crate::domain::ids::{DistributorId, IdGen};
 use crate::domain::time::Clock;
 use crate::domain::time::Timestamp;
 use crate::store::{AccountKeyStore, StoreError};
@@ -79,7 +79,7 @@ pub async fn create_distributor(
 ) -> Result<(Distributor, String), ProvisionError> {
     let email = parse_email(new.email)?;
     let d = Distributor {
-        id: ids.time_ordered(prefix::DISTRIBUTOR, (now.unix() * 1000) as u64),
+        id: ids.new_id((now.unix() * 1000) as u64),
         company: new.company.to_string(),
         email,
         status: new.status,
@@ -107,8 +107,8 @@ pub async fn create_partner(
     }
     let email = parse_email(new.email)?;
     let p = Partner {
-        id: ids.time_ordered(prefix::PARTNER, (now.unix() * 1000) as u64),
-        distributor_id: distributor_id.map(str::to_string),
+        id: ids.new_id((now.unix() * 1000) as u64),
+        distributor_id: distributor_id.map(DistributorId::from),
         company: new.company.to_string(),
         email,
         name: None,

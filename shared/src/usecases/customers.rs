@@ -8,7 +8,6 @@ use crate::domain::account::{Owner, Partner};
 use crate::domain::customer::Customer;
 use crate::domain::email::Email;
 use crate::domain::event::EventType;
-use crate::domain::ids::prefix;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::rfc3339;
 use crate::domain::time::Timestamp;
@@ -50,7 +49,7 @@ pub async fn create(
     now: Timestamp,
 ) -> Result<Customer, UseCaseError> {
     let customer = Customer {
-        id: ids.new_id(prefix::CUSTOMER),
+        id: ids.new_id(),
         partner_id: partner.id.clone(),
         name: new.name,
         tenant_id: new.tenant_id,

@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::billing::BillingError;
 use crate::domain::account::Owner;
 use crate::domain::event::{Event, EventType};
-use crate::domain::ids::{prefix, IdGen};
+use crate::domain::ids::{DistributorId, Id, IdGen, IdKind};
 use crate::domain::time::Clock;
 use crate::domain::time::Timestamp;
 use crate::store::StoreError;
@@ -119,9 +119,9 @@ pub struct Ids<'a> {
 }
 
 impl Ids<'_> {
-    /// A time-ordered id with `prefix` (see [`IdGen::time_ordered`]), from the clock's milliseconds.
-    pub fn new_id(&self, prefix: &str) -> String {
-        self.gen.time_ordered(prefix, self.clock.now_ms().max(0) as u64)
+    /// A new time-ordered id of kind `K` (see [`IdGen::time_ordered`]), from the clock's milliseconds.
+    pub fn new_id<K: IdKind>(&self) -> Id<K> {
+        self.gen.new_id(self.clock.now_ms().max(0) as u64)
     }
 
     /// An event about `account` at `now` (unix seconds, UTC), with a fresh event id.
@@ -129,11 +129,11 @@ impl Ids<'_> {
         &self,
         kind: EventType,
         account: Owner,
-        distributor_id: Option<String>,
+        distributor_id: Option<DistributorId>,
         now: Timestamp,
         data: Value,
     ) -> Event {
-        Event { id: self.new_id(prefix::EVENT), kind, timestamp: now, account, distributor_id, data }
+        Event { id: self.new_id(), kind, timestamp: now, account, distributor_id, data }
     }
 }
 

@@ -8,7 +8,6 @@ use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, P
 use crate::domain::catalog::Plan;
 use crate::domain::email::Email;
 use crate::domain::event::EventType;
-use crate::domain::ids::prefix;
 use crate::domain::time::rfc3339;
 use crate::domain::time::Timestamp;
 use crate::store::{AccountStore, StoreError};
@@ -42,7 +41,7 @@ pub struct NewPartner {
 /// The partner `new` describes, pending under `distributor`, as it would be stored at `now`.
 pub fn build(ids: Ids<'_>, distributor: &Distributor, new: NewPartner, now: Timestamp) -> Partner {
     Partner {
-        id: ids.new_id(prefix::PARTNER),
+        id: ids.new_id(),
         distributor_id: Some(distributor.id.clone()),
         company: new.company,
         email: new.email,

@@ -5,7 +5,6 @@
 use super::{Ids, UseCaseError};
 use crate::domain::account::Partner;
 use crate::domain::catalog::{Catalog, Plan, Product};
-use crate::domain::ids::prefix;
 use crate::domain::run::{Run, RunReport, RunStatus};
 use crate::domain::time::Month;
 use crate::domain::time::Timestamp;
@@ -87,9 +86,9 @@ pub async fn queue_run(
     }
     let plan = plan_of(ports.catalog, partner)?;
     let run = Run {
-        id: ports.ids.new_id(prefix::RUN),
+        id: ports.ids.new_id(),
         partner_id: partner.id.clone(),
-        customer_id: customer_id.to_string(),
+        customer_id: customer_id.into(),
         product: product.id.clone(),
         maturity_target: target,
         status: RunStatus::Queued,

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{Ids, StoreResultExt, UseCaseError, OPTIMISTIC_TRIES};
 use crate::domain::account::Owner;
-use crate::domain::ids::prefix;
+use crate::domain::ids::EventId;
 use crate::domain::time::rfc3339;
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{Delivery, Endpoint};
@@ -17,8 +17,6 @@ use crate::webhooks::signing::generate_secret;
 use crate::webhooks::transport::Transport;
 use crate::webhooks::WebhookMessage;
 
-/// The prefix of an endpoint's id.
-pub const ENDPOINT_PREFIX: &str = "whk_";
 /// How long a rotated-out secret keeps signing, in seconds.
 pub const ROTATION_GRACE_SECS: i64 = 24 * 3600;
 
@@ -70,7 +68,7 @@ pub async fn create(
 ) -> Result<EndpointWithSecret, UseCaseError> {
     let secret = generate_secret();
     let endpoint = Endpoint {
-        id: ids.new_id(ENDPOINT_PREFIX),
+        id: ids.new_id(),
         owner,
         url: new.url,
         events: new.events,
@@ -177,7 +175,7 @@ pub async fn ping(
 ) -> Result<Tried, UseCaseError> {
     let endpoint = find(store, owner, id).await?;
     let secrets = signing_secrets(&endpoint, encryption_key, now).map_err(|e| UseCaseError::Internal(e.to_string()))?;
-    let event_id = ids.new_id(prefix::EVENT);
+    let event_id: EventId = ids.new_id();
     let body = json!({
         "id": event_id,
         "type": "ping",

@@ -18,8 +18,8 @@ pub mod transport;
 #[serde(rename_all = "camelCase")]
 pub struct WebhookMessage {
     pub owner: crate::domain::account::Owner,
-    pub endpoint_id: String,
-    pub delivery_id: String,
+    pub endpoint_id: crate::domain::ids::EndpointId,
+    pub delivery_id: crate::domain::ids::DeliveryId,
     /// 1 for the first attempt.
     pub attempt: u32,
     /// Not to be attempted before this (serialised as unix seconds): SQS delays stop at 15 minutes, so a

@@ -32,8 +32,6 @@ pub trait WebhookQueue: Send + Sync {
     async fn send_webhook(&self, message: &WebhookMessage, delay_secs: i64) -> Result<(), QueueError>;
 }
 
-pub const DELIVERY_PREFIX: &str = "dlv_";
-
 /// A delivery whose next attempt is this late is assumed lost (a process died between
 /// recording an attempt and queuing the next) and is queued again.
 pub const LOST_AFTER_SECS: i64 = 2 * MAX_QUEUE_DELAY_SECS;
@@ -61,7 +59,7 @@ impl Relay {
         let events = self.store.pending_events(batch).await?;
         for event in &events {
             self.fan_out(event).await?;
-            self.store.ack_events(std::slice::from_ref(&event.id)).await?;
+            self.store.ack_events(&[event.id.to_string()]).await?;
         }
         Ok(events.len())
     }
@@ -75,7 +73,7 @@ impl Relay {
                     continue;
                 }
                 let delivery = Delivery {
-                    id: self.ids.time_ordered(DELIVERY_PREFIX, self.clock.now_ms().max(0) as u64),
+                    id: self.ids.new_id(self.clock.now_ms().max(0) as u64),
                     endpoint_id: endpoint.id.clone(),
                     owner: owner.clone(),
                     event_id: event.id.clone(),

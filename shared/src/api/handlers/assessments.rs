@@ -8,6 +8,7 @@ use super::super::response::Reply;
 use super::super::{App, Ctx};
 use super::Paging;
 use crate::domain::account::Partner;
+use crate::domain::ids::CustomerId;
 use crate::domain::run::RunFilter;
 use crate::domain::time::Month;
 use crate::usecases::runs::{self, ReportLinks, RunPorts};
@@ -90,7 +91,7 @@ fn read_filter(app: &App, ctx: &Ctx) -> Result<RunFilter, ApiError> {
         }
     }
     let customer_id = ctx.query.get("customerId").map(str::to_string);
-    Ok(RunFilter { month, product, customer_id })
+    Ok(RunFilter { month, product, customer_id: customer_id.map(CustomerId::from) })
 }
 
 pub async fn list(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {

@@ -161,7 +161,7 @@ impl DynamoStore {
         let mut by_id: HashMap<String, Partner> = HashMap::new();
         for item in items {
             let p: Partner = de(item)?;
-            by_id.insert(p.id.clone(), p);
+            by_id.insert(p.id.to_string(), p);
         }
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }

@@ -38,7 +38,7 @@ impl CustomerStore for DynamoStore {
         let after = page.after.as_ref().map(|id| schema::customer_sk(id));
         let (items, more) = self.page(&q, page.limit, after).await?;
         let customers: Vec<Customer> = items.into_iter().map(de).collect::<StoreResult<_>>()?;
-        let next = if more { customers.last().map(|c| c.id.clone()) } else { None };
+        let next = if more { customers.last().map(|c| c.id.to_string()) } else { None };
         Ok(Page { items: customers, next })
     }
 

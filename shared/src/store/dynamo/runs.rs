@@ -282,7 +282,7 @@ impl DynamoStore {
         let mut by_id: HashMap<String, Run> = HashMap::new();
         for item in items {
             let r: Run = de(item)?;
-            by_id.insert(r.id.clone(), r);
+            by_id.insert(r.id.to_string(), r);
         }
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }

@@ -55,7 +55,7 @@ impl WebhookStore for DynamoStore {
         let after = page.after.as_ref().map(|id| schema::endpoint_sk(id));
         let (items, more) = self.page(&q, page.limit, after).await?;
         let endpoints: Vec<Endpoint> = items.into_iter().map(de).collect::<StoreResult<_>>()?;
-        let next = if more { endpoints.last().map(|e| e.id.clone()) } else { None };
+        let next = if more { endpoints.last().map(|e| e.id.to_string()) } else { None };
         Ok(Page { items: endpoints, next })
     }
 
@@ -179,7 +179,7 @@ impl WebhookStore for DynamoStore {
         let after = page.after.as_ref().map(|id| schema::delivery_sk(id));
         let (items, more) = self.page(&q, page.limit, after).await?;
         let deliveries: Vec<Delivery> = items.into_iter().map(de).collect::<StoreResult<_>>()?;
-        let next = if more { deliveries.last().map(|d| d.id.clone()) } else { None };
+        let next = if more { deliveries.last().map(|d| d.id.to_string()) } else { None };
         Ok(Page { items: deliveries, next })
     }
 }

@@ -5,7 +5,7 @@ use super::*;
 #[async_trait]
 impl AccountStore for MemoryStore {
     async fn create_distributor(&self, d: &Distributor) -> StoreResult<()> {
-        self.lock().distributors.insert(d.id.clone(), d.clone());
+        self.lock().distributors.insert(d.id.to_string(), d.clone());
         Ok(())
     }
 
@@ -22,14 +22,14 @@ impl AccountStore for MemoryStore {
     async fn create_partner(&self, p: &Partner) -> StoreResult<()> {
         let mut s = self.lock();
         if let Some(d) = &p.distributor_id {
-            let guard = (d.clone(), p.email.to_lowercase());
+            let guard = (d.to_string(), p.email.to_lowercase());
             if s.partner_emails.contains_key(&guard) {
                 return Err(StoreError::PartnerExists);
             }
-            s.partner_emails.insert(guard, p.id.clone());
-            s.partners_by_distributor.insert((d.clone(), p.id.clone()));
+            s.partner_emails.insert(guard, p.id.to_string());
+            s.partners_by_distributor.insert((d.to_string(), p.id.to_string()));
         }
-        s.partners.insert(p.id.clone(), p.clone());
+        s.partners.insert(p.id.to_string(), p.clone());
         Ok(())
     }
 

@@ -6,16 +6,16 @@ use super::*;
 impl CustomerStore for MemoryStore {
     async fn create_customer(&self, c: &Customer, event: &Event) -> StoreResult<()> {
         let mut s = self.lock();
-        if !s.partners.contains_key(&c.partner_id) {
+        if !s.partners.contains_key(c.partner_id.as_str()) {
             return Err(StoreError::NotFound);
         }
-        let guard = (c.partner_id.clone(), c.tenant_id.clone());
+        let guard = (c.partner_id.to_string(), c.tenant_id.clone());
         if s.tenants.contains_key(&guard) {
             return Err(StoreError::CustomerExists);
         }
-        s.tenants.insert(guard, c.id.clone());
-        s.customers.entry(c.partner_id.clone()).or_default().insert(c.id.clone(), c.clone());
-        if let Some(p) = s.partners.get_mut(&c.partner_id) {
+        s.tenants.insert(guard, c.id.to_string());
+        s.customers.entry(c.partner_id.to_string()).or_default().insert(c.id.to_string(), c.clone());
+        if let Some(p) = s.partners.get_mut(c.partner_id.as_str()) {
             p.customers_count += 1;
         }
         s.record(event);
@@ -33,19 +33,24 @@ impl CustomerStore for MemoryStore {
 
     async fn update_customer(&self, c: &Customer, expected_version: u64, event: &Event) -> StoreResult<()> {
         let mut s = self.lock();
-        let current = s.customers.get(&c.partner_id).and_then(|m| m.get(&c.id)).cloned().ok_or(StoreError::NotFound)?;
+        let current = s
+            .customers
+            .get(c.partner_id.as_str())
+            .and_then(|m| m.get(c.id.as_str()))
+            .cloned()
+            .ok_or(StoreError::NotFound)?;
         if current.version != expected_version {
             return Err(StoreError::Conflict);
         }
         if current.tenant_id != c.tenant_id {
-            let guard = (c.partner_id.clone(), c.tenant_id.clone());
+            let guard = (c.partner_id.to_string(), c.tenant_id.clone());
             if s.tenants.contains_key(&guard) {
                 return Err(StoreError::CustomerExists);
             }
-            s.tenants.remove(&(c.partner_id.clone(), current.tenant_id.clone()));
-            s.tenants.insert(guard, c.id.clone());
+            s.tenants.remove(&(c.partner_id.to_string(), current.tenant_id.clone()));
+            s.tenants.insert(guard, c.id.to_string());
         }
-        s.customers.get_mut(&c.partner_id).expect("read above").insert(c.id.clone(), c.clone());
+        s.customers.get_mut(c.partner_id.as_str()).expect("read above").insert(c.id.to_string(), c.clone());
         s.record(event);
         Ok(())
     }
@@ -57,7 +62,7 @@ impl CustomerStore for MemoryStore {
         let gone: Vec<String> = s
             .runs
             .get(partner_id)
-            .map(|runs| runs.values().filter(|r| r.customer_id == id).map(|r| r.id.clone()).collect())
+            .map(|runs| runs.values().filter(|r| r.customer_id == id).map(|r| r.id.to_string()).collect())
             .unwrap_or_default();
         for run_id in gone {
             let key = (partner_id.to_string(), run_id);

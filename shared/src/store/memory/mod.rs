@@ -81,7 +81,7 @@ impl MemoryStore {
 
 impl State {
     fn record(&mut self, event: &Event) {
-        self.outbox.insert(event.id.clone(), event.clone());
+        self.outbox.insert(event.id.to_string(), event.clone());
     }
 }
 

@@ -6,16 +6,17 @@ use super::*;
 impl RunStore for MemoryStore {
     async fn queue_run(&self, run: &Run, month: Month, limit: Option<u32>) -> StoreResult<()> {
         let mut s = self.lock();
-        let customer_exists = s.customers.get(&run.partner_id).is_some_and(|m| m.contains_key(&run.customer_id));
+        let customer_exists =
+            s.customers.get(run.partner_id.as_str()).is_some_and(|m| m.contains_key(run.customer_id.as_str()));
         if !customer_exists {
             return Err(StoreError::NotFound);
         }
-        let used = s.usage.get(&(run.partner_id.clone(), month)).copied().unwrap_or(0);
+        let used = s.usage.get(&(run.partner_id.to_string(), month)).copied().unwrap_or(0);
         if limit.is_some_and(|l| used >= l) {
             return Err(StoreError::RunLimitReached);
         }
-        s.usage.insert((run.partner_id.clone(), month), used + 1);
-        s.runs.entry(run.partner_id.clone()).or_default().insert(run.id.clone(), run.clone());
+        s.usage.insert((run.partner_id.to_string(), month), used + 1);
+        s.runs.entry(run.partner_id.to_string()).or_default().insert(run.id.to_string(), run.clone());
         Ok(())
     }
 
@@ -67,13 +68,14 @@ impl RunStore for MemoryStore {
 
     async fn finish_run(&self, run: &Run, attempt: u32, report: Option<&RunReport>, event: &Event) -> StoreResult<()> {
         let mut s = self.lock();
-        let key = (run.partner_id.clone(), run.id.clone());
-        let current = s.runs.get(&run.partner_id).and_then(|m| m.get(&run.id)).ok_or(StoreError::NotFound)?;
+        let key = (run.partner_id.to_string(), run.id.to_string());
+        let current =
+            s.runs.get(run.partner_id.as_str()).and_then(|m| m.get(run.id.as_str())).ok_or(StoreError::NotFound)?;
         let holds = s.leases.get(&key).is_some_and(|(a, _)| *a == attempt);
         if current.status != RunStatus::Running || !holds || !RunStatus::Running.can_move_to(run.status) {
             return Err(StoreError::Conflict);
         }
-        s.runs.get_mut(&run.partner_id).expect("read above").insert(run.id.clone(), run.clone());
+        s.runs.get_mut(run.partner_id.as_str()).expect("read above").insert(run.id.to_string(), run.clone());
         s.leases.remove(&key);
         if let Some(r) = report {
             s.reports.insert(key, r.clone());

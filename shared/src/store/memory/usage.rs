@@ -6,7 +6,7 @@ use super::*;
 impl UsageStore for MemoryStore {
     async fn close_usage_month(&self, snapshot: &UsageSnapshot) -> StoreResult<bool> {
         let mut s = self.lock();
-        let key = (snapshot.distributor_id.clone(), snapshot.month());
+        let key = (snapshot.distributor_id.to_string(), snapshot.month());
         if s.snapshots.contains_key(&key) {
             return Ok(false);
         }

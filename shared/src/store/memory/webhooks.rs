@@ -10,7 +10,7 @@ impl WebhookStore for MemoryStore {
         if mine.len() >= max {
             return Err(StoreError::LimitReached);
         }
-        mine.insert(endpoint.id.clone(), endpoint.clone());
+        mine.insert(endpoint.id.to_string(), endpoint.clone());
         Ok(())
     }
 
@@ -29,8 +29,11 @@ impl WebhookStore for MemoryStore {
 
     async fn update_endpoint(&self, endpoint: &Endpoint, expected_version: u64) -> StoreResult<()> {
         let mut s = self.lock();
-        let current =
-            s.endpoints.get_mut(&endpoint.owner).and_then(|m| m.get_mut(&endpoint.id)).ok_or(StoreError::NotFound)?;
+        let current = s
+            .endpoints
+            .get_mut(&endpoint.owner)
+            .and_then(|m| m.get_mut(endpoint.id.as_str()))
+            .ok_or(StoreError::NotFound)?;
         if current.version != expected_version {
             return Err(StoreError::Conflict);
         }
@@ -48,12 +51,15 @@ impl WebhookStore for MemoryStore {
 
     async fn create_delivery(&self, delivery: &Delivery) -> StoreResult<()> {
         let mut s = self.lock();
-        let guard = (delivery.endpoint_id.clone(), delivery.event_id.clone());
+        let guard = (delivery.endpoint_id.to_string(), delivery.event_id.to_string());
         if s.delivery_events.contains_key(&guard) {
             return Err(StoreError::Conflict);
         }
-        s.delivery_events.insert(guard, delivery.id.clone());
-        s.deliveries.entry(delivery.endpoint_id.clone()).or_default().insert(delivery.id.clone(), delivery.clone());
+        s.delivery_events.insert(guard, delivery.id.to_string());
+        s.deliveries
+            .entry(delivery.endpoint_id.to_string())
+            .or_default()
+            .insert(delivery.id.to_string(), delivery.clone());
         Ok(())
     }
 
