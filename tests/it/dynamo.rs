@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use shared::domain::account::{AccountStatus, Distributor, Owner, Partner, Subscription};
+use shared::domain::account::{Owner, Partner};
 use shared::domain::customer::Customer;
 use shared::domain::email::Email;
 use shared::domain::event::{Event, EventType};
@@ -27,31 +27,7 @@ fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
 }
 
 async fn partner_with_customer(store: &Arc<dyn Store>, ids: &IdGen) -> (Partner, Customer) {
-    let d = Distributor {
-        id: ids.random("dist_").into(),
-        company: "D".into(),
-        email: Email::parse("d@example.com").unwrap(),
-        status: AccountStatus::Active,
-        created_at: T0,
-    };
-    store.create_distributor(&d).await.unwrap();
-    let p = Partner {
-        id: ids.random("prt_").into(),
-        distributor_id: Some(d.id.clone()),
-        company: "P".into(),
-        email: Email::parse("p@example.com").unwrap(),
-        name: None,
-        plan: "enterprise".into(),
-        status: AccountStatus::Active,
-        billing: None,
-        subscription: Subscription::opening(None, T0),
-        customers_count: 0,
-        created_at: T0,
-        updated_at: None,
-        activated_at: Some(T0),
-        suspended_at: None,
-    };
-    store.create_partner(&p).await.unwrap();
+    let p = tests::stored::stored_partner(store, ids, Email::parse("p@example.com").unwrap(), "enterprise", None).await;
     let c = Customer {
         id: ids.random("cust_").into(),
         partner_id: p.id.clone(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue as AV;
 use serde_json::json;
-use shared::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription};
+use shared::domain::account::{BillingConfig, Owner, Partner};
 use shared::domain::customer::Customer;
 use shared::domain::email::Email;
 use shared::domain::event::{Event, EventType};
@@ -112,32 +112,8 @@ fn old_values(partner: &str, customer: &str, run: &str) -> (Customer, Run, RunRe
 }
 
 async fn partner(store: &Arc<dyn Store>, ids: &IdGen) -> Partner {
-    let d = Distributor {
-        id: ids.random("dist_").into(),
-        company: "D".into(),
-        email: Email::parse("ops@d.example").unwrap(),
-        status: AccountStatus::Active,
-        created_at: T0,
-    };
-    store.create_distributor(&d).await.unwrap();
-    let p = Partner {
-        id: ids.random("prt_").into(),
-        distributor_id: Some(d.id.clone()),
-        company: "P".into(),
-        email: Email::parse("Admin@MSP.example").unwrap().lowercased(),
-        name: None,
-        plan: "professional".into(),
-        status: AccountStatus::Active,
-        billing: Some(BillingConfig::default()),
-        subscription: Subscription::opening(None, T0),
-        customers_count: 0,
-        created_at: T0,
-        updated_at: None,
-        activated_at: Some(T0),
-        suspended_at: None,
-    };
-    store.create_partner(&p).await.unwrap();
-    p
+    let email = Email::parse("Admin@MSP.example").unwrap().lowercased();
+    tests::stored::stored_partner(store, ids, email, "professional", Some(BillingConfig::default())).await
 }
 
 fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {

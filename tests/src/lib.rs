@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod bodies;
 pub mod helpers;
+pub mod stored;
 pub mod stub;
 
 pub use bodies::*;

@@ -150,14 +150,7 @@ pub async fn redeliver(
         return Err(UseCaseError::not_found("delivery", delivery_id));
     }
     let d = store.reopen_delivery(&endpoint.id, delivery_id, now).await?;
-    let message = WebhookMessage {
-        owner: endpoint.owner.clone(),
-        endpoint_id: endpoint.id.clone(),
-        delivery_id: d.id.clone(),
-        attempt: d.attempts.len() as u32 + 1,
-        not_before: now,
-        manual: true,
-    };
+    let message = WebhookMessage::next_attempt(&d, now, true);
     queue.send_webhook(&message, 0).await.map_err(|e| UseCaseError::Internal(format!("queue: {e}")))?;
     Ok(d)
 }

@@ -22,10 +22,29 @@ pub struct WebhookMessage {
     pub delivery_id: crate::domain::ids::DeliveryId,
     /// 1 for the first attempt.
     pub attempt: u32,
-    /// Not to be attempted before this (serialised as unix seconds): SQS delays stop at 15 minutes, so a
-    /// longer wait is several hops.
+    /// Not to be attempted before this (serialised as unix seconds): SQS delays stop at 15
+    /// minutes, so a longer wait is several hops.
     pub not_before: crate::domain::time::Timestamp,
     /// A redelivery asked for by the owner: one attempt, no retries.
     #[serde(default)]
     pub manual: bool,
+}
+
+impl WebhookMessage {
+    /// The next attempt of `delivery` (the one after those it records), due at `now`; `manual`
+    /// for an owner's redelivery.
+    pub fn next_attempt(
+        delivery: &crate::domain::webhook::Delivery,
+        now: crate::domain::time::Timestamp,
+        manual: bool,
+    ) -> Self {
+        Self {
+            owner: delivery.owner.clone(),
+            endpoint_id: delivery.endpoint_id.clone(),
+            delivery_id: delivery.id.clone(),
+            attempt: delivery.attempts.len() as u32 + 1,
+            not_before: now,
+            manual,
+        }
+    }
 }

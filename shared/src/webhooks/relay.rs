@@ -92,15 +92,8 @@ impl Relay {
                     },
                     Err(e) => return Err(e.into()),
                 };
-                let message = WebhookMessage {
-                    owner: owner.clone(),
-                    endpoint_id: endpoint.id.clone(),
-                    delivery_id: delivery.id.clone(),
-                    attempt: 1,
-                    not_before: now,
-                    manual: false,
-                };
-                self.queue.send_webhook(&message, 0).await?;
+                // A delivery with no attempt yet: this is its first.
+                self.queue.send_webhook(&WebhookMessage::next_attempt(&delivery, now, false), 0).await?;
             }
         }
         Ok(())
@@ -111,14 +104,7 @@ impl Relay {
         let now = self.clock.now();
         let lost = self.store.due_deliveries(now - LOST_AFTER_SECS, batch).await?;
         for d in &lost {
-            let message = WebhookMessage {
-                owner: d.owner.clone(),
-                endpoint_id: d.endpoint_id.clone(),
-                delivery_id: d.id.clone(),
-                attempt: d.attempts.len() as u32 + 1,
-                not_before: now,
-                manual: false,
-            };
+            let message = WebhookMessage::next_attempt(d, now, false);
             self.queue.send_webhook(&message, 0).await?;
         }
         Ok(lost.len())

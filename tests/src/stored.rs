@@ -1,0 +1,48 @@
+//! Accounts written straight through the store port, for tests of the adapters themselves
+//! (no API, no events), at the harness's `T0`.
+
+use std::sync::Arc;
+
+use shared::domain::account::{AccountStatus, BillingConfig, Distributor, Partner, Subscription};
+use shared::domain::email::Email;
+use shared::domain::ids::IdGen;
+use shared::store::Store;
+
+use crate::T0;
+
+/// An active distributor (`ops@d.example`) and, under it, an active partner with `email`,
+/// `plan` and `billing`, both stored; returns the partner.
+pub async fn stored_partner(
+    store: &Arc<dyn Store>,
+    ids: &IdGen,
+    email: Email,
+    plan: &str,
+    billing: Option<BillingConfig>,
+) -> Partner {
+    let d = Distributor {
+        id: ids.random("dist_").into(),
+        company: "D".into(),
+        email: Email::parse("ops@d.example").expect("an email"),
+        status: AccountStatus::Active,
+        created_at: T0,
+    };
+    store.create_distributor(&d).await.expect("distributor stored");
+    let p = Partner {
+        id: ids.random("prt_").into(),
+        distributor_id: Some(d.id.clone()),
+        company: "P".into(),
+        email,
+        name: None,
+        plan: plan.into(),
+        status: AccountStatus::Active,
+        billing,
+        subscription: Subscription::opening(None, T0),
+        customers_count: 0,
+        created_at: T0,
+        updated_at: None,
+        activated_at: Some(T0),
+        suspended_at: None,
+    };
+    store.create_partner(&p).await.expect("partner stored");
+    p
+}
