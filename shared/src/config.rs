@@ -119,7 +119,8 @@ pub struct Secrets {
     pub cursor_signing: Vec<u8>,
     /// Signs report share links.
     pub report_signing: Vec<u8>,
-    /// Encrypts webhook endpoint secrets at rest.
+    /// Encrypts webhook endpoint secrets at rest, and (through a key derived from it) the
+    /// answers kept for idempotent replay (`api::idempotency::sealed`).
     pub webhook_encryption: Vec<u8>,
 }
 

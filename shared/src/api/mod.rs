@@ -205,6 +205,10 @@ impl App {
             Ok(IdempotencyClaim::Mismatch) => ApiError::IdempotencyMismatch.to_response(),
             Ok(IdempotencyClaim::InProgress) => ApiError::IdempotencyInProgress.to_response(),
             Ok(IdempotencyClaim::Replay { status, body }) => {
+                let body = match idempotency::sealed::open(&self.secrets.webhook_encryption, &scope, &key, &body) {
+                    Ok(body) => body,
+                    Err(e) => return self.error_response(ApiError::Internal(e.to_string())),
+                };
                 let mut resp = Response::new(Bytes::from(body));
                 *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
                 resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -217,7 +221,9 @@ impl App {
                     self.store.release_idempotency(&scope, &key).await
                 } else {
                     let status = resp.status().as_u16();
-                    self.store.finish_idempotency(&scope, &key, status, resp.body(), now + IDEMPOTENCY_TTL).await
+                    // Kept sealed: the answer may hold a secret shown only once.
+                    let kept = idempotency::sealed::seal(&self.secrets.webhook_encryption, &scope, &key, resp.body());
+                    self.store.finish_idempotency(&scope, &key, status, &kept, now + IDEMPOTENCY_TTL).await
                 };
                 if let Err(e) = kept {
                     tracing::error!(error = %e, "could not record the idempotent response");
