@@ -641,6 +641,27 @@ fn forbidden_addresses_cover_every_private_and_special_range() {
     }
 }
 
+/// Prefixes that reach somewhere else than a public host: 6to4 (2002::/16, which embeds an IPv4
+/// address a relay will forward to), local-use NAT64 (64:ff9b:1::/48, RFC 8215, translated by
+/// the operator's own gateway) and the deprecated site-local fec0::/10.
+#[test]
+fn sixtofour_local_nat64_and_site_local_are_blocked() {
+    for ip in [
+        "2002:7f00:1::1",
+        "2002:a00:1::1",
+        "2002:808:808::1",
+        "64:ff9b:1::a00:1",
+        "64:ff9b:1:ffff::1",
+        "fec0::1",
+        "feff::1",
+    ] {
+        assert!(forbidden(ip.parse::<IpAddr>().unwrap()), "{ip} must be blocked");
+    }
+    for ip in ["2003::1", "64:ff9b:2::1", "2606:4700::1111"] {
+        assert!(!forbidden(ip.parse::<IpAddr>().unwrap()), "{ip} is outside those prefixes");
+    }
+}
+
 #[test]
 fn urls_must_be_https_and_not_literal_private_addresses() {
     assert!(check_url("https://hooks.example.com/x", false).is_ok());

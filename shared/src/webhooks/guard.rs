@@ -43,6 +43,9 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
         || ip.is_loopback()
         || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7 (AWS metadata fd00:ec2::254 too)
         || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (seg[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated, still routed inside some networks)
+        || seg[0] == 0x2002 // 6to4 2002::/16: a relay forwards to the IPv4 address it embeds
+        || (seg[0] == 0x64 && seg[1] == 0xff9b && seg[2] == 1) // local-use NAT64 64:ff9b:1::/48 (RFC 8215)
         || ip.is_multicast()
         || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
         || (seg[0..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible (deprecated) ::a.b.c.d
