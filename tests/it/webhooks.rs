@@ -451,6 +451,44 @@ async fn redirects_are_not_followed_and_timeouts_fail_the_attempt() {
     hold.abort();
 }
 
+/// A receiver that answers its status line and then trickles its body forever: the attempt
+/// ends at the time limit (or 1 KiB of body), keeps what came, and is decided on the status.
+#[tokio::test]
+async fn a_trickling_body_is_cut_and_the_status_line_decides() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let trickler = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = trickler.local_addr().unwrap();
+    let serve = tokio::spawn(async move {
+        while let Ok((mut s, _)) = trickler.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 1000000\r\n\r\n";
+                if s.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                // One byte at a time, far slower than the attempt's time limit allows.
+                let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+                loop {
+                    tick.tick().await;
+                    if s.write_all(b"x").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let transport = HttpTransport::new(
+        Arc::new(shared::webhooks::guard::SystemLookup),
+        true,
+        std::time::Duration::from_millis(300),
+    );
+    let answer = transport.post(&format!("http://{addr}/hook"), &[], b"{}").await.expect("an answer, not an error");
+    assert_eq!(answer.status, 200, "the status line decides");
+    assert!(answer.body.len() <= 1024 && answer.body.bytes().all(|b| b == b'x'), "what came is kept, at most 1 KiB");
+    serve.abort();
+}
+
 #[tokio::test]
 async fn the_test_route_sends_a_signed_ping_now() {
     let h = Harness::with_config(private_allowed()).await;
