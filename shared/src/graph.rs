@@ -19,6 +19,10 @@ pub struct GraphConfig {
     pub client_secret: String,
     /// Attempts per request when throttled or the service is briefly unavailable.
     pub max_attempts: u32,
+    /// The most one request waits in all for throttling. A `Retry-After` that would pass it
+    /// gives up at once ([`GraphError::Throttled`], transient): the run is retried through the
+    /// runs queue rather than holding a worker near its time limit.
+    pub max_wait_per_request: Duration,
 }
 
 impl GraphConfig {
@@ -29,6 +33,8 @@ impl GraphConfig {
             client_id,
             client_secret,
             max_attempts: 5,
+            // Well below the runs worker's 120 s time limit (template.yaml).
+            max_wait_per_request: Duration::from_secs(30),
         }
     }
 }
@@ -142,6 +148,7 @@ impl GraphClient {
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, GraphError> {
         let attempts = self.config.max_attempts.max(1);
+        let mut waited = Duration::ZERO;
         for attempt in 1..=attempts {
             let resp = build().send().await.map_err(|e| GraphError::Transport(e.to_string()))?;
             let status = resp.status().as_u16();
@@ -156,9 +163,13 @@ impl GraphClient {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .unwrap_or(1 << attempt.min(6))
-                .min(120);
-            self.sleeper.sleep(Duration::from_secs(wait)).await;
+                .unwrap_or(1 << attempt.min(6));
+            let wait = Duration::from_secs(wait);
+            if waited + wait > self.config.max_wait_per_request {
+                return Err(GraphError::Throttled(attempt));
+            }
+            waited += wait;
+            self.sleeper.sleep(wait).await;
         }
         Err(GraphError::Throttled(attempts))
     }

@@ -120,6 +120,7 @@ fn collector(stub: &Stub) -> GraphCollector {
         client_id: "app".into(),
         client_secret: "secret".into(),
         max_attempts: 4,
+        max_wait_per_request: std::time::Duration::from_secs(60),
     };
     GraphCollector::new(GraphClient::new(config, Arc::new(NoWait)).unwrap(), Arc::new(ManualClock::at(T0)))
 }

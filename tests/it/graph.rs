@@ -54,6 +54,7 @@ async fn client(stub: &Stub, sleeper: Arc<RecordingSleeper>) -> GraphClient {
         client_id: "app".into(),
         client_secret: "secret".into(),
         max_attempts: 4,
+        max_wait_per_request: Duration::from_secs(60),
     };
     GraphClient::new(config, sleeper).unwrap()
 }
@@ -156,6 +157,27 @@ async fn throttling_that_never_ends_gives_up_as_transient() {
     assert_eq!(err, GraphError::Throttled(4));
     assert!(err.is_transient());
     assert_eq!(sleeper.0.lock().unwrap().len(), 3, "waits between the four attempts");
+}
+
+/// A tenant that asks for longer waits than a request may spend (60 s here) is given up at once
+/// as transient: the worker is not held near its time limit, and the run is retried later.
+#[tokio::test]
+async fn throttling_past_the_wait_budget_gives_up_without_waiting_it_out() {
+    let stub = Stub::start(|s| {
+        token_reply(&s.target).unwrap_or_else(|| {
+            let mut r = Reply::json(429, json!({ "error": { "code": "TooManyRequests", "message": "slow down" } }));
+            r.headers.push(("retry-after", "45".into()));
+            r
+        })
+    })
+    .await;
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let c = client(&stub, sleeper.clone()).await;
+    let s = c.session(GOOD).await.unwrap();
+    let err = s.get("/v1.0/organization").await.unwrap_err();
+    assert_eq!(err, GraphError::Throttled(2), "the second 429 would pass the budget");
+    assert!(err.is_transient());
+    assert_eq!(*sleeper.0.lock().unwrap(), vec![Duration::from_secs(45)], "one wait, within the budget");
 }
 
 #[tokio::test]

@@ -99,6 +99,18 @@ fn every_handler_resolves_in_the_binary() {
     assert_eq!(s(&t["Parameters"]["Architecture"], "Default"), Some("x86_64"), "builds with the host's target alone");
 }
 
+/// One run per invocation: a tenant that Graph throttles spends only its own run's time, never
+/// its batch-mates' (a batch shares one time limit).
+#[test]
+fn the_runs_worker_takes_one_message_per_invocation() {
+    let t = template();
+    let fns = functions(&t);
+    let runner = fns.iter().find(|f| f.handler == RUNS_WORKER).expect("the runs worker");
+    let sqs = runner.events.iter().find(|(k, _)| k == "SQS").map(|(_, e)| *e).expect("an SQS event");
+    assert_eq!(sqs["Properties"]["BatchSize"].as_u64(), Some(1));
+    assert!(sqs["Properties"].get("MaximumBatchingWindowInSeconds").is_none(), "no window to fill a batch of one");
+}
+
 #[test]
 fn workers_are_wired_to_their_queue_and_schedule() {
     let t = template();
