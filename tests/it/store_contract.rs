@@ -70,6 +70,7 @@ macro_rules! store_contract {
             concurrent_partner_creates_make_one_per_email,
             concurrent_key_issues_fill_a_slot_once,
             concurrent_customer_updates_apply_once_per_version,
+            a_delete_racing_a_tenant_change_leaves_no_guard_behind,
             suspension_racing_key_issues_leaves_no_key,
             concurrent_hits_are_all_counted,
             concurrent_idempotency_claims_admit_one,
@@ -1276,6 +1277,41 @@ async fn concurrent_customer_updates_apply_once_per_version(store: Arc<dyn Store
     assert_eq!(results.iter().filter(|r| matches!(r, Err(StoreError::Conflict))).count(), 9);
     assert_eq!(store.customer(&p.id, &c.id).await.unwrap(), Some(ok[0].clone()));
     assert_eq!(outbox(&store).await.len(), before + 1);
+}
+
+/// A customer deleted while its `tenantId` changes: whichever wins, no tenant guard is left
+/// behind, so both tenants can be added again (a lost guard would answer CUSTOMER_EXISTS for
+/// that tenant for good).
+async fn a_delete_racing_a_tenant_change_leaves_no_guard_behind(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    for round in 0..12u32 {
+        let (old, new) = (tenant(1000 + 2 * round), tenant(1001 + 2 * round));
+        let c = new_customer(&store, &p, &old).await;
+        let results = together(2, |i| {
+            let store = store.clone();
+            let (c, p, new) = (c.clone(), p.clone(), new.clone());
+            async move {
+                if i == 0 {
+                    let mut next = c.clone();
+                    next.tenant_id = TenantId::parse(&new).unwrap();
+                    next.version = 2;
+                    store.update_customer(&next, 1, &partner_event(EventType::CustomerUpdated, &p)).await
+                } else {
+                    store.delete_customer(&p.id, &c.id, &partner_event(EventType::CustomerDeleted, &p)).await
+                }
+            }
+        })
+        .await;
+        assert!(results[1].is_ok(), "round {round}: the delete succeeds: {:?}", results[1]);
+        assert_eq!(store.customer(&p.id, &c.id).await.unwrap(), None, "round {round}: the customer is gone");
+        for t in [&old, &new] {
+            let again = customer_of(&p.id, t);
+            let made = store.create_customer(&again, &partner_event(EventType::CustomerCreated, &p)).await;
+            assert_eq!(made, Ok(()), "round {round}: tenant {t} can be added again");
+            store.delete_customer(&p.id, &again.id, &partner_event(EventType::CustomerDeleted, &p)).await.unwrap();
+        }
+    }
 }
 
 async fn suspension_racing_key_issues_leaves_no_key(store: Arc<dyn Store>) {

@@ -122,8 +122,11 @@ impl CustomerStore for DynamoStore {
                 self.batch_delete(keys).await?;
                 continue;
             }
-            let mut del =
-                Op::delete(schema::customer(partner_id, id)).when(format!("attribute_exists(PK) AND {}", same_runs.0));
+            // Conditional on the version read too: a tenantId changed since then moved the tenant
+            // guard, and deleting the old guard would leave the new one behind for good.
+            let mut del = Op::delete(schema::customer(partner_id, id))
+                .when(format!("attribute_exists(PK) AND {} AND #version = :version", same_runs.0))
+                .val(":version", n(customer.version));
             if let Some(v) = same_runs.1 {
                 del = del.val(":runs", v);
             }
@@ -148,7 +151,8 @@ impl CustomerStore for DynamoStore {
                     // The partner's count is already zero (or the partner is gone): delete
                     // without touching it rather than fail.
                     let mut del = Op::delete(schema::customer(partner_id, id))
-                        .when(format!("attribute_exists(PK) AND {}", same_runs.0));
+                        .when(format!("attribute_exists(PK) AND {} AND #version = :version", same_runs.0))
+                        .val(":version", n(customer.version));
                     if let Some(v) = runs_counter.map(n) {
                         del = del.val(":runs", v);
                     }
