@@ -111,6 +111,26 @@ fn the_runs_worker_takes_one_message_per_invocation() {
     assert!(sqs["Properties"].get("MaximumBatchingWindowInSeconds").is_none(), "no window to fill a batch of one");
 }
 
+/// A stream batch the relay keeps failing must not hold the shard: bounded retries, bisection
+/// to isolate a bad record, and a dead-letter queue the relay may send to.
+#[test]
+fn the_outbox_stream_mapping_gives_up_on_a_poison_batch() {
+    let t = template();
+    let fns = functions(&t);
+    let relay = fns.iter().find(|f| f.handler == OUTBOX_RELAY).expect("the outbox relay");
+    let stream = relay.events.iter().find(|(k, _)| k == "DynamoDB").map(|(_, e)| *e).expect("the stream event");
+    let p = &stream["Properties"];
+    assert!(p["MaximumRetryAttempts"].as_u64().is_some_and(|n| n <= 5), "bounded retries");
+    assert_eq!(p["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    let on_failure = &p["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"].as_str(), Some("SQS"));
+    let dlq = serde_norway::to_string(&on_failure["Destination"]).unwrap();
+    assert!(dlq.contains("OutboxSignalsDeadLetterQueue"), "{dlq}");
+    assert!(t["Resources"]["OutboxSignalsDeadLetterQueue"]["Type"].as_str() == Some("AWS::SQS::Queue"));
+    let policies = serde_norway::to_string(&relay.props["Policies"]).unwrap();
+    assert!(policies.contains("OutboxSignalsDeadLetterQueue"), "the relay may send to it");
+}
+
 #[test]
 fn workers_are_wired_to_their_queue_and_schedule() {
     let t = template();
