@@ -72,6 +72,7 @@ macro_rules! store_contract {
             concurrent_customer_updates_apply_once_per_version,
             a_delete_racing_a_tenant_change_leaves_no_guard_behind,
             suspension_racing_key_issues_leaves_no_key,
+            suspension_is_not_starved_by_customer_writes,
             concurrent_hits_are_all_counted,
             concurrent_idempotency_claims_admit_one,
             claim_run_moves_queued_to_running_once,
@@ -1296,14 +1297,15 @@ async fn a_delete_racing_a_tenant_change_leaves_no_guard_behind(store: Arc<dyn S
                     let mut next = c.clone();
                     next.tenant_id = TenantId::parse(&new).unwrap();
                     next.version = 2;
-                    store.update_customer(&next, 1, &partner_event(EventType::CustomerUpdated, &p)).await
+                    (i, store.update_customer(&next, 1, &partner_event(EventType::CustomerUpdated, &p)).await)
                 } else {
-                    store.delete_customer(&p.id, &c.id, &partner_event(EventType::CustomerDeleted, &p)).await
+                    (i, store.delete_customer(&p.id, &c.id, &partner_event(EventType::CustomerDeleted, &p)).await)
                 }
             }
         })
         .await;
-        assert!(results[1].is_ok(), "round {round}: the delete succeeds: {:?}", results[1]);
+        let deleted = results.iter().find(|(i, _)| *i == 1).map(|(_, r)| r).unwrap();
+        assert_eq!(deleted, &Ok(()), "round {round}: the delete succeeds");
         assert_eq!(store.customer(&p.id, &c.id).await.unwrap(), None, "round {round}: the customer is gone");
         for t in [&old, &new] {
             let again = customer_of(&p.id, t);
@@ -1312,6 +1314,32 @@ async fn a_delete_racing_a_tenant_change_leaves_no_guard_behind(store: Arc<dyn S
             store.delete_customer(&p.id, &again.id, &partner_event(EventType::CustomerDeleted, &p)).await.unwrap();
         }
     }
+}
+
+/// A partner busy adding and removing customers is still suspended at the first try: customer
+/// writes do not contend with its status (only key issues do).
+async fn suspension_is_not_starved_by_customer_writes(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "busy@msp.example", AccountStatus::Active).await;
+    let results = together(60, |i| {
+        let store = store.clone();
+        let (p, by) = (p.clone(), Owner::distributor(&d.id));
+        async move {
+            if i == 12 {
+                (i, store.suspend_partner(&p.id, T0, &ev(EventType::PartnerSuspended, by)).await.map(|c| c.changed))
+            } else {
+                let c = customer_of(&p.id, &tenant(5000 + i as u32));
+                (i, store.create_customer(&c, &partner_event(EventType::CustomerCreated, &p)).await.map(|()| false))
+            }
+        }
+    })
+    .await;
+    let suspended = results.iter().find(|(i, _)| *i == 12).map(|(_, r)| r).unwrap();
+    assert_eq!(suspended, &Ok(true), "the suspension went through");
+    assert!(results.iter().all(|(_, r)| r.is_ok()), "{results:?}");
+    let after = store.partner(&p.id).await.unwrap().unwrap();
+    assert_eq!(after.status, AccountStatus::Suspended);
+    assert_eq!(after.customers_count, 59, "every customer counted");
 }
 
 async fn suspension_racing_key_issues_leaves_no_key(store: Arc<dyn Store>) {

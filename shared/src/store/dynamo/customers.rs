@@ -10,7 +10,8 @@ impl CustomerStore for DynamoStore {
         let mut guard = schema::tenant(&c.partner_id, &c.tenant_id);
         guard.insert("customer_id".into(), s(&c.id));
         let ops = vec![
-            Op::update(schema::partner(&c.partner_id), "ADD #customers_count :one, #ver :one")
+            // Not `ver`: that guards keys against suspension, and customer writes must not contend with it.
+            Op::update(schema::partner(&c.partner_id), "ADD #customers_count :one")
                 .when("attribute_exists(PK)")
                 .val(":one", n(1)),
             Op::put(item).fresh(),
@@ -133,10 +134,9 @@ impl CustomerStore for DynamoStore {
             let mut ops = vec![
                 del,
                 Op::delete(schema::tenant(partner_id, &customer.tenant_id)),
-                Op::update(schema::partner(partner_id), "ADD #customers_count :minus, #ver :one")
+                Op::update(schema::partner(partner_id), "ADD #customers_count :minus")
                     .when("attribute_exists(PK) AND #customers_count > :zero")
                     .val(":minus", n(-1))
-                    .val(":one", n(1))
                     .val(":zero", n(0)),
                 event_put(event)?,
             ];
