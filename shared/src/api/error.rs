@@ -175,7 +175,6 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::MaxKeys => Self::MaxKeys,
             StoreError::LastKey => Self::LastKey,
             other => Self::Internal(format!("store: {other}")),
         }

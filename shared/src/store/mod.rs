@@ -23,8 +23,6 @@ pub enum StoreError {
     CustomerExists,
     #[error("a partner with this email exists")]
     PartnerExists,
-    #[error("both key slots are taken")]
-    MaxKeys,
     #[error("the only active key cannot be revoked")]
     LastKey,
     #[error("the monthly run limit is reached")]
@@ -94,7 +92,8 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<Page<Partner>>;
     /// Every partner of a distributor (for usage aggregates: bounded by the distributor).
     async fn all_partners(&self, distributor_id: &str) -> StoreResult<Vec<Partner>>;
-    /// Sets plan and/or billing configuration.
+    /// Sets any of the plan, the billing configuration and the subscription given (`None`
+    /// leaves it), stamping `updated_at` with `at`.
     async fn update_partner_terms(
         &self,
         partner_id: &str,

@@ -8,10 +8,11 @@ use crate::domain::account::{Owner, Partner};
 use crate::domain::customer::Customer;
 use crate::domain::email::Email;
 use crate::domain::event::EventType;
+use crate::domain::run::{Run, RunFilter};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::rfc3339;
 use crate::domain::time::Timestamp;
-use crate::store::{CustomerStore, StoreError};
+use crate::store::{CustomerStore, Page, PageRequest, RunStore, StoreError};
 use crate::views;
 
 /// A customer as a create request describes it, already checked (names trimmed, the tenant id
@@ -39,7 +40,7 @@ fn customer_exists(tenant_id: &str) -> UseCaseError {
     UseCaseError::CustomerExists(format!("A customer with tenantId {tenant_id} already exists."))
 }
 
-/// Creates `new` for `partner` at `now` (unix seconds). Errors: `CustomerExists` (the partner
+/// Creates `new` for `partner` at `now`. Errors: `CustomerExists` (the partner
 /// has a customer with this tenant id), `NotFound` (the partner is gone).
 pub async fn create(
     store: &dyn CustomerStore,
@@ -148,4 +149,27 @@ pub async fn delete(
         .delete_customer(&partner.id, id, &evt)
         .await
         .on(StoreError::NotFound, || UseCaseError::not_found("customer", id))
+}
+
+/// A page of the partner's customers, in creation order (P4, D10).
+pub async fn list(
+    store: &dyn CustomerStore,
+    partner: &Partner,
+    page: &PageRequest,
+) -> Result<Page<Customer>, UseCaseError> {
+    Ok(store.list_customers(&partner.id, page).await?)
+}
+
+/// The partner's customer `id` with its newest `recent` runs, newest first (P7).
+pub async fn with_recent_runs(
+    customers: &dyn CustomerStore,
+    runs: &dyn RunStore,
+    partner: &Partner,
+    id: &str,
+    recent: usize,
+) -> Result<(Customer, Vec<Run>), UseCaseError> {
+    let customer = find(customers, partner, id).await?;
+    let filter = RunFilter { customer_id: Some(customer.id.clone()), ..Default::default() };
+    let newest = runs.list_runs(&partner.id, &filter, &PageRequest { limit: recent, after: None }).await?;
+    Ok((customer, newest.items))
 }

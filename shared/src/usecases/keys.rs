@@ -22,7 +22,7 @@ pub struct IssuedKey {
     pub key: String,
 }
 
-/// The `key.created` event for a key issued to `owner` in `slot` at `now` (unix seconds).
+/// The `key.created` event for a key issued to `owner` in `slot` at `now`.
 pub fn created_event(ids: Ids<'_>, owner: &Owner, slot: u8, now: Timestamp) -> Event {
     ids.event(EventType::KeyCreated, owner.clone(), None, now, json!({ "slot": slot, "createdAt": rfc3339(now) }))
 }

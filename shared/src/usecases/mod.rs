@@ -80,7 +80,6 @@ impl UseCaseError {
 impl From<StoreError> for UseCaseError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::MaxKeys => Self::MaxKeys,
             StoreError::LastKey => Self::LastKey,
             other => Self::Store(other),
         }
@@ -124,7 +123,7 @@ impl Ids<'_> {
         self.gen.new_id(self.clock.now_ms().max(0) as u64)
     }
 
-    /// An event about `account` at `now` (unix seconds, UTC), with a fresh event id.
+    /// An event about `account` at `now`, with a fresh event id.
     pub fn event(
         &self,
         kind: EventType,

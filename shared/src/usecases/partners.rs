@@ -11,6 +11,7 @@ use crate::domain::event::EventType;
 use crate::domain::time::rfc3339;
 use crate::domain::time::Timestamp;
 use crate::store::{AccountStore, StoreError};
+use crate::store::{Page, PageRequest};
 
 /// Refuses work that needs an active partner (`PartnerInactive`), e.g. D12's "triggering
 /// assessments" for a pending or suspended sub-partner.
@@ -171,4 +172,14 @@ pub async fn transition(
             (c.partner, at)
         }
     })
+}
+
+/// A page of the distributor's partners in creation order, optionally of one status (D2).
+pub async fn list(
+    store: &dyn AccountStore,
+    distributor: &Distributor,
+    status: Option<AccountStatus>,
+    page: &PageRequest,
+) -> Result<Page<Partner>, UseCaseError> {
+    Ok(store.list_partners(&distributor.id, status, page).await?)
 }

@@ -18,7 +18,7 @@ pub struct SharedReport {
     pub report: RunReport,
 }
 
-/// The report `token` points at, if the token is genuine and unexpired at `now` (unix seconds)
+/// The report `token` points at, if the token is genuine and unexpired at `now`
 /// and its run is completed and still stored. Errors: `NotFound`, with the reason for a bad or
 /// expired link, or "no longer available" for a run that is gone.
 pub async fn open(

@@ -5,12 +5,13 @@
 use super::{Ids, UseCaseError};
 use crate::domain::account::Partner;
 use crate::domain::catalog::{Catalog, Plan, Product};
+use crate::domain::run::RunFilter;
 use crate::domain::run::{Run, RunReport, RunStatus};
 use crate::domain::time::Month;
 use crate::domain::time::Timestamp;
 use crate::queue::{RunMessage, RunQueue};
 use crate::reports;
-use crate::store::{CustomerStore, RunStore, StoreError};
+use crate::store::{CustomerStore, Page, PageRequest, RunStore, StoreError};
 
 /// The partner's plan; a plan missing from the catalogue is a configuration fault (`Internal`).
 pub fn plan_of<'a>(catalog: &'a Catalog, partner: &Partner) -> Result<&'a Plan, UseCaseError> {
@@ -68,7 +69,7 @@ pub struct RunPorts<'a> {
     pub ids: Ids<'a>,
 }
 
-/// Counts and stores one queued run of `customer_id` at `now` (unix seconds), then hands it to
+/// Counts and stores one queued run of `customer_id` at `now`, then hands it to
 /// the runs queue. Errors: `NotFound` (no such customer of the partner), `RunLimitReached`.
 /// A queue failure after the write is logged, not returned: the run is stored and counted, and
 /// the stale-run sweep re-sends a run whose message never reached the queue.
@@ -137,7 +138,7 @@ pub struct RunDetail {
 }
 
 /// The partner's run `id` (`NotFound` otherwise). A completed run's report link is made anew
-/// at `now` (unix seconds) for 30 days: the one made at completion may have expired.
+/// at `now` for 30 days: the one made at completion may have expired.
 pub async fn detail(
     runs: &dyn RunStore,
     customers: &dyn CustomerStore,
@@ -154,4 +155,26 @@ pub async fn detail(
         report = runs.run_report(&partner.id, &run.id).await?;
     }
     Ok(RunDetail { run, customer_name, report })
+}
+
+/// A page of the partner's runs, newest first, of those `filter` keeps (P12, D13).
+pub async fn list(
+    runs: &dyn RunStore,
+    partner: &Partner,
+    filter: &RunFilter,
+    page: &PageRequest,
+) -> Result<Page<Run>, UseCaseError> {
+    Ok(runs.list_runs(&partner.id, filter, page).await?)
+}
+
+/// The partner's run `id` and its stored report (`None` until it completes); `NotFound`
+/// otherwise. The findings route pages through the report's findings.
+pub async fn with_report(
+    runs: &dyn RunStore,
+    partner: &Partner,
+    id: &str,
+) -> Result<(Run, Option<RunReport>), UseCaseError> {
+    let run = runs.run(&partner.id, id).await?.ok_or_else(|| UseCaseError::not_found("assessment run", id))?;
+    let report = runs.run_report(&partner.id, &run.id).await?;
+    Ok((run, report))
 }

@@ -1,16 +1,16 @@
 //! A distributor's usage for a month (contract D14).
 
 use super::UseCaseError;
-use crate::domain::account::Distributor;
+use crate::domain::account::{Distributor, Partner};
 use crate::domain::time::Month;
 use crate::domain::time::Timestamp;
 use crate::domain::usage::MonthUsage;
-use crate::store::UsageReportStore;
+use crate::store::{LiveUsageStore, RunStore, UsageReportStore};
 use crate::usage_report::live_usage;
 
 /// The distributor's usage in `month`: a month that has ended is answered from its snapshot
 /// once the usage report has closed it (so later changes never alter it); otherwise it is
-/// counted live. `now` is unix seconds, UTC.
+/// counted live. `now` is the current time.
 pub async fn month_usage(
     store: &dyn UsageReportStore,
     distributor: &Distributor,
@@ -22,4 +22,29 @@ pub async fn month_usage(
         Some(snapshot) => snapshot.usage,
         None => live_usage(store, &distributor.id, month).await?,
     })
+}
+
+/// Runs the partner has used in `month` (P1's and D5's `usage`).
+pub async fn runs_used(runs: &dyn RunStore, partner: &Partner, month: Month) -> Result<u32, UseCaseError> {
+    Ok(runs.runs_used(&partner.id, month).await?)
+}
+
+/// D1's totals for `month`: partners, runs used and customers, across the distributor's partners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DistributorTotals {
+    pub partners: usize,
+    pub runs: u64,
+    pub customers: u64,
+}
+
+/// The distributor's totals for `month`, counted live.
+pub async fn distributor_totals(
+    store: &dyn LiveUsageStore,
+    distributor: &Distributor,
+    month: Month,
+) -> Result<DistributorTotals, UseCaseError> {
+    let partners = store.all_partners(&distributor.id).await?;
+    let runs = store.runs_used_by_partners(&distributor.id, month).await?.iter().map(|(_, n)| u64::from(*n)).sum();
+    let customers = partners.iter().map(|p| u64::from(p.customers_count)).sum();
+    Ok(DistributorTotals { partners: partners.len(), runs, customers })
 }

@@ -9,7 +9,7 @@ use crate::domain::ids::EventId;
 use crate::domain::time::rfc3339;
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{Delivery, Endpoint};
-use crate::store::{StoreError, WebhookStore};
+use crate::store::{Page, PageRequest, StoreError, WebhookStore};
 use crate::webhooks::dispatcher::{attempt, signing_secrets, Tried};
 use crate::webhooks::relay::WebhookQueue;
 use crate::webhooks::secrets::encrypt;
@@ -177,4 +177,18 @@ pub async fn ping(
     })
     .to_string();
     Ok(attempt(transport, &endpoint, &secrets, &event_id, "ping", body.as_bytes(), now).await)
+}
+
+/// A page of the owner's endpoints in creation order.
+pub async fn list(store: &dyn WebhookStore, owner: &Owner, page: &PageRequest) -> Result<Page<Endpoint>, UseCaseError> {
+    Ok(store.list_endpoints(owner, page).await?)
+}
+
+/// A page of the deliveries of `endpoint` (one of the owner's, found by [`find`]), newest first.
+pub async fn deliveries(
+    store: &dyn WebhookStore,
+    endpoint: &Endpoint,
+    page: &PageRequest,
+) -> Result<Page<Delivery>, UseCaseError> {
+    Ok(store.list_deliveries(&endpoint.id, page).await?)
 }

@@ -9,6 +9,7 @@ use crate::domain::account::Partner;
 use crate::domain::catalog::Plan;
 use crate::domain::time::Timestamp;
 use crate::domain::time::{rfc3339, Month};
+use crate::usecases::usage;
 use crate::views;
 
 /// The partner's plan; a plan missing from the catalogue is a configuration fault.
@@ -19,7 +20,7 @@ fn plan_of<'a>(app: &'a App, partner: &Partner) -> Result<&'a Plan, ApiError> {
 /// `usage` for the current month as P1 and D5 show it.
 pub(super) async fn partner_usage(app: &App, partner: &Partner, now: Timestamp) -> Result<serde_json::Value, ApiError> {
     let month = Month::of(now);
-    let used = app.store.runs_used(&partner.id, month).await?;
+    let used = usage::runs_used(app.store.as_ref(), partner, month).await?;
     let limit = plan_of(app, partner)?.runs_limit_shown();
     Ok(views::partner_usage(&month.to_string(), used, limit, partner.customers_count))
 }
@@ -45,16 +46,14 @@ pub fn products(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 pub async fn distributor_me(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let d = ctx.distributor()?;
     let month = Month::of(ctx.now);
-    let partners = app.store.all_partners(&d.id).await?;
-    let runs: u64 = app.store.runs_used_by_partners(&d.id, month).await?.iter().map(|(_, n)| u64::from(*n)).sum();
-    let customers: u64 = partners.iter().map(|p| u64::from(p.customers_count)).sum();
+    let totals = usage::distributor_totals(app.store.as_ref(), d, month).await?;
     Ok(Reply::ok(json!({
         "id": d.id,
         "company": d.company,
         "email": d.email,
         "status": d.status.as_str(),
-        "partnersCount": partners.len(),
-        "usage": { "month": month.to_string(), "totalRuns": runs, "totalCustomers": customers },
+        "partnersCount": totals.partners,
+        "usage": { "month": month.to_string(), "totalRuns": totals.runs, "totalCustomers": totals.customers },
         "createdAt": rfc3339(d.created_at),
     })))
 }

@@ -104,7 +104,7 @@ pub async fn list(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiE
         filter.customer_id.as_deref().unwrap_or_default()
     );
     let paging = Paging::read(app, ctx, &scope)?;
-    let page = app.store.list_runs(&partner.id, &filter, &paging.request).await?;
+    let page = runs::list(app.store.as_ref(), partner, &filter, &paging.request).await?;
     let runs: Vec<Value> = page.items.iter().map(views::run_summary).collect();
     Ok(Reply::ok(json!({ "runs": runs, "nextCursor": paging.next_cursor(app, page.next) })))
 }
@@ -141,11 +141,10 @@ pub async fn findings(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str) -> 
     };
     let outcome = pick("outcome", OUTCOMES)?;
     let severity = pick("severity", SEVERITIES)?;
-    let run = app.store.run(&partner.id, run_id).await?.ok_or_else(|| ApiError::not_found("assessment run", run_id))?;
+    let (run, report) = runs::with_report(app.store.as_ref(), partner, run_id).await?;
     let scope =
         format!("{}|{}|{}|{}", partner.id, run.id, outcome.as_deref().unwrap_or(""), severity.as_deref().unwrap_or(""));
     let paging = Paging::read(app, ctx, &scope)?;
-    let report = app.store.run_report(&partner.id, &run.id).await?;
     let matching: Vec<_> = report
         .iter()
         .flat_map(|r| &r.findings)

@@ -8,8 +8,6 @@ use super::super::response::Reply;
 use super::super::{App, Ctx};
 use super::{create_each, Paging};
 use crate::domain::account::Partner;
-use crate::domain::run::RunFilter;
-use crate::store::PageRequest;
 use crate::usecases::customers::{self, CustomerPatch, NewCustomer};
 use crate::views;
 
@@ -34,7 +32,7 @@ fn read_new_customer(mut f: Fields) -> Result<NewCustomer, ApiError> {
 
 pub async fn list(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
     let paging = Paging::read(app, ctx, &partner.id)?;
-    let page = app.store.list_customers(&partner.id, &paging.request).await?;
+    let page = customers::list(app.store.as_ref(), partner, &paging.request).await?;
     let customers: Vec<Value> = page.items.iter().map(views::customer_summary).collect();
     Ok(Reply::ok(json!({ "customers": customers, "nextCursor": paging.next_cursor(app, page.next) })))
 }
@@ -56,10 +54,9 @@ pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Repl
 }
 
 pub async fn get(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
-    let customer = customers::find(app.store.as_ref(), partner, ctx.param("id")).await?;
-    let filter = RunFilter { customer_id: Some(customer.id.clone()), ..Default::default() };
-    let recent = app.store.list_runs(&partner.id, &filter, &PageRequest { limit: RECENT_RUNS, after: None }).await?;
-    Ok(Reply::ok(views::customer_with_runs(&customer, &recent.items)))
+    let store = app.store.as_ref();
+    let (customer, recent) = customers::with_recent_runs(store, store, partner, ctx.param("id"), RECENT_RUNS).await?;
+    Ok(Reply::ok(views::customer_with_runs(&customer, &recent)))
 }
 
 pub async fn update(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {

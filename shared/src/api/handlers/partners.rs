@@ -53,7 +53,7 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
         })
         .transpose()?;
     let paging = Paging::read(app, ctx, status.map_or("", |s| s.as_str()))?;
-    let page = app.store.list_partners(&d.id, status, &paging.request).await?;
+    let page = partners::list(app.store.as_ref(), d, status, &paging.request).await?;
     let partners: Vec<Value> = page.items.iter().map(views::partner_summary).collect();
     Ok(Reply::ok(json!({ "partners": partners, "nextCursor": paging.next_cursor(app, page.next) })))
 }

@@ -93,7 +93,7 @@ async fn find(app: &App, ctx: &Ctx) -> Result<Endpoint, ApiError> {
 
 pub async fn list(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let paging = Paging::read(app, ctx, "")?;
-    let page = app.store.list_endpoints(&ctx.principal.owner(), &paging.request).await?;
+    let page = webhooks::list(app.store.as_ref(), &ctx.principal.owner(), &paging.request).await?;
     let webhooks: Vec<Value> = page.items.iter().map(view).collect();
     Ok(Reply::ok(json!({ "webhooks": webhooks, "nextCursor": paging.next_cursor(app, page.next) })))
 }
@@ -182,7 +182,7 @@ pub async fn test(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 pub async fn deliveries(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let endpoint = find(app, ctx).await?;
     let paging = Paging::read(app, ctx, &endpoint.id)?;
-    let page = app.store.list_deliveries(&endpoint.id, &paging.request).await?;
+    let page = webhooks::deliveries(app.store.as_ref(), &endpoint, &paging.request).await?;
     let deliveries: Vec<Value> = page.items.iter().map(delivery_view).collect();
     Ok(Reply::ok(json!({ "deliveries": deliveries, "nextCursor": paging.next_cursor(app, page.next) })))
 }

@@ -255,8 +255,8 @@ fn no_policy_reason(s: &TenantSnapshot, what: &str) -> String {
     let mut reason = format!("No enabled Conditional Access policy {what}");
     if reporting > 0 {
         reason.push_str(&format!(
-            " ({reporting} report-only polic{} enforce nothing)",
-            if reporting == 1 { "y does" } else { "ies" }
+            " ({reporting} report-only {} nothing)",
+            if reporting == 1 { "policy enforces" } else { "policies enforce" }
         ));
     }
     reason
