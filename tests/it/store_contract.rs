@@ -525,7 +525,7 @@ async fn keys_are_issued_into_free_slots(store: Arc<dyn Store>) {
 
     let e1 = ev(EventType::KeyCreated, owner.clone());
     store.issue_key(&owner, 1, "hash-1", T0, Some(&e1)).await.unwrap();
-    let k1 = ApiKeyView::of(&owner, 1, "hash-1", T0);
+    let k1 = StoredKeyView::of(&owner, 1, "hash-1", T0);
     assert_eq!(store.key_by_hash("hash-1").await.unwrap(), Some(k1.clone()));
     assert!(recorded(&store, &e1).await);
 
@@ -540,7 +540,7 @@ async fn keys_are_issued_into_free_slots(store: Arc<dyn Store>) {
     let before = outbox(&store).await;
     store.issue_key(&owner, 2, "hash-2", T0 + 2, None).await.unwrap();
     assert_eq!(outbox(&store).await, before);
-    let k2 = ApiKeyView::of(&owner, 2, "hash-2", T0 + 2);
+    let k2 = StoredKeyView::of(&owner, 2, "hash-2", T0 + 2);
     let mut keys = store.keys_of(&owner).await.unwrap();
     keys.sort_by_key(|k| k.slot);
     assert_eq!(keys, vec![k1, k2]);
@@ -548,18 +548,18 @@ async fn keys_are_issued_into_free_slots(store: Arc<dyn Store>) {
     // A distributor's keys are its own.
     let dist = Owner::distributor(&d.id);
     store.issue_key(&dist, 1, "hash-d", T0, None).await.unwrap();
-    assert_eq!(store.keys_of(&dist).await.unwrap(), vec![ApiKeyView::of(&dist, 1, "hash-d", T0)]);
+    assert_eq!(store.keys_of(&dist).await.unwrap(), vec![StoredKeyView::of(&dist, 1, "hash-d", T0)]);
     assert_eq!(store.keys_of(&owner).await.unwrap().len(), 2);
     assert_eq!(store.key_by_hash("hash-unknown").await.unwrap(), None);
     assert!(store.keys_of(&Owner::partner("prt_doesnotexist00000000")).await.unwrap().is_empty());
 }
 
-/// Builds the `ApiKey` the store should hand back.
-struct ApiKeyView;
+/// Builds the `StoredKey` the store should hand back.
+struct StoredKeyView;
 
-impl ApiKeyView {
-    fn of(owner: &Owner, slot: u8, hash: &str, at: Timestamp) -> shared::store::ApiKey {
-        shared::store::ApiKey { hash: hash.to_string(), owner: owner.clone(), slot, created_at: at }
+impl StoredKeyView {
+    fn of(owner: &Owner, slot: u8, hash: &str, at: Timestamp) -> shared::store::StoredKey {
+        shared::store::StoredKey { hash: hash.to_string(), owner: owner.clone(), slot, created_at: at }
     }
 }
 

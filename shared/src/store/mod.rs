@@ -56,8 +56,10 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+/// An API key as the store keeps it: its keyed hash in one of its owner's two slots (the key
+/// itself, `domain::api_key::ApiKey`, is never stored).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiKey {
+pub struct StoredKey {
     /// Keyed hash of the key (hex); the key itself is never stored.
     pub hash: String,
     pub owner: Owner,
@@ -110,7 +112,7 @@ pub trait AccountStore: Send + Sync {
 
 #[async_trait]
 pub trait KeyStore: Send + Sync {
-    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>>;
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<StoredKey>>;
     /// Puts the key in `slot` if that slot is free (`Conflict` when it is taken) and the
     /// owning partner is not suspended (`OwnerSuspended`: suspension and issue never interleave).
     async fn issue_key(
@@ -123,7 +125,7 @@ pub trait KeyStore: Send + Sync {
     ) -> StoreResult<()>;
     /// `NotFound` for an empty slot, `LastKey` when it is the only key.
     async fn revoke_key(&self, owner: &Owner, slot: u8, event: &Event) -> StoreResult<()>;
-    async fn keys_of(&self, owner: &Owner) -> StoreResult<Vec<ApiKey>>;
+    async fn keys_of(&self, owner: &Owner) -> StoreResult<Vec<StoredKey>>;
 }
 
 #[async_trait]

@@ -15,16 +15,16 @@ pub(super) struct KeyRecord {
     pub(super) created_at: Timestamp,
 }
 
-impl From<KeyRecord> for ApiKey {
+impl From<KeyRecord> for StoredKey {
     fn from(r: KeyRecord) -> Self {
-        ApiKey { hash: r.hash, owner: r.owner, slot: r.slot, created_at: r.created_at }
+        StoredKey { hash: r.hash, owner: r.owner, slot: r.slot, created_at: r.created_at }
     }
 }
 
 #[async_trait]
 impl KeyStore for DynamoStore {
-    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>> {
-        Ok(self.get_as::<KeyRecord>(schema::api_key(hash)).await?.map(ApiKey::from))
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<StoredKey>> {
+        Ok(self.get_as::<KeyRecord>(schema::api_key(hash)).await?.map(StoredKey::from))
     }
 
     async fn issue_key(
@@ -95,8 +95,8 @@ impl KeyStore for DynamoStore {
         Err(StoreError::Backend("the keys kept changing; gave up".into()))
     }
 
-    async fn keys_of(&self, owner: &Owner) -> StoreResult<Vec<ApiKey>> {
-        Ok(self.slots(owner).await?.into_iter().map(ApiKey::from).collect())
+    async fn keys_of(&self, owner: &Owner) -> StoreResult<Vec<StoredKey>> {
+        Ok(self.slots(owner).await?.into_iter().map(StoredKey::from).collect())
     }
 }
 

@@ -6,7 +6,7 @@ use crate::domain::time::Timestamp;
 
 #[async_trait]
 impl KeyStore for MemoryStore {
-    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>> {
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<StoredKey>> {
         Ok(self.lock().keys.get(hash).cloned())
     }
 
@@ -29,7 +29,8 @@ impl KeyStore for MemoryStore {
             return Err(StoreError::Conflict);
         }
         slots.insert(slot, hash.to_string());
-        s.keys.insert(hash.to_string(), ApiKey { hash: hash.to_string(), owner: owner.clone(), slot, created_at: at });
+        s.keys
+            .insert(hash.to_string(), StoredKey { hash: hash.to_string(), owner: owner.clone(), slot, created_at: at });
         if let Some(e) = event {
             s.record(e);
         }
@@ -51,7 +52,7 @@ impl KeyStore for MemoryStore {
         Ok(())
     }
 
-    async fn keys_of(&self, owner: &Owner) -> StoreResult<Vec<ApiKey>> {
+    async fn keys_of(&self, owner: &Owner) -> StoreResult<Vec<StoredKey>> {
         let s = self.lock();
         Ok(s.key_slots
             .get(owner)

@@ -34,7 +34,7 @@ struct State {
     partners_by_distributor: BTreeSet<(String, String)>,
     /// (distributor, lower-cased email) → partner id
     partner_emails: HashMap<(String, String), String>,
-    keys: HashMap<String, ApiKey>,
+    keys: HashMap<String, StoredKey>,
     /// owner → slot → key hash
     key_slots: HashMap<Owner, BTreeMap<u8, String>>,
     /// partner → customer id → customer
