@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
-use shared::domain::account::{Owner, Partner};
+use shared::domain::account::Partner;
 use shared::domain::customer::Customer;
 use shared::domain::email::Email;
-use shared::domain::event::{Event, EventType};
+use shared::domain::event::EventType;
 use shared::domain::ids::IdGen;
 use shared::domain::run::{Run, RunFilter, RunStatus};
 use shared::domain::tenant::TenantId;
@@ -15,16 +14,7 @@ use shared::domain::time::{Month, Timestamp};
 use shared::store::{PageRequest, Store, StoreError};
 use tests::{tenant, T0};
 
-fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
-    Event {
-        id: ids.time_ordered("evt_", (T0.unix() * 1000) as u64).into(),
-        kind,
-        timestamp: T0,
-        account: Owner::partner(partner),
-        distributor_id: None,
-        data: json!({}),
-    }
-}
+use tests::stored::event;
 
 async fn partner_with_customer(store: &Arc<dyn Store>, ids: &IdGen) -> (Partner, Customer) {
     let p = tests::stored::stored_partner(store, ids, Email::parse("p@example.com").unwrap(), "enterprise", None).await;

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue as AV;
 use serde_json::json;
-use shared::domain::account::{BillingConfig, Owner, Partner};
+use shared::domain::account::{BillingConfig, Partner};
 use shared::domain::customer::Customer;
 use shared::domain::email::Email;
-use shared::domain::event::{Event, EventType};
+use shared::domain::event::EventType;
 use shared::domain::ids::IdGen;
 use shared::domain::run::{CheckStatus, Run, RunFilter, RunReport, RunStatus, Severity};
 use shared::domain::time::Month;
@@ -116,16 +116,7 @@ async fn partner(store: &Arc<dyn Store>, ids: &IdGen) -> Partner {
     tests::stored::stored_partner(store, ids, email, "professional", Some(BillingConfig::default())).await
 }
 
-fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
-    Event {
-        id: ids.time_ordered("evt_", (T0.unix() * 1000) as u64).into(),
-        kind,
-        timestamp: T0,
-        account: Owner::partner(partner),
-        distributor_id: None,
-        data: json!({}),
-    }
-}
+use tests::stored::event;
 
 /// What both adapters must read back, through the port, of the old customer, run and report.
 async fn reads_as_before(store: &Arc<dyn Store>, p: &Partner, customer: &str, run: &str) {

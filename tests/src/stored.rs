@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use shared::domain::account::{AccountStatus, BillingConfig, Distributor, Partner, Subscription};
+use serde_json::json;
+use shared::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription};
 use shared::domain::email::Email;
+use shared::domain::event::{Event, EventType};
 use shared::domain::ids::IdGen;
 use shared::store::Store;
 
@@ -45,4 +47,16 @@ pub async fn stored_partner(
     };
     store.create_partner(&p).await.expect("partner stored");
     p
+}
+
+/// An event of `kind` about `partner` at `T0`, with no data (what the store records with a change).
+pub fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
+    Event {
+        id: ids.time_ordered("evt_", (T0.unix() * 1000) as u64).into(),
+        kind,
+        timestamp: T0,
+        account: Owner::partner(partner),
+        distributor_id: None,
+        data: json!({}),
+    }
 }
