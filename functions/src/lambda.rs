@@ -17,9 +17,10 @@ use shared::config::Config;
 use shared::domain::time::{Clock, SystemClock, Timestamp};
 use shared::queue::sqs::{SqsQueue, NOT_BEFORE};
 use shared::queue::Ack;
-use shared::queue::RunMessage;
+use shared::queue::{RunMessage, RunQueue};
 use shared::runner::Runner;
 use shared::store::dynamo::DynamoStore;
+use shared::store::RunStore;
 use shared::webhooks::dispatcher::Dispatcher;
 use shared::webhooks::relay::Relay;
 use shared::webhooks::WebhookMessage;
@@ -208,8 +209,15 @@ pub async fn webhooks_batch(dispatcher: &Dispatcher, queue: &SqsQueue, event: Sq
 /// Drains the outbox (whatever woke the relay) and re-queues lost retries; returns how many
 /// events moved and how many deliveries were re-queued.
 pub async fn relay_once(relay: &Relay) -> Result<(usize, usize), Error> {
+    let moved = drain(relay).await?;
+    let swept = relay.sweep(100).await?;
+    Ok((moved, swept))
+}
+
+/// Drains the outbox in pages of 100, at most 50 of them: an invocation has a time limit, and
+/// the next wake-up takes the rest.
+async fn drain(relay: &Relay) -> Result<usize, Error> {
     let mut moved = 0;
-    // Bounded: a function invocation has a time limit; the next wake-up takes the rest.
     for _ in 0..50 {
         let n = relay.drain(100).await?;
         moved += n;
@@ -217,8 +225,49 @@ pub async fn relay_once(relay: &Relay) -> Result<(usize, usize), Error> {
             break;
         }
     }
-    let swept = relay.sweep(100).await?;
-    Ok((moved, swept))
+    Ok(moved)
+}
+
+/// What one relay invocation did, step by step.
+#[derive(Debug)]
+pub struct RelayTick {
+    /// Runs left queued too long whose message was sent again.
+    pub runs_resent: Result<usize, String>,
+    /// Deliveries whose lost retry was queued again.
+    pub requeued: Result<usize, String>,
+    /// Outbox events fanned out to deliveries.
+    pub events: Result<usize, String>,
+}
+
+impl RelayTick {
+    /// Whether any step failed (the invocation then reports an error, so it is retried).
+    pub fn failed(&self) -> bool {
+        self.runs_resent.is_err() || self.requeued.is_err() || self.events.is_err()
+    }
+
+    /// The counts as the function answers them; a failed step shows its error.
+    pub fn to_json(&self) -> serde_json::Value {
+        let show = |r: &Result<usize, String>| match r {
+            Ok(n) => serde_json::json!(n),
+            Err(e) => serde_json::json!({ "error": e }),
+        };
+        serde_json::json!({
+            "events": show(&self.events),
+            "requeued": show(&self.requeued),
+            "runsResent": show(&self.runs_resent),
+        })
+    }
+}
+
+/// One relay invocation (the table's stream or the 5-minute schedule woke it). Each step has
+/// its own bound and runs whatever the others did, cheapest first: runs whose message was lost
+/// are re-sent (100 at most), lost webhook retries re-queued (100), then the outbox drained.
+/// So a long drain, or one event that keeps failing, never holds back the other two.
+pub async fn relay_tick(relay: &Relay, runs: &dyn RunStore, queue: &dyn RunQueue, now: Timestamp) -> RelayTick {
+    let runs_resent = shared::runner::requeue_stale_runs(runs, queue, now, 100).await;
+    let requeued = relay.sweep(100).await.map_err(|e| e.to_string());
+    let events = drain(relay).await.map_err(|e| e.to_string());
+    RelayTick { runs_resent, requeued, events }
 }
 
 /// How long a run's attempt holds it: the runs queue's visibility timeout (the template sets
@@ -268,11 +317,12 @@ pub async fn main() -> Result<(), Error> {
             lambda_runtime::run(lambda_runtime::service_fn(move |_event: LambdaEvent<serde_json::Value>| {
                 let (relay, app, runs) = (relay.clone(), app.clone(), runs.clone());
                 async move {
-                    let (moved, swept) = relay_once(&relay).await?;
-                    // Runs whose message was lost after their write are sent again here too.
-                    let runs_resent =
-                        shared::runner::requeue_stale_runs(app.store.as_ref(), runs.as_ref(), app.now(), 100).await?;
-                    Ok::<_, Error>(serde_json::json!({ "events": moved, "requeued": swept, "runsResent": runs_resent }))
+                    let tick = relay_tick(&relay, app.store.as_ref(), runs.as_ref(), app.now()).await;
+                    if tick.failed() {
+                        tracing::error!(tick = %tick.to_json(), "a relay step failed");
+                        return Err::<serde_json::Value, Error>(format!("relay: {}", tick.to_json()).into());
+                    }
+                    Ok(tick.to_json())
                 }
             }))
             .await

@@ -206,3 +206,50 @@ async fn webhooks_go_from_the_outbox_through_sqs_to_the_receiver() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].headers["x-baref00t-event"], "customer.created");
 }
+
+/// A webhooks queue that refuses everything: the outbox cannot drain past its first event.
+struct RefusingQueue;
+
+#[async_trait::async_trait]
+impl shared::webhooks::relay::WebhookQueue for RefusingQueue {
+    async fn send_webhook(
+        &self,
+        _: &shared::webhooks::WebhookMessage,
+        _: i64,
+    ) -> Result<(), shared::queue::QueueError> {
+        Err(shared::queue::QueueError::Backend("refused".into()))
+    }
+}
+
+/// One relay step failing (here every webhook send, so the outbox cannot drain) holds back
+/// neither the re-send of runs whose message was lost nor the invocation's report of it.
+#[tokio::test]
+async fn a_failing_drain_does_not_hold_back_the_stale_run_resend() {
+    let mut h = Harness::new().await;
+    h.partner(Method::POST, "/webhooks", Some(webhook_body("https://hooks.example.com/x", &["customer.created"])))
+        .await
+        .assert_status(201);
+    let c = h.customer("Contoso", &tests::tenant(1)).await;
+    h.partner(Method::POST, "/assessments", Some(assessment_body(&c, "essential-eight"))).await.assert_status(202);
+    assert_eq!(h.queued_messages().len(), 1);
+    // The run's message is lost; a quarter of an hour later it counts as stale.
+    h.clock.advance(shared::runner::STALE_QUEUED_SECS + 60);
+    let refusing = shared::compose::Service::new(shared::compose::Parts {
+        config: h.app.config.clone(),
+        secrets: h.app.secrets.clone(),
+        store: h.app.store.clone(),
+        runs: h.app.runs.clone(),
+        webhooks: Arc::new(RefusingQueue),
+        clock: h.clock.clone(),
+        collector: Arc::new(shared::assess::collect::FixtureCollector),
+        transport: Some(h.app.transport.clone()),
+        billing: Some(h.app.billing.clone()),
+    });
+    let relay = refusing.relay();
+    let tick = lambda::relay_tick(&relay, h.app.store.as_ref(), h.app.runs.as_ref(), h.app.now()).await;
+    assert!(tick.events.is_err(), "the drain failed: {tick:?}");
+    assert_eq!(tick.runs_resent, Ok(1), "the stale run was sent again all the same");
+    assert!(tick.failed(), "and the invocation reports the failure");
+    assert_eq!(tick.to_json()["runsResent"], 1);
+    assert_eq!(h.queued_messages().len(), 2, "the run's message, sent again");
+}
