@@ -9,12 +9,7 @@ use bytes::Bytes;
 use http::{Method, Request};
 use serde_json::json;
 use shared::api::idempotency::{self, sealed};
-use shared::assess::collect::FixtureCollector;
-use shared::compose::{Parts, Service};
-use shared::config::{Config, Secrets};
 use shared::domain::account::Owner;
-use shared::domain::time::ManualClock;
-use shared::queue::memory::MemoryQueue;
 use shared::store::memory::MemoryStore;
 use shared::store::{IdempotencyClaim, Store};
 use tests::*;
@@ -34,20 +29,7 @@ async fn kept(store: &Arc<dyn Store>, owner: &Owner, key: &str, route: &str, pat
 }
 
 async fn secrets_are_sealed_at_rest_on(store: Arc<dyn Store>) {
-    let clock = Arc::new(ManualClock::at(T0));
-    let service = Service::new(Parts {
-        config: Config::default(),
-        secrets: Secrets::random(),
-        store: store.clone(),
-        runs: Arc::new(MemoryQueue::new(clock.clone(), 120)),
-        webhooks: Arc::new(MemoryQueue::new(clock.clone(), 60)),
-        clock,
-        collector: Arc::new(FixtureCollector),
-        transport: None,
-        billing: None,
-    });
-    let accounts = functions::dev_server::bootstrap(&service.app, None, None).await.unwrap();
-    let router = shared::api::router(service.app.clone());
+    let tests::stored::OnStore { accounts, router, .. } = tests::stored::on_store(store.clone()).await;
     let send = |path: &str, idem: &str, body: &str| {
         Request::builder()
             .method(Method::POST)

@@ -592,3 +592,48 @@ async fn no_client_mistake_yields_a_500() {
         }
     }
 }
+
+/// An id parameter that cannot be one of ours (over 64 characters, or other than letters,
+/// digits and `_`) is refused before any store call: DynamoDB refuses keys over 1 KiB, which
+/// answered 500. A well-formed id that names nothing is still 404. On both adapters.
+async fn ids_are_checked_before_the_store_on(store: std::sync::Arc<dyn shared::store::Store>) {
+    let on = tests::stored::on_store(store).await;
+    let send = |path: String, key_header: &'static str, key: String| {
+        http::Request::builder().uri(path).header(key_header, key).body(Bytes::new()).unwrap()
+    };
+    let long = "a".repeat(1100);
+    let partner = on.accounts.partner_key.clone();
+    for path in [format!("{PARTNER_BASE}/customers/{long}"), format!("{PARTNER_BASE}/assessments/{long}")] {
+        let r = tests::oneshot(&on.router, send(path.clone(), "x-partner-key", partner.clone())).await;
+        let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(
+            (r.status().as_u16(), body["error"]["code"].as_str()),
+            (400, Some("INVALID_FIELD")),
+            "{}",
+            &path[..40]
+        );
+        assert!(body["error"]["message"].as_str().unwrap().len() < 200, "the id is not echoed whole");
+    }
+    let distributor = on.accounts.distributor_key.clone();
+    let r = tests::oneshot(
+        &on.router,
+        send(format!("{DISTRIBUTOR_BASE}/partners/{long}/customers"), "x-distributor-key", distributor),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 400);
+    let r =
+        tests::oneshot(&on.router, send(format!("{PARTNER_BASE}/customers/cust_unknown"), "x-partner-key", partner))
+            .await;
+    assert_eq!(r.status().as_u16(), 404, "well-formed and unknown");
+}
+
+#[tokio::test]
+async fn ids_are_checked_before_the_store_on_the_embedded_store() {
+    ids_are_checked_before_the_store_on(std::sync::Arc::new(shared::store::memory::MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn ids_are_checked_before_the_store_on_dynamodb() {
+    let Some(store) = tests::aws::fresh_dynamo().await else { return };
+    ids_are_checked_before_the_store_on(std::sync::Arc::new(store)).await;
+}

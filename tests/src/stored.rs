@@ -60,3 +60,31 @@ pub fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
         data: json!({}),
     }
 }
+
+/// The service assembled on `store` (the embedded store or DynamoDB on moto) with in-process
+/// queues and the demo tenants, its start-up accounts, and its router: for tests that must run
+/// the whole pipeline on both adapters.
+pub struct OnStore {
+    pub service: shared::compose::Service,
+    pub accounts: functions::dev_server::DevAccounts,
+    pub router: axum::Router,
+}
+
+/// See [`OnStore`].
+pub async fn on_store(store: Arc<dyn Store>) -> OnStore {
+    let clock = Arc::new(shared::domain::time::ManualClock::at(T0));
+    let service = shared::compose::Service::new(shared::compose::Parts {
+        config: shared::config::Config::default(),
+        secrets: shared::config::Secrets::random(),
+        store,
+        runs: Arc::new(shared::queue::memory::MemoryQueue::new(clock.clone(), 120)),
+        webhooks: Arc::new(shared::queue::memory::MemoryQueue::new(clock.clone(), 60)),
+        clock,
+        collector: Arc::new(shared::assess::collect::FixtureCollector),
+        transport: None,
+        billing: None,
+    });
+    let accounts = functions::dev_server::bootstrap(&service.app, None, None).await.expect("start-up accounts");
+    let router = shared::api::router(service.app.clone());
+    OnStore { service, accounts, router }
+}

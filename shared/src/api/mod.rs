@@ -169,7 +169,7 @@ impl App {
         principal: Principal,
         now: Timestamp,
     ) -> Response<Bytes> {
-        let result = match Query::parse(query) {
+        let result = match Query::parse(query).and_then(|q| request::check_id_params(&params).map(|()| q)) {
             Ok(query) => {
                 let ctx = Ctx { route: route.id, principal, params, query, body, now };
                 self.call(route, &ctx).await

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use super::routes::PathParams;
 use crate::domain::email::Email;
 use crate::domain::tenant::TenantId;
 use crate::domain::validate::{EMAIL_LIST_MAX, NAME_MAX};
@@ -242,4 +243,27 @@ impl Fields {
             ))
         })
     }
+}
+
+/// The path parameters that name one of our ids (`{id}`, `{runId}`, `{deliveryId}`).
+const ID_PARAMS: &[&str] = &["id", "runId", "deliveryId"];
+/// Longer than any id this service makes (a prefix and at most 20 base62 characters), far
+/// below DynamoDB's key limits.
+const ID_MAX: usize = 64;
+
+/// Refuses an id parameter that cannot be one of ours before any store call sees it: at most
+/// 64 ASCII letters, digits and `_` (`INVALID_FIELD`). A well-formed id that names nothing, or
+/// something of another account, is still the handler's 404.
+pub fn check_id_params(params: &PathParams) -> Result<(), ApiError> {
+    for (name, value) in params.iter().filter(|(n, _)| ID_PARAMS.contains(n)) {
+        let shaped = value.len() <= ID_MAX && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !shaped {
+            let shown: String = value.chars().take(ID_MAX).collect();
+            let more = if value.chars().count() > ID_MAX { "…" } else { "" };
+            return Err(ApiError::InvalidField(format!(
+                "{name} is not an id (at most {ID_MAX} letters, digits and _): {shown:?}{more}."
+            )));
+        }
+    }
+    Ok(())
 }
