@@ -78,30 +78,57 @@ impl Billing for LocalLedger {
         change: PlanChangeRequest<'_>,
         now: Timestamp,
     ) -> Result<PlanChange, BillingError> {
-        let current = &partner.subscription;
-        if current.status != "active" {
-            return Err(BillingError::Rejected(format!(
-                "The subscription is {} and cannot be modified.",
-                current.status
-            )));
+        // Computed from the partner as read, written only if its terms are still those; a
+        // concurrent change makes it read again and compute anew (never a lost update).
+        let mut partner = partner.clone();
+        for _ in 0..TERMS_TRIES {
+            let sub = next_subscription(&partner, &change, now)?;
+            let written = self
+                .store
+                .update_partner_terms(&partner.id, partner.terms_version, Some(&change.plan.id), None, Some(&sub), now)
+                .await;
+            match written {
+                Ok(updated) => {
+                    return Ok(PlanChange { current_period_end: current_period_end(&sub, now), partner: updated })
+                }
+                Err(StoreError::Conflict) => {
+                    partner = self.store.partner(&partner.id).await?.ok_or(StoreError::NotFound)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        let billing = change.billing.unwrap_or(&current.billing);
-        let currency = change.currency.unwrap_or(&current.currency);
-        if partner.plan == change.plan.id && billing == current.billing && currency == current.currency {
-            return Err(BillingError::Rejected(format!(
-                "The partner is already on the {} plan ({billing}, {currency}).",
-                change.plan.id
-            )));
-        }
-        let mut sub = current.clone();
-        if billing != current.billing {
-            // A new interval starts a new cycle today; the unused part of the old one is credited.
-            sub.anchor = now.day_start();
-        }
-        sub.billing = billing.to_string();
-        sub.currency = currency.to_string();
-        let partner =
-            self.store.update_partner_terms(&partner.id, Some(&change.plan.id), None, Some(&sub), now).await?;
-        Ok(PlanChange { current_period_end: current_period_end(&sub, now), partner })
+        Err(BillingError::Provider("the partner's terms kept changing".into()))
     }
+}
+
+/// How many times a plan change reads the partner again after a concurrent change.
+const TERMS_TRIES: usize = 5;
+
+/// The subscription `change` makes of the partner's, at `now`; `Rejected` when it cannot be
+/// modified or nothing would change.
+fn next_subscription(
+    partner: &Partner,
+    change: &PlanChangeRequest<'_>,
+    now: Timestamp,
+) -> Result<Subscription, BillingError> {
+    let current = &partner.subscription;
+    if current.status != "active" {
+        return Err(BillingError::Rejected(format!("The subscription is {} and cannot be modified.", current.status)));
+    }
+    let billing = change.billing.unwrap_or(&current.billing);
+    let currency = change.currency.unwrap_or(&current.currency);
+    if partner.plan == change.plan.id && billing == current.billing && currency == current.currency {
+        return Err(BillingError::Rejected(format!(
+            "The partner is already on the {} plan ({billing}, {currency}).",
+            change.plan.id
+        )));
+    }
+    let mut sub = current.clone();
+    if billing != current.billing {
+        // A new interval starts a new cycle today; the unused part of the old one is credited.
+        sub.anchor = now.day_start();
+    }
+    sub.billing = billing.to_string();
+    sub.currency = currency.to_string();
+    Ok(sub)
 }

@@ -43,6 +43,7 @@ macro_rules! store_contract {
             list_partners_filters_by_status,
             all_partners_returns_every_partner_of_the_distributor,
             update_partner_terms_sets_only_what_is_given,
+            concurrent_terms_changes_apply_once_per_version,
             activation_moves_to_active_once_and_records_its_event,
             suspension_deletes_every_key_and_records_its_event,
             keys_are_issued_into_free_slots,
@@ -190,6 +191,7 @@ fn partner_of(distributor: Option<&str>, email: &str, status: AccountStatus) -> 
         updated_at: None,
         activated_at: (status == AccountStatus::Active).then_some(T0),
         suspended_at: None,
+        terms_version: 0,
     }
 }
 
@@ -405,34 +407,61 @@ async fn all_partners_returns_every_partner_of_the_distributor(store: Arc<dyn St
     assert_eq!(again.iter().find(|p| p.id == first).map(|p| p.status), Some(AccountStatus::Active));
 }
 
+/// Plan and billing changes are computed from the terms read: of several written at once from
+/// the same read, one applies and the others are told to read again (no lost update).
+async fn concurrent_terms_changes_apply_once_per_version(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "terms@msp.example", AccountStatus::Active).await;
+    let plans = ["starter", "enterprise", "professional", "starter", "enterprise", "professional"];
+    let results = together(plans.len(), |i| {
+        let (store, id) = (store.clone(), p.id.clone());
+        async move { store.update_partner_terms(&id, 0, Some(plans[i]), None, None, T0 + 1).await }
+    })
+    .await;
+    let won: Vec<&Partner> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    assert!(results.iter().filter(|r| r.is_err()).all(|r| r == &Err(StoreError::Conflict)), "{results:?}");
+    let now = partner_now(&store, &p.id).await;
+    assert_eq!((now.plan.as_str(), now.terms_version), (won[0].plan.as_str(), 1));
+    // A change computed from the old terms is refused; from the new ones it applies.
+    assert_eq!(
+        store.update_partner_terms(&p.id, 0, Some("starter"), None, None, T0 + 2).await,
+        Err(StoreError::Conflict)
+    );
+    assert!(store.update_partner_terms(&p.id, 1, Some("starter"), None, None, T0 + 2).await.is_ok());
+}
+
 async fn update_partner_terms_sets_only_what_is_given(store: Arc<dyn Store>) {
     let d = new_distributor(&store).await;
     let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
 
-    let got = store.update_partner_terms(&p.id, Some("enterprise"), None, None, T0 + 10).await.unwrap();
+    let got = store.update_partner_terms(&p.id, 0, Some("enterprise"), None, None, T0 + 10).await.unwrap();
     let mut want = p.clone();
     want.plan = "enterprise".into();
+    want.terms_version = 1;
     want.updated_at = Some(T0 + 10);
     assert_eq!(got, want);
     assert_eq!(partner_now(&store, &p.id).await, want);
 
     let billing = BillingConfig { currency: "EUR".into(), interval: "annual".into() };
-    let got = store.update_partner_terms(&p.id, None, Some(&billing), None, T0 + 20).await.unwrap();
+    let got = store.update_partner_terms(&p.id, 1, None, Some(&billing), None, T0 + 20).await.unwrap();
     want.billing = Some(billing.clone());
+    want.terms_version = 2;
     want.updated_at = Some(T0 + 20);
     assert_eq!(got, want);
 
     let sub =
         Subscription { billing: "rolling".into(), currency: "eur".into(), status: "active".into(), anchor: T0 + 30 };
-    let got = store.update_partner_terms(&p.id, Some("starter"), None, Some(&sub), T0 + 30).await.unwrap();
+    let got = store.update_partner_terms(&p.id, 2, Some("starter"), None, Some(&sub), T0 + 30).await.unwrap();
     want.plan = "starter".into();
+    want.terms_version = 3;
     want.subscription = sub;
     want.updated_at = Some(T0 + 30);
     assert_eq!(got, want);
     assert_eq!(partner_now(&store, &p.id).await, want);
 
     assert_eq!(
-        store.update_partner_terms("prt_doesnotexist00000000", Some("starter"), None, None, T0).await,
+        store.update_partner_terms("prt_doesnotexist00000000", 0, Some("starter"), None, None, T0).await,
         Err(StoreError::NotFound)
     );
     assert_eq!(store.partner("prt_doesnotexist00000000").await.unwrap(), None);

@@ -44,6 +44,7 @@ pub async fn stored_partner(
         updated_at: None,
         activated_at: Some(T0),
         suspended_at: None,
+        terms_version: 0,
     };
     store.create_partner(&p).await.expect("partner stored");
     p

@@ -154,4 +154,13 @@ pub struct Partner {
     pub updated_at: Option<Timestamp>,
     pub activated_at: Option<Timestamp>,
     pub suspended_at: Option<Timestamp>,
+    /// Bumped by every change of plan, billing or subscription; such a change is written only
+    /// if it is still what it was computed from (contract P2, D6, D9: no lost update). Absent
+    /// (0) until the first change, so items written before it read as they were.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub terms_version: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -95,10 +95,12 @@ pub trait AccountStore: Send + Sync {
     /// Every partner of a distributor (for usage aggregates: bounded by the distributor).
     async fn all_partners(&self, distributor_id: &str) -> StoreResult<Vec<Partner>>;
     /// Sets any of the plan, the billing configuration and the subscription given (`None`
-    /// leaves it), stamping `updated_at` with `at`.
+    /// leaves it), stamping `updated_at` with `at` and bumping `terms_version`, if the partner's
+    /// terms are still at `expected_terms_version` (else `Conflict`: read again and recompute).
     async fn update_partner_terms(
         &self,
         partner_id: &str,
+        expected_terms_version: u64,
         plan: Option<&str>,
         billing: Option<&BillingConfig>,
         subscription: Option<&Subscription>,

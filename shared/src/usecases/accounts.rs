@@ -122,6 +122,7 @@ pub async fn create_partner(
         updated_at: None,
         activated_at: (new.status == AccountStatus::Active).then_some(now),
         suspended_at: None,
+        terms_version: 0,
     };
     store.create_partner(&p).await?;
     let key = first_key(store, secrets, &Owner::partner(&p.id), new.fixed_key, now).await?;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{Ids, UseCaseError};
+use super::{Ids, UseCaseError, OPTIMISTIC_TRIES};
 use crate::billing::{Billing, PlanChangeRequest};
 use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription};
 use crate::domain::catalog::Plan;
@@ -56,6 +56,7 @@ pub fn build(ids: Ids<'_>, distributor: &Distributor, new: NewPartner, now: Time
         updated_at: None,
         activated_at: None,
         suspended_at: None,
+        terms_version: 0,
     }
 }
 
@@ -108,12 +109,22 @@ pub async fn update_terms(
         partner = change.partner;
     }
     if let Some(patch) = billing_patch {
-        let current = partner.billing.clone().unwrap_or_default();
-        let merged = BillingConfig {
-            currency: patch.currency.unwrap_or(current.currency),
-            interval: patch.interval.unwrap_or(current.interval),
-        };
-        partner = store.update_partner_terms(&partner.id, None, Some(&merged), None, now).await?;
+        // Merged into the billing as read, and written only if it is still that (else read again).
+        for attempt in 1..=OPTIMISTIC_TRIES {
+            let current = partner.billing.clone().unwrap_or_default();
+            let merged = BillingConfig {
+                currency: patch.currency.clone().unwrap_or(current.currency),
+                interval: patch.interval.clone().unwrap_or(current.interval),
+            };
+            let id = partner.id.clone();
+            match store.update_partner_terms(&id, partner.terms_version, None, Some(&merged), None, now).await {
+                Ok(updated) => return Ok(updated),
+                Err(StoreError::Conflict) if attempt < OPTIMISTIC_TRIES => {
+                    partner = store.partner(&id).await?.ok_or_else(|| UseCaseError::not_found("partner", &id))?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
     Ok(partner)
 }

@@ -115,6 +115,7 @@ impl AccountStore for DynamoStore {
     async fn update_partner_terms(
         &self,
         partner_id: &str,
+        expected_terms_version: u64,
         plan: Option<&str>,
         billing: Option<&BillingConfig>,
         subscription: Option<&Subscription>,
@@ -134,14 +135,27 @@ impl AccountStore for DynamoStore {
             sets.push("#subscription = :sub");
             values.push((":sub", av(sub)?));
         }
-        let mut op = Op::update(schema::partner(partner_id), format!("SET {} ADD #ver :one", sets.join(", ")))
-            .when("attribute_exists(PK)");
+        // Version 0 is "never changed": the attribute is absent until the first change.
+        let same_terms =
+            if expected_terms_version == 0 { "attribute_not_exists(#terms_version)" } else { "#terms_version = :tv" };
+        let mut op = Op::update(
+            schema::partner(partner_id),
+            format!("SET {} ADD #ver :one, #terms_version :one", sets.join(", ")),
+        )
+        .when(format!("attribute_exists(PK) AND {same_terms}"));
+        if expected_terms_version > 0 {
+            op = op.val(":tv", n(expected_terms_version));
+        }
         for (placeholder, value) in values {
             op = op.val(placeholder, value);
         }
         match self.write(op, ReturnValue::AllNew).await? {
             Some(item) => de(item),
-            None => Err(StoreError::NotFound),
+            // The condition failed: the partner is gone, or its terms moved since they were read.
+            None => match self.get(schema::partner(partner_id)).await? {
+                None => Err(StoreError::NotFound),
+                Some(_) => Err(StoreError::Conflict),
+            },
         }
     }
 

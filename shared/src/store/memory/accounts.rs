@@ -65,6 +65,7 @@ impl AccountStore for MemoryStore {
     async fn update_partner_terms(
         &self,
         partner_id: &str,
+        expected_terms_version: u64,
         plan: Option<&str>,
         billing: Option<&BillingConfig>,
         subscription: Option<&Subscription>,
@@ -72,6 +73,10 @@ impl AccountStore for MemoryStore {
     ) -> StoreResult<Partner> {
         let mut s = self.lock();
         let p = s.partners.get_mut(partner_id).ok_or(StoreError::NotFound)?;
+        if p.terms_version != expected_terms_version {
+            return Err(StoreError::Conflict);
+        }
+        p.terms_version += 1;
         if let Some(plan) = plan {
             p.plan = plan.to_string();
         }
