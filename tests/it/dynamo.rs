@@ -118,3 +118,59 @@ async fn the_usage_report_closes_a_month_once() {
     assert_eq!((again.distributors, again.written), (1, 0));
     assert_eq!(store.usage_snapshot(&d, april).await.unwrap(), Some(snap));
 }
+
+/// Deliveries and their guards carry the table's TTL (90 days after they were made), so the
+/// delivery log is cleaned up by DynamoDB rather than growing for ever.
+#[tokio::test]
+async fn deliveries_and_their_guards_expire_after_ninety_days() {
+    use aws_sdk_dynamodb::types::AttributeValue as AV;
+    use shared::domain::account::Owner;
+    use shared::domain::webhook::{Delivery, DeliveryStatus, Endpoint};
+    let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
+    let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
+    let store: Arc<dyn Store> = Arc::new(dynamo);
+    let owner = Owner::partner("prt_ttl");
+    let endpoint = Endpoint {
+        id: "whk_ttl".into(),
+        owner: owner.clone(),
+        url: "https://hooks.example.com/x".into(),
+        events: vec!["customer.created".into()],
+        description: None,
+        enabled: true,
+        secret: "sealed".into(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        created_at: T0,
+        updated_at: None,
+        version: 1,
+    };
+    store.create_endpoint(&endpoint, 10).await.unwrap();
+    let delivery = Delivery {
+        id: "dlv_ttl".into(),
+        endpoint_id: endpoint.id.clone(),
+        owner,
+        event_id: "evt_ttl".into(),
+        event_type: "customer.created".into(),
+        payload: "{}".into(),
+        status: DeliveryStatus::Pending,
+        attempts: vec![],
+        created_at: T0,
+        next_attempt_at: Some(T0),
+    };
+    store.create_delivery(&delivery).await.unwrap();
+    let want = (T0 + shared::store::dynamo::webhooks::DELIVERY_RETENTION_SECS).unix().to_string();
+    let items = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(":pk", AV::S("WHKD#whk_ttl".into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert_eq!(items.len(), 2, "the delivery and its guard");
+    for item in items {
+        assert_eq!(item.get("ttl").and_then(|v| v.as_n().ok()), Some(&want), "{item:?}");
+    }
+}

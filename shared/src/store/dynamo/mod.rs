@@ -30,7 +30,7 @@ mod outbox;
 mod runs;
 mod schema;
 mod usage;
-mod webhooks;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::time::Duration;

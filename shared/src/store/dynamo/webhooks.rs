@@ -7,11 +7,17 @@
 
 use super::*;
 
+/// How long a delivery and its guard are kept after they are made, in seconds (90 days): the
+/// table's TTL then removes them, so the delivery log does not grow for ever. Expiry is only
+/// clean-up: nothing reads a delivery's age from whether it is still there.
+pub const DELIVERY_RETENTION_SECS: i64 = 90 * 24 * 3600;
+
 impl DynamoStore {
     /// The delivery as stored: with its due-time GSI1 keys while it is pending.
     fn delivery_item(d: &Delivery) -> StoreResult<Item> {
         let mut item = ser(d)?;
         item.extend(schema::delivery(&d.endpoint_id, &d.id));
+        item.insert("ttl".into(), n(d.created_at + DELIVERY_RETENTION_SECS));
         if let (DeliveryStatus::Pending, Some(at)) = (d.status, d.next_attempt_at) {
             item.insert(GSI1PK.into(), s(schema::DUE_DELIVERIES));
             item.insert(GSI1SK.into(), s(schema::due_delivery_sk(at, &d.id)));
@@ -102,6 +108,7 @@ impl WebhookStore for DynamoStore {
     async fn create_delivery(&self, delivery: &Delivery) -> StoreResult<()> {
         let mut guard = schema::delivery_guard(&delivery.endpoint_id, &delivery.event_id);
         guard.insert("delivery_id".into(), s(&delivery.id));
+        guard.insert("ttl".into(), n(delivery.created_at + DELIVERY_RETENTION_SECS));
         let ops = vec![Op::put(guard).fresh(), Op::put(Self::delivery_item(delivery)?).fresh()];
         match self.transact(ops).await? {
             Ok(()) => Ok(()),
