@@ -174,3 +174,41 @@ async fn deliveries_and_their_guards_expire_after_ninety_days() {
         assert_eq!(item.get("ttl").and_then(|v| v.as_n().ok()), Some(&want), "{item:?}");
     }
 }
+
+/// An outbox item that does not decode (written by hand, or by a future version rolled back)
+/// is moved to a quarantine partition with the reason, and the events behind it are handed
+/// out: one poison item never stops the relay.
+#[tokio::test]
+async fn an_outbox_item_that_does_not_decode_is_quarantined() {
+    use aws_sdk_dynamodb::types::AttributeValue as AV;
+    let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
+    let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
+    let store: Arc<dyn Store> = Arc::new(dynamo);
+    let ids = IdGen::new();
+    // The poison sorts first (its id is older than any made now).
+    client
+        .put_item()
+        .table_name(&table)
+        .item("PK", AV::S("OUTBOX".into()))
+        .item("SK", AV::S("EVT#evt_0000000poison".into()))
+        .item("event", AV::S("{not json".into()))
+        .send()
+        .await
+        .unwrap();
+    let (p, _) = partner_with_customer(&store, &ids).await;
+    let pending = store.pending_events(100).await.expect("the poison does not fail the read");
+    assert_eq!(pending.len(), 1, "the customer's event is handed out");
+    assert_eq!(pending[0].account, shared::domain::account::Owner::partner(&p.id));
+    let key = |pk: &str| {
+        client
+            .get_item()
+            .table_name(&table)
+            .key("PK", AV::S(pk.into()))
+            .key("SK", AV::S("EVT#evt_0000000poison".into()))
+            .consistent_read(true)
+    };
+    assert!(key("OUTBOX").send().await.unwrap().item.is_none(), "out of the outbox");
+    let kept = key("OUTBOX#QUARANTINE").send().await.unwrap().item.expect("in quarantine");
+    assert_eq!(kept.get("event").and_then(|v| v.as_s().ok()).map(String::as_str), Some("{not json"));
+    assert!(kept.get("error").and_then(|v| v.as_s().ok()).is_some_and(|e| e.contains("decode")), "{kept:?}");
+}

@@ -19,13 +19,19 @@ impl Outbox for DynamoStore {
         }
         let (items, _) =
             self.page(&Query::prefix(schema::OUTBOX_PK.to_string(), schema::EVENT_PREFIX, true), limit, None).await?;
-        items
-            .iter()
-            .map(|i| {
-                let json = text(i, "event").ok_or_else(|| StoreError::Backend("an event without its body".into()))?;
-                serde_json::from_str(json).map_err(|e| StoreError::Backend(format!("cannot decode an event: {e}")))
-            })
-            .collect()
+        let mut events = Vec::with_capacity(items.len());
+        for item in items {
+            let decoded =
+                text(&item, "event").ok_or_else(|| "an event without its body".to_string()).and_then(|json| {
+                    serde_json::from_str::<Event>(json).map_err(|e| format!("cannot decode an event: {e}"))
+                });
+            match decoded {
+                Ok(event) => events.push(event),
+                // One item that never decodes must not stop every event behind it.
+                Err(reason) => self.quarantine(item, &reason).await?,
+            }
+        }
+        Ok(events)
     }
 
     async fn ack_events(&self, ids: &[String]) -> StoreResult<()> {
@@ -33,5 +39,21 @@ impl Outbox for DynamoStore {
         keys.sort_by(|a, b| text(a, SK).cmp(&text(b, SK)));
         keys.dedup_by(|a, b| text(a, SK) == text(b, SK));
         self.batch_delete(keys).await
+    }
+}
+
+impl DynamoStore {
+    /// Moves an outbox item that does not decode to the quarantine partition, with the reason,
+    /// in one transaction (it leaves the outbox only if it arrives there).
+    async fn quarantine(&self, item: Item, reason: &str) -> StoreResult<()> {
+        let sk = text(&item, SK).unwrap_or_default().to_string();
+        tracing::error!(sk = sk.as_str(), reason, "an outbox item does not decode; quarantined");
+        let mut moved = item.clone();
+        moved.insert(PK.into(), s(schema::QUARANTINE_PK));
+        moved.insert("error".into(), s(reason));
+        let ops = vec![Op::delete(key(schema::OUTBOX_PK, sk)), Op::put(moved)];
+        // A concurrent relay that moved it first makes this one fail: either way it is gone.
+        let _ = self.transact(ops).await?;
+        Ok(())
     }
 }

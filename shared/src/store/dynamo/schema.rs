@@ -163,6 +163,9 @@ pub(super) fn idempotency(scope: &str, k: &str) -> Item {
 
 pub(super) const OUTBOX_PK: &str = "OUTBOX";
 pub(super) const EVENT_PREFIX: &str = "EVT#";
+/// Where an outbox item that does not decode is moved (same sort key, with the error): out of
+/// the relay's way, and out of the stream filter's (which wakes the relay on `OUTBOX` only).
+pub(super) const QUARANTINE_PK: &str = "OUTBOX#QUARANTINE";
 pub(super) fn event(id: &str) -> Item {
     key(OUTBOX_PK, format!("{EVENT_PREFIX}{id}"))
 }
