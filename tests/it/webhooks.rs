@@ -805,3 +805,57 @@ fn the_retry_schedule_is_configurable() {
         assert!(e.to_string().contains("WEBHOOK_RETRY_SCHEDULE"));
     }
 }
+
+/// A webhooks queue that refuses the attempts of one endpoint and accepts the rest.
+struct RefusesOne {
+    endpoint: String,
+    sent: Mutex<Vec<shared::webhooks::WebhookMessage>>,
+}
+
+#[async_trait::async_trait]
+impl shared::webhooks::relay::WebhookQueue for RefusesOne {
+    async fn send_webhook(
+        &self,
+        m: &shared::webhooks::WebhookMessage,
+        _: i64,
+    ) -> Result<(), shared::queue::QueueError> {
+        if m.endpoint_id.as_str() == self.endpoint {
+            return Err(shared::queue::QueueError::Backend("refused".into()));
+        }
+        self.sent.lock().unwrap().push(m.clone());
+        Ok(())
+    }
+}
+
+/// An event whose fan-out fails stays in the outbox, and the events behind it are still
+/// delivered: one failing event does not hold back every later one.
+#[tokio::test]
+async fn an_event_that_cannot_be_fanned_out_does_not_hold_back_the_next() {
+    let h = Harness::new().await;
+    let (first, _) = endpoint_as(&h, false, "https://hooks.example.com/first", &["customer.created"]).await;
+    let (_, other_key) = h.active_partner("other@example.com", "professional").await;
+    let body = json!({ "url": "https://hooks.example.com/second", "events": ["customer.created"] });
+    h.partner_as(&other_key, Method::POST, "/webhooks", Some(body)).await.assert_status(201);
+    h.customer("First", &tenant(1)).await; // fans out to `first`, whose queue refuses
+    h.customer_for(&other_key, "Second", &tenant(2)).await;
+    let queue = Arc::new(RefusesOne { endpoint: first.clone(), sent: Mutex::default() });
+    let service = shared::compose::Service::new(shared::compose::Parts {
+        config: h.app.config.clone(),
+        secrets: h.app.secrets.clone(),
+        store: h.app.store.clone(),
+        runs: h.app.runs.clone(),
+        webhooks: queue.clone(),
+        clock: h.clock.clone(),
+        collector: Arc::new(shared::assess::collect::FixtureCollector),
+        transport: Some(h.app.transport.clone()),
+        billing: Some(h.app.billing.clone()),
+    });
+    assert!(service.relay().drain(1000).await.is_err(), "the failure is reported");
+    let sent = queue.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "the second customer's event went out: {sent:?}");
+    assert_ne!(sent[0].endpoint_id.as_str(), first);
+    let left = h.events().await;
+    assert_eq!(left.len(), 1, "only the first customer's event stays in the outbox: {left:?}");
+    assert_eq!(left[0].kind, shared::domain::event::EventType::CustomerCreated);
+    assert_eq!(left[0].account, shared::domain::account::Owner::partner(h.partner_id()));
+}

@@ -54,14 +54,27 @@ pub fn receivers(event: &Event) -> Vec<Owner> {
 }
 
 impl Relay {
-    /// Moves up to `batch` events from the outbox to deliveries; returns how many it moved.
+    /// Moves up to `batch` events from the outbox to deliveries; returns how many it read. An
+    /// event whose fan-out fails stays for the next drain while the others go on; the first
+    /// such error is returned after the batch.
     pub async fn drain(&self, batch: usize) -> Result<usize, RelayError> {
         let events = self.store.pending_events(batch).await?;
+        // An event whose fan-out fails stays in the outbox for the next drain, and the events
+        // behind it go on: one failing event must not hold back every later one.
+        let mut failed = None;
         for event in &events {
-            self.fan_out(event).await?;
-            self.store.ack_events(&[event.id.to_string()]).await?;
+            match self.fan_out(event).await {
+                Ok(()) => self.store.ack_events(&[event.id.to_string()]).await?,
+                Err(e) => {
+                    tracing::error!(event_id = event.id.as_str(), error = %e, "fan-out failed; the event stays in the outbox");
+                    failed.get_or_insert(e);
+                }
+            }
         }
-        Ok(events.len())
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(events.len()),
+        }
     }
 
     async fn fan_out(&self, event: &Event) -> Result<(), RelayError> {
