@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use shared::assess::collect::FixtureCollector;
-use shared::compose::{Parts, Service};
+use shared::compose::{Parts, Service, Tenants};
 use shared::config::{Config, Secrets};
 use shared::domain::account::{AccountStatus, Distributor, Partner, Surface};
 use shared::domain::time::{Clock, SystemClock};
@@ -18,6 +17,7 @@ use shared::queue::Ack;
 use shared::queue::{Received, RunMessage};
 use shared::runner::{requeue_stale_runs, Runner};
 use shared::store::memory::MemoryStore;
+use shared::store::Store;
 use shared::usecases::accounts::{self, NewAccount, ProvisionError};
 use shared::webhooks::dispatcher::Dispatcher;
 use shared::webhooks::relay::Relay;
@@ -42,16 +42,21 @@ pub const WEBHOOKS_VISIBILITY_SECS: i64 = 60;
 /// Builds the service through the composition root on the embedded store, in-process queues,
 /// fresh random secrets and the demo tenants, with `clock` (tests pass a manual one).
 pub fn embedded(config: Config, clock: Arc<dyn Clock>) -> Embedded {
+    embedded_on(Arc::new(MemoryStore::new()), config, clock)
+}
+
+/// As [`embedded`], on another store (tests run the whole pipeline on DynamoDB this way).
+pub fn embedded_on(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>) -> Embedded {
     let runs = Arc::new(MemoryQueue::new(clock.clone(), RUNS_VISIBILITY_SECS));
     let webhooks = Arc::new(MemoryQueue::new(clock.clone(), WEBHOOKS_VISIBILITY_SECS));
     let service = Service::new(Parts {
         config,
         secrets: Secrets::random(),
-        store: Arc::new(MemoryStore::new()),
+        store,
         runs: runs.clone(),
         webhooks: webhooks.clone(),
         clock,
-        collector: Arc::new(FixtureCollector),
+        tenants: Tenants::Demo,
         transport: None,
         billing: None,
     });

@@ -12,7 +12,7 @@ use lambda_runtime::LambdaEvent;
 
 use shared::api::routes::{RouteId, ROUTES};
 use shared::aws_secrets::{self, SecretBundle};
-use shared::compose::{self, Parts, Service};
+use shared::compose::{Parts, Service, Tenants};
 use shared::config::Config;
 use shared::domain::time::{Clock, SystemClock, Timestamp};
 use shared::queue::sqs::{SqsQueue, NOT_BEFORE};
@@ -112,7 +112,7 @@ pub async fn build(sdk: &SdkConfig, settings: &AwsSettings, config: Config) -> R
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let runs = Arc::new(SqsQueue::new(sqs.clone(), settings.runs_queue_url.clone(), clock.clone()));
     let webhooks = Arc::new(SqsQueue::new(sqs, settings.webhooks_queue_url.clone(), clock.clone()));
-    let collector = compose::collector(secrets.get("graphClientId"), secrets.get("graphClientSecret"), clock.clone());
+    let tenants = Tenants::from_secret(secrets.get("graphClientId"), secrets.get("graphClientSecret"));
     let service = Service::new(Parts {
         config,
         secrets: secrets.secrets.clone(),
@@ -120,7 +120,7 @@ pub async fn build(sdk: &SdkConfig, settings: &AwsSettings, config: Config) -> R
         runs: runs.clone(),
         webhooks: webhooks.clone(),
         clock,
-        collector,
+        tenants,
         transport: None,
         billing: None,
     });

@@ -36,7 +36,7 @@ pub struct Parts {
     pub webhooks: Arc<dyn WebhookQueue>,
     pub clock: Arc<dyn Clock>,
     /// What the runner reads tenants with (Microsoft Graph, or the demo tenants).
-    pub collector: Arc<dyn Collector>,
+    pub tenants: Tenants,
     /// How webhook attempts are sent; `None` is HTTPS through the SSRF guard, with the
     /// config's timeout and private-target setting.
     pub transport: Option<Arc<dyn Transport>>,
@@ -47,7 +47,7 @@ pub struct Parts {
 /// The assembled service: the HTTP app and the factories of its workers.
 pub struct Service {
     pub app: Arc<App>,
-    collector: Arc<dyn Collector>,
+    tenants: Tenants,
 }
 
 impl Service {
@@ -72,14 +72,16 @@ impl Service {
             webhooks: parts.webhooks,
             transport,
         };
-        Self { app: Arc::new(app), collector: parts.collector }
+        Self { app: Arc::new(app), tenants: parts.tenants }
     }
 
-    /// The runs queue's consumer, assessing with the collector it was built with.
+    /// The runs queue's consumer, reading tenants as the service was built to (the Graph
+    /// client is made here, so a function that runs no assessment never builds one).
     /// `max_attempts` deliveries may try a run (keep it below the queue's maxReceiveCount);
     /// `lease_secs` is the queue's visibility timeout.
     pub fn runner(&self, max_attempts: u32, lease_secs: i64) -> Runner {
-        self.runner_with(Arc::new(EngineAssessor::new(self.collector.clone())), max_attempts, lease_secs)
+        let collector = self.tenants.collector(self.app.clock.clone());
+        self.runner_with(Arc::new(EngineAssessor::new(collector)), max_attempts, lease_secs)
     }
 
     /// The runner with another assessor (tests inject failing or slow ones).
@@ -120,27 +122,45 @@ impl Service {
     }
 }
 
-/// The collector for a deployment: Microsoft Graph when the app's client id and secret are
-/// given, else the demo tenants (a deployment without Graph credentials assesses the
-/// fixtures, and says so in the log).
-pub fn collector(
-    graph_client_id: Option<&str>,
-    graph_client_secret: Option<&str>,
-    clock: Arc<dyn Clock>,
-) -> Arc<dyn Collector> {
-    match (graph_client_id, graph_client_secret) {
-        (Some(id), Some(secret)) => {
-            match GraphClient::new(GraphConfig::production(id.into(), secret.into()), Arc::new(TokioSleeper)) {
-                Ok(client) => Arc::new(GraphCollector::new(client, clock)),
-                Err(e) => {
-                    tracing::error!(error = %e, "Graph client could not be built; assessing the demo tenants");
-                    Arc::new(FixtureCollector)
+/// Where a deployment's runner reads tenants from. Only a choice: the collector (and the Graph
+/// client's HTTP client, with its root certificates) is built when a runner is, not at every
+/// function's cold start.
+#[derive(Clone)]
+pub enum Tenants {
+    /// The three demo tenants (the dev server; a deployment without Graph credentials).
+    Demo,
+    /// Microsoft Graph, app-only, with the app's client id and secret.
+    Graph { client_id: String, client_secret: String },
+}
+
+impl Tenants {
+    /// Microsoft Graph when the secret holds the app's client id and secret, else the demo
+    /// tenants.
+    pub fn from_secret(graph_client_id: Option<&str>, graph_client_secret: Option<&str>) -> Self {
+        match (graph_client_id, graph_client_secret) {
+            (Some(id), Some(secret)) => Self::Graph { client_id: id.into(), client_secret: secret.into() },
+            _ => Self::Demo,
+        }
+    }
+
+    /// The collector; a deployment without Graph credentials assesses the fixtures, and says
+    /// so in the log.
+    fn collector(&self, clock: Arc<dyn Clock>) -> Arc<dyn Collector> {
+        match self {
+            Self::Graph { client_id, client_secret } => {
+                let config = GraphConfig::production(client_id.clone(), client_secret.clone());
+                match GraphClient::new(config, Arc::new(TokioSleeper)) {
+                    Ok(client) => Arc::new(GraphCollector::new(client, clock)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "Graph client could not be built; assessing the demo tenants");
+                        Arc::new(FixtureCollector)
+                    }
                 }
             }
-        }
-        _ => {
-            tracing::warn!("no graphClientId/graphClientSecret in the secret; assessing the demo tenants");
-            Arc::new(FixtureCollector)
+            Self::Demo => {
+                tracing::warn!("no graphClientId/graphClientSecret in the secret; assessing the demo tenants");
+                Arc::new(FixtureCollector)
+            }
         }
     }
 }

@@ -171,17 +171,7 @@ async fn webhooks_go_from_the_outbox_through_sqs_to_the_receiver() {
     h.customer("Contoso", &tests::tenant(1)).await;
 
     // The same store, with the webhooks queue on moto's SQS, assembled as production does.
-    let on_sqs = shared::compose::Service::new(shared::compose::Parts {
-        config: h.app.config.clone(),
-        secrets: h.app.secrets.clone(),
-        store: h.app.store.clone(),
-        runs: h.app.runs.clone(),
-        webhooks: sqs.clone(),
-        clock: h.clock.clone(),
-        collector: Arc::new(shared::assess::collect::FixtureCollector),
-        transport: Some(h.app.transport.clone()),
-        billing: Some(h.app.billing.clone()),
-    });
+    let on_sqs = h.service_with_webhooks(sqs.clone());
     let relay = on_sqs.relay();
     let (moved, requeued) = lambda::relay_once(&relay).await.unwrap();
     assert_eq!((moved, requeued), (1, 0));
@@ -234,17 +224,7 @@ async fn a_failing_drain_does_not_hold_back_the_stale_run_resend() {
     assert_eq!(h.queued_messages().len(), 1);
     // The run's message is lost; a quarter of an hour later it counts as stale.
     h.clock.advance(shared::runner::STALE_QUEUED_SECS + 60);
-    let refusing = shared::compose::Service::new(shared::compose::Parts {
-        config: h.app.config.clone(),
-        secrets: h.app.secrets.clone(),
-        store: h.app.store.clone(),
-        runs: h.app.runs.clone(),
-        webhooks: Arc::new(RefusingQueue),
-        clock: h.clock.clone(),
-        collector: Arc::new(shared::assess::collect::FixtureCollector),
-        transport: Some(h.app.transport.clone()),
-        billing: Some(h.app.billing.clone()),
-    });
+    let refusing = h.service_with_webhooks(Arc::new(RefusingQueue));
     let relay = refusing.relay();
     let tick = lambda::relay_tick(&relay, h.app.store.as_ref(), h.app.runs.as_ref(), h.app.now()).await;
     assert!(tick.events.is_err(), "the drain failed: {tick:?}");

@@ -839,17 +839,7 @@ async fn an_event_that_cannot_be_fanned_out_does_not_hold_back_the_next() {
     h.customer("First", &tenant(1)).await; // fans out to `first`, whose queue refuses
     h.customer_for(&other_key, "Second", &tenant(2)).await;
     let queue = Arc::new(RefusesOne { endpoint: first.clone(), sent: Mutex::default() });
-    let service = shared::compose::Service::new(shared::compose::Parts {
-        config: h.app.config.clone(),
-        secrets: h.app.secrets.clone(),
-        store: h.app.store.clone(),
-        runs: h.app.runs.clone(),
-        webhooks: queue.clone(),
-        clock: h.clock.clone(),
-        collector: Arc::new(shared::assess::collect::FixtureCollector),
-        transport: Some(h.app.transport.clone()),
-        billing: Some(h.app.billing.clone()),
-    });
+    let service = h.service_with_webhooks(queue.clone());
     assert!(service.relay().drain(1000).await.is_err(), "the failure is reported");
     let sent = queue.sent.lock().unwrap().clone();
     assert_eq!(sent.len(), 1, "the second customer's event went out: {sent:?}");

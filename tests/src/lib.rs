@@ -227,6 +227,22 @@ impl Harness {
         self.service.runner(functions::dev_server::RUN_MAX_ATTEMPTS, functions::dev_server::RUNS_VISIBILITY_SECS)
     }
 
+    /// The service on this app's store, clock, secrets and transport, with `webhooks` as its
+    /// webhooks queue (moto's SQS, or a queue that refuses), assembled as production does.
+    pub fn service_with_webhooks(&self, webhooks: Arc<dyn shared::webhooks::relay::WebhookQueue>) -> Service {
+        Service::new(shared::compose::Parts {
+            config: self.app.config.clone(),
+            secrets: self.app.secrets.clone(),
+            store: self.app.store.clone(),
+            runs: self.app.runs.clone(),
+            webhooks,
+            clock: self.clock.clone(),
+            tenants: shared::compose::Tenants::Demo,
+            transport: Some(self.app.transport.clone()),
+            billing: Some(self.app.billing.clone()),
+        })
+    }
+
     /// The outbox relay on this app's store and webhooks queue.
     pub fn relay(&self) -> shared::webhooks::relay::Relay {
         self.service.relay()

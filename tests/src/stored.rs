@@ -74,18 +74,8 @@ pub struct OnStore {
 /// See [`OnStore`].
 pub async fn on_store(store: Arc<dyn Store>) -> OnStore {
     let clock = Arc::new(shared::domain::time::ManualClock::at(T0));
-    let service = shared::compose::Service::new(shared::compose::Parts {
-        config: shared::config::Config::default(),
-        secrets: shared::config::Secrets::random(),
-        store,
-        runs: Arc::new(shared::queue::memory::MemoryQueue::new(clock.clone(), 120)),
-        webhooks: Arc::new(shared::queue::memory::MemoryQueue::new(clock.clone(), 60)),
-        clock,
-        collector: Arc::new(shared::assess::collect::FixtureCollector),
-        transport: None,
-        billing: None,
-    });
-    let accounts = functions::dev_server::bootstrap(&service.app, None, None).await.expect("start-up accounts");
-    let router = shared::api::router(service.app.clone());
-    OnStore { service, accounts, router }
+    let built = functions::dev_server::embedded_on(store, shared::config::Config::default(), clock);
+    let accounts = functions::dev_server::bootstrap(&built.app, None, None).await.expect("start-up accounts");
+    let router = shared::api::router(built.app.clone());
+    OnStore { service: built.service, accounts, router }
 }
