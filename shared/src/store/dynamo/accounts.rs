@@ -20,31 +20,12 @@ impl AccountStore for DynamoStore {
 
     // From GSI1 (eventually consistent): for the scheduled report.
     async fn distributor_ids(&self) -> StoreResult<Vec<String>> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let resp = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("#g = :pk")
-                .expression_attribute_names("#g", GSI1PK)
-                .expression_attribute_values(":pk", s(schema::DISTRIBUTORS))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(backend)?;
-            for item in resp.items.unwrap_or_default() {
-                if let Some(id) = text(&item, GSI1SK).and_then(schema::distributor_of_gsi1sk) {
-                    out.push(id.to_string());
-                }
-            }
-            match resp.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(out),
-            }
-        }
+        let items = self.all_in_gsi1(schema::DISTRIBUTORS).await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| text(i, GSI1SK).and_then(schema::distributor_of_gsi1sk))
+            .map(String::from)
+            .collect())
     }
 
     async fn create_partner(&self, p: &Partner) -> StoreResult<()> {

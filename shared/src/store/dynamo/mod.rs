@@ -382,6 +382,31 @@ impl DynamoStore {
         resp.items.unwrap_or_default().into_iter().map(de).collect()
     }
 
+    /// Every item of one GSI1 partition, page after page (eventually consistent: for aggregates).
+    async fn all_in_gsi1(&self, partition: &str) -> StoreResult<Vec<Item>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#g = :pk")
+                .expression_attribute_names("#g", GSI1PK)
+                .expression_attribute_values(":pk", s(partition))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend)?;
+            out.extend(resp.items.unwrap_or_default());
+            match resp.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Every item of a query, page after page.
     async fn all(&self, q: &Query) -> StoreResult<Vec<Item>> {
         let mut out = Vec::new();

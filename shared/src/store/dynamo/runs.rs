@@ -245,33 +245,14 @@ impl RunStore for DynamoStore {
     async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>> {
         // The usage counters carry their distributor in GSI1: one query, eventually consistent
         // (an aggregate; a closed month is read from its snapshot instead).
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let resp = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("#g = :pk")
-                .expression_attribute_names("#g", GSI1PK)
-                .expression_attribute_values(":pk", s(schema::usage_gsi1pk(distributor_id, month)))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(backend)?;
-            for item in resp.items.unwrap_or_default() {
-                if let (Some(p), Some(used)) = (text(&item, "partner_id"), num(&item, "used")) {
-                    if used > 0 {
-                        out.push((p.to_string(), used as u32));
-                    }
-                }
-            }
-            match resp.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(out),
-            }
-        }
+        let items = self.all_in_gsi1(&schema::usage_gsi1pk(distributor_id, month)).await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| match (text(i, "partner_id"), num(i, "used")) {
+                (Some(p), Some(used)) if used > 0 => Some((p.to_string(), used as u32)),
+                _ => None,
+            })
+            .collect())
     }
 }
 
