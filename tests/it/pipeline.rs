@@ -621,6 +621,43 @@ async fn ids_are_checked_before_the_store_on(store: std::sync::Arc<dyn shared::s
     )
     .await;
     assert_eq!(r.status().as_u16(), 400);
+    // Ids in a query or a body are checked the same way.
+    let r = tests::oneshot(
+        &on.router,
+        send(format!("{PARTNER_BASE}/assessments?customerId={long}"), "x-partner-key", partner.clone()),
+    )
+    .await;
+    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!((r.status().as_u16(), body["error"]["code"].as_str()), (400, Some("INVALID_FIELD")), "query");
+    let post = |path: &str, body: serde_json::Value| {
+        http::Request::builder()
+            .method("POST")
+            .uri(format!("{PARTNER_BASE}{path}"))
+            .header("x-partner-key", partner.clone())
+            .header("content-type", "application/json")
+            .body(Bytes::from(body.to_string()))
+            .unwrap()
+    };
+    let r = tests::oneshot(
+        &on.router,
+        post("/assessments", serde_json::json!({"customerId": long, "product": "essential-eight"})),
+    )
+    .await;
+    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!((r.status().as_u16(), body["error"]["code"].as_str()), (400, Some("INVALID_FIELD")), "{body}");
+    let r = tests::oneshot(
+        &on.router,
+        post(
+            "/assessments/bulk",
+            serde_json::json!({"customerIds": [long, "cust_unknown"], "product": "essential-eight"}),
+        ),
+    )
+    .await;
+    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(r.status().as_u16(), 202, "{body}");
+    let codes: Vec<_> = body["runs"].as_array().unwrap().iter().map(|r| r["error"]["code"].clone()).collect();
+    assert_eq!(codes, [serde_json::json!("INVALID_FIELD"), serde_json::json!("NOT_FOUND")], "{body}");
+    assert!(body["runs"][0]["customerId"].as_str().unwrap().len() <= 65, "the id is not echoed whole: {body}");
     let r =
         tests::oneshot(&on.router, send(format!("{PARTNER_BASE}/customers/cust_unknown"), "x-partner-key", partner))
             .await;
@@ -636,4 +673,81 @@ async fn ids_are_checked_before_the_store_on_the_embedded_store() {
 async fn ids_are_checked_before_the_store_on_dynamodb() {
     let Some(store) = tests::aws::fresh_dynamo().await else { return };
     ids_are_checked_before_the_store_on(std::sync::Arc::new(store)).await;
+}
+
+/// A bulk request that fails on the server midway, after it wrote, keeps its idempotency
+/// record: the answer says what was written (the item at fault and the rest `INTERNAL`), and a
+/// retry with the same key replays it instead of writing again (issue 13, item 11). Before,
+/// the request answered 500 and released the key, so the retry queued (and counted) its runs
+/// twice. On DynamoDB, with the third `TransactWriteItems` failing.
+#[tokio::test]
+async fn a_bulk_request_failing_midway_keeps_its_idempotency_record() {
+    let fault = tests::aws::Fault::default();
+    let Some(store) = tests::aws::fresh_dynamo_with(&fault).await else { return };
+    let on = tests::stored::on_store(std::sync::Arc::new(store)).await;
+    let key = on.accounts.partner_key.clone();
+    let call = |method: &str, path: &str, idem: Option<&str>, body: Option<serde_json::Value>| {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(format!("{PARTNER_BASE}{path}"))
+            .header("x-partner-key", key.clone())
+            .header("content-type", "application/json");
+        if let Some(k) = idem {
+            req = req.header("idempotency-key", k);
+        }
+        let req = req.body(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())).unwrap();
+        let router = on.router.clone();
+        async move {
+            let r = tests::oneshot(&router, req).await;
+            let replayed = r.headers().contains_key("idempotent-replayed");
+            let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+            (r.status().as_u16(), body, replayed)
+        }
+    };
+    // Customers, one at a time (nothing armed yet).
+    let mut ids = Vec::new();
+    for i in 1..=4 {
+        let (status, body, _) =
+            call("POST", "/customers", None, Some(serde_json::json!({"name": format!("C{i}"), "tenantId": tenant(i)})))
+                .await;
+        assert_eq!(status, 201, "{body}");
+        ids.push(body["id"].as_str().unwrap().to_string());
+    }
+
+    // P11: the first two runs are written, the third write fails, the fourth is never tried.
+    fault.arm("TransactWriteItems", 2);
+    let trigger = serde_json::json!({"product": "essential-eight", "customerIds": ids});
+    let (status, first, _) = call("POST", "/assessments/bulk", Some("bulk-runs-1"), Some(trigger.clone())).await;
+    fault.clear();
+    assert_eq!(status, 202, "{first}");
+    assert_eq!((first["queued"].clone(), first["failed"].clone()), (serde_json::json!(2), serde_json::json!(2)));
+    let codes: Vec<_> = first["runs"].as_array().unwrap().iter().map(|r| r["error"]["code"].clone()).collect();
+    assert_eq!(codes, [serde_json::Value::Null, serde_json::Value::Null, "INTERNAL".into(), "INTERNAL".into()]);
+    let (status, again, replayed) = call("POST", "/assessments/bulk", Some("bulk-runs-1"), Some(trigger)).await;
+    assert_eq!((status, &again, replayed), (202, &first, true), "the same key replays the kept answer");
+    let (_, me, _) = call("GET", "/me", None, None).await;
+    assert_eq!(me["usage"]["runsUsed"], 2, "no run was queued twice: {me}");
+
+    // P6: the same for customers.
+    fault.arm("TransactWriteItems", 1);
+    let make = serde_json::json!({"customers": [
+        {"name": "D1", "tenantId": tenant(11)}, {"name": "D2", "tenantId": tenant(12)}, {"name": "D3", "tenantId": tenant(13)}
+    ]});
+    let (status, first, _) = call("POST", "/customers/bulk", Some("bulk-customers-1"), Some(make.clone())).await;
+    fault.clear();
+    assert_eq!(status, 201, "{first}");
+    assert_eq!((first["created"].clone(), first["failed"].clone()), (serde_json::json!(1), serde_json::json!(2)));
+    assert_eq!(first["customers"][1]["index"], 1, "{first}");
+    assert_eq!(first["customers"][2]["error"]["code"], "INTERNAL", "{first}");
+    let (status, again, replayed) = call("POST", "/customers/bulk", Some("bulk-customers-1"), Some(make)).await;
+    assert_eq!((status, &again, replayed), (201, &first, true));
+
+    // A fault before anything is written is still the request's 500, and its key is free again.
+    fault.arm("TransactWriteItems", 0);
+    let one = serde_json::json!({"customers": [{"name": "E1", "tenantId": tenant(21)}]});
+    let (status, _, _) = call("POST", "/customers/bulk", Some("bulk-customers-2"), Some(one.clone())).await;
+    fault.clear();
+    assert_eq!(status, 500);
+    let (status, body, replayed) = call("POST", "/customers/bulk", Some("bulk-customers-2"), Some(one)).await;
+    assert_eq!((status, body["created"].clone(), replayed), (201, serde_json::json!(1), false), "{body}");
 }

@@ -36,3 +36,59 @@ pub async fn fresh_dynamo() -> Option<DynamoStore> {
     DynamoStore::create_table(&client, &table).await.expect("create the test table");
     Some(DynamoStore::new(client, table))
 }
+
+/// A fault put into the SDK client of a store on the emulator: once armed, the next `ok` calls
+/// of one DynamoDB operation go through and every later one fails before it is sent (as a
+/// network fault would, retries included), until [`Fault::clear`]. For "the server failed
+/// midway" tests: the store answers `StoreError::Backend`, the API 500 or an `INTERNAL` item.
+#[derive(Clone, Debug, Default)]
+pub struct Fault {
+    /// The operation (as in `X-Amz-Target`, e.g. `TransactWriteItems`) and the calls still let through.
+    armed: std::sync::Arc<std::sync::Mutex<Option<(String, usize)>>>,
+}
+
+impl Fault {
+    pub fn arm(&self, operation: &str, ok: usize) {
+        *self.armed.lock().unwrap() = Some((operation.to_string(), ok));
+    }
+
+    pub fn clear(&self) {
+        *self.armed.lock().unwrap() = None;
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for Fault {
+    fn name(&self) -> &'static str {
+        "tests::aws::Fault"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or("");
+        let mut armed = self.armed.lock().unwrap();
+        match armed.as_mut() {
+            Some((op, ok)) if target.rsplit('.').next() == Some(op.as_str()) => {
+                if *ok == 0 {
+                    return Err(format!("injected fault: {op}").into());
+                }
+                *ok -= 1;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// [`fresh_dynamo`] whose client carries `fault`.
+pub async fn fresh_dynamo_with(fault: &Fault) -> Option<DynamoStore> {
+    let config = config()?;
+    let dynamo = aws_sdk_dynamodb::config::Builder::from(&config).interceptor(fault.clone()).build();
+    let client = aws_sdk_dynamodb::Client::from_conf(dynamo);
+    let table = format!("test-{}", random_base62(12));
+    DynamoStore::create_table(&client, &table).await.expect("create the test table");
+    Some(DynamoStore::new(client, table))
+}

@@ -29,6 +29,11 @@ impl Query {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
+    /// A parameter that names one of our ids, checked as [`check_id`] does (400 `INVALID_FIELD`).
+    pub fn id(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        self.get(name).map(|v| check_id(name, v).map(|()| v)).transpose()
+    }
+
     /// `limit`: 1–100, default 100.
     pub fn limit(&self) -> Result<usize, ApiError> {
         match self.get("limit") {
@@ -234,6 +239,11 @@ impl Fields {
     }
 
     /// One of `allowed`, compared case-insensitively; returns the allowed spelling.
+    /// A field that names one of our ids, checked as [`check_id`] does.
+    pub fn id(&self, field: &str, value: String) -> Result<String, ApiError> {
+        check_id(&self.name(field), &value).map(|()| value)
+    }
+
     pub fn one_of(&self, field: &str, value: &str, allowed: &[&str]) -> Result<String, ApiError> {
         allowed.iter().find(|a| a.eq_ignore_ascii_case(value.trim())).map(|a| a.to_string()).ok_or_else(|| {
             ApiError::InvalidField(format!(
@@ -256,14 +266,32 @@ const ID_MAX: usize = 64;
 /// something of another account, is still the handler's 404.
 pub fn check_id_params(params: &PathParams) -> Result<(), ApiError> {
     for (name, value) in params.iter().filter(|(n, _)| ID_PARAMS.contains(n)) {
-        let shaped = value.len() <= ID_MAX && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !shaped {
-            let shown: String = value.chars().take(ID_MAX).collect();
-            let more = if value.chars().count() > ID_MAX { "…" } else { "" };
-            return Err(ApiError::InvalidField(format!(
-                "{name} is not an id (at most {ID_MAX} letters, digits and _): {shown:?}{more}."
-            )));
-        }
+        check_id(name, value)?;
     }
     Ok(())
+}
+
+/// The rule of [`check_id_params`] for one value named `name` (a path parameter, a query
+/// parameter or a body field such as `customerIds[2]`): 400 `INVALID_FIELD` whose message shows
+/// at most 64 characters of the value.
+pub fn check_id(name: &str, value: &str) -> Result<(), ApiError> {
+    if value.len() <= ID_MAX && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Ok(());
+    }
+    Err(ApiError::InvalidField(format!(
+        "{name} is not an id (at most {ID_MAX} letters, digits and _): {}.",
+        shown(value)
+    )))
+}
+
+/// A value as shown in a message or a bulk item: quoted, and cut at 64 characters with `…`.
+pub fn shown(value: &str) -> String {
+    let cut: String = value.chars().take(ID_MAX).collect();
+    let more = if value.chars().count() > ID_MAX { "…" } else { "" };
+    format!("{cut:?}{more}")
+}
+
+/// At most 64 characters of a value a client sent, for echoing it back in a bulk item.
+pub fn clipped(value: &str) -> String {
+    value.chars().take(ID_MAX).collect()
 }

@@ -3,10 +3,10 @@
 use serde_json::{json, Value};
 
 use super::super::error::ApiError;
-use super::super::request::Fields;
+use super::super::request::{self, Fields};
 use super::super::response::Reply;
 use super::super::{App, Ctx};
-use super::Paging;
+use super::{Bulk, Paging};
 use crate::domain::account::Partner;
 use crate::domain::ids::CustomerId;
 use crate::domain::run::RunFilter;
@@ -30,6 +30,7 @@ fn run_ports(app: &App) -> RunPorts<'_> {
 pub async fn create(app: &App, ctx: &Ctx, partner: &Partner, show_partner: bool) -> Result<Reply, ApiError> {
     let mut f = Fields::parse(&ctx.body)?;
     let customer_id = f.req_str("customerId")?;
+    let customer_id = f.id("customerId", customer_id)?;
     let product = f.req_str("product")?;
     let maturity = f.opt_uint("maturityTarget")?;
     f.finish()?;
@@ -53,29 +54,23 @@ pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Repl
         )));
     }
     let (product, target) = runs::choose_product(&app.config.catalog, partner, &product, maturity)?;
-    let (mut queued, mut failed) = (0, 0);
-    let mut runs = Vec::with_capacity(ids.len());
-    for customer_id in &ids {
-        match runs::queue_run(run_ports(app), partner, customer_id, product, target, ctx.now)
-            .await
-            .map_err(ApiError::from)
-        {
-            Ok(run) => {
-                queued += 1;
-                runs.push(json!({ "id": run.id, "customerId": run.customer_id, "status": run.status.as_str() }));
-            }
-            Err(ApiError::Internal(detail)) => return Err(ApiError::Internal(detail)),
-            Err(e) => {
-                failed += 1;
-                runs.push(json!({
-                    "customerId": customer_id,
-                    "status": "failed",
-                    "error": { "code": e.code(), "message": e.message() },
-                }));
-            }
+    let mut bulk = Bulk::new(ids.len());
+    for (i, customer_id) in ids.iter().enumerate() {
+        let ident = json!({ "customerId": request::clipped(customer_id) });
+        if bulk.stopped() {
+            bulk.not_attempted(ident);
+            continue;
         }
+        let outcome = match request::check_id(&format!("customerIds[{i}]"), customer_id) {
+            Ok(()) => runs::queue_run(run_ports(app), partner, customer_id, product, target, ctx.now)
+                .await
+                .map(|run| json!({ "id": run.id, "customerId": run.customer_id, "status": run.status.as_str() }))
+                .map_err(ApiError::from),
+            Err(e) => Err(e),
+        };
+        bulk.record(ident, outcome)?;
     }
-    Ok(Reply::accepted(json!({ "queued": queued, "failed": failed, "runs": runs })))
+    Ok(Reply::accepted(json!({ "queued": bulk.done, "failed": bulk.failed, "runs": bulk.items })))
 }
 
 fn read_filter(app: &App, ctx: &Ctx) -> Result<RunFilter, ApiError> {
@@ -90,7 +85,7 @@ fn read_filter(app: &App, ctx: &Ctx) -> Result<RunFilter, ApiError> {
             return Err(ApiError::InvalidProduct(format!("product {p:?} is not recognised.")));
         }
     }
-    let customer_id = ctx.query.get("customerId").map(str::to_string);
+    let customer_id = ctx.query.id("customerId")?.map(str::to_string);
     Ok(RunFilter { month, product, customer_id: customer_id.map(CustomerId::from) })
 }
 

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::cursor;
 use super::error::ApiError;
-use super::request::Fields;
+use super::request::{self, Fields};
 use super::response::Reply;
 use super::routes::HandlerFuture;
 use super::{App, Ctx, PublicCtx};
@@ -111,10 +111,78 @@ impl Paging {
     }
 }
 
+/// How far a bulk request (P6, P11, D4) got, item by item.
+///
+/// A client mistake in one item fails that item only. A server fault stops the work: before
+/// anything was written it is the whole request's 500, so its `Idempotency-Key` is released and a
+/// retry redoes everything; once an item was written, the item at fault and every item after it
+/// are reported failed with `INTERNAL` in the normal answer instead. That answer is kept under the
+/// key like any other, so a retry with the same key replays what was written rather than writing
+/// it twice (issue 13, item 11; `docs/api-decisions.md`).
+pub(super) struct Bulk {
+    pub done: usize,
+    pub failed: usize,
+    pub items: Vec<Value>,
+    /// Set once a server fault stopped the work.
+    stopped: bool,
+}
+
+impl Bulk {
+    pub fn new(len: usize) -> Self {
+        Self { done: 0, failed: 0, items: Vec::with_capacity(len), stopped: false }
+    }
+
+    /// Whether the items left are to be reported as not attempted (see [`Bulk::not_attempted`]).
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Records an item's outcome; `ident` are the fields that name the item in a failure (its
+    /// `index`, the label a client sent). Only a server fault before anything was written is an
+    /// `Err`: the request's own 500.
+    pub fn record(&mut self, ident: Value, outcome: Result<Value, ApiError>) -> Result<(), ApiError> {
+        match outcome {
+            Ok(v) => {
+                self.done += 1;
+                self.items.push(v);
+            }
+            Err(ApiError::Internal(detail)) if self.done == 0 => return Err(ApiError::Internal(detail)),
+            Err(e) => {
+                if let ApiError::Internal(detail) = &e {
+                    tracing::error!(detail = detail.as_str(), "bulk item failed; the items after it are not attempted");
+                    self.stopped = true;
+                }
+                self.fail(ident, e.code(), e.message());
+            }
+        }
+        Ok(())
+    }
+
+    /// Reports an item left undone after a server fault stopped the work.
+    pub fn not_attempted(&mut self, ident: Value) {
+        self.fail(
+            ident,
+            "INTERNAL",
+            "Not attempted: an earlier item failed on the server. Send this item again with a new Idempotency-Key."
+                .into(),
+        );
+    }
+
+    fn fail(&mut self, ident: Value, code: &str, message: String) {
+        self.failed += 1;
+        let mut item = match ident {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        item.insert("status".into(), json!("failed"));
+        item.insert("error".into(), json!({ "code": code, "message": message }));
+        self.items.push(Value::Object(item));
+    }
+}
+
 /// A bulk create (P6, D4): reads `field` (an array of at most `max` objects) and makes each in
-/// order with `create`. Too many items is refused before anything is written; a client
-/// mistake in one item is reported with its `index`, its `label` field and the error, while a
-/// server fault stops the request.
+/// order with `create`. Too many items is refused before anything is written; a failed item is
+/// reported with its `index` and its `label` field, as [`Bulk`] describes.
 pub(super) async fn create_each<F, Fut>(
     ctx: &Ctx,
     field: &str,
@@ -135,30 +203,19 @@ where
             items.len()
         )));
     }
-    let (mut created, mut failed) = (0, 0);
-    let mut results = Vec::with_capacity(items.len());
+    let mut bulk = Bulk::new(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let shown = item.get(label).and_then(Value::as_str).map(str::to_string);
+        let shown = item.get(label).and_then(Value::as_str).map(request::clipped);
+        let ident = json!({ "index": i, label: shown });
+        if bulk.stopped() {
+            bulk.not_attempted(ident);
+            continue;
+        }
         let outcome = match Fields::from_value(item, &format!("{field}[{i}].")) {
             Ok(fields) => create(fields).await,
             Err(e) => Err(e),
         };
-        match outcome {
-            Ok(v) => {
-                created += 1;
-                results.push(v);
-            }
-            Err(ApiError::Internal(detail)) => return Err(ApiError::Internal(detail)),
-            Err(e) => {
-                failed += 1;
-                results.push(json!({
-                    "index": i,
-                    label: shown,
-                    "status": "failed",
-                    "error": { "code": e.code(), "message": e.message() },
-                }));
-            }
-        }
+        bulk.record(ident, outcome)?;
     }
-    Ok(Reply::created(json!({ "created": created, "failed": failed, field: results })))
+    Ok(Reply::created(json!({ "created": bulk.done, "failed": bulk.failed, field: bulk.items })))
 }
