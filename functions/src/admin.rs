@@ -33,6 +33,9 @@ commands:
       an active partner without a distributor (plan starter unless given) and its first key (pk_live_...)
   issue-key --partner prt_... | --distributor dist_...
       a key in the account's free slot (at most two keys per account)
+  backfill-list-entries
+      once after upgrading to the version with per-product run entries and per-status partner
+      entries: scans the table and writes the entries older versions did not (safe to repeat)
   help, --help, -h
       this message
 
@@ -48,9 +51,18 @@ pub const DEFAULT_PLAN: &str = "starter";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     Help,
-    CreateDistributor { company: String, email: String },
-    CreatePartner { company: String, email: String, plan: String },
+    CreateDistributor {
+        company: String,
+        email: String,
+    },
+    CreatePartner {
+        company: String,
+        email: String,
+        plan: String,
+    },
     IssueKey(Owner),
+    /// Writes the list entries older versions did not write (`DynamoStore::backfill_list_entries`).
+    BackfillListEntries,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +75,9 @@ pub enum AdminError {
     Config(String),
     #[error(transparent)]
     Provision(#[from] accounts::ProvisionError),
+    /// The table refused or failed a read or write.
+    #[error("the table: {0}")]
+    Store(#[from] shared::store::StoreError),
 }
 
 fn usage(msg: impl Into<String>) -> AdminError {
@@ -80,6 +95,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, AdminError> {
         "create-distributor" => &["--company", "--email"],
         "create-partner" => &["--company", "--email", "--plan"],
         "issue-key" => &["--partner", "--distributor"],
+        "backfill-list-entries" => &[],
         other => return Err(usage(format!("unknown command {other:?}"))),
     };
     let mut opts: Vec<(&str, String)> = Vec::new();
@@ -117,6 +133,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, AdminError> {
             email: need("--email")?,
             plan: take("--plan").unwrap_or_else(|| DEFAULT_PLAN.to_string()),
         }),
+        "backfill-list-entries" => Ok(Command::BackfillListEntries),
         _ => match (take("--partner"), take("--distributor")) {
             (Some(id), None) if id.starts_with(prefix::PARTNER) => Ok(Command::IssueKey(Owner::partner(&id))),
             (None, Some(id)) if id.starts_with(prefix::DISTRIBUTOR) => Ok(Command::IssueKey(Owner::distributor(&id))),
@@ -172,6 +189,9 @@ impl Admin<'_> {
                 let (slot, key) = accounts::issue_key(self.store, self.secrets, self.ids, owner, self.now).await?;
                 Ok(shown(&owner.id, slot, &key))
             }
+            Command::BackfillListEntries => {
+                Err(AdminError::Config("backfill-list-entries works on the DynamoDB table itself; see `run`".into()))
+            }
         }
     }
 }
@@ -211,6 +231,11 @@ pub async fn run(
         return Ok(format!("{USAGE}\n"));
     }
     let settings = AdminSettings::from_vars(&var)?;
+    if command == Command::BackfillListEntries {
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table);
+        let done = store.backfill_list_entries().await?;
+        return Ok(format!("scanned: {}\nwritten: {}\n", done.scanned, done.written));
+    }
     let config =
         Config::from_vars(|name| var(name).filter(|v| !v.is_empty())).map_err(|e| AdminError::Config(e.to_string()))?;
     let secrets_client = aws_sdk_secretsmanager::Client::new(sdk);

@@ -219,6 +219,7 @@ async fn bad_arguments_give_the_usage_message() {
         &["issue-key", "--partner", "prt_1", "--distributor", "dist_1"],
         &["issue-key", "--partner", "dist_1"],
         &["issue-key", "--distributor", "prt_1"],
+        &["backfill-list-entries", "--partner", "prt_1"],
     ];
     let sdk = shared::aws::emulator_config("http://127.0.0.1:1");
     for args in bad {
@@ -245,4 +246,16 @@ async fn bad_arguments_give_the_usage_message() {
         admin::parse(&["issue-key", "--distributor", "dist_1"]).unwrap(),
         Command::IssueKey(Owner::distributor("dist_1"))
     );
+}
+
+/// `backfill-list-entries` runs on the table and reports what it read and wrote; on a table the
+/// current version wrote there is nothing to write (the DynamoDB test of the backfill itself is
+/// `dynamo::the_backfill_writes_the_entries_older_versions_did_not`).
+#[tokio::test]
+async fn backfill_list_entries_reports_its_counts() {
+    let Some(env) = Env::new().await else { return };
+    env.admin(&["create-partner", "--company", "Solo", "--email", "it@solo.example"]).await.unwrap();
+    let out = env.admin(&["backfill-list-entries"]).await.unwrap();
+    assert!(out.starts_with("scanned: "), "{out}");
+    assert!(out.ends_with("written: 0\n"), "{out}");
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use shared::domain::account::Partner;
+use shared::domain::account::{AccountStatus, Partner};
 use shared::domain::customer::Customer;
 use shared::domain::email::Email;
 use shared::domain::event::EventType;
@@ -38,8 +38,9 @@ async fn partner_with_customer(store: &Arc<dyn Store>, ids: &IdGen) -> (Partner,
 /// batches, and the customer removed last; meanwhile it is gone for readers and for new runs.
 #[tokio::test]
 async fn deleting_a_customer_with_more_runs_than_a_transaction_holds() {
-    let Some(store) = tests::aws::fresh_dynamo().await else { return };
-    let store: Arc<dyn Store> = Arc::new(store);
+    let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
+    let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
+    let store: Arc<dyn Store> = Arc::new(dynamo);
     let ids = IdGen::new();
     let (p, c) = partner_with_customer(&store, &ids).await;
     let month = Month::of(T0);
@@ -68,6 +69,21 @@ async fn deleting_a_customer_with_more_runs_than_a_transaction_holds() {
     assert!(store.list_customers(&p.id, &all).await.unwrap().items.is_empty());
     assert_eq!(store.partner(&p.id).await.unwrap().unwrap().customers_count, 0);
     assert_eq!(store.runs_used(&p.id, month).await.unwrap(), 40, "deleting does not give runs back");
+    let left = client
+        .query()
+        .table_name(&table)
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("PARTNER#{}", p.id)))
+        .send()
+        .await
+        .unwrap();
+    let sks: Vec<String> = left
+        .items()
+        .iter()
+        .filter_map(|i| i.get("SK")?.as_s().ok().cloned())
+        .filter(|sk| !sk.starts_with("USAGE#"))
+        .collect();
+    assert_eq!(sks, vec!["META".to_string()], "no run, report or list entry is left");
     assert_eq!(
         store.delete_customer(&p.id, &c.id, &event(&ids, EventType::CustomerDeleted, &p.id)).await,
         Err(StoreError::NotFound)
@@ -211,4 +227,174 @@ async fn an_outbox_item_that_does_not_decode_is_quarantined() {
     let kept = key("OUTBOX#QUARANTINE").send().await.unwrap().item.expect("in quarantine");
     assert_eq!(kept.get("event").and_then(|v| v.as_s().ok()).map(String::as_str), Some("{not json"));
     assert!(kept.get("error").and_then(|v| v.as_s().ok()).is_some_and(|e| e.contains("decode")), "{kept:?}");
+}
+
+/// A run created at `created_at` whose id was made at `id_time` (by its own generator, so the id
+/// carries exactly that time).
+fn run_at(c: &Customer, product: &str, id_time: Timestamp, created_at: Timestamp) -> Run {
+    Run {
+        id: IdGen::new().time_ordered("run_", (id_time.unix() * 1000) as u64).into(),
+        partner_id: c.partner_id.clone(),
+        customer_id: c.id.clone(),
+        product: product.into(),
+        maturity_target: 1,
+        status: RunStatus::Queued,
+        created_at,
+        started_at: None,
+        completed_at: None,
+        results: None,
+        error: None,
+    }
+}
+
+async fn second_customer(store: &Arc<dyn Store>, ids: &IdGen, p: &Partner) -> Customer {
+    let c = Customer {
+        id: ids.random("cust_").into(),
+        partner_id: p.id.clone(),
+        name: "C2".into(),
+        tenant_id: TenantId::parse(&tenant(2)).unwrap(),
+        email: None,
+        receivers: vec![],
+        questionnaire_recipients: vec![],
+        created_at: T0,
+        updated_at: None,
+        version: 1,
+    };
+    store.create_customer(&c, &event(ids, EventType::CustomerCreated, &p.id)).await.unwrap();
+    c
+}
+
+/// `GET /assessments?month=&product=&customerId=` and D2's `?status=` read their own key range:
+/// a call reads (DynamoDB's `ScannedCount`) at most the page it returns and one more, whatever
+/// else the partition holds. Before, `?month=` read every newer run first and `?product=` and
+/// `?status=` read the whole family through a filter (issue 13, item 10).
+#[tokio::test]
+async fn filtered_lists_read_only_their_key_range() {
+    let meter = tests::aws::ReadMeter::default();
+    let Some(store) = tests::aws::fresh_dynamo_with(&meter).await else { return };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let ids = IdGen::new();
+    let (p, c1) = partner_with_customer(&store, &ids).await;
+    let c2 = second_customer(&store, &ids, &p).await;
+    let earlier = T0 - 40 * 86_400;
+    for i in 0..12 {
+        let r = run_at(&c1, "essential-eight", earlier + i, earlier + i);
+        store.queue_run(&r, Month::of(earlier), None).await.unwrap();
+    }
+    for i in 0..12 {
+        store.queue_run(&run_at(&c2, "nist-csf", T0 + i, T0 + i), Month::of(T0), None).await.unwrap();
+    }
+    for i in 20..23 {
+        store.queue_run(&run_at(&c1, "essential-eight", T0 + i, T0 + i), Month::of(T0), None).await.unwrap();
+    }
+    let all = PageRequest { limit: 100, after: None };
+    let cases = [
+        (RunFilter { month: Some(Month::of(earlier)), ..Default::default() }, 12),
+        (RunFilter { product: Some("essential-eight".into()), ..Default::default() }, 15),
+        (RunFilter { product: Some("nist-csf".into()), month: Some(Month::of(T0)), ..Default::default() }, 12),
+        (RunFilter { customer_id: Some(c1.id.clone()), product: Some("nist-csf".into()), ..Default::default() }, 0),
+        (RunFilter { customer_id: Some(c1.id.clone()), month: Some(Month::of(T0)), ..Default::default() }, 3),
+    ];
+    for (filter, expected) in cases {
+        meter.take();
+        let listed = store.list_runs(&p.id, &filter, &all).await.unwrap();
+        let read = meter.take();
+        assert_eq!(listed.items.len(), expected, "{filter:?}");
+        assert!(read <= expected + 1, "{filter:?} read {read} items for {expected}");
+    }
+
+    // D2: one active partner among suspended ones.
+    let distributor = p.distributor_id.clone().unwrap();
+    for i in 0..10 {
+        let mut other = p.clone();
+        other.id = ids.random("prt_").into();
+        other.email = Email::parse(&format!("s{i}@example.com")).unwrap();
+        store.create_partner(&other).await.unwrap();
+        store.suspend_partner(&other.id, T0, &event(&ids, EventType::PartnerSuspended, &other.id)).await.unwrap();
+    }
+    meter.take();
+    let active = store.list_partners(&distributor, Some(AccountStatus::Active), &all).await.unwrap();
+    let read = meter.take();
+    assert_eq!(active.items.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), vec![p.id.clone()]);
+    assert!(read <= 2, "read {read} entries for one active partner");
+    let suspended = store.list_partners(&distributor, Some(AccountStatus::Suspended), &all).await.unwrap();
+    assert_eq!(suspended.items.len(), 10);
+}
+
+/// A list call reads at most its budget: when the one filter left (a run whose id was made in
+/// the next month's first hour, after a clock step back) drops what it read, the page comes back
+/// short, even empty, with a cursor, and following the cursors finds every run of the month.
+#[tokio::test]
+async fn a_list_call_reads_at_most_its_budget_and_still_returns_a_cursor() {
+    let Some(store) = tests::aws::fresh_dynamo().await else { return };
+    let store: Arc<dyn Store> = Arc::new(store.with_list_read_budget(5));
+    let ids = IdGen::new();
+    let (p, c) = partner_with_customer(&store, &ids).await;
+    let month = Month::of(T0);
+    let next_month = month.end();
+    // Two runs of this month, and eight of the next whose ids fall in this month's range slack.
+    for i in 0..2 {
+        let at = next_month - 100 + i;
+        store.queue_run(&run_at(&c, "essential-eight", at, at), month, None).await.unwrap();
+    }
+    for i in 0..8 {
+        let at = next_month + 60 + i;
+        store.queue_run(&run_at(&c, "essential-eight", at, at), Month::of(at), None).await.unwrap();
+    }
+    let filter = RunFilter { month: Some(month), ..Default::default() };
+    let first = store.list_runs(&p.id, &filter, &PageRequest { limit: 100, after: None }).await.unwrap();
+    assert!(first.items.is_empty(), "the budget ran out on runs of the next month");
+    assert!(first.next.is_some(), "a short page still carries a cursor");
+    let (mut found, mut after, mut calls) = (Vec::new(), first.next, 1);
+    while let Some(cursor) = after {
+        let page = store.list_runs(&p.id, &filter, &PageRequest { limit: 100, after: Some(cursor) }).await.unwrap();
+        found.extend(page.items.into_iter().map(|r| r.created_at));
+        after = page.next;
+        calls += 1;
+        assert!(calls < 10, "the cursors end");
+    }
+    assert_eq!(found, vec![next_month - 99, next_month - 100]);
+}
+
+/// Runs and partners stored before the per-product and per-status entries existed are found
+/// by the filtered lists once `backfill_list_entries` has run; a second run writes nothing.
+#[tokio::test]
+async fn the_backfill_writes_the_entries_older_versions_did_not() {
+    let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
+    let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
+    let dynamo = Arc::new(dynamo);
+    let store: Arc<dyn Store> = dynamo.clone();
+    let ids = IdGen::new();
+    let (p, c) = partner_with_customer(&store, &ids).await;
+    let run = run_at(&c, "essential-eight", T0, T0);
+    store.queue_run(&run, Month::of(T0), None).await.unwrap();
+    // Remove what the older version never wrote.
+    let s = |v: String| aws_sdk_dynamodb::types::AttributeValue::S(v);
+    let distributor = p.distributor_id.clone().unwrap();
+    for (pk, sk) in [
+        (format!("PARTNER#{}", p.id), format!("PRUN#essential-eight#{}", run.id)),
+        (format!("PARTNER#{}", p.id), format!("CPRUN#{}#essential-eight#{}", c.id, run.id)),
+        (format!("DIST#{distributor}"), format!("PSTATUS#active#{}", p.id)),
+    ] {
+        let gone = client
+            .delete_item()
+            .table_name(&table)
+            .key("PK", s(pk))
+            .key("SK", s(sk))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld);
+        assert!(gone.send().await.unwrap().attributes.is_some(), "the entry was written");
+    }
+    let all = PageRequest { limit: 100, after: None };
+    let by_product = RunFilter { product: Some("essential-eight".into()), ..Default::default() };
+    let both =
+        RunFilter { product: Some("essential-eight".into()), customer_id: Some(c.id.clone()), ..Default::default() };
+    let active = Some(AccountStatus::Active);
+    assert!(store.list_runs(&p.id, &by_product, &all).await.unwrap().items.is_empty(), "as an old table reads");
+
+    let done = dynamo.backfill_list_entries().await.unwrap();
+    assert_eq!(done.written, 3, "{done:?}");
+    assert_eq!(store.list_runs(&p.id, &by_product, &all).await.unwrap().items, vec![run.clone()]);
+    assert_eq!(store.list_runs(&p.id, &both, &all).await.unwrap().items, vec![run.clone()]);
+    assert_eq!(store.list_partners(&distributor, active, &all).await.unwrap().items.len(), 1);
+    assert_eq!(dynamo.backfill_list_entries().await.unwrap().written, 0, "a second run writes nothing");
 }

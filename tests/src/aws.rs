@@ -83,10 +83,46 @@ impl aws_sdk_dynamodb::config::Intercept for Fault {
     }
 }
 
-/// [`fresh_dynamo`] whose client carries `fault`.
-pub async fn fresh_dynamo_with(fault: &Fault) -> Option<DynamoStore> {
+/// Counts the items DynamoDB read for the `Query` calls of a client (the sum of their
+/// `ScannedCount`: what a call costs, before any filter), for tests of how much a list reads.
+#[derive(Clone, Debug, Default)]
+pub struct ReadMeter {
+    scanned: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ReadMeter {
+    /// Items read since the last `take`.
+    pub fn take(&self) -> usize {
+        self.scanned.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for ReadMeter {
+    fn name(&self) -> &'static str {
+        "tests::aws::ReadMeter"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if let Ok(out) = context.output_or_error() {
+            if let Some(q) = out.downcast_ref::<aws_sdk_dynamodb::operation::query::QueryOutput>() {
+                self.scanned.fetch_add(q.scanned_count.max(0) as usize, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`fresh_dynamo`] whose client carries `interceptor` (a [`Fault`], a [`ReadMeter`]).
+pub async fn fresh_dynamo_with(
+    interceptor: &(impl aws_sdk_dynamodb::config::Intercept + Clone + 'static),
+) -> Option<DynamoStore> {
     let config = config()?;
-    let dynamo = aws_sdk_dynamodb::config::Builder::from(&config).interceptor(fault.clone()).build();
+    let dynamo = aws_sdk_dynamodb::config::Builder::from(&config).interceptor(interceptor.clone()).build();
     let client = aws_sdk_dynamodb::Client::from_conf(dynamo);
     let table = format!("test-{}", random_base62(12));
     DynamoStore::create_table(&client, &table).await.expect("create the test table");

@@ -40,6 +40,7 @@ impl AccountStore for DynamoStore {
             let mut member = schema::member(d, &p.id);
             member.insert("status".into(), s(p.status.as_str()));
             ops.push(Op::put(member).fresh());
+            ops.push(Op::put(schema::status_member(d, p.status.as_str(), &p.id)).fresh());
         }
         match self.transact(ops).await? {
             Ok(()) => Ok(()),
@@ -58,23 +59,24 @@ impl AccountStore for DynamoStore {
         status: Option<AccountStatus>,
         page: &PageRequest,
     ) -> StoreResult<Page<Partner>> {
-        let mut q = Query::prefix(schema::distributor_pk(distributor_id), schema::MEMBER_PREFIX, true);
-        if let Some(st) = status {
-            q = q.filter(Some("#st = :st".into()));
-            q.names.insert("#st".into(), "status".into());
-            q.values.insert(":st".into(), s(st.as_str()));
-        }
-        let after = page.after.as_ref().map(|id| schema::member_sk(id));
-        let (items, more) = self.page(&q, page.limit, after).await?;
+        // A status has its own entries, so `?status=` reads only the partners that have it.
+        let base = match status {
+            Some(st) => schema::status_member_prefix(st.as_str()),
+            None => schema::MEMBER_PREFIX.to_string(),
+        };
+        let q = Query::prefix(schema::distributor_pk(distributor_id), &base, true);
+        let after = page.after.as_ref().map(|id| format!("{base}{id}"));
+        let (items, next) = self.page_within(&q, page.limit, after, self.list_read_budget).await?;
         let ids: Vec<String> = items
             .iter()
             .filter_map(|i| text(i, SK))
-            .filter_map(|sk| sk.strip_prefix(schema::MEMBER_PREFIX))
+            .filter_map(|sk| sk.strip_prefix(base.as_str()))
             .map(String::from)
             .collect();
-        let next = if more { ids.last().cloned() } else { None };
+        let next = next.as_deref().and_then(|sk| sk.strip_prefix(base.as_str())).map(String::from);
         let mut partners = self.partners_by_id(&ids).await?;
-        // The entry and the partner change together; a partner that moved since is left out.
+        // The entry moves with the status in one transaction; an entry left by the backfill
+        // (`backfill_list_entries`) racing a change is dropped here.
         if let Some(st) = status {
             partners.retain(|p| p.status == st);
         }
@@ -177,6 +179,7 @@ impl DynamoStore {
             if partner.status == to {
                 return Ok(StatusChange { partner, changed: false });
             }
+            let from = partner.status;
             partner.status = to;
             partner.updated_at = Some(at);
             let stamp = if to == AccountStatus::Active {
@@ -204,6 +207,8 @@ impl DynamoStore {
                         .name("#st", "status")
                         .val(":st", s(to.as_str())),
                 );
+                ops.push(Op::delete(schema::status_member(d, from.as_str(), partner_id)));
+                ops.push(Op::put(schema::status_member(d, to.as_str(), partner_id)));
             }
             ops.push(event_put(event)?);
             if to == AccountStatus::Suspended {

@@ -95,13 +95,16 @@ impl CustomerStore for DynamoStore {
             let pointers = self
                 .all(&Query::prefix(schema::partner_pk(partner_id), &schema::customer_runs_prefix(id), true))
                 .await?;
-            let run_ids: Vec<String> = pointers
+            // (run id, product): the product names the run's other list entries.
+            let runs: Vec<(String, String)> = pointers
                 .iter()
-                .filter_map(|p| text(p, SK))
-                .filter_map(|sk| sk.rsplit('#').next())
-                .map(String::from)
+                .filter_map(|p| {
+                    let run = text(p, SK)?.rsplit('#').next()?;
+                    Some((run.to_string(), text(p, "product").unwrap_or_default().to_string()))
+                })
                 .collect();
-            if 4 + 3 * run_ids.len() > MAX_TX_ITEMS {
+            let run_items = || runs.iter().flat_map(|(r, product)| schema::run_items(partner_id, id, product, r));
+            if 4 + 5 * runs.len() > MAX_TX_ITEMS {
                 // Too many runs for one transaction: mark the customer as being deleted (it is
                 // gone for readers, and no run can be queued for it), delete its runs in
                 // batches, then finish with the transaction below.
@@ -114,13 +117,7 @@ impl CustomerStore for DynamoStore {
                 if self.transact(vec![mark]).await?.is_err() {
                     continue;
                 }
-                let mut keys = Vec::new();
-                for r in &run_ids {
-                    keys.push(schema::run(partner_id, r));
-                    keys.push(schema::report(partner_id, r));
-                    keys.push(schema::customer_run(partner_id, id, r));
-                }
-                self.batch_delete(keys).await?;
+                self.batch_delete(run_items().collect()).await?;
                 continue;
             }
             // Conditional on the version read too: a tenantId changed since then moved the tenant
@@ -140,11 +137,7 @@ impl CustomerStore for DynamoStore {
                     .val(":zero", n(0)),
                 event_put(event)?,
             ];
-            for r in &run_ids {
-                ops.push(Op::delete(schema::run(partner_id, r)));
-                ops.push(Op::delete(schema::report(partner_id, r)));
-                ops.push(Op::delete(schema::customer_run(partner_id, id, r)));
-            }
+            ops.extend(run_items().map(Op::delete));
             match self.transact(ops).await? {
                 Ok(()) => return Ok(()),
                 Err(c) if c.failed(2) && !c.failed(0) => {
@@ -158,11 +151,7 @@ impl CustomerStore for DynamoStore {
                     }
                     let mut ops =
                         vec![del, Op::delete(schema::tenant(partner_id, &customer.tenant_id)), event_put(event)?];
-                    for r in &run_ids {
-                        ops.push(Op::delete(schema::run(partner_id, r)));
-                        ops.push(Op::delete(schema::report(partner_id, r)));
-                        ops.push(Op::delete(schema::customer_run(partner_id, id, r)));
-                    }
+                    ops.extend(run_items().map(Op::delete));
                     if self.transact(ops).await?.is_ok() {
                         return Ok(());
                     }

@@ -4,6 +4,10 @@ use super::*;
 use crate::domain::ids::{prefix, time_floor};
 use crate::domain::time::Timestamp;
 
+/// How far past a month's end `list_runs` looks for that month's runs by id (seconds): an id
+/// made after a clock step back can carry a later time than its run's creation.
+const MONTH_ID_SLACK_SECS: i64 = 3600;
+
 #[async_trait]
 impl RunStore for DynamoStore {
     async fn queue_run(&self, run: &Run, month: Month, limit: Option<u32>) -> StoreResult<()> {
@@ -54,17 +58,26 @@ impl RunStore for DynamoStore {
         // While queued, the run sits in a sparse index the stale-run sweep reads.
         run_item.insert(GSI1PK.into(), s(schema::QUEUED_RUNS));
         run_item.insert(GSI1SK.into(), s(schema::queued_run_sk(run.created_at, &run.partner_id, &run.id)));
-        let mut pointer = schema::customer_run(&run.partner_id, &run.customer_id, &run.id);
-        pointer.insert("product".into(), s(&run.product));
-        pointer.insert("created_at".into(), n(run.created_at));
-        let ops = vec![
+        // The run's entry under each list filter (customer, product, both): `list_runs` reads
+        // one family's key range instead of filtering all runs.
+        let pointers = [
+            schema::customer_run(&run.partner_id, &run.customer_id, &run.id),
+            schema::product_run(&run.partner_id, &run.product, &run.id),
+            schema::customer_product_run(&run.partner_id, &run.customer_id, &run.product, &run.id),
+        ]
+        .map(|mut pointer| {
+            pointer.insert("product".into(), s(&run.product));
+            pointer.insert("created_at".into(), n(run.created_at));
+            Op::put(pointer).fresh()
+        });
+        let mut ops = vec![
             Op::update(schema::customer(&run.partner_id, &run.customer_id), "ADD #runs :one")
                 .when("attribute_exists(PK) AND attribute_not_exists(#deleting)")
                 .val(":one", n(1)),
             usage,
             Op::put(run_item).fresh(),
-            Op::put(pointer).fresh(),
         ];
+        ops.extend(pointers);
         match self.transact(ops).await? {
             Ok(()) => Ok(()),
             Err(c) if c.failed(0) => Err(StoreError::NotFound),
@@ -79,42 +92,43 @@ impl RunStore for DynamoStore {
 
     async fn list_runs(&self, partner_id: &str, filter: &RunFilter, page: &PageRequest) -> StoreResult<Page<Run>> {
         let pk = schema::partner_pk(partner_id);
-        let base = match &filter.customer_id {
-            Some(c) => schema::customer_runs_prefix(c),
-            None => schema::RUN_PREFIX.to_string(),
+        // Each filter has its own entries, so the query reads only what matches.
+        let base = match (&filter.customer_id, &filter.product) {
+            (None, None) => schema::RUN_PREFIX.to_string(),
+            (Some(c), None) => schema::customer_runs_prefix(c),
+            (None, Some(p)) => schema::product_runs_prefix(p),
+            (Some(c), Some(p)) => schema::customer_product_runs_prefix(c, p),
         };
-        // Ids are time-ordered and never made before their run's creation time, so a month's
-        // runs all sort at or after the month's first possible id.
-        let lo = match filter.month {
-            Some(m) => format!("{base}{}{}", prefix::RUN, time_floor((m.start().unix() * 1000) as u64)),
-            None => base.clone(),
+        // Ids are time-ordered, so a month is a key range. An id is never made before its run's
+        // creation time, but can be made after it when the clock stepped back; the range reaches
+        // a little into the next month for those, and the filter keeps the month exact.
+        let (lo, hi) = match filter.month {
+            Some(m) => {
+                let at = |t: Timestamp| format!("{base}{}{}", prefix::RUN, time_floor((t.unix().max(0) * 1000) as u64));
+                (at(m.start()), at(m.end() + MONTH_ID_SLACK_SECS))
+            }
+            None => (base.clone(), format!("{base}\u{10FFFF}")),
         };
-        let mut q = Query::between(pk, lo, format!("{base}\u{10FFFF}"), false);
-        let mut conditions = Vec::new();
+        let mut q = Query::between(pk, lo, hi, false);
         if let Some(m) = filter.month {
-            conditions.push("#created_at BETWEEN :from AND :to");
             q.values.insert(":from".into(), n(m.start()));
             q.values.insert(":to".into(), n(m.end() - 1));
+            q = q.filter(Some("#created_at BETWEEN :from AND :to".into()));
         }
-        if let Some(p) = &filter.product {
-            conditions.push("#product = :product");
-            q.values.insert(":product".into(), s(p));
-        }
-        let q = if conditions.is_empty() { q } else { q.filter(Some(conditions.join(" AND "))) };
         let after = page.after.as_ref().map(|id| format!("{base}{id}"));
-        let (items, more) = self.page(&q, page.limit, after).await?;
+        let (items, next) = self.page_within(&q, page.limit, after, self.list_read_budget).await?;
         let ids: Vec<String> = items
             .iter()
             .filter_map(|i| text(i, SK))
             .filter_map(|sk| sk.strip_prefix(base.as_str()))
             .map(String::from)
             .collect();
-        let next = if more { ids.last().cloned() } else { None };
-        let runs = if filter.customer_id.is_some() {
-            // The entries under the customer point at the runs; read the runs themselves.
-            self.runs_by_id(partner_id, &ids).await?
-        } else {
+        let next = next.as_deref().and_then(|sk| sk.strip_prefix(base.as_str())).map(String::from);
+        let runs = if base == schema::RUN_PREFIX {
             items.into_iter().map(de).collect::<StoreResult<_>>()?
+        } else {
+            // The entries point at the runs; read the runs themselves.
+            self.runs_by_id(partner_id, &ids).await?
         };
         Ok(Page { items: runs, next })
     }

@@ -62,6 +62,15 @@ pub(super) fn member_sk(partner: &str) -> String {
 pub(super) fn member(distributor: &str, partner: &str) -> Item {
     key(distributor_pk(distributor), member_sk(partner))
 }
+/// Prefix of the partner entries of one status in a distributor's partition
+/// (`PSTATUS#<status>#`, then the partner id): D2's `?status=` reads its own key range. The
+/// entry moves in the transaction that changes the partner's status.
+pub(super) fn status_member_prefix(status: &str) -> String {
+    format!("PSTATUS#{status}#")
+}
+pub(super) fn status_member(distributor: &str, status: &str, partner: &str) -> Item {
+    key(distributor_pk(distributor), format!("{}{partner}", status_member_prefix(status)))
+}
 /// One partner per email and distributor (emails compared lower-cased).
 pub(super) fn email_guard(distributor: &str, email: &str) -> Item {
     key(distributor_pk(distributor), format!("EMAIL#{}", email.to_lowercase()))
@@ -101,6 +110,32 @@ pub(super) fn customer_runs_prefix(customer: &str) -> String {
 /// A run's entry under its customer (strongly consistent runs-of-a-customer).
 pub(super) fn customer_run(partner: &str, customer: &str, run: &str) -> Item {
     key(partner_pk(partner), format!("{}{run}", customer_runs_prefix(customer)))
+}
+/// Prefix of a product's run entries (`PRUN#<product>#`, then the run id): `?product=` reads
+/// its own key range instead of filtering every run.
+pub(super) fn product_runs_prefix(product: &str) -> String {
+    format!("PRUN#{product}#")
+}
+pub(super) fn product_run(partner: &str, product: &str, run: &str) -> Item {
+    key(partner_pk(partner), format!("{}{run}", product_runs_prefix(product)))
+}
+/// Prefix of a customer's run entries for one product (`CPRUN#<customer>#<product>#`).
+pub(super) fn customer_product_runs_prefix(customer: &str, product: &str) -> String {
+    format!("CPRUN#{customer}#{product}#")
+}
+pub(super) fn customer_product_run(partner: &str, customer: &str, product: &str, run: &str) -> Item {
+    key(partner_pk(partner), format!("{}{run}", customer_product_runs_prefix(customer, product)))
+}
+/// Every item a run has (the run, its report, its entry under each list filter): what deleting
+/// the run deletes. `product` is the run's; an entry an older version never wrote is simply absent.
+pub(super) fn run_items(partner: &str, customer: &str, product: &str, run_id: &str) -> [Item; 5] {
+    [
+        run(partner, run_id),
+        report(partner, run_id),
+        customer_run(partner, customer, run_id),
+        product_run(partner, product, run_id),
+        customer_product_run(partner, customer, product, run_id),
+    ]
 }
 pub(super) fn report(partner: &str, run: &str) -> Item {
     key(partner_pk(partner), format!("REPORT#{run}"))
