@@ -101,15 +101,43 @@ pub struct AwsApp {
     pub secrets: SecretBundle,
 }
 
+/// The AWS SDK clients a function talks through, one per service.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl AwsClients {
+    /// The clients as a function makes them: each from the one SDK configuration.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(sdk),
+        }
+    }
+}
+
 /// Builds the service on AWS through the composition root: reads the secret once, makes the
 /// clients once. The runner reads tenants with Microsoft Graph when the secret holds
 /// `graphClientId` and `graphClientSecret`, else assesses the demo tenants.
 pub async fn build(sdk: &SdkConfig, settings: &AwsSettings, config: Config) -> Result<AwsApp, String> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let secrets_client = aws_sdk_secretsmanager::Client::new(sdk);
-    let secrets = aws_secrets::load(&secrets_client, &settings.secret_id).await.map_err(|e| e.to_string())?;
-    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()));
-    let sqs = aws_sdk_sqs::Client::new(sdk);
+    build_with(AwsClients::new(sdk), settings, config, Arc::new(SystemClock)).await
+}
+
+/// [`build`] on given clients and clock: the tests pass clients that record every operation
+/// they send (the IAM test) and a manual clock; production passes neither.
+pub async fn build_with(
+    clients: AwsClients,
+    settings: &AwsSettings,
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<AwsApp, String> {
+    let secrets = aws_secrets::load(&clients.secrets, &settings.secret_id).await.map_err(|e| e.to_string())?;
+    let store = Arc::new(DynamoStore::new(clients.dynamodb, settings.table.clone()));
+    let sqs = clients.sqs;
     let runs = Arc::new(SqsQueue::new(sqs.clone(), settings.runs_queue_url.clone(), clock.clone()));
     let webhooks = Arc::new(SqsQueue::new(sqs, settings.webhooks_queue_url.clone(), clock.clone()));
     let tenants = Tenants::from_secret(secrets.get("graphClientId"), secrets.get("graphClientSecret"));

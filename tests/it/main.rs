@@ -12,6 +12,7 @@ mod dynamo;
 mod events;
 mod graph;
 mod http_edges;
+mod iam;
 mod idempotency_at_rest;
 mod ids;
 mod lambda;

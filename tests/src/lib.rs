@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod bodies;
 pub mod helpers;
+pub mod recorder;
 pub mod stored;
 pub mod stub;
 
@@ -52,6 +53,18 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// A whole answer, its body decoded when its content type is JSON.
+    pub fn from_http(resp: http::Response<Bytes>) -> Self {
+        let (parts, raw) = resp.into_parts();
+        let json = parts.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        let body = if raw.is_empty() || !json {
+            Value::Null
+        } else {
+            serde_json::from_slice(&raw).expect("a JSON content type carries JSON")
+        };
+        Resp { status: parts.status, headers: parts.headers, body, raw }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -114,15 +127,7 @@ impl Harness {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = oneshot(&self.router, req.body(body.unwrap_or_default()).expect("request")).await;
-        let (parts, raw) = resp.into_parts();
-        let json = parts.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-        let body = if raw.is_empty() || !json {
-            Value::Null
-        } else {
-            serde_json::from_slice(&raw).expect("a JSON content type carries JSON")
-        };
-        Resp { status: parts.status, headers: parts.headers, body, raw }
+        Resp::from_http(oneshot(&self.router, req.body(body.unwrap_or_default()).expect("request")).await)
     }
 
     /// A partner-API request with `key` (path relative to the partner base).
