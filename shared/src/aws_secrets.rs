@@ -2,10 +2,11 @@
 //!
 //! ```json
 //! {"keyHashing": "<base64>", "cursorSigning": "<base64>", "reportSigning": "<base64>",
-//!  "graphClientId": "…", "graphClientSecret": "…", "webhookEncryption": "<base64>"}
+//!  "consentSigning": "<base64>", "webhookEncryption": "<base64>",
+//!  "graphClientId": "…", "graphClientSecret": "…"}
 //! ```
 //!
-//! The four keys (three signing keys and the webhook-secret encryption key) are required,
+//! The five keys (four signing keys and the webhook-secret encryption key) are required,
 //! each base64 of at least 32 random bytes. Any other
 //! field is kept as text for the parts that need it (Microsoft Graph's app credentials, a
 //! webhook encryption key, …), so adding a secret needs no change here.
@@ -21,12 +22,13 @@ pub const KEY_HASHING: &str = "keyHashing";
 pub const CURSOR_SIGNING: &str = "cursorSigning";
 pub const REPORT_SIGNING: &str = "reportSigning";
 pub const WEBHOOK_ENCRYPTION: &str = "webhookEncryption";
+pub const CONSENT_SIGNING: &str = "consentSigning";
 
 /// Everything the secret holds.
 #[derive(Clone)]
 pub struct SecretBundle {
     pub secrets: Secrets,
-    /// Fields beyond the four keys (e.g. `graphClientId`, `graphClientSecret`).
+    /// Fields beyond the five keys (e.g. `graphClientId`, `graphClientSecret`).
     pub other: BTreeMap<String, String>,
 }
 
@@ -53,7 +55,7 @@ impl SecretBundle {
                 return Err(invalid(format!("field {name} of the secret is not a string")));
             };
             match name.as_str() {
-                KEY_HASHING | CURSOR_SIGNING | REPORT_SIGNING | WEBHOOK_ENCRYPTION => {
+                KEY_HASHING | CURSOR_SIGNING | REPORT_SIGNING | WEBHOOK_ENCRYPTION | CONSENT_SIGNING => {
                     let bytes = B64
                         .decode(text.trim())
                         .map_err(|_| invalid(format!("field {name} of the secret is not base64")))?;
@@ -64,6 +66,7 @@ impl SecretBundle {
                         KEY_HASHING => KEY_HASHING,
                         CURSOR_SIGNING => CURSOR_SIGNING,
                         REPORT_SIGNING => REPORT_SIGNING,
+                        CONSENT_SIGNING => CONSENT_SIGNING,
                         _ => WEBHOOK_ENCRYPTION,
                     };
                     keys.insert(slot, bytes);
@@ -80,11 +83,12 @@ impl SecretBundle {
             cursor_signing: take(CURSOR_SIGNING)?,
             report_signing: take(REPORT_SIGNING)?,
             webhook_encryption: take(WEBHOOK_ENCRYPTION)?,
+            consent_signing: take(CONSENT_SIGNING)?,
         };
         Ok(Self { secrets, other })
     }
 
-    /// A fresh secret's JSON: four random keys (for `--create-resources` and tests).
+    /// A fresh secret's JSON: five random keys (for `--create-resources` and tests).
     pub fn generate_json() -> String {
         let fresh = || {
             let mut k = vec![0u8; 32];
@@ -96,6 +100,7 @@ impl SecretBundle {
             CURSOR_SIGNING: fresh(),
             REPORT_SIGNING: fresh(),
             WEBHOOK_ENCRYPTION: fresh(),
+            CONSENT_SIGNING: fresh(),
         })
         .to_string()
     }

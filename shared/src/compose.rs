@@ -20,6 +20,7 @@ use crate::queue::RunQueue;
 use crate::runner::{Assessor, Runner, RunnerSettings};
 use crate::store::{AccountKeyStore, Store};
 use crate::usage_report::UsageReport;
+use crate::usecases::consent::{self, ConsentSettings};
 use crate::webhooks::dispatcher::Dispatcher;
 use crate::webhooks::guard::SystemLookup;
 use crate::webhooks::relay::{Relay, WebhookQueue};
@@ -61,6 +62,7 @@ impl Service {
             ))
         });
         let billing = parts.billing.unwrap_or_else(|| Arc::new(LocalLedger::new(parts.store.clone())));
+        let consent = parts.tenants.consent_settings(&parts.config);
         let app = App {
             config: parts.config,
             secrets: parts.secrets,
@@ -71,6 +73,7 @@ impl Service {
             ids: Arc::new(IdGen::new()),
             webhooks: parts.webhooks,
             transport,
+            consent,
         };
         Self { app: Arc::new(app), tenants: parts.tenants }
     }
@@ -141,6 +144,15 @@ impl Tenants {
             (Some(id), Some(secret)) => Self::Graph { client_id: id.into(), client_secret: secret.into() },
             _ => Self::Demo,
         }
+    }
+
+    /// Where consent is granted for this choice (see [`ConsentSettings`]).
+    fn consent_settings(&self, config: &Config) -> ConsentSettings {
+        let (default_authority, client_id) = match self {
+            Self::Demo => (format!("{}/dev/consent", config.public_base_url), consent::DEV_CLIENT_ID.to_string()),
+            Self::Graph { client_id, .. } => (consent::MICROSOFT_AUTHORITY.to_string(), client_id.clone()),
+        };
+        ConsentSettings { authority: config.consent_authority.clone().unwrap_or(default_authority), client_id }
     }
 
     /// The collector; a deployment without Graph credentials assesses the fixtures, and says

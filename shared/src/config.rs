@@ -29,6 +29,9 @@ pub struct Config {
     pub webhook_max_endpoints: usize,
     /// Where report share links point (the API's public URL, without a trailing slash).
     pub public_base_url: String,
+    /// Where tenant consent is granted (`CONSENT_AUTHORITY`, without a trailing slash); `None`
+    /// is the runtime's default: Microsoft's on AWS, the dev server's own stand-in in it.
+    pub consent_authority: Option<String>,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             webhook_allow_private_targets: false,
             webhook_timeout_ms: 10_000,
             webhook_max_endpoints: 20,
+            consent_authority: None,
         }
     }
 }
@@ -51,7 +55,7 @@ impl Default for Config {
 impl Config {
     /// Reads `RATE_LIMIT_PARTNER_PER_MIN` and `RATE_LIMIT_DISTRIBUTOR_PER_MIN` (whole numbers
     /// above 0), `WEBHOOK_RETRY_SCHEDULE`, `WEBHOOK_ALLOW_PRIVATE_TARGETS` (`true`/`false`/`1`/`0`),
-    /// `PUBLIC_BASE_URL` (http or https; a trailing slash is dropped) and `CATALOG_JSON` through
+    /// `PUBLIC_BASE_URL` and `CONSENT_AUTHORITY` (http or https; a trailing slash is dropped) and `CATALOG_JSON` through
     /// `var`, falling back to the contract's defaults; the fields marked fixed keep their
     /// defaults. `ConfigError::Invalid` names the first variable that does not parse.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -94,6 +98,16 @@ impl Config {
             }
             c.public_base_url = url;
         }
+        if let Some(url) = var("CONSENT_AUTHORITY") {
+            let url = url.trim().trim_end_matches('/').to_string();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError::Invalid {
+                    name: "CONSENT_AUTHORITY",
+                    reason: format!("expected an http(s) URL, got {url:?}"),
+                });
+            }
+            c.consent_authority = Some(url);
+        }
         if let Some(json) = var("CATALOG_JSON") {
             let catalog: Catalog = serde_json::from_str(&json)
                 .map_err(|e| ConfigError::Invalid { name: "CATALOG_JSON", reason: e.to_string() })?;
@@ -122,6 +136,8 @@ pub struct Secrets {
     /// Encrypts webhook endpoint secrets at rest, and (through a key derived from it) the
     /// answers kept for idempotent replay (`api::idempotency::sealed`).
     pub webhook_encryption: Vec<u8>,
+    /// Signs the `state` of tenant consent links (`usecases::consent::State`).
+    pub consent_signing: Vec<u8>,
 }
 
 impl Secrets {
@@ -131,7 +147,13 @@ impl Secrets {
             getrandom::fill(&mut k).expect("the operating system's random source failed");
             k
         };
-        Self { key_hashing: fresh(), cursor_signing: fresh(), report_signing: fresh(), webhook_encryption: fresh() }
+        Self {
+            key_hashing: fresh(),
+            cursor_signing: fresh(),
+            report_signing: fresh(),
+            webhook_encryption: fresh(),
+            consent_signing: fresh(),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::config::Secrets;
 use crate::domain::account::{Owner, Partner};
+use crate::domain::consent::ConsentStatus;
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::IdGen;
 use crate::domain::run::{Run, RunError, RunReport, RunResults, RunStatus};
@@ -20,6 +21,8 @@ use crate::domain::time::Timestamp;
 use crate::queue::{Ack, RunMessage, RunQueue};
 use crate::reports;
 use crate::store::{RunClaim, RunStore, RunnerStore, StoreError};
+use crate::usecases::consent::{self, ConsentChange, NotRecorded};
+use crate::usecases::Ids;
 
 /// What an assessment found, ready to store.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,6 +50,9 @@ pub enum AssessFailure {
 pub trait Assessor: Send + Sync {
     async fn assess(&self, tenant_id: &str, product: &str, maturity_target: u8) -> Result<Assessed, AssessFailure>;
 }
+
+/// A run's error code when the tenant may not be read (contract, "Tenant consent").
+pub const CONSENT_REQUIRED: &str = "CONSENT_REQUIRED";
 
 /// How long a run may wait queued before its message is assumed lost and sent again. Well
 /// past a normal wait in the queue; a resend of a message that was only slow is dropped by
@@ -153,8 +159,40 @@ impl Runner {
         let Some(customer) = self.store.customer(&partner.id, &run.customer_id).await? else {
             return Ok(Ack::Done);
         };
+        // Checked again here, not only at the trigger: consent can be withdrawn, or the tenant
+        // changed, while the run waits; nothing is read from a tenant without it.
+        if !customer.consent.is_granted() {
+            let error = RunError {
+                code: CONSENT_REQUIRED.into(),
+                message: format!(
+                    "The customer's tenant consent is {}; the tenant was not read.",
+                    customer.consent.status.as_str()
+                ),
+            };
+            return self.fail(&partner, run, attempt, error).await;
+        }
         match self.assessor.assess(&customer.tenant_id, &run.product, run.maturity_target).await {
             Ok(a) => self.complete(&partner, run, attempt, a).await,
+            Err(AssessFailure::Permanent { code, message }) if code == CONSENT_REQUIRED => {
+                // Microsoft refused the app's token: consent was withdrawn (contract). Recorded
+                // only while the customer still has the tenant that refused.
+                let change = ConsentChange {
+                    partner_id: &partner.id,
+                    distributor_id: partner.distributor_id.as_ref(),
+                    customer_id: &customer.id,
+                    tenant_id: customer.tenant_id.as_str(),
+                    status: ConsentStatus::Revoked,
+                };
+                let ids = Ids { gen: &self.ids, clock: self.clock.as_ref() };
+                let revoked = consent::record(self.store.as_ref(), ids, &change, self.clock.now()).await;
+                match revoked {
+                    Ok(_) | Err(NotRecorded::CustomerGone | NotRecorded::TenantChanged) => {}
+                    Err(NotRecorded::Failed(e)) => {
+                        return Err(StoreError::Backend(format!("recording the revoked consent: {e}")))
+                    }
+                }
+                self.fail(&partner, run, attempt, RunError { code, message }).await
+            }
             Err(AssessFailure::Permanent { code, message }) => {
                 self.fail(&partner, run, attempt, RunError { code, message }).await
             }

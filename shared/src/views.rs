@@ -24,6 +24,7 @@ pub fn customer_summary(c: &Customer) -> Value {
         "name": c.name,
         "tenantId": c.tenant_id,
         "email": c.email,
+        "consentStatus": c.consent.status.as_str(),
         "createdAt": rfc3339(c.created_at),
     })
 }
@@ -37,7 +38,34 @@ fn customer_fields(c: &Customer) -> Map<String, Value> {
     m.insert("email".into(), json!(c.email));
     m.insert("receivers".into(), json!(c.receivers));
     m.insert("questionnaireRecipients".into(), json!(c.questionnaire_recipients));
+    m.insert("consentStatus".into(), json!(c.consent.status.as_str()));
     m
+}
+
+/// `GET /customers/{id}/consent`: the customer's consent and the link its admin grants it with.
+pub fn consent(c: &Customer, consent_url: &str) -> Value {
+    json!({
+        "customerId": c.id,
+        "tenantId": c.tenant_id,
+        "status": c.consent.status.as_str(),
+        "consentUrl": consent_url,
+        "grantedAt": time(c.consent.granted_at),
+        "updatedAt": time(c.consent.updated_at),
+    })
+}
+
+/// A trigger (P10, D12) for a customer without consent: nothing was written or counted.
+pub fn consent_required(c: &Customer, product: &str, consent_url: &str) -> Value {
+    json!({
+        "status": "consent_required",
+        "customerId": c.id,
+        "product": product,
+        "consentUrl": consent_url,
+        "message": format!(
+            "The customer's Microsoft 365 administrator has not granted admin consent through your link (consent is {}). Send them consentUrl, then trigger again.",
+            c.consent.status.as_str()
+        ),
+    })
 }
 
 /// The customer with its receiver lists (P5, D11).

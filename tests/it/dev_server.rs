@@ -89,6 +89,16 @@ impl Running {
         (status, headers, body)
     }
 
+    /// The customer's admin grants consent: the partner's link, answered as Microsoft would.
+    async fn grant_consent(&self, customer_id: &str) {
+        let (status, _, consent) = self.partner(Method::GET, &format!("/customers/{customer_id}/consent"), None).await;
+        assert_eq!(status, 200, "{consent}");
+        let callback = tests::consent_callback(consent["consentUrl"].as_str().unwrap(), true);
+        let req = Request::builder().uri(format!("{}{callback}", self.base)).body(Full::new(Bytes::new())).unwrap();
+        let resp = self.client.request(req).await.unwrap();
+        assert_eq!(resp.status(), 200, "the callback accepts the grant");
+    }
+
     async fn partner(&self, method: Method, path: &str, body: Option<Value>) -> (u16, http::HeaderMap, Value) {
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
         self.send(
@@ -127,6 +137,8 @@ async fn first_customer_and_first_run_over_http() {
     assert_eq!(status, 201);
     let id = created["id"].as_str().unwrap();
     assert!(id.starts_with("cust_"));
+    assert_eq!(created["consentStatus"], "pending");
+    s.grant_consent(id).await;
 
     let run = json!({ "customerId": id, "product": "essential-eight", "maturityTarget": 3 });
     let (status, _, run) = s.partner(Method::POST, "/assessments", Some(run)).await;
@@ -190,6 +202,7 @@ async fn a_triggered_run_completes_and_its_report_opens() {
     let s = start().await;
     let customer = customer_body("Contoso Ltd", TENANT);
     let (_, _, created) = s.partner(Method::POST, "/customers", Some(customer)).await;
+    s.grant_consent(created["id"].as_str().unwrap()).await;
     let run = json!({ "customerId": created["id"], "product": "essential-eight", "maturityTarget": 2 });
     let (status, _, run) = s.partner(Method::POST, "/assessments", Some(run)).await;
     assert_eq!(status, 202);
@@ -230,6 +243,7 @@ async fn an_endpoint_on_a_local_receiver_gets_signed_events() {
     let secret = created["secret"].as_str().unwrap().to_string();
     let customer = customer_body("Contoso Ltd", TENANT);
     let (_, _, c) = s.partner(Method::POST, "/customers", Some(customer)).await;
+    s.grant_consent(c["id"].as_str().unwrap()).await;
     s.partner(Method::POST, "/assessments", Some(json!({ "customerId": c["id"], "product": "essential-eight" }))).await;
     // Bounded wait for the tasks beside the server to deliver both events.
     for _ in 0..500 {

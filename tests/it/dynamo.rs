@@ -29,6 +29,7 @@ async fn partner_with_customer(store: &Arc<dyn Store>, ids: &IdGen) -> (Partner,
         created_at: T0,
         updated_at: None,
         version: 1,
+        consent: Default::default(),
     };
     store.create_customer(&c, &event(ids, EventType::CustomerCreated, &p.id)).await.unwrap();
     (p, c)
@@ -259,6 +260,7 @@ async fn second_customer(store: &Arc<dyn Store>, ids: &IdGen, p: &Partner) -> Cu
         created_at: T0,
         updated_at: None,
         version: 1,
+        consent: Default::default(),
     };
     store.create_customer(&c, &event(ids, EventType::CustomerCreated, &p.id)).await.unwrap();
     c

@@ -146,7 +146,7 @@ async fn a_partner_without_a_distributor_has_customer_events_for_itself_only() {
     .await
     .expect("partner");
     let before = h.events().await.len();
-    let id = h.customer_for(&key, "Solo Customer", &tenant(4)).await;
+    let id = h.pending_customer_for(&key, "Solo Customer", &tenant(4)).await;
     let e = single(&new_events(&h, before).await, EventType::CustomerCreated);
     assert_eq!(e.account, Owner::partner(&p.id));
     assert_eq!(e.distributor_id, None);
@@ -189,7 +189,7 @@ async fn deleting_a_customer_records_customer_deleted() {
 #[tokio::test]
 async fn a_customers_life_is_recorded_in_order() {
     let h = Harness::new().await;
-    let id = h.customer("Alpha Pty", &tenant(1)).await;
+    let id = h.pending_customer_for(h.partner_key(), "Alpha Pty", &tenant(1)).await;
     h.partner(Method::PATCH, &format!("/customers/{id}"), Some(json!({ "name": "Alpha Group" })))
         .await
         .assert_status(200);
@@ -439,8 +439,8 @@ async fn refused_changes_record_no_event() {
 #[tokio::test]
 async fn acknowledged_events_leave_the_outbox() {
     let h = Harness::new().await;
-    h.customer("Alpha Pty", &tenant(1)).await;
-    h.customer("Beta Pty", &tenant(2)).await;
+    h.pending_customer_for(h.partner_key(), "Alpha Pty", &tenant(1)).await;
+    h.pending_customer_for(h.partner_key(), "Beta Pty", &tenant(2)).await;
     let events = h.events().await;
     assert_eq!(events.len(), 2);
     h.app.store.ack_events(&[events[0].id.to_string()]).await.expect("ack");

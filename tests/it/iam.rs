@@ -680,7 +680,21 @@ async fn partner_customers(f: &Fleet) -> (String, String) {
     f.partner(Method::PATCH, &path, Some(json!({ "name": "Tailspin Toys" }))).await.assert_status(200);
     f.partner(Method::PATCH, &path, Some(json!({ "tenantId": tenant(4) }))).await.assert_status(200);
     f.partner(Method::PATCH, &path, Some(json!({ "tenantId": tenant(1) }))).await.assert_error(409, "CUSTOMER_EXISTS");
+    // Consent: a trigger before it (nothing written), a refused state, then each admin grants.
+    let early = f.partner(Method::POST, "/assessments", Some(assessment_body(&c1, "essential-eight"))).await;
+    assert_eq!(early.assert_status(200)["status"], "consent_required");
+    f.request(Method::GET, "/consent/callback?admin_consent=True&tenant=x&state=forged.state", &[], None).await;
+    for c in [&c1, &c2] {
+        grant(f, f.partner(Method::GET, &format!("/customers/{c}/consent"), None).await).await;
+    }
     (c1, c2)
+}
+
+/// Answers a consent link (a `GET …/consent` answer) as the tenant's admin granting it would.
+async fn grant(f: &Fleet, consent: Resp) {
+    let url = consent.assert_status(200)["consentUrl"].as_str().unwrap().to_string();
+    let granted = f.request(Method::GET, &tests::consent_callback(&url, true), &[], None).await;
+    assert_eq!(granted.status, 200);
 }
 
 /// Runs queued one by one and in bulk, then the runs worker: claims and finishes, a last
@@ -767,6 +781,7 @@ async fn relay_paths(f: &Fleet) -> String {
     f.take(&f.setup.webhooks).await; // lost: the sweep finds them
     f.put_items(outbox).await;
     f.put_poison().await;
+    grant(f, f.partner(Method::GET, &format!("/customers/{c3}/consent"), None).await).await;
     f.partner(Method::POST, "/assessments", Some(assessment_body(&c3, "essential-eight"))).await.assert_status(202);
     f.take(&f.setup.runs).await; // lost: the stale-run resend finds it
     f.clock.advance(3600);
@@ -827,6 +842,7 @@ async fn distributor_routes(f: &Fleet, c1: &str) {
     let c4 =
         f.post_idempotent(true, &format!("/partners/{p2}/customers"), customer_body("Litware", &tenant(6)), 201).await;
     let c4 = id(&c4.body);
+    grant(f, f.distributor(Method::GET, &format!("/partners/{p2}/customers/{c4}/consent"), None).await).await;
     f.distributor(Method::GET, &format!("/partners/{p2}/customers"), None).await.assert_status(200);
     let r2 = id(&f.post_idempotent(true, &runs, assessment_body(&c4, "essential-eight"), 202).await.body);
     // The starter plan's one run a month is used: the limit's conditional failure.

@@ -84,6 +84,7 @@ async fn http_events_are_served_by_their_route() {
     assert_eq!(json_body(&patched)["name"], "Contoso Pty Ltd");
 
     // Query strings (and cookies, which are ignored).
+    h.grant_consent(&key, &id).await;
     for _ in 0..2 {
         let r = h.partner(Method::POST, "/assessments", Some(assessment_body(&id, "essential-eight"))).await;
         r.assert_status(202);

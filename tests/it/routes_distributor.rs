@@ -804,7 +804,7 @@ async fn d10_lists_a_sub_partners_customers() {
         r.assert_status(200),
         &json!({
             "customers": [
-                { "id": c1, "name": "Contoso Ltd", "tenantId": TENANT, "email": "it@contoso.com", "createdAt": T0_STR },
+                { "id": c1, "name": "Contoso Ltd", "tenantId": TENANT, "email": "it@contoso.com", "consentStatus": "pending", "createdAt": T0_STR },
             ],
             "nextCursor": null,
         })
@@ -867,6 +867,7 @@ async fn d11_creates_a_customer_for_a_sub_partner() {
             "email": "it@contoso.com",
             "receivers": ["ciso@contoso.com"],
             "questionnaireRecipients": ["ciso@contoso.com"],
+            "consentStatus": "pending",
             "partnerId": pid,
             "createdAt": "2026-04-03T11:30:00Z",
         })

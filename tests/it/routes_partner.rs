@@ -253,8 +253,8 @@ async fn p4_lists_customers_in_reference_shape() {
         &body,
         &json!({
             "customers": [
-                { "id": c1, "name": "Contoso Ltd", "tenantId": TENANT, "email": "it@contoso.com", "createdAt": T0_STR },
-                { "id": c2, "name": "Fabrikam Inc", "tenantId": TENANT2, "email": null, "createdAt": "2026-04-03T10:01:00Z" },
+                { "id": c1, "name": "Contoso Ltd", "tenantId": TENANT, "email": "it@contoso.com", "consentStatus": "pending", "createdAt": T0_STR },
+                { "id": c2, "name": "Fabrikam Inc", "tenantId": TENANT2, "email": null, "consentStatus": "granted", "createdAt": "2026-04-03T10:01:00Z" },
             ],
             "nextCursor": null,
         })
@@ -336,6 +336,7 @@ async fn p5_creates_customer_in_reference_shape() {
         "email": "it@contoso.com",
         "receivers": ["ciso@contoso.com", "it@contoso.com"],
         "questionnaireRecipients": ["ciso@contoso.com"],
+        "consentStatus": "pending",
         "createdAt": T0_STR,
     });
     assert_eq!(body, expected);
@@ -560,6 +561,7 @@ async fn p7_customer_has_recent_runs_newest_first_at_most_ten() {
             "email": null,
             "receivers": [],
             "questionnaireRecipients": [],
+            "consentStatus": "granted",
             "recentRuns": expected_recent,
             "createdAt": T0_STR,
         })
@@ -620,6 +622,7 @@ async fn p8_patch_changes_only_the_given_fields() {
             "email": "it@contoso.com",
             "receivers": ["ciso@contoso.com", "security@contoso.com"],
             "questionnaireRecipients": ["ciso@contoso.com"],
+            "consentStatus": "pending",
             "updatedAt": "2026-04-03T10:05:00Z",
         })
     );

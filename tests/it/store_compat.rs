@@ -129,7 +129,9 @@ async fn reads_as_before(store: &Arc<dyn Store>, p: &Partner, customer: &str, ru
         json!({
             "id": customer, "partner_id": p.id, "name": "Contoso Ltd", "tenant_id": TENANT,
             "email": "IT@Contoso.com", "receivers": ["CISO@contoso.com", "it@contoso.com"],
-            "questionnaire_recipients": [], "created_at": T0, "updated_at": null, "version": 1
+            "questionnaire_recipients": [], "created_at": T0, "updated_at": null, "version": 1,
+            // Stored before consent existed: it reads as never granted.
+            "consent": { "status": "pending", "granted_at": null, "updated_at": null }
         })
     );
     let listed = store.list_customers(&p.id, &PageRequest { limit: 10, after: None }).await.unwrap();

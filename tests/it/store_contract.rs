@@ -213,6 +213,7 @@ fn customer_of(partner_id: &str, t: &str) -> Customer {
         created_at: T0,
         updated_at: None,
         version: 1,
+        consent: Default::default(),
     }
 }
 

@@ -52,6 +52,7 @@ async fn seed_customer(h: &Harness, partner_id: &str, name: &str, tenant_id: &st
         created_at: h.app.now(),
         updated_at: None,
         version: 1,
+        consent: Default::default(),
     };
     let e = Event {
         id: h.app.new_id(),

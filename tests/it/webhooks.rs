@@ -334,14 +334,14 @@ async fn a_distributor_receives_its_partners_customer_and_assessment_events_only
     let rx = Receiver::start().await;
     let all: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
     endpoint_as(&h, true, &rx.url(), &all).await;
-    h.customer("Contoso", &tenant(1)).await; // the sub-partner's customer.created: yes
+    h.customer("Contoso", &tenant(1)).await; // the sub-partner's customer.created and consent_updated: yes
     h.partner(Method::POST, "/keys", None).await; // the sub-partner's key.created: no
     let body = json!({ "email": "x@y.example", "company": "X", "name": "N", "plan": "starter", "billing": { "currency": "USD" } });
     let pid = h.distributor(Method::POST, "/partners", Some(body)).await.body["id"].as_str().unwrap().to_string();
     h.distributor(Method::POST, &format!("/partners/{pid}/activate"), None).await; // own partner.activated: yes
     let (_, other_dist_key) = h.other_distributor().await;
     let (_, foreign) = h.active_partner_under(&other_dist_key, "f@f.example", "professional").await;
-    h.customer_for(&foreign, "Foreign", &tenant(2)).await; // another distributor's partner: no
+    h.pending_customer_for(&foreign, "Foreign", &tenant(2)).await; // another distributor's partner: no
     deliver(&h).await;
     let types: Vec<String> = rx
         .stub
@@ -349,7 +349,7 @@ async fn a_distributor_receives_its_partners_customer_and_assessment_events_only
         .iter()
         .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["type"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(types, vec!["customer.created", "partner.activated"]);
+    assert_eq!(types, vec!["customer.created", "customer.consent_updated", "partner.activated"]);
 }
 
 #[tokio::test]
@@ -573,7 +573,7 @@ async fn an_event_survives_a_crash_between_the_write_and_the_queue() {
     let h = Harness::with_config(private_allowed()).await;
     let rx = Receiver::start().await;
     endpoint_as(&h, false, &rx.url(), &["customer.created"]).await;
-    h.customer("A", &tenant(1)).await;
+    h.pending_customer_for(h.partner_key(), "A", &tenant(1)).await;
     // The process dies before any relay ran: the event is in the store with its change.
     assert_eq!(h.events().await.len(), 1);
     // It dies again after the delivery was made but before the event left the outbox and

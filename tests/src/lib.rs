@@ -164,10 +164,27 @@ impl Harness {
         self.distributor_as(self.distributor_key(), method, path, body).await
     }
 
-    /// Creates a customer for the partner with `key`; returns its id.
+    /// Creates a customer for the partner with `key` whose admin then grants consent through
+    /// the partner's link (as `grant_consent`); returns its id.
     pub async fn customer_for(&self, key: &str, name: &str, tenant: &str) -> String {
+        let id = self.pending_customer_for(key, name, tenant).await;
+        self.grant_consent(key, &id).await;
+        id
+    }
+
+    /// Creates a customer for the partner with `key`, its consent still `pending`; returns its id.
+    pub async fn pending_customer_for(&self, key: &str, name: &str, tenant: &str) -> String {
         let r = self.partner_as(key, Method::POST, "/customers", Some(customer_body(name, tenant))).await;
         r.assert_status(201)["id"].as_str().expect("id").to_string()
+    }
+
+    /// The customer's admin grants consent: reads the partner's consent link and answers its
+    /// callback as Microsoft would (`admin_consent=True`, the tenant, the state).
+    pub async fn grant_consent(&self, key: &str, customer_id: &str) {
+        let link = self.partner_as(key, Method::GET, &format!("/customers/{customer_id}/consent"), None).await;
+        let url = link.assert_status(200)["consentUrl"].as_str().expect("consentUrl").to_string();
+        let r = self.request(Method::GET, &consent_callback(&url, true), &[], None).await;
+        assert_eq!(r.status, 200, "the callback accepts the grant: {}", String::from_utf8_lossy(&r.raw));
     }
 
     pub async fn customer(&self, name: &str, tenant: &str) -> String {
@@ -279,6 +296,30 @@ impl Harness {
 }
 
 /// One request through `router`, as a server would pass it, with the whole answer read.
+/// The callback request Microsoft's redirect makes for a consent `url` (relative to the API):
+/// a grant (`admin_consent=True&tenant=…&state=…`) or, with `grant` false, a refusal
+/// (`error=access_denied&error_description=…&state=…`).
+pub fn consent_callback(url: &str, grant: bool) -> String {
+    let parsed = url::Url::parse(url).expect("consentUrl is a URL");
+    let state = parsed.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).expect("state");
+    let tenant =
+        parsed.path_segments().and_then(|mut s| s.find(|seg| seg.len() == 36)).expect("tenant in path").to_string();
+    let query = if grant {
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("admin_consent", "True")
+            .append_pair("tenant", &tenant)
+            .append_pair("state", &state)
+            .finish()
+    } else {
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("error", "access_denied")
+            .append_pair("error_description", "AADSTS65004: User declined to consent to access the app.")
+            .append_pair("state", &state)
+            .finish()
+    };
+    format!("/consent/callback?{query}")
+}
+
 pub async fn oneshot(router: &axum::Router, req: Request<Bytes>) -> http::Response<Bytes> {
     use tower::ServiceExt;
     let resp = match router.clone().oneshot(req.map(axum::body::Body::from)).await {

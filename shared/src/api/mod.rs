@@ -46,6 +46,8 @@ pub struct App {
     pub webhooks: Arc<dyn crate::webhooks::relay::WebhookQueue>,
     /// How webhook attempts are sent (the test route sends one now).
     pub transport: Arc<dyn crate::webhooks::transport::Transport>,
+    /// Where tenant consent is granted, and for which app.
+    pub consent: crate::usecases::consent::ConsentSettings,
 }
 
 /// One request as a handler sees it.
@@ -104,6 +106,16 @@ impl App {
     /// A new time-ordered id of kind `K`, from the app's clock.
     pub fn new_id<K: crate::domain::ids::IdKind>(&self) -> crate::domain::ids::Id<K> {
         self.ids().new_id()
+    }
+
+    /// What consent links are made from.
+    pub fn consent_links(&self) -> crate::usecases::consent::ConsentLinks<'_> {
+        crate::usecases::consent::ConsentLinks {
+            signing_key: &self.secrets.consent_signing,
+            authority: &self.consent.authority,
+            client_id: &self.consent.client_id,
+            public_base_url: &self.config.public_base_url,
+        }
     }
 
     /// The app's id generator and clock, as the use cases take them.

@@ -255,8 +255,8 @@ impl Fields {
     }
 }
 
-/// The path parameters that name one of our ids (`{id}`, `{runId}`, `{deliveryId}`).
-const ID_PARAMS: &[&str] = &["id", "runId", "deliveryId"];
+/// The path parameters that name one of our ids (`{id}`, `{runId}`, `{deliveryId}`, `{customerId}`).
+const ID_PARAMS: &[&str] = &["id", "runId", "deliveryId", "customerId"];
 /// Longer than any id this service makes (a prefix and at most 20 base62 characters), far
 /// below DynamoDB's key limits.
 const ID_MAX: usize = 64;

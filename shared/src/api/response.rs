@@ -33,7 +33,11 @@ impl Reply {
         Self { status: StatusCode::NO_CONTENT, body: Body::Empty }
     }
     pub fn html(page: String) -> Self {
-        Self { status: StatusCode::OK, body: Body::Html(page) }
+        Self::html_with(StatusCode::OK, page)
+    }
+    /// A page for people with another status (a consent callback that was refused is a 400).
+    pub fn html_with(status: StatusCode, page: String) -> Self {
+        Self { status, body: Body::Html(page) }
     }
 
     pub fn into_response(self) -> Response<Bytes> {

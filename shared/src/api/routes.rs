@@ -71,6 +71,9 @@ routes! {
     PartnerAssessmentsFindings = "partner.assessments.findings" : Partner GET "/assessments/{id}/findings" => Partner(h::assessments_findings);
     DistributorAssessmentsFindings = "distributor.assessments.findings" : Distributor GET "/partners/{id}/assessments/{runId}/findings" => Partner(h::sub_partner_assessments_findings);
     PublicReport = "public.reports.get" : Public GET "/reports/{token}" => Public(h::report);
+    PartnerConsentGet = "partner.consent.get" : Partner GET "/customers/{id}/consent" => Partner(h::consent_get);
+    DistributorConsentGet = "distributor.consent.get" : Distributor GET "/partners/{id}/customers/{customerId}/consent" => Partner(h::sub_partner_consent_get);
+    PublicConsentCallback = "public.consent.callback" : Public GET "/consent/callback" => Public(h::consent_callback);
     PartnerWebhooksList = "partner.webhooks.list" : Partner GET "/webhooks" => Keyed(h::webhooks_list);
     PartnerWebhooksCreate = "partner.webhooks.create" : Partner POST "/webhooks" => Keyed(h::webhooks_create);
     PartnerWebhooksUpdate = "partner.webhooks.update" : Partner PATCH "/webhooks/{id}" => Keyed(h::webhooks_update);

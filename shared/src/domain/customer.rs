@@ -1,6 +1,7 @@
 use crate::domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::consent::Consent;
 use super::email::Email;
 use super::ids::{CustomerId, PartnerId};
 use super::tenant::TenantId;
@@ -20,4 +21,7 @@ pub struct Customer {
     pub updated_at: Option<Timestamp>,
     /// Bumped on every update; updates are conditional on it.
     pub version: u64,
+    /// Admin consent for this customer's tenant, through this partner (pending when absent).
+    #[serde(default)]
+    pub consent: Consent,
 }

@@ -21,6 +21,9 @@ pub enum EventType {
     CustomerUpdated,
     #[serde(rename = "customer.deleted")]
     CustomerDeleted,
+    /// A customer's tenant consent changed (contract, "Tenant consent").
+    #[serde(rename = "customer.consent_updated")]
+    CustomerConsentUpdated,
     #[serde(rename = "partner.activated")]
     PartnerActivated,
     #[serde(rename = "partner.suspended")]
@@ -32,13 +35,14 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         Self::AssessmentStarted,
         Self::AssessmentCompleted,
         Self::AssessmentFailed,
         Self::CustomerCreated,
         Self::CustomerUpdated,
         Self::CustomerDeleted,
+        Self::CustomerConsentUpdated,
         Self::PartnerActivated,
         Self::PartnerSuspended,
         Self::KeyCreated,
@@ -59,6 +63,7 @@ impl EventType {
             Self::CustomerCreated => "customer.created",
             Self::CustomerUpdated => "customer.updated",
             Self::CustomerDeleted => "customer.deleted",
+            Self::CustomerConsentUpdated => "customer.consent_updated",
             Self::PartnerActivated => "partner.activated",
             Self::PartnerSuspended => "partner.suspended",
             Self::KeyCreated => "key.created",

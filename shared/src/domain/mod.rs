@@ -3,6 +3,7 @@
 pub mod account;
 pub mod api_key;
 pub mod catalog;
+pub mod consent;
 pub mod customer;
 pub mod email;
 pub mod event;

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{Ids, StoreResultExt, UseCaseError, OPTIMISTIC_TRIES};
 use crate::domain::account::{Owner, Partner};
+use crate::domain::consent::{Consent, ConsentStatus};
 use crate::domain::customer::Customer;
 use crate::domain::email::Email;
 use crate::domain::event::EventType;
@@ -60,6 +61,7 @@ pub async fn create(
         created_at: now,
         updated_at: None,
         version: 1,
+        consent: Consent::default(),
     };
     let evt = ids.event(
         EventType::CustomerCreated,
@@ -99,6 +101,10 @@ pub async fn update(
             next.name = n.clone();
         }
         if let Some(t) = &patch.tenant_id {
+            if *t != current.tenant_id {
+                // Consent was given for the old tenant only (contract, "Tenant consent").
+                next.consent = Consent::changed(ConsentStatus::Pending, now);
+            }
             next.tenant_id = t.clone();
         }
         if let Some(e) = &patch.email {

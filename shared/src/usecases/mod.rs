@@ -5,6 +5,7 @@
 //! The tree reads route → handler (parse, call, view) → use case → port → adapter.
 
 pub mod accounts;
+pub mod consent;
 pub mod customers;
 pub mod keys;
 pub mod partners;

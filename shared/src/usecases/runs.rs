@@ -5,6 +5,7 @@
 use super::{Ids, UseCaseError};
 use crate::domain::account::Partner;
 use crate::domain::catalog::{Catalog, Plan, Product};
+use crate::domain::customer::Customer;
 use crate::domain::run::RunFilter;
 use crate::domain::run::{Run, RunReport, RunStatus};
 use crate::domain::time::Month;
@@ -69,8 +70,19 @@ pub struct RunPorts<'a> {
     pub ids: Ids<'a>,
 }
 
+/// What a trigger did.
+#[derive(Debug)]
+pub enum Queued {
+    /// The run was stored, counted and handed to the runs queue.
+    Run(Run),
+    /// The customer's consent is not `granted` (contract, "Tenant consent"): nothing was
+    /// written or counted; the caller answers `consent_required` with the customer's link.
+    ConsentRequired(Customer),
+}
+
 /// Counts and stores one queued run of `customer_id` at `now`, then hands it to
-/// the runs queue. Errors: `NotFound` (no such customer of the partner), `RunLimitReached`.
+/// the runs queue; a customer without granted consent gets [`Queued::ConsentRequired`] and no
+/// run. Errors: `NotFound` (no such customer of the partner), `RunLimitReached`.
 /// A queue failure after the write is logged, not returned: the run is stored and counted, and
 /// the stale-run sweep re-sends a run whose message never reached the queue.
 pub async fn queue_run(
@@ -80,10 +92,13 @@ pub async fn queue_run(
     product: &Product,
     target: u8,
     now: Timestamp,
-) -> Result<Run, UseCaseError> {
+) -> Result<Queued, UseCaseError> {
     let not_found = || UseCaseError::not_found("customer", customer_id);
-    if ports.customers.customer(&partner.id, customer_id).await?.is_none() {
+    let Some(customer) = ports.customers.customer(&partner.id, customer_id).await? else {
         return Err(not_found());
+    };
+    if !customer.consent.is_granted() {
+        return Ok(Queued::ConsentRequired(customer));
     }
     let plan = plan_of(ports.catalog, partner)?;
     let run = Run {
@@ -118,7 +133,7 @@ pub async fn queue_run(
         // goes with it); on AWS the relay's sweep re-sends queued runs that never reached it.
         tracing::error!(run_id = run.id.as_str(), error = %e, "could not hand the run to the runs queue");
     }
-    Ok(run)
+    Ok(Queued::Run(run))
 }
 
 /// How report share links are made: signed with `signing_key`, under `base_url`.

@@ -11,7 +11,7 @@ use crate::domain::account::Partner;
 use crate::domain::ids::CustomerId;
 use crate::domain::run::RunFilter;
 use crate::domain::time::Month;
-use crate::usecases::runs::{self, ReportLinks, RunPorts};
+use crate::usecases::runs::{self, Queued, ReportLinks, RunPorts};
 use crate::views;
 
 pub const BULK_MAX: usize = 50;
@@ -35,7 +35,14 @@ pub async fn create(app: &App, ctx: &Ctx, partner: &Partner, show_partner: bool)
     let maturity = f.opt_uint("maturityTarget")?;
     f.finish()?;
     let (product, target) = runs::choose_product(&app.config.catalog, partner, &product, maturity)?;
-    let run = runs::queue_run(run_ports(app), partner, &customer_id, product, target, ctx.now).await?;
+    let run = match runs::queue_run(run_ports(app), partner, &customer_id, product, target, ctx.now).await? {
+        Queued::Run(run) => run,
+        Queued::ConsentRequired(customer) => {
+            // 200, not an error: the shape the partner portal handles (contract, "Tenant consent").
+            let url = app.consent_links().url(&customer, ctx.now);
+            return Ok(Reply::ok(views::consent_required(&customer, &product.id, &url)));
+        }
+    };
     let body = views::run_queued(&run);
     Ok(Reply::accepted(if show_partner { views::with_partner_id(body, &partner.id) } else { body }))
 }
@@ -62,10 +69,21 @@ pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Repl
             continue;
         }
         let outcome = match request::check_id(&format!("customerIds[{i}]"), customer_id) {
-            Ok(()) => runs::queue_run(run_ports(app), partner, customer_id, product, target, ctx.now)
-                .await
-                .map(|run| json!({ "id": run.id, "customerId": run.customer_id, "status": run.status.as_str() }))
-                .map_err(ApiError::from),
+            Ok(()) => match runs::queue_run(run_ports(app), partner, customer_id, product, target, ctx.now).await {
+                Ok(Queued::Run(run)) => {
+                    Ok(json!({ "id": run.id, "customerId": run.customer_id, "status": run.status.as_str() }))
+                }
+                Ok(Queued::ConsentRequired(customer)) => {
+                    // Counts in `failed`, with the link instead of an error (contract, "Tenant consent").
+                    bulk.refused(json!({
+                        "customerId": customer.id,
+                        "status": "consent_required",
+                        "consentUrl": app.consent_links().url(&customer, ctx.now),
+                    }));
+                    continue;
+                }
+                Err(e) => Err(ApiError::from(e)),
+            },
             Err(e) => Err(e),
         };
         bulk.record(ident, outcome)?;

@@ -3,6 +3,7 @@
 
 mod account;
 mod assessments;
+mod consent;
 mod customers;
 pub(crate) mod keys;
 mod partners;
@@ -65,6 +66,8 @@ adapters! {
     partner customers_get = |app, ctx, p| customers::get(app, ctx, p);
     partner customers_update = |app, ctx, p| customers::update(app, ctx, p);
     partner customers_delete = |app, ctx, p| customers::delete(app, ctx, p);
+    partner consent_get = |app, ctx, p| consent::get(app, ctx, p, ctx.param("id"));
+    partner sub_partner_consent_get = |app, ctx, p| consent::get(app, ctx, p, ctx.param("customerId"));
     partner assessments_create = |app, ctx, p| assessments::create(app, ctx, p, false);
     partner sub_partner_assessments_create = |app, ctx, p| assessments::create(app, ctx, p, true);
     partner assessments_bulk_create = |app, ctx, p| assessments::bulk_create(app, ctx, p);
@@ -79,6 +82,11 @@ adapters! {
 /// The shared report (public: the signed token is the credential).
 pub(super) fn report<'a>(app: &'a App, ctx: &'a PublicCtx) -> HandlerFuture<'a> {
     Box::pin(reports::get(app, ctx.param("token"), ctx.now))
+}
+
+/// The consent callback (public: the signed `state` is the credential).
+pub(super) fn consent_callback<'a>(app: &'a App, ctx: &'a PublicCtx) -> HandlerFuture<'a> {
+    Box::pin(consent::callback(app, ctx))
 }
 
 pub(super) use partners::require_active;
@@ -156,6 +164,13 @@ impl Bulk {
             }
         }
         Ok(())
+    }
+
+    /// Reports an item the request refused with an answer of its own (`item` as is), counted in
+    /// `failed`: a bulk trigger's `consent_required`.
+    pub fn refused(&mut self, item: Value) {
+        self.failed += 1;
+        self.items.push(item);
     }
 
     /// Reports an item left undone after a server fault stopped the work.
