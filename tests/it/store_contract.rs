@@ -23,7 +23,7 @@ use shared::domain::tenant::TenantId;
 use shared::domain::time::{Month, Timestamp};
 use shared::domain::usage::{MonthUsage, PartnerUsage, UsageSnapshot};
 use shared::store::memory::MemoryStore;
-use shared::store::{IdempotencyClaim, PageRequest, RunClaim, Store, StoreError};
+use shared::store::{AttemptClaim, IdempotencyClaim, PageRequest, RunClaim, Store, StoreError};
 use tests::{tenant, T0};
 use tokio::task::JoinSet;
 
@@ -91,6 +91,8 @@ macro_rules! store_contract {
             deliveries_list_newest_first_and_go_with_their_endpoint,
             concurrent_endpoint_creates_respect_the_limit,
             concurrent_attempt_records_admit_one,
+            attempt_claims_hold_until_recorded_or_the_lease_runs_out,
+            concurrent_attempt_claims_admit_one,
         );
     };
     (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -1813,4 +1815,45 @@ async fn stale_queued_runs_are_the_old_still_queued_ones(store: Arc<dyn Store>) 
     // Once claimed, a run is no longer stale.
     store.claim_run(&p.id, &old.id, 2, T0 + 600, T0 + 700, &started(&p)).await.unwrap();
     assert_eq!(ids(store.stale_queued_runs(T0 + 2000, 100).await.unwrap()), vec![recent.id.clone()]);
+}
+
+async fn attempt_claims_hold_until_recorded_or_the_lease_runs_out(store: Arc<dyn Store>) {
+    let owner = Owner::partner(&id::<String>("prt_"));
+    let e = endpoint_of(&owner, "https://one.example");
+    store.create_endpoint(&e, 20).await.unwrap();
+    let d = delivery_of(&e, "evt_a", T0);
+    store.create_delivery(&d).await.unwrap();
+    let claimed = |c: AttemptClaim| match c {
+        AttemptClaim::Claimed(d) => d,
+        other => panic!("not claimed: {other:?}"),
+    };
+    assert_eq!(store.claim_attempt(&e.id, &d.id, 2, T0, T0 + 40).await, Ok(AttemptClaim::Stale), "not the next");
+    assert_eq!(claimed(store.claim_attempt(&e.id, &d.id, 1, T0, T0 + 40).await.unwrap()), d);
+    // Held while the lease runs, by anyone; claimable again once it ran out (its sender died).
+    assert_eq!(store.claim_attempt(&e.id, &d.id, 1, T0 + 39, T0 + 79).await, Ok(AttemptClaim::Held(T0 + 40)));
+    claimed(store.claim_attempt(&e.id, &d.id, 1, T0 + 40, T0 + 80).await.unwrap());
+    // Recording the attempt ends the claim: the attempt is made, the next one is free.
+    store.record_attempt(&e.id, &d.id, &attempt_no(1, 500), DeliveryStatus::Pending, Some(T0 + 60)).await.unwrap();
+    assert_eq!(store.claim_attempt(&e.id, &d.id, 1, T0 + 41, T0 + 81).await, Ok(AttemptClaim::Stale));
+    let second = claimed(store.claim_attempt(&e.id, &d.id, 2, T0 + 41, T0 + 81).await.unwrap());
+    assert_eq!(second.attempts, vec![attempt_no(1, 500)]);
+    store.record_attempt(&e.id, &d.id, &attempt_no(2, 200), DeliveryStatus::Delivered, None).await.unwrap();
+    assert_eq!(store.claim_attempt(&e.id, &d.id, 3, T0 + 200, T0 + 240).await, Ok(AttemptClaim::Stale), "finished");
+    assert_eq!(store.claim_attempt(&e.id, "dlv_missing", 1, T0, T0 + 40).await, Ok(AttemptClaim::Stale), "gone");
+}
+
+async fn concurrent_attempt_claims_admit_one(store: Arc<dyn Store>) {
+    let owner = Owner::partner(&id::<String>("prt_"));
+    let e = endpoint_of(&owner, "https://one.example");
+    store.create_endpoint(&e, 20).await.unwrap();
+    let d = delivery_of(&e, "evt_a", T0);
+    store.create_delivery(&d).await.unwrap();
+    let results = together(10, |_| {
+        let (store, e, d) = (store.clone(), e.clone(), d.clone());
+        async move { store.claim_attempt(&e.id, &d.id, 1, T0, T0 + 40).await.unwrap() }
+    })
+    .await;
+    let won = results.iter().filter(|r| matches!(r, AttemptClaim::Claimed(_))).count();
+    assert_eq!(won, 1, "{results:?}");
+    assert!(results.iter().all(|r| matches!(r, AttemptClaim::Claimed(_) | AttemptClaim::Held(_))), "{results:?}");
 }

@@ -191,6 +191,18 @@ pub enum RunClaim {
     Gone,
 }
 
+/// What claiming an attempt of a webhook delivery found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptClaim {
+    /// The attempt is the caller's to send until its lease ends: the delivery as claimed.
+    Claimed(Delivery),
+    /// Another claim holds this attempt until then: it is being sent, or its sender died and
+    /// the lease has not run out yet. Try again later.
+    Held(Timestamp),
+    /// Nothing to send: the attempt was made already, the delivery is finished, or it is gone.
+    Stale,
+}
+
 /// Closed months: one immutable usage snapshot per distributor and month.
 #[async_trait]
 pub trait UsageStore: Send + Sync {
@@ -265,8 +277,21 @@ pub trait WebhookStore: Send + Sync {
     async fn create_delivery(&self, delivery: &Delivery) -> StoreResult<()>;
     async fn delivery(&self, endpoint_id: &str, id: &str) -> StoreResult<Option<Delivery>>;
     async fn delivery_for_event(&self, endpoint_id: &str, event_id: &str) -> StoreResult<Option<Delivery>>;
+    /// Takes attempt `number` of a delivery for sending, until `lease_until`: only if it is the
+    /// delivery's next attempt, the delivery is pending, and no claim whose lease is still
+    /// running at `now` holds it. Recording the attempt ends the claim; a sender that dies
+    /// leaves it to expire, after which the attempt can be claimed again.
+    async fn claim_attempt(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        number: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<AttemptClaim>;
     /// Appends `attempt`, which must be the next by number (`Conflict` otherwise, e.g. when a
-    /// duplicate message already recorded it), and sets the status and the next due time.
+    /// duplicate message already recorded it), sets the status and the next due time, and ends
+    /// the attempt's claim.
     async fn record_attempt(
         &self,
         endpoint_id: &str,

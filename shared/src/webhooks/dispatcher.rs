@@ -1,6 +1,9 @@
 //! The dispatcher (`worker.webhook-dispatcher`): makes one attempt of one delivery, logs it,
 //! and queues the next attempt after a failure. A message is only acted on if its attempt is
-//! the delivery's next, so duplicates and stale messages change nothing.
+//! the delivery's next, and the attempt is claimed in the store before anything is sent: two
+//! copies of one message (two relays queued it, or SQS delivered it twice) held by two
+//! dispatchers at once make one POST. The claim is a lease, so a dispatcher that dies while
+//! sending leaves the attempt to be claimed again once the lease has run out.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,7 +18,18 @@ use crate::domain::time::Clock;
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{Attempt, DeliveryStatus, Endpoint};
 use crate::queue::Ack;
-use crate::store::{StoreError, WebhookStore};
+use crate::store::{AttemptClaim, StoreError, WebhookStore};
+
+/// Added to an attempt's time limit to make its claim's lease: covers the store writes around
+/// the POST and clock differences between dispatchers (times are whole seconds).
+pub const LEASE_MARGIN_SECS: i64 = 30;
+
+/// How long a claimed attempt is held, in seconds, for attempts limited to `timeout_ms`.
+/// Keep it below the webhooks queue's visibility timeout, so a copy put back while the lease
+/// ran comes round after it ended.
+pub fn attempt_lease_secs(timeout_ms: u64) -> i64 {
+    (timeout_ms as i64 + 999) / 1000 + LEASE_MARGIN_SECS
+}
 
 pub struct Dispatcher {
     pub store: Arc<dyn WebhookStore>,
@@ -26,6 +40,8 @@ pub struct Dispatcher {
     pub secret_key: Vec<u8>,
     /// Waits after each failed attempt; one more attempt than waits.
     pub schedule: Vec<i64>,
+    /// How long a claimed attempt is held ([`attempt_lease_secs`]).
+    pub lease_secs: i64,
 }
 
 /// The secrets that sign now: the current one, and the previous one within its grace period.
@@ -108,12 +124,15 @@ impl Dispatcher {
             };
         }
         let Some(endpoint) = self.store.endpoint(&m.owner, &m.endpoint_id).await? else { return Ok(Ack::Done) };
-        let Some(delivery) = self.store.delivery(&m.endpoint_id, &m.delivery_id).await? else {
-            return Ok(Ack::Done);
-        };
-        if delivery.status != DeliveryStatus::Pending || delivery.attempts.len() as u32 + 1 != m.attempt {
-            return Ok(Ack::Done);
-        }
+        let lease_until = now + self.lease_secs;
+        let delivery =
+            match self.store.claim_attempt(&m.endpoint_id, &m.delivery_id, m.attempt, now, lease_until).await? {
+                AttemptClaim::Claimed(d) => d,
+                // Being sent by another dispatcher: come back after it recorded the attempt (this
+                // copy is then dropped) or its lease ran out (it died; this copy sends).
+                AttemptClaim::Held(_) => return Ok(Ack::Retry),
+                AttemptClaim::Stale => return Ok(Ack::Done),
+            };
         let tried = if endpoint.enabled {
             match signing_secrets(&endpoint, &self.secret_key, now) {
                 Ok(secrets) => {

@@ -128,6 +128,40 @@ impl WebhookStore for DynamoStore {
         }
     }
 
+    async fn claim_attempt(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        number: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<AttemptClaim> {
+        let claim = Op::update(schema::delivery(endpoint_id, delivery_id), "SET #lease_until = :until")
+            .when(
+                "attribute_exists(PK) AND #status = :pending AND size(#attempts) = :count \
+                 AND (attribute_not_exists(#lease_until) OR #lease_until <= :now)",
+            )
+            .val(":until", n(lease_until))
+            .val(":now", n(now))
+            .val(":pending", s(DeliveryStatus::Pending.as_str()))
+            .val(":count", n(number.saturating_sub(1)));
+        if let Some(item) = self.write(claim, ReturnValue::AllNew).await? {
+            return Ok(AttemptClaim::Claimed(de(item)?));
+        }
+        // Why not: the attempt moved on (or the delivery is gone), or another claim is live.
+        let Some(item) = self.get(schema::delivery(endpoint_id, delivery_id)).await? else {
+            return Ok(AttemptClaim::Stale);
+        };
+        let held = num(&item, "lease_until").map(Timestamp::from_unix);
+        let d: Delivery = de(item)?;
+        match held {
+            Some(until) if d.status == DeliveryStatus::Pending && d.attempts.len() + 1 == number as usize => {
+                Ok(AttemptClaim::Held(until))
+            }
+            _ => Ok(AttemptClaim::Stale),
+        }
+    }
+
     async fn record_attempt(
         &self,
         endpoint_id: &str,
@@ -142,7 +176,11 @@ impl WebhookStore for DynamoStore {
         };
         let mut expr =
             "SET #attempts = list_append(#attempts, :a), #status = :st, #next_attempt_at = :next".to_string();
-        expr.push_str(if due.is_some() { ", #GSI1PK = :g, #GSI1SK = :gs" } else { " REMOVE #GSI1PK, #GSI1SK" });
+        expr.push_str(if due.is_some() {
+            ", #GSI1PK = :g, #GSI1SK = :gs REMOVE #lease_until"
+        } else {
+            " REMOVE #GSI1PK, #GSI1SK, #lease_until"
+        });
         let mut op = Op::update(schema::delivery(endpoint_id, delivery_id), expr)
             .when("attribute_exists(PK) AND #status = :pending AND size(#attempts) = :count")
             .val(":a", AV::L(vec![av(attempt)?]))

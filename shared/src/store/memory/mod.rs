@@ -58,6 +58,8 @@ struct State {
     deliveries: HashMap<String, BTreeMap<String, Delivery>>,
     /// (endpoint, event) → delivery id
     delivery_events: HashMap<(String, String), String>,
+    /// (endpoint, delivery) → until when the claim on its next attempt runs
+    attempt_claims: HashMap<(String, String), Timestamp>,
 }
 
 /// The store in memory, for the dev server and the tests; gone when the process ends.

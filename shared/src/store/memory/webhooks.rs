@@ -73,6 +73,31 @@ impl WebhookStore for MemoryStore {
         Ok(id.and_then(|id| s.deliveries.get(endpoint_id).and_then(|m| m.get(id))).cloned())
     }
 
+    async fn claim_attempt(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        number: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<AttemptClaim> {
+        let mut s = self.lock();
+        let Some(d) = s.deliveries.get(endpoint_id).and_then(|m| m.get(delivery_id)).cloned() else {
+            return Ok(AttemptClaim::Stale);
+        };
+        if d.status != DeliveryStatus::Pending || d.attempts.len() + 1 != number as usize {
+            return Ok(AttemptClaim::Stale);
+        }
+        let key = (endpoint_id.to_string(), delivery_id.to_string());
+        match s.attempt_claims.get(&key) {
+            Some(until) if *until > now => Ok(AttemptClaim::Held(*until)),
+            _ => {
+                s.attempt_claims.insert(key, lease_until);
+                Ok(AttemptClaim::Claimed(d))
+            }
+        }
+    }
+
     async fn record_attempt(
         &self,
         endpoint_id: &str,
@@ -89,7 +114,9 @@ impl WebhookStore for MemoryStore {
         d.attempts.push(attempt.clone());
         d.status = status;
         d.next_attempt_at = next_attempt_at;
-        Ok(d.clone())
+        let d = d.clone();
+        s.attempt_claims.remove(&(endpoint_id.to_string(), delivery_id.to_string()));
+        Ok(d)
     }
 
     async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: Timestamp) -> StoreResult<Delivery> {

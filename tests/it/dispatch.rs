@@ -1,0 +1,233 @@
+//! The webhook dispatcher and the relay on both adapters (the embedded store, and DynamoDB on
+//! moto): an attempt is claimed before it is sent, so two copies of one message make one POST.
+//! Each case runs once per adapter, as the store contract suite does.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use shared::compose::{Parts, Service, Tenants};
+use shared::config::{Config, Secrets};
+use shared::domain::account::Owner;
+use shared::domain::ids::IdGen;
+use shared::domain::time::ManualClock;
+use shared::domain::webhook::{Delivery, DeliveryStatus, Endpoint};
+use shared::queue::memory::MemoryQueue;
+use shared::queue::{Ack, RunMessage};
+use shared::store::memory::MemoryStore;
+use shared::store::{AttemptClaim, Store};
+use shared::webhooks::transport::{Answer, SendError, Transport};
+use shared::webhooks::WebhookMessage;
+use tests::{Timestamp, T0};
+use tokio::sync::oneshot;
+
+/// `on_both_adapters!(case, …)`: each case (an `async fn(Arc<dyn Store>)`) becomes a test on
+/// the embedded store and one on DynamoDB (skipped where moto is not running).
+macro_rules! on_both_adapters {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(std::sync::Arc::new(super::MemoryStore::new())).await;
+                }
+            )*
+        }
+        mod dynamo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(store) = tests::aws::fresh_dynamo().await else { return };
+                    super::$case(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_adapters!(two_copies_of_one_message_make_one_post, an_attempt_whose_sender_died_is_sent_after_its_lease,);
+
+/// A receiver standing in for the transport: counts POSTs, answers from a script (default
+/// 200), and can hold the first POST until the test lets it go.
+#[derive(Default)]
+struct Receiver {
+    posts: AtomicUsize,
+    answers: Mutex<VecDeque<u16>>,
+    hold_first: Mutex<Option<oneshot::Receiver<()>>>,
+}
+
+impl Receiver {
+    fn posts(&self) -> usize {
+        self.posts.load(Ordering::SeqCst)
+    }
+
+    /// Holds the next POST until the returned sender is used (or dropped).
+    fn hold_next(&self) -> oneshot::Sender<()> {
+        let (tx, rx) = oneshot::channel();
+        *self.hold_first.lock().unwrap() = Some(rx);
+        tx
+    }
+}
+
+#[async_trait]
+impl Transport for Receiver {
+    async fn post(&self, _: &str, _: &[(&'static str, String)], _: &[u8]) -> Result<Answer, SendError> {
+        self.posts.fetch_add(1, Ordering::SeqCst);
+        let held = self.hold_first.lock().unwrap().take();
+        if let Some(rx) = held {
+            let _ = rx.await;
+        }
+        let status = self.answers.lock().unwrap().pop_front().unwrap_or(200);
+        Ok(Answer { status, body: "ok".into() })
+    }
+}
+
+/// The service assembled on `store` with a manual clock, in-process queues and the
+/// [`Receiver`] as its transport.
+struct Rig {
+    service: Service,
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    queue: Arc<MemoryQueue<WebhookMessage>>,
+    receiver: Arc<Receiver>,
+    ids: IdGen,
+}
+
+impl Rig {
+    fn on(store: Arc<dyn Store>) -> Self {
+        let clock = Arc::new(ManualClock::at(T0));
+        let queue = Arc::new(MemoryQueue::new(clock.clone(), functions::dev_server::WEBHOOKS_VISIBILITY_SECS));
+        let receiver = Arc::new(Receiver::default());
+        let service = Service::new(Parts {
+            config: Config::default(),
+            secrets: Secrets::random(),
+            store: store.clone(),
+            runs: Arc::new(MemoryQueue::<RunMessage>::new(clock.clone(), 120)),
+            webhooks: queue.clone(),
+            clock: clock.clone(),
+            tenants: Tenants::Demo,
+            transport: Some(receiver.clone()),
+            billing: None,
+        });
+        Self { service, store, clock, queue, receiver, ids: IdGen::new() }
+    }
+
+    /// An enabled endpoint of a new partner, subscribed to `customer.created`.
+    async fn endpoint(&self) -> Endpoint {
+        let secret = shared::webhooks::signing::generate_secret();
+        let e = Endpoint {
+            id: self.ids.random("whk_").into(),
+            owner: Owner::partner(&self.ids.random("prt_")),
+            url: "https://hooks.example.com/x".into(),
+            events: vec!["customer.created".into()],
+            description: None,
+            enabled: true,
+            secret: shared::webhooks::secrets::encrypt(&self.service.app.secrets.webhook_encryption, &secret),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            created_at: T0,
+            updated_at: None,
+            version: 1,
+        };
+        self.store.create_endpoint(&e, 20).await.expect("endpoint");
+        e
+    }
+
+    /// A pending delivery to `e`, made at `at` and due then, with no attempt yet.
+    async fn delivery(&self, e: &Endpoint, at: Timestamp) -> Delivery {
+        let d = Delivery {
+            id: self.ids.time_ordered("dlv_", (at.unix() * 1000) as u64).into(),
+            endpoint_id: e.id.clone(),
+            owner: e.owner.clone(),
+            event_id: self.ids.time_ordered("evt_", (at.unix() * 1000) as u64).into(),
+            event_type: "customer.created".into(),
+            payload: r#"{"id":"evt_1","type":"customer.created"}"#.into(),
+            status: DeliveryStatus::Pending,
+            attempts: vec![],
+            created_at: at,
+            next_attempt_at: Some(at),
+        };
+        self.store.create_delivery(&d).await.expect("delivery");
+        d
+    }
+
+    async fn stored(&self, d: &Delivery) -> Delivery {
+        self.store.delivery(&d.endpoint_id, &d.id).await.unwrap().expect("the delivery")
+    }
+
+    /// Receives every visible message and processes each with a dispatcher, one after the
+    /// other, acknowledging what is done; returns the outcomes.
+    async fn work(&self) -> Vec<Ack> {
+        let dispatcher = self.service.dispatcher();
+        let mut out = Vec::new();
+        for r in self.queue.receive(1000) {
+            let ack = dispatcher.process(&r.message).await;
+            if ack == Ack::Done {
+                self.queue.ack(&r.receipt);
+            }
+            out.push(ack);
+        }
+        out
+    }
+}
+
+/// Two relays (the stream's and the schedule's) can each queue a delivery's first attempt, and
+/// two dispatchers can hold the copies at once: the attempt is claimed before the POST, so the
+/// second dispatcher, arriving while the first is still sending, sends nothing; its copy comes
+/// back and is then dropped, since the attempt was made.
+async fn two_copies_of_one_message_make_one_post(store: Arc<dyn Store>) {
+    let rig = Rig::on(store);
+    let e = rig.endpoint().await;
+    let d = rig.delivery(&e, T0).await;
+    let message = WebhookMessage::next_attempt(&d, T0, false);
+    rig.queue.send(message.clone(), 0);
+    rig.queue.send(message, 0);
+    let copies = rig.queue.receive(10);
+    assert_eq!(copies.len(), 2);
+
+    // The first dispatcher is held in its POST while the second handles the other copy.
+    let release = rig.receiver.hold_next();
+    let (first, second) = (rig.service.dispatcher(), rig.service.dispatcher());
+    let m1 = copies[0].message.clone();
+    let sending = tokio::spawn(async move { first.process(&m1).await });
+    while rig.receiver.posts() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let second_ack = second.process(&copies[1].message).await;
+    assert_eq!(rig.receiver.posts(), 1, "the second dispatcher did not POST while the first was sending");
+    release.send(()).unwrap();
+    assert_eq!(sending.await.unwrap(), Ack::Done);
+    rig.queue.ack(&copies[0].receipt);
+    if second_ack == Ack::Done {
+        rig.queue.ack(&copies[1].receipt);
+    }
+
+    // The copy that was put back comes round again and is dropped: the attempt was made.
+    rig.clock.advance(3600);
+    rig.work().await;
+    assert_eq!(rig.receiver.posts(), 1, "one POST in all");
+    let after = rig.stored(&d).await;
+    assert_eq!((after.status, after.attempts.len()), (DeliveryStatus::Delivered, 1));
+    assert!(rig.queue.is_empty(), "nothing left on the queue");
+}
+
+/// A dispatcher that claimed an attempt and died before recording it holds it only until its
+/// lease runs out: the message comes back (SQS's visibility timeout) and is then sent.
+async fn an_attempt_whose_sender_died_is_sent_after_its_lease(store: Arc<dyn Store>) {
+    let rig = Rig::on(store);
+    let e = rig.endpoint().await;
+    let d = rig.delivery(&e, T0).await;
+    let lease = shared::webhooks::dispatcher::attempt_lease_secs(Config::default().webhook_timeout_ms);
+    assert!(lease < functions::dev_server::WEBHOOKS_VISIBILITY_SECS, "a copy put back returns after the lease");
+    // The dead dispatcher's claim.
+    let dead = rig.store.claim_attempt(&e.id, &d.id, 1, T0, T0 + lease).await.unwrap();
+    assert!(matches!(dead, AttemptClaim::Claimed(_)), "{dead:?}");
+    rig.queue.send(WebhookMessage::next_attempt(&d, T0, false), 0);
+    assert_eq!(rig.work().await, vec![Ack::Retry], "held: put back");
+    assert_eq!(rig.receiver.posts(), 0);
+    rig.clock.advance(functions::dev_server::WEBHOOKS_VISIBILITY_SECS);
+    assert_eq!(rig.work().await, vec![Ack::Done]);
+    assert_eq!(rig.receiver.posts(), 1, "sent once the lease ran out");
+    assert_eq!(rig.stored(&d).await.status, DeliveryStatus::Delivered);
+}
