@@ -46,13 +46,19 @@ macro_rules! on_both_adapters {
     };
 }
 
-on_both_adapters!(two_copies_of_one_message_make_one_post, an_attempt_whose_sender_died_is_sent_after_its_lease,);
+on_both_adapters!(
+    two_copies_of_one_message_make_one_post,
+    an_attempt_whose_sender_died_is_sent_after_its_lease,
+    a_redelivery_leaves_the_automatic_retries_in_place,
+);
 
 /// A receiver standing in for the transport: counts POSTs, answers from a script (default
 /// 200), and can hold the first POST until the test lets it go.
 #[derive(Default)]
 struct Receiver {
     posts: AtomicUsize,
+    /// The `webhook-timestamp` of each POST: when it was sent.
+    sent_at: Mutex<Vec<i64>>,
     answers: Mutex<VecDeque<u16>>,
     hold_first: Mutex<Option<oneshot::Receiver<()>>>,
 }
@@ -60,6 +66,15 @@ struct Receiver {
 impl Receiver {
     fn posts(&self) -> usize {
         self.posts.load(Ordering::SeqCst)
+    }
+
+    /// When each POST was sent, in seconds after `T0`.
+    fn sent_after_t0(&self) -> Vec<i64> {
+        self.sent_at.lock().unwrap().iter().map(|t| t - T0.unix()).collect()
+    }
+
+    fn answer(&self, statuses: &[u16]) {
+        self.answers.lock().unwrap().extend(statuses);
     }
 
     /// Holds the next POST until the returned sender is used (or dropped).
@@ -72,8 +87,10 @@ impl Receiver {
 
 #[async_trait]
 impl Transport for Receiver {
-    async fn post(&self, _: &str, _: &[(&'static str, String)], _: &[u8]) -> Result<Answer, SendError> {
+    async fn post(&self, _: &str, headers: &[(&'static str, String)], _: &[u8]) -> Result<Answer, SendError> {
         self.posts.fetch_add(1, Ordering::SeqCst);
+        let at = headers.iter().find(|(n, _)| *n == "webhook-timestamp").and_then(|(_, v)| v.parse().ok());
+        self.sent_at.lock().unwrap().push(at.unwrap_or(-1));
         let held = self.hold_first.lock().unwrap().take();
         if let Some(rx) = held {
             let _ = rx.await;
@@ -147,6 +164,7 @@ impl Rig {
             attempts: vec![],
             created_at: at,
             next_attempt_at: Some(at),
+            manual_attempts: 0,
         };
         self.store.create_delivery(&d).await.expect("delivery");
         d
@@ -169,6 +187,17 @@ impl Rig {
             out.push(ack);
         }
         out
+    }
+
+    /// Lets the clock run to each message as it becomes visible and processes it, until the
+    /// queue is empty (at most `max_steps` steps).
+    async fn work_through(&self, max_steps: usize) {
+        for _ in 0..max_steps {
+            let Some(ms) = self.queue.next_visible_in_ms() else { return };
+            self.clock.advance((ms + 999) / 1000);
+            self.work().await;
+        }
+        panic!("the queue did not empty in {max_steps} steps");
     }
 }
 
@@ -221,7 +250,7 @@ async fn an_attempt_whose_sender_died_is_sent_after_its_lease(store: Arc<dyn Sto
     let lease = shared::webhooks::dispatcher::attempt_lease_secs(Config::default().webhook_timeout_ms);
     assert!(lease < functions::dev_server::WEBHOOKS_VISIBILITY_SECS, "a copy put back returns after the lease");
     // The dead dispatcher's claim.
-    let dead = rig.store.claim_attempt(&e.id, &d.id, 1, T0, T0 + lease).await.unwrap();
+    let dead = rig.store.claim_attempt(&e.id, &d.id, 1, false, T0, T0 + lease).await.unwrap();
     assert!(matches!(dead, AttemptClaim::Claimed(_)), "{dead:?}");
     rig.queue.send(WebhookMessage::next_attempt(&d, T0, false), 0);
     assert_eq!(rig.work().await, vec![Ack::Retry], "held: put back");
@@ -230,4 +259,41 @@ async fn an_attempt_whose_sender_died_is_sent_after_its_lease(store: Arc<dyn Sto
     assert_eq!(rig.work().await, vec![Ack::Done]);
     assert_eq!(rig.receiver.posts(), 1, "sent once the lease ran out");
     assert_eq!(rig.stored(&d).await.status, DeliveryStatus::Delivered);
+}
+
+/// The owner redelivers a delivery that is still being retried, and the redelivery fails too:
+/// the automatic retries go on as scheduled, all of them (the contract's 1 min, 5 min, 30 min,
+/// 2 h, 12 h after the first attempt), with the redelivery as one attempt more.
+async fn a_redelivery_leaves_the_automatic_retries_in_place(store: Arc<dyn Store>) {
+    let rig = Rig::on(store);
+    rig.receiver.answer(&[500; 7]);
+    let e = rig.endpoint().await;
+    let d = rig.delivery(&e, T0).await;
+    rig.queue.send(WebhookMessage::next_attempt(&d, T0, false), 0);
+    rig.work().await;
+    assert_eq!(rig.stored(&d).await.next_attempt_at, Some(T0 + 60));
+
+    rig.clock.set(T0 + 10);
+    let reopened =
+        shared::usecases::webhooks::redeliver(rig.store.as_ref(), rig.queue.as_ref(), &e.owner, &e.id, &d.id, T0 + 10)
+            .await
+            .unwrap();
+    assert_eq!(reopened.status, DeliveryStatus::Pending);
+    rig.work().await;
+    assert_eq!(rig.receiver.sent_after_t0(), vec![0, 10], "the redelivery is sent now");
+    let after = rig.stored(&d).await;
+    assert_eq!(
+        (after.status, after.next_attempt_at),
+        (DeliveryStatus::Pending, Some(T0 + 60)),
+        "still pending, the next automatic retry still due"
+    );
+
+    rig.work_through(200).await;
+    assert_eq!(
+        rig.receiver.sent_after_t0(),
+        vec![0, 10, 60, 360, 2160, 9360, 52560],
+        "every automatic retry, on the schedule"
+    );
+    let done = rig.stored(&d).await;
+    assert_eq!((done.status, done.attempts.len()), (DeliveryStatus::Failed, 7));
 }

@@ -156,6 +156,7 @@ async fn deliveries_and_their_guards_expire_after_ninety_days() {
         attempts: vec![],
         created_at: T0,
         next_attempt_at: Some(T0),
+        manual_attempts: 0,
     };
     store.create_delivery(&delivery).await.unwrap();
     let want = (T0 + shared::store::dynamo::webhooks::DELIVERY_RETENTION_SECS).unix().to_string();

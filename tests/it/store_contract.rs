@@ -1613,6 +1613,7 @@ fn delivery_of(e: &Endpoint, event_id: &str, due: Timestamp) -> Delivery {
         attempts: vec![],
         created_at: due,
         next_attempt_at: Some(due),
+        manual_attempts: 0,
     }
 }
 
@@ -1624,6 +1625,7 @@ fn attempt_no(number: u32, status_code: u16) -> Attempt {
         duration_ms: 12,
         error: (status_code >= 300).then(|| format!("the endpoint answered {status_code}")),
         response_body: Some("ok".into()),
+        manual: false,
     }
 }
 
@@ -1705,14 +1707,21 @@ async fn attempts_are_recorded_in_order_once(store: Arc<dyn Store>) {
     assert_eq!(done.status, DeliveryStatus::Delivered);
     assert_eq!(done.attempts.len(), 2);
     assert_eq!(store.delivery(&e.id, &d.id).await.unwrap(), Some(done.clone()));
-    // Finished: no more attempts until reopened for a redelivery.
+    // Finished: no more automatic attempts; a manual one (a redelivery) is still taken, once,
+    // and counted apart.
     assert_eq!(
         store.record_attempt(&e.id, &d.id, &attempt_no(3, 200), DeliveryStatus::Delivered, None).await,
         Err(StoreError::Conflict)
     );
-    let reopened = store.reopen_delivery(&e.id, &d.id, T0 + 500).await.unwrap();
-    assert_eq!((reopened.status, reopened.next_attempt_at), (DeliveryStatus::Pending, Some(T0 + 500)));
-    store.record_attempt(&e.id, &d.id, &attempt_no(3, 200), DeliveryStatus::Delivered, None).await.unwrap();
+    let manual = Attempt { manual: true, ..attempt_no(3, 500) };
+    let after = store.record_attempt(&e.id, &d.id, &manual, DeliveryStatus::Delivered, None).await.unwrap();
+    assert_eq!((after.status, after.attempts.len(), after.manual_attempts), (DeliveryStatus::Delivered, 3, 1));
+    assert_eq!(after.attempts[2], manual);
+    assert_eq!(store.delivery(&e.id, &d.id).await.unwrap(), Some(after));
+    assert_eq!(
+        store.record_attempt(&e.id, &d.id, &manual, DeliveryStatus::Delivered, None).await,
+        Err(StoreError::Conflict)
+    );
     assert_eq!(
         store.record_attempt(&e.id, "dlv_missing", &attempt_no(1, 200), DeliveryStatus::Delivered, None).await,
         Err(StoreError::NotFound)
@@ -1827,19 +1836,25 @@ async fn attempt_claims_hold_until_recorded_or_the_lease_runs_out(store: Arc<dyn
         AttemptClaim::Claimed(d) => d,
         other => panic!("not claimed: {other:?}"),
     };
-    assert_eq!(store.claim_attempt(&e.id, &d.id, 2, T0, T0 + 40).await, Ok(AttemptClaim::Stale), "not the next");
-    assert_eq!(claimed(store.claim_attempt(&e.id, &d.id, 1, T0, T0 + 40).await.unwrap()), d);
+    assert_eq!(store.claim_attempt(&e.id, &d.id, 2, false, T0, T0 + 40).await, Ok(AttemptClaim::Stale), "not the next");
+    assert_eq!(claimed(store.claim_attempt(&e.id, &d.id, 1, false, T0, T0 + 40).await.unwrap()), d);
     // Held while the lease runs, by anyone; claimable again once it ran out (its sender died).
-    assert_eq!(store.claim_attempt(&e.id, &d.id, 1, T0 + 39, T0 + 79).await, Ok(AttemptClaim::Held(T0 + 40)));
-    claimed(store.claim_attempt(&e.id, &d.id, 1, T0 + 40, T0 + 80).await.unwrap());
+    assert_eq!(store.claim_attempt(&e.id, &d.id, 1, false, T0 + 39, T0 + 79).await, Ok(AttemptClaim::Held(T0 + 40)));
+    claimed(store.claim_attempt(&e.id, &d.id, 1, false, T0 + 40, T0 + 80).await.unwrap());
     // Recording the attempt ends the claim: the attempt is made, the next one is free.
     store.record_attempt(&e.id, &d.id, &attempt_no(1, 500), DeliveryStatus::Pending, Some(T0 + 60)).await.unwrap();
-    assert_eq!(store.claim_attempt(&e.id, &d.id, 1, T0 + 41, T0 + 81).await, Ok(AttemptClaim::Stale));
-    let second = claimed(store.claim_attempt(&e.id, &d.id, 2, T0 + 41, T0 + 81).await.unwrap());
+    assert_eq!(store.claim_attempt(&e.id, &d.id, 1, false, T0 + 41, T0 + 81).await, Ok(AttemptClaim::Stale));
+    let second = claimed(store.claim_attempt(&e.id, &d.id, 2, false, T0 + 41, T0 + 81).await.unwrap());
     assert_eq!(second.attempts, vec![attempt_no(1, 500)]);
     store.record_attempt(&e.id, &d.id, &attempt_no(2, 200), DeliveryStatus::Delivered, None).await.unwrap();
-    assert_eq!(store.claim_attempt(&e.id, &d.id, 3, T0 + 200, T0 + 240).await, Ok(AttemptClaim::Stale), "finished");
-    assert_eq!(store.claim_attempt(&e.id, "dlv_missing", 1, T0, T0 + 40).await, Ok(AttemptClaim::Stale), "gone");
+    assert_eq!(
+        store.claim_attempt(&e.id, &d.id, 3, false, T0 + 200, T0 + 240).await,
+        Ok(AttemptClaim::Stale),
+        "finished"
+    );
+    // A redelivery may follow a finished delivery.
+    claimed(store.claim_attempt(&e.id, &d.id, 3, true, T0 + 200, T0 + 240).await.unwrap());
+    assert_eq!(store.claim_attempt(&e.id, "dlv_missing", 1, false, T0, T0 + 40).await, Ok(AttemptClaim::Stale), "gone");
 }
 
 async fn concurrent_attempt_claims_admit_one(store: Arc<dyn Store>) {
@@ -1850,7 +1865,7 @@ async fn concurrent_attempt_claims_admit_one(store: Arc<dyn Store>) {
     store.create_delivery(&d).await.unwrap();
     let results = together(10, |_| {
         let (store, e, d) = (store.clone(), e.clone(), d.clone());
-        async move { store.claim_attempt(&e.id, &d.id, 1, T0, T0 + 40).await.unwrap() }
+        async move { store.claim_attempt(&e.id, &d.id, 1, false, T0, T0 + 40).await.unwrap() }
     })
     .await;
     let won = results.iter().filter(|r| matches!(r, AttemptClaim::Claimed(_))).count();

@@ -72,6 +72,10 @@ pub struct Attempt {
     pub error: Option<String>,
     /// The first 1 KiB of the response body.
     pub response_body: Option<String>,
+    /// A redelivery the owner asked for, outside the retry schedule (absent when false, as in
+    /// attempts stored before it existed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manual: bool,
 }
 
 /// One event on its way to one endpoint.
@@ -89,4 +93,21 @@ pub struct Delivery {
     pub created_at: Timestamp,
     /// When the next attempt is due, while pending.
     pub next_attempt_at: Option<Timestamp>,
+    /// How many of its attempts were redeliveries the owner asked for: they do not use up the
+    /// retry schedule (0 in deliveries stored before it existed).
+    #[serde(default)]
+    pub manual_attempts: u32,
+}
+
+impl Delivery {
+    /// The number the next attempt gets: one more than the attempts made.
+    pub fn next_attempt_number(&self) -> u32 {
+        self.attempts.len() as u32 + 1
+    }
+
+    /// Which automatic attempt attempt `number` is (1 for the first): its place in the retry
+    /// schedule, which redeliveries made before it do not count in.
+    pub fn schedule_position(&self, number: u32) -> u32 {
+        number.saturating_sub(self.manual_attempts).max(1)
+    }
 }

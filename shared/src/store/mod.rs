@@ -278,20 +278,23 @@ pub trait WebhookStore: Send + Sync {
     async fn delivery(&self, endpoint_id: &str, id: &str) -> StoreResult<Option<Delivery>>;
     async fn delivery_for_event(&self, endpoint_id: &str, event_id: &str) -> StoreResult<Option<Delivery>>;
     /// Takes attempt `number` of a delivery for sending, until `lease_until`: only if it is the
-    /// delivery's next attempt, the delivery is pending, and no claim whose lease is still
-    /// running at `now` holds it. Recording the attempt ends the claim; a sender that dies
-    /// leaves it to expire, after which the attempt can be claimed again.
+    /// delivery's next attempt, the delivery is pending (any status for a `manual` attempt: a
+    /// redelivery may follow a finished delivery), and no claim whose lease is still running at
+    /// `now` holds it. Recording the attempt ends the claim; a sender that dies leaves it to
+    /// run out, after which the attempt can be claimed again.
     async fn claim_attempt(
         &self,
         endpoint_id: &str,
         delivery_id: &str,
         number: u32,
+        manual: bool,
         now: Timestamp,
         lease_until: Timestamp,
     ) -> StoreResult<AttemptClaim>;
     /// Appends `attempt`, which must be the next by number (`Conflict` otherwise, e.g. when a
-    /// duplicate message already recorded it), sets the status and the next due time, and ends
-    /// the attempt's claim.
+    /// duplicate message already recorded it) and, unless it is `manual`, follow a pending
+    /// delivery; sets the status and the next due time, counts a manual attempt in
+    /// `manual_attempts`, and ends the attempt's claim.
     async fn record_attempt(
         &self,
         endpoint_id: &str,
@@ -300,8 +303,6 @@ pub trait WebhookStore: Send + Sync {
         status: DeliveryStatus,
         next_attempt_at: Option<Timestamp>,
     ) -> StoreResult<Delivery>;
-    /// Marks a delivery pending again for a manual redelivery.
-    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: Timestamp) -> StoreResult<Delivery>;
     /// Pending deliveries whose next attempt was due before `before`, oldest due first.
     async fn due_deliveries(&self, before: Timestamp, limit: usize) -> StoreResult<Vec<Delivery>>;
     /// Newest first.

@@ -16,7 +16,7 @@ use super::transport::{SendError, Transport};
 use super::WebhookMessage;
 use crate::domain::time::Clock;
 use crate::domain::time::Timestamp;
-use crate::domain::webhook::{Attempt, DeliveryStatus, Endpoint};
+use crate::domain::webhook::{Attempt, Delivery, DeliveryStatus, Endpoint};
 use crate::queue::Ack;
 use crate::store::{AttemptClaim, StoreError, WebhookStore};
 
@@ -103,6 +103,32 @@ pub async fn attempt(
 }
 
 impl Dispatcher {
+    /// The delivery's status and the due time of its next automatic attempt after attempt `m`
+    /// of `delivery` (as claimed, before the attempt) was made.
+    fn after(
+        &self,
+        delivery: &Delivery,
+        m: &WebhookMessage,
+        delivered: bool,
+        enabled: bool,
+        now: Timestamp,
+    ) -> (DeliveryStatus, Option<Timestamp>) {
+        if delivered {
+            return (DeliveryStatus::Delivered, None);
+        }
+        if m.manual {
+            // A redelivery that failed leaves the delivery as it was: a finished one stays
+            // finished, a pending one keeps its next automatic attempt (queued again with the
+            // next number, since this attempt took the number the queued one had).
+            let next = delivery.next_attempt_at.filter(|_| delivery.status == DeliveryStatus::Pending);
+            return (delivery.status, next);
+        }
+        match delay_after(&self.schedule, delivery.schedule_position(m.attempt)).filter(|_| enabled) {
+            Some(wait) => (DeliveryStatus::Pending, Some(now + wait)),
+            None => (DeliveryStatus::Failed, None),
+        }
+    }
+
     pub async fn process(&self, message: &WebhookMessage) -> Ack {
         match self.try_process(message).await {
             Ok(o) => o,
@@ -125,14 +151,17 @@ impl Dispatcher {
         }
         let Some(endpoint) = self.store.endpoint(&m.owner, &m.endpoint_id).await? else { return Ok(Ack::Done) };
         let lease_until = now + self.lease_secs;
-        let delivery =
-            match self.store.claim_attempt(&m.endpoint_id, &m.delivery_id, m.attempt, now, lease_until).await? {
-                AttemptClaim::Claimed(d) => d,
-                // Being sent by another dispatcher: come back after it recorded the attempt (this
-                // copy is then dropped) or its lease ran out (it died; this copy sends).
-                AttemptClaim::Held(_) => return Ok(Ack::Retry),
-                AttemptClaim::Stale => return Ok(Ack::Done),
-            };
+        let delivery = match self
+            .store
+            .claim_attempt(&m.endpoint_id, &m.delivery_id, m.attempt, m.manual, now, lease_until)
+            .await?
+        {
+            AttemptClaim::Claimed(d) => d,
+            // Being sent by another dispatcher: come back after it recorded the attempt (this
+            // copy is then dropped) or its lease ran out (it died; this copy sends).
+            AttemptClaim::Held(_) => return Ok(Ack::Retry),
+            AttemptClaim::Stale => return Ok(Ack::Done),
+        };
         let tried = if endpoint.enabled {
             match signing_secrets(&endpoint, &self.secret_key, now) {
                 Ok(secrets) => {
@@ -158,16 +187,7 @@ impl Dispatcher {
                 response_body: None,
             }
         };
-        let next = if tried.delivered || m.manual || !endpoint.enabled {
-            None
-        } else {
-            delay_after(&self.schedule, m.attempt)
-        };
-        let status = match (tried.delivered, next) {
-            (true, _) => DeliveryStatus::Delivered,
-            (false, Some(_)) => DeliveryStatus::Pending,
-            (false, None) => DeliveryStatus::Failed,
-        };
+        let (status, next_at) = self.after(&delivery, m, tried.delivered, endpoint.enabled, now);
         let log = Attempt {
             number: m.attempt,
             at: now,
@@ -175,18 +195,18 @@ impl Dispatcher {
             duration_ms: tried.duration_ms,
             error: tried.error,
             response_body: tried.response_body,
+            manual: m.manual,
         };
-        let next_at = next.map(|d| now + d);
         match self.store.record_attempt(&m.endpoint_id, &m.delivery_id, &log, status, next_at).await {
             Ok(_) => {}
             // Another delivery of this message recorded the attempt first.
             Err(StoreError::Conflict | StoreError::NotFound) => return Ok(Ack::Done),
             Err(e) => return Err(e),
         }
-        if let (Some(delay), Some(at)) = (next, next_at) {
+        if let Some(at) = next_at {
             let retry = WebhookMessage { attempt: m.attempt + 1, not_before: at, manual: false, ..m.clone() };
             // If this send is lost, the relay's sweep finds the overdue delivery and queues it.
-            if let Err(e) = self.queue.send_webhook(&retry, delay.min(MAX_QUEUE_DELAY_SECS)).await {
+            if let Err(e) = self.queue.send_webhook(&retry, (at - now).clamp(0, MAX_QUEUE_DELAY_SECS)).await {
                 tracing::error!(delivery_id = m.delivery_id.as_str(), error = %e, "could not queue the retry; the sweep will");
             }
         }

@@ -96,6 +96,7 @@ impl Relay {
                     attempts: Vec::new(),
                     created_at: now,
                     next_attempt_at: Some(now),
+                    manual_attempts: 0,
                 };
                 let delivery = match self.store.create_delivery(&delivery).await {
                     Ok(()) => delivery,

@@ -25,6 +25,16 @@ impl DynamoStore {
         Ok(item)
     }
 
+    /// The condition that an attempt is the delivery's next (`:count`: the attempts before it)
+    /// and, unless it is `manual`, that the delivery is pending (`:pending`).
+    fn next_attempt_is(manual: bool) -> String {
+        let mut when = "attribute_exists(PK) AND size(#attempts) = :count".to_string();
+        if !manual {
+            when.push_str(" AND #status = :pending");
+        }
+        when
+    }
+
     /// Why a conditional write to a delivery failed: it is gone, or it moved on.
     async fn delivery_missing_or_moved(&self, endpoint_id: &str, id: &str) -> StoreError {
         match self.get(schema::delivery(endpoint_id, id)).await {
@@ -133,18 +143,20 @@ impl WebhookStore for DynamoStore {
         endpoint_id: &str,
         delivery_id: &str,
         number: u32,
+        manual: bool,
         now: Timestamp,
         lease_until: Timestamp,
     ) -> StoreResult<AttemptClaim> {
-        let claim = Op::update(schema::delivery(endpoint_id, delivery_id), "SET #lease_until = :until")
-            .when(
-                "attribute_exists(PK) AND #status = :pending AND size(#attempts) = :count \
-                 AND (attribute_not_exists(#lease_until) OR #lease_until <= :now)",
-            )
+        let mut when = Self::next_attempt_is(manual);
+        when.push_str(" AND (attribute_not_exists(#lease_until) OR #lease_until <= :now)");
+        let mut claim = Op::update(schema::delivery(endpoint_id, delivery_id), "SET #lease_until = :until")
+            .when(when)
             .val(":until", n(lease_until))
             .val(":now", n(now))
-            .val(":pending", s(DeliveryStatus::Pending.as_str()))
             .val(":count", n(number.saturating_sub(1)));
+        if !manual {
+            claim = claim.val(":pending", s(DeliveryStatus::Pending.as_str()));
+        }
         if let Some(item) = self.write(claim, ReturnValue::AllNew).await? {
             return Ok(AttemptClaim::Claimed(de(item)?));
         }
@@ -155,7 +167,7 @@ impl WebhookStore for DynamoStore {
         let held = num(&item, "lease_until").map(Timestamp::from_unix);
         let d: Delivery = de(item)?;
         match held {
-            Some(until) if d.status == DeliveryStatus::Pending && d.attempts.len() + 1 == number as usize => {
+            Some(until) if (manual || d.status == DeliveryStatus::Pending) && d.next_attempt_number() == number => {
                 Ok(AttemptClaim::Held(until))
             }
             _ => Ok(AttemptClaim::Stale),
@@ -176,40 +188,31 @@ impl WebhookStore for DynamoStore {
         };
         let mut expr =
             "SET #attempts = list_append(#attempts, :a), #status = :st, #next_attempt_at = :next".to_string();
+        if attempt.manual {
+            expr.push_str(", #manual_attempts = if_not_exists(#manual_attempts, :zero) + :one");
+        }
         expr.push_str(if due.is_some() {
             ", #GSI1PK = :g, #GSI1SK = :gs REMOVE #lease_until"
         } else {
             " REMOVE #GSI1PK, #GSI1SK, #lease_until"
         });
         let mut op = Op::update(schema::delivery(endpoint_id, delivery_id), expr)
-            .when("attribute_exists(PK) AND #status = :pending AND size(#attempts) = :count")
+            .when(Self::next_attempt_is(attempt.manual))
             .val(":a", AV::L(vec![av(attempt)?]))
             .val(":st", av(&status)?)
             .val(":next", av(&next_attempt_at)?)
-            .val(":pending", s(DeliveryStatus::Pending.as_str()))
             .val(":count", n(attempt.number.saturating_sub(1)));
+        if attempt.manual {
+            op = op.val(":zero", n(0)).val(":one", n(1));
+        } else {
+            op = op.val(":pending", s(DeliveryStatus::Pending.as_str()));
+        }
         if let Some(at) = due {
             op = op.val(":g", s(schema::DUE_DELIVERIES)).val(":gs", s(schema::due_delivery_sk(at, delivery_id)));
         }
         match self.write(op, ReturnValue::AllNew).await? {
             Some(item) => de(item),
             None => Err(self.delivery_missing_or_moved(endpoint_id, delivery_id).await),
-        }
-    }
-
-    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: Timestamp) -> StoreResult<Delivery> {
-        let op = Op::update(
-            schema::delivery(endpoint_id, delivery_id),
-            "SET #status = :pending, #next_attempt_at = :at, #GSI1PK = :g, #GSI1SK = :gs",
-        )
-        .when("attribute_exists(PK)")
-        .val(":pending", s(DeliveryStatus::Pending.as_str()))
-        .val(":at", n(at))
-        .val(":g", s(schema::DUE_DELIVERIES))
-        .val(":gs", s(schema::due_delivery_sk(at, delivery_id)));
-        match self.write(op, ReturnValue::AllNew).await? {
-            Some(item) => de(item),
-            None => Err(StoreError::NotFound),
         }
     }
 

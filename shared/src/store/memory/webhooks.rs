@@ -78,6 +78,7 @@ impl WebhookStore for MemoryStore {
         endpoint_id: &str,
         delivery_id: &str,
         number: u32,
+        manual: bool,
         now: Timestamp,
         lease_until: Timestamp,
     ) -> StoreResult<AttemptClaim> {
@@ -85,7 +86,7 @@ impl WebhookStore for MemoryStore {
         let Some(d) = s.deliveries.get(endpoint_id).and_then(|m| m.get(delivery_id)).cloned() else {
             return Ok(AttemptClaim::Stale);
         };
-        if d.status != DeliveryStatus::Pending || d.attempts.len() + 1 != number as usize {
+        if !(manual || d.status == DeliveryStatus::Pending) || d.next_attempt_number() != number {
             return Ok(AttemptClaim::Stale);
         }
         let key = (endpoint_id.to_string(), delivery_id.to_string());
@@ -108,23 +109,16 @@ impl WebhookStore for MemoryStore {
     ) -> StoreResult<Delivery> {
         let mut s = self.lock();
         let d = s.deliveries.get_mut(endpoint_id).and_then(|m| m.get_mut(delivery_id)).ok_or(StoreError::NotFound)?;
-        if d.status != DeliveryStatus::Pending || attempt.number as usize != d.attempts.len() + 1 {
+        if !(attempt.manual || d.status == DeliveryStatus::Pending) || attempt.number != d.next_attempt_number() {
             return Err(StoreError::Conflict);
         }
         d.attempts.push(attempt.clone());
+        d.manual_attempts += u32::from(attempt.manual);
         d.status = status;
         d.next_attempt_at = next_attempt_at;
         let d = d.clone();
         s.attempt_claims.remove(&(endpoint_id.to_string(), delivery_id.to_string()));
         Ok(d)
-    }
-
-    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: Timestamp) -> StoreResult<Delivery> {
-        let mut s = self.lock();
-        let d = s.deliveries.get_mut(endpoint_id).and_then(|m| m.get_mut(delivery_id)).ok_or(StoreError::NotFound)?;
-        d.status = DeliveryStatus::Pending;
-        d.next_attempt_at = Some(at);
-        Ok(d.clone())
     }
 
     async fn due_deliveries(&self, before: Timestamp, limit: usize) -> StoreResult<Vec<Delivery>> {
