@@ -195,3 +195,83 @@ async fn dynamo_old_items_read_back_and_new_writes_match_them() {
     let got = client.get_item().table_name(&table).set_key(Some(key("META".into()))).send().await.unwrap();
     assert_eq!(got.item.expect("the partner item").get("email"), Some(&s("admin@msp.example")));
 }
+
+/// A delivery the adapter wrote before attempts were counted (`attempts_made`) and redeliveries
+/// set apart (`manual_attempts`): it reads, and its next attempt is claimed and recorded, the
+/// count then taken from the list it kept whole.
+#[tokio::test]
+async fn dynamo_old_delivery_takes_its_next_attempt() {
+    use shared::domain::account::Owner;
+    use shared::domain::webhook::{Attempt, Delivery, DeliveryStatus, Endpoint};
+    use shared::store::AttemptClaim;
+    let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
+    let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
+    let store: Arc<dyn Store> = Arc::new(dynamo);
+    let ids = IdGen::new();
+    let owner = Owner::partner(&ids.random("prt_"));
+    let endpoint = Endpoint {
+        id: ids.random("whk_").into(),
+        owner: owner.clone(),
+        url: "https://hooks.example.com/x".into(),
+        events: vec!["customer.created".into()],
+        description: None,
+        enabled: true,
+        secret: "sealed".into(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        created_at: T0,
+        updated_at: None,
+        version: 1,
+    };
+    store.create_endpoint(&endpoint, 20).await.unwrap();
+    let d = Delivery {
+        id: ids.random("dlv_").into(),
+        endpoint_id: endpoint.id.clone(),
+        owner,
+        event_id: ids.random("evt_").into(),
+        event_type: "customer.created".into(),
+        payload: "{}".into(),
+        status: DeliveryStatus::Pending,
+        attempts: vec![],
+        created_at: T0,
+        next_attempt_at: Some(T0),
+        manual_attempts: 0,
+    };
+    store.create_delivery(&d).await.unwrap();
+    let failed = |number: u32| Attempt {
+        number,
+        at: T0 + number as i64,
+        status_code: Some(500),
+        duration_ms: 3,
+        error: Some("the endpoint answered 500".into()),
+        response_body: None,
+        manual: false,
+    };
+    for number in 1..=2 {
+        store
+            .record_attempt(&endpoint.id, &d.id, &failed(number), DeliveryStatus::Pending, Some(T0 + 60))
+            .await
+            .unwrap();
+    }
+    // As the old adapter left it: two attempts in the list, no counters.
+    let key = HashMap::from([
+        ("PK".to_string(), s(&format!("WHKD#{}", endpoint.id))),
+        ("SK".to_string(), s(&format!("DLV#{}", d.id))),
+    ]);
+    client
+        .update_item()
+        .table_name(&table)
+        .set_key(Some(key))
+        .update_expression("REMOVE attempts_made, manual_attempts")
+        .send()
+        .await
+        .unwrap();
+    let old = store.delivery(&endpoint.id, &d.id).await.unwrap().expect("the old delivery reads");
+    assert_eq!((old.attempts.len(), old.manual_attempts, old.next_attempt_number()), (2, 0, 3));
+    assert_eq!(store.claim_attempt(&endpoint.id, &d.id, 2, false, T0 + 60, T0 + 100).await, Ok(AttemptClaim::Stale));
+    let claim = store.claim_attempt(&endpoint.id, &d.id, 3, false, T0 + 60, T0 + 100).await.unwrap();
+    assert!(matches!(claim, AttemptClaim::Claimed(_)), "{claim:?}");
+    let after =
+        store.record_attempt(&endpoint.id, &d.id, &failed(3), DeliveryStatus::Pending, Some(T0 + 400)).await.unwrap();
+    assert_eq!(after.attempts.iter().map(|a| a.number).collect::<Vec<_>>(), vec![1, 2, 3]);
+}

@@ -93,6 +93,7 @@ macro_rules! store_contract {
             concurrent_attempt_records_admit_one,
             attempt_claims_hold_until_recorded_or_the_lease_runs_out,
             concurrent_attempt_claims_admit_one,
+            the_attempts_kept_are_the_last_twenty,
         );
     };
     (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -1871,4 +1872,32 @@ async fn concurrent_attempt_claims_admit_one(store: Arc<dyn Store>) {
     let won = results.iter().filter(|r| matches!(r, AttemptClaim::Claimed(_))).count();
     assert_eq!(won, 1, "{results:?}");
     assert!(results.iter().all(|r| matches!(r, AttemptClaim::Claimed(_) | AttemptClaim::Held(_))), "{results:?}");
+}
+
+/// A delivery keeps its last 20 attempts (each up to 1 KiB of response body): redeliveries
+/// could otherwise grow it without end, past DynamoDB's 400 KB item limit. Numbering goes on.
+async fn the_attempts_kept_are_the_last_twenty(store: Arc<dyn Store>) {
+    let owner = Owner::partner(&id::<String>("prt_"));
+    let e = endpoint_of(&owner, "https://one.example");
+    store.create_endpoint(&e, 20).await.unwrap();
+    let d = delivery_of(&e, "evt_a", T0);
+    store.create_delivery(&d).await.unwrap();
+    store.record_attempt(&e.id, &d.id, &attempt_no(1, 200), DeliveryStatus::Delivered, None).await.unwrap();
+    for n in 2..=25 {
+        let manual = Attempt { manual: true, ..attempt_no(n, 500) };
+        let claim = store.claim_attempt(&e.id, &d.id, n, true, T0 + n as i64, T0 + 100).await.unwrap();
+        assert!(matches!(claim, AttemptClaim::Claimed(_)), "attempt {n}: {claim:?}");
+        store.record_attempt(&e.id, &d.id, &manual, DeliveryStatus::Delivered, None).await.unwrap();
+    }
+    let kept = store.delivery(&e.id, &d.id).await.unwrap().unwrap();
+    let numbers: Vec<u32> = kept.attempts.iter().map(|a| a.number).collect();
+    assert_eq!(numbers, (6..=25).collect::<Vec<u32>>(), "the last 20, oldest first");
+    assert_eq!((kept.next_attempt_number(), kept.manual_attempts), (26, 24));
+    // Attempts stay in order and once past the bound.
+    let again = Attempt { manual: true, ..attempt_no(25, 500) };
+    assert_eq!(
+        store.record_attempt(&e.id, &d.id, &again, DeliveryStatus::Delivered, None).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(store.claim_attempt(&e.id, &d.id, 25, true, T0 + 500, T0 + 540).await, Ok(AttemptClaim::Stale));
 }

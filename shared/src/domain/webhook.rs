@@ -89,6 +89,7 @@ pub struct Delivery {
     /// The exact body every attempt sends.
     pub payload: String,
     pub status: DeliveryStatus,
+    /// The newest [`ATTEMPTS_KEPT`] attempts, oldest first.
     pub attempts: Vec<Attempt>,
     pub created_at: Timestamp,
     /// When the next attempt is due, while pending.
@@ -99,10 +100,25 @@ pub struct Delivery {
     pub manual_attempts: u32,
 }
 
+/// How many attempts a delivery keeps (the newest): the whole default schedule (6) and 14
+/// redeliveries. Each attempt holds up to 1 KiB of response body, so a delivery stays near
+/// 30 KB at most (DynamoDB refuses items over 400 KB, and the deliveries route returns them
+/// with their attempts); without a bound every redelivery would grow it.
+pub const ATTEMPTS_KEPT: usize = 20;
+
 impl Delivery {
-    /// The number the next attempt gets: one more than the attempts made.
+    /// The number the next attempt gets: one more than the last made (attempts are numbered
+    /// from 1, and the newest are kept).
     pub fn next_attempt_number(&self) -> u32 {
-        self.attempts.len() as u32 + 1
+        self.attempts.last().map_or(1, |a| a.number + 1)
+    }
+
+    /// Logs `attempt` as the newest, keeping the last [`ATTEMPTS_KEPT`].
+    pub fn log_attempt(&mut self, attempt: Attempt) {
+        self.manual_attempts += u32::from(attempt.manual);
+        self.attempts.push(attempt);
+        let over = self.attempts.len().saturating_sub(ATTEMPTS_KEPT);
+        self.attempts.drain(..over);
     }
 
     /// Which automatic attempt attempt `number` is (1 for the first): its place in the retry

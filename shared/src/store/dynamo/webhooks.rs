@@ -6,6 +6,7 @@
 //! `<due>#<id>`), which is how the sweep finds lost retries without a scan.
 
 use super::*;
+use crate::domain::webhook::ATTEMPTS_KEPT;
 
 /// How long a delivery and its guard are kept after they are made, in seconds (90 days): the
 /// table's TTL then removes them, so the delivery log does not grow for ever. Expiry is only
@@ -25,10 +26,14 @@ impl DynamoStore {
         Ok(item)
     }
 
-    /// The condition that an attempt is the delivery's next (`:count`: the attempts before it)
-    /// and, unless it is `manual`, that the delivery is pending (`:pending`).
+    /// The condition that an attempt is the delivery's next (`:count`: the attempts made before
+    /// it, in `attempts_made`; a delivery stored before that counter kept every attempt, so
+    /// there it is the list's size) and, unless it is `manual`, that the delivery is pending
+    /// (`:pending`).
     fn next_attempt_is(manual: bool) -> String {
-        let mut when = "attribute_exists(PK) AND size(#attempts) = :count".to_string();
+        let mut when = "attribute_exists(PK) AND (#attempts_made = :count \
+                        OR (attribute_not_exists(#attempts_made) AND size(#attempts) = :count))"
+            .to_string();
         if !manual {
             when.push_str(" AND #status = :pending");
         }
@@ -186,8 +191,23 @@ impl WebhookStore for DynamoStore {
             (DeliveryStatus::Pending, Some(at)) => Some(at),
             _ => None,
         };
-        let mut expr =
-            "SET #attempts = list_append(#attempts, :a), #status = :st, #next_attempt_at = :next".to_string();
+        // Up to the bound the attempt is appended in place. Past it the kept list is read and
+        // written whole (one update cannot both append to a list and drop its head), under the
+        // same condition on the count, so a record that came between makes this one fail.
+        let whole = if attempt.number as usize <= ATTEMPTS_KEPT {
+            None
+        } else {
+            let Some(mut d) = self.delivery(endpoint_id, delivery_id).await? else { return Err(StoreError::NotFound) };
+            if d.next_attempt_number() != attempt.number {
+                return Err(StoreError::Conflict);
+            }
+            d.log_attempt(attempt.clone());
+            Some(d.attempts)
+        };
+        let mut expr = format!(
+            "SET #attempts = {}, #attempts_made = :made, #status = :st, #next_attempt_at = :next",
+            if whole.is_some() { ":all" } else { "list_append(#attempts, :a)" }
+        );
         if attempt.manual {
             expr.push_str(", #manual_attempts = if_not_exists(#manual_attempts, :zero) + :one");
         }
@@ -198,10 +218,14 @@ impl WebhookStore for DynamoStore {
         });
         let mut op = Op::update(schema::delivery(endpoint_id, delivery_id), expr)
             .when(Self::next_attempt_is(attempt.manual))
-            .val(":a", AV::L(vec![av(attempt)?]))
+            .val(":made", n(attempt.number))
             .val(":st", av(&status)?)
             .val(":next", av(&next_attempt_at)?)
             .val(":count", n(attempt.number.saturating_sub(1)));
+        op = match whole {
+            Some(all) => op.val(":all", av(&all)?),
+            None => op.val(":a", AV::L(vec![av(attempt)?])),
+        };
         if attempt.manual {
             op = op.val(":zero", n(0)).val(":one", n(1));
         } else {

@@ -112,8 +112,7 @@ impl WebhookStore for MemoryStore {
         if !(attempt.manual || d.status == DeliveryStatus::Pending) || attempt.number != d.next_attempt_number() {
             return Err(StoreError::Conflict);
         }
-        d.attempts.push(attempt.clone());
-        d.manual_attempts += u32::from(attempt.manual);
+        d.log_attempt(attempt.clone());
         d.status = status;
         d.next_attempt_at = next_attempt_at;
         let d = d.clone();
