@@ -11,7 +11,7 @@ use shared::compose::{Parts, Service, Tenants};
 use shared::config::{Config, Secrets};
 use shared::domain::account::Owner;
 use shared::domain::ids::IdGen;
-use shared::domain::time::ManualClock;
+use shared::domain::time::{Clock, ManualClock};
 use shared::domain::webhook::{Delivery, DeliveryStatus, Endpoint};
 use shared::queue::memory::MemoryQueue;
 use shared::queue::{Ack, RunMessage};
@@ -50,6 +50,7 @@ on_both_adapters!(
     two_copies_of_one_message_make_one_post,
     an_attempt_whose_sender_died_is_sent_after_its_lease,
     a_redelivery_leaves_the_automatic_retries_in_place,
+    a_deleted_endpoints_deliveries_end_without_a_post,
 );
 
 /// A receiver standing in for the transport: counts POSTs, answers from a script (default
@@ -296,4 +297,32 @@ async fn a_redelivery_leaves_the_automatic_retries_in_place(store: Arc<dyn Store
     );
     let done = rig.stored(&d).await;
     assert_eq!((done.status, done.attempts.len()), (DeliveryStatus::Failed, 7));
+}
+
+/// Deleting an endpoint leaves its deliveries (the table's TTL removes them); a message still
+/// queued for one, or found by the sweep, ends it without a POST, so it leaves the sweep's
+/// index of due deliveries. The endpoint is 404 for its owner meanwhile.
+async fn a_deleted_endpoints_deliveries_end_without_a_post(store: Arc<dyn Store>) {
+    let rig = Rig::on(store);
+    let e = rig.endpoint().await;
+    let queued = rig.delivery(&e, T0).await;
+    let lost = rig.delivery(&e, T0).await;
+    rig.queue.send(WebhookMessage::next_attempt(&queued, T0, false), 0);
+    shared::usecases::webhooks::delete(rig.store.as_ref(), &e.owner, &e.id, T0).await.unwrap();
+    let gone = shared::usecases::webhooks::find(rig.store.as_ref(), &e.owner, &e.id).await;
+    assert!(matches!(gone, Err(shared::usecases::UseCaseError::NotFound(_))), "{gone:?}");
+
+    assert_eq!(rig.work().await, vec![Ack::Done]);
+    // The other's message was lost: the sweep finds it overdue and queues it; it ends too.
+    rig.clock.advance(shared::webhooks::relay::LOST_AFTER_SECS + 1);
+    assert_eq!(rig.service.relay().sweep(100).await.unwrap(), 1);
+    assert_eq!(rig.work().await, vec![Ack::Done]);
+    assert_eq!(rig.receiver.posts(), 0, "nothing was sent");
+    let now = rig.clock.now();
+    assert!(rig.store.due_deliveries(now, 100).await.unwrap().is_empty(), "no delivery of it is due any more");
+    for d in [&queued, &lost] {
+        if let Some(ended) = rig.store.delivery(&e.id, &d.id).await.unwrap() {
+            assert_eq!(ended.status, DeliveryStatus::Failed);
+        }
+    }
 }

@@ -213,3 +213,90 @@ async fn an_outbox_item_that_does_not_decode_is_quarantined() {
     assert_eq!(kept.get("event").and_then(|v| v.as_s().ok()).map(String::as_str), Some("{not json"));
     assert!(kept.get("error").and_then(|v| v.as_s().ok()).is_some_and(|e| e.contains("decode")), "{kept:?}");
 }
+
+/// Counts the DynamoDB requests a client sends (one per operation, retries not counted).
+#[derive(Clone, Debug, Default)]
+struct Requests(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Requests {
+    fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for Requests {
+    fn name(&self) -> &'static str {
+        "Requests"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A fresh table on the emulator, and a store on it whose requests are counted.
+async fn counted_dynamo() -> Option<(Arc<dyn Store>, Requests)> {
+    let config = tests::aws::config()?;
+    let requests = Requests::default();
+    let conf = aws_sdk_dynamodb::config::Builder::from(&config).interceptor(requests.clone()).build();
+    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    let table = format!("test-{}", shared::domain::ids::random_base62(12));
+    shared::store::dynamo::DynamoStore::create_table(&client, &table).await.expect("the test table");
+    Some((Arc::new(shared::store::dynamo::DynamoStore::new(client, table)), requests))
+}
+
+/// Deleting an endpoint is one request however many deliveries it has (they are left to the
+/// table's TTL, and the dispatcher ends the pending ones): the API function's 10 s never
+/// depend on an endpoint's history.
+#[tokio::test]
+async fn deleting_an_endpoint_takes_the_same_requests_whatever_its_deliveries() {
+    use shared::domain::account::Owner;
+    use shared::domain::webhook::{Delivery, DeliveryStatus, Endpoint};
+    let Some((store, requests)) = counted_dynamo().await else { return };
+    let ids = IdGen::new();
+    let owner = Owner::partner(&ids.random("prt_"));
+    let mut cost = Vec::new();
+    for deliveries in [1, 60] {
+        let endpoint = Endpoint {
+            id: ids.random("whk_").into(),
+            owner: owner.clone(),
+            url: "https://hooks.example.com/x".into(),
+            events: vec!["customer.created".into()],
+            description: None,
+            enabled: true,
+            secret: "sealed".into(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            created_at: T0,
+            updated_at: None,
+            version: 1,
+        };
+        store.create_endpoint(&endpoint, 10).await.unwrap();
+        for _ in 0..deliveries {
+            let d = Delivery {
+                id: ids.random("dlv_").into(),
+                endpoint_id: endpoint.id.clone(),
+                owner: owner.clone(),
+                event_id: ids.random("evt_").into(),
+                event_type: "customer.created".into(),
+                payload: "{}".into(),
+                status: DeliveryStatus::Pending,
+                attempts: vec![],
+                created_at: T0,
+                next_attempt_at: Some(T0),
+                manual_attempts: 0,
+            };
+            store.create_delivery(&d).await.unwrap();
+        }
+        let before = requests.count();
+        store.delete_endpoint(&owner, &endpoint.id, T0).await.unwrap();
+        cost.push(requests.count() - before);
+    }
+    assert_eq!(cost[0], cost[1], "requests to delete an endpoint with 1 and with 60 deliveries");
+    assert_eq!(cost[1], 1, "one transaction");
+}

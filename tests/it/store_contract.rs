@@ -88,12 +88,13 @@ macro_rules! store_contract {
             deliveries_are_unique_per_endpoint_and_event,
             attempts_are_recorded_in_order_once,
             due_deliveries_are_the_overdue_pending_ones,
-            deliveries_list_newest_first_and_go_with_their_endpoint,
+            deliveries_list_newest_first,
             concurrent_endpoint_creates_respect_the_limit,
             concurrent_attempt_records_admit_one,
             attempt_claims_hold_until_recorded_or_the_lease_runs_out,
             concurrent_attempt_claims_admit_one,
             the_attempts_kept_are_the_last_twenty,
+            a_deleted_endpoint_is_gone_and_its_id_stays_taken,
         );
     };
     (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -1649,8 +1650,8 @@ async fn webhook_endpoints_are_kept_per_owner_up_to_a_limit(store: Arc<dyn Store
     assert_eq!((rest.items, rest.next), (vec![e2.clone()], None));
     assert_eq!(store.endpoints_of(&a).await.unwrap().len(), 2);
     // Deleting frees a place.
-    store.delete_endpoint(&a, &e1.id).await.unwrap();
-    assert_eq!(store.delete_endpoint(&a, &e1.id).await, Err(StoreError::NotFound));
+    store.delete_endpoint(&a, &e1.id, T0).await.unwrap();
+    assert_eq!(store.delete_endpoint(&a, &e1.id, T0).await, Err(StoreError::NotFound));
     store.create_endpoint(&endpoint_of(&a, "https://three.example"), 2).await.unwrap();
 }
 
@@ -1754,7 +1755,7 @@ async fn due_deliveries_are_the_overdue_pending_ones(store: Arc<dyn Store>) {
     assert_eq!(all, vec![late.id.clone(), early.id.clone()], "oldest due first");
 }
 
-async fn deliveries_list_newest_first_and_go_with_their_endpoint(store: Arc<dyn Store>) {
+async fn deliveries_list_newest_first(store: Arc<dyn Store>) {
     let owner = Owner::partner(&id::<String>("prt_"));
     let e = endpoint_of(&owner, "https://one.example");
     store.create_endpoint(&e, 20).await.unwrap();
@@ -1774,10 +1775,6 @@ async fn deliveries_list_newest_first_and_go_with_their_endpoint(store: Arc<dyn 
     }
     let newest_first: Vec<String> = ds.iter().rev().map(|d| d.id.to_string()).collect();
     assert_eq!(seen, newest_first);
-    store.delete_endpoint(&owner, &e.id).await.unwrap();
-    assert!(store.list_deliveries(&e.id, &all()).await.unwrap().items.is_empty());
-    assert_eq!(store.delivery(&e.id, &ds[0].id).await.unwrap(), None);
-    assert!(store.due_deliveries(T0 + 100, 100).await.unwrap().iter().all(|d| d.endpoint_id != e.id));
 }
 
 async fn concurrent_endpoint_creates_respect_the_limit(store: Arc<dyn Store>) {
@@ -1900,4 +1897,29 @@ async fn the_attempts_kept_are_the_last_twenty(store: Arc<dyn Store>) {
         Err(StoreError::Conflict)
     );
     assert_eq!(store.claim_attempt(&e.id, &d.id, 25, true, T0 + 500, T0 + 540).await, Ok(AttemptClaim::Stale));
+}
+
+/// Deleting an endpoint does not wait for its deliveries (they expire with the table's TTL,
+/// and the dispatcher ends the pending ones): it is gone at once for every reader, its place
+/// under the limit is free, and its id is not made again, since a new endpoint with it would
+/// inherit the old one's deliveries.
+async fn a_deleted_endpoint_is_gone_and_its_id_stays_taken(store: Arc<dyn Store>) {
+    let owner = Owner::partner(&id::<String>("prt_"));
+    let e = endpoint_of(&owner, "https://one.example");
+    store.create_endpoint(&e, 2).await.unwrap();
+    store.create_delivery(&delivery_of(&e, "evt_a", T0)).await.unwrap();
+    store.delete_endpoint(&owner, &e.id, T0).await.unwrap();
+    assert_eq!(store.endpoint(&owner, &e.id).await.unwrap(), None);
+    assert!(store.endpoints_of(&owner).await.unwrap().is_empty());
+    assert!(store.list_endpoints(&owner, &all()).await.unwrap().items.is_empty());
+    let mut changed = e.clone();
+    changed.version = 2;
+    assert_eq!(store.update_endpoint(&changed, 1).await, Err(StoreError::NotFound));
+    assert_eq!(store.delete_endpoint(&owner, &e.id, T0).await, Err(StoreError::NotFound));
+    assert_eq!(store.create_endpoint(&e, 2).await, Err(StoreError::Conflict), "the id stays taken");
+    assert_eq!(store.endpoint(&owner, &e.id).await.unwrap(), None);
+    // Its place under the limit is free.
+    store.create_endpoint(&endpoint_of(&owner, "https://two.example"), 2).await.unwrap();
+    store.create_endpoint(&endpoint_of(&owner, "https://three.example"), 2).await.unwrap();
+    assert_eq!(store.endpoints_of(&owner).await.unwrap().len(), 2);
 }

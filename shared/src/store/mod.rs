@@ -271,8 +271,10 @@ pub trait WebhookStore: Send + Sync {
     async fn endpoints_of(&self, owner: &Owner) -> StoreResult<Vec<Endpoint>>;
     /// Replaces the endpoint if it is still at `expected_version` (else `Conflict`).
     async fn update_endpoint(&self, endpoint: &Endpoint, expected_version: u64) -> StoreResult<()>;
-    /// Deletes the endpoint and its deliveries.
-    async fn delete_endpoint(&self, owner: &Owner, id: &str) -> StoreResult<()>;
+    /// Deletes the endpoint at `at`, in constant time: its deliveries are left behind (the
+    /// dispatcher ends the pending ones; they expire as every delivery does), and its id stays
+    /// taken while any may remain (`create_endpoint` with it is a `Conflict`).
+    async fn delete_endpoint(&self, owner: &Owner, id: &str, at: Timestamp) -> StoreResult<()>;
     /// Creates the delivery unless its endpoint already has one for that event (`Conflict`).
     async fn create_delivery(&self, delivery: &Delivery) -> StoreResult<()>;
     async fn delivery(&self, endpoint_id: &str, id: &str) -> StoreResult<Option<Delivery>>;

@@ -130,9 +130,10 @@ pub async fn update(
     Err(UseCaseError::Internal("webhook endpoint kept changing during the update".into()))
 }
 
-/// Deletes the owner's endpoint `id` and its deliveries.
-pub async fn delete(store: &dyn WebhookStore, owner: &Owner, id: &str) -> Result<(), UseCaseError> {
-    store.delete_endpoint(owner, id).await.on(StoreError::NotFound, || missing(id))
+/// Deletes the owner's endpoint `id` at `now`, in constant time: its deliveries go with the
+/// table's TTL, and a queued attempt of one ends without a POST.
+pub async fn delete(store: &dyn WebhookStore, owner: &Owner, id: &str, now: Timestamp) -> Result<(), UseCaseError> {
+    store.delete_endpoint(owner, id, now).await.on(StoreError::NotFound, || missing(id))
 }
 
 /// Queues one more attempt of delivery `delivery_id` of the owner's endpoint `id`, now: a

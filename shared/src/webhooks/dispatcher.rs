@@ -104,7 +104,8 @@ pub async fn attempt(
 
 impl Dispatcher {
     /// The delivery's status and the due time of its next automatic attempt after attempt `m`
-    /// of `delivery` (as claimed, before the attempt) was made.
+    /// of `delivery` (as claimed, before the attempt) was made; `enabled`: whether the endpoint
+    /// can be sent to (it exists and is enabled), else a pending delivery fails now.
     fn after(
         &self,
         delivery: &Delivery,
@@ -116,12 +117,13 @@ impl Dispatcher {
         if delivered {
             return (DeliveryStatus::Delivered, None);
         }
-        if m.manual {
+        let pending = delivery.status == DeliveryStatus::Pending;
+        if m.manual && (enabled || !pending) {
             // A redelivery that failed leaves the delivery as it was: a finished one stays
             // finished, a pending one keeps its next automatic attempt (queued again with the
-            // next number, since this attempt took the number the queued one had).
-            let next = delivery.next_attempt_at.filter(|_| delivery.status == DeliveryStatus::Pending);
-            return (delivery.status, next);
+            // next number, since this attempt took the number the queued one had). Only a
+            // pending delivery whose endpoint can no longer be sent to ends, as below.
+            return (delivery.status, delivery.next_attempt_at.filter(|_| pending));
         }
         match delay_after(&self.schedule, delivery.schedule_position(m.attempt)).filter(|_| enabled) {
             Some(wait) => (DeliveryStatus::Pending, Some(now + wait)),
@@ -149,7 +151,10 @@ impl Dispatcher {
                 Err(_) => Ok(Ack::Retry),
             };
         }
-        let Some(endpoint) = self.store.endpoint(&m.owner, &m.endpoint_id).await? else { return Ok(Ack::Done) };
+        // `None`: the endpoint was deleted. Its deliveries stay until their TTL, so the attempt
+        // is still claimed and recorded, without a POST, to end the delivery (it then leaves
+        // the sweep's index of due deliveries).
+        let endpoint = self.store.endpoint(&m.owner, &m.endpoint_id).await?;
         let lease_until = now + self.lease_secs;
         let delivery = match self
             .store
@@ -162,12 +167,19 @@ impl Dispatcher {
             AttemptClaim::Held(_) => return Ok(Ack::Retry),
             AttemptClaim::Stale => return Ok(Ack::Done),
         };
-        let tried = if endpoint.enabled {
-            match signing_secrets(&endpoint, &self.secret_key, now) {
+        let not_sent = |why: &str| Tried {
+            delivered: false,
+            status_code: None,
+            duration_ms: 0,
+            error: Some(why.into()),
+            response_body: None,
+        };
+        let tried = match &endpoint {
+            Some(endpoint) if endpoint.enabled => match signing_secrets(endpoint, &self.secret_key, now) {
                 Ok(secrets) => {
                     attempt(
                         self.transport.as_ref(),
-                        &endpoint,
+                        endpoint,
                         &secrets,
                         &delivery.event_id,
                         &delivery.event_type,
@@ -177,17 +189,12 @@ impl Dispatcher {
                     .await
                 }
                 Err(e) => return Err(StoreError::Backend(e.to_string())),
-            }
-        } else {
-            Tried {
-                delivered: false,
-                status_code: None,
-                duration_ms: 0,
-                error: Some("the endpoint is disabled".into()),
-                response_body: None,
-            }
+            },
+            Some(_) => not_sent("the endpoint is disabled"),
+            None => not_sent("the endpoint was deleted"),
         };
-        let (status, next_at) = self.after(&delivery, m, tried.delivered, endpoint.enabled, now);
+        let sendable = endpoint.as_ref().is_some_and(|e| e.enabled);
+        let (status, next_at) = self.after(&delivery, m, tried.delivered, sendable, now);
         let log = Attempt {
             number: m.attempt,
             at: now,

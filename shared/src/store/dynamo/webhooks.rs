@@ -13,6 +13,21 @@ use crate::domain::webhook::ATTEMPTS_KEPT;
 /// clean-up: nothing reads a delivery's age from whether it is still there.
 pub const DELIVERY_RETENTION_SECS: i64 = 90 * 24 * 3600;
 
+/// How long a deleted endpoint's tombstone is kept, in seconds: past the TTL of every delivery
+/// made before the deletion, plus a day for one a relay was making at that moment.
+pub const TOMBSTONE_RETENTION_SECS: i64 = DELIVERY_RETENTION_SECS + 24 * 3600;
+
+/// A deleted endpoint's item: only its key, `deleted_at` and `ttl`.
+fn is_tombstone(item: &Item) -> bool {
+    item.contains_key("deleted_at")
+}
+
+/// The query of an owner's endpoints, tombstones left out.
+fn live_endpoints(owner: &Owner) -> Query {
+    Query::prefix(schema::owner_pk(owner), schema::ENDPOINT_PREFIX, true)
+        .filter(Some("attribute_not_exists(#deleted_at)".into()))
+}
+
 impl DynamoStore {
     /// The delivery as stored: with its due-time GSI1 keys while it is pending.
     fn delivery_item(d: &Delivery) -> StoreResult<Item> {
@@ -68,11 +83,14 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn endpoint(&self, owner: &Owner, id: &str) -> StoreResult<Option<Endpoint>> {
-        self.get_as(schema::endpoint(owner, id)).await
+        match self.get(schema::endpoint(owner, id)).await? {
+            Some(item) if !is_tombstone(&item) => de(item).map(Some),
+            _ => Ok(None),
+        }
     }
 
     async fn list_endpoints(&self, owner: &Owner, page: &PageRequest) -> StoreResult<Page<Endpoint>> {
-        let q = Query::prefix(schema::owner_pk(owner), schema::ENDPOINT_PREFIX, true);
+        let q = live_endpoints(owner);
         let after = page.after.as_ref().map(|id| schema::endpoint_sk(id));
         let (items, more) = self.page(&q, page.limit, after).await?;
         let endpoints: Vec<Endpoint> = items.into_iter().map(de).collect::<StoreResult<_>>()?;
@@ -81,43 +99,41 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn endpoints_of(&self, owner: &Owner) -> StoreResult<Vec<Endpoint>> {
-        self.all(&Query::prefix(schema::owner_pk(owner), schema::ENDPOINT_PREFIX, true))
-            .await?
-            .into_iter()
-            .map(de)
-            .collect()
+        self.all(&live_endpoints(owner)).await?.into_iter().map(de).collect()
     }
 
     async fn update_endpoint(&self, endpoint: &Endpoint, expected_version: u64) -> StoreResult<()> {
         let mut item = ser(endpoint)?;
         item.extend(schema::endpoint(&endpoint.owner, &endpoint.id));
-        let put = Op::put(item).when("attribute_exists(PK) AND #version = :v").val(":v", n(expected_version));
+        let put = Op::put(item)
+            .when("attribute_exists(PK) AND attribute_not_exists(#deleted_at) AND #version = :v")
+            .val(":v", n(expected_version));
         match self.write(put, ReturnValue::None).await? {
             Some(_) => Ok(()),
             None => match self.get(schema::endpoint(&endpoint.owner, &endpoint.id)).await? {
-                None => Err(StoreError::NotFound),
-                Some(_) => Err(StoreError::Conflict),
+                Some(item) if !is_tombstone(&item) => Err(StoreError::Conflict),
+                _ => Err(StoreError::NotFound),
             },
         }
     }
 
-    async fn delete_endpoint(&self, owner: &Owner, id: &str) -> StoreResult<()> {
-        let gone = Op::delete(schema::endpoint(owner, id)).when("attribute_exists(PK)");
+    async fn delete_endpoint(&self, owner: &Owner, id: &str, at: Timestamp) -> StoreResult<()> {
+        // A tombstone in the endpoint's place, in one transaction with the count: the request
+        // does not grow with the endpoint's deliveries, which are left to the table's TTL (the
+        // dispatcher ends the pending ones), and the id is not made again while any remain.
+        let mut tombstone = schema::endpoint(owner, id);
+        tombstone.insert("deleted_at".into(), n(at));
+        tombstone.insert("ttl".into(), n(at + TOMBSTONE_RETENTION_SECS));
+        let gone = Op::put(tombstone).when("attribute_exists(PK) AND attribute_not_exists(#deleted_at)");
         let count = Op::update(schema::endpoint_count(owner), "SET #n = #n - :one")
             .when("#n > :zero")
             .val(":one", n(1))
             .val(":zero", n(0));
         match self.transact(vec![gone, count]).await? {
-            Ok(()) => {}
-            Err(x) if x.failed(0) => return Err(StoreError::NotFound),
-            Err(_) => return Err(StoreError::Conflict),
+            Ok(()) => Ok(()),
+            Err(x) if x.failed(0) => Err(StoreError::NotFound),
+            Err(_) => Err(StoreError::Conflict),
         }
-        // Its deliveries go with it; a dispatcher that still holds a message finds none.
-        let mut items = self.all(&Query::prefix(schema::deliveries_pk(id), schema::DELIVERY_PREFIX, true)).await?;
-        items.extend(self.all(&Query::prefix(schema::deliveries_pk(id), schema::DELIVERY_GUARD_PREFIX, true)).await?);
-        let keys: Vec<Item> =
-            items.iter().filter_map(|i| Some(key(text(i, PK)?.to_string(), text(i, SK)?.to_string()))).collect();
-        self.batch_delete(keys).await
     }
 
     async fn create_delivery(&self, delivery: &Delivery) -> StoreResult<()> {

@@ -17,7 +17,7 @@ mod runs;
 mod usage;
 mod webhooks;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 
@@ -54,6 +54,9 @@ struct State {
     outbox: BTreeMap<String, Event>,
     /// owner → endpoint id → endpoint
     endpoints: HashMap<Owner, BTreeMap<String, Endpoint>>,
+    /// Deleted endpoints (owner, id), whose ids stay taken: their deliveries are left behind,
+    /// as on DynamoDB, where the table's TTL removes them.
+    deleted_endpoints: HashSet<(Owner, String)>,
     /// endpoint → delivery id → delivery
     deliveries: HashMap<String, BTreeMap<String, Delivery>>,
     /// (endpoint, event) → delivery id

@@ -6,9 +6,15 @@ use super::*;
 impl WebhookStore for MemoryStore {
     async fn create_endpoint(&self, endpoint: &Endpoint, max: usize) -> StoreResult<()> {
         let mut s = self.lock();
+        if s.deleted_endpoints.contains(&(endpoint.owner.clone(), endpoint.id.to_string())) {
+            return Err(StoreError::Conflict);
+        }
         let mine = s.endpoints.entry(endpoint.owner.clone()).or_default();
         if mine.len() >= max {
             return Err(StoreError::LimitReached);
+        }
+        if mine.contains_key(endpoint.id.as_str()) {
+            return Err(StoreError::Conflict);
         }
         mine.insert(endpoint.id.to_string(), endpoint.clone());
         Ok(())
@@ -41,11 +47,11 @@ impl WebhookStore for MemoryStore {
         Ok(())
     }
 
-    async fn delete_endpoint(&self, owner: &Owner, id: &str) -> StoreResult<()> {
+    async fn delete_endpoint(&self, owner: &Owner, id: &str, _at: Timestamp) -> StoreResult<()> {
         let mut s = self.lock();
         s.endpoints.get_mut(owner).and_then(|m| m.remove(id)).ok_or(StoreError::NotFound)?;
-        s.deliveries.remove(id);
-        s.delivery_events.retain(|(endpoint, _), _| endpoint != id);
+        // Its deliveries stay, as on DynamoDB: the dispatcher ends the pending ones.
+        s.deleted_endpoints.insert((owner.clone(), id.to_string()));
         Ok(())
     }
 
