@@ -1,6 +1,8 @@
 //! The webhook dispatcher and the relay on both adapters (the embedded store, and DynamoDB on
-//! moto): an attempt is claimed before it is sent, so two copies of one message make one POST.
-//! Each case runs once per adapter, as the store contract suite does.
+//! moto): an attempt is claimed before it is sent, so two copies of one message make one POST;
+//! a redelivery leaves the automatic retries in place; a deleted endpoint's deliveries end
+//! without a POST; an event whose fan-out keeps failing is quarantined. Each case runs once per
+//! adapter, as the store contract suite does.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,6 +53,7 @@ on_both_adapters!(
     an_attempt_whose_sender_died_is_sent_after_its_lease,
     a_redelivery_leaves_the_automatic_retries_in_place,
     a_deleted_endpoints_deliveries_end_without_a_post,
+    an_event_whose_fan_out_keeps_failing_is_quarantined,
 );
 
 /// A receiver standing in for the transport: counts POSTs, answers from a script (default
@@ -133,10 +136,15 @@ impl Rig {
 
     /// An enabled endpoint of a new partner, subscribed to `customer.created`.
     async fn endpoint(&self) -> Endpoint {
+        self.endpoint_of(Owner::partner(&self.ids.random("prt_"))).await
+    }
+
+    /// An enabled endpoint of `owner`, subscribed to `customer.created`.
+    async fn endpoint_of(&self, owner: Owner) -> Endpoint {
         let secret = shared::webhooks::signing::generate_secret();
         let e = Endpoint {
             id: self.ids.random("whk_").into(),
-            owner: Owner::partner(&self.ids.random("prt_")),
+            owner,
             url: "https://hooks.example.com/x".into(),
             events: vec!["customer.created".into()],
             description: None,
@@ -325,4 +333,60 @@ async fn a_deleted_endpoints_deliveries_end_without_a_post(store: Arc<dyn Store>
             assert_eq!(ended.status, DeliveryStatus::Failed);
         }
     }
+}
+
+/// A webhooks queue that refuses every message.
+struct Refuses;
+
+#[async_trait]
+impl shared::webhooks::relay::WebhookQueue for Refuses {
+    async fn send_webhook(&self, _: &WebhookMessage, _: i64) -> Result<(), shared::queue::QueueError> {
+        Err(shared::queue::QueueError::Backend("the queue refuses".into()))
+    }
+}
+
+/// An event whose fan-out fails on every drain is counted, and after 10 failures over at
+/// least an hour it is moved out of the outbox with the reason: it is no longer tried on every
+/// drain for ever. Failures within a shorter outage (10 in 10 minutes) do not quarantine it.
+async fn an_event_whose_fan_out_keeps_failing_is_quarantined(store: Arc<dyn Store>) {
+    use shared::domain::event::EventType;
+    let rig = Rig::on(store);
+    let email = shared::domain::email::Email::parse("poison@msp.example").unwrap();
+    let p = tests::stored::stored_partner(&rig.store, &rig.ids, email, "professional", None).await;
+    rig.endpoint_of(Owner::partner(&p.id)).await;
+    let customer = shared::domain::customer::Customer {
+        id: rig.ids.random("cust_").into(),
+        partner_id: p.id.clone(),
+        name: "Contoso".into(),
+        tenant_id: shared::domain::tenant::TenantId::parse(&tests::tenant(1)).unwrap(),
+        email: None,
+        receivers: vec![],
+        questionnaire_recipients: vec![],
+        created_at: T0,
+        updated_at: None,
+        version: 1,
+    };
+    let event = tests::stored::event(&rig.ids, EventType::CustomerCreated, &p.id);
+    rig.store.create_customer(&customer, &event).await.unwrap();
+    let relay = shared::webhooks::relay::Relay {
+        store: rig.store.clone(),
+        queue: Arc::new(Refuses),
+        clock: rig.clock.clone(),
+        ids: Arc::new(IdGen::new()),
+    };
+    let pending =
+        || async { rig.store.pending_events(100).await.unwrap().into_iter().map(|e| e.id).collect::<Vec<_>>() };
+    for _ in 0..10 {
+        assert!(relay.drain(100).await.is_err(), "the failure is reported");
+        rig.clock.advance(60);
+    }
+    assert_eq!(pending().await, vec![event.id.clone()], "ten failures in ten minutes: still in the outbox");
+    rig.clock.advance(3600);
+    assert!(relay.drain(100).await.is_err());
+    assert!(pending().await.is_empty(), "failing for over an hour: out of the outbox");
+    let kept = rig.store.quarantined_events(10).await.unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].id, event.id.as_str());
+    assert!(kept[0].reason.contains("the queue refuses"), "the reason is kept: {}", kept[0].reason);
+    assert_eq!(relay.drain(100).await.unwrap(), 0, "the next drain finds nothing to fail on");
 }

@@ -258,6 +258,31 @@ pub trait Outbox: Send + Sync {
     /// Events not yet handed to delivery, oldest first.
     async fn pending_events(&self, limit: usize) -> StoreResult<Vec<Event>>;
     async fn ack_events(&self, ids: &[String]) -> StoreResult<()>;
+    /// Counts a failed fan-out of event `id` at `now`, keeping `reason` as the last error;
+    /// returns its failures so far, or `None` when it is no longer in the outbox.
+    async fn event_failed(&self, id: &str, reason: &str, now: Timestamp) -> StoreResult<Option<EventFailures>>;
+    /// Moves event `id` out of the outbox into the quarantine, with `reason`: it is no longer
+    /// handed out. Nothing happens if it is no longer in the outbox.
+    async fn quarantine_event(&self, id: &str, reason: &str) -> StoreResult<()>;
+    /// What is in the quarantine (events moved aside, and on DynamoDB items that did not
+    /// decode), oldest first, up to `limit`.
+    async fn quarantined_events(&self, limit: usize) -> StoreResult<Vec<Quarantined>>;
+}
+
+/// How an outbox event's fan-out has failed so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventFailures {
+    pub count: u32,
+    /// When the first failure was counted.
+    pub since: Timestamp,
+}
+
+/// An item moved out of the outbox, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quarantined {
+    /// The event's id (on DynamoDB, what its sort key names, even if the item did not decode).
+    pub id: String,
+    pub reason: String,
 }
 
 #[async_trait]

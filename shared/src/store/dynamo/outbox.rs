@@ -40,18 +40,54 @@ impl Outbox for DynamoStore {
         keys.dedup_by(|a, b| text(a, SK) == text(b, SK));
         self.batch_delete(keys).await
     }
+
+    async fn event_failed(&self, id: &str, reason: &str, now: Timestamp) -> StoreResult<Option<EventFailures>> {
+        let op = Op::update(
+            schema::event(id),
+            "ADD #failures :one SET #first_failed_at = if_not_exists(#first_failed_at, :now), #error = :reason",
+        )
+        .when("attribute_exists(PK)")
+        .val(":one", n(1))
+        .val(":now", n(now))
+        .val(":reason", s(reason));
+        Ok(self.write(op, ReturnValue::AllNew).await?.map(|item| EventFailures {
+            count: num(&item, "failures").unwrap_or(1) as u32,
+            since: num(&item, "first_failed_at").map_or(now, Timestamp::from_unix),
+        }))
+    }
+
+    async fn quarantine_event(&self, id: &str, reason: &str) -> StoreResult<()> {
+        match self.get(schema::event(id)).await? {
+            Some(item) => self.quarantine(item, reason).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn quarantined_events(&self, limit: usize) -> StoreResult<Vec<Quarantined>> {
+        let q = Query::prefix(schema::QUARANTINE_PK.to_string(), schema::EVENT_PREFIX, true);
+        let (items, _) = self.page(&q, limit, None).await?;
+        Ok(items
+            .iter()
+            .map(|i| Quarantined {
+                id: text(i, SK).unwrap_or_default().trim_start_matches(schema::EVENT_PREFIX).to_string(),
+                reason: text(i, "error").unwrap_or_default().to_string(),
+            })
+            .collect())
+    }
 }
 
 impl DynamoStore {
-    /// Moves an outbox item that does not decode to the quarantine partition, with the reason,
-    /// in one transaction (it leaves the outbox only if it arrives there).
+    /// Moves an outbox item to the quarantine partition, with the reason, in one transaction
+    /// (it leaves the outbox only if it arrives there): one that does not decode, or whose
+    /// fan-out kept failing.
     async fn quarantine(&self, item: Item, reason: &str) -> StoreResult<()> {
-        let sk = text(&item, SK).unwrap_or_default().to_string();
-        tracing::error!(sk = sk.as_str(), reason, "an outbox item does not decode; quarantined");
+        let (pk, sk) =
+            (text(&item, PK).unwrap_or_default().to_string(), text(&item, SK).unwrap_or_default().to_string());
+        tracing::error!(sk = sk.as_str(), reason, "an outbox item is quarantined");
         let mut moved = item.clone();
         moved.insert(PK.into(), s(schema::QUARANTINE_PK));
         moved.insert("error".into(), s(reason));
-        let ops = vec![Op::delete(key(schema::OUTBOX_PK, sk)), Op::put(moved)];
+        let ops = vec![Op::delete(key(pk, sk)), Op::put(moved)];
         // A concurrent relay that moved it first makes this one fail: either way it is gone.
         let _ = self.transact(ops).await?;
         Ok(())

@@ -52,6 +52,10 @@ struct State {
     windows: HashMap<String, (u64, Timestamp)>,
     idempotency: HashMap<(String, String), IdemRecord>,
     outbox: BTreeMap<String, Event>,
+    /// event id → its failed fan-outs
+    outbox_failures: HashMap<String, EventFailures>,
+    /// event id → why it was moved out of the outbox
+    quarantine: BTreeMap<String, String>,
     /// owner → endpoint id → endpoint
     endpoints: HashMap<Owner, BTreeMap<String, Endpoint>>,
     /// Deleted endpoints (owner, id), whose ids stay taken: their deliveries are left behind,
