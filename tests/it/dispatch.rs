@@ -1,7 +1,8 @@
 //! The webhook dispatcher and the relay on both adapters (the embedded store, and DynamoDB on
 //! moto): an attempt is claimed before it is sent, so two copies of one message make one POST;
 //! a redelivery leaves the automatic retries in place; a deleted endpoint's deliveries end
-//! without a POST; an event whose fan-out keeps failing is quarantined. Each case runs once per
+//! without a POST; an event whose fan-out keeps failing is quarantined; the sweep of lost
+//! retries does not starve. Each case runs once per
 //! adapter, as the store contract suite does.
 
 use std::collections::VecDeque;
@@ -54,6 +55,7 @@ on_both_adapters!(
     a_redelivery_leaves_the_automatic_retries_in_place,
     a_deleted_endpoints_deliveries_end_without_a_post,
     an_event_whose_fan_out_keeps_failing_is_quarantined,
+    a_newer_lost_delivery_is_requeued_past_older_stuck_ones,
 );
 
 /// A receiver standing in for the transport: counts POSTs, answers from a script (default
@@ -389,4 +391,47 @@ async fn an_event_whose_fan_out_keeps_failing_is_quarantined(store: Arc<dyn Stor
     assert_eq!(kept[0].id, event.id.as_str());
     assert!(kept[0].reason.contains("the queue refuses"), "the reason is kept: {}", kept[0].reason);
     assert_eq!(relay.drain(100).await.unwrap(), 0, "the next drain finds nothing to fail on");
+}
+
+/// The sweep re-queues at most 100 overdue deliveries per run, oldest due first. Deliveries
+/// stuck for good (their attempts never get recorded) must not take those places on every run:
+/// a newer lost delivery is re-queued by the next sweep, and the stuck ones come round again
+/// once they are overdue again.
+async fn a_newer_lost_delivery_is_requeued_past_older_stuck_ones(store: Arc<dyn Store>) {
+    use shared::webhooks::relay::LOST_AFTER_SECS;
+    let rig = Rig::on(store);
+    let e = rig.endpoint().await;
+    for i in 0..100 {
+        rig.delivery(&e, T0 + i).await;
+    }
+    let newer = rig.delivery(&e, T0 + 500).await;
+    let relay = rig.service.relay();
+    // Queues the sweep's messages go to, and which deliveries they name; the messages of
+    // the stuck ones are lost again (taken off the queue, never processed).
+    let swept = || {
+        let got: Vec<String> = rig
+            .queue
+            .receive(1000)
+            .into_iter()
+            .map(|r| {
+                rig.queue.ack(&r.receipt);
+                r.message.delivery_id.into_string()
+            })
+            .collect();
+        got
+    };
+    rig.clock.set(T0 + 500 + LOST_AFTER_SECS + 1);
+    assert_eq!(relay.sweep(100).await.unwrap(), 100);
+    let first = swept();
+    assert!(!first.contains(&newer.id.to_string()), "the 100 oldest first");
+    rig.clock.advance(300);
+    relay.sweep(100).await.unwrap();
+    let second = swept();
+    assert!(second.contains(&newer.id.to_string()), "the next sweep reaches the newer one ({} queued)", second.len());
+    assert_eq!(second.len(), 1, "and no stuck one before it is overdue again");
+    rig.clock.advance(LOST_AFTER_SECS);
+    assert_eq!(relay.sweep(100).await.unwrap(), 100, "the stuck ones come round again");
+    let third = swept();
+    assert_eq!(third.len(), 100);
+    assert!(!third.contains(&newer.id.to_string()));
 }

@@ -95,6 +95,7 @@ macro_rules! store_contract {
             concurrent_attempt_claims_admit_one,
             the_attempts_kept_are_the_last_twenty,
             a_deleted_endpoint_is_gone_and_its_id_stays_taken,
+            rescheduling_moves_a_pending_delivery_from_the_due_time_read,
         );
     };
     (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -1922,4 +1923,21 @@ async fn a_deleted_endpoint_is_gone_and_its_id_stays_taken(store: Arc<dyn Store>
     store.create_endpoint(&endpoint_of(&owner, "https://two.example"), 2).await.unwrap();
     store.create_endpoint(&endpoint_of(&owner, "https://three.example"), 2).await.unwrap();
     assert_eq!(store.endpoints_of(&owner).await.unwrap().len(), 2);
+}
+
+async fn rescheduling_moves_a_pending_delivery_from_the_due_time_read(store: Arc<dyn Store>) {
+    let owner = Owner::partner(&id::<String>("prt_"));
+    let e = endpoint_of(&owner, "https://one.example");
+    store.create_endpoint(&e, 20).await.unwrap();
+    let d = delivery_of(&e, "evt_a", T0);
+    store.create_delivery(&d).await.unwrap();
+    assert!(!store.reschedule_delivery(&e.id, &d.id, T0 + 1, T0 + 900).await.unwrap(), "not the due time read");
+    assert!(store.reschedule_delivery(&e.id, &d.id, T0, T0 + 900).await.unwrap());
+    assert_eq!(store.delivery(&e.id, &d.id).await.unwrap().unwrap().next_attempt_at, Some(T0 + 900));
+    assert!(store.due_deliveries(T0 + 900, 100).await.unwrap().is_empty(), "no longer due before its new time");
+    assert_eq!(store.due_deliveries(T0 + 901, 100).await.unwrap().len(), 1);
+    assert!(!store.reschedule_delivery(&e.id, &d.id, T0, T0 + 1800).await.unwrap(), "moved on");
+    store.record_attempt(&e.id, &d.id, &attempt_no(1, 200), DeliveryStatus::Delivered, None).await.unwrap();
+    assert!(!store.reschedule_delivery(&e.id, &d.id, T0 + 900, T0 + 1800).await.unwrap(), "finished");
+    assert!(!store.reschedule_delivery(&e.id, "dlv_missing", T0, T0 + 1800).await.unwrap(), "gone");
 }

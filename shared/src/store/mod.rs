@@ -332,6 +332,15 @@ pub trait WebhookStore: Send + Sync {
     ) -> StoreResult<Delivery>;
     /// Pending deliveries whose next attempt was due before `before`, oldest due first.
     async fn due_deliveries(&self, before: Timestamp, limit: usize) -> StoreResult<Vec<Delivery>>;
+    /// Moves a pending delivery's next attempt from `due` to `to` (the sweep queued it again);
+    /// `false`, changing nothing, if it moved on meanwhile (attempted, or no longer pending).
+    async fn reschedule_delivery(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        due: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<bool>;
     /// Newest first.
     async fn list_deliveries(&self, endpoint_id: &str, page: &PageRequest) -> StoreResult<Page<Delivery>>;
 }

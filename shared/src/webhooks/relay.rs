@@ -144,14 +144,24 @@ impl Relay {
         Ok(())
     }
 
-    /// Queues again the pending deliveries whose next attempt is long overdue.
+    /// Queues again up to `batch` pending deliveries whose next attempt is long overdue, oldest
+    /// due first; returns how many. Each one's due time moves to now before it is queued, so
+    /// until it is overdue again the next sweeps look past it: deliveries stuck for good (whose
+    /// attempts never get recorded) take their turn once per [`LOST_AFTER_SECS`] instead of
+    /// every place of every sweep, and a newer lost one is reached by the next sweep.
     pub async fn sweep(&self, batch: usize) -> Result<usize, RelayError> {
         let now = self.clock.now();
         let lost = self.store.due_deliveries(now - LOST_AFTER_SECS, batch).await?;
+        let mut queued = 0;
         for d in &lost {
-            let message = WebhookMessage::next_attempt(d, now, false);
-            self.queue.send_webhook(&message, 0).await?;
+            let Some(due) = d.next_attempt_at else { continue };
+            // Moved on since the (eventually consistent) read: attempted, or swept by another.
+            if !self.store.reschedule_delivery(&d.endpoint_id, &d.id, due, now).await? {
+                continue;
+            }
+            self.queue.send_webhook(&WebhookMessage::next_attempt(d, now, false), 0).await?;
+            queued += 1;
         }
-        Ok(lost.len())
+        Ok(queued)
     }
 }

@@ -262,6 +262,26 @@ impl WebhookStore for DynamoStore {
         Ok(due.into_iter().filter(|d| d.status == DeliveryStatus::Pending).collect())
     }
 
+    async fn reschedule_delivery(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        due: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<bool> {
+        let op = Op::update(
+            schema::delivery(endpoint_id, delivery_id),
+            "SET #next_attempt_at = :to, #GSI1PK = :g, #GSI1SK = :gs",
+        )
+        .when("#status = :pending AND #next_attempt_at = :due")
+        .val(":to", n(to))
+        .val(":due", n(due))
+        .val(":pending", s(DeliveryStatus::Pending.as_str()))
+        .val(":g", s(schema::DUE_DELIVERIES))
+        .val(":gs", s(schema::due_delivery_sk(to, delivery_id)));
+        Ok(self.write(op, ReturnValue::None).await?.is_some())
+    }
+
     async fn list_deliveries(&self, endpoint_id: &str, page: &PageRequest) -> StoreResult<Page<Delivery>> {
         let q = Query::prefix(schema::deliveries_pk(endpoint_id), schema::DELIVERY_PREFIX, false);
         let after = page.after.as_ref().map(|id| schema::delivery_sk(id));

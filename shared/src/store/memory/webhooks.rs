@@ -140,6 +140,23 @@ impl WebhookStore for MemoryStore {
         Ok(due)
     }
 
+    async fn reschedule_delivery(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        due: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock();
+        match s.deliveries.get_mut(endpoint_id).and_then(|m| m.get_mut(delivery_id)) {
+            Some(d) if d.status == DeliveryStatus::Pending && d.next_attempt_at == Some(due) => {
+                d.next_attempt_at = Some(to);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn list_deliveries(&self, endpoint_id: &str, page: &PageRequest) -> StoreResult<Page<Delivery>> {
         let s = self.lock();
         Ok(page_of(s.deliveries.get(endpoint_id), page, true, |_| true))
