@@ -17,16 +17,25 @@ impl Outbox for DynamoStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let (items, _) =
-            self.page(&Query::prefix(schema::OUTBOX_PK.to_string(), schema::EVENT_PREFIX, true), limit, None).await?;
-        let mut events = Vec::with_capacity(items.len());
-        for item in items {
+        // Every shard (and the partition written before sharding), at once, merged by sort key:
+        // event ids are time-ordered, so that is oldest first.
+        let queries = schema::partitions(schema::OUTBOX_PK)
+            .into_iter()
+            .map(|pk| async move { self.page(&Query::prefix(pk, schema::EVENT_PREFIX, true), limit, None).await });
+        let answers = futures_util::future::try_join_all(queries).await?;
+        let mut events = Vec::with_capacity(limit);
+        for item in merge_oldest(answers, SK, limit) {
             let decoded =
                 text(&item, "event").ok_or_else(|| "an event without its body".to_string()).and_then(|json| {
                     serde_json::from_str::<Event>(json).map_err(|e| format!("cannot decode an event: {e}"))
                 });
             match decoded {
-                Ok(event) => events.push(event),
+                Ok(event) => {
+                    if text(&item, PK) == Some(schema::OUTBOX_PK) {
+                        self.move_to_its_shard(item, &event.id).await?;
+                    }
+                    events.push(event);
+                }
                 // One item that never decodes must not stop every event behind it.
                 Err(reason) => self.quarantine(item, &reason).await?,
             }
@@ -77,6 +86,18 @@ impl Outbox for DynamoStore {
 }
 
 impl DynamoStore {
+    /// Moves an event written before the outbox was sharded into its shard, in one transaction,
+    /// before it is handed out: acknowledging it, counting its failures and quarantining it
+    /// then find it where they look (by its id).
+    async fn move_to_its_shard(&self, item: Item, id: &str) -> StoreResult<()> {
+        let mut moved = item;
+        moved.extend(schema::event(id));
+        let ops = vec![Op::delete(key(schema::OUTBOX_PK, schema::event_sk(id))), Op::put(moved).fresh()];
+        // A concurrent relay that moved it first makes this one fail: either way it is there.
+        let _ = self.transact(ops).await?;
+        Ok(())
+    }
+
     /// Moves an outbox item to the quarantine partition, with the reason, in one transaction
     /// (it leaves the outbox only if it arrives there): one that does not decode, or whose
     /// fan-out kept failing.

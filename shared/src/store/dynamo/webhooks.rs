@@ -2,8 +2,8 @@
 //!
 //! An endpoint lives in its owner's partition beside a counter of the owner's endpoints; its
 //! deliveries live in a partition of their own, each with a guard per event so an event makes
-//! one delivery per endpoint. A pending delivery carries its due time in GSI1 (`WHKDUE`,
-//! `<due>#<id>`), which is how the sweep finds lost retries without a scan.
+//! one delivery per endpoint. A pending delivery carries its due time in GSI1 (its shard of
+//! `WHKDUE`, `<due>#<id>`), which is how the sweep finds lost retries without a scan.
 
 use super::*;
 use crate::domain::webhook::ATTEMPTS_KEPT;
@@ -35,7 +35,7 @@ impl DynamoStore {
         item.extend(schema::delivery(&d.endpoint_id, &d.id));
         item.insert("ttl".into(), n(d.created_at + DELIVERY_RETENTION_SECS));
         if let (DeliveryStatus::Pending, Some(at)) = (d.status, d.next_attempt_at) {
-            item.insert(GSI1PK.into(), s(schema::DUE_DELIVERIES));
+            item.insert(GSI1PK.into(), s(schema::due_deliveries_gsi1pk(&d.id)));
             item.insert(GSI1SK.into(), s(schema::due_delivery_sk(at, &d.id)));
         }
         Ok(item)
@@ -248,7 +248,9 @@ impl WebhookStore for DynamoStore {
             op = op.val(":pending", s(DeliveryStatus::Pending.as_str()));
         }
         if let Some(at) = due {
-            op = op.val(":g", s(schema::DUE_DELIVERIES)).val(":gs", s(schema::due_delivery_sk(at, delivery_id)));
+            op = op
+                .val(":g", s(schema::due_deliveries_gsi1pk(delivery_id)))
+                .val(":gs", s(schema::due_delivery_sk(at, delivery_id)));
         }
         match self.write(op, ReturnValue::AllNew).await? {
             Some(item) => de(item),
@@ -277,7 +279,7 @@ impl WebhookStore for DynamoStore {
         .val(":to", n(to))
         .val(":due", n(due))
         .val(":pending", s(DeliveryStatus::Pending.as_str()))
-        .val(":g", s(schema::DUE_DELIVERIES))
+        .val(":g", s(schema::due_deliveries_gsi1pk(delivery_id)))
         .val(":gs", s(schema::due_delivery_sk(to, delivery_id)));
         Ok(self.write(op, ReturnValue::None).await?.is_some())
     }
