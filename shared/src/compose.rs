@@ -110,6 +110,7 @@ impl Service {
             clock: app.clock.clone(),
             secret_key: app.secrets.webhook_encryption.clone(),
             schedule: app.config.webhook_retry_schedule.clone(),
+            lease_secs: crate::webhooks::dispatcher::attempt_lease_secs(app.config.webhook_timeout_ms),
         }
     }
 

@@ -102,7 +102,7 @@ async fn secrets_are_read_from_one_json_secret() {
     // Later secrets ride along in the same JSON.
     let k = "A".repeat(44);
     let json = format!(
-        r#"{{"keyHashing":"{k}","cursorSigning":"{k}","reportSigning":"{k}","webhookEncryption":"{k}","graphClientId":"app-id","graphClientSecret":"s3cret"}}"#
+        r#"{{"keyHashing":"{k}","cursorSigning":"{k}","reportSigning":"{k}","webhookEncryption":"{k}","consentSigning":"{k}","graphClientId":"app-id","graphClientSecret":"s3cret"}}"#
     );
     let other = format!("test/{}", random_base62(10));
     client.create_secret().name(&other).secret_string(&json).send().await.unwrap();

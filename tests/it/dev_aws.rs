@@ -53,6 +53,7 @@ async fn the_dev_server_runs_on_created_aws_resources_and_survives_a_restart() {
     let (status, c) =
         call(&app, Method::POST, "/api/v1/partner/customers", Some(customer_body("Contoso", &tests::tenant(1)))).await;
     assert_eq!(status, 201);
+    grant_consent(&app, c["id"].as_str().unwrap()).await;
     let (status, run) = call(
         &app,
         Method::POST,
@@ -80,4 +81,16 @@ async fn the_dev_server_runs_on_created_aws_resources_and_survives_a_restart() {
     assert_eq!(me["usage"]["runsUsed"], 1);
     assert_eq!(me["usage"]["customersCount"], 1);
     let _ = Arc::clone(&again.app);
+}
+
+/// The customer's admin grants consent through the partner's link (the callback as Microsoft
+/// would call it).
+async fn grant_consent(app: &Arc<shared::App>, customer: &str) {
+    let (status, consent) =
+        call(app, Method::GET, &format!("/api/v1/partner/customers/{customer}/consent"), None).await;
+    assert_eq!(status, 200, "{consent}");
+    let callback = tests::consent_callback(consent["consentUrl"].as_str().unwrap(), true);
+    let router = shared::api::router(app.clone());
+    let req = http::Request::builder().uri(callback).body(bytes::Bytes::new()).unwrap();
+    assert_eq!(tests::oneshot(&router, req).await.status(), 200);
 }

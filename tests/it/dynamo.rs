@@ -173,6 +173,7 @@ async fn deliveries_and_their_guards_expire_after_ninety_days() {
         attempts: vec![],
         created_at: T0,
         next_attempt_at: Some(T0),
+        manual_attempts: 0,
     };
     store.create_delivery(&delivery).await.unwrap();
     let want = (T0 + shared::store::dynamo::webhooks::DELIVERY_RETENTION_SECS).unix().to_string();
@@ -399,4 +400,224 @@ async fn the_backfill_writes_the_entries_older_versions_did_not() {
     assert_eq!(store.list_runs(&p.id, &both, &all).await.unwrap().items, vec![run.clone()]);
     assert_eq!(store.list_partners(&distributor, active, &all).await.unwrap().items.len(), 1);
     assert_eq!(dynamo.backfill_list_entries().await.unwrap().written, 0, "a second run writes nothing");
+}
+
+/// Counts the DynamoDB requests a client sends (one per operation, retries not counted).
+#[derive(Clone, Debug, Default)]
+struct Requests(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Requests {
+    fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for Requests {
+    fn name(&self) -> &'static str {
+        "Requests"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A fresh table on the emulator, and a store on it whose requests are counted.
+async fn counted_dynamo() -> Option<(Arc<dyn Store>, Requests)> {
+    let config = tests::aws::config()?;
+    let requests = Requests::default();
+    let conf = aws_sdk_dynamodb::config::Builder::from(&config).interceptor(requests.clone()).build();
+    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    let table = format!("test-{}", shared::domain::ids::random_base62(12));
+    shared::store::dynamo::DynamoStore::create_table(&client, &table).await.expect("the test table");
+    Some((Arc::new(shared::store::dynamo::DynamoStore::new(client, table)), requests))
+}
+
+/// Deleting an endpoint is one request however many deliveries it has (they are left to the
+/// table's TTL, and the dispatcher ends the pending ones): the API function's 10 s never
+/// depend on an endpoint's history.
+#[tokio::test]
+async fn deleting_an_endpoint_takes_the_same_requests_whatever_its_deliveries() {
+    use shared::domain::account::Owner;
+    use shared::domain::webhook::{Delivery, DeliveryStatus, Endpoint};
+    let Some((store, requests)) = counted_dynamo().await else { return };
+    let ids = IdGen::new();
+    let owner = Owner::partner(&ids.random("prt_"));
+    let mut cost = Vec::new();
+    for deliveries in [1, 60] {
+        let endpoint = Endpoint {
+            id: ids.random("whk_").into(),
+            owner: owner.clone(),
+            url: "https://hooks.example.com/x".into(),
+            events: vec!["customer.created".into()],
+            description: None,
+            enabled: true,
+            secret: "sealed".into(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            created_at: T0,
+            updated_at: None,
+            version: 1,
+        };
+        store.create_endpoint(&endpoint, 10).await.unwrap();
+        for _ in 0..deliveries {
+            let d = Delivery {
+                id: ids.random("dlv_").into(),
+                endpoint_id: endpoint.id.clone(),
+                owner: owner.clone(),
+                event_id: ids.random("evt_").into(),
+                event_type: "customer.created".into(),
+                payload: "{}".into(),
+                status: DeliveryStatus::Pending,
+                attempts: vec![],
+                created_at: T0,
+                next_attempt_at: Some(T0),
+                manual_attempts: 0,
+            };
+            store.create_delivery(&d).await.unwrap();
+        }
+        let before = requests.count();
+        store.delete_endpoint(&owner, &endpoint.id, T0).await.unwrap();
+        cost.push(requests.count() - before);
+    }
+    assert_eq!(cost[0], cost[1], "requests to delete an endpoint with 1 and with 60 deliveries");
+    assert_eq!(cost[1], 1, "one transaction");
+}
+
+/// The partitions every writer shares are spread over shards by a hash of the item's id: the
+/// outbox (base table), and GSI1's queued runs and due deliveries. Their readers query every
+/// shard and merge, oldest first, within the limit asked for.
+#[tokio::test]
+async fn hot_partitions_are_spread_over_shards_and_read_back_in_order() {
+    use shared::domain::account::Owner;
+    use shared::domain::webhook::{Delivery, DeliveryStatus, Endpoint};
+    let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
+    let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
+    let store: Arc<dyn Store> = Arc::new(dynamo);
+    let ids = IdGen::new();
+    let (p, c) = partner_with_customer(&store, &ids).await;
+    const N: i64 = 48;
+    for i in 0..N {
+        let mut other = c.clone();
+        other.id = ids.random("cust_").into();
+        other.tenant_id = TenantId::parse(&tenant(100 + i as u32)).unwrap();
+        let mut e = event(&ids, EventType::CustomerCreated, &p.id);
+        e.id = ids.time_ordered("evt_", ((T0.unix() + i) * 1000) as u64).into();
+        store.create_customer(&other, &e).await.unwrap();
+    }
+    let mut runs = Vec::new();
+    for i in 0..N {
+        let at = T0 + i;
+        let run = Run {
+            id: ids.time_ordered("run_", (at.unix() * 1000) as u64).into(),
+            partner_id: p.id.clone(),
+            customer_id: c.id.clone(),
+            product: "essential-eight".into(),
+            maturity_target: 1,
+            status: RunStatus::Queued,
+            created_at: at,
+            started_at: None,
+            completed_at: None,
+            results: None,
+            error: None,
+        };
+        store.queue_run(&run, Month::of(at), None).await.unwrap();
+        runs.push(run.id);
+    }
+    let owner = Owner::partner(&p.id);
+    let endpoint = Endpoint {
+        id: ids.random("whk_").into(),
+        owner: owner.clone(),
+        url: "https://hooks.example.com/x".into(),
+        events: vec!["customer.created".into()],
+        description: None,
+        enabled: true,
+        secret: "sealed".into(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        created_at: T0,
+        updated_at: None,
+        version: 1,
+    };
+    store.create_endpoint(&endpoint, 10).await.unwrap();
+    let mut deliveries = Vec::new();
+    for i in 0..N {
+        let d = Delivery {
+            id: ids.time_ordered("dlv_", ((T0.unix() + i) * 1000) as u64).into(),
+            endpoint_id: endpoint.id.clone(),
+            owner: owner.clone(),
+            event_id: ids.random("evt_").into(),
+            event_type: "customer.created".into(),
+            payload: "{}".into(),
+            status: DeliveryStatus::Pending,
+            attempts: vec![],
+            created_at: T0,
+            next_attempt_at: Some(T0 + i),
+            manual_attempts: 0,
+        };
+        store.create_delivery(&d).await.unwrap();
+        deliveries.push(d.id);
+    }
+
+    // Where the items went: the outbox's partitions, and the GSI1 partitions of queued runs
+    // and due deliveries.
+    let scan = client.scan().table_name(&table).send().await.unwrap();
+    assert!(scan.last_evaluated_key.is_none());
+    let items = scan.items.unwrap_or_default();
+    let attr = |i: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, n: &str| {
+        i.get(n).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+    };
+    let partitions = |of: &dyn Fn(&std::collections::HashMap<String, _>) -> Option<String>| {
+        items.iter().filter_map(of).collect::<std::collections::BTreeSet<String>>()
+    };
+    let outbox = partitions(&|i| attr(i, "SK").starts_with("EVT#").then(|| attr(i, "PK")));
+    let queued = partitions(&|i| attr(i, "SK").starts_with("RUN#").then(|| attr(i, "GSI1PK")));
+    let due = partitions(&|i| attr(i, "SK").starts_with("DLV#").then(|| attr(i, "GSI1PK")));
+    for (what, found) in [("outbox", &outbox), ("queued runs", &queued), ("due deliveries", &due)] {
+        assert!(found.len() > 4, "{what}: {N} items in {} partitions: {found:?}", found.len());
+    }
+    // The shard is a fixed function of the id (FNV-1a, modulo 16): stored keys are data, so it
+    // must not change between builds. This id's shard, computed apart, is 12.
+    let mut pinned = c.clone();
+    pinned.id = ids.random("cust_").into();
+    pinned.tenant_id = TenantId::parse(&tenant(999)).unwrap();
+    let mut e = event(&ids, EventType::CustomerCreated, &p.id);
+    e.id = "evt_0000000000000000000001".into();
+    store.create_customer(&pinned, &e).await.unwrap();
+    let item = client
+        .scan()
+        .table_name(&table)
+        .filter_expression("SK = :sk")
+        .expression_attribute_values(
+            ":sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("EVT#evt_0000000000000000000001".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert_eq!(item.len(), 1);
+    assert_eq!(attr(&item[0], "PK"), "OUTBOX#SHARD#12");
+
+    // Read back across the shards: every one, oldest first, and the oldest within a limit.
+    let events: Vec<String> =
+        store.pending_events(1000).await.unwrap().into_iter().map(|e| e.id.into_string()).collect();
+    let mut sorted = events.clone();
+    sorted.sort();
+    assert_eq!((events.len(), &events), (N as usize + 2, &sorted), "every event, oldest first");
+    let first10: Vec<String> =
+        store.pending_events(10).await.unwrap().into_iter().map(|e| e.id.into_string()).collect();
+    assert_eq!(first10, events[..10].to_vec());
+    let stale: Vec<_> = store.stale_queued_runs(T0 + N, 10).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(stale, runs[..10].to_vec(), "the 10 oldest queued runs");
+    assert_eq!(store.stale_queued_runs(T0 + N, 1000).await.unwrap().len(), N as usize);
+    let lost: Vec<_> = store.due_deliveries(T0 + N, 10).await.unwrap().into_iter().map(|d| d.id).collect();
+    assert_eq!(lost, deliveries[..10].to_vec(), "the 10 oldest due deliveries");
+    assert_eq!(store.due_deliveries(T0 + N, 1000).await.unwrap().len(), N as usize);
 }

@@ -232,9 +232,12 @@ impl Fleet {
     }
 }
 
-/// The outbox's partition key as `docs/storage.md` gives it: the scenario copies outbox items
-/// and writes a poison one by hand, below the store port.
-const OUTBOX_PK: &str = "OUTBOX";
+/// The outbox's partitions as `docs/storage.md` gives them (16 shards, and the partition of
+/// before sharding, still read): the scenario copies outbox items and writes a poison one by
+/// hand, below the store port.
+fn outbox_partitions() -> Vec<String> {
+    shared::store::dynamo::outbox_partitions()
+}
 
 type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
 
@@ -247,20 +250,23 @@ impl Fleet {
     /// between creating the deliveries and acknowledging the events).
     async fn outbox_items(&self) -> Vec<Item> {
         use aws_sdk_dynamodb::types::AttributeValue as AV;
-        let out = self
-            .setup
-            .store
-            .client()
-            .query()
-            .table_name(&self.settings.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", AV::S(OUTBOX_PK.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap();
-        let items = out.items.unwrap_or_default();
-        assert!(!items.is_empty(), "events in the outbox (under {OUTBOX_PK:?})");
+        let mut items = Vec::new();
+        for pk in outbox_partitions() {
+            let out = self
+                .setup
+                .store
+                .client()
+                .query()
+                .table_name(&self.settings.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", AV::S(pk))
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap();
+            items.extend(out.items.unwrap_or_default());
+        }
+        assert!(!items.is_empty(), "events in the outbox");
         items
     }
 
@@ -275,7 +281,8 @@ impl Fleet {
     async fn put_poison(&self) {
         use aws_sdk_dynamodb::types::AttributeValue as AV;
         let item = Item::from([
-            ("PK".to_string(), AV::S(OUTBOX_PK.into())),
+            // The partition of before sharding: still read, and where an old poison item would be.
+            ("PK".to_string(), AV::S("OUTBOX".into())),
             ("SK".to_string(), AV::S("EVT#evt_0000000poison".into())),
             ("event".to_string(), AV::S("{not json".into())),
         ]);

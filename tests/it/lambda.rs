@@ -169,7 +169,7 @@ async fn webhooks_go_from_the_outbox_through_sqs_to_the_receiver() {
     let rx = tests::stub::Stub::start(|_| tests::stub::Reply::json(200, json!({}))).await;
     let endpoint = webhook_body(&format!("{}/hook", rx.base), &["customer.created"]);
     h.partner(Method::POST, "/webhooks", Some(endpoint)).await.assert_status(201);
-    h.customer("Contoso", &tests::tenant(1)).await;
+    h.pending_customer_for(h.partner_key(), "Contoso", &tests::tenant(1)).await;
 
     // The same store, with the webhooks queue on moto's SQS, assembled as production does.
     let on_sqs = h.service_with_webhooks(sqs.clone());

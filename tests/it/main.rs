@@ -7,6 +7,7 @@ mod collect;
 mod concurrency;
 mod dev_aws;
 mod dev_server;
+mod dispatch;
 mod domain_types;
 mod dynamo;
 mod events;

@@ -714,7 +714,12 @@ async fn a_bulk_request_failing_midway_keeps_its_idempotency_record() {
             call("POST", "/customers", None, Some(serde_json::json!({"name": format!("C{i}"), "tenantId": tenant(i)})))
                 .await;
         assert_eq!(status, 201, "{body}");
-        ids.push(body["id"].as_str().unwrap().to_string());
+        let id = body["id"].as_str().unwrap().to_string();
+        let (_, consent, _) = call("GET", &format!("/customers/{id}/consent"), None, None).await;
+        let granted = tests::consent_callback(consent["consentUrl"].as_str().unwrap(), true);
+        let req = http::Request::builder().uri(granted).body(Bytes::new()).unwrap();
+        assert_eq!(tests::oneshot(&on.router, req).await.status(), 200, "consent granted");
+        ids.push(id);
     }
 
     // P11: the first two runs are written, the third write fails, the fourth is never tried.

@@ -191,9 +191,205 @@ async fn dynamo_old_items_read_back_and_new_writes_match_them() {
     let key =
         |sk: String| HashMap::from([("PK".to_string(), s(&format!("PARTNER#{}", p.id))), ("SK".to_string(), s(&sk))]);
     let got = client.get_item().table_name(&table).set_key(Some(key(format!("CUST#{}", c.id)))).send().await.unwrap();
-    assert_eq!(got.item.expect("the new customer item"), old_customer_item(&p.id, &c.id));
+    // Plus the one attribute added since: the consent (issue 9), pending.
+    let mut expected = old_customer_item(&p.id, &c.id);
+    let pending = [("status", s("pending")), ("granted_at", AV::Null(true)), ("updated_at", AV::Null(true))];
+    expected.insert("consent".into(), AV::M(pending.into_iter().map(|(k, v)| (k.to_string(), v)).collect()));
+    assert_eq!(got.item.expect("the new customer item"), expected);
 
     // A partner's email is stored lower-cased, as a plain string.
     let got = client.get_item().table_name(&table).set_key(Some(key("META".into()))).send().await.unwrap();
     assert_eq!(got.item.expect("the partner item").get("email"), Some(&s("admin@msp.example")));
+}
+
+/// A delivery the adapter wrote before attempts were counted (`attempts_made`) and redeliveries
+/// set apart (`manual_attempts`): it reads, and its next attempt is claimed and recorded, the
+/// count then taken from the list it kept whole.
+#[tokio::test]
+async fn dynamo_old_delivery_takes_its_next_attempt() {
+    use shared::domain::account::Owner;
+    use shared::domain::webhook::{Attempt, Delivery, DeliveryStatus, Endpoint};
+    use shared::store::AttemptClaim;
+    let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
+    let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
+    let store: Arc<dyn Store> = Arc::new(dynamo);
+    let ids = IdGen::new();
+    let owner = Owner::partner(&ids.random("prt_"));
+    let endpoint = Endpoint {
+        id: ids.random("whk_").into(),
+        owner: owner.clone(),
+        url: "https://hooks.example.com/x".into(),
+        events: vec!["customer.created".into()],
+        description: None,
+        enabled: true,
+        secret: "sealed".into(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        created_at: T0,
+        updated_at: None,
+        version: 1,
+    };
+    store.create_endpoint(&endpoint, 20).await.unwrap();
+    let d = Delivery {
+        id: ids.random("dlv_").into(),
+        endpoint_id: endpoint.id.clone(),
+        owner,
+        event_id: ids.random("evt_").into(),
+        event_type: "customer.created".into(),
+        payload: "{}".into(),
+        status: DeliveryStatus::Pending,
+        attempts: vec![],
+        created_at: T0,
+        next_attempt_at: Some(T0),
+        manual_attempts: 0,
+    };
+    store.create_delivery(&d).await.unwrap();
+    let failed = |number: u32| Attempt {
+        number,
+        at: T0 + number as i64,
+        status_code: Some(500),
+        duration_ms: 3,
+        error: Some("the endpoint answered 500".into()),
+        response_body: None,
+        manual: false,
+    };
+    for number in 1..=2 {
+        store
+            .record_attempt(&endpoint.id, &d.id, &failed(number), DeliveryStatus::Pending, Some(T0 + 60))
+            .await
+            .unwrap();
+    }
+    // As the old adapter left it: two attempts in the list, no counters.
+    let key = HashMap::from([
+        ("PK".to_string(), s(&format!("WHKD#{}", endpoint.id))),
+        ("SK".to_string(), s(&format!("DLV#{}", d.id))),
+    ]);
+    client
+        .update_item()
+        .table_name(&table)
+        .set_key(Some(key))
+        .update_expression("REMOVE attempts_made, manual_attempts")
+        .send()
+        .await
+        .unwrap();
+    let old = store.delivery(&endpoint.id, &d.id).await.unwrap().expect("the old delivery reads");
+    assert_eq!((old.attempts.len(), old.manual_attempts, old.next_attempt_number()), (2, 0, 3));
+    assert_eq!(store.claim_attempt(&endpoint.id, &d.id, 2, false, T0 + 60, T0 + 100).await, Ok(AttemptClaim::Stale));
+    let claim = store.claim_attempt(&endpoint.id, &d.id, 3, false, T0 + 60, T0 + 100).await.unwrap();
+    assert!(matches!(claim, AttemptClaim::Claimed(_)), "{claim:?}");
+    let after =
+        store.record_attempt(&endpoint.id, &d.id, &failed(3), DeliveryStatus::Pending, Some(T0 + 400)).await.unwrap();
+    assert_eq!(after.attempts.iter().map(|a| a.number).collect::<Vec<_>>(), vec![1, 2, 3]);
+}
+
+/// Items written before the shared partitions were sharded (an outbox event under `OUTBOX`, a
+/// queued run in GSI1 `RUNQUEUED`, a pending delivery in GSI1 `WHKDUE`) are still found by
+/// their readers, in time order with the new ones, and go their way: the event is handed out
+/// (moved into its shard first) and acknowledged, the run claimed, the delivery attempted.
+#[tokio::test]
+async fn dynamo_items_from_before_sharding_are_still_found() {
+    use shared::domain::account::Owner;
+    use shared::domain::webhook::{Attempt, Delivery, DeliveryStatus, Endpoint};
+    let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
+    let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
+    let store: Arc<dyn Store> = Arc::new(dynamo);
+    let ids = IdGen::new();
+    let p = partner(&store, &ids).await;
+    let scan = || async { client.scan().table_name(&table).send().await.unwrap().items.unwrap_or_default() };
+    let key_of = |item: &HashMap<String, AV>| {
+        HashMap::from([("PK".to_string(), item["PK"].clone()), ("SK".to_string(), item["SK"].clone())])
+    };
+    let sk_starts = |item: &HashMap<String, AV>, prefix: &str| item["SK"].as_s().is_ok_and(|s| s.starts_with(prefix));
+
+    // The outbox: an old event (put back under `OUTBOX`, as the old adapter wrote it) and a new one.
+    let (c, mut r, _) = old_values(&p.id, &ids.random("cust_"), &ids.random("run_"));
+    let old_event = event(&ids, EventType::CustomerCreated, &p.id);
+    store.create_customer(&c, &old_event).await.unwrap();
+    let sharded = scan().await.into_iter().find(|i| sk_starts(i, "EVT#")).expect("the event's item");
+    let mut unsharded = sharded.clone();
+    unsharded.insert("PK".into(), s("OUTBOX"));
+    client.put_item().table_name(&table).set_item(Some(unsharded)).send().await.unwrap();
+    client.delete_item().table_name(&table).set_key(Some(key_of(&sharded))).send().await.unwrap();
+    let mut new_event = event(&ids, EventType::CustomerUpdated, &p.id);
+    new_event.id = ids.time_ordered("evt_", ((T0.unix() + 1) * 1000) as u64).into();
+    let mut updated = c.clone();
+    updated.name = "Contoso Pty".into();
+    updated.version = 2;
+    store.update_customer(&updated, 1, &new_event).await.unwrap();
+    let pending: Vec<String> =
+        store.pending_events(10).await.unwrap().into_iter().map(|e| e.id.into_string()).collect();
+    assert_eq!(pending, vec![old_event.id.to_string(), new_event.id.to_string()], "both, oldest first");
+    assert!(
+        !scan().await.iter().any(|i| i["PK"] == s("OUTBOX")),
+        "the old event was moved into its shard when handed out"
+    );
+    store.ack_events(&pending).await.unwrap();
+    assert!(store.pending_events(10).await.unwrap().is_empty(), "both acknowledged");
+
+    // A run queued before: in GSI1 `RUNQUEUED`.
+    (r.status, r.started_at, r.completed_at, r.results) = (RunStatus::Queued, None, None, None);
+    store.queue_run(&r, Month::of(r.created_at), None).await.unwrap();
+    let item = scan().await.into_iter().find(|i| sk_starts(i, "RUN#")).expect("the run's item");
+    let set_gsi1pk = |item: &HashMap<String, AV>, pk: &str| {
+        client
+            .update_item()
+            .table_name(&table)
+            .set_key(Some(key_of(item)))
+            .update_expression("SET GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .send()
+    };
+    set_gsi1pk(&item, "RUNQUEUED").await.unwrap();
+    let stale = store.stale_queued_runs(T0 + 3600, 10).await.unwrap();
+    assert_eq!(stale.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec![r.id.as_str()]);
+    let started = event(&ids, EventType::AssessmentStarted, &p.id);
+    store.claim_run(&p.id, &r.id, 1, T0 + 20, T0 + 620, &started).await.unwrap();
+    assert!(store.stale_queued_runs(T0 + 3600, 10).await.unwrap().is_empty(), "claimed: out of the index");
+
+    // A delivery pending before: in GSI1 `WHKDUE`.
+    let owner = Owner::partner(&p.id);
+    let endpoint = Endpoint {
+        id: ids.random("whk_").into(),
+        owner: owner.clone(),
+        url: "https://hooks.example.com/x".into(),
+        events: vec!["customer.created".into()],
+        description: None,
+        enabled: true,
+        secret: "sealed".into(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        created_at: T0,
+        updated_at: None,
+        version: 1,
+    };
+    store.create_endpoint(&endpoint, 20).await.unwrap();
+    let d = Delivery {
+        id: ids.random("dlv_").into(),
+        endpoint_id: endpoint.id.clone(),
+        owner,
+        event_id: old_event.id.clone(),
+        event_type: "customer.created".into(),
+        payload: "{}".into(),
+        status: DeliveryStatus::Pending,
+        attempts: vec![],
+        created_at: T0,
+        next_attempt_at: Some(T0),
+        manual_attempts: 0,
+    };
+    store.create_delivery(&d).await.unwrap();
+    let item = scan().await.into_iter().find(|i| sk_starts(i, "DLV#")).expect("the delivery's item");
+    set_gsi1pk(&item, "WHKDUE").await.unwrap();
+    let due = store.due_deliveries(T0 + 3600, 10).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), vec![d.id.as_str()]);
+    let delivered = Attempt {
+        number: 1,
+        at: T0 + 5,
+        status_code: Some(200),
+        duration_ms: 3,
+        error: None,
+        response_body: None,
+        manual: false,
+    };
+    store.record_attempt(&endpoint.id, &d.id, &delivered, DeliveryStatus::Delivered, None).await.unwrap();
+    assert!(store.due_deliveries(T0 + 3600, 10).await.unwrap().is_empty(), "attempted: out of the index");
 }

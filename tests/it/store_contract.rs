@@ -23,7 +23,7 @@ use shared::domain::tenant::TenantId;
 use shared::domain::time::{Month, Timestamp};
 use shared::domain::usage::{MonthUsage, PartnerUsage, UsageSnapshot};
 use shared::store::memory::MemoryStore;
-use shared::store::{IdempotencyClaim, PageRequest, RunClaim, Store, StoreError};
+use shared::store::{AttemptClaim, IdempotencyClaim, PageRequest, RunClaim, Store, StoreError};
 use tests::{tenant, T0};
 use tokio::task::JoinSet;
 
@@ -88,9 +88,14 @@ macro_rules! store_contract {
             deliveries_are_unique_per_endpoint_and_event,
             attempts_are_recorded_in_order_once,
             due_deliveries_are_the_overdue_pending_ones,
-            deliveries_list_newest_first_and_go_with_their_endpoint,
+            deliveries_list_newest_first,
             concurrent_endpoint_creates_respect_the_limit,
             concurrent_attempt_records_admit_one,
+            attempt_claims_hold_until_recorded_or_the_lease_runs_out,
+            concurrent_attempt_claims_admit_one,
+            the_attempts_kept_are_the_last_twenty,
+            a_deleted_endpoint_is_gone_and_its_id_stays_taken,
+            rescheduling_moves_a_pending_delivery_from_the_due_time_read,
         );
     };
     (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -1615,6 +1620,7 @@ fn delivery_of(e: &Endpoint, event_id: &str, due: Timestamp) -> Delivery {
         attempts: vec![],
         created_at: due,
         next_attempt_at: Some(due),
+        manual_attempts: 0,
     }
 }
 
@@ -1626,6 +1632,7 @@ fn attempt_no(number: u32, status_code: u16) -> Attempt {
         duration_ms: 12,
         error: (status_code >= 300).then(|| format!("the endpoint answered {status_code}")),
         response_body: Some("ok".into()),
+        manual: false,
     }
 }
 
@@ -1648,8 +1655,8 @@ async fn webhook_endpoints_are_kept_per_owner_up_to_a_limit(store: Arc<dyn Store
     assert_eq!((rest.items, rest.next), (vec![e2.clone()], None));
     assert_eq!(store.endpoints_of(&a).await.unwrap().len(), 2);
     // Deleting frees a place.
-    store.delete_endpoint(&a, &e1.id).await.unwrap();
-    assert_eq!(store.delete_endpoint(&a, &e1.id).await, Err(StoreError::NotFound));
+    store.delete_endpoint(&a, &e1.id, T0).await.unwrap();
+    assert_eq!(store.delete_endpoint(&a, &e1.id, T0).await, Err(StoreError::NotFound));
     store.create_endpoint(&endpoint_of(&a, "https://three.example"), 2).await.unwrap();
 }
 
@@ -1707,14 +1714,21 @@ async fn attempts_are_recorded_in_order_once(store: Arc<dyn Store>) {
     assert_eq!(done.status, DeliveryStatus::Delivered);
     assert_eq!(done.attempts.len(), 2);
     assert_eq!(store.delivery(&e.id, &d.id).await.unwrap(), Some(done.clone()));
-    // Finished: no more attempts until reopened for a redelivery.
+    // Finished: no more automatic attempts; a manual one (a redelivery) is still taken, once,
+    // and counted apart.
     assert_eq!(
         store.record_attempt(&e.id, &d.id, &attempt_no(3, 200), DeliveryStatus::Delivered, None).await,
         Err(StoreError::Conflict)
     );
-    let reopened = store.reopen_delivery(&e.id, &d.id, T0 + 500).await.unwrap();
-    assert_eq!((reopened.status, reopened.next_attempt_at), (DeliveryStatus::Pending, Some(T0 + 500)));
-    store.record_attempt(&e.id, &d.id, &attempt_no(3, 200), DeliveryStatus::Delivered, None).await.unwrap();
+    let manual = Attempt { manual: true, ..attempt_no(3, 500) };
+    let after = store.record_attempt(&e.id, &d.id, &manual, DeliveryStatus::Delivered, None).await.unwrap();
+    assert_eq!((after.status, after.attempts.len(), after.manual_attempts), (DeliveryStatus::Delivered, 3, 1));
+    assert_eq!(after.attempts[2], manual);
+    assert_eq!(store.delivery(&e.id, &d.id).await.unwrap(), Some(after));
+    assert_eq!(
+        store.record_attempt(&e.id, &d.id, &manual, DeliveryStatus::Delivered, None).await,
+        Err(StoreError::Conflict)
+    );
     assert_eq!(
         store.record_attempt(&e.id, "dlv_missing", &attempt_no(1, 200), DeliveryStatus::Delivered, None).await,
         Err(StoreError::NotFound)
@@ -1746,7 +1760,7 @@ async fn due_deliveries_are_the_overdue_pending_ones(store: Arc<dyn Store>) {
     assert_eq!(all, vec![late.id.clone(), early.id.clone()], "oldest due first");
 }
 
-async fn deliveries_list_newest_first_and_go_with_their_endpoint(store: Arc<dyn Store>) {
+async fn deliveries_list_newest_first(store: Arc<dyn Store>) {
     let owner = Owner::partner(&id::<String>("prt_"));
     let e = endpoint_of(&owner, "https://one.example");
     store.create_endpoint(&e, 20).await.unwrap();
@@ -1766,10 +1780,6 @@ async fn deliveries_list_newest_first_and_go_with_their_endpoint(store: Arc<dyn 
     }
     let newest_first: Vec<String> = ds.iter().rev().map(|d| d.id.to_string()).collect();
     assert_eq!(seen, newest_first);
-    store.delete_endpoint(&owner, &e.id).await.unwrap();
-    assert!(store.list_deliveries(&e.id, &all()).await.unwrap().items.is_empty());
-    assert_eq!(store.delivery(&e.id, &ds[0].id).await.unwrap(), None);
-    assert!(store.due_deliveries(T0 + 100, 100).await.unwrap().iter().all(|d| d.endpoint_id != e.id));
 }
 
 async fn concurrent_endpoint_creates_respect_the_limit(store: Arc<dyn Store>) {
@@ -1817,4 +1827,121 @@ async fn stale_queued_runs_are_the_old_still_queued_ones(store: Arc<dyn Store>) 
     // Once claimed, a run is no longer stale.
     store.claim_run(&p.id, &old.id, 2, T0 + 600, T0 + 700, &started(&p)).await.unwrap();
     assert_eq!(ids(store.stale_queued_runs(T0 + 2000, 100).await.unwrap()), vec![recent.id.clone()]);
+}
+
+async fn attempt_claims_hold_until_recorded_or_the_lease_runs_out(store: Arc<dyn Store>) {
+    let owner = Owner::partner(&id::<String>("prt_"));
+    let e = endpoint_of(&owner, "https://one.example");
+    store.create_endpoint(&e, 20).await.unwrap();
+    let d = delivery_of(&e, "evt_a", T0);
+    store.create_delivery(&d).await.unwrap();
+    let claimed = |c: AttemptClaim| match c {
+        AttemptClaim::Claimed(d) => d,
+        other => panic!("not claimed: {other:?}"),
+    };
+    assert_eq!(store.claim_attempt(&e.id, &d.id, 2, false, T0, T0 + 40).await, Ok(AttemptClaim::Stale), "not the next");
+    assert_eq!(claimed(store.claim_attempt(&e.id, &d.id, 1, false, T0, T0 + 40).await.unwrap()), d);
+    // Held while the lease runs, by anyone; claimable again once it ran out (its sender died).
+    assert_eq!(store.claim_attempt(&e.id, &d.id, 1, false, T0 + 39, T0 + 79).await, Ok(AttemptClaim::Held(T0 + 40)));
+    claimed(store.claim_attempt(&e.id, &d.id, 1, false, T0 + 40, T0 + 80).await.unwrap());
+    // Recording the attempt ends the claim: the attempt is made, the next one is free.
+    store.record_attempt(&e.id, &d.id, &attempt_no(1, 500), DeliveryStatus::Pending, Some(T0 + 60)).await.unwrap();
+    assert_eq!(store.claim_attempt(&e.id, &d.id, 1, false, T0 + 41, T0 + 81).await, Ok(AttemptClaim::Stale));
+    let second = claimed(store.claim_attempt(&e.id, &d.id, 2, false, T0 + 41, T0 + 81).await.unwrap());
+    assert_eq!(second.attempts, vec![attempt_no(1, 500)]);
+    store.record_attempt(&e.id, &d.id, &attempt_no(2, 200), DeliveryStatus::Delivered, None).await.unwrap();
+    assert_eq!(
+        store.claim_attempt(&e.id, &d.id, 3, false, T0 + 200, T0 + 240).await,
+        Ok(AttemptClaim::Stale),
+        "finished"
+    );
+    // A redelivery may follow a finished delivery.
+    claimed(store.claim_attempt(&e.id, &d.id, 3, true, T0 + 200, T0 + 240).await.unwrap());
+    assert_eq!(store.claim_attempt(&e.id, "dlv_missing", 1, false, T0, T0 + 40).await, Ok(AttemptClaim::Stale), "gone");
+}
+
+async fn concurrent_attempt_claims_admit_one(store: Arc<dyn Store>) {
+    let owner = Owner::partner(&id::<String>("prt_"));
+    let e = endpoint_of(&owner, "https://one.example");
+    store.create_endpoint(&e, 20).await.unwrap();
+    let d = delivery_of(&e, "evt_a", T0);
+    store.create_delivery(&d).await.unwrap();
+    let results = together(10, |_| {
+        let (store, e, d) = (store.clone(), e.clone(), d.clone());
+        async move { store.claim_attempt(&e.id, &d.id, 1, false, T0, T0 + 40).await.unwrap() }
+    })
+    .await;
+    let won = results.iter().filter(|r| matches!(r, AttemptClaim::Claimed(_))).count();
+    assert_eq!(won, 1, "{results:?}");
+    assert!(results.iter().all(|r| matches!(r, AttemptClaim::Claimed(_) | AttemptClaim::Held(_))), "{results:?}");
+}
+
+/// A delivery keeps its last 20 attempts (each up to 1 KiB of response body): redeliveries
+/// could otherwise grow it without end, past DynamoDB's 400 KB item limit. Numbering goes on.
+async fn the_attempts_kept_are_the_last_twenty(store: Arc<dyn Store>) {
+    let owner = Owner::partner(&id::<String>("prt_"));
+    let e = endpoint_of(&owner, "https://one.example");
+    store.create_endpoint(&e, 20).await.unwrap();
+    let d = delivery_of(&e, "evt_a", T0);
+    store.create_delivery(&d).await.unwrap();
+    store.record_attempt(&e.id, &d.id, &attempt_no(1, 200), DeliveryStatus::Delivered, None).await.unwrap();
+    for n in 2..=25 {
+        let manual = Attempt { manual: true, ..attempt_no(n, 500) };
+        let claim = store.claim_attempt(&e.id, &d.id, n, true, T0 + n as i64, T0 + 100).await.unwrap();
+        assert!(matches!(claim, AttemptClaim::Claimed(_)), "attempt {n}: {claim:?}");
+        store.record_attempt(&e.id, &d.id, &manual, DeliveryStatus::Delivered, None).await.unwrap();
+    }
+    let kept = store.delivery(&e.id, &d.id).await.unwrap().unwrap();
+    let numbers: Vec<u32> = kept.attempts.iter().map(|a| a.number).collect();
+    assert_eq!(numbers, (6..=25).collect::<Vec<u32>>(), "the last 20, oldest first");
+    assert_eq!((kept.next_attempt_number(), kept.manual_attempts), (26, 24));
+    // Attempts stay in order and once past the bound.
+    let again = Attempt { manual: true, ..attempt_no(25, 500) };
+    assert_eq!(
+        store.record_attempt(&e.id, &d.id, &again, DeliveryStatus::Delivered, None).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(store.claim_attempt(&e.id, &d.id, 25, true, T0 + 500, T0 + 540).await, Ok(AttemptClaim::Stale));
+}
+
+/// Deleting an endpoint does not wait for its deliveries (they expire with the table's TTL,
+/// and the dispatcher ends the pending ones): it is gone at once for every reader, its place
+/// under the limit is free, and its id is not made again, since a new endpoint with it would
+/// inherit the old one's deliveries.
+async fn a_deleted_endpoint_is_gone_and_its_id_stays_taken(store: Arc<dyn Store>) {
+    let owner = Owner::partner(&id::<String>("prt_"));
+    let e = endpoint_of(&owner, "https://one.example");
+    store.create_endpoint(&e, 2).await.unwrap();
+    store.create_delivery(&delivery_of(&e, "evt_a", T0)).await.unwrap();
+    store.delete_endpoint(&owner, &e.id, T0).await.unwrap();
+    assert_eq!(store.endpoint(&owner, &e.id).await.unwrap(), None);
+    assert!(store.endpoints_of(&owner).await.unwrap().is_empty());
+    assert!(store.list_endpoints(&owner, &all()).await.unwrap().items.is_empty());
+    let mut changed = e.clone();
+    changed.version = 2;
+    assert_eq!(store.update_endpoint(&changed, 1).await, Err(StoreError::NotFound));
+    assert_eq!(store.delete_endpoint(&owner, &e.id, T0).await, Err(StoreError::NotFound));
+    assert_eq!(store.create_endpoint(&e, 2).await, Err(StoreError::Conflict), "the id stays taken");
+    assert_eq!(store.endpoint(&owner, &e.id).await.unwrap(), None);
+    // Its place under the limit is free.
+    store.create_endpoint(&endpoint_of(&owner, "https://two.example"), 2).await.unwrap();
+    store.create_endpoint(&endpoint_of(&owner, "https://three.example"), 2).await.unwrap();
+    assert_eq!(store.endpoints_of(&owner).await.unwrap().len(), 2);
+}
+
+async fn rescheduling_moves_a_pending_delivery_from_the_due_time_read(store: Arc<dyn Store>) {
+    let owner = Owner::partner(&id::<String>("prt_"));
+    let e = endpoint_of(&owner, "https://one.example");
+    store.create_endpoint(&e, 20).await.unwrap();
+    let d = delivery_of(&e, "evt_a", T0);
+    store.create_delivery(&d).await.unwrap();
+    assert!(!store.reschedule_delivery(&e.id, &d.id, T0 + 1, T0 + 900).await.unwrap(), "not the due time read");
+    assert!(store.reschedule_delivery(&e.id, &d.id, T0, T0 + 900).await.unwrap());
+    assert_eq!(store.delivery(&e.id, &d.id).await.unwrap().unwrap().next_attempt_at, Some(T0 + 900));
+    assert!(store.due_deliveries(T0 + 900, 100).await.unwrap().is_empty(), "no longer due before its new time");
+    assert_eq!(store.due_deliveries(T0 + 901, 100).await.unwrap().len(), 1);
+    assert!(!store.reschedule_delivery(&e.id, &d.id, T0, T0 + 1800).await.unwrap(), "moved on");
+    store.record_attempt(&e.id, &d.id, &attempt_no(1, 200), DeliveryStatus::Delivered, None).await.unwrap();
+    assert!(!store.reschedule_delivery(&e.id, &d.id, T0 + 900, T0 + 1800).await.unwrap(), "finished");
+    assert!(!store.reschedule_delivery(&e.id, "dlv_missing", T0, T0 + 1800).await.unwrap(), "gone");
 }

@@ -174,7 +174,22 @@ fn workers_are_wired_to_their_queue_and_schedule() {
     let stream = relay.events.iter().find(|(k, _)| k == "DynamoDB").unwrap().1;
     let pattern = stream["Properties"]["FilterCriteria"]["Filters"][0]["Pattern"].as_str().unwrap();
     let pattern: serde_json::Value = serde_json::from_str(pattern).expect("the filter is JSON");
-    assert_eq!(pattern["dynamodb"]["Keys"]["PK"]["S"][0], "OUTBOX");
+    assert_eq!(pattern["eventName"], serde_json::json!(["INSERT"]));
+    // Every partition the outbox writes to (its shards, and `OUTBOX` as written before them)
+    // wakes the relay; its quarantine and the rest of the table do not.
+    let pk = pattern["dynamodb"]["Keys"]["PK"]["S"].as_array().expect("a PK filter");
+    let wakes = |key: &str| {
+        pk.iter().any(|p| match p {
+            serde_json::Value::String(exact) => exact == key,
+            other => other["prefix"].as_str().is_some_and(|prefix| key.starts_with(prefix)),
+        })
+    };
+    for partition in shared::store::dynamo::outbox_partitions() {
+        assert!(wakes(&partition), "{partition} does not wake the relay: {pk:?}");
+    }
+    for other in [shared::store::dynamo::QUARANTINE_PK, "PARTNER#prt_1", "WHKD#whk_1", "OUTBOXES"] {
+        assert!(!wakes(other), "{other} wakes the relay: {pk:?}");
+    }
     assert!(t["Resources"]["Table"]["Properties"].get("StreamSpecification").is_some());
 
     let report = fns.iter().find(|f| f.handler == USAGE_REPORT).expect("the usage report");

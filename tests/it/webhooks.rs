@@ -592,6 +592,7 @@ async fn an_event_survives_a_crash_between_the_write_and_the_queue() {
         attempts: vec![],
         created_at: T0,
         next_attempt_at: Some(T0),
+        manual_attempts: 0,
     };
     h.app.store.create_delivery(&made).await.unwrap();
     // The next relay picks the event up, reuses that delivery, and it arrives exactly once.

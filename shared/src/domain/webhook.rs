@@ -72,6 +72,10 @@ pub struct Attempt {
     pub error: Option<String>,
     /// The first 1 KiB of the response body.
     pub response_body: Option<String>,
+    /// A redelivery the owner asked for, outside the retry schedule (absent when false, as in
+    /// attempts stored before it existed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manual: bool,
 }
 
 /// One event on its way to one endpoint.
@@ -85,8 +89,41 @@ pub struct Delivery {
     /// The exact body every attempt sends.
     pub payload: String,
     pub status: DeliveryStatus,
+    /// The newest [`ATTEMPTS_KEPT`] attempts, oldest first.
     pub attempts: Vec<Attempt>,
     pub created_at: Timestamp,
     /// When the next attempt is due, while pending.
     pub next_attempt_at: Option<Timestamp>,
+    /// How many of its attempts were redeliveries the owner asked for: they do not use up the
+    /// retry schedule (0 in deliveries stored before it existed).
+    #[serde(default)]
+    pub manual_attempts: u32,
+}
+
+/// How many attempts a delivery keeps (the newest): the whole default schedule (6) and 14
+/// redeliveries. Each attempt holds up to 1 KiB of response body, so a delivery stays near
+/// 30 KB at most (DynamoDB refuses items over 400 KB, and the deliveries route returns them
+/// with their attempts); without a bound every redelivery would grow it.
+pub const ATTEMPTS_KEPT: usize = 20;
+
+impl Delivery {
+    /// The number the next attempt gets: one more than the last made (attempts are numbered
+    /// from 1, and the newest are kept).
+    pub fn next_attempt_number(&self) -> u32 {
+        self.attempts.last().map_or(1, |a| a.number + 1)
+    }
+
+    /// Logs `attempt` as the newest, keeping the last [`ATTEMPTS_KEPT`].
+    pub fn log_attempt(&mut self, attempt: Attempt) {
+        self.manual_attempts += u32::from(attempt.manual);
+        self.attempts.push(attempt);
+        let over = self.attempts.len().saturating_sub(ATTEMPTS_KEPT);
+        self.attempts.drain(..over);
+    }
+
+    /// Which automatic attempt attempt `number` is (1 for the first): its place in the retry
+    /// schedule, which redeliveries made before it do not count in.
+    pub fn schedule_position(&self, number: u32) -> u32 {
+        number.saturating_sub(self.manual_attempts).max(1)
+    }
 }

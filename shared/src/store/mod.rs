@@ -191,6 +191,18 @@ pub enum RunClaim {
     Gone,
 }
 
+/// What claiming an attempt of a webhook delivery found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptClaim {
+    /// The attempt is the caller's to send until its lease ends: the delivery as claimed.
+    Claimed(Delivery),
+    /// Another claim holds this attempt until then: it is being sent, or its sender died and
+    /// the lease has not run out yet. Try again later.
+    Held(Timestamp),
+    /// Nothing to send: the attempt was made already, the delivery is finished, or it is gone.
+    Stale,
+}
+
 /// Closed months: one immutable usage snapshot per distributor and month.
 #[async_trait]
 pub trait UsageStore: Send + Sync {
@@ -246,6 +258,31 @@ pub trait Outbox: Send + Sync {
     /// Events not yet handed to delivery, oldest first.
     async fn pending_events(&self, limit: usize) -> StoreResult<Vec<Event>>;
     async fn ack_events(&self, ids: &[String]) -> StoreResult<()>;
+    /// Counts a failed fan-out of event `id` at `now`, keeping `reason` as the last error;
+    /// returns its failures so far, or `None` when it is no longer in the outbox.
+    async fn event_failed(&self, id: &str, reason: &str, now: Timestamp) -> StoreResult<Option<EventFailures>>;
+    /// Moves event `id` out of the outbox into the quarantine, with `reason`: it is no longer
+    /// handed out. Nothing happens if it is no longer in the outbox.
+    async fn quarantine_event(&self, id: &str, reason: &str) -> StoreResult<()>;
+    /// What is in the quarantine (events moved aside, and on DynamoDB items that did not
+    /// decode), oldest first, up to `limit`.
+    async fn quarantined_events(&self, limit: usize) -> StoreResult<Vec<Quarantined>>;
+}
+
+/// How an outbox event's fan-out has failed so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventFailures {
+    pub count: u32,
+    /// When the first failure was counted.
+    pub since: Timestamp,
+}
+
+/// An item moved out of the outbox, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quarantined {
+    /// The event's id (on DynamoDB, what its sort key names, even if the item did not decode).
+    pub id: String,
+    pub reason: String,
 }
 
 #[async_trait]
@@ -259,14 +296,32 @@ pub trait WebhookStore: Send + Sync {
     async fn endpoints_of(&self, owner: &Owner) -> StoreResult<Vec<Endpoint>>;
     /// Replaces the endpoint if it is still at `expected_version` (else `Conflict`).
     async fn update_endpoint(&self, endpoint: &Endpoint, expected_version: u64) -> StoreResult<()>;
-    /// Deletes the endpoint and its deliveries.
-    async fn delete_endpoint(&self, owner: &Owner, id: &str) -> StoreResult<()>;
+    /// Deletes the endpoint at `at`, in constant time: its deliveries are left behind (the
+    /// dispatcher ends the pending ones; they expire as every delivery does), and its id stays
+    /// taken while any may remain (`create_endpoint` with it is a `Conflict`).
+    async fn delete_endpoint(&self, owner: &Owner, id: &str, at: Timestamp) -> StoreResult<()>;
     /// Creates the delivery unless its endpoint already has one for that event (`Conflict`).
     async fn create_delivery(&self, delivery: &Delivery) -> StoreResult<()>;
     async fn delivery(&self, endpoint_id: &str, id: &str) -> StoreResult<Option<Delivery>>;
     async fn delivery_for_event(&self, endpoint_id: &str, event_id: &str) -> StoreResult<Option<Delivery>>;
+    /// Takes attempt `number` of a delivery for sending, until `lease_until`: only if it is the
+    /// delivery's next attempt, the delivery is pending (any status for a `manual` attempt: a
+    /// redelivery may follow a finished delivery), and no claim whose lease is still running at
+    /// `now` holds it. Recording the attempt ends the claim; a sender that dies leaves it to
+    /// run out, after which the attempt can be claimed again.
+    async fn claim_attempt(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        number: u32,
+        manual: bool,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<AttemptClaim>;
     /// Appends `attempt`, which must be the next by number (`Conflict` otherwise, e.g. when a
-    /// duplicate message already recorded it), and sets the status and the next due time.
+    /// duplicate message already recorded it) and, unless it is `manual`, follow a pending
+    /// delivery; sets the status and the next due time, counts a manual attempt in
+    /// `manual_attempts`, and ends the attempt's claim.
     async fn record_attempt(
         &self,
         endpoint_id: &str,
@@ -275,10 +330,17 @@ pub trait WebhookStore: Send + Sync {
         status: DeliveryStatus,
         next_attempt_at: Option<Timestamp>,
     ) -> StoreResult<Delivery>;
-    /// Marks a delivery pending again for a manual redelivery.
-    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: Timestamp) -> StoreResult<Delivery>;
     /// Pending deliveries whose next attempt was due before `before`, oldest due first.
     async fn due_deliveries(&self, before: Timestamp, limit: usize) -> StoreResult<Vec<Delivery>>;
+    /// Moves a pending delivery's next attempt from `due` to `to` (the sweep queued it again);
+    /// `false`, changing nothing, if it moved on meanwhile (attempted, or no longer pending).
+    async fn reschedule_delivery(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        due: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<bool>;
     /// Newest first.
     async fn list_deliveries(&self, endpoint_id: &str, page: &PageRequest) -> StoreResult<Page<Delivery>>;
 }

@@ -130,13 +130,17 @@ pub async fn update(
     Err(UseCaseError::Internal("webhook endpoint kept changing during the update".into()))
 }
 
-/// Deletes the owner's endpoint `id` and its deliveries.
-pub async fn delete(store: &dyn WebhookStore, owner: &Owner, id: &str) -> Result<(), UseCaseError> {
-    store.delete_endpoint(owner, id).await.on(StoreError::NotFound, || missing(id))
+/// Deletes the owner's endpoint `id` at `now`, in constant time: its deliveries go with the
+/// table's TTL, and a queued attempt of one ends without a POST.
+pub async fn delete(store: &dyn WebhookStore, owner: &Owner, id: &str, now: Timestamp) -> Result<(), UseCaseError> {
+    store.delete_endpoint(owner, id, now).await.on(StoreError::NotFound, || missing(id))
 }
 
-/// Queues one more attempt of delivery `delivery_id` of the owner's endpoint `id` now (a manual
-/// attempt: no retries after it). Returns the delivery as reopened.
+/// Queues one more attempt of delivery `delivery_id` of the owner's endpoint `id`, now: a
+/// manual attempt, outside the retry schedule. A delivery still being retried keeps its
+/// automatic retries (the redelivery is one attempt more); a finished one gets no retries
+/// after it. The status changes only if the attempt succeeds (`delivered`). Returns the
+/// delivery as it stands.
 pub async fn redeliver(
     store: &dyn WebhookStore,
     queue: &dyn WebhookQueue,
@@ -146,10 +150,9 @@ pub async fn redeliver(
     now: Timestamp,
 ) -> Result<Delivery, UseCaseError> {
     let endpoint = find(store, owner, id).await?;
-    if store.delivery(&endpoint.id, delivery_id).await?.is_none() {
+    let Some(d) = store.delivery(&endpoint.id, delivery_id).await? else {
         return Err(UseCaseError::not_found("delivery", delivery_id));
-    }
-    let d = store.reopen_delivery(&endpoint.id, delivery_id, now).await?;
+    };
     let message = WebhookMessage::next_attempt(&d, now, true);
     queue.send_webhook(&message, 0).await.map_err(|e| UseCaseError::Internal(format!("queue: {e}")))?;
     Ok(d)

@@ -25,7 +25,8 @@ pub struct WebhookMessage {
     /// Not to be attempted before this (serialised as unix seconds): SQS delays stop at 15
     /// minutes, so a longer wait is several hops.
     pub not_before: crate::domain::time::Timestamp,
-    /// A redelivery asked for by the owner: one attempt, no retries.
+    /// A redelivery asked for by the owner: one attempt outside the retry schedule, no
+    /// retries of its own.
     #[serde(default)]
     pub manual: bool,
 }
@@ -42,7 +43,7 @@ impl WebhookMessage {
             owner: delivery.owner.clone(),
             endpoint_id: delivery.endpoint_id.clone(),
             delivery_id: delivery.id.clone(),
-            attempt: delivery.attempts.len() as u32 + 1,
+            attempt: delivery.next_attempt_number(),
             not_before: now,
             manual,
         }

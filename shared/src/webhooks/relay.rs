@@ -32,6 +32,14 @@ pub trait WebhookQueue: Send + Sync {
     async fn send_webhook(&self, message: &WebhookMessage, delay_secs: i64) -> Result<(), QueueError>;
 }
 
+/// An event whose fan-out failed this many times, over at least [`POISON_AFTER_SECS`], is
+/// moved out of the outbox into the quarantine (with the reason): it would otherwise be tried
+/// on every drain for ever. Both bounds must pass, so an outage of the queue or the table,
+/// during which every event fails on every drain, quarantines nothing unless it lasts an hour.
+pub const POISON_AFTER_FAILURES: u32 = 10;
+/// See [`POISON_AFTER_FAILURES`].
+pub const POISON_AFTER_SECS: i64 = 3600;
+
 /// A delivery whose next attempt is this late is assumed lost (a process died between
 /// recording an attempt and queuing the next) and is queued again.
 pub const LOST_AFTER_SECS: i64 = 2 * MAX_QUEUE_DELAY_SECS;
@@ -55,8 +63,9 @@ pub fn receivers(event: &Event) -> Vec<Owner> {
 
 impl Relay {
     /// Moves up to `batch` events from the outbox to deliveries; returns how many it read. An
-    /// event whose fan-out fails stays for the next drain while the others go on; the first
-    /// such error is returned after the batch.
+    /// event whose fan-out fails stays for the next drain while the others go on, and is
+    /// quarantined once it has failed too often for too long ([`POISON_AFTER_FAILURES`]); the
+    /// first such error is returned after the batch.
     pub async fn drain(&self, batch: usize) -> Result<usize, RelayError> {
         let events = self.store.pending_events(batch).await?;
         // An event whose fan-out fails stays in the outbox for the next drain, and the events
@@ -67,6 +76,7 @@ impl Relay {
                 Ok(()) => self.store.ack_events(&[event.id.to_string()]).await?,
                 Err(e) => {
                     tracing::error!(event_id = event.id.as_str(), error = %e, "fan-out failed; the event stays in the outbox");
+                    self.count_failure(event, &e.to_string()).await;
                     failed.get_or_insert(e);
                 }
             }
@@ -74,6 +84,27 @@ impl Relay {
         match failed {
             Some(e) => Err(e),
             None => Ok(events.len()),
+        }
+    }
+
+    /// Counts a failed fan-out of `event`, and quarantines it past the bounds. A failure to
+    /// count (the store may be what is failing) is logged: the event is tried again anyway.
+    async fn count_failure(&self, event: &Event, reason: &str) {
+        let now = self.clock.now();
+        let poison = match self.store.event_failed(&event.id, reason, now).await {
+            Ok(Some(f)) => f.count >= POISON_AFTER_FAILURES && now - f.since >= POISON_AFTER_SECS,
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(event_id = event.id.as_str(), error = %e, "could not count the failure");
+                false
+            }
+        };
+        if poison {
+            let why = format!("fan-out failed {POISON_AFTER_FAILURES} times or more over an hour; last: {reason}");
+            match self.store.quarantine_event(&event.id, &why).await {
+                Ok(()) => tracing::error!(event_id = event.id.as_str(), reason, "event quarantined"),
+                Err(e) => tracing::error!(event_id = event.id.as_str(), error = %e, "could not quarantine the event"),
+            }
         }
     }
 
@@ -96,6 +127,7 @@ impl Relay {
                     attempts: Vec::new(),
                     created_at: now,
                     next_attempt_at: Some(now),
+                    manual_attempts: 0,
                 };
                 let delivery = match self.store.create_delivery(&delivery).await {
                     Ok(()) => delivery,
@@ -112,14 +144,24 @@ impl Relay {
         Ok(())
     }
 
-    /// Queues again the pending deliveries whose next attempt is long overdue.
+    /// Queues again up to `batch` pending deliveries whose next attempt is long overdue, oldest
+    /// due first; returns how many. Each one's due time moves to now before it is queued, so
+    /// until it is overdue again the next sweeps look past it: deliveries stuck for good (whose
+    /// attempts never get recorded) take their turn once per [`LOST_AFTER_SECS`] instead of
+    /// every place of every sweep, and a newer lost one is reached by the next sweep.
     pub async fn sweep(&self, batch: usize) -> Result<usize, RelayError> {
         let now = self.clock.now();
         let lost = self.store.due_deliveries(now - LOST_AFTER_SECS, batch).await?;
+        let mut queued = 0;
         for d in &lost {
-            let message = WebhookMessage::next_attempt(d, now, false);
-            self.queue.send_webhook(&message, 0).await?;
+            let Some(due) = d.next_attempt_at else { continue };
+            // Moved on since the (eventually consistent) read: attempted, or swept by another.
+            if !self.store.reschedule_delivery(&d.endpoint_id, &d.id, due, now).await? {
+                continue;
+            }
+            self.queue.send_webhook(&WebhookMessage::next_attempt(d, now, false), 0).await?;
+            queued += 1;
         }
-        Ok(lost.len())
+        Ok(queued)
     }
 }

@@ -154,7 +154,7 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 }
 
 pub async fn delete(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
-    webhooks::delete(app.store.as_ref(), &ctx.principal.owner(), ctx.param("id")).await?;
+    webhooks::delete(app.store.as_ref(), &ctx.principal.owner(), ctx.param("id"), ctx.now).await?;
     Ok(Reply::no_content())
 }
 

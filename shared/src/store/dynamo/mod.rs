@@ -52,8 +52,8 @@ use super::*;
 pub use backfill::Backfilled;
 use op::{placeholders, set_all, with_set_all, Cancelled, Op, OpKind, Query};
 use outbox::event_put;
-pub use schema::GSI1;
 use schema::{key, GSI1PK, GSI1SK, PK, SK};
+pub use schema::{outbox_partitions, GSI1, QUARANTINE_PK};
 
 /// An item, or a key, as the SDK takes it: attribute name → value.
 type Item = HashMap<String, AV>;
@@ -389,15 +389,22 @@ impl DynamoStore {
         }
     }
 
-    /// Up to `limit` items of a sparse GSI1 partition keyed by time (`schema::time_sk` first in the
-    /// sort key) that are due before `before`, oldest first. GSI reads are eventually
-    /// consistent: callers re-check what they read.
-    async fn due_in<T: DeserializeOwned>(
-        &self,
-        partition: &str,
-        before: Timestamp,
-        limit: usize,
-    ) -> StoreResult<Vec<T>> {
+    /// Up to `limit` items of a sparse, sharded GSI1 partition family `base` keyed by time
+    /// (`schema::time_sk` first in the sort key) that are due before `before`, oldest first.
+    /// Every partition of the family ([`schema::partitions`]) is queried at once, for up to
+    /// `limit` each, and the answers merged. GSI reads are eventually consistent: callers
+    /// re-check what they read.
+    async fn due_in<T: DeserializeOwned>(&self, base: &str, before: Timestamp, limit: usize) -> StoreResult<Vec<T>> {
+        let limit = limit.clamp(1, 1000);
+        let queries = schema::partitions(base).into_iter().map(|pk| self.due_in_partition(pk, before, limit));
+        let answers = futures_util::future::try_join_all(queries).await?;
+        let items = merge_oldest(answers, GSI1SK, limit);
+        items.into_iter().map(de).collect()
+    }
+
+    /// One query of [`DynamoStore::due_in`]: the partition's items due before `before`, oldest
+    /// first, up to `limit`, and whether it holds more than it answered.
+    async fn due_in_partition(&self, pk: String, before: Timestamp, limit: usize) -> StoreResult<(Vec<Item>, bool)> {
         let resp = self
             .client
             .query()
@@ -406,13 +413,13 @@ impl DynamoStore {
             .key_condition_expression("#g = :pk AND #gs < :before")
             .expression_attribute_names("#g", GSI1PK)
             .expression_attribute_names("#gs", GSI1SK)
-            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":before", s(schema::time_sk(before)))
-            .limit(limit.clamp(1, 1000) as i32)
+            .limit(limit as i32)
             .send()
             .await
             .map_err(backend)?;
-        resp.items.unwrap_or_default().into_iter().map(de).collect()
+        Ok((resp.items.unwrap_or_default(), resp.last_evaluated_key.is_some()))
     }
 
     /// Every item of one GSI1 partition, page after page (eventually consistent: for aggregates).
@@ -520,6 +527,22 @@ impl DynamoStore {
         }
         Ok(())
     }
+}
+
+/// The oldest `limit` of several partitions' answers (each oldest first by the sort attribute
+/// `by`, and whether more followed it), merged. A partition that holds more than it answered
+/// may hold items older than another's last; so when one was cut short of `limit` (DynamoDB's
+/// 1 MB page), nothing later than its last item is kept: the next call reads on from there.
+fn merge_oldest(answers: Vec<(Vec<Item>, bool)>, by: &str, limit: usize) -> Vec<Item> {
+    let sort_key = |i: &Item| text(i, by).unwrap_or_default().to_string();
+    let horizon = answers.iter().filter(|(_, more)| *more).filter_map(|(items, _)| items.last().map(sort_key)).min();
+    let mut items: Vec<Item> = answers.into_iter().flat_map(|(items, _)| items).collect();
+    items.sort_by_cached_key(sort_key);
+    if let Some(h) = horizon {
+        items.retain(|i| sort_key(i) <= h);
+    }
+    items.truncate(limit);
+    items
 }
 
 async fn backoff(attempt: u32) {

@@ -17,16 +17,25 @@ impl Outbox for DynamoStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let (items, _) =
-            self.page(&Query::prefix(schema::OUTBOX_PK.to_string(), schema::EVENT_PREFIX, true), limit, None).await?;
-        let mut events = Vec::with_capacity(items.len());
-        for item in items {
+        // Every shard (and the partition written before sharding), at once, merged by sort key:
+        // event ids are time-ordered, so that is oldest first.
+        let queries = schema::partitions(schema::OUTBOX_PK)
+            .into_iter()
+            .map(|pk| async move { self.page(&Query::prefix(pk, schema::EVENT_PREFIX, true), limit, None).await });
+        let answers = futures_util::future::try_join_all(queries).await?;
+        let mut events = Vec::with_capacity(limit);
+        for item in merge_oldest(answers, SK, limit) {
             let decoded =
                 text(&item, "event").ok_or_else(|| "an event without its body".to_string()).and_then(|json| {
                     serde_json::from_str::<Event>(json).map_err(|e| format!("cannot decode an event: {e}"))
                 });
             match decoded {
-                Ok(event) => events.push(event),
+                Ok(event) => {
+                    if text(&item, PK) == Some(schema::OUTBOX_PK) {
+                        self.move_to_its_shard(item, &event.id).await?;
+                    }
+                    events.push(event);
+                }
                 // One item that never decodes must not stop every event behind it.
                 Err(reason) => self.quarantine(item, &reason).await?,
             }
@@ -40,18 +49,66 @@ impl Outbox for DynamoStore {
         keys.dedup_by(|a, b| text(a, SK) == text(b, SK));
         self.batch_delete(keys).await
     }
+
+    async fn event_failed(&self, id: &str, reason: &str, now: Timestamp) -> StoreResult<Option<EventFailures>> {
+        let op = Op::update(
+            schema::event(id),
+            "ADD #failures :one SET #first_failed_at = if_not_exists(#first_failed_at, :now), #error = :reason",
+        )
+        .when("attribute_exists(PK)")
+        .val(":one", n(1))
+        .val(":now", n(now))
+        .val(":reason", s(reason));
+        Ok(self.write(op, ReturnValue::AllNew).await?.map(|item| EventFailures {
+            count: num(&item, "failures").unwrap_or(1) as u32,
+            since: num(&item, "first_failed_at").map_or(now, Timestamp::from_unix),
+        }))
+    }
+
+    async fn quarantine_event(&self, id: &str, reason: &str) -> StoreResult<()> {
+        match self.get(schema::event(id)).await? {
+            Some(item) => self.quarantine(item, reason).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn quarantined_events(&self, limit: usize) -> StoreResult<Vec<Quarantined>> {
+        let q = Query::prefix(schema::QUARANTINE_PK.to_string(), schema::EVENT_PREFIX, true);
+        let (items, _) = self.page(&q, limit, None).await?;
+        Ok(items
+            .iter()
+            .map(|i| Quarantined {
+                id: text(i, SK).unwrap_or_default().trim_start_matches(schema::EVENT_PREFIX).to_string(),
+                reason: text(i, "error").unwrap_or_default().to_string(),
+            })
+            .collect())
+    }
 }
 
 impl DynamoStore {
-    /// Moves an outbox item that does not decode to the quarantine partition, with the reason,
-    /// in one transaction (it leaves the outbox only if it arrives there).
+    /// Moves an event written before the outbox was sharded into its shard, in one transaction,
+    /// before it is handed out: acknowledging it, counting its failures and quarantining it
+    /// then find it where they look (by its id).
+    async fn move_to_its_shard(&self, item: Item, id: &str) -> StoreResult<()> {
+        let mut moved = item;
+        moved.extend(schema::event(id));
+        let ops = vec![Op::delete(key(schema::OUTBOX_PK, schema::event_sk(id))), Op::put(moved).fresh()];
+        // A concurrent relay that moved it first makes this one fail: either way it is there.
+        let _ = self.transact(ops).await?;
+        Ok(())
+    }
+
+    /// Moves an outbox item to the quarantine partition, with the reason, in one transaction
+    /// (it leaves the outbox only if it arrives there): one that does not decode, or whose
+    /// fan-out kept failing.
     async fn quarantine(&self, item: Item, reason: &str) -> StoreResult<()> {
-        let sk = text(&item, SK).unwrap_or_default().to_string();
-        tracing::error!(sk = sk.as_str(), reason, "an outbox item does not decode; quarantined");
+        let (pk, sk) =
+            (text(&item, PK).unwrap_or_default().to_string(), text(&item, SK).unwrap_or_default().to_string());
+        tracing::error!(sk = sk.as_str(), reason, "an outbox item is quarantined");
         let mut moved = item.clone();
         moved.insert(PK.into(), s(schema::QUARANTINE_PK));
         moved.insert("error".into(), s(reason));
-        let ops = vec![Op::delete(key(schema::OUTBOX_PK, sk)), Op::put(moved)];
+        let ops = vec![Op::delete(key(pk, sk)), Op::put(moved)];
         // A concurrent relay that moved it first makes this one fail: either way it is gone.
         let _ = self.transact(ops).await?;
         Ok(())

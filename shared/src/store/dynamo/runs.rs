@@ -56,7 +56,7 @@ impl RunStore for DynamoStore {
         let mut run_item = ser(run)?;
         run_item.extend(schema::run(&run.partner_id, &run.id));
         // While queued, the run sits in a sparse index the stale-run sweep reads.
-        run_item.insert(GSI1PK.into(), s(schema::QUEUED_RUNS));
+        run_item.insert(GSI1PK.into(), s(schema::queued_runs_gsi1pk(&run.id)));
         run_item.insert(GSI1SK.into(), s(schema::queued_run_sk(run.created_at, &run.partner_id, &run.id)));
         // The run's entry under each list filter (customer, product, both): `list_runs` reads
         // one family's key range instead of filtering all runs.

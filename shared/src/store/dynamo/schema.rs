@@ -35,6 +35,34 @@ pub(super) fn time_sk(t: Timestamp) -> String {
     format!("{:020}", t.unix().max(0))
 }
 
+// --- Shards: partitions every writer shares, spread by a hash of the item's id -----------
+
+/// How many ways each partition that every writer of its kind would share is spread: the
+/// outbox (every change writes an event) and GSI1's queued runs and due deliveries. A
+/// DynamoDB partition takes about 1,000 writes a second; 16 shards lift that ceiling 16 times,
+/// and a reader queries 16 partitions (plus the unsharded one, see [`partitions`]).
+pub(super) const SHARDS: u32 = 16;
+
+/// The shard of an id: FNV-1a (32 bits) of its bytes, modulo [`SHARDS`]. Written out rather
+/// than `std`'s hasher, whose output may change between Rust releases: stored keys are data.
+pub(super) fn shard_of(id: &str) -> u32 {
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    hash % SHARDS
+}
+
+/// Shard `shard` of the partition family `base`: `<base>#SHARD#<nn>`.
+fn sharded(base: &str, shard: u32) -> String {
+    format!("{base}#SHARD#{shard:02}")
+}
+
+/// Every partition a sharded family is read from: its shards, then `base` itself, where items
+/// written before the family was sharded still are (read until none can remain: an outbox
+/// event leaves within minutes, a queued run when it is claimed, a due delivery when it is
+/// attempted or, at the latest, with its TTL).
+pub(super) fn partitions(base: &str) -> Vec<String> {
+    (0..SHARDS).map(|n| sharded(base, n)).chain(std::iter::once(base.to_string())).collect()
+}
+
 // --- Distributors: `DIST#d` partition ----------------------------------------------------
 
 pub(super) fn distributor_pk(id: &str) -> String {
@@ -140,8 +168,13 @@ pub(super) fn run_items(partner: &str, customer: &str, product: &str, run_id: &s
 pub(super) fn report(partner: &str, run: &str) -> Item {
     key(partner_pk(partner), format!("REPORT#{run}"))
 }
-/// GSI1 partition of the runs still queued (sparse: the claim removes the entry).
+/// GSI1 partitions of the runs still queued (sparse: the claim removes the entry), sharded by
+/// run id.
 pub(super) const QUEUED_RUNS: &str = "RUNQUEUED";
+/// The GSI1 partition of a queued run: its shard of `RUNQUEUED`.
+pub(super) fn queued_runs_gsi1pk(run: &str) -> String {
+    sharded(QUEUED_RUNS, shard_of(run))
+}
 /// A queued run's GSI1 sort key: its creation time first, so the partition orders by it.
 pub(super) fn queued_run_sk(created_at: Timestamp, partner: &str, run: &str) -> String {
     format!("{}#{partner}#{run}", time_sk(created_at))
@@ -194,15 +227,25 @@ pub(super) fn idempotency(scope: &str, k: &str) -> Item {
     key(format!("IDEM#{}#{scope}#{k}", scope.len()), META)
 }
 
-// --- Outbox: `OUTBOX` partition ----------------------------------------------------------
+// --- Outbox: `OUTBOX#SHARD#nn` partitions (and `OUTBOX`, before sharding) ---------------
 
+/// The outbox's partition family: events are in its shards by event id; `OUTBOX` itself holds
+/// those written before it was sharded.
 pub(super) const OUTBOX_PK: &str = "OUTBOX";
 pub(super) const EVENT_PREFIX: &str = "EVT#";
-/// Where an outbox item that does not decode is moved (same sort key, with the error): out of
-/// the relay's way, and out of the stream filter's (which wakes the relay on `OUTBOX` only).
-pub(super) const QUARANTINE_PK: &str = "OUTBOX#QUARANTINE";
+/// Where an outbox item is moved aside (same sort key, with the error): out of the relay's
+/// way, and out of the stream filter's (which wakes the relay on the outbox's partitions only).
+pub const QUARANTINE_PK: &str = "OUTBOX#QUARANTINE";
+pub(super) fn event_sk(id: &str) -> String {
+    format!("{EVENT_PREFIX}{id}")
+}
+/// An event's outbox item: in its shard.
 pub(super) fn event(id: &str) -> Item {
-    key(OUTBOX_PK, format!("{EVENT_PREFIX}{id}"))
+    key(sharded(OUTBOX_PK, shard_of(id)), event_sk(id))
+}
+/// Every partition outbox events are written to or read from (for the stream filter's test).
+pub fn outbox_partitions() -> Vec<String> {
+    partitions(OUTBOX_PK)
 }
 
 // --- Webhook deliveries: `WHKD#<endpoint id>` partition ----------------------------------
@@ -223,8 +266,13 @@ pub(super) const DELIVERY_GUARD_PREFIX: &str = "DEVT#";
 pub(super) fn delivery_guard(endpoint: &str, event: &str) -> Item {
     key(deliveries_pk(endpoint), format!("{DELIVERY_GUARD_PREFIX}{event}"))
 }
-/// GSI1 partition of the pending deliveries (sparse: set while pending with a due time).
+/// GSI1 partitions of the pending deliveries (sparse: set while pending with a due time),
+/// sharded by delivery id.
 pub(super) const DUE_DELIVERIES: &str = "WHKDUE";
+/// The GSI1 partition of a pending delivery: its shard of `WHKDUE`.
+pub(super) fn due_deliveries_gsi1pk(delivery: &str) -> String {
+    sharded(DUE_DELIVERIES, shard_of(delivery))
+}
 /// A pending delivery's GSI1 sort key: its due time first, so the partition orders by it.
 pub(super) fn due_delivery_sk(at: Timestamp, id: &str) -> String {
     format!("{}#{id}", time_sk(at))

@@ -17,7 +17,7 @@ mod runs;
 mod usage;
 mod webhooks;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 
@@ -52,12 +52,21 @@ struct State {
     windows: HashMap<String, (u64, Timestamp)>,
     idempotency: HashMap<(String, String), IdemRecord>,
     outbox: BTreeMap<String, Event>,
+    /// event id → its failed fan-outs
+    outbox_failures: HashMap<String, EventFailures>,
+    /// event id → why it was moved out of the outbox
+    quarantine: BTreeMap<String, String>,
     /// owner → endpoint id → endpoint
     endpoints: HashMap<Owner, BTreeMap<String, Endpoint>>,
+    /// Deleted endpoints (owner, id), whose ids stay taken: their deliveries are left behind,
+    /// as on DynamoDB, where the table's TTL removes them.
+    deleted_endpoints: HashSet<(Owner, String)>,
     /// endpoint → delivery id → delivery
     deliveries: HashMap<String, BTreeMap<String, Delivery>>,
     /// (endpoint, event) → delivery id
     delivery_events: HashMap<(String, String), String>,
+    /// (endpoint, delivery) → until when the claim on its next attempt runs
+    attempt_claims: HashMap<(String, String), Timestamp>,
 }
 
 /// The store in memory, for the dev server and the tests; gone when the process ends.

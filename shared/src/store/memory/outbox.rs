@@ -12,7 +12,36 @@ impl Outbox for MemoryStore {
         let mut s = self.lock();
         for id in ids {
             s.outbox.remove(id);
+            s.outbox_failures.remove(id);
         }
         Ok(())
+    }
+
+    async fn event_failed(&self, id: &str, _reason: &str, now: Timestamp) -> StoreResult<Option<EventFailures>> {
+        let mut s = self.lock();
+        if !s.outbox.contains_key(id) {
+            return Ok(None);
+        }
+        let f = s.outbox_failures.entry(id.to_string()).or_insert(EventFailures { count: 0, since: now });
+        f.count += 1;
+        Ok(Some(f.clone()))
+    }
+
+    async fn quarantine_event(&self, id: &str, reason: &str) -> StoreResult<()> {
+        let mut s = self.lock();
+        if s.outbox.remove(id).is_some() {
+            s.outbox_failures.remove(id);
+            s.quarantine.insert(id.to_string(), reason.to_string());
+        }
+        Ok(())
+    }
+
+    async fn quarantined_events(&self, limit: usize) -> StoreResult<Vec<Quarantined>> {
+        let s = self.lock();
+        Ok(s.quarantine
+            .iter()
+            .take(limit)
+            .map(|(id, reason)| Quarantined { id: id.clone(), reason: reason.clone() })
+            .collect())
     }
 }

@@ -6,9 +6,15 @@ use super::*;
 impl WebhookStore for MemoryStore {
     async fn create_endpoint(&self, endpoint: &Endpoint, max: usize) -> StoreResult<()> {
         let mut s = self.lock();
+        if s.deleted_endpoints.contains(&(endpoint.owner.clone(), endpoint.id.to_string())) {
+            return Err(StoreError::Conflict);
+        }
         let mine = s.endpoints.entry(endpoint.owner.clone()).or_default();
         if mine.len() >= max {
             return Err(StoreError::LimitReached);
+        }
+        if mine.contains_key(endpoint.id.as_str()) {
+            return Err(StoreError::Conflict);
         }
         mine.insert(endpoint.id.to_string(), endpoint.clone());
         Ok(())
@@ -41,11 +47,11 @@ impl WebhookStore for MemoryStore {
         Ok(())
     }
 
-    async fn delete_endpoint(&self, owner: &Owner, id: &str) -> StoreResult<()> {
+    async fn delete_endpoint(&self, owner: &Owner, id: &str, _at: Timestamp) -> StoreResult<()> {
         let mut s = self.lock();
         s.endpoints.get_mut(owner).and_then(|m| m.remove(id)).ok_or(StoreError::NotFound)?;
-        s.deliveries.remove(id);
-        s.delivery_events.retain(|(endpoint, _), _| endpoint != id);
+        // Its deliveries stay, as on DynamoDB: the dispatcher ends the pending ones.
+        s.deleted_endpoints.insert((owner.clone(), id.to_string()));
         Ok(())
     }
 
@@ -73,6 +79,32 @@ impl WebhookStore for MemoryStore {
         Ok(id.and_then(|id| s.deliveries.get(endpoint_id).and_then(|m| m.get(id))).cloned())
     }
 
+    async fn claim_attempt(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        number: u32,
+        manual: bool,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<AttemptClaim> {
+        let mut s = self.lock();
+        let Some(d) = s.deliveries.get(endpoint_id).and_then(|m| m.get(delivery_id)).cloned() else {
+            return Ok(AttemptClaim::Stale);
+        };
+        if !(manual || d.status == DeliveryStatus::Pending) || d.next_attempt_number() != number {
+            return Ok(AttemptClaim::Stale);
+        }
+        let key = (endpoint_id.to_string(), delivery_id.to_string());
+        match s.attempt_claims.get(&key) {
+            Some(until) if *until > now => Ok(AttemptClaim::Held(*until)),
+            _ => {
+                s.attempt_claims.insert(key, lease_until);
+                Ok(AttemptClaim::Claimed(d))
+            }
+        }
+    }
+
     async fn record_attempt(
         &self,
         endpoint_id: &str,
@@ -83,21 +115,15 @@ impl WebhookStore for MemoryStore {
     ) -> StoreResult<Delivery> {
         let mut s = self.lock();
         let d = s.deliveries.get_mut(endpoint_id).and_then(|m| m.get_mut(delivery_id)).ok_or(StoreError::NotFound)?;
-        if d.status != DeliveryStatus::Pending || attempt.number as usize != d.attempts.len() + 1 {
+        if !(attempt.manual || d.status == DeliveryStatus::Pending) || attempt.number != d.next_attempt_number() {
             return Err(StoreError::Conflict);
         }
-        d.attempts.push(attempt.clone());
+        d.log_attempt(attempt.clone());
         d.status = status;
         d.next_attempt_at = next_attempt_at;
-        Ok(d.clone())
-    }
-
-    async fn reopen_delivery(&self, endpoint_id: &str, delivery_id: &str, at: Timestamp) -> StoreResult<Delivery> {
-        let mut s = self.lock();
-        let d = s.deliveries.get_mut(endpoint_id).and_then(|m| m.get_mut(delivery_id)).ok_or(StoreError::NotFound)?;
-        d.status = DeliveryStatus::Pending;
-        d.next_attempt_at = Some(at);
-        Ok(d.clone())
+        let d = d.clone();
+        s.attempt_claims.remove(&(endpoint_id.to_string(), delivery_id.to_string()));
+        Ok(d)
     }
 
     async fn due_deliveries(&self, before: Timestamp, limit: usize) -> StoreResult<Vec<Delivery>> {
@@ -112,6 +138,23 @@ impl WebhookStore for MemoryStore {
         due.sort_by_key(|d| d.next_attempt_at);
         due.truncate(limit);
         Ok(due)
+    }
+
+    async fn reschedule_delivery(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        due: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock();
+        match s.deliveries.get_mut(endpoint_id).and_then(|m| m.get_mut(delivery_id)) {
+            Some(d) if d.status == DeliveryStatus::Pending && d.next_attempt_at == Some(due) => {
+                d.next_attempt_at = Some(to);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn list_deliveries(&self, endpoint_id: &str, page: &PageRequest) -> StoreResult<Page<Delivery>> {
