@@ -41,9 +41,14 @@ impl GraphConfig {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GraphError {
-    /// The app is not consented in the tenant, or lacks a permission it needs.
+    /// Microsoft refused the app's token for the tenant: no admin consent (or it was withdrawn,
+    /// or the app's service principal is gone). The whole tenant is closed to the app.
     #[error("consent required: {0}")]
     ConsentRequired(String),
+    /// Graph refused one request (403) with a valid token: a permission or a licence for that
+    /// area is missing. Only that area is closed; it is no reason to fail a run or touch consent.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("tenant not found: {0}")]
     TenantNotFound(String),
     /// The tenant has no licence for the feature (e.g. PIM without Entra ID P2).
@@ -97,8 +102,17 @@ pub struct TenantSession<'a> {
     token: String,
 }
 
-/// Microsoft identity platform error codes (AADSTS…) that mean the app is not consented.
-const CONSENT_CODES: &[u64] = &[65001, 700016, 7000229, 500011, 50020];
+/// Microsoft identity platform error codes (AADSTS…) on a token request that mean the app may
+/// not read the tenant at all (Microsoft Entra authentication and authorization error codes,
+/// learn.microsoft.com/entra/identity-platform/reference-error-codes):
+/// 65001 the administrator has not consented to the application; 700016 the application was
+/// not found in the tenant's directory (never consented there, or removed); 7000229 the client
+/// application is missing its service principal in the tenant; 500011 the resource principal
+/// (Graph's, for this app) was not found in the tenant; 7000112 the application is disabled in
+/// the tenant; 50020 kept from before (an account from another tenant). Microsoft says codes
+/// can change: an unknown refusal is an `Http` error (the run fails as not consent-related and
+/// nothing is revoked), so a new code costs a failed run, never a wrong revocation.
+const CONSENT_CODES: &[u64] = &[65001, 700016, 7000229, 500011, 7000112, 50020];
 const TENANT_CODES: &[u64] = &[90002, 900023, 90072];
 
 impl GraphClient {
@@ -199,7 +213,7 @@ impl TenantSession<'_> {
             403 if lower.contains("licen") || lower.contains("premium") || code == "AadPremiumLicenseRequired" => {
                 Err(GraphError::NotLicensed(message))
             }
-            401 | 403 => Err(GraphError::ConsentRequired(format!("{code}: {message}"))),
+            403 => Err(GraphError::Forbidden(format!("{code}: {message}"))),
             _ => Err(GraphError::Http { status, message: format!("{code}: {message}") }),
         }
     }

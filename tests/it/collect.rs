@@ -14,7 +14,7 @@ use shared::assess::{evaluate, TenantSnapshot};
 use shared::domain::time::ManualClock;
 use shared::graph::{GraphClient, GraphConfig, Sleeper};
 use shared::queue::Ack;
-use shared::runner::{AssessFailure, Assessor};
+use shared::runner::Assessor;
 use tests::stub::{Reply, Stub};
 use tests::*;
 
@@ -170,21 +170,74 @@ async fn graph_collector_waits_out_throttling() {
 }
 
 #[tokio::test]
-async fn missing_consent_fails_the_run_with_consent_required() {
+async fn a_refused_token_is_missing_consent_and_a_refused_area_is_not() {
     let (stub, _) = graph_stub(Trouble::None).await;
     match collector(&stub).collect(NO_CONSENT).await {
         Err(CollectError::ConsentRequired(m)) => assert!(m.contains("AADSTS7000229"), "{m}"),
         other => panic!("{other:?}"),
     }
+    // A 403 on Conditional Access (its permission missing): the run is assessed, and the
+    // snapshot says Conditional Access was not read, rather than that there is none.
     let (stub, _) = graph_stub(Trouble::MissingPermission).await;
+    let snap = collector(&stub).collect(TENANT).await.unwrap();
+    assert!(snap.conditional_access_policies.is_empty());
+    assert!(snap.unread.contains(&"conditionalAccessPolicies".to_string()), "{:?}", snap.unread);
     let assessor = EngineAssessor::new(Arc::new(collector(&stub)));
-    match assessor.assess(TENANT, "essential-eight", 1).await {
-        Err(AssessFailure::Permanent { code, message }) => {
-            assert_eq!(code, "CONSENT_REQUIRED");
-            assert!(message.contains("Authorization_RequestDenied"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
+    assert!(assessor.assess(TENANT, "essential-eight", 1).await.is_ok(), "the run is not failed");
+}
+
+/// The runner on Microsoft Graph (a stub) for a tenant whose token is refused for missing
+/// consent: the run fails `CONSENT_REQUIRED`, the customer's consent becomes `revoked` with
+/// `customer.consent_updated`, and the next trigger answers `consent_required`.
+#[tokio::test]
+async fn a_refused_token_revokes_the_customers_consent() {
+    let (stub, _) = graph_stub(Trouble::None).await;
+    let h = Harness::new().await;
+    let runner = h.runner(Arc::new(EngineAssessor::new(Arc::new(collector(&stub)))), 3);
+    let c = h.customer("Withdrawn", NO_CONSENT).await;
+    let ok = h.customer("Consented", TENANT).await;
+    let run = tests::helpers::run(&h, &c, "essential-eight").await;
+    let fine = tests::helpers::run(&h, &ok, "essential-eight").await;
+    h.work(&runner).await;
+    let failed = h.partner(Method::GET, &format!("/assessments/{run}"), None).await;
+    assert_eq!(failed.body["status"], "failed");
+    assert_eq!(failed.body["error"]["code"], "CONSENT_REQUIRED", "{}", failed.body);
+    let consent = h.partner(Method::GET, &format!("/customers/{c}/consent"), None).await;
+    assert_eq!(consent.body["status"], "revoked");
+    let revoked: Vec<Value> = h
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind.as_str() == "customer.consent_updated")
+        .map(|e| e.data)
+        .filter(|d| d["status"] == "revoked")
+        .collect();
+    assert_eq!(revoked, vec![json!({ "customerId": c, "tenantId": NO_CONSENT, "status": "revoked" })]);
+    let again = h.partner(Method::POST, "/assessments", Some(assessment_body(&c, "essential-eight"))).await;
+    assert_eq!(again.assert_status(200)["status"], "consent_required");
+    // The other customer's run completed and its consent is untouched.
+    let done = h.partner(Method::GET, &format!("/assessments/{fine}"), None).await;
+    assert_eq!(done.body["status"], "completed", "{}", done.body);
+    assert_eq!(h.partner(Method::GET, &format!("/customers/{ok}/consent"), None).await.body["status"], "granted");
+}
+
+/// A run whose customer's consent is no longer granted when the runner takes it (withdrawn
+/// while it waited) fails `CONSENT_REQUIRED` without the tenant being read at all.
+#[tokio::test]
+async fn a_run_whose_consent_lapsed_while_queued_reads_nothing() {
+    let (stub, _) = graph_stub(Trouble::None).await;
+    let h = Harness::new().await;
+    let runner = h.runner(Arc::new(EngineAssessor::new(Arc::new(collector(&stub)))), 3);
+    let c = h.customer("Moving", TENANT).await;
+    let run = tests::helpers::run(&h, &c, "essential-eight").await;
+    // The tenant changes before the runner takes the run: consent is pending again.
+    h.partner(Method::PATCH, &format!("/customers/{c}"), Some(json!({ "tenantId": tenant(9) })))
+        .await
+        .assert_status(200);
+    h.work(&runner).await;
+    let failed = h.partner(Method::GET, &format!("/assessments/{run}"), None).await;
+    assert_eq!(failed.body["error"]["code"], "CONSENT_REQUIRED", "{}", failed.body);
+    assert!(stub.seen().is_empty(), "nothing was asked of Microsoft");
 }
 
 /// Tenant ids that the fixture picker maps to each demo tenant.

@@ -181,7 +181,7 @@ async fn throttling_past_the_wait_budget_gives_up_without_waiting_it_out() {
 }
 
 #[tokio::test]
-async fn forbidden_is_consent_and_licence_errors_are_their_own() {
+async fn forbidden_and_licence_errors_are_their_own_not_consent() {
     let stub = Stub::start(|s| {
         token_reply(&s.target).unwrap_or_else(|| match s.target.as_str() {
             "/v1.0/identityGovernance" => Reply::json(403, json!({ "error": { "code": "AadPremiumLicenseRequired", "message": "Tenant does not have a valid AAD P2 license." } })),
@@ -192,8 +192,9 @@ async fn forbidden_is_consent_and_licence_errors_are_their_own() {
     let c = client(&stub, Arc::default()).await;
     let s = c.session(GOOD).await.unwrap();
     assert!(matches!(s.get("/v1.0/identityGovernance").await, Err(GraphError::NotLicensed(_))));
+    // A 403 with a valid token closes one area (a missing permission or licence), not the tenant.
     match s.get("/v1.0/policies/conditionalAccessPolicies").await {
-        Err(GraphError::ConsentRequired(m)) => assert!(m.contains("Authorization_RequestDenied")),
+        Err(GraphError::Forbidden(m)) => assert!(m.contains("Authorization_RequestDenied")),
         other => panic!("{other:?}"),
     }
 }

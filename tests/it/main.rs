@@ -5,6 +5,7 @@ mod assess;
 mod aws_adapters;
 mod collect;
 mod concurrency;
+mod consent;
 mod dev_aws;
 mod dev_server;
 mod dispatch;

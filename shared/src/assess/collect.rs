@@ -143,10 +143,24 @@ impl GraphCollector {
     }
 }
 
-/// `None` for "not there for this tenant", an error for what fails the collection.
-fn tolerate(e: GraphError) -> Result<Option<Value>, CollectError> {
+/// What one read found.
+enum Read {
+    Got(Value),
+    /// Not there for this tenant (404, 400, or no licence for the feature).
+    Absent,
+    /// Graph refused this area (403): a permission or licence for it is missing. The snapshot
+    /// names the field in `unread`, so the checks that need it answer "no visibility" instead of
+    /// judging data that was never seen.
+    Refused,
+}
+
+fn tolerate(e: GraphError) -> Result<Read, CollectError> {
     match e {
-        GraphError::NotLicensed(_) | GraphError::Http { status: 400 | 404, .. } => Ok(None),
+        GraphError::NotLicensed(_) | GraphError::Http { status: 400 | 404, .. } => Ok(Read::Absent),
+        GraphError::Forbidden(m) => {
+            tracing::warn!(reason = m.as_str(), "Graph refused one area; its checks get no visibility");
+            Ok(Read::Refused)
+        }
         other => Err(to_collect_error(other)),
     }
 }
@@ -154,7 +168,7 @@ fn tolerate(e: GraphError) -> Result<Option<Value>, CollectError> {
 fn to_collect_error(e: GraphError) -> CollectError {
     match e {
         GraphError::ConsentRequired(m) => CollectError::ConsentRequired(format!(
-            "The baref00t app lacks admin consent (or a permission) in this tenant: {m}"
+            "Microsoft refused baref00t's app for this tenant (admin consent missing or withdrawn): {m}"
         )),
         GraphError::TenantNotFound(m) => CollectError::TenantNotFound(format!("The tenant was not found: {m}")),
         e if e.is_transient() => CollectError::Unavailable(format!("Microsoft Graph is unavailable: {e}")),
@@ -162,7 +176,7 @@ fn to_collect_error(e: GraphError) -> CollectError {
     }
 }
 
-async fn read(session: &TenantSession<'_>, path: &str, shape: Shape) -> Result<Option<Value>, CollectError> {
+async fn read(session: &TenantSession<'_>, path: &str, shape: Shape) -> Result<Read, CollectError> {
     let got = match shape {
         Shape::All => session.get_all(path).await.map(Value::Array),
         Shape::FirstPage => session.get(path).await.map(|v| v.get("value").cloned().unwrap_or(Value::Array(vec![]))),
@@ -173,7 +187,7 @@ async fn read(session: &TenantSession<'_>, path: &str, shape: Shape) -> Result<O
         Shape::Object => session.get(path).await,
     };
     match got {
-        Ok(v) => Ok(Some(v)),
+        Ok(v) => Ok(Read::Got(v)),
         Err(e) => tolerate(e),
     }
 }
@@ -186,42 +200,56 @@ impl Collector for GraphCollector {
         let mut unread: Vec<String> = Vec::new();
         for s in SOURCES {
             match read(&session, s.path, s.shape).await? {
-                Some(v) => {
+                Read::Got(v) => {
                     doc.insert(s.field.into(), v);
                 }
-                None if s.absent == Absent::Unread => unread.push(s.field.into()),
-                None => {}
+                Read::Absent if s.absent == Absent::Omit => {}
+                Read::Absent | Read::Refused => unread.push(s.field.into()),
             }
         }
         // Sign-in activity needs Entra ID P1 and audit-log permission; without them the
         // users are still worth reading.
         let with_sign_ins = format!("/v1.0/users?$select={USER_FIELDS},signInActivity");
         let users = match read(&session, &with_sign_ins, Shape::All).await? {
-            Some(v) => Some(v),
-            None => read(&session, &format!("/v1.0/users?$select={USER_FIELDS}"), Shape::All).await?,
+            Read::Got(v) => Read::Got(v),
+            Read::Absent | Read::Refused => {
+                read(&session, &format!("/v1.0/users?$select={USER_FIELDS}"), Shape::All).await?
+            }
         };
         match users {
-            Some(v) => {
+            Read::Got(v) => {
                 doc.insert("users".into(), v);
             }
-            None => unread.push("users".into()),
+            Read::Absent | Read::Refused => unread.push("users".into()),
         }
-        if let Some(Value::Object(mut settings)) =
-            read(&session, "/v1.0/deviceManagement?$select=settings", Shape::Object)
-                .await?
-                .and_then(|mut v| v.get_mut("settings").map(Value::take))
-                .map(|v| if v.is_object() { v } else { Value::Object(Map::new()) })
-        {
-            settings.retain(|_, v| !v.is_null());
-            doc.insert("deviceManagementSettings".into(), Value::Object(settings));
-        }
-        if let Some(mut backup) = read(&session, "/v1.0/solutions/backupRestore", Shape::Object).await? {
-            if let Some(policies) =
-                read(&session, "/v1.0/solutions/backupRestore/protectionPolicies", Shape::All).await?
-            {
-                backup["protectionPolicies"] = policies;
+        match read(&session, "/v1.0/deviceManagement?$select=settings", Shape::Object).await? {
+            Read::Got(mut v) => {
+                let settings = v.get_mut("settings").map(Value::take).map(|v| {
+                    if v.is_object() {
+                        v
+                    } else {
+                        Value::Object(Map::new())
+                    }
+                });
+                if let Some(Value::Object(mut settings)) = settings {
+                    settings.retain(|_, v| !v.is_null());
+                    doc.insert("deviceManagementSettings".into(), Value::Object(settings));
+                }
             }
-            doc.insert("backupRestore".into(), backup);
+            Read::Absent => {}
+            Read::Refused => unread.push("deviceManagementSettings".into()),
+        }
+        match read(&session, "/v1.0/solutions/backupRestore", Shape::Object).await? {
+            Read::Got(mut backup) => {
+                match read(&session, "/v1.0/solutions/backupRestore/protectionPolicies", Shape::All).await? {
+                    Read::Got(policies) => backup["protectionPolicies"] = policies,
+                    Read::Absent => {}
+                    Read::Refused => unread.push("backupRestore".into()),
+                }
+                doc.insert("backupRestore".into(), backup);
+            }
+            Read::Absent => {}
+            Read::Refused => unread.push("backupRestore".into()),
         }
         // The settings catalog needs its settings mapped onto named settings, and the audit
         // switches live in Exchange Online's admin API: neither is read here yet.
