@@ -71,6 +71,7 @@ pub async fn requeue_stale_runs(
     for run in &stale {
         let message = RunMessage { run_id: run.id.clone(), partner_id: run.partner_id.clone() };
         queue.send_run(&message).await.map_err(|e| e.to_string())?;
+        store.resent_run(&run.partner_id, &run.id, now).await.map_err(|e| e.to_string())?;
         tracing::warn!(run_id = run.id.as_str(), "re-sent the message of a run left queued");
     }
     Ok(stale.len())

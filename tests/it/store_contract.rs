@@ -83,6 +83,7 @@ macro_rules! store_contract {
             claim_run_of_a_deleted_run_is_gone,
             concurrent_claims_admit_one_attempt,
             stale_queued_runs_are_the_old_still_queued_ones,
+            a_resent_run_waits_its_turn_behind_newer_lost_ones,
             webhook_endpoints_are_kept_per_owner_up_to_a_limit,
             webhook_endpoint_updates_are_conditional_on_the_version,
             deliveries_are_unique_per_endpoint_and_event,
@@ -1827,6 +1828,40 @@ async fn stale_queued_runs_are_the_old_still_queued_ones(store: Arc<dyn Store>) 
     // Once claimed, a run is no longer stale.
     store.claim_run(&p.id, &old.id, 2, T0 + 600, T0 + 700, &started(&p)).await.unwrap();
     assert_eq!(ids(store.stale_queued_runs(T0 + 2000, 100).await.unwrap()), vec![recent.id.clone()]);
+}
+
+/// The stale-run resend takes the oldest stale runs first; a run sent again counts as queued
+/// from then, so runs that stay queued (a message lost again and again) do not fill every
+/// resend ahead of newer lost ones, and a claimed run is not moved.
+async fn a_resent_run_waits_its_turn_behind_newer_lost_ones(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "turns@msp.example", AccountStatus::Active).await;
+    let c = new_customer(&store, &p, &tenant(12)).await;
+    let stuck: Vec<Run> = {
+        let mut v = Vec::new();
+        for i in 0..3 {
+            v.push(new_run(&store, &c, "essential-eight", T0 + i).await);
+        }
+        v
+    };
+    let newer = new_run(&store, &c, "essential-eight", T0 + 100).await;
+    let ids = |runs: Vec<Run>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    // A resend at T0 + 1400 of what was queued before T0 + 500 (stale after 900 s).
+    let first = store.stale_queued_runs(T0 + 500, 3).await.unwrap();
+    assert_eq!(ids(first.clone()), stuck.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+    for r in &first {
+        store.resent_run(&p.id, &r.id, T0 + 1400).await.unwrap();
+    }
+    // The next resend, a minute later, with the same budget of 3, reaches the newer lost run.
+    let next = ids(store.stale_queued_runs(T0 + 560, 3).await.unwrap());
+    assert_eq!(next, vec![newer.id.clone()], "the resent ones wait until they are stale again");
+    let later = ids(store.stale_queued_runs(T0 + 2400, 10).await.unwrap());
+    assert_eq!(later.len(), 4, "stale again later: {later:?}");
+    assert_eq!(later[0], newer.id, "oldest first, by when they were last sent");
+    // A claimed run is left as it is by a late resend mark.
+    store.claim_run(&p.id, &newer.id, 1, T0 + 2000, T0 + 2100, &started(&p)).await.unwrap();
+    store.resent_run(&p.id, &newer.id, T0 + 2000).await.unwrap();
+    assert!(!ids(store.stale_queued_runs(T0 + 5000, 10).await.unwrap()).contains(&newer.id));
 }
 
 async fn attempt_claims_hold_until_recorded_or_the_lease_runs_out(store: Arc<dyn Store>) {

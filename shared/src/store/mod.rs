@@ -174,6 +174,11 @@ pub trait RunStore: Send + Sync {
     /// Runs still queued that were made before `queued_before`, oldest first: their message
     /// may have been lost between the write and the queue, so they are sent again.
     async fn stale_queued_runs(&self, queued_before: Timestamp, limit: usize) -> StoreResult<Vec<Run>>;
+    /// The message of queued run `run_id` was sent again at `at`: it counts as queued from `at`
+    /// for [`RunStore::stale_queued_runs`], so runs that stay queued take turns with newer lost
+    /// ones instead of filling every resend (issue 13, item 9). A run no longer queued is left
+    /// as it is.
+    async fn resent_run(&self, partner_id: &str, run_id: &str, at: Timestamp) -> StoreResult<()>;
     /// Runs counted in a month for each of a distributor's partners that has any.
     async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>>;
 }

@@ -248,6 +248,18 @@ impl RunStore for DynamoStore {
         Ok(runs.into_iter().filter(|r| r.status == RunStatus::Queued).collect())
     }
 
+    async fn resent_run(&self, partner_id: &str, run_id: &str, at: Timestamp) -> StoreResult<()> {
+        // Also moves a run queued before sharding into its shard.
+        let op = Op::update(schema::run(partner_id, run_id), "SET #GSI1PK = :g, #GSI1SK = :gs")
+            .when("#status = :queued")
+            .val(":queued", s(RunStatus::Queued.as_str()))
+            .val(":g", s(schema::queued_runs_gsi1pk(run_id)))
+            .val(":gs", s(schema::queued_run_sk(at, partner_id, run_id)));
+        // Not queued any more (claimed meanwhile): nothing to move.
+        self.write(op, ReturnValue::None).await?;
+        Ok(())
+    }
+
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {
         let Some(item) = self.get(schema::report(partner_id, run_id)).await? else {
             return Ok(None);

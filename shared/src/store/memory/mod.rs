@@ -45,6 +45,8 @@ struct State {
     runs: HashMap<String, BTreeMap<String, Run>>,
     /// (partner, run) → the attempt holding the run and until when
     leases: HashMap<(String, String), (u32, Timestamp)>,
+    /// (partner, run) → when a still-queued run's message was last sent again
+    resent: HashMap<(String, String), Timestamp>,
     reports: HashMap<(String, String), RunReport>,
     usage: HashMap<(String, Month), u32>,
     /// (distributor, month) → the month's snapshot

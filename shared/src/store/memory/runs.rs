@@ -99,12 +99,21 @@ impl RunStore for MemoryStore {
             .runs
             .values()
             .flat_map(|m| m.values())
-            .filter(|r| r.status == RunStatus::Queued && r.created_at < queued_before)
+            .filter(|r| r.status == RunStatus::Queued && queued_at(&s, r) < queued_before)
             .cloned()
             .collect();
-        stale.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        stale.sort_by(|a, b| (queued_at(&s, a), &a.id).cmp(&(queued_at(&s, b), &b.id)));
         stale.truncate(limit);
         Ok(stale)
+    }
+
+    async fn resent_run(&self, partner_id: &str, run_id: &str, at: Timestamp) -> StoreResult<()> {
+        let mut s = self.lock();
+        let queued = s.runs.get(partner_id).and_then(|m| m.get(run_id)).is_some_and(|r| r.status == RunStatus::Queued);
+        if queued {
+            s.resent.insert((partner_id.to_string(), run_id.to_string()), at);
+        }
+        Ok(())
     }
 
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {
@@ -119,4 +128,9 @@ impl RunStore for MemoryStore {
             .filter_map(|(_, p)| s.usage.get(&(p.clone(), month)).map(|n| (p.clone(), *n)))
             .collect())
     }
+}
+
+/// When a queued run counts as queued from: its creation, or its last resend.
+fn queued_at(s: &State, r: &Run) -> Timestamp {
+    s.resent.get(&(r.partner_id.to_string(), r.id.to_string())).copied().unwrap_or(r.created_at)
 }
