@@ -12,6 +12,7 @@ mod domain_types;
 mod dynamo;
 mod events;
 mod graph;
+mod graph_app;
 mod http_edges;
 mod iam;
 mod idempotency_at_rest;
