@@ -6,6 +6,7 @@ mod aws_adapters;
 mod collect;
 mod concurrency;
 mod dev_aws;
+mod dev_consent;
 mod dev_server;
 mod dispatch;
 mod domain_types;
