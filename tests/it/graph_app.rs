@@ -121,3 +121,21 @@ fn the_graph_app_document_lists_exactly_the_permissions_in_code() {
         assert_eq!(reads, p.reads, "the reads documented for {}", p.name);
     }
 }
+
+#[test]
+fn a_selected_property_needs_its_own_permission() {
+    let names = |t: &str| needed_for(t).iter().map(|p| p.name).collect::<Vec<_>>();
+    assert_eq!(names("/v1.0/users?$select=id,displayName"), ["User.Read.All"]);
+    assert_eq!(names("/v1.0/users?$select=id,signInActivity"), ["User.Read.All", "AuditLog.Read.All"]);
+    assert_eq!(names("/v1.0/deviceManagement?$select=settings"), ["DeviceManagementConfiguration.Read.All"]);
+    assert!(names("/v1.0/groups").is_empty());
+}
+
+#[test]
+fn each_permission_is_listed_once_and_only_reads() {
+    let mut names: Vec<&str> = PERMISSIONS.iter().map(|p| p.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), PERMISSIONS.len());
+    assert!(PERMISSIONS.iter().all(|p| p.name.contains(".Read.") && !p.name.contains("Write")), "read-only");
+}

@@ -124,25 +124,3 @@ pub fn reads_match(entry: &str, target: &str) -> bool {
 pub fn needed_for(target: &str) -> Vec<&'static Permission> {
     PERMISSIONS.iter().filter(|p| p.reads.iter().any(|e| reads_match(e, target))).collect()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_selected_property_needs_its_own_permission() {
-        let names = |t: &str| needed_for(t).iter().map(|p| p.name).collect::<Vec<_>>();
-        assert_eq!(names("/v1.0/users?$select=id,displayName"), ["User.Read.All"]);
-        assert_eq!(names("/v1.0/users?$select=id,signInActivity"), ["User.Read.All", "AuditLog.Read.All"]);
-        assert_eq!(names("/v1.0/deviceManagement?$select=settings"), ["DeviceManagementConfiguration.Read.All"]);
-        assert!(names("/v1.0/groups").is_empty());
-    }
-
-    #[test]
-    fn each_permission_is_listed_once() {
-        let mut names: Vec<&str> = PERMISSIONS.iter().map(|p| p.name).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), PERMISSIONS.len());
-    }
-}
