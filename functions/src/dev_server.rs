@@ -1,5 +1,6 @@
 //! The dev server: every route of the route table on 127.0.0.1, on the embedded store and
-//! in-process queues, with a distributor and a partner made at start-up.
+//! in-process queues, with a distributor and a partner made at start-up, and the stand-in for
+//! Microsoft's consent page (`dev_consent`).
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -151,6 +152,18 @@ pub async fn bootstrap(
     Ok(DevAccounts { distributor, distributor_key, partner, partner_key })
 }
 
+/// Every route of the route table and, while the service assesses the demo tenants, the
+/// stand-in for Microsoft's consent page (`dev_consent`), which is served nowhere else.
+pub fn router(app: Arc<App>) -> axum::Router {
+    let api = shared::api::router(app.clone());
+    if crate::dev_consent::serves(&app) {
+        // The route table's router keeps its own layers and its 404 for every other path.
+        crate::dev_consent::routes(app).merge(api)
+    } else {
+        api
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish
 /// (for at most 10 s).
 pub async fn serve(
@@ -160,7 +173,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let stopping = Arc::new(tokio::sync::Notify::new());
     let told = stopping.clone();
-    let served = axum::serve(listener, shared::api::router(app))
+    let served = axum::serve(listener, router(app))
         .with_graceful_shutdown(async move {
             shutdown.await;
             told.notify_one();

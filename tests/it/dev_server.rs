@@ -16,16 +16,16 @@ use shared::config::Config;
 use shared::domain::time::SystemClock;
 use tests::{customer_body, webhook_body, TENANT};
 
-struct Running {
-    base: String,
+pub(crate) struct Running {
+    pub(crate) base: String,
     partner_key: String,
     distributor_key: String,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
-    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    pub(crate) client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
 
-async fn start() -> Running {
+pub(crate) async fn start() -> Running {
     start_with(Config::default()).await
 }
 
@@ -99,7 +99,12 @@ impl Running {
         assert_eq!(resp.status(), 200, "the callback accepts the grant");
     }
 
-    async fn partner(&self, method: Method, path: &str, body: Option<Value>) -> (u16, http::HeaderMap, Value) {
+    pub(crate) async fn partner(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, http::HeaderMap, Value) {
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
         self.send(
             method,
@@ -110,7 +115,7 @@ impl Running {
         .await
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.stop.take().unwrap().send(()).unwrap();
         self.server.await.unwrap().unwrap();
     }

@@ -10,12 +10,14 @@
 //! - [`score`]: which checks count for a maturity target, and how they add up.
 //! - [`fixtures`]: demo tenants for development and tests.
 //! - [`collect`]: the `Collector` port (Microsoft Graph, fixtures).
+//! - [`permissions`]: the Graph application permissions the collector's reads need.
 //! - [`assessor`]: collect + evaluate behind the runner's `Assessor` port.
 
 pub mod assessor;
 pub mod checks;
 pub mod collect;
 pub mod fixtures;
+pub mod permissions;
 pub mod score;
 pub mod snapshot;
 
