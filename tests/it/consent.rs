@@ -327,3 +327,27 @@ fn a_state_is_bound_to_what_it_names_and_expires() {
     assert_eq!(State::verify(&b"x".repeat(32), &token, T0 - 1), Err(shared::usecases::consent::StateError::Tampered));
     let _: Timestamp = s.expires_at;
 }
+
+#[test]
+fn a_consent_change_keeps_the_grant_time_only_while_granted() {
+    use shared::domain::consent::{Consent, ConsentStatus};
+    assert_eq!(Consent::changed(ConsentStatus::Granted, T0).granted_at, Some(T0));
+    assert_eq!(Consent::changed(ConsentStatus::Revoked, T0).granted_at, None);
+    assert_eq!(Consent::default().status, ConsentStatus::Pending, "a customer from before consent");
+    assert_eq!(serde_json::to_string(&ConsentStatus::Declined).unwrap(), "\"declined\"");
+}
+
+#[test]
+fn pages_escape_what_they_show() {
+    use shared::pages::{message, Message, Tone};
+    let page = message(&Message {
+        title: "t",
+        heading: "<script>alert(1)</script>",
+        paragraphs: vec!["a & \"b\"".into()],
+        footer: "f",
+        tone: Tone::No,
+    });
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(page.contains("&lt;script&gt;"), "{page}");
+    assert!(page.contains("a &amp; &quot;b&quot;"), "{page}");
+}

@@ -54,23 +54,3 @@ impl Consent {
         self.status == ConsentStatus::Granted
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_change_keeps_the_grant_time_only_while_granted() {
-        let at = Timestamp::from_unix(1_700_000_000);
-        assert_eq!(Consent::changed(ConsentStatus::Granted, at).granted_at, Some(at));
-        assert_eq!(Consent::changed(ConsentStatus::Revoked, at).granted_at, None);
-        assert_eq!(Consent::default().status, ConsentStatus::Pending);
-    }
-
-    #[test]
-    fn statuses_read_and_write_in_lower_case() {
-        assert_eq!(serde_json::to_string(&ConsentStatus::Declined).unwrap(), "\"declined\"");
-        let c: Consent = serde_json::from_str(r#"{"status":"revoked","granted_at":null,"updated_at":5}"#).unwrap();
-        assert_eq!(c.status, ConsentStatus::Revoked);
-    }
-}
