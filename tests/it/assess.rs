@@ -8,8 +8,8 @@ use shared::assess::checks::{Check, Outcome, Reference, Severity, Status, Strate
 use shared::assess::fixtures::{demo_fixture, demo_fixture_name, DEMO_TENANTS};
 use shared::assess::score::{evaluate_checks, WEIGHT_CRITICAL, WEIGHT_HIGH, WEIGHT_LOW};
 use shared::assess::snapshot::{
-    ids, AssignedPlan, AuthenticationStrengthPolicy, ConditionalAccessPolicy, NamedSetting, RoleAssignment,
-    TenantSnapshot, User, UPDATE_RING_CONFIGURATION,
+    ids, AssignedPlan, AuthenticationStrengthPolicy, ConditionalAccessPolicy, Field, NamedSetting, RoleAssignment,
+    TenantSnapshot, User, ENDPOINT_PROTECTION_CONFIGURATION, UPDATE_RING_CONFIGURATION,
 };
 use shared::assess::{demo_snapshot, evaluate, EngineError, Framework};
 
@@ -511,7 +511,7 @@ fn mfa_or_compliant_device_is_not_mfa() {
 // ---- Scoring, worked by hand --------------------------------------------------------------------
 
 fn fixed(id: &'static str, reference: Reference, severity: Severity, evaluate: fn(&S) -> Outcome) -> Check {
-    Check { id, title: id, reference, severity, rationale: "", remediation: "", evaluate }
+    Check { id, title: id, reference, severity, rationale: "", remediation: "", reads: &[], evaluate }
 }
 fn pass(_: &S) -> Outcome {
     Outcome::pass("ok")
@@ -757,4 +757,246 @@ fn the_demo_picker_is_deterministic_and_sets_the_tenant_id() {
     let mut d = demo_fixture("small-business").unwrap();
     d.tenant_id = id.into();
     assert_eq!(a, d);
+}
+
+// ---- No visibility --------------------------------------------------------------------------
+
+/// The checks whose verdict rests on the tenant's Conditional Access policies, written out by
+/// hand: the catalogue's declarations must name exactly these.
+const READ_CONDITIONAL_ACCESS: &[&str] = &[
+    "E8-MFA-01",
+    "E8-MFA-02",
+    "E8-MFA-04",
+    "E8-MFA-05",
+    "E8-MFA-07",
+    "NIST-PR-01",
+    "NIST-PR-02",
+    "NIST-PR-10",
+    "NIST-PR-13",
+    "NIST-DE-04",
+    "CIS-5.2.2.1",
+    "CIS-5.2.2.2",
+    "CIS-5.2.2.3",
+    "CIS-5.2.2.4",
+    "CIS-5.2.2.5",
+    "CIS-5.2.2.6",
+    "CIS-5.2.2.7",
+];
+
+/// Graph refused Conditional Access (the collector names it in `unread`): the checks that read
+/// it answer manual with "no visibility" instead of failing for want of a policy nobody saw,
+/// are left out of the score and the findings, and every other check answers as before.
+#[test]
+fn with_conditional_access_unread_exactly_its_checks_answer_no_visibility() {
+    let declared: BTreeSet<&str> =
+        all_checks().filter(|c| c.reads.contains(&Field::ConditionalAccessPolicies)).map(|c| c.id).collect();
+    assert_eq!(declared, READ_CONDITIONAL_ACCESS.iter().copied().collect());
+    let expected = "No visibility: baref00t could not read this tenant's Conditional Access policies (Microsoft Graph refused the request: a permission or licence is missing).";
+    for name in DEMO_TENANTS {
+        let seen = demo_fixture(name).unwrap();
+        // As the collector leaves it: the field empty and named unread.
+        let mut blind = seen.clone();
+        blind.conditional_access_policies.clear();
+        blind.unread = vec!["conditionalAccessPolicies".into()];
+        for product in Framework::ALL {
+            let (_, max) = product.maturity_range();
+            let before = evaluate(product.id(), max, &seen).unwrap();
+            let after = evaluate(product.id(), max, &blind).unwrap();
+            assert_eq!(before.results.len(), after.results.len());
+            let (mut judged, mut answered) = (0, 0);
+            for (was, now) in before.results.iter().zip(&after.results) {
+                if READ_CONDITIONAL_ACCESS.contains(&now.id) {
+                    assert_eq!(now.status, Status::Manual, "{} on {name}", now.id);
+                    assert_eq!(now.evidence.summary, expected, "{} on {name}", now.id);
+                    assert_eq!(now.evidence.details, Some(json!({ "unread": ["conditionalAccessPolicies"] })));
+                    assert!(!after.findings.iter().any(|f| f.id == now.id));
+                    answered += u32::from(was.status != Status::Manual);
+                    judged += u32::from(matches!(was.status, Status::Pass | Status::Fail));
+                } else {
+                    assert_eq!(now, was, "{} on {name} changed", now.id);
+                }
+            }
+            // What was judged before is now left to a person and out of the score.
+            assert_eq!(after.manual, before.manual + answered, "{} on {name}", product.id());
+            assert_eq!(after.evaluated + judged, before.evaluated, "{} on {name}", product.id());
+        }
+    }
+}
+
+/// Every data field of the snapshot is a [`Field`], under its JSON name, so a field added to
+/// the snapshot cannot be left out of the declarations and the test below.
+#[test]
+fn every_snapshot_field_is_a_field_under_its_json_name() {
+    let doc = serde_json::to_value(S::default()).unwrap();
+    let keys: BTreeSet<&str> = doc.as_object().unwrap().keys().map(String::as_str).collect();
+    let fields: BTreeSet<&str> = Field::ALL.iter().map(|f| f.json_name()).collect();
+    let bookkeeping = BTreeSet::from(["tenantId", "unread", "collectedAt"]);
+    assert_eq!(keys.difference(&bookkeeping).copied().collect::<BTreeSet<_>>(), fields);
+    assert_eq!(fields.len(), Field::ALL.len(), "a name used twice");
+    for f in Field::ALL {
+        assert_eq!(Field::from_json_name(f.json_name()), Some(f));
+    }
+}
+
+/// Values no demo tenant has, added to the swaps so that both sides of a verdict can be
+/// reached: security defaults on, a phishing-resistant policy for everyone, AppLocker enforced.
+fn extra_values(field: Field) -> Vec<serde_json::Value> {
+    match field {
+        Field::IdentitySecurityDefaultsEnforcementPolicy => vec![json!({ "isEnabled": true })],
+        Field::ConditionalAccessPolicies => vec![json!([{
+            "id": "extra", "displayName": "All users - phishing-resistant MFA", "state": "enabled",
+            "conditions": {
+                "users": { "includeUsers": ["All"] },
+                "applications": { "includeApplications": ["All"] },
+                "clientAppTypes": ["all"]
+            },
+            "grantControls": {
+                "operator": "OR", "builtInControls": [],
+                "authenticationStrength": { "id": ids::PHISHING_RESISTANT_STRENGTH }
+            }
+        }])],
+        Field::DeviceConfigurations => vec![json!([{
+            "@odata.type": ENDPOINT_PROTECTION_CONFIGURATION, "id": "extra", "displayName": "AppLocker",
+            "appLockerApplicationControl": "enforceComponentsAndStoreApps"
+        }])],
+        _ => vec![],
+    }
+}
+
+/// Copies one field from `src` into `dst`, leaving the rest of `dst` as it was.
+fn put(dst: &mut S, src: &S, field: Field) {
+    macro_rules! copy {
+        ($($variant:ident => $name:ident),* $(,)?) => {
+            match field { $(Field::$variant => dst.$name = src.$name.clone(),)* }
+        };
+    }
+    copy!(
+        Organization => organization,
+        SubscribedSkus => subscribed_skus,
+        Users => users,
+        Devices => devices,
+        AuthorizationPolicy => authorization_policy,
+        AdminConsentRequestPolicy => admin_consent_request_policy,
+        IdentitySecurityDefaultsEnforcementPolicy => identity_security_defaults_enforcement_policy,
+        ConditionalAccessPolicies => conditional_access_policies,
+        AuthenticationMethodsPolicy => authentication_methods_policy,
+        UserRegistrationDetails => user_registration_details,
+        RoleAssignments => role_assignments,
+        RoleEligibilitySchedules => role_eligibility_schedules,
+        DeviceConfigurations => device_configurations,
+        ConfigurationPolicies => configuration_policies,
+        DeviceCompliancePolicies => device_compliance_policies,
+        DeviceManagementSettings => device_management_settings,
+        ManagedDevices => managed_devices,
+        SecureScores => secure_scores,
+        RiskyUsers => risky_users,
+        Alerts => alerts,
+        SharepointSettings => sharepoint_settings,
+        BackupRestore => backup_restore,
+        AdminAuditLogConfig => admin_audit_log_config,
+        OrganizationConfig => organization_config,
+    );
+}
+
+/// What each field is swapped for, labelled for messages: each demo tenant's value, the extra
+/// values, and nothing (the snapshot's default: `None`, `[]` or an empty object).
+fn swaps_by_field() -> Vec<(Field, Vec<(String, S)>)> {
+    Field::ALL
+        .into_iter()
+        .map(|field| {
+            let tenants = DEMO_TENANTS.iter().map(|t| (format!("{t}'s"), demo_fixture(t).unwrap()));
+            let extras = extra_values(field).into_iter().map(|v| {
+                let label = format!("extra {v}");
+                (label, serde_json::from_value(json!({ field.json_name(): v })).unwrap())
+            });
+            (field, tenants.chain(extras).chain([("an empty one".to_string(), S::default())]).collect())
+        })
+        .collect()
+}
+
+/// `put` copies the field it is asked for and no other (hardened has every field set).
+#[test]
+fn the_field_swap_of_the_declaration_test_copies_the_named_field() {
+    let full = serde_json::to_value(hardened()).unwrap();
+    let empty = serde_json::to_value(S::default()).unwrap();
+    for field in Field::ALL {
+        let mut s = S::default();
+        put(&mut s, &hardened(), field);
+        let got = serde_json::to_value(&s).unwrap();
+        for (key, value) in got.as_object().unwrap() {
+            let expected = if key == field.json_name() { &full[key] } else { &empty[key] };
+            assert_eq!(value, expected, "{field:?} → {key}");
+        }
+        assert_ne!(full[field.json_name()], empty[field.json_name()], "{field:?} is set in hardened");
+    }
+}
+
+/// Keeps every check's `reads` honest, on the three demo tenants. A check is evaluated raw
+/// (`evaluate`, not `run`, so `unread` plays no part) on each demo tenant, and on each demo
+/// tenant with one of its declared fields swapped; in each of those states every field is
+/// swapped in turn for the same field of every demo tenant, a few extra values and an empty
+/// value. Then:
+/// - a field the check does not declare never changes its status;
+/// - a field it declares changes it at least once.
+///
+/// The states with a declared field already swapped reach verdicts the tenants alone do not:
+/// eligible (PIM) admins only ever add to the active ones here, so whether a check reads them
+/// shows only once the active ones are gone. Drop a field from a check's `reads` and the first
+/// rule fails; declare one it does not read and the second does.
+#[test]
+fn every_check_declares_exactly_the_fields_its_verdict_rests_on() {
+    let tenants: Vec<S> = DEMO_TENANTS.iter().map(|n| demo_fixture(n).unwrap()).collect();
+    let swaps = swaps_by_field();
+    let swaps_of = |f: Field| &swaps.iter().find(|(g, _)| *g == f).unwrap().1;
+    let mut undeclared = std::collections::BTreeMap::new();
+    let mut unproven = Vec::new();
+    for c in all_checks() {
+        let mut unique = c.reads.to_vec();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), c.reads.len(), "{} declares a field twice", c.id);
+        // Every state: (description, snapshot).
+        let mut states: Vec<(String, S)> = Vec::new();
+        for (name, t) in DEMO_TENANTS.iter().zip(&tenants) {
+            states.push((name.to_string(), t.clone()));
+            for g in c.reads {
+                for (label, src) in swaps_of(*g) {
+                    let mut s = t.clone();
+                    put(&mut s, src, *g);
+                    states.push((format!("{name} with {label} {}", g.json_name()), s));
+                }
+            }
+        }
+        let mut mattered = BTreeSet::new();
+        for (state, s) in &states {
+            let before = (c.evaluate)(s).status;
+            let mut work = s.clone();
+            for (field, alternatives) in &swaps {
+                for (label, src) in alternatives {
+                    put(&mut work, src, *field);
+                    let after = (c.evaluate)(&work).status;
+                    put(&mut work, s, *field);
+                    if after != before {
+                        mattered.insert(*field);
+                        if !c.reads.contains(field) {
+                            // One example per check and field is enough to act on.
+                            undeclared.entry((c.id, field.json_name())).or_insert_with(|| {
+                                format!(
+                                    "{} reads {}: on {state} it goes {before:?} -> {after:?} with {label}",
+                                    c.id,
+                                    field.json_name()
+                                )
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        for f in c.reads.iter().filter(|f| !mattered.contains(f)) {
+            unproven.push(format!("{} declares {} but no swap changes its status", c.id, f.json_name()));
+        }
+    }
+    let undeclared: Vec<String> = undeclared.into_values().collect();
+    assert!(undeclared.is_empty(), "reads not declared:\n{}", undeclared.join("\n"));
+    assert!(unproven.is_empty(), "declared reads that never mattered:\n{}", unproven.join("\n"));
 }

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use shared::assess::assessor::EngineAssessor;
 use shared::assess::collect::{CollectError, Collector, FixtureCollector, GraphCollector};
 use shared::assess::fixtures::{demo_fixture, demo_fixture_name};
+use shared::assess::snapshot::Field;
 use shared::assess::{evaluate, TenantSnapshot};
 use shared::domain::time::ManualClock;
 use shared::graph::{GraphClient, GraphConfig, Sleeper};
@@ -182,8 +183,41 @@ async fn a_refused_token_is_missing_consent_and_a_refused_area_is_not() {
     let snap = collector(&stub).collect(TENANT).await.unwrap();
     assert!(snap.conditional_access_policies.is_empty());
     assert!(snap.unread.contains(&"conditionalAccessPolicies".to_string()), "{:?}", snap.unread);
+    assert!(snap.unread.iter().all(|u| Field::from_json_name(u).is_some()), "{:?}", snap.unread);
     let assessor = EngineAssessor::new(Arc::new(collector(&stub)));
-    assert!(assessor.assess(TENANT, "essential-eight", 1).await.is_ok(), "the run is not failed");
+    let assessed = assessor.assess(TENANT, "essential-eight", 3).await.expect("the run is not failed");
+    // The Conditional Access checks answer no visibility (manual, not scored), not "no policy".
+    let blind: Vec<&str> = assessed
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.evidence.contains("Conditional Access policies (Microsoft Graph refused"))
+        .map(|f| f.check_id.as_str())
+        .collect();
+    assert_eq!(blind, ["E8-MFA-01", "E8-MFA-02", "E8-MFA-04", "E8-MFA-05", "E8-MFA-07"]);
+    for f in assessed.report.findings.iter().filter(|f| blind.contains(&f.check_id.as_str())) {
+        assert_eq!(f.outcome.as_str(), "manual", "{}", f.check_id);
+        assert!(f.evidence.starts_with("No visibility: "), "{}", f.evidence);
+    }
+    // The same tenant read in full: the checks it could judge judge it as before.
+    let (stub, _) = graph_stub(Trouble::None).await;
+    let seeing = EngineAssessor::new(Arc::new(collector(&stub))).assess(TENANT, "essential-eight", 3).await.unwrap();
+    for (now, was) in assessed.report.findings.iter().zip(&seeing.report.findings) {
+        assert_eq!(now.check_id, was.check_id);
+        if !blind.contains(&now.check_id.as_str()) {
+            assert_eq!(now, was, "{} changed", now.check_id);
+        }
+    }
+    // Seen, the same checks are judged (E8-MFA-07 fails: the tenant's admins alone have
+    // phishing-resistant MFA), so "manual" above is the blindness, not the tenant.
+    let judged: Vec<&str> = seeing
+        .report
+        .findings
+        .iter()
+        .filter(|f| blind.contains(&f.check_id.as_str()))
+        .map(|f| f.outcome.as_str())
+        .collect();
+    assert_eq!(judged, ["pass", "pass", "pass", "pass", "fail"]);
 }
 
 /// The runner on Microsoft Graph (a stub) for a tenant whose token is refused for missing

@@ -59,7 +59,7 @@ enum Shape {
 enum Absent {
     /// Leave the field out: an `Option` field stays `None`, a list stays empty.
     Omit,
-    /// Leave it out and say so in `unread`, so checks that need it answer manual.
+    /// Leave it out and say so in `unread`, so the checks that read it answer "no visibility".
     Unread,
 }
 

@@ -7,7 +7,9 @@
 //!
 //! Absent data is not "secure" data: a check that finds nothing to look at answers `manual`
 //! (or `not-applicable`), never `pass`. Where "not collected" and "collected, empty" mean
-//! different things (the collector lacked a licence or a permission), the field is an `Option`.
+//! different things, the collector names the field in `unread` (Graph refused it, or it is not
+//! collected yet), and the checks that read it answer "no visibility" (see [`Field`]); some
+//! fields are also an `Option`, `None` when not there to read.
 //!
 //! Two groups are not Graph resources and are flagged as such on their fields: the Intune
 //! settings-catalog policies are flattened into named settings (see [`setting`]), and the
@@ -25,8 +27,9 @@ use crate::domain::time::Timestamp;
 pub struct TenantSnapshot {
     /// The Entra tenant id (GUID).
     pub tenant_id: String,
-    /// Parts of the snapshot the collector could not read (named by their JSON field, e.g.
-    /// `configurationPolicies`): checks that need them answer manual rather than fail.
+    /// Parts of the snapshot the collector could not read, named by their JSON field (see
+    /// [`Field`], e.g. `configurationPolicies`): their value here is empty only for want of a
+    /// read, so the checks that read them answer "no visibility" (manual) rather than judge it.
     pub unread: Vec<String>,
     /// When the collector finished, unix seconds. Every age ("not signed in for 45 days",
     /// "end of servicing") is measured from here so a run is reproducible.
@@ -96,6 +99,151 @@ pub struct TenantSnapshot {
     pub admin_audit_log_config: Option<AdminAuditLogConfig>,
     /// Exchange Online `Get-OrganizationConfig`; `None` when the collector cannot reach it.
     pub organization_config: Option<ExchangeOrganizationConfig>,
+}
+
+/// A part of the snapshot a collector can fail to read, named by its JSON field: one variant per
+/// data field of [`TenantSnapshot`] (everything but `tenantId`, `unread` and `collectedAt`).
+///
+/// Checks declare the fields their verdict rests on ([`crate::assess::Check::reads`]); a field
+/// named in [`TenantSnapshot::unread`] makes those checks answer "no visibility" instead of
+/// judging a field that is empty only because nobody could read it. A variant rather than a
+/// string, so a declaration cannot name a field that does not exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    Organization,
+    SubscribedSkus,
+    Users,
+    Devices,
+    AuthorizationPolicy,
+    AdminConsentRequestPolicy,
+    IdentitySecurityDefaultsEnforcementPolicy,
+    ConditionalAccessPolicies,
+    AuthenticationMethodsPolicy,
+    UserRegistrationDetails,
+    RoleAssignments,
+    RoleEligibilitySchedules,
+    DeviceConfigurations,
+    ConfigurationPolicies,
+    DeviceCompliancePolicies,
+    DeviceManagementSettings,
+    ManagedDevices,
+    SecureScores,
+    RiskyUsers,
+    Alerts,
+    SharepointSettings,
+    BackupRestore,
+    AdminAuditLogConfig,
+    OrganizationConfig,
+}
+
+impl Field {
+    /// Every field, in the snapshot's order.
+    pub const ALL: [Field; 24] = [
+        Self::Organization,
+        Self::SubscribedSkus,
+        Self::Users,
+        Self::Devices,
+        Self::AuthorizationPolicy,
+        Self::AdminConsentRequestPolicy,
+        Self::IdentitySecurityDefaultsEnforcementPolicy,
+        Self::ConditionalAccessPolicies,
+        Self::AuthenticationMethodsPolicy,
+        Self::UserRegistrationDetails,
+        Self::RoleAssignments,
+        Self::RoleEligibilitySchedules,
+        Self::DeviceConfigurations,
+        Self::ConfigurationPolicies,
+        Self::DeviceCompliancePolicies,
+        Self::DeviceManagementSettings,
+        Self::ManagedDevices,
+        Self::SecureScores,
+        Self::RiskyUsers,
+        Self::Alerts,
+        Self::SharepointSettings,
+        Self::BackupRestore,
+        Self::AdminAuditLogConfig,
+        Self::OrganizationConfig,
+    ];
+
+    /// The snapshot's JSON (serde) name of the field, as `unread` names it.
+    pub fn json_name(self) -> &'static str {
+        match self {
+            Self::Organization => "organization",
+            Self::SubscribedSkus => "subscribedSkus",
+            Self::Users => "users",
+            Self::Devices => "devices",
+            Self::AuthorizationPolicy => "authorizationPolicy",
+            Self::AdminConsentRequestPolicy => "adminConsentRequestPolicy",
+            Self::IdentitySecurityDefaultsEnforcementPolicy => "identitySecurityDefaultsEnforcementPolicy",
+            Self::ConditionalAccessPolicies => "conditionalAccessPolicies",
+            Self::AuthenticationMethodsPolicy => "authenticationMethodsPolicy",
+            Self::UserRegistrationDetails => "userRegistrationDetails",
+            Self::RoleAssignments => "roleAssignments",
+            Self::RoleEligibilitySchedules => "roleEligibilitySchedules",
+            Self::DeviceConfigurations => "deviceConfigurations",
+            Self::ConfigurationPolicies => "configurationPolicies",
+            Self::DeviceCompliancePolicies => "deviceCompliancePolicies",
+            Self::DeviceManagementSettings => "deviceManagementSettings",
+            Self::ManagedDevices => "managedDevices",
+            Self::SecureScores => "secureScores",
+            Self::RiskyUsers => "riskyUsers",
+            Self::Alerts => "alerts",
+            Self::SharepointSettings => "sharepointSettings",
+            Self::BackupRestore => "backupRestore",
+            Self::AdminAuditLogConfig => "adminAuditLogConfig",
+            Self::OrganizationConfig => "organizationConfig",
+        }
+    }
+
+    /// What the field holds, in words for a report ("this tenant's …").
+    pub fn in_words(self) -> &'static str {
+        match self {
+            Self::Organization => "organisation details",
+            Self::SubscribedSkus => "subscriptions",
+            Self::Users => "user accounts",
+            Self::Devices => "devices in Entra ID",
+            Self::AuthorizationPolicy => "authorization policy",
+            Self::AdminConsentRequestPolicy => "admin consent request policy",
+            Self::IdentitySecurityDefaultsEnforcementPolicy => "security defaults setting",
+            Self::ConditionalAccessPolicies => "Conditional Access policies",
+            Self::AuthenticationMethodsPolicy => "authentication methods policy",
+            Self::UserRegistrationDetails => "users' MFA registration details",
+            Self::RoleAssignments => "directory role assignments",
+            Self::RoleEligibilitySchedules => "eligible (PIM) role assignments",
+            Self::DeviceConfigurations => "Intune device configuration profiles",
+            Self::ConfigurationPolicies => "Intune settings catalog policies",
+            Self::DeviceCompliancePolicies => "Intune compliance policies",
+            Self::DeviceManagementSettings => "Intune tenant settings",
+            Self::ManagedDevices => "Intune managed devices",
+            Self::SecureScores => "Microsoft Secure Score",
+            Self::RiskyUsers => "risky users (Identity Protection)",
+            Self::Alerts => "security alerts",
+            Self::SharepointSettings => "SharePoint tenant settings",
+            Self::BackupRestore => "Microsoft 365 Backup settings",
+            Self::AdminAuditLogConfig => "audit log configuration (Exchange Online)",
+            Self::OrganizationConfig => "organisation configuration (Exchange Online)",
+        }
+    }
+
+    /// Whether the Graph collector asks Microsoft for this field at all. Those it does not
+    /// (the settings catalog needs mapping onto named settings, the Exchange switches are not
+    /// Graph) are unread because baref00t does not collect them yet, not because a tenant
+    /// refused them, and the report says which.
+    pub fn collected_from_graph(self) -> bool {
+        !matches!(self, Self::ConfigurationPolicies | Self::AdminAuditLogConfig | Self::OrganizationConfig)
+    }
+
+    /// The field of that JSON name.
+    pub fn from_json_name(name: &str) -> Option<Field> {
+        Self::ALL.into_iter().find(|f| f.json_name() == name)
+    }
+}
+
+impl TenantSnapshot {
+    /// The fields among `fields` that the collector could not read, in the order given.
+    pub fn unread_among(&self, fields: &[Field]) -> Vec<Field> {
+        fields.iter().copied().filter(|f| self.unread.iter().any(|u| u == f.json_name())).collect()
+    }
 }
 
 /// Well-known ids and values the checks compare against.

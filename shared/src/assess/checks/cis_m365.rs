@@ -9,7 +9,7 @@ use super::essential_eight as e8;
 use super::nist_csf as nist;
 use super::probes::{self as p, judged, Risk};
 use super::{Check, Outcome, Reference, Severity};
-use crate::assess::snapshot::{ids, ConditionalAccessPolicy, TenantSnapshot};
+use crate::assess::snapshot::{ids, ConditionalAccessPolicy, Field as F, TenantSnapshot};
 
 const fn cis(recommendation: &'static str, level: u8) -> Reference {
     Reference::CisM365 { recommendation, level }
@@ -26,6 +26,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "A synchronised admin account falls with the on-premises directory; cloud-only admins keep a compromise of AD from becoming a compromise of Microsoft 365.",
         remediation: "Create cloud-only (onmicrosoft.com or unsynchronised) accounts for administrators and remove roles from synchronised accounts.",
+        reads: p::reads::ADMIN_ACCOUNTS,
         evaluate: cloud_only_admins,
     },
     Check {
@@ -35,6 +36,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "One Global Administrator is a single point of failure; more than four is more tenant-wide power than is needed.",
         remediation: "Keep two to four Global Administrators and move other admins to least-privileged roles.",
+        reads: p::reads::ROLES,
         evaluate: nist::global_admins_two_to_four,
     },
     Check {
@@ -44,6 +46,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "An admin account with a mailbox and Office apps is exposed to phishing and malicious attachments.",
         remediation: "Remove productivity licences (Exchange Online in particular) from administrative accounts; use Entra ID P1/P2-only licences.",
+        reads: p::reads::ADMIN_ACCOUNTS,
         evaluate: e8::dedicated_admins,
     },
     Check {
@@ -53,6 +56,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Without the unified audit log there is no record of user and admin activity to investigate.",
         remediation: "Turn on auditing in Microsoft Purview (Set-AdminAuditLogConfig -UnifiedAuditLogIngestionEnabled $true).",
+        reads: &[F::AdminAuditLogConfig],
         evaluate: e8::unified_audit_log,
     },
     Check {
@@ -62,6 +66,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "By default a device with no compliance policy counts as compliant and passes device-based Conditional Access.",
         remediation: "In Intune compliance policy settings, set 'Mark devices with no compliance policy assigned as' to Not compliant.",
+        reads: &[F::DeviceManagementSettings],
         evaluate: secure_by_default,
     },
     Check {
@@ -71,6 +76,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "App registrations by ordinary users can be turned into persistence or data-exfiltration channels.",
         remediation: "Set 'Users can register applications' to No in Entra ID user settings.",
+        reads: &[F::AuthorizationPolicy],
         evaluate: no_app_registration,
     },
     Check {
@@ -80,6 +86,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Low,
         rationale: "Tenants created by users sit outside the organisation's governance and can hold its data.",
         remediation: "Set 'Restrict non-admin users from creating tenants' to Yes.",
+        reads: &[F::AuthorizationPolicy],
         evaluate: no_tenant_creation,
     },
     Check {
@@ -89,6 +96,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Consent phishing gets users to grant a malicious app lasting access to their mail and files.",
         remediation: "Set user consent to 'Do not allow user consent' and enable the admin consent workflow.",
+        reads: &[F::AuthorizationPolicy],
         evaluate: no_user_consent,
     },
     Check {
@@ -98,6 +106,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Guests with member-level directory access can enumerate users, groups and roles for an attack.",
         remediation: "Set guest user access to 'limited access' or 'restricted to properties and memberships of their own directory objects'.",
+        reads: &[F::AuthorizationPolicy],
         evaluate: guest_access,
     },
     Check {
@@ -107,6 +116,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "When anyone can invite guests, external access grows without review.",
         remediation: "Set guest invite restrictions to 'Only users assigned to specific admin roles can invite guest users'.",
+        reads: &[F::AuthorizationPolicy],
         evaluate: guest_invites,
     },
     Check {
@@ -116,6 +126,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Critical,
         rationale: "Administrator accounts are the most valuable target; a password alone must never be enough.",
         remediation: "Create a Conditional Access policy for the administrator roles requiring MFA for all cloud apps.",
+        reads: p::reads::MFA_POLICY,
         evaluate: |s| judged(p::mfa_for_admins(s)),
     },
     Check {
@@ -125,6 +136,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Critical,
         rationale: "MFA blocks the great majority of account-takeover attempts.",
         remediation: "Create a Conditional Access policy for All users and All cloud apps requiring MFA.",
+        reads: p::reads::MFA_POLICY,
         evaluate: |s| judged(p::mfa_for_all_users(s)),
     },
     Check {
@@ -134,6 +146,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Legacy authentication cannot do MFA and is the main target of password spraying.",
         remediation: "Create a Conditional Access policy blocking 'Exchange ActiveSync' and 'Other clients' for All users.",
+        reads: p::reads::MFA_POLICY,
         evaluate: |s| judged(p::legacy_auth_blocked(s)),
     },
     Check {
@@ -143,6 +156,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Long-lived admin sessions on shared or stolen browsers give an attacker standing admin access.",
         remediation: "For the administrator roles, set sign-in frequency to 4 hours or less and persistent browser session to 'Never persistent'.",
+        reads: p::reads::CONDITIONAL_ACCESS,
         evaluate: admin_sessions,
     },
     Check {
@@ -152,6 +166,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Adversary-in-the-middle kits defeat push and code-based MFA; FIDO2 and certificates resist them.",
         remediation: "Require the 'Phishing-resistant MFA' authentication strength for administrator roles.",
+        reads: p::reads::CONDITIONAL_ACCESS,
         evaluate: |s| judged(p::phishing_resistant_for_admins(s)),
     },
     Check {
@@ -161,6 +176,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Leaked credentials and anomalous behaviour raise user risk; a policy forces a secure password change.",
         remediation: "Create a Conditional Access policy for All users with user risk High requiring MFA and password change.",
+        reads: &[F::ConditionalAccessPolicies, F::SubscribedSkus],
         evaluate: |s| risk_policy(s, Risk::User),
     },
     Check {
@@ -170,6 +186,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Risky sign-ins (anonymous IPs, impossible travel, token replay) should be challenged or blocked.",
         remediation: "Create a Conditional Access policy for All users with sign-in risk High (and Medium) requiring MFA.",
+        reads: &[F::ConditionalAccessPolicies, F::SubscribedSkus],
         evaluate: |s| risk_policy(s, Risk::SignIn),
     },
     Check {
@@ -179,6 +196,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "A user who is not MFA capable cannot be protected by MFA policies.",
         remediation: "Have the listed users register a strong method (registration campaign, Conditional Access for security info registration).",
+        reads: &[F::UserRegistrationDetails],
         evaluate: e8::mfa_capable,
     },
     Check {
@@ -188,6 +206,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "SMS, voice and email one-time codes are phishable and subject to SIM swapping.",
         remediation: "Disable SMS, Voice call and Email OTP in the authentication methods policy.",
+        reads: &[F::AuthenticationMethodsPolicy],
         evaluate: e8::weak_methods,
     },
     Check {
@@ -197,6 +216,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Mailbox audit records show who read or sent what from a compromised mailbox.",
         remediation: "Run Set-OrganizationConfig -AuditDisabled $false.",
+        reads: &[F::OrganizationConfig],
         evaluate: mailbox_auditing,
     },
     Check {
@@ -206,6 +226,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Legacy SharePoint authentication bypasses Conditional Access and MFA.",
         remediation: "Turn off 'Apps that don't use modern authentication' in the SharePoint admin center (Set-SPOTenant -LegacyAuthProtocolsEnabled $false).",
+        reads: &[F::SharepointSettings],
         evaluate: sharepoint_modern_auth,
     },
     Check {
@@ -215,6 +236,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "'Anyone' links share content without authentication or audit of who opened it.",
         remediation: "Set SharePoint external sharing to 'New and existing guests' or more restrictive.",
+        reads: &[F::SharepointSettings],
         evaluate: nist::no_anyone_links,
     },
     Check {
@@ -224,6 +246,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Limiting sharing to (or away from) named domains keeps data with known partners.",
         remediation: "Configure an allow list (or block list) of domains for SharePoint external sharing.",
+        reads: &[F::SharepointSettings],
         evaluate: sharing_domains,
     },
 ];

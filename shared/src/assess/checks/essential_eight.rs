@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::probes::{self as p, judged};
 use super::{Check, Outcome, Reference, Severity, Strategy};
-use crate::assess::snapshot::{ids, setting, TenantSnapshot, ENDPOINT_PROTECTION_CONFIGURATION};
+use crate::assess::snapshot::{ids, setting, Field as F, TenantSnapshot, ENDPOINT_PROTECTION_CONFIGURATION};
 
 const fn e8(strategy: Strategy, maturity_level: u8) -> Reference {
     Reference::EssentialEight { strategy, maturity_level }
@@ -34,6 +34,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Critical,
         rationale: "Stolen or guessed passwords are the commonest way into Microsoft 365; a second factor stops most of those sign-ins.",
         remediation: "Create a Conditional Access policy for All users and All cloud apps that grants access only with MFA (exclude only the emergency access accounts), or turn on security defaults if the tenant has no Entra ID P1.",
+        reads: p::reads::MFA_POLICY,
         evaluate: mfa_all_users,
     },
     Check {
@@ -43,6 +44,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Basic-auth protocols (IMAP, POP, SMTP AUTH, Exchange ActiveSync with passwords) cannot do MFA, so leaving them open bypasses it.",
         remediation: "Create a Conditional Access policy for All users and All cloud apps with client apps 'Exchange ActiveSync' and 'Other clients' that blocks access.",
+        reads: p::reads::MFA_POLICY,
         evaluate: legacy_auth,
     },
     Check {
@@ -52,6 +54,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "An account without a registered method gets no second factor, and whoever signs in first with its password can register their own.",
         remediation: "Run the authentication methods registration campaign and follow up the users listed; require MFA registration through Conditional Access.",
+        reads: &[F::UserRegistrationDetails],
         evaluate: mfa_capable,
     },
     Check {
@@ -61,6 +64,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Critical,
         rationale: "A privileged account taken over with a password alone gives an attacker the whole tenant.",
         remediation: "Require MFA for the administrator roles in Conditional Access (or security defaults) and make sure every admin has registered a method.",
+        reads: &[F::IdentitySecurityDefaultsEnforcementPolicy, F::ConditionalAccessPolicies, F::UserRegistrationDetails],
         evaluate: mfa_admins,
     },
     Check {
@@ -70,6 +74,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Push approvals, codes and SMS can be relayed by adversary-in-the-middle phishing kits; FIDO2, Windows Hello for Business and certificates cannot.",
         remediation: "Require the built-in 'Phishing-resistant MFA' authentication strength for the administrator roles in Conditional Access and issue security keys or passkeys to admins.",
+        reads: p::reads::CONDITIONAL_ACCESS,
         evaluate: |s| judged(p::phishing_resistant_for_admins(s)),
     },
     Check {
@@ -79,6 +84,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Successful and failed MFA events show MFA fatigue and token theft; Entra ID Free keeps sign-in logs for 7 days only and cannot stream them to a SIEM.",
         remediation: "License Entra ID P1 (30-day sign-in logs, diagnostic export) and send sign-in logs to a SIEM or Log Analytics workspace.",
+        reads: &[F::SubscribedSkus],
         evaluate: sign_in_logs,
     },
     Check {
@@ -88,6 +94,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "At maturity level three every user's MFA must resist phishing, not only administrators'.",
         remediation: "Roll out passkeys or Windows Hello for Business and require the 'Phishing-resistant MFA' authentication strength for All users.",
+        reads: p::reads::CONDITIONAL_ACCESS,
         evaluate: |s| judged(p::phishing_resistant_for_all(s)),
     },
     Check {
@@ -97,6 +104,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "SMS and voice codes fall to SIM swapping and relay phishing; while enabled, users and attackers can fall back to them.",
         remediation: "Disable SMS, Voice call and Email OTP in the authentication methods policy once users hold stronger methods.",
+        reads: &[F::AuthenticationMethodsPolicy],
         evaluate: weak_methods,
     },
     // ---- Restrict administrative privileges -----------------------------------------------
@@ -107,6 +115,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Critical,
         rationale: "Every Global Administrator can do anything in the tenant; each extra one is another account whose compromise is total.",
         remediation: "Move day-to-day admins to least-privileged roles (Exchange, User, Helpdesk Administrator) and keep two to four Global Administrators, emergency access accounts included.",
+        reads: p::reads::ROLES,
         evaluate: global_admin_count,
     },
     Check {
@@ -116,6 +125,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "An admin account with a mailbox reads email and browses the web, the two ways malware reaches a user; privileged work needs a separate account.",
         remediation: "Give each administrator a separate cloud-only admin account without an Exchange Online licence and remove roles from everyday accounts.",
+        reads: p::reads::ADMIN_ACCOUNTS,
         evaluate: dedicated_admins,
     },
     Check {
@@ -125,6 +135,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Privileged access should be granted through an approval that someone can show; Graph shows who holds roles, not why.",
         remediation: "Keep a record of approvals for every role assignment (PIM approval workflows or a ticketing process) and review it.",
+        reads: &[],
         evaluate: |_| Outcome::manual("Graph shows role assignments but not whether each was approved; review the approval records"),
     },
     Check {
@@ -134,6 +145,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Privileged accounts nobody uses are not watched; maturity level two disables them after 45 days of inactivity.",
         remediation: "Disable or remove role assignments of admin accounts unused for 45 days; use access reviews to catch them.",
+        reads: p::reads::ADMIN_ACCOUNTS,
         evaluate: inactive_admins,
     },
     Check {
@@ -143,6 +155,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Without the unified audit log, changes made in Exchange, SharePoint and Teams by privileged users leave no trail.",
         remediation: "Turn on auditing in Microsoft Purview (Set-AdminAuditLogConfig -UnifiedAuditLogIngestionEnabled $true).",
+        reads: &[F::AdminAuditLogConfig],
         evaluate: unified_audit_log,
     },
     Check {
@@ -152,6 +165,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Standing admin rights are usable by whoever steals the session; just-in-time activation limits the window and adds approval and MFA at activation.",
         remediation: "Convert permanent privileged assignments to eligible ones in Privileged Identity Management, leaving only the emergency access accounts permanent.",
+        reads: p::reads::ROLES,
         evaluate: just_in_time,
     },
     Check {
@@ -161,6 +175,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Credential Guard isolates LSASS secrets so credential-dumping tools cannot lift admin hashes and tickets.",
         remediation: "Enable Credential Guard with UEFI lock in an Intune endpoint protection (or account protection) profile assigned to all Windows devices.",
+        reads: p::reads::INTUNE_PROFILE,
         evaluate: credential_guard,
     },
     // ---- Application control ----------------------------------------------------------------
@@ -171,6 +186,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Critical,
         rationale: "Allowing only approved executables, scripts and installers stops most malware from running at all.",
         remediation: "Deploy App Control for Business (WDAC) or AppLocker in enforce mode through Intune, after running it in audit mode to build the allow list.",
+        reads: &[F::ManagedDevices, F::ConfigurationPolicies, F::DeviceConfigurations],
         evaluate: application_control,
     },
     Check {
@@ -180,6 +196,8 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Devices outside Intune may be managed by Group Policy or another tool whose configuration Graph cannot see.",
         remediation: "Enrol the devices in Intune, or show application control from the tool that manages them.",
+        // Intune's list only changes the wording: no Windows device in Entra ID is N/A either way.
+        reads: &[F::Devices],
         evaluate: application_control_unmanaged,
     },
     Check {
@@ -189,6 +207,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Signed Microsoft binaries (mshta, wmic, msbuild, …) can bypass an allow list unless Microsoft's block rules are merged in.",
         remediation: "Merge Microsoft's recommended block rules into the App Control policy.",
+        reads: &[],
         evaluate: |_| Outcome::manual("The rules inside an App Control policy are not visible through Graph; inspect the deployed policy XML"),
     },
     Check {
@@ -198,6 +217,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Attackers load signed but vulnerable drivers to kill security tools; the blocklist refuses them.",
         remediation: "Enable the Microsoft Vulnerable Driver Blocklist in an Intune settings catalog policy for all Windows devices.",
+        reads: p::reads::INTUNE_SETTING,
         evaluate: |s| p::setting_enforced(s, setting::WINDOWS_VULNERABLE_DRIVER_BLOCKLIST, "Microsoft vulnerable driver blocklist"),
     },
     // ---- Patch applications -----------------------------------------------------------------
@@ -208,6 +228,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Office is the most attacked productivity suite; maturity level one patches it within two weeks of release.",
         remediation: "Enable automatic updates for Microsoft 365 Apps in Intune with an update deadline of 14 days or less.",
+        reads: p::reads::INTUNE_SETTING,
         evaluate: office_updates,
     },
     Check {
@@ -217,6 +238,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Without 'Microsoft product updates' Windows Update leaves .NET, Office MSI and other Microsoft applications unpatched.",
         remediation: "Set 'Microsoft product updates' to Allow in every Windows Update ring.",
+        reads: p::reads::INTUNE_PROFILE,
         evaluate: microsoft_update_service,
     },
     Check {
@@ -226,6 +248,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Security products are on the two-week patch list; overdue signatures miss current malware.",
         remediation: "Investigate the listed devices (offline, update source blocked, Defender disabled) and let them pull security intelligence updates.",
+        reads: &[F::ManagedDevices],
         evaluate: defender_signatures,
     },
     Check {
@@ -235,6 +258,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Patching needs a view of what is missing; Graph does not expose vulnerability scan results.",
         remediation: "Use Defender Vulnerability Management (or another scanner) and keep its reports as evidence.",
+        reads: &[],
         evaluate: |_| Outcome::manual("Vulnerability scan results are not available through Microsoft Graph; review the scanner's reports"),
     },
     // ---- Patch operating systems ------------------------------------------------------------
@@ -245,6 +269,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Maturity level one applies workstation OS patches within one month of release; an update ring without a deadline lets users postpone indefinitely.",
         remediation: "Assign a Windows Update ring with quality update deferral + deadline + grace period of 30 days or less, not paused.",
+        reads: p::reads::INTUNE_PROFILE,
         evaluate: |s| p::rings_within(s, 30),
     },
     Check {
@@ -254,6 +279,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Critical,
         rationale: "Releases out of support get no security fixes at all (Windows 10 without ESU, older Windows 11 feature updates).",
         remediation: "Upgrade or replace the listed devices; use Intune feature update policies to keep Windows on a supported release.",
+        reads: p::reads::WINDOWS_FLEET,
         evaluate: supported_windows,
     },
     Check {
@@ -263,6 +289,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Automated asset discovery underpins patching: devices nobody manages are the ones that miss updates.",
         remediation: "Enrol Entra-joined Windows devices in Intune (automatic MDM enrolment) and remove stale device records.",
+        reads: &[F::Devices],
         evaluate: devices_managed,
     },
     Check {
@@ -272,6 +299,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Maturity level three applies OS patches within two weeks (48 hours when exploited; expedite those with a quality update policy).",
         remediation: "Tighten update rings to a deferral + deadline + grace period of 14 days or less.",
+        reads: p::reads::INTUNE_PROFILE,
         evaluate: |s| p::rings_within(s, 14),
     },
     Check {
@@ -281,6 +309,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Maturity level three uses the latest or previous operating system release, which carry the newest mitigations.",
         remediation: "Deploy a feature update policy targeting the latest Windows 11 release.",
+        reads: p::reads::WINDOWS_FLEET,
         evaluate: current_windows,
     },
     // ---- Configure Microsoft Office macro settings ----------------------------------------
@@ -291,6 +320,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Macro-laden attachments and downloads are a staple initial-access technique.",
         remediation: "Enable 'Block macros from running in Office files from the Internet' for Word, Excel and PowerPoint in an Intune settings catalog policy.",
+        reads: p::reads::INTUNE_SETTING,
         evaluate: |s| p::setting_enforced(s, setting::OFFICE_BLOCK_MACROS_FROM_INTERNET, "Blocking macros in files from the internet"),
     },
     Check {
@@ -300,6 +330,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Runtime (AMSI) scanning lets Defender inspect macro behaviour that static scans miss.",
         remediation: "Set 'Macro Runtime Scan Scope' to enable for all documents in an Intune settings catalog policy.",
+        reads: p::reads::INTUNE_SETTING,
         evaluate: |s| p::setting_enforced(s, setting::OFFICE_MACRO_ANTIVIRUS_SCANNING, "Macro antivirus scanning"),
     },
     Check {
@@ -309,6 +340,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Macro security left to users gets switched off; a managed setting keeps macros disabled for those without a business need.",
         remediation: "Set 'VBA Macro Notification Settings' through Intune to 'Disable all except digitally signed macros' (or stricter) for Word, Excel, PowerPoint and Access.",
+        reads: p::reads::INTUNE_SETTING,
         evaluate: macro_notification_enforced,
     },
     Check {
@@ -318,6 +350,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Macros that call Win32 APIs can load shellcode directly; the ASR rule blocks it.",
         remediation: "Set the ASR rule 'Block Win32 API calls from Office macros' to Block in an endpoint protection profile.",
+        reads: p::reads::INTUNE_PROFILE,
         evaluate: |s| {
             p::asr_rules_blocked(s, &[("Block Win32 API calls from Office macros", |c| {
                 &c.defender_office_macro_code_allow_win32_imports_type
@@ -331,6 +364,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Maturity level three lets macros run only from trusted locations, sandboxes or trusted publishers' signatures.",
         remediation: "Set 'VBA Macro Notification Settings' to 'Disable all except digitally signed macros' and manage the trusted publisher list.",
+        reads: p::reads::INTUNE_SETTING,
         evaluate: signed_macros_only,
     },
     // ---- User application hardening ---------------------------------------------------------
@@ -341,6 +375,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "IE11 is out of support and its engine is a favourite exploit target.",
         remediation: "Enable 'Disable Internet Explorer 11 as a standalone browser' in an Intune settings catalog policy; use Edge IE mode where needed.",
+        reads: p::reads::INTUNE_SETTING,
         evaluate: |s| p::setting_enforced(s, setting::WINDOWS_DISABLE_IE11, "Disabling Internet Explorer 11"),
     },
     Check {
@@ -350,6 +385,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Browser protections users can switch off or click through do not protect; maturity level one requires that users cannot change them.",
         remediation: "Configure Microsoft Defender SmartScreen and 'Prevent bypassing SmartScreen prompts for sites' for Edge in Intune.",
+        reads: p::reads::INTUNE_SETTING,
         evaluate: edge_smartscreen,
     },
     Check {
@@ -359,6 +395,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "These three ASR rules stop the typical document-to-malware chain even when a macro or exploit runs.",
         remediation: "Set the three Office ASR rules to Block in an endpoint protection profile assigned to all Windows devices.",
+        reads: p::reads::INTUNE_PROFILE,
         evaluate: |s| {
             p::asr_rules_blocked(s, &[
                 ("Block Office applications from creating child processes", |c| &c.defender_office_apps_launch_child_process_type),
@@ -374,6 +411,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Embedded OLE packages are used to smuggle scripts and executables inside documents.",
         remediation: "Set 'Packager Prompt' to block activation of OLE packages for Word, Excel and PowerPoint through Intune.",
+        reads: p::reads::INTUNE_SETTING,
         evaluate: |s| p::setting_enforced(s, setting::OFFICE_BLOCK_OLE_PACKAGES, "Blocking OLE package activation"),
     },
     Check {
@@ -383,6 +421,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Malicious PDFs launch payloads through the reader; the ASR rule stops Adobe Reader spawning processes.",
         remediation: "Set the ASR rule 'Block Adobe Reader from creating child processes' to Block.",
+        reads: p::reads::INTUNE_PROFILE,
         evaluate: |s| {
             p::asr_rules_blocked(s, &[("Block Adobe Reader from creating child processes", |c| {
                 &c.defender_adobe_reader_launch_child_process
@@ -396,6 +435,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Script block logs record the de-obfuscated PowerShell attackers run, which is what responders need.",
         remediation: "Enable 'Turn on PowerShell Script Block Logging' in an Intune settings catalog policy and forward the events.",
+        reads: p::reads::INTUNE_SETTING,
         evaluate: |s| p::setting_enforced(s, setting::WINDOWS_POWERSHELL_SCRIPT_BLOCK_LOGGING, "PowerShell script block logging"),
     },
     Check {
@@ -405,6 +445,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Low,
         rationale: "PowerShell 2.0 bypasses logging and AMSI; .NET 3.5 brings old, weaker runtimes.",
         remediation: "Remove the optional features with a remediation script or Intune policy and verify with a detection script.",
+        reads: &[],
         evaluate: |_| Outcome::manual("Installed Windows optional features are not reported through Graph; verify with a detection script or Defender inventory"),
     },
     // ---- Regular backups --------------------------------------------------------------------
@@ -415,6 +456,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Retention and the recycle bin are not backups: ransomware and malicious deletion need restorable copies outside users' reach.",
         remediation: "Enable Microsoft 365 Backup with protection policies for Exchange, SharePoint and OneDrive, or show the third-party backup that covers them.",
+        reads: &[F::BackupRestore],
         evaluate: m365_backup,
     },
     Check {
@@ -424,6 +466,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Desktop, Documents and Pictures otherwise live only on the laptop; Known Folder Move puts them in OneDrive's versioned storage.",
         remediation: "Enable 'Silently move Windows known folders to OneDrive' in an Intune settings catalog policy.",
+        reads: p::reads::INTUNE_SETTING,
         evaluate: |s| p::setting_enforced(s, setting::ONEDRIVE_KNOWN_FOLDER_MOVE, "OneDrive Known Folder Move"),
     },
     Check {
@@ -433,6 +476,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "A backup never restored is a hope, not a control.",
         remediation: "Run and record a restoration test as part of disaster recovery exercises.",
+        reads: &[],
         evaluate: |_| Outcome::manual("Restoration tests leave no trace in Graph; review the test records"),
     },
     Check {
@@ -442,6 +486,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Attackers with admin rights delete backups before encrypting; immutable backups survive that.",
         remediation: "Use immutable backups (Microsoft 365 Backup is immutable) or a third-party service with immutability and separate admin credentials.",
+        reads: &[F::BackupRestore],
         evaluate: immutable_backup,
     },
 ];
@@ -630,9 +675,6 @@ pub(crate) fn application_control(s: &TenantSnapshot) -> Outcome {
             "AppLocker application control is enforced through an Intune endpoint protection profile",
         );
     }
-    if let Err(manual) = p::require_settings_catalog(s, "Application control") {
-        return manual;
-    }
     if wdac == Some(false) || applocker.iter().any(|m| m.starts_with("audit")) {
         return Outcome::fail("Application control is deployed in audit mode only: nothing is blocked");
     }
@@ -662,9 +704,6 @@ fn application_control_unmanaged(s: &TenantSnapshot) -> Outcome {
 
 fn office_updates(s: &TenantSnapshot) -> Outcome {
     if let Err(manual) = p::require_intune_windows(s) {
-        return manual;
-    }
-    if let Err(manual) = p::require_settings_catalog(s, "Microsoft 365 Apps updates") {
         return manual;
     }
     let auto = p::setting_on(s, setting::OFFICE_AUTOMATIC_UPDATES);
@@ -804,9 +843,6 @@ fn macro_notification_enforced(s: &TenantSnapshot) -> Outcome {
     if let Err(manual) = p::require_intune_windows(s) {
         return manual;
     }
-    if let Err(manual) = p::require_settings_catalog(s, "VBA macro notification") {
-        return manual;
-    }
     match p::setting_str(s, setting::OFFICE_VBA_MACRO_NOTIFICATION) {
         None => Outcome::fail("No assigned Intune policy sets the VBA macro notification setting: users decide"),
         Some("enableAll") => Outcome::fail("An assigned Intune policy enables all macros"),
@@ -816,9 +852,6 @@ fn macro_notification_enforced(s: &TenantSnapshot) -> Outcome {
 
 fn signed_macros_only(s: &TenantSnapshot) -> Outcome {
     if let Err(manual) = p::require_intune_windows(s) {
-        return manual;
-    }
-    if let Err(manual) = p::require_settings_catalog(s, "Macros limited to trusted publishers") {
         return manual;
     }
     match p::setting_str(s, setting::OFFICE_VBA_MACRO_NOTIFICATION) {
@@ -834,9 +867,6 @@ fn signed_macros_only(s: &TenantSnapshot) -> Outcome {
 
 fn edge_smartscreen(s: &TenantSnapshot) -> Outcome {
     if let Err(manual) = p::require_intune_windows(s) {
-        return manual;
-    }
-    if let Err(manual) = p::require_settings_catalog(s, "Edge SmartScreen") {
         return manual;
     }
     let on = p::setting_on(s, setting::EDGE_SMARTSCREEN) == Some(true);

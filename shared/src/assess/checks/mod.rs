@@ -11,7 +11,7 @@ pub(crate) mod probes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::snapshot::TenantSnapshot;
+use super::snapshot::{Field, TenantSnapshot};
 
 /// A finding's severity and a check's answer are domain types: the run stores them as they are.
 pub use crate::domain::run::{CheckStatus as Status, Severity};
@@ -133,10 +133,41 @@ impl Outcome {
     pub fn judge(ok: bool, summary: impl Into<String>) -> Self {
         Self::new(if ok { Status::Pass } else { Status::Fail }, summary)
     }
+    /// The answer of a check whose data the collector could not read (`unread`, in the order
+    /// the check declares them): manual, because nothing was seen to judge, with one sentence
+    /// naming what could not be read and why, and `details.unread` naming the fields.
+    ///
+    /// ASD calls this outcome "no visibility"; a check has no status of that name (see
+    /// docs/api-decisions.md), so the summary starts with those words.
+    pub fn no_visibility(unread: &[Field]) -> Self {
+        let (refused, uncollected): (Vec<Field>, Vec<Field>) = unread.iter().partition(|f| f.collected_from_graph());
+        let mut parts = Vec::new();
+        if !refused.is_empty() {
+            let requests = if refused.len() == 1 { "the request" } else { "the requests" };
+            parts.push(format!(
+                "{} (Microsoft Graph refused {requests}: a permission or licence is missing)",
+                in_words(&refused)
+            ));
+        }
+        if !uncollected.is_empty() {
+            parts.push(format!("{} (baref00t does not collect these yet)", in_words(&uncollected)));
+        }
+        Self::manual(format!("No visibility: baref00t could not read this tenant's {}.", parts.join(" or its ")))
+            .with_details(serde_json::json!({ "unread": unread.iter().map(|f| f.json_name()).collect::<Vec<_>>() }))
+    }
     /// Attaches structured details (e.g. the offending accounts or policies).
     pub fn with_details(mut self, details: Value) -> Self {
         self.evidence.details = Some(details);
         self
+    }
+}
+
+/// "A", "A and B", "A, B and C".
+fn in_words(fields: &[Field]) -> String {
+    let words: Vec<&str> = fields.iter().map(|f| f.in_words()).collect();
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => words.concat(),
     }
 }
 
@@ -150,6 +181,14 @@ pub struct Check {
     pub severity: Severity,
     pub rationale: &'static str,
     pub remediation: &'static str,
+    /// The snapshot fields the verdict rests on: every field `evaluate` (and the probes it
+    /// calls) reads to decide pass, fail, manual or not-applicable. Fields read only for the
+    /// wording (a principal's name, a licence named in the summary) are left out, so an unread
+    /// one costs a name, not the verdict. A test swaps each field between the demo tenants to
+    /// keep this list honest (tests/it/assess.rs).
+    #[serde(skip)]
+    pub reads: &'static [Field],
+    /// The check itself, on a snapshot whose `reads` were all read; call [`Check::run`].
     #[serde(skip)]
     pub evaluate: fn(&TenantSnapshot) -> Outcome,
 }
@@ -158,8 +197,16 @@ impl Check {
     pub fn level(&self) -> u8 {
         self.reference.level()
     }
+    /// The check's answer: "no visibility" ([`Outcome::no_visibility`]) when the collector
+    /// could not read a field it `reads`, since an empty field then says nothing about the
+    /// tenant; otherwise `evaluate`'s verdict.
     pub fn run(&self, snapshot: &TenantSnapshot) -> Outcome {
-        (self.evaluate)(snapshot)
+        let unread = snapshot.unread_among(self.reads);
+        if unread.is_empty() {
+            (self.evaluate)(snapshot)
+        } else {
+            Outcome::no_visibility(&unread)
+        }
     }
 }
 

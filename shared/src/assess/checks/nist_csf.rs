@@ -8,7 +8,7 @@ use serde_json::json;
 use super::essential_eight as e8;
 use super::probes::{self as p, judged, Risk};
 use super::{Check, Outcome, Reference, Severity};
-use crate::assess::snapshot::{ids, TenantSnapshot, WINDOWS_COMPLIANCE_POLICY};
+use crate::assess::snapshot::{ids, Field as F, TenantSnapshot, WINDOWS_COMPLIANCE_POLICY};
 
 const fn csf(subcategory: &'static str, tier: u8) -> Reference {
     Reference::NistCsf { subcategory, tier }
@@ -28,6 +28,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Low,
         rationale: "Microsoft sends security and compliance notices to these addresses; without them nobody is accountable for acting on them.",
         remediation: "Set the technical and security/compliance notification contacts on the organisation (Entra admin center, Properties).",
+        reads: &[F::Organization],
         evaluate: contacts,
     },
     Check {
@@ -37,6 +38,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Policy is the basis for every control below; it lives in documents, not in the tenant.",
         remediation: "Write, approve and publish an information security policy and review it yearly.",
+        reads: &[],
         evaluate: |_| Outcome::manual("Policies are documents; review the organisation's approved security policy"),
     },
     Check {
@@ -46,6 +48,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Letting any user consent to any app hands data to suppliers nobody vetted (illicit consent grants).",
         remediation: "Allow user consent only for verified publishers' low-impact permissions (or not at all) and enable the admin consent workflow.",
+        reads: &[F::AuthorizationPolicy],
         evaluate: app_consent,
     },
     Check {
@@ -55,6 +58,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Secure Score is the tenant's own measure of control coverage; below half, risk management is not keeping up.",
         remediation: "Work through the Secure Score recommendations and review the score monthly.",
+        reads: &[F::SecureScores],
         evaluate: |s| p::secure_score_at_least(s, 50.0),
     },
     Check {
@@ -64,6 +68,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Low,
         rationale: "An adaptive organisation keeps its posture near the maximum and explains the remaining gaps.",
         remediation: "Close or formally accept the remaining Secure Score recommendations.",
+        reads: &[F::SecureScores],
         evaluate: |s| p::secure_score_at_least(s, 80.0),
     },
     // ---- Identify ---------------------------------------------------------------------------
@@ -74,6 +79,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "An inventory of hardware is the basis for patching and protection; unmanaged devices are unknown devices.",
         remediation: "Enrol Windows devices in Intune and clean up stale device records.",
+        reads: &[F::Devices],
         evaluate: e8::devices_managed,
     },
     Check {
@@ -83,6 +89,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Assets are managed through their life cycle: releases out of support get no fixes.",
         remediation: "Upgrade or replace devices on unsupported releases.",
+        reads: p::reads::WINDOWS_FLEET,
         evaluate: e8::supported_windows,
     },
     // ---- Protect ----------------------------------------------------------------------------
@@ -93,6 +100,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Critical,
         rationale: "Users must be authenticated with more than a password, which is phished, guessed or reused.",
         remediation: "Require MFA for All users and All cloud apps in Conditional Access (or enable security defaults).",
+        reads: p::reads::MFA_POLICY,
         evaluate: |s| judged(p::mfa_for_all_users(s)),
     },
     Check {
@@ -102,6 +110,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Legacy protocols authenticate with a password only and bypass MFA.",
         remediation: "Block 'Exchange ActiveSync' and 'Other clients' for All users in Conditional Access.",
+        reads: p::reads::MFA_POLICY,
         evaluate: |s| judged(p::legacy_auth_blocked(s)),
     },
     Check {
@@ -111,6 +120,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Least privilege: tenant-wide admin rights for a handful of people, but never a single point of failure.",
         remediation: "Keep between two and four Global Administrators (including emergency access accounts); use narrower roles for the rest.",
+        reads: p::reads::ROLES,
         evaluate: global_admins_two_to_four,
     },
     Check {
@@ -120,6 +130,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Identities are managed through their life cycle; accounts nobody uses are unmonitored entry points.",
         remediation: "Disable enabled member accounts without a sign-in for 90 days and run access reviews.",
+        reads: &[F::Users],
         evaluate: stale_accounts,
     },
     Check {
@@ -129,6 +140,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "A lost laptop without BitLocker is a data breach.",
         remediation: "Require BitLocker in a Windows compliance policy and deploy a disk encryption policy.",
+        reads: &[F::ManagedDevices],
         evaluate: devices_encrypted,
     },
     Check {
@@ -138,6 +150,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Software is maintained commensurate with risk: an update ring with a deadline makes patching happen.",
         remediation: "Assign an update ring with quality deferral + deadline + grace of 30 days or less.",
+        reads: p::reads::INTUNE_PROFILE,
         evaluate: |s| p::rings_within(s, 30),
     },
     Check {
@@ -147,6 +160,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Configuration management needs a baseline devices are measured against, and Conditional Access needs a compliance verdict.",
         remediation: "Assign a Windows compliance policy requiring BitLocker, Secure Boot, firewall and Defender, and mark devices without a policy as not compliant.",
+        reads: &[F::ManagedDevices, F::DeviceCompliancePolicies, F::DeviceManagementSettings],
         evaluate: compliance_policy,
     },
     Check {
@@ -156,6 +170,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Anonymous links are forwarded, indexed and never expire: data at rest leaves without authentication.",
         remediation: "Set SharePoint external sharing to 'New and existing guests' or stricter.",
+        reads: &[F::SharepointSettings],
         evaluate: no_anyone_links,
     },
     Check {
@@ -165,6 +180,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Backups of data are created, protected and maintained so they can be restored after ransomware or deletion.",
         remediation: "Enable Microsoft 365 Backup for Exchange, SharePoint and OneDrive, or document the third-party backup.",
+        reads: &[F::BackupRestore],
         evaluate: e8::m365_backup,
     },
     Check {
@@ -174,6 +190,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Repeatable protection of privileged access withstands adversary-in-the-middle phishing.",
         remediation: "Require the 'Phishing-resistant MFA' authentication strength for administrator roles.",
+        reads: p::reads::CONDITIONAL_ACCESS,
         evaluate: |s| judged(p::phishing_resistant_for_admins(s)),
     },
     Check {
@@ -183,6 +200,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Least privilege in time as well as scope: standing admin rights are always exposed.",
         remediation: "Make privileged role assignments eligible in PIM; keep only the emergency access accounts permanent.",
+        reads: p::reads::ROLES,
         evaluate: e8::just_in_time,
     },
     Check {
@@ -192,6 +210,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Installation and execution of unauthorised software are prevented.",
         remediation: "Enforce App Control for Business or AppLocker through Intune.",
+        reads: &[F::ManagedDevices, F::ConfigurationPolicies, F::DeviceConfigurations],
         evaluate: e8::application_control,
     },
     Check {
@@ -201,6 +220,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "An adaptive organisation removes phishable factors for everyone.",
         remediation: "Require the 'Phishing-resistant MFA' authentication strength for All users.",
+        reads: p::reads::CONDITIONAL_ACCESS,
         evaluate: |s| judged(p::phishing_resistant_for_all(s)),
     },
     // ---- Detect -----------------------------------------------------------------------------
@@ -211,6 +231,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Personnel activity is monitored only if it is recorded; the unified audit log is Microsoft 365's record.",
         remediation: "Turn on auditing in Microsoft Purview.",
+        reads: &[F::AdminAuditLogConfig],
         evaluate: e8::unified_audit_log,
     },
     Check {
@@ -220,6 +241,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Correlating events needs history; Entra ID Free keeps 7 days of sign-ins.",
         remediation: "License Entra ID P1 and export sign-in logs to a SIEM for longer retention.",
+        reads: &[F::SubscribedSkus],
         evaluate: e8::sign_in_logs,
     },
     Check {
@@ -229,6 +251,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Endpoints and their runtime are monitored for malicious code.",
         remediation: "Enforce real-time protection and investigate devices with overdue security intelligence.",
+        reads: &[F::ManagedDevices],
         evaluate: realtime_protection,
     },
     Check {
@@ -238,6 +261,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Adverse events are analysed and acted on automatically: Identity Protection's risk detections should challenge or block.",
         remediation: "Create Conditional Access policies for high user risk (secure password change) and high sign-in risk (MFA).",
+        reads: p::reads::CONDITIONAL_ACCESS,
         evaluate: risk_policies,
     },
     // ---- Respond ----------------------------------------------------------------------------
@@ -248,6 +272,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "The plan is executed with third parties once an incident is declared; it is a document and a practice, not a setting.",
         remediation: "Maintain an incident response plan with Microsoft 365 playbooks and exercise it yearly.",
+        reads: &[],
         evaluate: |_| Outcome::manual("Incident response plans are documents; review the plan and its last exercise"),
     },
     Check {
@@ -257,6 +282,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "A user Identity Protection flags at high risk is a probable compromise that has not been contained.",
         remediation: "Investigate the listed users, reset credentials and revoke sessions, then remediate or dismiss the risk.",
+        reads: &[F::RiskyUsers],
         evaluate: risky_users,
     },
     Check {
@@ -266,6 +292,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Incident reports are triaged and validated; a high alert left 'new' for a week was never looked at.",
         remediation: "Assign an owner to Defender XDR alerts and triage high-severity ones within a day.",
+        reads: &[F::Alerts],
         evaluate: alert_triage,
     },
     // ---- Recover ----------------------------------------------------------------------------
@@ -276,6 +303,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "The integrity of backups is verified before restoring; immutable restore points cannot have been tampered with.",
         remediation: "Use Microsoft 365 Backup or an immutable third-party backup.",
+        reads: &[F::BackupRestore],
         evaluate: e8::immutable_backup,
     },
     Check {
@@ -285,6 +313,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Recovery is a practised process; Graph shows no trace of it.",
         remediation: "Document recovery procedures for Microsoft 365 data and test a restore at least yearly.",
+        reads: &[],
         evaluate: |_| Outcome::manual("Recovery plans and tests are not visible in Graph; review the plan and test records"),
     },
 ];

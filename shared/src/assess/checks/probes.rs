@@ -16,6 +16,29 @@ use crate::domain::time::Timestamp;
 
 const DAY: i64 = 86_400;
 
+/// What the probes below read, for the `reads` of the checks built on them.
+pub mod reads {
+    use crate::assess::snapshot::Field;
+
+    /// [`super::mfa_for_all_users`], [`super::mfa_for_admins`], [`super::legacy_auth_blocked`]:
+    /// security defaults, else Conditional Access.
+    pub const MFA_POLICY: &[Field] =
+        &[Field::IdentitySecurityDefaultsEnforcementPolicy, Field::ConditionalAccessPolicies];
+    /// The probes on Conditional Access alone (phishing-resistant strength, risk policies).
+    pub const CONDITIONAL_ACCESS: &[Field] = &[Field::ConditionalAccessPolicies];
+    /// [`super::role_holders`]: active and eligible assignments.
+    pub const ROLES: &[Field] = &[Field::RoleAssignments, Field::RoleEligibilitySchedules];
+    /// [`super::privileged_users`]: the role holders' user objects.
+    pub const ADMIN_ACCOUNTS: &[Field] = &[Field::Users, Field::RoleAssignments, Field::RoleEligibilitySchedules];
+    /// [`super::setting_enforced`] and the other settings-catalog checks on Intune Windows devices.
+    pub const INTUNE_SETTING: &[Field] = &[Field::ManagedDevices, Field::ConfigurationPolicies];
+    /// [`super::asr_rules_blocked`], [`super::rings_within`] and the other checks on assigned
+    /// device configuration profiles for Intune Windows devices.
+    pub const INTUNE_PROFILE: &[Field] = &[Field::ManagedDevices, Field::DeviceConfigurations];
+    /// [`super::windows_fleet`]: Intune's Windows devices, else Entra ID's.
+    pub const WINDOWS_FLEET: &[Field] = &[Field::ManagedDevices, Field::Devices];
+}
+
 /// How many accounts or groups a policy "for all users" may leave out: the two emergency
 /// access (break-glass) accounts Microsoft recommends excluding, and nothing more.
 pub const MAX_EMERGENCY_EXCLUSIONS: usize = 2;
@@ -435,16 +458,6 @@ pub fn asr_rules_blocked(s: &TenantSnapshot, rules: &[(&str, AsrRule)]) -> Outco
     }
 }
 
-/// Settings-catalog values are only evidence when the collector read the catalog: an absent
-/// setting in an unread catalog proves nothing, so the check is left to a person.
-pub fn require_settings_catalog(s: &TenantSnapshot, what: &str) -> Result<(), Outcome> {
-    if s.unread.iter().any(|u| u == "configurationPolicies") {
-        Err(Outcome::manual(format!("{what}: the Intune settings catalog could not be read; check it in Intune")))
-    } else {
-        Ok(())
-    }
-}
-
 /// The values a named setting has across assigned settings-catalog policies.
 fn setting_values<'a>(s: &'a TenantSnapshot, name: &'a str) -> impl Iterator<Item = &'a Value> {
     s.configuration_policies
@@ -476,9 +489,6 @@ pub fn setting_u64(s: &TenantSnapshot, name: &str) -> Option<u64> {
 /// Judges a boolean settings-catalog setting on Intune-managed Windows devices.
 pub fn setting_enforced(s: &TenantSnapshot, name: &str, what: &str) -> Outcome {
     if let Err(manual) = require_intune_windows(s) {
-        return manual;
-    }
-    if let Err(manual) = require_settings_catalog(s, what) {
         return manual;
     }
     match setting_on(s, name) {
