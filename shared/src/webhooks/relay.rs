@@ -33,7 +33,8 @@ pub trait WebhookQueue: Send + Sync {
 }
 
 /// A delivery whose next attempt is this late is assumed lost (a process died between
-/// recording an attempt and queuing the next) and is queued again.
+/// recording an attempt and queuing the next) and is queued again: the default of
+/// `Config::webhook_lost_after_secs`.
 pub const LOST_AFTER_SECS: i64 = 2 * MAX_QUEUE_DELAY_SECS;
 
 pub struct Relay {
@@ -41,6 +42,9 @@ pub struct Relay {
     pub queue: Arc<dyn WebhookQueue>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<IdGen>,
+    /// How overdue, in seconds, a pending delivery's next attempt must be for the sweep to
+    /// queue it again (`Config::webhook_lost_after_secs`).
+    pub lost_after_secs: i64,
 }
 
 /// Who receives an event: its account, and a partner's distributor for `assessment.*` and
@@ -112,10 +116,11 @@ impl Relay {
         Ok(())
     }
 
-    /// Queues again the pending deliveries whose next attempt is long overdue.
+    /// Queues again the pending deliveries whose next attempt is over `lost_after_secs`
+    /// overdue.
     pub async fn sweep(&self, batch: usize) -> Result<usize, RelayError> {
         let now = self.clock.now();
-        let lost = self.store.due_deliveries(now - LOST_AFTER_SECS, batch).await?;
+        let lost = self.store.due_deliveries(now - self.lost_after_secs, batch).await?;
         for d in &lost {
             let message = WebhookMessage::next_attempt(d, now, false);
             self.queue.send_webhook(&message, 0).await?;
