@@ -5,11 +5,16 @@ Usage: python moto-server.py PORT_FILE [PORT]
 It binds 127.0.0.1:PORT (default 0: any free port), writes the port it got to PORT_FILE, and
 serves until killed.
 
-Unlike `moto_server`, it handles one request at a time. moto's backends keep no locks, so
-under its threaded server two requests can interleave inside one operation (a
-TransactWriteItems that fails restores a copy of the whole table, undoing writes that other
+Unlike `moto_server`, it handles one DynamoDB request at a time. moto's DynamoDB backend
+keeps no locks, so under its threaded server two requests can interleave inside one operation
+(a TransactWriteItems that fails restores a copy of the whole table, undoing writes that other
 threads made meanwhile). DynamoDB makes every request atomic; serving them one at a time is
 the faithful model of that, and what the store's concurrency tests need.
+
+Other services (SQS, Secrets Manager) are served concurrently, as by moto's own server: an SQS
+long poll (ReceiveMessage with WaitTimeSeconds, as the dev server's workers make) waits
+inside moto, and under the one lock it held every other request for its whole wait (a dev
+server with two polling workers answered in seconds).
 """
 
 import os
@@ -30,6 +35,9 @@ def main() -> None:
     lock = threading.Lock()
 
     def serialized(environ, start_response):
+        # DynamoDB's JSON protocol names the operation in X-Amz-Target (DynamoDB_20120810.…).
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            return [b"".join(app(environ, start_response))]
         with lock:
             # Produce the whole body inside the lock.
             return [b"".join(app(environ, start_response))]

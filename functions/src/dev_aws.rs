@@ -17,7 +17,7 @@ use shared::webhooks::dispatcher::Dispatcher;
 use shared::webhooks::WebhookMessage;
 use shared::App;
 
-use crate::dev_server::{bootstrap, DevAccounts, RUNS_VISIBILITY_SECS, RUN_MAX_ATTEMPTS, WEBHOOKS_VISIBILITY_SECS};
+use crate::dev_server::{bootstrap, DevAccounts, WEBHOOKS_VISIBILITY_SECS};
 use crate::lambda::{self, AwsApp, AwsSettings};
 
 fn env(name: &str) -> Option<String> {
@@ -37,23 +37,37 @@ pub struct ResourceNames {
 }
 
 impl ResourceNames {
-    /// `TABLE_NAME`, `RUNS_QUEUE_URL`, `WEBHOOKS_QUEUE_URL`, `SECRET_ID`, with `baref00t-dev`
-    /// defaults for what is not set.
-    pub fn from_env() -> Self {
+    /// `TABLE_NAME`, `RUNS_QUEUE_URL`, `WEBHOOKS_QUEUE_URL`, `SECRET_ID` through `var` (an
+    /// empty value counts as unset), with defaults for what is not set: the table
+    /// `baref00t-dev`, queues named after the table (`<table>-runs`, `<table>-webhooks`, so
+    /// each table has its own), the secret `baref00t/dev`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |name: &str| var(name).filter(|v| !v.is_empty());
+        let table = var("TABLE_NAME").unwrap_or_else(|| "baref00t-dev".into());
         Self {
-            table: env("TABLE_NAME").unwrap_or_else(|| "baref00t-dev".into()),
-            runs_queue_url: env("RUNS_QUEUE_URL"),
-            runs_queue_name: "baref00t-dev-runs".into(),
-            webhooks_queue_url: env("WEBHOOKS_QUEUE_URL"),
-            webhooks_queue_name: "baref00t-dev-webhooks".into(),
-            secret_id: env("SECRET_ID").unwrap_or_else(|| "baref00t/dev".into()),
+            runs_queue_url: var("RUNS_QUEUE_URL"),
+            runs_queue_name: format!("{table}-runs"),
+            webhooks_queue_url: var("WEBHOOKS_QUEUE_URL"),
+            webhooks_queue_name: format!("{table}-webhooks"),
+            secret_id: var("SECRET_ID").unwrap_or_else(|| "baref00t/dev".into()),
+            table,
         }
+    }
+
+    /// [`ResourceNames::from_vars`] on the process environment.
+    pub fn from_env() -> Self {
+        Self::from_vars(env)
     }
 }
 
 /// Creates whatever is missing — the table (with GSI1 and TTL), the two queues and the secret
-/// — and answers where they are.
-pub async fn create_resources(sdk: &SdkConfig, names: &ResourceNames) -> Result<AwsSettings, String> {
+/// — and answers where they are. The runs queue's visibility timeout is `runs_visibility_secs`
+/// (the runner's lease, `Config::runs_visibility_secs`).
+pub async fn create_resources(
+    sdk: &SdkConfig,
+    names: &ResourceNames,
+    runs_visibility_secs: i64,
+) -> Result<AwsSettings, String> {
     DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(sdk), &names.table).await.map_err(|e| e.to_string())?;
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let queue = |url: &Option<String>, name: &str, visibility: i64| {
@@ -65,7 +79,7 @@ pub async fn create_resources(sdk: &SdkConfig, names: &ResourceNames) -> Result<
             }
         }
     };
-    let runs_queue_url = queue(&names.runs_queue_url, &names.runs_queue_name, RUNS_VISIBILITY_SECS).await?;
+    let runs_queue_url = queue(&names.runs_queue_url, &names.runs_queue_name, runs_visibility_secs).await?;
     let webhooks_queue_url =
         queue(&names.webhooks_queue_url, &names.webhooks_queue_name, WEBHOOKS_VISIBILITY_SECS).await?;
     let created = aws_secrets::create_if_missing(&aws_sdk_secretsmanager::Client::new(sdk), &names.secret_id)
@@ -181,7 +195,7 @@ pub async fn start_with(
     partner_key: Option<String>,
 ) -> Result<(AwsApp, DevAccounts), String> {
     let settings = match create {
-        Some(names) => create_resources(sdk, names).await?,
+        Some(names) => create_resources(sdk, names, config.runs_visibility_secs).await?,
         None => AwsSettings::from_env()?,
     };
     let aws = lambda::build(sdk, &settings, config).await?;
@@ -196,7 +210,8 @@ pub async fn start(config: shared::config::Config, create: bool) -> Result<(AwsA
     start_with(&sdk, config, names.as_ref(), env("DEV_DISTRIBUTOR_KEY"), env("DEV_PARTNER_KEY")).await
 }
 
-/// The runner the dev server uses on AWS: as the Lambda worker, with the dev lease and tries.
+/// The runner the dev server uses on AWS: as the Lambda worker, with the config's lease and
+/// tries.
 pub fn runner(aws: &AwsApp) -> Runner {
-    aws.service.runner(RUN_MAX_ATTEMPTS, RUNS_VISIBILITY_SECS)
+    aws.service.runner()
 }

@@ -25,9 +25,6 @@ use shared::webhooks::relay::Relay;
 use shared::webhooks::WebhookMessage;
 use shared::App;
 
-/// How long a received run stays invisible to other receivers (SQS's visibility timeout).
-pub const RUNS_VISIBILITY_SECS: i64 = 120;
-
 /// The service on the embedded store and in-process queues; the concrete queues are kept for
 /// the consumers.
 pub struct Embedded {
@@ -48,7 +45,8 @@ pub fn embedded(config: Config, clock: Arc<dyn Clock>) -> Embedded {
 
 /// As [`embedded`], on another store (tests run the whole pipeline on DynamoDB this way).
 pub fn embedded_on(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>) -> Embedded {
-    let runs = Arc::new(MemoryQueue::new(clock.clone(), RUNS_VISIBILITY_SECS));
+    // A received run stays invisible as long as an attempt holds it (SQS's visibility timeout).
+    let runs = Arc::new(MemoryQueue::new(clock.clone(), config.runs_visibility_secs));
     let webhooks = Arc::new(MemoryQueue::new(clock.clone(), WEBHOOKS_VISIBILITY_SECS));
     let service = Service::new(Parts {
         config,
@@ -64,19 +62,29 @@ pub fn embedded_on(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>)
     Embedded { app: service.app.clone(), service, runs, webhooks }
 }
 
+/// How often the dev server looks for work that a threshold of `threshold_secs` marks as
+/// lost (runs left queued, deliveries whose retry was lost): every minute, or every half
+/// threshold when that is shorter (at least every second), so a short threshold set for a
+/// test is acted on soon after it passes. On AWS the relay's 5-minute schedule does it.
+pub fn sweep_every(threshold_secs: i64) -> Duration {
+    Duration::from_secs((threshold_secs / 2).clamp(1, 60) as u64)
+}
+
 /// Moves events from the outbox to deliveries as they come (the embedded store's stand-in
-/// for the table's stream), and now and then re-queues deliveries whose retry was lost.
+/// for the table's stream), and now and then ([`sweep_every`] the relay's `lost_after_secs`)
+/// re-queues deliveries whose retry was lost.
 pub async fn run_relay(relay: Relay, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
-    let mut ticks = 0u64;
+    let every = sweep_every(relay.lost_after_secs);
+    let mut last_sweep = tokio::time::Instant::now();
     loop {
         match relay.drain(100).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "relay failed; will try again"),
         }
-        ticks += 1;
-        if ticks.is_multiple_of(300) {
+        if last_sweep.elapsed() >= every {
+            last_sweep = tokio::time::Instant::now();
             if let Err(e) = relay.sweep(100).await {
                 tracing::error!(error = %e, "sweep failed; will try again");
             }
@@ -88,13 +96,10 @@ pub async fn run_relay(relay: Relay, shutdown: impl Future<Output = ()>) {
     }
 }
 
-/// How many deliveries may try a run before it is failed (below SQS's maxReceiveCount).
-pub const RUN_MAX_ATTEMPTS: u32 = 3;
-
 impl Embedded {
-    /// The runner as the dev server runs it: the demo tenants, the dev lease and tries.
+    /// The runner as the dev server runs it: the demo tenants, the config's lease and tries.
     pub fn runner(&self) -> Runner {
-        self.service.runner(RUN_MAX_ATTEMPTS, RUNS_VISIBILITY_SECS)
+        self.service.runner()
     }
 }
 
@@ -193,16 +198,17 @@ pub async fn serve(
     }
 }
 
-/// Every minute, re-sends the messages of runs left queued too long (on AWS the relay
-/// function does it on its schedule).
+/// Re-sends the messages of runs queued longer than the config's `run_stale_after_secs`,
+/// looking [`sweep_every`] that threshold (on AWS the relay function does it on its schedule).
 pub async fn run_stale_sweeper(app: Arc<App>, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
+    let stale_after = app.config.run_stale_after_secs;
     loop {
         tokio::select! {
             () = &mut shutdown => return,
-            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+            () = tokio::time::sleep(sweep_every(stale_after)) => {}
         }
-        if let Err(e) = requeue_stale_runs(app.store.as_ref(), app.runs.as_ref(), app.now(), 100).await {
+        if let Err(e) = requeue_stale_runs(app.store.as_ref(), app.runs.as_ref(), app.now(), stale_after, 100).await {
             tracing::error!(error = %e, "stale-run sweep failed; will try again");
         }
     }

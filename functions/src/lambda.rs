@@ -288,24 +288,21 @@ impl RelayTick {
 }
 
 /// One relay invocation (the table's stream or the 5-minute schedule woke it). Each step has
-/// its own bound and runs whatever the others did, cheapest first: runs whose message was lost
-/// are re-sent (100 at most), lost webhook retries re-queued (100), then the outbox drained.
-/// So a long drain, or one event that keeps failing, never holds back the other two.
-pub async fn relay_tick(relay: &Relay, runs: &dyn RunStore, queue: &dyn RunQueue, now: Timestamp) -> RelayTick {
-    let runs_resent = shared::runner::requeue_stale_runs(runs, queue, now, 100).await;
+/// its own bound and runs whatever the others did, cheapest first: runs queued more than
+/// `stale_after_secs` (their message was lost) are re-sent (100 at most), lost webhook retries
+/// re-queued (100), then the outbox drained. So a long drain, or one event that keeps failing,
+/// never holds back the other two.
+pub async fn relay_tick(
+    relay: &Relay,
+    runs: &dyn RunStore,
+    queue: &dyn RunQueue,
+    now: Timestamp,
+    stale_after_secs: i64,
+) -> RelayTick {
+    let runs_resent = shared::runner::requeue_stale_runs(runs, queue, now, stale_after_secs, 100).await;
     let requeued = relay.sweep(100).await.map_err(|e| e.to_string());
     let events = drain(relay).await.map_err(|e| e.to_string());
     RelayTick { runs_resent, requeued, events }
-}
-
-/// How long a run's attempt holds it: the runs queue's visibility timeout (the template sets
-/// it and passes it in `RUNS_VISIBILITY_SECS`).
-fn lease_secs() -> i64 {
-    std::env::var("RUNS_VISIBILITY_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(900)
-}
-
-fn max_attempts() -> u32 {
-    std::env::var("RUN_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()).unwrap_or(3)
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -322,7 +319,7 @@ pub async fn main() -> Result<(), Error> {
     match handler {
         Handler::Route(route) => lambda_http::run(shared::api::route_router(aws.app.clone(), route)).await,
         Handler::RunsWorker => {
-            let runner = Arc::new(aws.service.runner(max_attempts(), lease_secs()));
+            let runner = Arc::new(aws.service.runner());
             let queue = aws.runs.clone();
             lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
                 let (runner, queue) = (runner.clone(), queue.clone());
@@ -345,7 +342,8 @@ pub async fn main() -> Result<(), Error> {
             lambda_runtime::run(lambda_runtime::service_fn(move |_event: LambdaEvent<serde_json::Value>| {
                 let (relay, app, runs) = (relay.clone(), app.clone(), runs.clone());
                 async move {
-                    let tick = relay_tick(&relay, app.store.as_ref(), runs.as_ref(), app.now()).await;
+                    let stale_after = app.config.run_stale_after_secs;
+                    let tick = relay_tick(&relay, app.store.as_ref(), runs.as_ref(), app.now(), stale_after).await;
                     if tick.failed() {
                         tracing::error!(tick = %tick.to_json(), "a relay step failed");
                         return Err::<serde_json::Value, Error>(format!("relay: {}", tick.to_json()).into());

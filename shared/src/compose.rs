@@ -79,16 +79,16 @@ impl Service {
     }
 
     /// The runs queue's consumer, reading tenants as the service was built to (the Graph
-    /// client is made here, so a function that runs no assessment never builds one).
-    /// `max_attempts` deliveries may try a run (keep it below the queue's maxReceiveCount);
-    /// `lease_secs` is the queue's visibility timeout.
-    pub fn runner(&self, max_attempts: u32, lease_secs: i64) -> Runner {
+    /// client is made here, so a function that runs no assessment never builds one), with the
+    /// config's tries (`run_max_attempts`) and lease (`runs_visibility_secs`).
+    pub fn runner(&self) -> Runner {
         let collector = self.tenants.collector(self.app.clock.clone());
-        self.runner_with(Arc::new(EngineAssessor::new(collector)), max_attempts, lease_secs)
+        self.runner_with(Arc::new(EngineAssessor::new(collector)), self.app.config.run_max_attempts)
     }
 
-    /// The runner with another assessor (tests inject failing or slow ones).
-    pub fn runner_with(&self, assessor: Arc<dyn Assessor>, max_attempts: u32, lease_secs: i64) -> Runner {
+    /// The runner with another assessor and `max_attempts` (tests inject failing or slow
+    /// ones); the lease is the config's.
+    pub fn runner_with(&self, assessor: Arc<dyn Assessor>, max_attempts: u32) -> Runner {
         let app = &self.app;
         Runner {
             store: app.store.clone(),
@@ -96,7 +96,11 @@ impl Service {
             clock: app.clock.clone(),
             ids: app.ids.clone(),
             secrets: app.secrets.clone(),
-            settings: RunnerSettings { max_attempts, lease_secs, public_base_url: app.config.public_base_url.clone() },
+            settings: RunnerSettings {
+                max_attempts,
+                lease_secs: app.config.runs_visibility_secs,
+                public_base_url: app.config.public_base_url.clone(),
+            },
         }
     }
 
@@ -117,7 +121,13 @@ impl Service {
     /// Moves events from the outbox to webhook deliveries on the webhooks queue.
     pub fn relay(&self) -> Relay {
         let app = &self.app;
-        Relay { store: app.store.clone(), queue: app.webhooks.clone(), clock: app.clock.clone(), ids: app.ids.clone() }
+        Relay {
+            store: app.store.clone(),
+            queue: app.webhooks.clone(),
+            clock: app.clock.clone(),
+            ids: app.ids.clone(),
+            lost_after_secs: app.config.webhook_lost_after_secs,
+        }
     }
 
     /// The monthly usage report (closes the previous month into snapshots).

@@ -32,7 +32,25 @@ pub struct Config {
     /// Where tenant consent is granted (`CONSENT_AUTHORITY`, without a trailing slash); `None`
     /// is the runtime's default: Microsoft's on AWS, the dev server's own stand-in in it.
     pub consent_authority: Option<String>,
+    /// How long one attempt holds a run, in seconds: the runs queue's visibility timeout
+    /// (`RUNS_VISIBILITY_SECS`; the template sets both to 720).
+    pub runs_visibility_secs: i64,
+    /// Deliveries of a run message that may try the run; the next one fails it
+    /// (`RUN_MAX_ATTEMPTS`; keep it below the queue's `maxReceiveCount`).
+    pub run_max_attempts: u32,
+    /// A run queued this long, in seconds, is assumed to have lost its message and is sent
+    /// again (`RUN_STALE_AFTER_SECS`).
+    pub run_stale_after_secs: i64,
+    /// A pending delivery whose next attempt is this overdue, in seconds, is assumed lost and
+    /// queued again by the sweep (`WEBHOOK_LOST_AFTER_SECS`).
+    pub webhook_lost_after_secs: i64,
+    /// How long, in seconds, a claimed `Idempotency-Key` stays locked when its request never
+    /// finishes (the process died): retries answer 409 meanwhile (`IDEMPOTENCY_LEASE_SECS`).
+    pub idempotency_lease_secs: i64,
 }
+
+/// SQS's longest visibility timeout (12 hours), the bound of `RUNS_VISIBILITY_SECS`.
+pub const MAX_VISIBILITY_SECS: u32 = 43_200;
 
 impl Default for Config {
     fn default() -> Self {
@@ -48,30 +66,52 @@ impl Default for Config {
             webhook_timeout_ms: 10_000,
             webhook_max_endpoints: 20,
             consent_authority: None,
+            runs_visibility_secs: 120,
+            run_max_attempts: 3,
+            run_stale_after_secs: crate::runner::STALE_QUEUED_SECS,
+            webhook_lost_after_secs: crate::webhooks::relay::LOST_AFTER_SECS,
+            idempotency_lease_secs: 60,
         }
     }
 }
 
 impl Config {
-    /// Reads `RATE_LIMIT_PARTNER_PER_MIN` and `RATE_LIMIT_DISTRIBUTOR_PER_MIN` (whole numbers
-    /// above 0), `WEBHOOK_RETRY_SCHEDULE`, `WEBHOOK_ALLOW_PRIVATE_TARGETS` (`true`/`false`/`1`/`0`),
+    /// Reads `RATE_LIMIT_PARTNER_PER_MIN`, `RATE_LIMIT_DISTRIBUTOR_PER_MIN`, `RUN_MAX_ATTEMPTS`,
+    /// `RUN_STALE_AFTER_SECS`, `WEBHOOK_LOST_AFTER_SECS` and `IDEMPOTENCY_LEASE_SECS` (whole
+    /// numbers above 0), `RUNS_VISIBILITY_SECS` (1 to 43200, SQS's range),
+    /// `WEBHOOK_RETRY_SCHEDULE`, `WEBHOOK_ALLOW_PRIVATE_TARGETS` (`true`/`false`/`1`/`0`),
     /// `PUBLIC_BASE_URL` and `CONSENT_AUTHORITY` (http or https; a trailing slash is dropped) and `CATALOG_JSON` through
     /// `var`, falling back to the contract's defaults; the fields marked fixed keep their
     /// defaults. `ConfigError::Invalid` names the first variable that does not parse.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut c = Self::default();
-        let positive = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+        let up_to = |name: &'static str, default: u32, max: u32| -> Result<u32, ConfigError> {
             match var(name) {
                 None => Ok(default),
-                Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
+                Some(v) => v.trim().parse::<u32>().ok().filter(|n| (1..=max).contains(n)).ok_or(ConfigError::Invalid {
                     name,
-                    reason: format!("expected a whole number above 0, got {v:?}"),
+                    reason: if max == u32::MAX {
+                        format!("expected a whole number above 0, got {v:?}")
+                    } else {
+                        format!("expected a whole number from 1 to {max}, got {v:?}")
+                    },
                 }),
             }
+        };
+        let positive = |name: &'static str, default: u32| up_to(name, default, u32::MAX);
+        // Seconds: kept as i64 (timestamps are), read as a positive u32.
+        let seconds = |name: &'static str, default: i64| {
+            positive(name, u32::try_from(default).unwrap_or(u32::MAX)).map(i64::from)
         };
         c.rate_limit_partner_per_min = positive("RATE_LIMIT_PARTNER_PER_MIN", c.rate_limit_partner_per_min)?;
         c.rate_limit_distributor_per_min =
             positive("RATE_LIMIT_DISTRIBUTOR_PER_MIN", c.rate_limit_distributor_per_min)?;
+        c.runs_visibility_secs =
+            up_to("RUNS_VISIBILITY_SECS", c.runs_visibility_secs as u32, MAX_VISIBILITY_SECS).map(i64::from)?;
+        c.run_max_attempts = positive("RUN_MAX_ATTEMPTS", c.run_max_attempts)?;
+        c.run_stale_after_secs = seconds("RUN_STALE_AFTER_SECS", c.run_stale_after_secs)?;
+        c.webhook_lost_after_secs = seconds("WEBHOOK_LOST_AFTER_SECS", c.webhook_lost_after_secs)?;
+        c.idempotency_lease_secs = seconds("IDEMPOTENCY_LEASE_SECS", c.idempotency_lease_secs)?;
         if let Some(raw) = var("WEBHOOK_RETRY_SCHEDULE") {
             c.webhook_retry_schedule = crate::webhooks::schedule::parse(&raw)
                 .map_err(|reason| ConfigError::Invalid { name: "WEBHOOK_RETRY_SCHEDULE", reason })?;

@@ -54,20 +54,22 @@ pub trait Assessor: Send + Sync {
 /// A run's error code when the tenant may not be read (contract, "Tenant consent").
 pub const CONSENT_REQUIRED: &str = "CONSENT_REQUIRED";
 
-/// How long a run may wait queued before its message is assumed lost and sent again. Well
-/// past a normal wait in the queue; a resend of a message that was only slow is dropped by
-/// the claim.
+/// How long a run may wait queued before its message is assumed lost and sent again, by
+/// default (`Config::run_stale_after_secs`). Well past a normal wait in the queue; a resend of
+/// a message that was only slow is dropped by the claim.
 pub const STALE_QUEUED_SECS: i64 = 900;
 
-/// Sends again the messages of runs left queued too long (a process that died between writing
-/// the run and sending its message); returns how many.
+/// Sends again the messages of runs queued more than `stale_after_secs` before `now` (a
+/// process that died between writing the run and sending its message); at most `limit`,
+/// oldest first. Returns how many.
 pub async fn requeue_stale_runs(
     store: &dyn RunStore,
     queue: &dyn RunQueue,
     now: Timestamp,
+    stale_after_secs: i64,
     limit: usize,
 ) -> Result<usize, String> {
-    let stale = store.stale_queued_runs(now - STALE_QUEUED_SECS, limit).await.map_err(|e| e.to_string())?;
+    let stale = store.stale_queued_runs(now - stale_after_secs, limit).await.map_err(|e| e.to_string())?;
     for run in &stale {
         let message = RunMessage { run_id: run.id.clone(), partner_id: run.partner_id.clone() };
         queue.send_run(&message).await.map_err(|e| e.to_string())?;

@@ -94,3 +94,43 @@ async fn grant_consent(app: &Arc<shared::App>, customer: &str) {
     let req = http::Request::builder().uri(callback).body(bytes::Bytes::new()).unwrap();
     assert_eq!(tests::oneshot(&router, req).await.status(), 200);
 }
+
+/// Each table gets its own queues (`<TABLE_NAME>-runs`, `<TABLE_NAME>-webhooks`), so dev
+/// servers on separate tables (the crash test makes one per run) never share messages.
+#[test]
+fn the_queues_are_named_after_the_table() {
+    let names = ResourceNames::from_vars(|n| (n == "TABLE_NAME").then(|| "crash-1".to_string()));
+    assert_eq!(
+        (names.runs_queue_name.as_str(), names.webhooks_queue_name.as_str()),
+        ("crash-1-runs", "crash-1-webhooks")
+    );
+    let defaults = ResourceNames::from_vars(|_| None);
+    assert_eq!(defaults.table, "baref00t-dev");
+    assert_eq!(defaults.runs_queue_name, "baref00t-dev-runs");
+    assert_eq!(defaults.secret_id, "baref00t/dev");
+}
+
+/// The runs queue is made with `RUNS_VISIBILITY_SECS` as its visibility timeout: the runner's
+/// lease is the same setting, so a message comes back just when its run may be taken over.
+#[tokio::test]
+async fn the_runs_queue_is_made_with_the_configured_lease() {
+    let Some(sdk) = tests::aws::config() else { return };
+    let tag = random_base62(8);
+    let names = ResourceNames::from_vars(|n| match n {
+        "TABLE_NAME" => Some(format!("dev-{tag}")),
+        "SECRET_ID" => Some(format!("dev/{tag}")),
+        _ => None,
+    });
+    let config = Config::from_vars(|n| (n == "RUNS_VISIBILITY_SECS").then(|| "7".to_string())).unwrap();
+    let (aws, _) = dev_aws::start_with(&sdk, config, Some(&names), None, None).await.unwrap();
+    let attrs = aws_sdk_sqs::Client::new(&sdk)
+        .get_queue_attributes()
+        .queue_url(aws.runs.url())
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout)
+        .send()
+        .await
+        .unwrap();
+    let visibility = attrs.attributes().and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout));
+    assert_eq!(visibility.map(String::as_str), Some("7"));
+    assert_eq!(aws.runs.url().rsplit('/').next(), Some(format!("dev-{tag}-runs").as_str()));
+}

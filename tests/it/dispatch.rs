@@ -376,6 +376,7 @@ async fn an_event_whose_fan_out_keeps_failing_is_quarantined(store: Arc<dyn Stor
         queue: Arc::new(Refuses),
         clock: rig.clock.clone(),
         ids: Arc::new(IdGen::new()),
+        lost_after_secs: shared::webhooks::relay::LOST_AFTER_SECS,
     };
     let pending =
         || async { rig.store.pending_events(100).await.unwrap().into_iter().map(|e| e.id).collect::<Vec<_>>() };

@@ -208,7 +208,7 @@ impl Fleet {
             }
         }
         let n = event.records.len();
-        let runner = f.aws.service.runner(3, 720);
+        let runner = f.aws.service.runner();
         let resp = lambda::runs_batch(&runner, &f.aws.runs, event).await;
         n - resp.batch_item_failures.len()
     }
@@ -226,7 +226,14 @@ impl Fleet {
     async fn relay(&self) -> lambda::RelayTick {
         let f = self.function(OUTBOX_RELAY).await;
         let relay = f.aws.service.relay();
-        let tick = lambda::relay_tick(&relay, f.aws.app.store.as_ref(), f.aws.runs.as_ref(), f.aws.app.now()).await;
+        let tick = lambda::relay_tick(
+            &relay,
+            f.aws.app.store.as_ref(),
+            f.aws.runs.as_ref(),
+            f.aws.app.now(),
+            f.aws.app.config.run_stale_after_secs,
+        )
+        .await;
         assert!(!tick.failed(), "{tick:?}");
         tick
     }
@@ -720,7 +727,7 @@ async fn runs_and_the_runner(f: &Fleet, pid: &str, c1: &str, c2: &str) -> String
     let message = shared::queue::RunMessage { run_id: last.clone().into(), partner_id: pid.to_string().into() };
     let body = serde_json::to_string(&message).unwrap();
     let w = f.function(RUNS_WORKER).await;
-    let runner = w.aws.service.runner(3, 720);
+    let runner = w.aws.service.runner();
     // The same message again: the run is finished, nothing changes.
     let dup: SqsEvent = serde_json::from_value(json!({ "Records": [sqs_record(&body, 2, None)] })).unwrap();
     assert!(lambda::runs_batch(&runner, &w.aws.runs, dup).await.batch_item_failures.is_empty());

@@ -227,7 +227,8 @@ async fn a_failing_drain_does_not_hold_back_the_stale_run_resend() {
     h.clock.advance(shared::runner::STALE_QUEUED_SECS + 60);
     let refusing = h.service_with_webhooks(Arc::new(RefusingQueue));
     let relay = refusing.relay();
-    let tick = lambda::relay_tick(&relay, h.app.store.as_ref(), h.app.runs.as_ref(), h.app.now()).await;
+    let stale_after = h.app.config.run_stale_after_secs;
+    let tick = lambda::relay_tick(&relay, h.app.store.as_ref(), h.app.runs.as_ref(), h.app.now(), stale_after).await;
     assert!(tick.events.is_err(), "the drain failed: {tick:?}");
     assert_eq!(tick.runs_resent, Ok(1), "the stale run was sent again all the same");
     assert!(tick.failed(), "and the invocation reports the failure");

@@ -319,9 +319,17 @@ async fn rate_limits_are_configurable() {
 
 #[test]
 fn bad_configuration_is_refused_with_the_variable_named() {
-    for (name, value) in
-        [("RATE_LIMIT_PARTNER_PER_MIN", "0"), ("RATE_LIMIT_DISTRIBUTOR_PER_MIN", "lots"), ("CATALOG_JSON", "{")]
-    {
+    for (name, value) in [
+        ("RATE_LIMIT_PARTNER_PER_MIN", "0"),
+        ("RATE_LIMIT_DISTRIBUTOR_PER_MIN", "lots"),
+        ("CATALOG_JSON", "{"),
+        ("RUNS_VISIBILITY_SECS", "0"),
+        ("RUNS_VISIBILITY_SECS", "43201"),
+        ("RUN_MAX_ATTEMPTS", "three"),
+        ("RUN_STALE_AFTER_SECS", "-5"),
+        ("WEBHOOK_LOST_AFTER_SECS", "1.5"),
+        ("IDEMPOTENCY_LEASE_SECS", "0"),
+    ] {
         let err = Config::from_vars(|n| (n == name).then(|| value.to_string())).unwrap_err();
         assert!(err.to_string().contains(name), "{err}");
     }
@@ -437,6 +445,41 @@ async fn idempotency_key_in_flight_is_409_until_its_lease_ends() {
     h.clock.advance(61);
     send().await.assert_status(201);
     assert_eq!(send().await.header("idempotent-replayed"), Some("true"));
+}
+
+/// `IDEMPOTENCY_LEASE_SECS`: a request that dies mid-way (here: dropped while its handler
+/// waits on a receiver that never answers, as when the process is killed) holds its key for
+/// that long, then a retry with the key is served again (the crash test sets it short).
+#[tokio::test]
+async fn a_request_that_died_holds_its_key_for_the_configured_lease() {
+    let config = Config::from_vars(|n| match n {
+        "IDEMPOTENCY_LEASE_SECS" => Some("5".into()),
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS" => Some("true".into()),
+        _ => None,
+    })
+    .unwrap();
+    let h = Harness::with_config(Config { webhook_timeout_ms: 200, ..config }).await;
+    // Connections queue in its backlog; nothing ever answers them.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", silent.local_addr().unwrap());
+    let made = h.partner(Method::POST, "/webhooks", Some(webhook_body(&url, &["customer.created"]))).await;
+    let path = format!("/api/v1/partner/webhooks/{}/test", made.assert_status(201)["webhook"]["id"].as_str().unwrap());
+    let headers = [("x-partner-key", h.partner_key()), ("idempotency-key", "dies")];
+    {
+        let mut req = http::Request::builder().method(Method::POST).uri(&path);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let req = req.body(axum::body::Body::empty()).unwrap();
+        let mut call = std::pin::pin!(tower::ServiceExt::oneshot(h.router.clone(), req));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(std::future::Future::poll(call.as_mut(), &mut cx).is_pending(), "the request is sending its ping");
+    } // the process dies here
+    h.clock.advance(4);
+    h.request(Method::POST, &path, &headers, None).await.assert_error(409, "IDEMPOTENCY_IN_PROGRESS");
+    h.clock.advance(1);
+    let again = h.request(Method::POST, &path, &headers, None).await;
+    assert_eq!(again.assert_status(200)["delivered"], false, "served again once the lease ran out");
 }
 
 #[tokio::test]

@@ -242,7 +242,7 @@ async fn a_duplicate_while_the_run_is_held_waits_and_a_crashed_attempt_is_taken_
         distributor_id: None,
         data: json!({}),
     };
-    let lease = functions::dev_server::RUNS_VISIBILITY_SECS;
+    let lease = h.app.config.runs_visibility_secs;
     let claim = h.app.store.claim_run(&p.id, &run_id, 99, T0, T0 + lease, &started).await.unwrap();
     assert!(matches!(claim, RunClaim::Claimed(_)));
     let assessor = Scripted::new(vec![]);
@@ -273,7 +273,7 @@ async fn transient_failures_are_retried_then_the_last_attempt_fails_the_run() {
         assert_eq!(run.body["status"], "running");
         // Invisible until the visibility timeout passes; no sleeping, the clock moves.
         assert!(h.work(&runner).await.is_empty());
-        h.clock.advance(functions::dev_server::RUNS_VISIBILITY_SECS);
+        h.clock.advance(h.app.config.runs_visibility_secs);
     }
     assert_eq!(h.work(&runner).await, vec![Ack::Done]);
     assert_eq!(assessor.calls(), 3);
@@ -340,7 +340,10 @@ async fn a_run_whose_message_was_lost_is_sent_again_and_runs_once() {
     let lost = h.runs.receive(10);
     assert_eq!(lost.len(), 1);
     h.runs.ack(&lost[0].receipt);
-    let resend = || shared::runner::requeue_stale_runs(h.app.store.as_ref(), h.app.runs.as_ref(), h.app.now(), 100);
+    let resend = || {
+        let stale_after = shared::runner::STALE_QUEUED_SECS;
+        shared::runner::requeue_stale_runs(h.app.store.as_ref(), h.app.runs.as_ref(), h.app.now(), stale_after, 100)
+    };
     assert_eq!(resend().await.unwrap(), 0, "not stale yet: its message may still be on its way");
     h.clock.advance(shared::runner::STALE_QUEUED_SECS + 1);
     assert_eq!(resend().await.unwrap(), 1);
@@ -350,4 +353,88 @@ async fn a_run_whose_message_was_lost_is_sent_again_and_runs_once() {
     assert_eq!(run.body["status"], "completed");
     assert_eq!(resend().await.unwrap(), 0, "a run that started is never sent again");
     assert_eq!(assessor.calls(), 1);
+}
+
+/// Never answers: the attempt that calls it is dropped mid-run, as a killed process would be.
+struct Hanging;
+
+#[async_trait]
+impl Assessor for Hanging {
+    async fn assess(&self, _: &str, _: &str, _: u8) -> Result<Assessed, AssessFailure> {
+        std::future::pending().await
+    }
+}
+
+fn config(vars: &[(&str, &str)]) -> shared::config::Config {
+    shared::config::Config::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())).unwrap()
+}
+
+/// `RUNS_VISIBILITY_SECS` is both the queue's visibility timeout and the lease an attempt holds
+/// the run for, and `RUN_MAX_ATTEMPTS` the deliveries that may try it: a run whose attempt died
+/// is taken over as soon as both have passed, and a fifth delivery still runs it when five are
+/// allowed (the crash test sets them short and high so it finishes in minutes).
+#[tokio::test]
+async fn the_runs_lease_and_its_tries_are_configuration() {
+    let h = Harness::with_config(config(&[("RUNS_VISIBILITY_SECS", "30"), ("RUN_MAX_ATTEMPTS", "5")])).await;
+    let (_, run_id) = trigger(&h).await;
+    let d = h.runs.receive(1).remove(0);
+    {
+        let crashed = h.runner(Arc::new(Hanging), 5);
+        let mut attempt = std::pin::pin!(crashed.process(&d.message, 1));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(
+            std::future::Future::poll(attempt.as_mut(), &mut cx).is_pending(),
+            "the attempt claimed the run and is assessing"
+        );
+    } // the process dies here
+    let run = h.partner(Method::GET, &format!("/assessments/{run_id}"), None).await;
+    assert_eq!(run.body["status"], "running");
+    h.clock.advance(29);
+    assert!(h.runs.receive(1).is_empty(), "still invisible: the queue's visibility timeout is the setting");
+    h.clock.advance(1);
+    let again = h.runs.receive(1).remove(0);
+    // The fifth delivery (earlier ones crashed too) takes the run over and finishes it.
+    assert_eq!(h.fixture_runner().process(&again.message, 5).await, Ack::Done);
+    let run = h.partner(Method::GET, &format!("/assessments/{run_id}"), None).await;
+    assert_eq!(run.body["status"], "completed", "{}", run.body);
+    // One more than allowed fails it, as before.
+    let (_, other) = trigger_another(&h).await;
+    let d = h.runs.receive(1).remove(0);
+    assert_eq!(h.fixture_runner().process(&d.message, 6).await, Ack::Done);
+    let run = h.partner(Method::GET, &format!("/assessments/{other}"), None).await;
+    assert_eq!(run.body["error"]["code"], "ATTEMPTS_EXHAUSTED");
+}
+
+async fn trigger_another(h: &Harness) -> (String, String) {
+    let cid = h.customer("Fabrikam", &tenant(2)).await;
+    let r =
+        h.partner(Method::POST, "/assessments", Some(json!({ "customerId": cid, "product": "essential-eight" }))).await;
+    (cid, r.assert_status(202)["id"].as_str().unwrap().to_string())
+}
+
+/// `RUN_STALE_AFTER_SECS`: a run queued that long without being taken is sent again by the
+/// relay's tick (on AWS) and the dev server's sweeper; not a second earlier.
+#[tokio::test]
+async fn the_stale_run_threshold_is_configuration() {
+    let h = Harness::with_config(config(&[("RUN_STALE_AFTER_SECS", "30")])).await;
+    let (_, run_id) = trigger(&h).await;
+    let lost = h.runs.receive(10);
+    h.runs.ack(&lost[0].receipt);
+    let relay = h.relay();
+    let tick = || {
+        functions::lambda::relay_tick(
+            &relay,
+            h.app.store.as_ref(),
+            h.app.runs.as_ref(),
+            h.app.now(),
+            h.app.config.run_stale_after_secs,
+        )
+    };
+    h.clock.advance(30);
+    assert_eq!(tick().await.runs_resent, Ok(0), "not past the threshold yet");
+    h.clock.advance(1);
+    assert_eq!(tick().await.runs_resent, Ok(1));
+    assert_eq!(h.work(&h.fixture_runner()).await, vec![Ack::Done]);
+    let run = h.partner(Method::GET, &format!("/assessments/{run_id}"), None).await;
+    assert_eq!(run.body["status"], "completed");
 }

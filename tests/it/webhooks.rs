@@ -634,6 +634,35 @@ async fn a_lost_retry_is_found_by_the_sweep() {
     assert_eq!(rx.stub.seen().len(), 2);
 }
 
+/// `WEBHOOK_LOST_AFTER_SECS`: a pending delivery whose next attempt is that overdue counts as
+/// lost and the sweep queues it again; not a second earlier.
+#[tokio::test]
+async fn the_lost_retry_threshold_is_configuration() {
+    let config = Config::from_vars(|n| match n {
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS" => Some("true".into()),
+        "WEBHOOK_LOST_AFTER_SECS" => Some("10".into()),
+        _ => None,
+    })
+    .unwrap();
+    let h = Harness::with_config(Config { webhook_timeout_ms: 500, ..config }).await;
+    let rx = Receiver::start().await;
+    rx.answer(&[500]);
+    endpoint_as(&h, false, &rx.url(), &["customer.created"]).await;
+    h.customer("A", &tenant(1)).await;
+    deliver(&h).await;
+    // The retry (due at +60 s) is lost.
+    h.clock.advance(60);
+    for d in h.webhooks.receive(100) {
+        h.webhooks.ack(&d.receipt);
+    }
+    h.clock.set(T0 + 60 + 10);
+    assert_eq!(h.relay().sweep(100).await.unwrap(), 0, "not past the threshold yet");
+    h.clock.set(T0 + 60 + 11);
+    assert_eq!(h.relay().sweep(100).await.unwrap(), 1);
+    deliver(&h).await;
+    assert_eq!(rx.stub.seen().len(), 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // SSRF guard
 // ---------------------------------------------------------------------------------------------

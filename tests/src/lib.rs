@@ -241,12 +241,12 @@ impl Harness {
 
     /// A runner on this app's store and clock, with `assessor` doing the assessing.
     pub fn runner(&self, assessor: Arc<dyn shared::runner::Assessor>, max_attempts: u32) -> shared::runner::Runner {
-        self.service.runner_with(assessor, max_attempts, functions::dev_server::RUNS_VISIBILITY_SECS)
+        self.service.runner_with(assessor, max_attempts)
     }
 
     /// The runner as the dev server runs it (the demo tenants).
     pub fn fixture_runner(&self) -> shared::runner::Runner {
-        self.service.runner(functions::dev_server::RUN_MAX_ATTEMPTS, functions::dev_server::RUNS_VISIBILITY_SECS)
+        self.service.runner()
     }
 
     /// The service on this app's store, clock, secrets and transport, with `webhooks` as its

@@ -95,8 +95,6 @@ impl PublicCtx {
 }
 
 const IDEMPOTENCY_TTL: i64 = 24 * 3600;
-/// How long a claimed idempotency key stays locked if its request never finishes.
-const IDEMPOTENCY_LEASE: i64 = 60;
 
 impl App {
     pub fn now(&self) -> Timestamp {
@@ -211,7 +209,10 @@ impl App {
         };
         let scope = idempotency::scope(&principal.owner());
         let fingerprint = idempotency::fingerprint(route.name, uri.path(), &body);
-        let claim = self.store.claim_idempotency(&scope, &key, &fingerprint, now, now + IDEMPOTENCY_LEASE).await;
+        let claim = self
+            .store
+            .claim_idempotency(&scope, &key, &fingerprint, now, now + self.config.idempotency_lease_secs)
+            .await;
         match claim {
             Err(e) => self.error_response(e.into()),
             Ok(IdempotencyClaim::Mismatch) => ApiError::IdempotencyMismatch.to_response(),

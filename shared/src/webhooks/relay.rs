@@ -41,7 +41,8 @@ pub const POISON_AFTER_FAILURES: u32 = 10;
 pub const POISON_AFTER_SECS: i64 = 3600;
 
 /// A delivery whose next attempt is this late is assumed lost (a process died between
-/// recording an attempt and queuing the next) and is queued again.
+/// recording an attempt and queuing the next) and is queued again: the default of
+/// `Config::webhook_lost_after_secs`.
 pub const LOST_AFTER_SECS: i64 = 2 * MAX_QUEUE_DELAY_SECS;
 
 pub struct Relay {
@@ -49,6 +50,9 @@ pub struct Relay {
     pub queue: Arc<dyn WebhookQueue>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<IdGen>,
+    /// How overdue, in seconds, a pending delivery's next attempt must be for the sweep to
+    /// queue it again (`Config::webhook_lost_after_secs`).
+    pub lost_after_secs: i64,
 }
 
 /// Who receives an event: its account, and a partner's distributor for `assessment.*` and
@@ -144,14 +148,15 @@ impl Relay {
         Ok(())
     }
 
-    /// Queues again up to `batch` pending deliveries whose next attempt is long overdue, oldest
-    /// due first; returns how many. Each one's due time moves to now before it is queued, so
-    /// until it is overdue again the next sweeps look past it: deliveries stuck for good (whose
-    /// attempts never get recorded) take their turn once per [`LOST_AFTER_SECS`] instead of
-    /// every place of every sweep, and a newer lost one is reached by the next sweep.
+    /// Queues again up to `batch` pending deliveries whose next attempt is over
+    /// `lost_after_secs` overdue, oldest due first; returns how many. Each one's due time moves
+    /// to now before it is queued, so until it is overdue again the next sweeps look past it:
+    /// deliveries stuck for good (whose attempts never get recorded) take their turn once per
+    /// `lost_after_secs` instead of every place of every sweep, and a newer lost one is reached
+    /// by the next sweep.
     pub async fn sweep(&self, batch: usize) -> Result<usize, RelayError> {
         let now = self.clock.now();
-        let lost = self.store.due_deliveries(now - LOST_AFTER_SECS, batch).await?;
+        let lost = self.store.due_deliveries(now - self.lost_after_secs, batch).await?;
         let mut queued = 0;
         for d in &lost {
             let Some(due) = d.next_attempt_at else { continue };
