@@ -1,6 +1,11 @@
 //! Configuration, read once per cold start.
 
 use crate::domain::catalog::Catalog;
+use crate::domain::email::Email;
+
+/// The sender when `MAIL_FROM` is not set: fine for the dev server's `.eml` files; on AWS the
+/// template always sets a verified one.
+pub const DEFAULT_MAIL_FROM: &str = "no-reply@baref00t.localhost";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -32,6 +37,9 @@ pub struct Config {
     /// Where tenant consent is granted (`CONSENT_AUTHORITY`, without a trailing slash); `None`
     /// is the runtime's default: Microsoft's on AWS, the dev server's own stand-in in it.
     pub consent_authority: Option<String>,
+    /// The address mail is sent from (`MAIL_FROM`): the envelope sender and the `From` header,
+    /// shown with the partner's company as its name. On SES, an address of a verified identity.
+    pub mail_from: Email,
 }
 
 impl Default for Config {
@@ -48,6 +56,7 @@ impl Default for Config {
             webhook_timeout_ms: 10_000,
             webhook_max_endpoints: 20,
             consent_authority: None,
+            mail_from: Email::parse(DEFAULT_MAIL_FROM).expect("the default sender is an address"),
         }
     }
 }
@@ -55,7 +64,8 @@ impl Default for Config {
 impl Config {
     /// Reads `RATE_LIMIT_PARTNER_PER_MIN` and `RATE_LIMIT_DISTRIBUTOR_PER_MIN` (whole numbers
     /// above 0), `WEBHOOK_RETRY_SCHEDULE`, `WEBHOOK_ALLOW_PRIVATE_TARGETS` (`true`/`false`/`1`/`0`),
-    /// `PUBLIC_BASE_URL` and `CONSENT_AUTHORITY` (http or https; a trailing slash is dropped) and `CATALOG_JSON` through
+    /// `PUBLIC_BASE_URL` and `CONSENT_AUTHORITY` (http or https; a trailing slash is dropped),
+    /// `MAIL_FROM` (a bare address, as [`Email`] and the MIME builder both accept) and `CATALOG_JSON` through
     /// `var`, falling back to the contract's defaults; the fields marked fixed keep their
     /// defaults. `ConfigError::Invalid` names the first variable that does not parse.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -108,6 +118,10 @@ impl Config {
             }
             c.consent_authority = Some(url);
         }
+        if let Some(raw) = var("MAIL_FROM") {
+            c.mail_from =
+                parse_mail_from(raw.trim()).map_err(|reason| ConfigError::Invalid { name: "MAIL_FROM", reason })?;
+        }
         if let Some(json) = var("CATALOG_JSON") {
             let catalog: Catalog = serde_json::from_str(&json)
                 .map_err(|e| ConfigError::Invalid { name: "CATALOG_JSON", reason: e.to_string() })?;
@@ -121,6 +135,14 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
+}
+
+/// A sender address: an [`Email`] that the MIME builder takes too (so no message fails on it).
+fn parse_mail_from(raw: &str) -> Result<Email, String> {
+    let email =
+        Email::parse(raw).map_err(|_| format!("expected an email address like no-reply@example.com, got {raw:?}"))?;
+    raw.parse::<lettre::Address>().map_err(|e| format!("{raw:?} is not usable as a sender: {e}"))?;
+    Ok(email)
 }
 
 /// Secrets the API needs. On AWS they come from Secrets Manager; the dev server makes fresh

@@ -80,6 +80,8 @@ impl Fleet {
         let secret_id = format!("iam/{id}");
         shared::aws_secrets::create_if_missing(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id).await.unwrap();
         let settings = AwsSettings { table, runs_queue_url, webhooks_queue_url, secret_id };
+        // SES sends only from a verified identity: MAIL_FROM's domain, as in production.
+        tests::aws::verify_mail_identity(&sdk, &mail_domain(&config)).await;
         let clock = Arc::new(ManualClock::at(T0));
         let setup = lambda::build_with(AwsClients::new(&sdk), &settings, config.clone(), clock.clone()).await.unwrap();
         let accounts = functions::dev_server::bootstrap(&setup.app, None, None).await.unwrap();
@@ -333,7 +335,7 @@ fn id(v: &Value) -> String {
 #[derive(Debug)]
 struct Statement {
     actions: Vec<String>,
-    /// `Table`, `Table/index/<name or *>`, a queue's logical id, or `Secret`.
+    /// `Table`, `Table/index/<name or *>`, a queue's logical id, `Secret`, or `MailIdentity`.
     resources: Vec<String>,
     /// The `dynamodb:LeadingKeys` patterns (`ForAllValues:StringLike`: `*` and `?` wildcards),
     /// if the statement is conditioned on them.
@@ -347,11 +349,19 @@ fn as_list(v: &Yaml) -> Vec<&Yaml> {
     }
 }
 
+/// The SES identity the senders send as: `MAIL_FROM`'s domain (the template grants on it).
+fn mail_domain(config: &Config) -> String {
+    config.mail_from.as_str().rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default()
+}
+
 /// A statement's resource as the test names it.
 fn resource_name(v: &Yaml) -> String {
     let text = serde_norway::to_string(v).unwrap();
     if text.contains(":secretsmanager:") {
         return "Secret".into();
+    }
+    if text.contains(":ses:") && text.contains(":identity/") {
+        return "MailIdentity".into();
     }
     if let Some(at) = text.find("${Table.Arn}/index/") {
         let rest = &text[at + "${Table.Arn}/index/".len()..];
@@ -454,6 +464,8 @@ impl Fleet {
             Resource::Queue(q) => format!("queue {q:?} (not one of the stack's)"),
             Resource::Secret(s) if *s == self.settings.secret_id => "Secret".into(),
             Resource::Secret(s) => format!("secret {s:?} (not the stack's)"),
+            Resource::Identity(d) if *d == mail_domain(&self.config) => "MailIdentity".into(),
+            Resource::Identity(d) => format!("SES identity {d:?} (not MAIL_FROM's domain)"),
         };
         Named { action: a.action.clone(), resource, partition: a.partition.clone() }
     }
