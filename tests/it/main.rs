@@ -5,6 +5,7 @@ mod assess;
 mod aws_adapters;
 mod collect;
 mod concurrency;
+mod consent_mail;
 mod dev_aws;
 mod dev_server;
 mod dispatch;
