@@ -8,6 +8,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use shared::auth::hash_key;
 use shared::aws_secrets;
+use shared::domain::email::Email;
 use shared::queue::sqs::SqsQueue;
 use shared::queue::Ack;
 use shared::queue::RunMessage;
@@ -62,7 +63,8 @@ impl ResourceNames {
 
 /// Creates whatever is missing — the table (with GSI1 and TTL), the two queues and the secret
 /// — and answers where they are. The runs queue's visibility timeout is `runs_visibility_secs`
-/// (the runner's lease, `Config::runs_visibility_secs`).
+/// (the runner's lease, `Config::runs_visibility_secs`). (`start_with` also makes `MAIL_FROM`'s
+/// SES identity.)
 pub async fn create_resources(
     sdk: &SdkConfig,
     names: &ResourceNames,
@@ -93,6 +95,28 @@ pub async fn create_resources(
     };
     tracing::info!(?settings, secret_created = created, "resources ready");
     Ok(settings)
+}
+
+/// Makes `from`'s domain an SES identity when SES has none for it (`--create-resources`): on a
+/// local moto that is all SES needs to send from it; on AWS the domain still has to be
+/// verified through DNS (README, "Deploy"). Answers whether it made one.
+pub async fn ensure_mail_identity(sdk: &SdkConfig, from: &Email) -> Result<bool, String> {
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    let domain = from.as_str().rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+    let shown = |e: &dyn std::fmt::Display| format!("SES identity {domain}: {e}");
+    match ses.get_email_identity().email_identity(&domain).send().await {
+        Ok(_) => Ok(false),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {
+            ses.create_email_identity()
+                .email_identity(&domain)
+                .send()
+                .await
+                .map_err(|e| shown(&aws_sdk_sesv2::error::DisplayErrorContext(e)))?;
+            tracing::info!(domain, "SES identity made for MAIL_FROM");
+            Ok(true)
+        }
+        Err(e) => Err(shown(&aws_sdk_sesv2::error::DisplayErrorContext(e))),
+    }
 }
 
 /// The start-up accounts on a store that outlives the process: fixed keys that already
@@ -198,6 +222,9 @@ pub async fn start_with(
         Some(names) => create_resources(sdk, names, config.runs_visibility_secs).await?,
         None => AwsSettings::from_env()?,
     };
+    if create.is_some() {
+        ensure_mail_identity(sdk, &config.mail_from).await?;
+    }
     let aws = lambda::build(sdk, &settings, config).await?;
     let accounts = bootstrap_or_reuse(&aws.app, distributor_key, partner_key).await?;
     Ok((aws, accounts))

@@ -13,6 +13,8 @@ use shared::compose::{Parts, Service, Tenants};
 use shared::config::{Config, Secrets};
 use shared::domain::account::{AccountStatus, Distributor, Partner, Surface};
 use shared::domain::time::{Clock, SystemClock};
+use shared::mail::eml_dir::EmlDir;
+use shared::mail::Mailer;
 use shared::queue::memory::MemoryQueue;
 use shared::queue::Ack;
 use shared::queue::{Received, RunMessage};
@@ -24,6 +26,10 @@ use shared::webhooks::dispatcher::Dispatcher;
 use shared::webhooks::relay::Relay;
 use shared::webhooks::WebhookMessage;
 use shared::App;
+
+/// Where the dev server writes its mail when `MAIL_DIR` is not set (relative to the working
+/// directory: the repository's `.build/`, which git ignores, under `cargo run`).
+pub const DEFAULT_MAIL_DIR: &str = ".build/mail";
 
 /// The service on the embedded store and in-process queues; the concrete queues are kept for
 /// the consumers.
@@ -38,13 +44,14 @@ pub struct Embedded {
 pub const WEBHOOKS_VISIBILITY_SECS: i64 = 60;
 
 /// Builds the service through the composition root on the embedded store, in-process queues,
-/// fresh random secrets and the demo tenants, with `clock` (tests pass a manual one).
-pub fn embedded(config: Config, clock: Arc<dyn Clock>) -> Embedded {
-    embedded_on(Arc::new(MemoryStore::new()), config, clock)
+/// fresh random secrets and the demo tenants, with `clock` (tests pass a manual one) and
+/// `mailer` (the dev server's [`EmlDir`]; tests pass one that records, or a real adapter).
+pub fn embedded(config: Config, clock: Arc<dyn Clock>, mailer: Arc<dyn Mailer>) -> Embedded {
+    embedded_on(Arc::new(MemoryStore::new()), config, clock, mailer)
 }
 
 /// As [`embedded`], on another store (tests run the whole pipeline on DynamoDB this way).
-pub fn embedded_on(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>) -> Embedded {
+pub fn embedded_on(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>, mailer: Arc<dyn Mailer>) -> Embedded {
     // A received run stays invisible as long as an attempt holds it (SQS's visibility timeout).
     let runs = Arc::new(MemoryQueue::new(clock.clone(), config.runs_visibility_secs));
     let webhooks = Arc::new(MemoryQueue::new(clock.clone(), WEBHOOKS_VISIBILITY_SECS));
@@ -58,6 +65,7 @@ pub fn embedded_on(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>)
         tenants: Tenants::Demo,
         transport: None,
         billing: None,
+        mailer,
     });
     Embedded { app: service.app.clone(), service, runs, webhooks }
 }
@@ -334,6 +342,7 @@ pub async fn run_from_env(args: &[String]) -> Result<(), String> {
         stop_signal().await;
         let _ = stop_tx.send(true);
     });
+    let mut mail_dir = None;
     let (app, accounts, tasks) = if aws {
         let (aws_app, accounts) = crate::dev_aws::start(config, create).await?;
         let aws_app = Arc::new(aws_app);
@@ -349,7 +358,9 @@ pub async fn run_from_env(args: &[String]) -> Result<(), String> {
         ];
         (aws_app.app.clone(), accounts, tasks)
     } else {
-        let embedded = embedded(config, Arc::new(SystemClock));
+        let mail = EmlDir::new(env("MAIL_DIR").unwrap_or_else(|| DEFAULT_MAIL_DIR.into()));
+        mail_dir = Some(std::path::absolute(mail.dir()).unwrap_or_else(|_| mail.dir().to_path_buf()));
+        let embedded = embedded(config, Arc::new(SystemClock), Arc::new(mail));
         let app = embedded.app.clone();
         let accounts =
             bootstrap(&app, env("DEV_DISTRIBUTOR_KEY"), env("DEV_PARTNER_KEY")).await.map_err(|e| e.to_string())?;
@@ -369,6 +380,10 @@ pub async fn run_from_env(args: &[String]) -> Result<(), String> {
     println!("baref00t dev server on http://{addr} ({})", if aws { "AWS services" } else { "embedded store" });
     println!("  distributor {}  X-Distributor-Key: {}", accounts.distributor.id, accounts.distributor_key);
     println!("  partner     {}  X-Partner-Key: {}", accounts.partner.id, accounts.partner_key);
+    match &mail_dir {
+        Some(dir) => println!("  mail        .eml files in {}", dir.display()),
+        None => println!("  mail        Amazon SES v2, from {}", app.config.mail_from),
+    }
     tracing::info!(%addr, distributor = accounts.distributor.id.as_str(), partner = accounts.partner.id.as_str(), "listening");
     serve(app, listener, stopped(stop_rx)).await.map_err(|e| e.to_string())?;
     for t in tasks {

@@ -15,6 +15,7 @@ use shared::aws_secrets::{self, SecretBundle};
 use shared::compose::{Parts, Service, Tenants};
 use shared::config::Config;
 use shared::domain::time::{Clock, SystemClock, Timestamp};
+use shared::mail::ses::SesMailer;
 use shared::queue::sqs::{SqsQueue, NOT_BEFORE};
 use shared::queue::Ack;
 use shared::queue::{RunMessage, RunQueue};
@@ -107,6 +108,8 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// Mail (SES v2).
+    pub ses: aws_sdk_sesv2::Client,
 }
 
 impl AwsClients {
@@ -116,6 +119,7 @@ impl AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            ses: aws_sdk_sesv2::Client::new(sdk),
         }
     }
 }
@@ -151,6 +155,7 @@ pub async fn build_with(
         tenants,
         transport: None,
         billing: None,
+        mailer: Arc::new(SesMailer::new(clients.ses)),
     });
     Ok(AwsApp { app: service.app.clone(), service, store, runs, webhooks, secrets })
 }

@@ -16,6 +16,7 @@ use crate::domain::catalog::Catalog;
 use crate::domain::ids::IdGen;
 use crate::domain::time::Clock;
 use crate::graph::{GraphClient, GraphConfig, TokioSleeper};
+use crate::mail::Mailer;
 use crate::queue::RunQueue;
 use crate::runner::{Assessor, Runner, RunnerSettings};
 use crate::store::{AccountKeyStore, Store};
@@ -43,6 +44,8 @@ pub struct Parts {
     pub transport: Option<Arc<dyn Transport>>,
     /// Plan changes; `None` is the local ledger on `store`.
     pub billing: Option<Arc<dyn Billing>>,
+    /// How mail is sent: SES v2 on AWS, a folder of `.eml` files in the dev server.
+    pub mailer: Arc<dyn Mailer>,
 }
 
 /// The assembled service: the HTTP app and the factories of its workers.
@@ -74,6 +77,7 @@ impl Service {
             webhooks: parts.webhooks,
             transport,
             consent,
+            mailer: parts.mailer,
         };
         Self { app: Arc::new(app), tenants: parts.tenants }
     }

@@ -1,6 +1,11 @@
 //! Configuration, read once per cold start.
 
 use crate::domain::catalog::Catalog;
+use crate::domain::email::Email;
+
+/// The sender when `MAIL_FROM` is not set: fine for the dev server's `.eml` files; on AWS the
+/// template always sets a verified one.
+pub const DEFAULT_MAIL_FROM: &str = "no-reply@baref00t.localhost";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -47,6 +52,9 @@ pub struct Config {
     /// How long, in seconds, a claimed `Idempotency-Key` stays locked when its request never
     /// finishes (the process died): retries answer 409 meanwhile (`IDEMPOTENCY_LEASE_SECS`).
     pub idempotency_lease_secs: i64,
+    /// The address mail is sent from (`MAIL_FROM`): the envelope sender and the `From` header,
+    /// shown with the partner's company as its name. On SES, an address of a verified identity.
+    pub mail_from: Email,
 }
 
 /// SQS's longest visibility timeout (12 hours), the bound of `RUNS_VISIBILITY_SECS`.
@@ -71,6 +79,7 @@ impl Default for Config {
             run_stale_after_secs: crate::runner::STALE_QUEUED_SECS,
             webhook_lost_after_secs: crate::webhooks::relay::LOST_AFTER_SECS,
             idempotency_lease_secs: 60,
+            mail_from: Email::parse(DEFAULT_MAIL_FROM).expect("the default sender is an address"),
         }
     }
 }
@@ -80,7 +89,8 @@ impl Config {
     /// `RUN_STALE_AFTER_SECS`, `WEBHOOK_LOST_AFTER_SECS` and `IDEMPOTENCY_LEASE_SECS` (whole
     /// numbers above 0), `RUNS_VISIBILITY_SECS` (1 to 43200, SQS's range),
     /// `WEBHOOK_RETRY_SCHEDULE`, `WEBHOOK_ALLOW_PRIVATE_TARGETS` (`true`/`false`/`1`/`0`),
-    /// `PUBLIC_BASE_URL` and `CONSENT_AUTHORITY` (http or https; a trailing slash is dropped) and `CATALOG_JSON` through
+    /// `PUBLIC_BASE_URL` and `CONSENT_AUTHORITY` (http or https; a trailing slash is dropped),
+    /// `MAIL_FROM` (a bare address, as [`Email`] and the MIME builder both accept) and `CATALOG_JSON` through
     /// `var`, falling back to the contract's defaults; the fields marked fixed keep their
     /// defaults. `ConfigError::Invalid` names the first variable that does not parse.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -148,6 +158,10 @@ impl Config {
             }
             c.consent_authority = Some(url);
         }
+        if let Some(raw) = var("MAIL_FROM") {
+            c.mail_from =
+                parse_mail_from(raw.trim()).map_err(|reason| ConfigError::Invalid { name: "MAIL_FROM", reason })?;
+        }
         if let Some(json) = var("CATALOG_JSON") {
             let catalog: Catalog = serde_json::from_str(&json)
                 .map_err(|e| ConfigError::Invalid { name: "CATALOG_JSON", reason: e.to_string() })?;
@@ -161,6 +175,14 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
+}
+
+/// A sender address: an [`Email`] that the MIME builder takes too (so no message fails on it).
+fn parse_mail_from(raw: &str) -> Result<Email, String> {
+    let email =
+        Email::parse(raw).map_err(|_| format!("expected an email address like no-reply@example.com, got {raw:?}"))?;
+    raw.parse::<lettre::Address>().map_err(|e| format!("{raw:?} is not usable as a sender: {e}"))?;
+    Ok(email)
 }
 
 /// Secrets the API needs. On AWS they come from Secrets Manager; the dev server makes fresh

@@ -11,6 +11,7 @@ pub mod compose;
 pub mod config;
 pub mod domain;
 pub mod graph;
+pub mod mail;
 pub mod pages;
 pub mod queue;
 pub mod ratelimit;

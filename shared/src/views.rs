@@ -241,3 +241,20 @@ pub fn partner_me(p: &Partner, usage: Value) -> Value {
         "createdAt": rfc3339(p.created_at),
     })
 }
+
+/// The answer of `POST …/consent/email` (contract, "Tenant consent"): `sent`, `skipped`,
+/// `total`, `recipients` (the addresses it was sent to), `failed` (the addresses it was not),
+/// `consentUrl`, `skipReason` (`customer_missing`, or null). `emailConsentEnabled` is always
+/// true: the partner portal reads it, and this service has no switch that turns the email off.
+pub fn consent_email(o: &crate::usecases::consent_mail::Outcome) -> Value {
+    json!({
+        "sent": o.sent(),
+        "skipped": o.skipped,
+        "total": o.total(),
+        "recipients": o.recipients,
+        "failed": o.failed,
+        "consentUrl": o.consent_url,
+        "skipReason": o.skip_reason.map(|r| r.as_str()),
+        "emailConsentEnabled": true,
+    })
+}

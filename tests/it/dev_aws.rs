@@ -71,6 +71,13 @@ async fn the_dev_server_runs_on_created_aws_resources_and_survives_a_restart() {
     let (_, done) =
         call(&app, Method::GET, &format!("/api/v1/partner/assessments/{}", run["id"].as_str().unwrap()), None).await;
     assert_eq!(done["status"], "completed", "{done}");
+    // The consent email goes out through SES, from MAIL_FROM, whose identity was made.
+    let cid = c["id"].as_str().unwrap();
+    let patch = Some(json!({ "email": "it@contoso.example" }));
+    assert_eq!(call(&app, Method::PATCH, &format!("/api/v1/partner/customers/{cid}"), patch).await.0, 200);
+    let (status, mailed) =
+        call(&app, Method::POST, &format!("/api/v1/partner/customers/{cid}/consent/email"), None).await;
+    assert_eq!((status, mailed["sent"].clone()), (200, json!(1)), "{mailed}");
 
     // A restart with the same keys: the resources exist, the accounts and data are found again.
     let (d, p) = keys();

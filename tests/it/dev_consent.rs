@@ -276,6 +276,7 @@ async fn the_stand_in_is_served_only_by_a_dev_server_without_graph_credentials()
             tenants,
             transport: None,
             billing: None,
+            mailer: Arc::new(tests::mail::RecordingMailer::default()),
         })
     };
     let path = format!("/dev/consent/{TENANT}/v2.0/adminconsent?client_id=baref00t-dev-app");

@@ -30,7 +30,7 @@ pub(crate) async fn start() -> Running {
 }
 
 async fn start_with(config: Config) -> Running {
-    let built = embedded(config, Arc::new(SystemClock));
+    let built = embedded(config, Arc::new(SystemClock), Arc::new(tests::mail::RecordingMailer::new()));
     let (app, runs, webhooks) = (built.app.clone(), built.runs.clone(), built.webhooks.clone());
     let partner_key = "pk_live_e2etestkey000000000000000000000000".to_string();
     let accounts = bootstrap(&app, None, Some(partner_key.clone())).await.unwrap();

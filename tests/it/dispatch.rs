@@ -132,6 +132,7 @@ impl Rig {
             tenants: Tenants::Demo,
             transport: Some(receiver.clone()),
             billing: None,
+            mailer: Arc::new(tests::mail::RecordingMailer::new()),
         });
         Self { service, store, clock, queue, receiver, ids: IdGen::new() }
     }

@@ -80,6 +80,8 @@ impl Fleet {
         let secret_id = format!("iam/{id}");
         shared::aws_secrets::create_if_missing(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id).await.unwrap();
         let settings = AwsSettings { table, runs_queue_url, webhooks_queue_url, secret_id };
+        // SES sends only from a verified identity: MAIL_FROM's domain, as in production.
+        tests::aws::verify_mail_identity(&sdk, &mail_domain(&config)).await;
         let clock = Arc::new(ManualClock::at(T0));
         let setup = lambda::build_with(AwsClients::new(&sdk), &settings, config.clone(), clock.clone()).await.unwrap();
         let accounts = functions::dev_server::bootstrap(&setup.app, None, None).await.unwrap();
@@ -340,7 +342,7 @@ fn id(v: &Value) -> String {
 #[derive(Debug)]
 struct Statement {
     actions: Vec<String>,
-    /// `Table`, `Table/index/<name or *>`, a queue's logical id, or `Secret`.
+    /// `Table`, `Table/index/<name or *>`, a queue's logical id, `Secret`, or `MailIdentity`.
     resources: Vec<String>,
     /// The `dynamodb:LeadingKeys` patterns (`ForAllValues:StringLike`: `*` and `?` wildcards),
     /// if the statement is conditioned on them.
@@ -354,11 +356,19 @@ fn as_list(v: &Yaml) -> Vec<&Yaml> {
     }
 }
 
+/// The SES identity the senders send as: `MAIL_FROM`'s domain (the template grants on it).
+fn mail_domain(config: &Config) -> String {
+    config.mail_from.as_str().rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default()
+}
+
 /// A statement's resource as the test names it.
 fn resource_name(v: &Yaml) -> String {
     let text = serde_norway::to_string(v).unwrap();
     if text.contains(":secretsmanager:") {
         return "Secret".into();
+    }
+    if text.contains(":ses:") && text.contains(":identity/") {
+        return "MailIdentity".into();
     }
     if let Some(at) = text.find("${Table.Arn}/index/") {
         let rest = &text[at + "${Table.Arn}/index/".len()..];
@@ -461,6 +471,8 @@ impl Fleet {
             Resource::Queue(q) => format!("queue {q:?} (not one of the stack's)"),
             Resource::Secret(s) if *s == self.settings.secret_id => "Secret".into(),
             Resource::Secret(s) => format!("secret {s:?} (not the stack's)"),
+            Resource::Identity(d) if *d == mail_domain(&self.config) => "MailIdentity".into(),
+            Resource::Identity(d) => format!("SES identity {d:?} (not MAIL_FROM's domain)"),
         };
         Named { action: a.action.clone(), resource, partition: a.partition.clone() }
     }
@@ -557,6 +569,7 @@ async fn scenario() -> Option<BTreeMap<String, BTreeSet<Named>>> {
         // Retries at once: SQS delays on moto are real seconds.
         webhook_retry_schedule: vec![0, 0],
         webhook_max_endpoints: 3,
+        mail_from: shared::domain::email::Email::parse("no-reply@iam-mail.example").unwrap(),
         ..tests::with_runs(&[("professional", None), ("starter", Some(1))])
     };
     let fleet = Fleet::new(config).await?;
@@ -701,7 +714,22 @@ async fn partner_customers(f: &Fleet) -> (String, String) {
     for c in [&c1, &c2] {
         grant(f, f.partner(Method::GET, &format!("/customers/{c}/consent"), None).await).await;
     }
+    consent_emails(f, &c1).await;
     (c1, c2)
+}
+
+/// The consent email: sent through SES (and replayed, mismatched, a store fault after the
+/// claim), to a customer with no email (skipped: nothing sent), to an unknown customer.
+async fn consent_emails(f: &Fleet, c1: &str) {
+    let with_email = json!({ "name": "Wingtip", "tenantId": tenant(7), "email": "it@wingtip.example" });
+    let c = id(f.partner(Method::POST, "/customers", Some(with_email)).await.assert_status(201));
+    let body = json!({ "product": "essential-eight", "maturityTarget": "2" });
+    let sent = f.post_idempotent(false, &format!("/customers/{c}/consent/email"), body, 200).await;
+    assert_eq!(sent.body["sent"], 1, "{}", sent.body);
+    let skipped = f.partner(Method::POST, &format!("/customers/{c1}/consent/email"), None).await;
+    assert_eq!(skipped.assert_status(200)["skipReason"], "customer_missing");
+    let unknown = "/customers/cust_unknown000000000/consent/email";
+    f.partner(Method::POST, unknown, None).await.assert_error(404, "NOT_FOUND");
 }
 
 /// Answers a consent link (a `GET …/consent` answer) as the tenant's admin granting it would.
@@ -857,6 +885,11 @@ async fn distributor_routes(f: &Fleet, c1: &str) {
         f.post_idempotent(true, &format!("/partners/{p2}/customers"), customer_body("Litware", &tenant(6)), 201).await;
     let c4 = id(&c4.body);
     grant(f, f.distributor(Method::GET, &format!("/partners/{p2}/customers/{c4}/consent"), None).await).await;
+    let with_email = json!({ "name": "Litware Labs", "tenantId": tenant(8), "email": "it@litware.example" });
+    let c5 = f.distributor(Method::POST, &format!("/partners/{p2}/customers"), Some(with_email)).await;
+    let email = format!("/partners/{p2}/customers/{}/consent/email", id(c5.assert_status(201)));
+    let sent = f.post_idempotent(true, &email, json!({}), 200).await;
+    assert_eq!(sent.body["sent"], 1, "{}", sent.body);
     f.distributor(Method::GET, &format!("/partners/{p2}/customers"), None).await.assert_status(200);
     let r2 = id(&f.post_idempotent(true, &runs, assessment_body(&c4, "essential-eight"), 202).await.body);
     // The starter plan's one run a month is used: the limit's conditional failure.

@@ -6,6 +6,7 @@ mod aws_adapters;
 mod collect;
 mod concurrency;
 mod consent;
+mod consent_mail;
 mod dev_aws;
 mod dev_consent;
 mod dev_server;

@@ -128,3 +128,61 @@ pub async fn fresh_dynamo_with(
     DynamoStore::create_table(&client, &table).await.expect("create the test table");
     Some(DynamoStore::new(client, table))
 }
+
+/// Verifies `identity` (a domain or an address) in SES on the emulator, as an operator does
+/// before SES sends from it (moto, like SES, refuses a sender it has no verified identity for).
+pub async fn verify_mail_identity(sdk: &SdkConfig, identity: &str) {
+    aws_sdk_sesv2::Client::new(sdk)
+        .create_email_identity()
+        .email_identity(identity)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("verify {identity}: {}", aws_sdk_sesv2::error::DisplayErrorContext(e)));
+}
+
+/// A fresh sender domain, verified in SES on the emulator, and the SES mailer: for tests of the
+/// SES adapter. Returns (mailer, sender address at that domain).
+pub async fn ses_mailer() -> Option<(shared::mail::ses::SesMailer, shared::domain::email::Email)> {
+    let sdk = config()?;
+    let domain = format!("{}.mail.example", random_base62(10).to_ascii_lowercase());
+    verify_mail_identity(&sdk, &domain).await;
+    let from = shared::domain::email::Email::parse(&format!("no-reply@{domain}")).expect("an address");
+    Some((shared::mail::ses::SesMailer::new(aws_sdk_sesv2::Client::new(&sdk)), from))
+}
+
+/// One message moto's SES recorded as sent (its internal record: the envelope and the raw bytes).
+#[derive(Clone, Debug)]
+pub struct SesSent {
+    pub id: String,
+    pub source: String,
+    pub destinations: Vec<String>,
+    pub raw: String,
+}
+
+/// Every raw message moto's SES has recorded, read from moto's own model dump
+/// (`/moto-api/data.json`): what SES was handed, not what the client believes it sent.
+pub async fn ses_sent() -> Vec<SesSent> {
+    let Some(endpoint) = endpoint() else { return Vec::new() };
+    let dump: serde_json::Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .expect("moto's model dump")
+        .json()
+        .await
+        .expect("JSON");
+    dump["ses"]["RawMessage"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|m| SesSent {
+                    id: m["id"].as_str().unwrap_or_default().to_string(),
+                    source: m["source"].as_str().unwrap_or_default().to_string(),
+                    destinations: m["destinations"]
+                        .as_array()
+                        .map(|d| d.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                        .unwrap_or_default(),
+                    raw: m["raw_data"].as_str().unwrap_or_default().to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

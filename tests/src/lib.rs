@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod bodies;
 pub mod helpers;
+pub mod mail;
 pub mod recorder;
 pub mod stored;
 pub mod stub;
@@ -42,6 +43,9 @@ pub struct Harness {
     pub runs: Arc<MemoryQueue<RunMessage>>,
     pub webhooks: Arc<MemoryQueue<shared::webhooks::WebhookMessage>>,
     pub accounts: DevAccounts,
+    /// What the app mailed (the harness's mailer records; see [`Harness::with_mailer`] for a
+    /// real adapter).
+    pub mail: Arc<mail::RecordingMailer>,
 }
 
 #[derive(Debug)]
@@ -102,11 +106,20 @@ impl Harness {
     }
 
     pub async fn with_config(config: Config) -> Self {
+        let mail = Arc::new(mail::RecordingMailer::new());
+        let mut h = Self::with_mailer(config, mail.clone()).await;
+        h.mail = mail;
+        h
+    }
+
+    /// The harness with `mailer` sending the app's mail (`mail` then records nothing).
+    pub async fn with_mailer(config: Config, mailer: Arc<dyn shared::mail::Mailer>) -> Self {
         let clock = Arc::new(ManualClock::at(T0));
-        let Embedded { service, app, runs, webhooks } = embedded(config, clock.clone());
+        let Embedded { service, app, runs, webhooks } = embedded(config, clock.clone(), mailer);
         let accounts = bootstrap(&app, None, None).await.expect("bootstrap");
         let router = shared::api::router(app.clone());
-        Self { service, app, router, clock, runs, webhooks, accounts }
+        let mail = Arc::new(mail::RecordingMailer::new());
+        Self { service, app, router, clock, runs, webhooks, accounts, mail }
     }
 
     pub fn partner_key(&self) -> &str {
@@ -262,6 +275,7 @@ impl Harness {
             tenants: shared::compose::Tenants::Demo,
             transport: Some(self.app.transport.clone()),
             billing: Some(self.app.billing.clone()),
+            mailer: self.app.mailer.clone(),
         })
     }
 

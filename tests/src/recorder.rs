@@ -12,6 +12,11 @@
 //! - SQS: `SendMessageBatch` is `sqs:SendMessage`, `DeleteMessageBatch` `sqs:DeleteMessage`,
 //!   `ChangeMessageVisibilityBatch` `sqs:ChangeMessageVisibility`; the resource is the queue.
 //! - Secrets Manager: the operation's name; the resource is the secret id.
+//! - SES v2: the operation's name, and for `SendEmail` with raw content also
+//!   `ses:SendRawEmail` (SES authorises raw content under that action: the AccessDenied
+//!   messages reported for v2 raw sends name it; that `ses:SendEmail` is not checked too is
+//!   undocumented, so both are recorded and granted); the resource is the identity of the
+//!   sender's domain.
 //!
 //! An execution is recorded once however often the SDK retries it, and whether or not it
 //! succeeds (IAM decides before a condition fails).
@@ -38,6 +43,8 @@ pub enum Resource {
     Queue(String),
     /// A Secrets Manager secret, by the id the call named it with.
     Secret(String),
+    /// An SES identity (the sender's domain).
+    Identity(String),
 }
 
 /// One IAM-checked access of one operation.
@@ -118,6 +125,9 @@ impl Recorder {
             ),
             secrets: aws_sdk_secretsmanager::Client::from_conf(
                 aws_sdk_secretsmanager::config::Builder::from(sdk).interceptor(self.clone()).build(),
+            ),
+            ses: aws_sdk_sesv2::Client::from_conf(
+                aws_sdk_sesv2::config::Builder::from(sdk).interceptor(self.clone()).build(),
             ),
         }
     }
@@ -344,6 +354,22 @@ fn accesses(
                 resource: Resource::Secret(id.to_string()),
                 partition: None,
             }]
+        }
+        "SESv2" => {
+            use aws_sdk_sesv2::operation as ses;
+            let send = input.downcast_ref::<ses::send_email::SendEmailInput>();
+            // The identity SES sends as: the sender's domain (what the template grants on).
+            let domain = send
+                .and_then(|i| i.from_email_address())
+                .and_then(|a| a.rsplit_once('@'))
+                .map(|(_, d)| d.to_ascii_lowercase())
+                .unwrap_or_default();
+            let identity = Resource::Identity(domain);
+            let mut actions = vec![format!("ses:{op}")];
+            if send.and_then(|i| i.content()).is_some_and(|c| c.raw().is_some()) {
+                actions.push("ses:SendRawEmail".into());
+            }
+            actions.into_iter().map(|action| Access { action, resource: identity.clone(), partition: None }).collect()
         }
         other => panic!("an AWS service the recorder does not know: {other} ({op})"),
     }

@@ -69,13 +69,27 @@ pub struct OnStore {
     pub service: shared::compose::Service,
     pub accounts: functions::dev_server::DevAccounts,
     pub router: axum::Router,
+    /// What the app mailed (with [`on_store`]'s recording mailer).
+    pub mail: Arc<crate::mail::RecordingMailer>,
 }
 
-/// See [`OnStore`].
+/// See [`OnStore`]; mail is recorded.
 pub async fn on_store(store: Arc<dyn Store>) -> OnStore {
+    let mail = Arc::new(crate::mail::RecordingMailer::new());
+    let mut built = on_store_with(store, shared::config::Config::default(), mail.clone()).await;
+    built.mail = mail;
+    built
+}
+
+/// See [`OnStore`]; with `config` and `mailer` (a real adapter: SES on moto, `.eml` files).
+pub async fn on_store_with(
+    store: Arc<dyn Store>,
+    config: shared::config::Config,
+    mailer: Arc<dyn shared::mail::Mailer>,
+) -> OnStore {
     let clock = Arc::new(shared::domain::time::ManualClock::at(T0));
-    let built = functions::dev_server::embedded_on(store, shared::config::Config::default(), clock);
+    let built = functions::dev_server::embedded_on(store, config, clock, mailer);
     let accounts = functions::dev_server::bootstrap(&built.app, None, None).await.expect("start-up accounts");
     let router = shared::api::router(built.app.clone());
-    OnStore { service: built.service, accounts, router }
+    OnStore { service: built.service, accounts, router, mail: Arc::new(crate::mail::RecordingMailer::new()) }
 }

@@ -48,6 +48,8 @@ pub struct App {
     pub transport: Arc<dyn crate::webhooks::transport::Transport>,
     /// Where tenant consent is granted, and for which app.
     pub consent: crate::usecases::consent::ConsentSettings,
+    /// How mail is sent (SES on AWS, `.eml` files in the dev server).
+    pub mailer: Arc<dyn crate::mail::Mailer>,
 }
 
 /// One request as a handler sees it.

@@ -143,6 +143,24 @@ impl Fields {
         }
     }
 
+    /// A whole number, also as a string of digits (surrounding white space ignored): for
+    /// the fields clients fill from a form (the partner portal sends `maturityTarget` so).
+    /// Anything else in a string is out of range (`INVALID_FIELD`), not a type error.
+    pub fn opt_uint_or_digits(&mut self, field: &str) -> Result<Option<u64>, ApiError> {
+        match self.map.get(field) {
+            Some(Value::String(s)) => {
+                let s = s.clone();
+                self.taken.push(field.to_string());
+                let digits = s.trim();
+                let n = digits.parse::<u64>().ok().filter(|_| digits.bytes().all(|b| b.is_ascii_digit()));
+                n.map(Some).ok_or_else(|| {
+                    ApiError::InvalidField(format!("{} must be a whole number, got {s:?}.", self.name(field)))
+                })
+            }
+            _ => self.opt_uint(field),
+        }
+    }
+
     pub fn opt_array(&mut self, field: &str) -> Result<Option<Vec<Value>>, ApiError> {
         match self.take(field) {
             None => Ok(None),

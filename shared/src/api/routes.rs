@@ -73,6 +73,8 @@ routes! {
     PublicReport = "public.reports.get" : Public GET "/reports/{token}" => Public(h::report);
     PartnerConsentGet = "partner.consent.get" : Partner GET "/customers/{id}/consent" => Partner(h::consent_get);
     DistributorConsentGet = "distributor.consent.get" : Distributor GET "/partners/{id}/customers/{customerId}/consent" => Partner(h::sub_partner_consent_get);
+    PartnerConsentEmail = "partner.consent.email" : Partner POST "/customers/{id}/consent/email" => Partner(h::consent_email);
+    DistributorConsentEmail = "distributor.consent.email" : Distributor POST "/partners/{id}/customers/{customerId}/consent/email" => Partner(h::sub_partner_consent_email), active "sending consent emails";
     PublicConsentCallback = "public.consent.callback" : Public GET "/consent/callback" => Public(h::consent_callback);
     PartnerWebhooksList = "partner.webhooks.list" : Partner GET "/webhooks" => Keyed(h::webhooks_list);
     PartnerWebhooksCreate = "partner.webhooks.create" : Partner POST "/webhooks" => Keyed(h::webhooks_create);

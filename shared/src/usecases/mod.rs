@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod consent;
+pub mod consent_mail;
 pub mod customers;
 pub mod keys;
 pub mod partners;

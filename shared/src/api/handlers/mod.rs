@@ -4,6 +4,7 @@
 mod account;
 mod assessments;
 mod consent;
+mod consent_mail;
 mod customers;
 pub(crate) mod keys;
 mod partners;
@@ -68,6 +69,8 @@ adapters! {
     partner customers_delete = |app, ctx, p| customers::delete(app, ctx, p);
     partner consent_get = |app, ctx, p| consent::get(app, ctx, p, ctx.param("id"));
     partner sub_partner_consent_get = |app, ctx, p| consent::get(app, ctx, p, ctx.param("customerId"));
+    partner consent_email = |app, ctx, p| consent_mail::send(app, ctx, p, ctx.param("id"));
+    partner sub_partner_consent_email = |app, ctx, p| consent_mail::send(app, ctx, p, ctx.param("customerId"));
     partner assessments_create = |app, ctx, p| assessments::create(app, ctx, p, false);
     partner sub_partner_assessments_create = |app, ctx, p| assessments::create(app, ctx, p, true);
     partner assessments_bulk_create = |app, ctx, p| assessments::bulk_create(app, ctx, p);

@@ -1,0 +1,135 @@
+//! The consent email (contract, "Tenant consent": `POST …/consent/email`; "Mail": kind
+//! `consent-request`): the customer's consent link, sent to the customer's `email` through the
+//! mail port, from `MAIL_FROM` under the partner's company name.
+//!
+//! It is sent while the request waits, and the answer says what happened: a provider's refusal
+//! or outage is an address in `failed`, not an error, so the caller sees the link (to hand over
+//! another way) and what was and was not sent. The request's `Idempotency-Key` keeps that
+//! answer: a retry with the same key replays it and sends nothing twice. (Issue 10 moves the
+//! send behind a recorded message and a worker with retries.)
+
+use super::consent::ConsentLinks;
+use super::customers;
+use super::UseCaseError;
+use crate::domain::account::Partner;
+use crate::domain::catalog::Product;
+use crate::domain::email::Email;
+use crate::domain::time::Timestamp;
+use crate::mail::content::{self, ConsentRequest};
+use crate::mail::message::{self, Letter};
+use crate::mail::Mailer;
+use crate::store::CustomerStore;
+
+/// The ports and settings sending a consent email uses.
+#[derive(Clone, Copy)]
+pub struct ConsentMailPorts<'a> {
+    pub customers: &'a dyn CustomerStore,
+    pub mailer: &'a dyn Mailer,
+    pub links: ConsentLinks<'a>,
+    /// `MAIL_FROM`: the envelope sender and the `From` address.
+    pub from: &'a Email,
+}
+
+/// What the request asks the email to name (both optional; already checked against the
+/// catalogue and the partner's plan).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ask<'a> {
+    pub product: Option<&'a Product>,
+    /// Only with a product, within its range.
+    pub maturity_target: Option<u8>,
+}
+
+/// Why nothing was sent to a customer (the partner portal's `skipReason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The customer has no `email`.
+    CustomerMissing,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CustomerMissing => "customer_missing",
+        }
+    }
+}
+
+/// What was done: the answer of `POST …/consent/email`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The addresses the provider accepted the email for.
+    pub recipients: Vec<Email>,
+    /// The addresses it was not sent to: the provider refused it or could not be reached.
+    pub failed: Vec<Email>,
+    /// Customers left out (0 or 1), with [`Outcome::skip_reason`].
+    pub skipped: usize,
+    pub skip_reason: Option<SkipReason>,
+    /// The link the email carries (or would have), valid 30 days from the request.
+    pub consent_url: String,
+}
+
+impl Outcome {
+    pub fn sent(&self) -> usize {
+        self.recipients.len()
+    }
+
+    /// Everything the request was about: sent + failed + skipped.
+    pub fn total(&self) -> usize {
+        self.recipients.len() + self.failed.len() + self.skipped
+    }
+}
+
+/// Emails `customer_id`'s consent link (a fresh one, as `GET …/consent` gives) to the
+/// customer's `email`, whatever its consent status (a granted tenant may need consent again
+/// once the app asks for more permissions). A customer without `email` is skipped
+/// (`customer_missing`). Errors: `NotFound` (no such customer of this partner), a store fault.
+pub async fn send(
+    ports: ConsentMailPorts<'_>,
+    partner: &Partner,
+    customer_id: &str,
+    ask: Ask<'_>,
+    now: Timestamp,
+) -> Result<Outcome, UseCaseError> {
+    let customer = customers::find(ports.customers, partner, customer_id).await?;
+    let consent_url = ports.links.url(&customer, now);
+    let mut outcome =
+        Outcome { recipients: Vec::new(), failed: Vec::new(), skipped: 0, skip_reason: None, consent_url };
+    let Some(to) = customer.email.as_ref() else {
+        outcome.skipped = 1;
+        outcome.skip_reason = Some(SkipReason::CustomerMissing);
+        return Ok(outcome);
+    };
+    let rendered = content::consent_request(&ConsentRequest {
+        partner: &partner.company,
+        customer: &customer.name,
+        tenant_id: customer.tenant_id.as_str(),
+        product: ask.product.map(|p| p.name.as_str()),
+        maturity_target: ask.maturity_target,
+        consent_url: &outcome.consent_url,
+    });
+    let letter = Letter {
+        from_name: &partner.company,
+        from: ports.from,
+        to,
+        subject: &rendered.subject,
+        text: &rendered.text,
+        html: &rendered.html,
+        date: now,
+    };
+    let sent = match message::build(&letter) {
+        Ok(mail) => ports.mailer.send(&mail).await.map(|s| (mail.message_id, s)),
+        Err(e) => Err(e),
+    };
+    match sent {
+        Ok((message_id, s)) => {
+            tracing::info!(customer = %customer.id, message_id, provider_id = s.provider_id, "consent email sent");
+            outcome.recipients.push(to.clone());
+        }
+        Err(e) => {
+            // The address is the customer's; the log names the customer, not the address.
+            tracing::warn!(customer = %customer.id, transient = e.is_transient(), error = %e, "consent email not sent");
+            outcome.failed.push(to.clone());
+        }
+    }
+    Ok(outcome)
+}
