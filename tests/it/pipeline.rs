@@ -435,7 +435,7 @@ async fn idempotency_key_in_flight_is_409_until_its_lease_ends() {
     let fingerprint = shared::api::idempotency::fingerprint("partner.keys.create", "/api/v1/partner/keys", b"");
     // The first request with this key is still running (claimed, not finished).
     let claim = h.app.store.claim_idempotency(&scope, "busy", &fingerprint, T0, T0 + 60).await.unwrap();
-    assert_eq!(claim, IdempotencyClaim::Claimed);
+    assert!(matches!(claim, IdempotencyClaim::Claimed { .. }), "{claim:?}");
     let headers = [("x-partner-key", h.partner_key()), ("idempotency-key", "busy")];
     let send = || h.request(Method::POST, "/api/v1/partner/keys", &headers, None);
     send().await.assert_error(409, "IDEMPOTENCY_IN_PROGRESS");
@@ -801,4 +801,87 @@ async fn a_bulk_request_failing_midway_keeps_its_idempotency_record() {
     assert_eq!(status, 500);
     let (status, body, replayed) = call("POST", "/customers/bulk", Some("bulk-customers-2"), Some(one)).await;
     assert_eq!((status, body["created"].clone(), replayed), (201, serde_json::json!(1), false), "{body}");
+}
+
+/// A trigger whose first try stored its run and died before keeping its answer (the crash
+/// test's finding), done again under the same `Idempotency-Key` once the key's lease passed,
+/// answers that run: no second run, nothing counted twice. The request is done again as of its
+/// first try, with ids derived from the key, so its write meets the first one's. On both
+/// adapters.
+async fn a_retry_after_a_died_try_finds_its_run(store: std::sync::Arc<dyn shared::store::Store>) {
+    let on = tests::stored::on_store(store.clone()).await;
+    let key = on.accounts.partner_key.clone();
+    let post = |path: &str, idem: Option<&str>, body: serde_json::Value| {
+        let mut req = http::Request::builder()
+            .method("POST")
+            .uri(format!("{PARTNER_BASE}{path}"))
+            .header("x-partner-key", key.clone())
+            .header("content-type", "application/json");
+        if let Some(k) = idem {
+            req = req.header("idempotency-key", k);
+        }
+        req.body(Bytes::from(body.to_string())).unwrap()
+    };
+    let json = |r: http::Response<Bytes>| {
+        (r.status().as_u16(), serde_json::from_slice::<serde_json::Value>(r.body()).unwrap())
+    };
+    let (_, c) = json(tests::oneshot(&on.router, post("/customers", None, customer_body("Contoso", &tenant(1)))).await);
+    let c = c["id"].as_str().unwrap().to_string();
+    let consent = tests::oneshot(
+        &on.router,
+        http::Request::builder()
+            .uri(format!("{PARTNER_BASE}/customers/{c}/consent"))
+            .header("x-partner-key", key.clone())
+            .body(Bytes::new())
+            .unwrap(),
+    )
+    .await;
+    let url = json(consent).1["consentUrl"].as_str().unwrap().to_string();
+    let granted = http::Request::builder().uri(tests::consent_callback(&url, true)).body(Bytes::new()).unwrap();
+    assert_eq!(tests::oneshot(&on.router, granted).await.status(), 200);
+
+    // The first try: its run is stored.
+    let body = assessment_body(&c, "essential-eight");
+    let (status, first) = json(tests::oneshot(&on.router, post("/assessments", Some("trigger-k"), body.clone())).await);
+    assert_eq!(status, 202, "{first}");
+    // …and its answer was never kept: the key is as a try that died holding it leaves it.
+    let scope = shared::api::idempotency::scope(&shared::domain::account::Owner::partner(&on.accounts.partner.id));
+    let fingerprint = shared::api::idempotency::fingerprint(
+        "partner.assessments.create",
+        &format!("{PARTNER_BASE}/assessments"),
+        body.to_string().as_bytes(),
+    );
+    store.release_idempotency(&scope, "trigger-k").await.unwrap();
+    let claim = store.claim_idempotency(&scope, "trigger-k", &fingerprint, T0, T0 + 60).await.unwrap();
+    assert!(matches!(claim, IdempotencyClaim::Claimed { .. }));
+
+    // The client tries again after the lease.
+    on.clock.advance(61);
+    let (status, again) = json(tests::oneshot(&on.router, post("/assessments", Some("trigger-k"), body)).await);
+    assert_eq!(status, 202, "{again}");
+    assert_eq!(again["id"], first["id"], "the first try's run is answered");
+    let me = tests::oneshot(
+        &on.router,
+        http::Request::builder()
+            .uri(format!("{PARTNER_BASE}/me"))
+            .header("x-partner-key", key.clone())
+            .body(Bytes::new())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(json(me).1["usage"]["runsUsed"], 1, "counted once");
+    let all = shared::store::PageRequest { limit: 10, after: None };
+    let runs = store.list_runs(&on.accounts.partner.id, &Default::default(), &all).await.unwrap();
+    assert_eq!(runs.items.len(), 1, "one run");
+}
+
+#[tokio::test]
+async fn a_retry_after_a_died_try_finds_its_run_on_the_embedded_store() {
+    a_retry_after_a_died_try_finds_its_run(std::sync::Arc::new(shared::store::memory::MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn a_retry_after_a_died_try_finds_its_run_on_dynamodb() {
+    let Some(store) = tests::aws::fresh_dynamo().await else { return };
+    a_retry_after_a_died_try_finds_its_run(std::sync::Arc::new(store)).await;
 }

@@ -1102,7 +1102,10 @@ async fn count_hit_counts_per_bucket(store: Arc<dyn Store>) {
 async fn idempotency_claim_replay_and_mismatch(store: Arc<dyn Store>) {
     let (s, k) = ("pk_live_#prt_1", "key-1");
     let lease = T0 + 60;
-    assert_eq!(store.claim_idempotency(s, k, "fp-a", T0, lease).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(
+        store.claim_idempotency(s, k, "fp-a", T0, lease).await.unwrap(),
+        IdempotencyClaim::Claimed { since: T0 }
+    );
     assert_eq!(store.claim_idempotency(s, k, "fp-a", T0 + 1, lease + 1).await.unwrap(), IdempotencyClaim::InProgress);
     assert_eq!(store.claim_idempotency(s, k, "fp-b", T0 + 1, lease + 1).await.unwrap(), IdempotencyClaim::Mismatch);
 
@@ -1116,24 +1119,46 @@ async fn idempotency_claim_replay_and_mismatch(store: Arc<dyn Store>) {
     // Keys are scoped to their caller.
     assert_eq!(
         store.claim_idempotency("pk_live_#prt_2", k, "fp-b", T0, lease).await.unwrap(),
-        IdempotencyClaim::Claimed
+        IdempotencyClaim::Claimed { since: T0 }
     );
-    assert_eq!(store.claim_idempotency(s, "key-2", "fp-b", T0, lease).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(
+        store.claim_idempotency(s, "key-2", "fp-b", T0, lease).await.unwrap(),
+        IdempotencyClaim::Claimed { since: T0 }
+    );
 }
 
 async fn idempotency_lease_takeover_and_release(store: Arc<dyn Store>) {
     let s = "dk_live_#dist_1";
-    assert_eq!(store.claim_idempotency(s, "k", "fp", T0, T0 + 60).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(
+        store.claim_idempotency(s, "k", "fp", T0, T0 + 60).await.unwrap(),
+        IdempotencyClaim::Claimed { since: T0 }
+    );
     assert_eq!(store.claim_idempotency(s, "k", "fp", T0 + 59, T0 + 119).await.unwrap(), IdempotencyClaim::InProgress);
-    // The first request died: past its lease the key may be taken over.
-    assert_eq!(store.claim_idempotency(s, "k", "fp", T0 + 61, T0 + 121).await.unwrap(), IdempotencyClaim::Claimed);
+    // The first request died: past its lease the key may be taken over, and the request is done
+    // again as of its first try (so it makes the same ids).
+    assert_eq!(
+        store.claim_idempotency(s, "k", "fp", T0 + 61, T0 + 121).await.unwrap(),
+        IdempotencyClaim::Claimed { since: T0 }
+    );
     // The new claim holds its own lease.
     assert_eq!(store.claim_idempotency(s, "k", "fp", T0 + 62, T0 + 122).await.unwrap(), IdempotencyClaim::InProgress);
 
     // A released claim (the request failed) can be claimed again, even for another body.
-    assert_eq!(store.claim_idempotency(s, "r", "fp-1", T0, T0 + 60).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(
+        store.claim_idempotency(s, "r", "fp-1", T0, T0 + 60).await.unwrap(),
+        IdempotencyClaim::Claimed { since: T0 }
+    );
     store.release_idempotency(s, "r").await.unwrap();
-    assert_eq!(store.claim_idempotency(s, "r", "fp-2", T0 + 1, T0 + 61).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(
+        store.claim_idempotency(s, "r", "fp-2", T0 + 1, T0 + 61).await.unwrap(),
+        IdempotencyClaim::Claimed { since: T0 + 1 }
+    );
+    // A key whose died try was for another body starts afresh.
+    store.claim_idempotency(s, "m", "fp-1", T0, T0 + 60).await.unwrap();
+    assert_eq!(
+        store.claim_idempotency(s, "m", "fp-2", T0 + 61, T0 + 121).await.unwrap(),
+        IdempotencyClaim::Claimed { since: T0 + 61 }
+    );
     // Releasing a key never claimed is harmless.
     store.release_idempotency(s, "never").await.unwrap();
 }
@@ -1149,7 +1174,7 @@ async fn idempotency_records_expire(store: Arc<dyn Store>) {
     // Kept 24 h: afterwards the key is new again (even if the item still exists).
     assert_eq!(
         store.claim_idempotency(s, "k", "fp-b", T0 + 86_401, T0 + 86_461).await.unwrap(),
-        IdempotencyClaim::Claimed
+        IdempotencyClaim::Claimed { since: T0 + 86_401 }
     );
 }
 
@@ -1428,7 +1453,7 @@ async fn concurrent_idempotency_claims_admit_one(store: Arc<dyn Store>) {
         async move { store.claim_idempotency("pk_live_#prt_1", "same", "fp", T0, T0 + 60).await.unwrap() }
     })
     .await;
-    assert_eq!(results.iter().filter(|c| **c == IdempotencyClaim::Claimed).count(), 1);
+    assert_eq!(results.iter().filter(|c| matches!(c, IdempotencyClaim::Claimed { .. })).count(), 1);
     assert_eq!(results.iter().filter(|c| **c == IdempotencyClaim::InProgress).count(), 9);
 }
 

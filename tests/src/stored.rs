@@ -67,6 +67,8 @@ pub fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
 /// the whole pipeline on both adapters.
 pub struct OnStore {
     pub service: shared::compose::Service,
+    /// The app's clock (at `T0` to begin with).
+    pub clock: Arc<shared::domain::time::ManualClock>,
     pub accounts: functions::dev_server::DevAccounts,
     pub router: axum::Router,
     /// What the app mailed (with [`on_store`]'s recording mailer).
@@ -88,8 +90,8 @@ pub async fn on_store_with(
     mailer: Arc<dyn shared::mail::Mailer>,
 ) -> OnStore {
     let clock = Arc::new(shared::domain::time::ManualClock::at(T0));
-    let built = functions::dev_server::embedded_on(store, config, clock, mailer);
+    let built = functions::dev_server::embedded_on(store, config, clock.clone(), mailer);
     let accounts = functions::dev_server::bootstrap(&built.app, None, None).await.expect("start-up accounts");
     let router = shared::api::router(built.app.clone());
-    OnStore { service: built.service, accounts, router, mail: Arc::new(crate::mail::RecordingMailer::new()) }
+    OnStore { service: built.service, clock, accounts, router, mail: Arc::new(crate::mail::RecordingMailer::new()) }
 }

@@ -21,6 +21,20 @@ pub fn fingerprint(route_name: &str, path: &str, body: &[u8]) -> String {
     hex(&h.finalize())
 }
 
+/// The seed of a request's ids under its `Idempotency-Key` (`IdGen::seeded`): HMAC-SHA256 under
+/// `master` (the secret's `webhookEncryption`), its own label, of the caller's scope and the key.
+/// Secret, so ids made from it are as unguessable as random ones; stable, so the request done
+/// again makes the same ids.
+pub fn id_seed(master: &[u8], scope: &str, key: &str) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master).expect("HMAC takes any key length");
+    mac.update(b"idempotent-ids\0");
+    mac.update(scope.as_bytes());
+    mac.update(&[0]);
+    mac.update(key.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// Replay bodies at rest. An answer kept for replay can carry a secret shown only once (a new
 /// API key from P14/D15, a webhook's `whsec_` secret), and the table's items flow to its stream
 /// and backups; so every kept body is sealed with AES-256-GCM under a key derived from the

@@ -60,9 +60,29 @@ pub struct Ctx {
     pub query: Query,
     pub body: Bytes,
     pub now: Timestamp,
+    /// For a request under an `Idempotency-Key`: ids derived from the key, at the time of its
+    /// first try (see [`IdempotentIds`]).
+    pub idempotent: Option<IdempotentIds>,
+}
+
+/// The ids and clock of a request under an `Idempotency-Key`: its ids are a function of the
+/// key and their order, and its time is its first try's. Done again after that try died
+/// between its write and keeping its answer, the request makes the same ids, so its writes
+/// meet the first try's (a run already stored is answered, not made twice; issue 13).
+pub struct IdempotentIds {
+    gen: crate::domain::ids::IdGen,
+    clock: crate::domain::time::FixedClock,
 }
 
 impl Ctx {
+    /// Where this request's use cases take ids and event times from.
+    pub fn ids<'a>(&'a self, app: &'a App) -> crate::usecases::Ids<'a> {
+        match &self.idempotent {
+            Some(i) => crate::usecases::Ids { gen: &i.gen, clock: &i.clock },
+            None => app.ids(),
+        }
+    }
+
     pub fn param(&self, name: &str) -> &str {
         self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or_default()
     }
@@ -165,7 +185,7 @@ impl App {
             let idempotency_key = parts.headers.get("idempotency-key").map(|v| v.to_str().unwrap_or("").to_string());
             match (parts.method == Method::POST, idempotency_key) {
                 (true, Some(key)) => self.serve_idempotent(route, params, &parts.uri, body, principal, now, key).await,
-                _ => self.run_handler(route, params, parts.uri.query(), body, principal, now).await,
+                _ => self.run_handler(route, params, parts.uri.query(), body, principal, now, None).await,
             }
         };
         set_window_headers(resp.headers_mut(), &window);
@@ -180,10 +200,11 @@ impl App {
         body: Bytes,
         principal: Principal,
         now: Timestamp,
+        idempotent: Option<IdempotentIds>,
     ) -> Response<Bytes> {
         let result = match Query::parse(query).and_then(|q| request::check_id_params(&params).map(|()| q)) {
             Ok(query) => {
-                let ctx = Ctx { route: route.id, principal, params, query, body, now };
+                let ctx = Ctx { route: route.id, principal, params, query, body, now, idempotent };
                 self.call(route, &ctx).await
             }
             Err(e) => Err(e),
@@ -229,8 +250,17 @@ impl App {
                 resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
                 resp
             }
-            Ok(IdempotencyClaim::Claimed) => {
-                let resp = self.run_handler(route, params, uri.query(), body, principal, now).await;
+            Ok(IdempotencyClaim::Claimed { since }) => {
+                // As of the first try (`since` is now unless a try died holding the key).
+                let ids = IdempotentIds {
+                    gen: crate::domain::ids::IdGen::seeded(idempotency::id_seed(
+                        &self.secrets.webhook_encryption,
+                        &scope,
+                        &key,
+                    )),
+                    clock: crate::domain::time::FixedClock(since),
+                };
+                let resp = self.run_handler(route, params, uri.query(), body, principal, since, Some(ids)).await;
                 // A server failure is not an answer worth keeping: let the client retry it.
                 let kept = if resp.status().is_server_error() {
                     self.store.release_idempotency(&scope, &key).await

@@ -56,6 +56,15 @@ fn base62_fixed(mut n: u64, width: usize) -> String {
 #[derive(Default)]
 pub struct IdGen {
     last: Mutex<(u64, u64)>,
+    /// Set for a request under an `Idempotency-Key`: the "random" parts come from this key and a
+    /// counter instead, so doing the request again (after its first try died) makes the same ids
+    /// in the same order, and its writes meet the first try's instead of repeating them.
+    seed: Option<Seed>,
+}
+
+struct Seed {
+    key: Vec<u8>,
+    drawn: std::sync::atomic::AtomicU64,
 }
 
 pub const TIME_PREFIX_LEN: usize = 8;
@@ -63,6 +72,35 @@ pub const TIME_PREFIX_LEN: usize = 8;
 impl IdGen {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A generator whose ids are a function of `key` (at least 32 secret bytes) and the order
+    /// they are asked for: see the `seed` field. Time parts still come from the time given.
+    pub fn seeded(key: Vec<u8>) -> Self {
+        Self { last: Mutex::default(), seed: Some(Seed { key, drawn: Default::default() }) }
+    }
+
+    /// `len` base62 characters: random, or the next ones the seed derives.
+    fn tail(&self, len: usize) -> String {
+        let Some(seed) = &self.seed else { return random_base62(len) };
+        use hmac::{Hmac, Mac};
+        let n = seed.drawn.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut out = String::with_capacity(len);
+        // Blocks of HMAC-SHA256(key, n, block); bytes at or above 248 are skipped (no bias).
+        for block in 0u64.. {
+            let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&seed.key).expect("HMAC takes any key length");
+            mac.update(&n.to_be_bytes());
+            mac.update(&block.to_be_bytes());
+            for b in mac.finalize().into_bytes() {
+                if b < 248 && out.len() < len {
+                    out.push(BASE62[(b % 62) as usize] as char);
+                }
+            }
+            if out.len() == len {
+                break;
+            }
+        }
+        out
     }
 
     /// `prefix` + 8 chars of milliseconds + 3 chars of sequence + 9 random chars.
@@ -74,16 +112,11 @@ impl IdGen {
             *last = (ms, seq);
             (ms, seq)
         };
-        format!(
-            "{prefix}{}{}{}",
-            base62_fixed(seq.0, TIME_PREFIX_LEN),
-            base62_fixed(seq.1 % 238_328, 3),
-            random_base62(9)
-        )
+        format!("{prefix}{}{}{}", base62_fixed(seq.0, TIME_PREFIX_LEN), base62_fixed(seq.1 % 238_328, 3), self.tail(9))
     }
 
     pub fn random(&self, prefix: &str) -> String {
-        format!("{prefix}{}", random_base62(20))
+        format!("{prefix}{}", self.tail(20))
     }
 
     /// A new time-ordered id of kind `K` (see [`IdGen::time_ordered`]).

@@ -104,6 +104,17 @@ pub trait Clock: Send + Sync {
     }
 }
 
+/// A clock standing at one second: ids made for one operation carry its time (provisioning; a
+/// request done again under its `Idempotency-Key` as of its first try).
+#[derive(Clone, Copy, Debug)]
+pub struct FixedClock(pub Timestamp);
+
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        self.0.unix() * 1000
+    }
+}
+
 pub struct SystemClock;
 
 impl Clock for SystemClock {

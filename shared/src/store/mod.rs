@@ -27,6 +27,9 @@ pub enum StoreError {
     LastKey,
     #[error("the monthly run limit is reached")]
     RunLimitReached,
+    /// A run with this id is stored already (a request done again under its `Idempotency-Key`).
+    #[error("a run with this id exists")]
+    RunExists,
     /// The account a key would be issued to is suspended.
     #[error("the account is suspended")]
     OwnerSuspended,
@@ -220,8 +223,11 @@ pub trait UsageStore: Send + Sync {
 /// What a request with an idempotency key finds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdempotencyClaim {
-    /// First use: the caller does the work, then `finish`es or `release`s.
-    Claimed,
+    /// First use: the caller does the work, then `finish`es or `release`s. `since` is when the
+    /// key was first claimed: now, or, when an earlier try of the same request died holding it
+    /// (its lease passed, no answer kept), that try's time, so the request is done again as of
+    /// then (same ids and times: its writes meet the first try's instead of repeating them).
+    Claimed { since: Timestamp },
     /// Done before with this fingerprint: replay the stored response.
     Replay { status: u16, body: Vec<u8> },
     /// Used before with another request.

@@ -9,8 +9,7 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::catalog::Catalog;
 use crate::domain::email::Email;
 use crate::domain::ids::{DistributorId, IdGen};
-use crate::domain::time::Clock;
-use crate::domain::time::Timestamp;
+use crate::domain::time::{FixedClock, Timestamp};
 use crate::store::{AccountKeyStore, StoreError};
 
 /// Why provisioning refused; the text is for the operator's terminal.
@@ -169,14 +168,5 @@ pub async fn issue_key(
         Err(UseCaseError::PartnerInactive(m)) => Err(ProvisionError::Refused(m)),
         Err(UseCaseError::Store(e)) => Err(ProvisionError::Store(e)),
         Err(e) => Err(ProvisionError::Invalid(e.to_string())),
-    }
-}
-
-/// A clock standing at one second: ids made for one operation carry its time.
-struct FixedClock(Timestamp);
-
-impl Clock for FixedClock {
-    fn now_ms(&self) -> i64 {
-        self.0.unix() * 1000
     }
 }

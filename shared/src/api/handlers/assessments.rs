@@ -17,13 +17,13 @@ use crate::views;
 pub const BULK_MAX: usize = 50;
 
 /// The ports queueing a run uses, from the app.
-fn run_ports(app: &App) -> RunPorts<'_> {
+fn run_ports<'a>(app: &'a App, ctx: &'a Ctx) -> RunPorts<'a> {
     RunPorts {
         customers: app.store.as_ref(),
         runs: app.store.as_ref(),
         queue: app.runs.as_ref(),
         catalog: &app.config.catalog,
-        ids: app.ids(),
+        ids: ctx.ids(app),
     }
 }
 
@@ -35,7 +35,7 @@ pub async fn create(app: &App, ctx: &Ctx, partner: &Partner, show_partner: bool)
     let maturity = f.opt_uint("maturityTarget")?;
     f.finish()?;
     let (product, target) = runs::choose_product(&app.config.catalog, partner, &product, maturity)?;
-    let run = match runs::queue_run(run_ports(app), partner, &customer_id, product, target, ctx.now).await? {
+    let run = match runs::queue_run(run_ports(app, ctx), partner, &customer_id, product, target, ctx.now).await? {
         Queued::Run(run) => run,
         Queued::ConsentRequired(customer) => {
             // 200, not an error: the shape the partner portal handles (contract, "Tenant consent").
@@ -69,21 +69,23 @@ pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Repl
             continue;
         }
         let outcome = match request::check_id(&format!("customerIds[{i}]"), customer_id) {
-            Ok(()) => match runs::queue_run(run_ports(app), partner, customer_id, product, target, ctx.now).await {
-                Ok(Queued::Run(run)) => {
-                    Ok(json!({ "id": run.id, "customerId": run.customer_id, "status": run.status.as_str() }))
+            Ok(()) => {
+                match runs::queue_run(run_ports(app, ctx), partner, customer_id, product, target, ctx.now).await {
+                    Ok(Queued::Run(run)) => {
+                        Ok(json!({ "id": run.id, "customerId": run.customer_id, "status": run.status.as_str() }))
+                    }
+                    Ok(Queued::ConsentRequired(customer)) => {
+                        // Counts in `failed`, with the link instead of an error (contract, "Tenant consent").
+                        bulk.refused(json!({
+                            "customerId": customer.id,
+                            "status": "consent_required",
+                            "consentUrl": app.consent_links().url(&customer, ctx.now),
+                        }));
+                        continue;
+                    }
+                    Err(e) => Err(ApiError::from(e)),
                 }
-                Ok(Queued::ConsentRequired(customer)) => {
-                    // Counts in `failed`, with the link instead of an error (contract, "Tenant consent").
-                    bulk.refused(json!({
-                        "customerId": customer.id,
-                        "status": "consent_required",
-                        "consentUrl": app.consent_links().url(&customer, ctx.now),
-                    }));
-                    continue;
-                }
-                Err(e) => Err(ApiError::from(e)),
-            },
+            }
             Err(e) => Err(e),
         };
         bulk.record(ident, outcome)?;

@@ -39,7 +39,7 @@ pub async fn list(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiE
 
 pub async fn create(app: &App, ctx: &Ctx, partner: &Partner, show_partner: bool) -> Result<Reply, ApiError> {
     let new = read_new_customer(Fields::parse(&ctx.body)?)?;
-    let customer = customers::create(app.store.as_ref(), app.ids(), partner, new, ctx.now).await?;
+    let customer = customers::create(app.store.as_ref(), ctx.ids(app), partner, new, ctx.now).await?;
     let body = views::customer(&customer);
     Ok(Reply::created(if show_partner { views::with_partner_id(body, &partner.id) } else { body }))
 }
@@ -47,7 +47,7 @@ pub async fn create(app: &App, ctx: &Ctx, partner: &Partner, show_partner: bool)
 pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
     create_each(ctx, "customers", BULK_MAX, "name", |fields| async move {
         let new = read_new_customer(fields)?;
-        let c = customers::create(app.store.as_ref(), app.ids(), partner, new, ctx.now).await?;
+        let c = customers::create(app.store.as_ref(), ctx.ids(app), partner, new, ctx.now).await?;
         Ok(json!({ "id": c.id, "name": c.name, "status": "created" }))
     })
     .await
@@ -82,11 +82,11 @@ pub async fn update(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, Ap
         receivers,
         questionnaire_recipients,
     };
-    let next = customers::update(app.store.as_ref(), app.ids(), partner, ctx.param("id"), &patch, ctx.now).await?;
+    let next = customers::update(app.store.as_ref(), ctx.ids(app), partner, ctx.param("id"), &patch, ctx.now).await?;
     Ok(Reply::ok(views::customer_updated(&next)))
 }
 
 pub async fn delete(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
-    customers::delete(app.store.as_ref(), app.ids(), partner, ctx.param("id"), ctx.now).await?;
+    customers::delete(app.store.as_ref(), ctx.ids(app), partner, ctx.param("id"), ctx.now).await?;
     Ok(Reply::no_content())
 }

@@ -11,7 +11,7 @@ use crate::usecases::keys;
 
 /// Issues a key to `owner` and answers with it: the only time it is ever shown.
 pub async fn create(app: &App, ctx: &Ctx, owner: Owner) -> Result<Reply, ApiError> {
-    let issued = keys::issue(app.store.as_ref(), &app.secrets.key_hashing, app.ids(), &owner, ctx.now, true).await?;
+    let issued = keys::issue(app.store.as_ref(), &app.secrets.key_hashing, ctx.ids(app), &owner, ctx.now, true).await?;
     Ok(Reply::created(json!({ "slot": issued.slot, "key": issued.key, "createdAt": rfc3339(ctx.now) })))
 }
 
@@ -23,7 +23,7 @@ pub async fn revoke(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
         "2" => 2,
         _ => return Err(ApiError::InvalidField(format!("slot must be 1 or 2, got {raw:?}."))),
     };
-    keys::revoke(app.store.as_ref(), app.ids(), &owner, slot, ctx.now).await?;
+    keys::revoke(app.store.as_ref(), ctx.ids(app), &owner, slot, ctx.now).await?;
     Ok(Reply::no_content())
 }
 

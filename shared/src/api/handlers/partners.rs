@@ -60,7 +60,7 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 
 pub async fn create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let new = read_new_partner(app, Fields::parse(&ctx.body)?)?;
-    let partner = partners::build(app.ids(), ctx.distributor()?, new, ctx.now);
+    let partner = partners::build(ctx.ids(app), ctx.distributor()?, new, ctx.now);
     partners::create(app.store.as_ref(), &partner).await?;
     Ok(Reply::created(views::partner_created(&partner)))
 }
@@ -68,7 +68,7 @@ pub async fn create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 pub async fn bulk_create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let d = ctx.distributor()?;
     create_each(ctx, "partners", BULK_MAX, "company", |fields| async move {
-        let p = partners::build(app.ids(), d, read_new_partner(app, fields)?, ctx.now);
+        let p = partners::build(ctx.ids(app), d, read_new_partner(app, fields)?, ctx.now);
         partners::create(app.store.as_ref(), &p).await?;
         Ok(json!({ "id": p.id, "company": p.company, "status": p.status.as_str() }))
     })
@@ -120,6 +120,6 @@ pub use crate::usecases::partners::Transition;
 pub async fn transition(app: &App, ctx: &Ctx, to: Transition) -> Result<Reply, ApiError> {
     let partner = sub_partner(app, ctx).await?;
     let d = ctx.distributor()?;
-    let (partner, at) = partners::transition(app.store.as_ref(), app.ids(), d, &partner, to, ctx.now).await?;
+    let (partner, at) = partners::transition(app.store.as_ref(), ctx.ids(app), d, &partner, to, ctx.now).await?;
     Ok(Reply::ok(json!({ "id": partner.id, "status": partner.status.as_str(), to.time_field(): at.map(rfc3339) })))
 }

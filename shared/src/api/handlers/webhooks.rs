@@ -112,7 +112,7 @@ pub async fn create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let new = NewEndpoint { url, events, description, enabled };
     let made = webhooks::create(
         app.store.as_ref(),
-        app.ids(),
+        ctx.ids(app),
         &app.secrets.webhook_encryption,
         app.config.webhook_max_endpoints,
         ctx.principal.owner(),
@@ -164,7 +164,7 @@ pub async fn test(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let tried = webhooks::ping(
         app.store.as_ref(),
         app.transport.as_ref(),
-        app.ids(),
+        ctx.ids(app),
         &app.secrets.webhook_encryption,
         &owner,
         ctx.param("id"),

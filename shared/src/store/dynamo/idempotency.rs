@@ -2,6 +2,10 @@
 
 use super::*;
 
+/// How long after its first try a request that died holding its key is still done again as of
+/// that try (seconds): the retention of a kept answer. Later, a try starts afresh.
+const TAKEOVER_WINDOW_SECS: i64 = 24 * 3600;
+
 #[async_trait]
 impl IdempotencyStore for DynamoStore {
     async fn claim_idempotency(
@@ -12,21 +16,46 @@ impl IdempotencyStore for DynamoStore {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> StoreResult<IdempotencyClaim> {
-        for _ in 0..OCC_ATTEMPTS {
+        let claim = |since: Timestamp| {
             let mut item = schema::idempotency(scope, key);
             item.insert("fingerprint".into(), s(fingerprint));
             item.insert("lease_until".into(), n(lease_until));
+            item.insert("claimed_at".into(), n(since));
             // An unfinished claim lasts as long as its lease; a finished one, its retention.
             item.insert("expires_at".into(), n(lease_until));
             item.insert("ttl".into(), n(lease_until));
-            let put = Op::put(item).when("attribute_not_exists(PK) OR #expires_at <= :now").val(":now", n(now));
-            if self.write(put, ReturnValue::None).await?.is_some() {
-                return Ok(IdempotencyClaim::Claimed);
-            }
+            Op::put(item)
+        };
+        // The common case first: a key never seen.
+        if self.write(claim(now).when("attribute_not_exists(PK)"), ReturnValue::None).await?.is_some() {
+            return Ok(IdempotencyClaim::Claimed { since: now });
+        }
+        for _ in 0..OCC_ATTEMPTS {
             let Some(rec) = self.get(schema::idempotency(scope, key)).await? else {
-                continue; // released in between: claim again
+                // Released in between: claim it afresh.
+                if self.write(claim(now).when("attribute_not_exists(PK)"), ReturnValue::None).await?.is_some() {
+                    return Ok(IdempotencyClaim::Claimed { since: now });
+                }
+                continue;
             };
-            if num(&rec, "expires_at").unwrap_or(0) <= now.unix() {
+            let expires_at = num(&rec, "expires_at").unwrap_or(0);
+            if expires_at <= now.unix() {
+                // A try of this request that died holding the key is done again as of its time;
+                // anything else (a kept answer past its retention, another request) starts afresh.
+                let since = match num(&rec, "claimed_at") {
+                    Some(at)
+                        if rec.get("status").is_none()
+                            && text(&rec, "fingerprint") == Some(fingerprint)
+                            && at > now.unix() - TAKEOVER_WINDOW_SECS =>
+                    {
+                        Timestamp::from_unix(at)
+                    }
+                    _ => now,
+                };
+                let put = claim(since).when("#expires_at = :seen").val(":seen", n(expires_at));
+                if self.write(put, ReturnValue::None).await?.is_some() {
+                    return Ok(IdempotencyClaim::Claimed { since });
+                }
                 continue;
             }
             if text(&rec, "fingerprint") != Some(fingerprint) {

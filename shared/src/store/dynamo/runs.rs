@@ -80,9 +80,11 @@ impl RunStore for DynamoStore {
         ops.extend(pointers);
         match self.transact(ops).await? {
             Ok(()) => Ok(()),
+            // First: a run that exists was counted when it was made.
+            Err(c) if c.failed(2) => Err(StoreError::RunExists),
             Err(c) if c.failed(0) => Err(StoreError::NotFound),
             Err(c) if c.failed(1) => Err(StoreError::RunLimitReached),
-            Err(_) => Err(StoreError::Backend(format!("run {} exists", run.id))),
+            Err(_) => Err(StoreError::Backend(format!("run {}: an entry of it exists", run.id))),
         }
     }
 

@@ -9,6 +9,8 @@ pub(super) struct IdemRecord {
     response: Option<(u16, Vec<u8>)>,
     lease_until: Timestamp,
     expires_at: Timestamp,
+    /// When the key was first claimed by this request (kept when a died try is taken over).
+    since: Timestamp,
 }
 
 #[async_trait]
@@ -23,6 +25,18 @@ impl IdempotencyStore for MemoryStore {
     ) -> StoreResult<IdempotencyClaim> {
         let mut s = self.lock();
         let id = (scope.to_string(), key.to_string());
+        // As the DynamoDB adapter: a try that died holding the key is done again as of its time.
+        let since = match s.idempotency.get(&id) {
+            Some(r)
+                if r.expires_at <= now
+                    && r.response.is_none()
+                    && r.fingerprint == fingerprint
+                    && r.since.unix() > now.unix() - 24 * 3600 =>
+            {
+                r.since
+            }
+            _ => now,
+        };
         if let Some(rec) = s.idempotency.get(&id).filter(|r| r.expires_at > now) {
             if rec.fingerprint != fingerprint {
                 return Ok(IdempotencyClaim::Mismatch);
@@ -34,10 +48,15 @@ impl IdempotencyStore for MemoryStore {
                 return Ok(IdempotencyClaim::InProgress);
             }
         }
-        let rec =
-            IdemRecord { fingerprint: fingerprint.to_string(), response: None, lease_until, expires_at: lease_until };
+        let rec = IdemRecord {
+            fingerprint: fingerprint.to_string(),
+            response: None,
+            lease_until,
+            expires_at: lease_until,
+            since,
+        };
         s.idempotency.insert(id, rec);
-        Ok(IdempotencyClaim::Claimed)
+        Ok(IdempotencyClaim::Claimed { since })
     }
 
     async fn finish_idempotency(

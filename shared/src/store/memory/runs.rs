@@ -11,6 +11,9 @@ impl RunStore for MemoryStore {
         if !customer_exists {
             return Err(StoreError::NotFound);
         }
+        if s.runs.get(run.partner_id.as_str()).is_some_and(|m| m.contains_key(run.id.as_str())) {
+            return Err(StoreError::RunExists);
+        }
         let used = s.usage.get(&(run.partner_id.to_string(), month)).copied().unwrap_or(0);
         if limit.is_some_and(|l| used >= l) {
             return Err(StoreError::RunLimitReached);
