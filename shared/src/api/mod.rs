@@ -192,6 +192,7 @@ impl App {
         resp
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn run_handler(
         &self,
         route: &'static Route,
