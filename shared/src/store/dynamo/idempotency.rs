@@ -44,7 +44,7 @@ impl IdempotencyStore for DynamoStore {
                 // anything else (a kept answer past its retention, another request) starts afresh.
                 let since = match num(&rec, "claimed_at") {
                     Some(at)
-                        if rec.get("status").is_none()
+                        if !rec.contains_key("status")
                             && text(&rec, "fingerprint") == Some(fingerprint)
                             && at > now.unix() - TAKEOVER_WINDOW_SECS =>
                     {
