@@ -18,19 +18,7 @@ use tests::stored::event;
 
 async fn partner_with_customer(store: &Arc<dyn Store>, ids: &IdGen) -> (Partner, Customer) {
     let p = tests::stored::stored_partner(store, ids, Email::parse("p@example.com").unwrap(), "enterprise", None).await;
-    let c = Customer {
-        id: ids.random("cust_").into(),
-        partner_id: p.id.clone(),
-        name: "C".into(),
-        tenant_id: TenantId::parse(&tenant(1)).unwrap(),
-        email: None,
-        receivers: vec![],
-        questionnaire_recipients: vec![],
-        created_at: T0,
-        updated_at: None,
-        version: 1,
-        consent: Default::default(),
-    };
+    let c = tests::stored::customer(&ids.random("cust_"), &p.id, "C", &tenant(1));
     store.create_customer(&c, &event(ids, EventType::CustomerCreated, &p.id)).await.unwrap();
     (p, c)
 }
@@ -142,25 +130,12 @@ async fn the_usage_report_closes_a_month_once() {
 async fn deliveries_and_their_guards_expire_after_ninety_days() {
     use aws_sdk_dynamodb::types::AttributeValue as AV;
     use shared::domain::account::Owner;
-    use shared::domain::webhook::{Delivery, DeliveryStatus, Endpoint};
+    use shared::domain::webhook::{Delivery, DeliveryStatus};
     let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
     let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
     let store: Arc<dyn Store> = Arc::new(dynamo);
     let owner = Owner::partner("prt_ttl");
-    let endpoint = Endpoint {
-        id: "whk_ttl".into(),
-        owner: owner.clone(),
-        url: "https://hooks.example.com/x".into(),
-        events: vec!["customer.created".into()],
-        description: None,
-        enabled: true,
-        secret: "sealed".into(),
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        created_at: T0,
-        updated_at: None,
-        version: 1,
-    };
+    let endpoint = tests::stored::endpoint("whk_ttl", &owner);
     store.create_endpoint(&endpoint, 10).await.unwrap();
     let delivery = Delivery {
         id: "dlv_ttl".into(),
@@ -250,19 +225,7 @@ fn run_at(c: &Customer, product: &str, id_time: Timestamp, created_at: Timestamp
 }
 
 async fn second_customer(store: &Arc<dyn Store>, ids: &IdGen, p: &Partner) -> Customer {
-    let c = Customer {
-        id: ids.random("cust_").into(),
-        partner_id: p.id.clone(),
-        name: "C2".into(),
-        tenant_id: TenantId::parse(&tenant(2)).unwrap(),
-        email: None,
-        receivers: vec![],
-        questionnaire_recipients: vec![],
-        created_at: T0,
-        updated_at: None,
-        version: 1,
-        consent: Default::default(),
-    };
+    let c = tests::stored::customer(&ids.random("cust_"), &p.id, "C2", &tenant(2));
     store.create_customer(&c, &event(ids, EventType::CustomerCreated, &p.id)).await.unwrap();
     c
 }
@@ -444,26 +407,13 @@ async fn counted_dynamo() -> Option<(Arc<dyn Store>, Requests)> {
 #[tokio::test]
 async fn deleting_an_endpoint_takes_the_same_requests_whatever_its_deliveries() {
     use shared::domain::account::Owner;
-    use shared::domain::webhook::{Delivery, DeliveryStatus, Endpoint};
+    use shared::domain::webhook::{Delivery, DeliveryStatus};
     let Some((store, requests)) = counted_dynamo().await else { return };
     let ids = IdGen::new();
     let owner = Owner::partner(&ids.random("prt_"));
     let mut cost = Vec::new();
     for deliveries in [1, 60] {
-        let endpoint = Endpoint {
-            id: ids.random("whk_").into(),
-            owner: owner.clone(),
-            url: "https://hooks.example.com/x".into(),
-            events: vec!["customer.created".into()],
-            description: None,
-            enabled: true,
-            secret: "sealed".into(),
-            previous_secret: None,
-            previous_secret_expires_at: None,
-            created_at: T0,
-            updated_at: None,
-            version: 1,
-        };
+        let endpoint = tests::stored::endpoint(&ids.random("whk_"), &owner);
         store.create_endpoint(&endpoint, 10).await.unwrap();
         for _ in 0..deliveries {
             let d = Delivery {
@@ -495,7 +445,7 @@ async fn deleting_an_endpoint_takes_the_same_requests_whatever_its_deliveries() 
 #[tokio::test]
 async fn hot_partitions_are_spread_over_shards_and_read_back_in_order() {
     use shared::domain::account::Owner;
-    use shared::domain::webhook::{Delivery, DeliveryStatus, Endpoint};
+    use shared::domain::webhook::{Delivery, DeliveryStatus};
     let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
     let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
     let store: Arc<dyn Store> = Arc::new(dynamo);
@@ -530,20 +480,7 @@ async fn hot_partitions_are_spread_over_shards_and_read_back_in_order() {
         runs.push(run.id);
     }
     let owner = Owner::partner(&p.id);
-    let endpoint = Endpoint {
-        id: ids.random("whk_").into(),
-        owner: owner.clone(),
-        url: "https://hooks.example.com/x".into(),
-        events: vec!["customer.created".into()],
-        description: None,
-        enabled: true,
-        secret: "sealed".into(),
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        created_at: T0,
-        updated_at: None,
-        version: 1,
-    };
+    let endpoint = tests::stored::endpoint(&ids.random("whk_"), &owner);
     store.create_endpoint(&endpoint, 10).await.unwrap();
     let mut deliveries = Vec::new();
     for i in 0..N {

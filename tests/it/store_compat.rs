@@ -208,27 +208,14 @@ async fn dynamo_old_items_read_back_and_new_writes_match_them() {
 #[tokio::test]
 async fn dynamo_old_delivery_takes_its_next_attempt() {
     use shared::domain::account::Owner;
-    use shared::domain::webhook::{Attempt, Delivery, DeliveryStatus, Endpoint};
+    use shared::domain::webhook::{Attempt, Delivery, DeliveryStatus};
     use shared::store::AttemptClaim;
     let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
     let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
     let store: Arc<dyn Store> = Arc::new(dynamo);
     let ids = IdGen::new();
     let owner = Owner::partner(&ids.random("prt_"));
-    let endpoint = Endpoint {
-        id: ids.random("whk_").into(),
-        owner: owner.clone(),
-        url: "https://hooks.example.com/x".into(),
-        events: vec!["customer.created".into()],
-        description: None,
-        enabled: true,
-        secret: "sealed".into(),
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        created_at: T0,
-        updated_at: None,
-        version: 1,
-    };
+    let endpoint = tests::stored::endpoint(&ids.random("whk_"), &owner);
     store.create_endpoint(&endpoint, 20).await.unwrap();
     let d = Delivery {
         id: ids.random("dlv_").into(),
@@ -289,7 +276,7 @@ async fn dynamo_old_delivery_takes_its_next_attempt() {
 #[tokio::test]
 async fn dynamo_items_from_before_sharding_are_still_found() {
     use shared::domain::account::Owner;
-    use shared::domain::webhook::{Attempt, Delivery, DeliveryStatus, Endpoint};
+    use shared::domain::webhook::{Attempt, Delivery, DeliveryStatus};
     let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
     let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
     let store: Arc<dyn Store> = Arc::new(dynamo);
@@ -348,20 +335,7 @@ async fn dynamo_items_from_before_sharding_are_still_found() {
 
     // A delivery pending before: in GSI1 `WHKDUE`.
     let owner = Owner::partner(&p.id);
-    let endpoint = Endpoint {
-        id: ids.random("whk_").into(),
-        owner: owner.clone(),
-        url: "https://hooks.example.com/x".into(),
-        events: vec!["customer.created".into()],
-        description: None,
-        enabled: true,
-        secret: "sealed".into(),
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        created_at: T0,
-        updated_at: None,
-        version: 1,
-    };
+    let endpoint = tests::stored::endpoint(&ids.random("whk_"), &owner);
     store.create_endpoint(&endpoint, 20).await.unwrap();
     let d = Delivery {
         id: ids.random("dlv_").into(),

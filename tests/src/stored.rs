@@ -95,3 +95,39 @@ pub async fn on_store_with(
     let router = shared::api::router(built.app.clone());
     OnStore { service: built.service, clock, accounts, router, mail: Arc::new(crate::mail::RecordingMailer::new()) }
 }
+
+/// An enabled endpoint `id` of `owner` at `T0`, subscribed to `customer.created`, with a
+/// placeholder for its sealed secret (for adapter tests that never sign).
+pub fn endpoint(id: &str, owner: &Owner) -> shared::domain::webhook::Endpoint {
+    shared::domain::webhook::Endpoint {
+        id: id.to_string().into(),
+        owner: owner.clone(),
+        url: "https://hooks.example.com/x".into(),
+        events: vec!["customer.created".into()],
+        description: None,
+        enabled: true,
+        secret: "sealed".into(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        created_at: T0,
+        updated_at: None,
+        version: 1,
+    }
+}
+
+/// A new customer `id` of `partner_id` for tenant `tenant_id` at `T0`, consent pending.
+pub fn customer(id: &str, partner_id: &str, name: &str, tenant_id: &str) -> shared::domain::customer::Customer {
+    shared::domain::customer::Customer {
+        id: id.to_string().into(),
+        partner_id: partner_id.to_string().into(),
+        name: name.into(),
+        tenant_id: shared::domain::tenant::TenantId::parse(tenant_id).expect("a tenant GUID"),
+        email: None,
+        receivers: vec![],
+        questionnaire_recipients: vec![],
+        created_at: T0,
+        updated_at: None,
+        version: 1,
+        consent: Default::default(),
+    }
+}
