@@ -98,7 +98,7 @@ fn check(app: &App, tenant: &str, fields: &HashMap<String, Vec<String>>) -> Resu
         TenantId::parse(tenant).map_err(|_| "the tenant in the address is not a tenant id (a GUID)".to_string())?;
     let client_id = one(fields, "client_id")?;
     if client_id != app.consent.client_id {
-        return Err(format!("client_id is not this server's application ({})", app.consent.client_id));
+        return Err(format!("The client_id is not this server's application ({})", app.consent.client_id));
     }
     if one(fields, "scope")? != GRAPH_SCOPE {
         return Err(format!("scope must be {GRAPH_SCOPE} (the application permissions)"));
