@@ -117,7 +117,10 @@ impl Runner {
 
     /// Handles one delivery of a run message; `receive_count` is 1 on the first delivery.
     pub async fn process(&self, message: &RunMessage, receive_count: u32) -> Ack {
-        match self.try_process(message, receive_count).await {
+        // The span goes with the future (an entered guard held across `.await` would tag other
+        // tasks' log lines on this thread with this run).
+        let span = tracing::info_span!("run", run_id = message.run_id.as_str(), attempt = receive_count);
+        match tracing::Instrument::instrument(self.try_process(message, receive_count), span).await {
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::error!(run_id = message.run_id.as_str(), error = %e, "run processing failed; will retry");
@@ -150,8 +153,6 @@ impl Runner {
             RunClaim::Busy => return Ok(Ack::Retry),
             RunClaim::Finished(_) | RunClaim::Gone => return Ok(Ack::Done),
         };
-        let span = tracing::info_span!("run", run_id = run.id.as_str(), attempt = receive_count);
-        let _enter = span.enter();
         if receive_count > self.settings.max_attempts {
             let error = RunError {
                 code: "ATTEMPTS_EXHAUSTED".into(),
