@@ -33,6 +33,10 @@ commands:
       an active partner without a distributor (plan starter unless given) and its first key (pk_live_...)
   issue-key --partner prt_... | --distributor dist_...
       a key in the account's free slot (at most two keys per account)
+  quarantine [--release evt_...]
+      lists the outbox events moved aside because their fan-out kept failing (or that do not
+      decode), with the reason; --release puts one back in the outbox for the relay once the
+      cause is fixed
   backfill-list-entries
       once after upgrading to the version with per-product run entries and per-status partner
       entries: scans the table and writes the entries older versions did not (safe to repeat)
@@ -63,6 +67,10 @@ pub enum Command {
     IssueKey(Owner),
     /// Writes the list entries older versions did not write (`DynamoStore::backfill_list_entries`).
     BackfillListEntries,
+    /// Lists the quarantined outbox events, or releases one (`Outbox::release_quarantined`).
+    Quarantine {
+        release: Option<String>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +104,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, AdminError> {
         "create-partner" => &["--company", "--email", "--plan"],
         "issue-key" => &["--partner", "--distributor"],
         "backfill-list-entries" => &[],
+        "quarantine" => &["--release"],
         other => return Err(usage(format!("unknown command {other:?}"))),
     };
     let mut opts: Vec<(&str, String)> = Vec::new();
@@ -134,6 +143,12 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, AdminError> {
             plan: take("--plan").unwrap_or_else(|| DEFAULT_PLAN.to_string()),
         }),
         "backfill-list-entries" => Ok(Command::BackfillListEntries),
+        "quarantine" => match take("--release") {
+            Some(id) if !id.starts_with(prefix::EVENT) => {
+                Err(usage(format!("quarantine: {id:?} is not an event id ({}...)", prefix::EVENT)))
+            }
+            release => Ok(Command::Quarantine { release }),
+        },
         _ => match (take("--partner"), take("--distributor")) {
             (Some(id), None) if id.starts_with(prefix::PARTNER) => Ok(Command::IssueKey(Owner::partner(&id))),
             (None, Some(id)) if id.starts_with(prefix::DISTRIBUTOR) => Ok(Command::IssueKey(Owner::distributor(&id))),
@@ -189,7 +204,7 @@ impl Admin<'_> {
                 let (slot, key) = accounts::issue_key(self.store, self.secrets, self.ids, owner, self.now).await?;
                 Ok(shown(&owner.id, slot, &key))
             }
-            Command::BackfillListEntries => {
+            Command::BackfillListEntries | Command::Quarantine { .. } => {
                 Err(AdminError::Config("backfill-list-entries works on the DynamoDB table itself; see `run`".into()))
             }
         }
@@ -231,6 +246,17 @@ pub async fn run(
         return Ok(format!("{USAGE}\n"));
     }
     let settings = AdminSettings::from_vars(&var)?;
+    if let Command::Quarantine { release } = &command {
+        use shared::store::Outbox;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table);
+        return Ok(match release {
+            Some(id) if store.release_quarantined(id).await? => format!("released: {id}\n"),
+            Some(id) => return Err(AdminError::Config(format!("no quarantined event {id}"))),
+            None => {
+                store.quarantined_events(1000).await?.into_iter().map(|q| format!("{}\t{}\n", q.id, q.reason)).collect()
+            }
+        });
+    }
     if command == Command::BackfillListEntries {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table);
         let done = store.backfill_list_entries().await?;

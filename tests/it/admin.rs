@@ -11,7 +11,7 @@ use shared::domain::account::{AccountStatus, Owner, Surface};
 use shared::domain::event::{Event, EventType};
 use shared::domain::ids::{random_base62, IdGen};
 use shared::store::dynamo::DynamoStore;
-use shared::store::{AccountStore, KeyStore, Outbox};
+use shared::store::{AccountStore, CustomerStore, KeyStore, Outbox};
 use tests::T0;
 
 use functions::admin::{self, AdminError, Command, USAGE};
@@ -258,4 +258,40 @@ async fn backfill_list_entries_reports_its_counts() {
     let out = env.admin(&["backfill-list-entries"]).await.unwrap();
     assert!(out.starts_with("scanned: "), "{out}");
     assert!(out.ends_with("written: 0\n"), "{out}");
+}
+
+/// `quarantine` lists what the relay moved aside, with the reason; `--release` puts an event
+/// back in the outbox once its cause is fixed.
+#[tokio::test]
+async fn quarantined_events_are_listed_and_released() {
+    let Some(env) = Env::new().await else { return };
+    env.admin(&["create-distributor", "--company", "Acme", "--email", "ops@acme.example"]).await.unwrap();
+    let events = env.store.pending_events(10).await.unwrap();
+    assert!(events.is_empty(), "a distributor records no event");
+    let admin_id = env.admin(&["create-partner", "--company", "Solo", "--email", "it@solo.example"]).await.unwrap();
+    let (partner, _, _) = printed(&admin_id);
+    let event = Event {
+        id: IdGen::new().time_ordered("evt_", 1_000).into(),
+        kind: EventType::CustomerCreated,
+        timestamp: T0,
+        account: Owner::partner(&partner),
+        distributor_id: None,
+        data: json!({ "id": "cust_x" }),
+    };
+    env.store
+        .create_customer(&tests::stored::customer("cust_x", &partner, "X", &tests::tenant(1)), &event)
+        .await
+        .unwrap();
+    env.store.quarantine_event(event.id.as_str(), "the queue refused it 10 times").await.unwrap();
+    let listed = env.admin(&["quarantine"]).await.unwrap();
+    assert_eq!(listed, format!("{}\tthe queue refused it 10 times\n", event.id.as_str()));
+    assert!(!env.store.pending_events(10).await.unwrap().iter().any(|e| e.id == event.id));
+
+    let released = env.admin(&["quarantine", "--release", event.id.as_str()]).await.unwrap();
+    assert_eq!(released, format!("released: {}\n", event.id.as_str()));
+    assert!(env.store.pending_events(10).await.unwrap().iter().any(|e| e.id == event.id), "back in the outbox");
+    assert_eq!(env.admin(&["quarantine"]).await.unwrap(), "");
+    let again = env.admin(&["quarantine", "--release", event.id.as_str()]).await.unwrap_err();
+    assert!(again.to_string().contains("no quarantined event"), "{again}");
+    assert!(matches!(admin::parse(&["quarantine", "--release", "cust_x"]), Err(AdminError::Usage(_))));
 }

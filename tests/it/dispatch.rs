@@ -394,6 +394,17 @@ async fn an_event_whose_fan_out_keeps_failing_is_quarantined(store: Arc<dyn Stor
     assert_eq!(kept[0].id, event.id.as_str());
     assert!(kept[0].reason.contains("the queue refuses"), "the reason is kept: {}", kept[0].reason);
     assert_eq!(relay.drain(100).await.unwrap(), 0, "the next drain finds nothing to fail on");
+    // Once the cause is fixed, the operator releases it: back in the outbox, its failures
+    // forgotten, out of the quarantine; releasing it again finds nothing.
+    assert!(rig.store.release_quarantined(event.id.as_str()).await.unwrap());
+    assert_eq!(pending().await, vec![event.id.clone()], "handed out again");
+    assert!(rig.store.quarantined_events(10).await.unwrap().is_empty());
+    assert!(!rig.store.release_quarantined(event.id.as_str()).await.unwrap());
+    assert_eq!(
+        rig.store.event_failed(event.id.as_str(), "again", rig.clock.now()).await.unwrap().map(|f| f.count),
+        Some(1),
+        "counted from zero"
+    );
 }
 
 /// The sweep re-queues at most 100 overdue deliveries per run, oldest due first. Deliveries

@@ -278,6 +278,11 @@ pub trait Outbox: Send + Sync {
     /// What is in the quarantine (events moved aside, and on DynamoDB items that did not
     /// decode), oldest first, up to `limit`.
     async fn quarantined_events(&self, limit: usize) -> StoreResult<Vec<Quarantined>>;
+    /// Moves quarantined event `id` back into the outbox (its failures forgotten), for the relay
+    /// to fan out again: the operator's answer once the cause is fixed (`admin quarantine
+    /// --release`). `Ok(false)` when nothing is quarantined under `id`; `Backend` for an item
+    /// that does not decode (it cannot be handed out; it stays where it is).
+    async fn release_quarantined(&self, id: &str) -> StoreResult<bool>;
 }
 
 /// How an outbox event's fan-out has failed so far.

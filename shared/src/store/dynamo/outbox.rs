@@ -83,6 +83,17 @@ impl Outbox for DynamoStore {
             })
             .collect())
     }
+
+    async fn release_quarantined(&self, id: &str) -> StoreResult<bool> {
+        let held = key(schema::QUARANTINE_PK, schema::event_sk(id));
+        let Some(item) = self.get(held.clone()).await? else { return Ok(false) };
+        let json = text(&item, "event").ok_or_else(|| StoreError::Backend(format!("{id}: no event body")))?;
+        let event: Event = serde_json::from_str(json)
+            .map_err(|e| StoreError::Backend(format!("{id} does not decode ({e}); it stays in quarantine")))?;
+        // As `event_put` writes it (into its shard), the failure count gone with the old item.
+        let ops = vec![Op::delete(held).when("attribute_exists(PK)"), event_put(&event)?];
+        Ok(self.transact(ops).await?.is_ok())
+    }
 }
 
 impl DynamoStore {

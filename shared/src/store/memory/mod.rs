@@ -56,8 +56,8 @@ struct State {
     outbox: BTreeMap<String, Event>,
     /// event id → its failed fan-outs
     outbox_failures: HashMap<String, EventFailures>,
-    /// event id → why it was moved out of the outbox
-    quarantine: BTreeMap<String, String>,
+    /// event id → why it was moved out of the outbox, and the event
+    quarantine: BTreeMap<String, (String, Event)>,
     /// owner → endpoint id → endpoint
     endpoints: HashMap<Owner, BTreeMap<String, Endpoint>>,
     /// Deleted endpoints (owner, id), whose ids stay taken: their deliveries are left behind,

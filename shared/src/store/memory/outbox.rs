@@ -29,11 +29,22 @@ impl Outbox for MemoryStore {
 
     async fn quarantine_event(&self, id: &str, reason: &str) -> StoreResult<()> {
         let mut s = self.lock();
-        if s.outbox.remove(id).is_some() {
+        if let Some(event) = s.outbox.remove(id) {
             s.outbox_failures.remove(id);
-            s.quarantine.insert(id.to_string(), reason.to_string());
+            s.quarantine.insert(id.to_string(), (reason.to_string(), event));
         }
         Ok(())
+    }
+
+    async fn release_quarantined(&self, id: &str) -> StoreResult<bool> {
+        let mut s = self.lock();
+        match s.quarantine.remove(id) {
+            Some((_, event)) => {
+                s.outbox.insert(id.to_string(), event);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     async fn quarantined_events(&self, limit: usize) -> StoreResult<Vec<Quarantined>> {
@@ -41,7 +52,7 @@ impl Outbox for MemoryStore {
         Ok(s.quarantine
             .iter()
             .take(limit)
-            .map(|(id, reason)| Quarantined { id: id.clone(), reason: reason.clone() })
+            .map(|(id, (reason, _))| Quarantined { id: id.clone(), reason: reason.clone() })
             .collect())
     }
 }
