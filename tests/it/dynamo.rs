@@ -34,19 +34,7 @@ async fn deleting_a_customer_with_more_runs_than_a_transaction_holds() {
     let (p, c) = partner_with_customer(&store, &ids).await;
     let month = Month::of(T0);
     for i in 0..40 {
-        let run = Run {
-            id: ids.time_ordered("run_", ((T0 + i).unix() * 1000) as u64).into(),
-            partner_id: p.id.clone(),
-            customer_id: c.id.clone(),
-            product: "essential-eight".into(),
-            maturity_target: 1,
-            status: RunStatus::Queued,
-            created_at: T0 + i,
-            started_at: None,
-            completed_at: None,
-            results: None,
-            error: None,
-        };
+        let run = run_at(&c, "essential-eight", T0 + i, T0 + i);
         store.queue_run(&run, month, None).await.unwrap();
     }
     let all = PageRequest { limit: 100, after: None };
@@ -89,19 +77,7 @@ async fn the_usage_report_closes_a_month_once() {
     let ids = IdGen::new();
     let (p, c) = partner_with_customer(&store, &ids).await;
     let april = Month::of(T0);
-    let queue = |at: Timestamp| Run {
-        id: ids.time_ordered("run_", (at.unix() * 1000) as u64).into(),
-        partner_id: p.id.clone(),
-        customer_id: c.id.clone(),
-        product: "essential-eight".into(),
-        maturity_target: 1,
-        status: RunStatus::Queued,
-        created_at: at,
-        started_at: None,
-        completed_at: None,
-        results: None,
-        error: None,
-    };
+    let queue = |at: Timestamp| run_at(&c, "essential-eight", at, at);
     for i in 0..3 {
         store.queue_run(&queue(T0 + i), april, None).await.unwrap();
     }
@@ -130,26 +106,14 @@ async fn the_usage_report_closes_a_month_once() {
 async fn deliveries_and_their_guards_expire_after_ninety_days() {
     use aws_sdk_dynamodb::types::AttributeValue as AV;
     use shared::domain::account::Owner;
-    use shared::domain::webhook::{Delivery, DeliveryStatus};
+
     let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
     let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
     let store: Arc<dyn Store> = Arc::new(dynamo);
     let owner = Owner::partner("prt_ttl");
     let endpoint = tests::stored::endpoint("whk_ttl", &owner);
     store.create_endpoint(&endpoint, 10).await.unwrap();
-    let delivery = Delivery {
-        id: "dlv_ttl".into(),
-        endpoint_id: endpoint.id.clone(),
-        owner,
-        event_id: "evt_ttl".into(),
-        event_type: "customer.created".into(),
-        payload: "{}".into(),
-        status: DeliveryStatus::Pending,
-        attempts: vec![],
-        created_at: T0,
-        next_attempt_at: Some(T0),
-        manual_attempts: 0,
-    };
+    let delivery = tests::stored::pending_delivery("dlv_ttl", &endpoint, "evt_ttl", T0);
     store.create_delivery(&delivery).await.unwrap();
     let want = (T0 + shared::store::dynamo::webhooks::DELIVERY_RETENTION_SECS).unix().to_string();
     let items = client
@@ -407,7 +371,7 @@ async fn counted_dynamo() -> Option<(Arc<dyn Store>, Requests)> {
 #[tokio::test]
 async fn deleting_an_endpoint_takes_the_same_requests_whatever_its_deliveries() {
     use shared::domain::account::Owner;
-    use shared::domain::webhook::{Delivery, DeliveryStatus};
+
     let Some((store, requests)) = counted_dynamo().await else { return };
     let ids = IdGen::new();
     let owner = Owner::partner(&ids.random("prt_"));
@@ -416,19 +380,7 @@ async fn deleting_an_endpoint_takes_the_same_requests_whatever_its_deliveries() 
         let endpoint = tests::stored::endpoint(&ids.random("whk_"), &owner);
         store.create_endpoint(&endpoint, 10).await.unwrap();
         for _ in 0..deliveries {
-            let d = Delivery {
-                id: ids.random("dlv_").into(),
-                endpoint_id: endpoint.id.clone(),
-                owner: owner.clone(),
-                event_id: ids.random("evt_").into(),
-                event_type: "customer.created".into(),
-                payload: "{}".into(),
-                status: DeliveryStatus::Pending,
-                attempts: vec![],
-                created_at: T0,
-                next_attempt_at: Some(T0),
-                manual_attempts: 0,
-            };
+            let d = tests::stored::pending_delivery(&ids.random("dlv_"), &endpoint, &ids.random("evt_"), T0);
             store.create_delivery(&d).await.unwrap();
         }
         let before = requests.count();
@@ -445,7 +397,7 @@ async fn deleting_an_endpoint_takes_the_same_requests_whatever_its_deliveries() 
 #[tokio::test]
 async fn hot_partitions_are_spread_over_shards_and_read_back_in_order() {
     use shared::domain::account::Owner;
-    use shared::domain::webhook::{Delivery, DeliveryStatus};
+
     let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
     let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
     let store: Arc<dyn Store> = Arc::new(dynamo);
@@ -463,19 +415,7 @@ async fn hot_partitions_are_spread_over_shards_and_read_back_in_order() {
     let mut runs = Vec::new();
     for i in 0..N {
         let at = T0 + i;
-        let run = Run {
-            id: ids.time_ordered("run_", (at.unix() * 1000) as u64).into(),
-            partner_id: p.id.clone(),
-            customer_id: c.id.clone(),
-            product: "essential-eight".into(),
-            maturity_target: 1,
-            status: RunStatus::Queued,
-            created_at: at,
-            started_at: None,
-            completed_at: None,
-            results: None,
-            error: None,
-        };
+        let run = run_at(&c, "essential-eight", at, at);
         store.queue_run(&run, Month::of(at), None).await.unwrap();
         runs.push(run.id);
     }
@@ -484,19 +424,12 @@ async fn hot_partitions_are_spread_over_shards_and_read_back_in_order() {
     store.create_endpoint(&endpoint, 10).await.unwrap();
     let mut deliveries = Vec::new();
     for i in 0..N {
-        let d = Delivery {
-            id: ids.time_ordered("dlv_", ((T0.unix() + i) * 1000) as u64).into(),
-            endpoint_id: endpoint.id.clone(),
-            owner: owner.clone(),
-            event_id: ids.random("evt_").into(),
-            event_type: "customer.created".into(),
-            payload: "{}".into(),
-            status: DeliveryStatus::Pending,
-            attempts: vec![],
-            created_at: T0,
-            next_attempt_at: Some(T0 + i),
-            manual_attempts: 0,
-        };
+        let d = tests::stored::pending_delivery(
+            &ids.time_ordered("dlv_", ((T0.unix() + i) * 1000) as u64),
+            &endpoint,
+            &ids.random("evt_"),
+            T0 + i,
+        );
         store.create_delivery(&d).await.unwrap();
         deliveries.push(d.id);
     }

@@ -208,7 +208,7 @@ async fn dynamo_old_items_read_back_and_new_writes_match_them() {
 #[tokio::test]
 async fn dynamo_old_delivery_takes_its_next_attempt() {
     use shared::domain::account::Owner;
-    use shared::domain::webhook::{Attempt, Delivery, DeliveryStatus};
+    use shared::domain::webhook::{Attempt, DeliveryStatus};
     use shared::store::AttemptClaim;
     let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
     let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
@@ -217,19 +217,7 @@ async fn dynamo_old_delivery_takes_its_next_attempt() {
     let owner = Owner::partner(&ids.random("prt_"));
     let endpoint = tests::stored::endpoint(&ids.random("whk_"), &owner);
     store.create_endpoint(&endpoint, 20).await.unwrap();
-    let d = Delivery {
-        id: ids.random("dlv_").into(),
-        endpoint_id: endpoint.id.clone(),
-        owner,
-        event_id: ids.random("evt_").into(),
-        event_type: "customer.created".into(),
-        payload: "{}".into(),
-        status: DeliveryStatus::Pending,
-        attempts: vec![],
-        created_at: T0,
-        next_attempt_at: Some(T0),
-        manual_attempts: 0,
-    };
+    let d = tests::stored::pending_delivery(&ids.random("dlv_"), &endpoint, &ids.random("evt_"), T0);
     store.create_delivery(&d).await.unwrap();
     let failed = |number: u32| Attempt {
         number,
@@ -276,7 +264,7 @@ async fn dynamo_old_delivery_takes_its_next_attempt() {
 #[tokio::test]
 async fn dynamo_items_from_before_sharding_are_still_found() {
     use shared::domain::account::Owner;
-    use shared::domain::webhook::{Attempt, Delivery, DeliveryStatus};
+    use shared::domain::webhook::{Attempt, DeliveryStatus};
     let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
     let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
     let store: Arc<dyn Store> = Arc::new(dynamo);
@@ -337,19 +325,7 @@ async fn dynamo_items_from_before_sharding_are_still_found() {
     let owner = Owner::partner(&p.id);
     let endpoint = tests::stored::endpoint(&ids.random("whk_"), &owner);
     store.create_endpoint(&endpoint, 20).await.unwrap();
-    let d = Delivery {
-        id: ids.random("dlv_").into(),
-        endpoint_id: endpoint.id.clone(),
-        owner,
-        event_id: old_event.id.clone(),
-        event_type: "customer.created".into(),
-        payload: "{}".into(),
-        status: DeliveryStatus::Pending,
-        attempts: vec![],
-        created_at: T0,
-        next_attempt_at: Some(T0),
-        manual_attempts: 0,
-    };
+    let d = tests::stored::pending_delivery(&ids.random("dlv_"), &endpoint, &old_event.id, T0);
     store.create_delivery(&d).await.unwrap();
     let item = scan().await.into_iter().find(|i| sk_starts(i, "DLV#")).expect("the delivery's item");
     set_gsi1pk(&item, "WHKDUE").await.unwrap();

@@ -131,3 +131,26 @@ pub fn customer(id: &str, partner_id: &str, name: &str, tenant_id: &str) -> shar
         consent: Default::default(),
     }
 }
+
+/// A pending delivery `id` of `event_id` to `endpoint`, made at `T0` and due at `due`, with no
+/// attempt yet.
+pub fn pending_delivery(
+    id: &str,
+    endpoint: &shared::domain::webhook::Endpoint,
+    event_id: &str,
+    due: shared::domain::time::Timestamp,
+) -> shared::domain::webhook::Delivery {
+    shared::domain::webhook::Delivery {
+        id: id.to_string().into(),
+        endpoint_id: endpoint.id.clone(),
+        owner: endpoint.owner.clone(),
+        event_id: event_id.to_string().into(),
+        event_type: "customer.created".into(),
+        payload: "{}".into(),
+        status: shared::domain::webhook::DeliveryStatus::Pending,
+        attempts: vec![],
+        created_at: T0,
+        next_attempt_at: Some(due),
+        manual_attempts: 0,
+    }
+}
