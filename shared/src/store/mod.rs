@@ -221,6 +221,10 @@ pub trait UsageStore: Send + Sync {
 }
 
 /// What a request with an idempotency key finds.
+/// How long after its first try a request that died holding its key is still done again as of
+/// that try (seconds): the retention of a kept answer. Later, a try starts afresh.
+pub(crate) const TAKEOVER_WINDOW_SECS: i64 = 24 * 3600;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdempotencyClaim {
     /// First use: the caller does the work, then `finish`es or `release`s. `since` is when the

@@ -115,8 +115,8 @@ pub async fn queue_run(
         error: None,
     };
     let month = Month::of(now);
-    match ports.runs.queue_run(&run, month, plan.runs_per_month).await {
-        Ok(()) => {}
+    let run = match ports.runs.queue_run(&run, month, plan.runs_per_month).await {
+        Ok(()) => run,
         Err(StoreError::RunLimitReached) => {
             return Err(UseCaseError::RunLimitReached(format!(
                 "The monthly run limit of {} for the {} plan is reached for {month}.",
@@ -125,24 +125,18 @@ pub async fn queue_run(
             )))
         }
         Err(StoreError::NotFound) => return Err(not_found()),
-        Err(StoreError::RunExists) => {
-            // The request is being done again under its Idempotency-Key after its first try
-            // stored this run and died before answering: answer that run (its message is sent
-            // again below; the claim makes a second one harmless).
-            match ports.runs.run(&partner.id, &run.id).await? {
-                Some(first) if first.customer_id == run.customer_id => {
-                    tracing::warn!(run_id = first.id.as_str(), "a retried request found its run stored");
-                    let message = RunMessage { run_id: first.id.clone(), partner_id: partner.id.clone() };
-                    if let Err(e) = ports.queue.send_run(&message).await {
-                        tracing::error!(run_id = first.id.as_str(), error = %e, "could not hand the run to the runs queue");
-                    }
-                    return Ok(Queued::Run(first));
-                }
-                _ => return Err(UseCaseError::Internal(format!("run id {} is taken by another run", run.id))),
+        // The request is being done again under its Idempotency-Key after its first try stored
+        // this run and died before answering: answer that run (its message is sent again
+        // below; the claim makes a second one harmless).
+        Err(StoreError::RunExists) => match ports.runs.run(&partner.id, &run.id).await? {
+            Some(first) if first.customer_id == run.customer_id => {
+                tracing::warn!(run_id = first.id.as_str(), "a retried request found its run stored");
+                first
             }
-        }
+            _ => return Err(UseCaseError::Internal(format!("run id {} is taken by another run", run.id))),
+        },
         Err(e) => return Err(e.into()),
-    }
+    };
     let message = RunMessage { run_id: run.id.clone(), partner_id: partner.id.clone() };
     if let Err(e) = ports.queue.send_run(&message).await {
         // The in-process queue refuses only while the process stops (and the embedded store

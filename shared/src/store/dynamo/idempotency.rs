@@ -2,10 +2,6 @@
 
 use super::*;
 
-/// How long after its first try a request that died holding its key is still done again as of
-/// that try (seconds): the retention of a kept answer. Later, a try starts afresh.
-const TAKEOVER_WINDOW_SECS: i64 = 24 * 3600;
-
 #[async_trait]
 impl IdempotencyStore for DynamoStore {
     async fn claim_idempotency(

@@ -31,7 +31,7 @@ impl IdempotencyStore for MemoryStore {
                 if r.expires_at <= now
                     && r.response.is_none()
                     && r.fingerprint == fingerprint
-                    && r.since.unix() > now.unix() - 24 * 3600 =>
+                    && r.since.unix() > now.unix() - TAKEOVER_WINDOW_SECS =>
             {
                 r.since
             }
