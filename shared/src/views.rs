@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::domain::account::{BillingConfig, Partner};
 use crate::domain::customer::Customer;
-use crate::domain::run::Run;
+use crate::domain::run::{Run, RunReport};
 use crate::domain::time::{rfc3339, Timestamp};
 
 fn time(t: Option<Timestamp>) -> Value {
@@ -165,6 +165,19 @@ pub fn run_detail(r: &Run, customer_name: Option<&str>) -> Value {
         out.insert("completedAt".into(), time(r.completed_at));
     }
     Value::Object(out)
+}
+
+/// P13's `maturity` of a completed Essential Eight run: `{target, overall, byStrategy:
+/// {<strategy>: {level, blockers}}}` (contract, "Assessment results"); `None` for the other
+/// products. A run stored before requirements were assessed has empty `blockers`.
+pub fn maturity(report: &RunReport, target: u8) -> Option<Value> {
+    let overall = report.maturity?;
+    let by: Map<String, Value> = report
+        .maturity_by_strategy
+        .iter()
+        .map(|m| (m.strategy.clone(), json!({ "level": m.level, "blockers": m.blockers })))
+        .collect();
+    Some(json!({ "target": target, "overall": overall, "byStrategy": by }))
 }
 
 /// A run in a customer's `recentRuns` (P7).

@@ -22,6 +22,7 @@ mod idempotency_at_rest;
 mod ids;
 mod lambda;
 mod pipeline;
+mod requirements;
 mod routes_distributor;
 mod routes_partner;
 mod runner;

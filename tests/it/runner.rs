@@ -50,6 +50,8 @@ fn finding(id: &str, severity: &str, outcome: &str) -> Finding {
         rationale: "why".into(),
         remediation: format!("fix {id}"),
         references: vec![FrameworkRef { framework: "essential-eight".into(), id: "mfa".into(), level: Some(1) }],
+        requirement_ids: vec![],
+        evidence_quality: None,
     }
 }
 
@@ -68,7 +70,13 @@ fn assessment(score: u8) -> Assessed {
                 finding("E8-BAK-01", "low", "manual"),
             ],
             maturity: Some(0),
-            maturity_by_strategy: vec![shared::domain::run::StrategyLevel { strategy: "mfa".into(), level: 0 }],
+            maturity_by_strategy: vec![shared::domain::run::StrategyLevel {
+                strategy: "mfa".into(),
+                level: 0,
+                blockers: vec![],
+            }],
+            requirements: vec![],
+            coverage: None,
         },
     }
 }

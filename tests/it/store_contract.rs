@@ -16,8 +16,10 @@ use shared::domain::customer::Customer;
 use shared::domain::email::Email;
 use shared::domain::event::{Event, EventType};
 use shared::domain::ids::{CustomerId, EventId, IdGen, RunId};
+use shared::domain::requirement::{Coverage, EvidenceQuality, EvidenceSource, RequirementOutcome, RequirementRecord};
 use shared::domain::run::{
     CheckStatus, Finding, FrameworkRef, Run, RunError, RunFilter, RunReport, RunResults, RunStatus, Severity,
+    StrategyLevel,
 };
 use shared::domain::tenant::TenantId;
 use shared::domain::time::{Month, Timestamp};
@@ -1485,9 +1487,29 @@ fn report() -> RunReport {
             rationale: "r".into(),
             remediation: "m".into(),
             references: vec![FrameworkRef { framework: "essential-eight".into(), id: "mfa".into(), level: Some(1) }],
+            requirement_ids: vec!["MF-ML1-01".into()],
+            evidence_quality: Some(EvidenceQuality::Good),
         }],
         maturity: Some(0),
-        maturity_by_strategy: vec![],
+        maturity_by_strategy: vec![StrategyLevel {
+            strategy: "mfa".into(),
+            level: 0,
+            blockers: vec!["MF-ML1-01".into()],
+        }],
+        requirements: vec![RequirementRecord {
+            id: "MF-ML1-01".into(),
+            strategy: "mfa".into(),
+            level: 1,
+            outcome: RequirementOutcome::Ineffective,
+            source: EvidenceSource::Graph,
+            evidence_quality: Some(EvidenceQuality::Good),
+            check_ids: vec!["E8-MFA-01".into()],
+            question_id: None,
+            answer: None,
+            summary: "Staff sign-ins require MFA.".into(),
+            reason: "Failed on Microsoft Graph evidence: E8-MFA-01".into(),
+        }],
+        coverage: Some(Coverage::of([RequirementOutcome::Ineffective])),
     }
 }
 

@@ -70,6 +70,8 @@ routes! {
     DistributorKeysCreate = "distributor.keys.create" : Distributor POST "/partners/{id}/keys" => Partner(h::sub_partner_keys_create);
     PartnerAssessmentsFindings = "partner.assessments.findings" : Partner GET "/assessments/{id}/findings" => Partner(h::assessments_findings);
     DistributorAssessmentsFindings = "distributor.assessments.findings" : Distributor GET "/partners/{id}/assessments/{runId}/findings" => Partner(h::sub_partner_assessments_findings);
+    PartnerAssessmentsRequirements = "partner.assessments.requirements" : Partner GET "/assessments/{id}/requirements" => Partner(h::assessments_requirements);
+    DistributorAssessmentsRequirements = "distributor.assessments.requirements" : Distributor GET "/partners/{id}/assessments/{runId}/requirements" => Partner(h::sub_partner_assessments_requirements);
     PublicReport = "public.reports.get" : Public GET "/reports/{token}" => Public(h::report);
     PartnerConsentGet = "partner.consent.get" : Partner GET "/customers/{id}/consent" => Partner(h::consent_get);
     DistributorConsentGet = "distributor.consent.get" : Distributor GET "/partners/{id}/customers/{customerId}/consent" => Partner(h::sub_partner_consent_get);

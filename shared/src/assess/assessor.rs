@@ -48,6 +48,8 @@ fn finding(r: &CheckResult) -> Finding {
         rationale: r.rationale.into(),
         remediation: r.remediation.into(),
         references: vec![reference(&r.reference)],
+        requirement_ids: r.requirement_ids.to_vec(),
+        evidence_quality: r.evidence_quality,
     }
 }
 
@@ -60,8 +62,14 @@ pub fn report(a: &Assessment) -> RunReport {
             .maturity
             .iter()
             .flat_map(|m| &m.strategies)
-            .map(|s| StrategyLevel { strategy: s.strategy.as_str().into(), level: s.level })
+            .map(|s| StrategyLevel {
+                strategy: s.strategy.as_str().into(),
+                level: s.level,
+                blockers: s.blockers.clone(),
+            })
             .collect(),
+        requirements: a.maturity.iter().flat_map(|m| m.requirements.iter().cloned()).collect(),
+        coverage: a.maturity.as_ref().map(|m| m.coverage),
     }
 }
 

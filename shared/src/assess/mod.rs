@@ -11,6 +11,7 @@
 //! - [`fixtures`]: demo tenants for development and tests.
 //! - [`collect`]: the `Collector` port (Microsoft Graph, fixtures).
 //! - [`permissions`]: the Graph application permissions the collector's reads need.
+//! - [`requirements`]: Essential Eight's requirement catalogue, questionnaire and ASD's rule.
 //! - [`assessor`]: collect + evaluate behind the runner's `Assessor` port.
 
 pub mod assessor;
@@ -18,10 +19,11 @@ pub mod checks;
 pub mod collect;
 pub mod fixtures;
 pub mod permissions;
+pub mod requirements;
 pub mod score;
 pub mod snapshot;
 
 pub use checks::{Check, Evidence, Outcome, Reference, Severity, Status, Strategy};
 pub use fixtures::demo_snapshot;
-pub use score::{evaluate, Assessment, CheckResult, EngineError, Framework, Maturity};
+pub use score::{evaluate, evaluate_answered, Assessment, CheckResult, EngineError, Framework, Maturity};
 pub use snapshot::TenantSnapshot;

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::checks::{cis_m365, essential_eight, nist_csf, Check, Evidence, Reference, Severity, Status, Strategy};
+use super::checks::{cis_m365, essential_eight, nist_csf, Check, Evidence, Reference, Severity, Status};
+use super::requirements::{self, catalogue, quality_of_reads, Answers, CheckEvidence, EvidenceQuality};
 use super::snapshot::TenantSnapshot;
 use crate::domain::run::RunResults;
 use crate::domain::time::Timestamp;
@@ -95,32 +96,15 @@ pub struct CheckResult {
     pub evidence: Evidence,
     pub rationale: &'static str,
     pub remediation: &'static str,
+    /// Essential Eight: the requirements the check evidences (`MF-ML1-01`, …); empty for an
+    /// advisory check and for the other products.
+    pub requirement_ids: &'static [String],
+    /// How good the check's evidence is (ASD's scale); null when it saw nothing (`manual`).
+    pub evidence_quality: Option<EvidenceQuality>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StrategyMaturity {
-    pub strategy: Strategy,
-    pub level: u8,
-    /// Counted checks of this strategy that passed or failed. Manual and not-applicable
-    /// checks do not block a level, so a strategy with nothing evaluated reaches the target
-    /// on no evidence: a report should say so rather than show the level bare.
-    pub evaluated: u32,
-}
-
-/// Essential Eight maturity reached: per strategy, and overall (the weakest strategy).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Maturity {
-    pub overall: u8,
-    pub strategies: Vec<StrategyMaturity>,
-}
-
-impl Maturity {
-    pub fn level(&self, strategy: Strategy) -> Option<u8> {
-        self.strategies.iter().find(|s| s.strategy == strategy).map(|s| s.level)
-    }
-}
+/// Essential Eight maturity reached, as ASD's rule awards it (`requirements::rule`).
+pub use super::requirements::Maturity;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -177,6 +161,22 @@ pub fn evaluate(product_id: &str, maturity_target: u8, snapshot: &TenantSnapshot
     Ok(evaluate_checks(product, maturity_target, product.checks(), snapshot))
 }
 
+/// As [`evaluate`], with the customer's questionnaire answers (question id → answer) for the
+/// Essential Eight requirements Graph cannot settle.
+pub fn evaluate_answered(
+    product_id: &str,
+    maturity_target: u8,
+    snapshot: &TenantSnapshot,
+    answers: &Answers,
+) -> Result<Assessment, EngineError> {
+    let product = Framework::parse(product_id).ok_or_else(|| EngineError::UnknownProduct(product_id.to_string()))?;
+    let (min, max) = product.maturity_range();
+    if !(min..=max).contains(&maturity_target) {
+        return Err(EngineError::MaturityOutOfRange { product: product.id(), target: maturity_target, min, max });
+    }
+    Ok(evaluate_checks_answered(product, maturity_target, product.checks(), snapshot, answers))
+}
+
 /// Scores an explicit catalogue: the checks whose level is at most `maturity_target` count.
 /// `evaluate` uses the product's own catalogue; this is public so a custom one can be scored.
 pub fn evaluate_checks(
@@ -185,6 +185,18 @@ pub fn evaluate_checks(
     checks: &[Check],
     snapshot: &TenantSnapshot,
 ) -> Assessment {
+    evaluate_checks_answered(product, maturity_target, checks, snapshot, &Answers::new())
+}
+
+/// As [`evaluate_checks`], with questionnaire answers for Essential Eight's requirements.
+pub fn evaluate_checks_answered(
+    product: Framework,
+    maturity_target: u8,
+    checks: &[Check],
+    snapshot: &TenantSnapshot,
+    answers: &Answers,
+) -> Assessment {
+    let e8 = product == Framework::EssentialEight;
     let results: Vec<CheckResult> = checks
         .iter()
         .filter(|c| c.level() <= maturity_target)
@@ -199,6 +211,11 @@ pub fn evaluate_checks(
                 evidence: outcome.evidence,
                 rationale: c.rationale,
                 remediation: c.remediation,
+                requirement_ids: if e8 { catalogue().requirements_of_check(c.id) } else { &[] },
+                evidence_quality: match outcome.status {
+                    Status::Manual => None,
+                    _ => quality_of_reads(c.reads),
+                },
             }
         })
         .collect();
@@ -220,7 +237,11 @@ pub fn evaluate_checks(
     findings.sort_by_key(|r| r.severity);
     let failed = |sev: Severity| findings.iter().filter(|r| r.severity == sev).count() as u32;
 
-    let maturity = (product == Framework::EssentialEight).then(|| essential_eight_maturity(&results, maturity_target));
+    let maturity = e8.then(|| {
+        let evidence: Vec<CheckEvidence> =
+            results.iter().map(|r| CheckEvidence { id: r.id, status: r.status, quality: r.evidence_quality }).collect();
+        requirements::assess(maturity_target, &evidence, answers)
+    });
 
     Assessment {
         product,
@@ -241,27 +262,4 @@ pub fn evaluate_checks(
         results,
         maturity,
     }
-}
-
-/// Per strategy, the highest level L ≤ target such that no counted check at a level ≤ L
-/// failed (manual and not-applicable checks do not block; 0 when a level-1 check fails).
-/// Overall is the lowest strategy.
-fn essential_eight_maturity(results: &[CheckResult], target: u8) -> Maturity {
-    let strategies: Vec<StrategyMaturity> = Strategy::ALL
-        .into_iter()
-        .map(|strategy| {
-            let failed_at = |level: u8| {
-                results.iter().any(|r| {
-                    r.status == Status::Fail && r.reference.strategy() == Some(strategy) && r.reference.level() == level
-                })
-            };
-            let level = (1..=target).take_while(|l| !failed_at(*l)).last().unwrap_or(0);
-            let evaluated = results
-                .iter()
-                .filter(|r| r.reference.strategy() == Some(strategy) && matches!(r.status, Status::Pass | Status::Fail))
-                .count() as u32;
-            StrategyMaturity { strategy, level, evaluated }
-        })
-        .collect();
-    Maturity { overall: strategies.iter().map(|s| s.level).min().unwrap_or(0), strategies }
 }

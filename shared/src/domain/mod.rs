@@ -10,6 +10,7 @@ pub mod event;
 pub mod idempotency_key;
 pub mod ids;
 mod parsed;
+pub mod requirement;
 pub mod run;
 pub mod tenant;
 pub mod time;

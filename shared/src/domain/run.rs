@@ -166,6 +166,13 @@ pub struct Finding {
     pub rationale: String,
     pub remediation: String,
     pub references: Vec<FrameworkRef>,
+    /// Essential Eight: the requirements the check evidences; empty for an advisory check
+    /// (no ASD requirement: it never lowers a level) and for the other products.
+    #[serde(default)]
+    pub requirement_ids: Vec<String>,
+    /// ASD's evidence quality of the check's verdict; null when it saw nothing.
+    #[serde(default)]
+    pub evidence_quality: Option<crate::domain::requirement::EvidenceQuality>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +191,10 @@ pub struct FrameworkRef {
 pub struct StrategyLevel {
     pub strategy: String,
     pub level: u8,
+    /// The requirements of the next level up (below the target) that are not met; empty
+    /// in runs stored before requirements were assessed.
+    #[serde(default)]
+    pub blockers: Vec<String>,
 }
 
 /// What a completed run found, kept beside the run (it can be large).
@@ -196,6 +207,12 @@ pub struct RunReport {
     pub maturity: Option<u8>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub maturity_by_strategy: Vec<StrategyLevel>,
+    /// Essential Eight: every requirement of the target level and below with its outcome
+    /// (ASD's rule); empty in runs stored before requirements were assessed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requirements: Vec<crate::domain::requirement::RequirementRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::domain::requirement::Coverage>,
 }
 
 /// Filters of the run lists (P12, D13).

@@ -128,34 +128,83 @@ pub async fn get(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiEr
     let store = app.store.as_ref();
     let link = ReportLinks { signing_key: &app.secrets.report_signing, base_url: &app.config.public_base_url };
     let detail = runs::detail(store, store, link, partner, ctx.param("id"), ctx.now).await?;
-    let maturity = detail.report.and_then(|r| {
-        r.maturity.map(|overall| {
-            let by: serde_json::Map<String, Value> =
-                r.maturity_by_strategy.iter().map(|m| (m.strategy.clone(), json!(m.level))).collect();
-            json!({ "overall": overall, "byStrategy": by })
-        })
-    });
     let mut body = views::run_detail(&detail.run, detail.customer_name.as_deref());
-    if let (Some(m), Some(obj)) = (maturity, body.as_object_mut()) {
-        obj.insert("maturity".into(), m);
+    if let (Some(report), Some(obj)) = (&detail.report, body.as_object_mut()) {
+        if let Some(m) = views::maturity(report, detail.run.maturity_target) {
+            obj.insert("maturity".into(), m);
+        }
+        if let Some(c) = &report.coverage {
+            obj.insert("coverage".into(), json!(c));
+        }
     }
     Ok(Reply::ok(body))
 }
 
 const OUTCOMES: &[&str] = &["pass", "fail", "manual", "not-applicable"];
+const REQUIREMENT_OUTCOMES: &[&str] =
+    &["effective", "alternate_control", "ineffective", "no_visibility", "not_implemented", "not_applicable"];
+const STRATEGIES: &[&str] = &[
+    "application-control",
+    "patch-applications",
+    "office-macros",
+    "user-application-hardening",
+    "restrict-admin-privileges",
+    "patch-os",
+    "mfa",
+    "regular-backups",
+];
+const LEVELS: &[&str] = &["1", "2", "3"];
+
+/// Pick an optional query parameter out of a closed list (400 `INVALID_FIELD` otherwise).
+fn pick(ctx: &Ctx, name: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+    match ctx.query.get(name) {
+        None => Ok(None),
+        Some(v) if allowed.contains(&v) => Ok(Some(v.to_string())),
+        Some(v) => Err(ApiError::InvalidField(format!("{name} must be one of {}, got {v:?}.", allowed.join(", ")))),
+    }
+}
+
+/// Every Essential Eight requirement of a run's target level and below with its outcome,
+/// paged, optionally of one strategy, (lowest) level and/or outcome (contract, "Assessment
+/// results"). Other products, and runs not completed, list none.
+pub async fn requirements(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str) -> Result<Reply, ApiError> {
+    let strategy = pick(ctx, "strategy", STRATEGIES)?;
+    let level = pick(ctx, "level", LEVELS)?;
+    let outcome = pick(ctx, "outcome", REQUIREMENT_OUTCOMES)?;
+    let (run, report) = runs::with_report(app.store.as_ref(), partner, run_id).await?;
+    let scope = format!(
+        "req|{}|{}|{}|{}|{}",
+        partner.id,
+        run.id,
+        strategy.as_deref().unwrap_or(""),
+        level.as_deref().unwrap_or(""),
+        outcome.as_deref().unwrap_or("")
+    );
+    let paging = Paging::read(app, ctx, &scope)?;
+    let matching: Vec<_> = report
+        .iter()
+        .flat_map(|r| &r.requirements)
+        .filter(|r| strategy.as_deref().is_none_or(|s| r.strategy == s))
+        .filter(|r| level.as_deref().is_none_or(|l| r.level.to_string() == l))
+        .filter(|r| outcome.as_deref().is_none_or(|o| r.outcome.as_str() == o))
+        .collect();
+    // The position is an index into the stored report, which never changes once written.
+    let start: usize = paging.request.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0).min(matching.len());
+    let end = (start + paging.request.limit).min(matching.len());
+    let next = (end < matching.len()).then(|| end.to_string());
+    Ok(Reply::ok(json!({
+        "runId": run.id,
+        "status": run.status.as_str(),
+        "requirements": matching[start..end],
+        "nextCursor": paging.next_cursor(app, next),
+    })))
+}
 const SEVERITIES: &[&str] = &["critical", "high", "medium", "low"];
 
 /// Every check's outcome for a run, paged, optionally of one outcome and/or severity.
 pub async fn findings(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str) -> Result<Reply, ApiError> {
-    let pick = |name: &str, allowed: &[&str]| -> Result<Option<String>, ApiError> {
-        match ctx.query.get(name) {
-            None => Ok(None),
-            Some(v) if allowed.contains(&v) => Ok(Some(v.to_string())),
-            Some(v) => Err(ApiError::InvalidField(format!("{name} must be one of {}, got {v:?}.", allowed.join(", ")))),
-        }
-    };
-    let outcome = pick("outcome", OUTCOMES)?;
-    let severity = pick("severity", SEVERITIES)?;
+    let outcome = pick(ctx, "outcome", OUTCOMES)?;
+    let severity = pick(ctx, "severity", SEVERITIES)?;
     let (run, report) = runs::with_report(app.store.as_ref(), partner, run_id).await?;
     let scope =
         format!("{}|{}|{}|{}", partner.id, run.id, outcome.as_deref().unwrap_or(""), severity.as_deref().unwrap_or(""));

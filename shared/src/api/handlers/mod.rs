@@ -78,6 +78,8 @@ adapters! {
     partner assessments_get = |app, ctx, p| assessments::get(app, ctx, p);
     partner assessments_findings = |app, ctx, p| assessments::findings(app, ctx, p, ctx.param("id"));
     partner sub_partner_assessments_findings = |app, ctx, p| assessments::findings(app, ctx, p, ctx.param("runId"));
+    partner assessments_requirements = |app, ctx, p| assessments::requirements(app, ctx, p, ctx.param("id"));
+    partner sub_partner_assessments_requirements = |app, ctx, p| assessments::requirements(app, ctx, p, ctx.param("runId"));
     partner keys_create = |app, ctx, p| keys::create(app, ctx, Owner::partner(&p.id));
     partner sub_partner_keys_create = |app, ctx, p| keys::create_for_sub_partner(app, ctx, p);
 }

@@ -1,7 +1,8 @@
 //! Essential Eight (ASD Essential Eight Maturity Model, November 2023) as far as a Microsoft
-//! 365 tenant shows it. Each check names the strategy and the maturity level whose
-//! requirement it evidences; requirements Graph cannot show are `manual` checks, so the
-//! report lists them instead of silently passing them.
+//! 365 tenant shows it. Each check names its strategy and the lowest level of the requirements
+//! it evidences; which requirements those are is data (`assess::requirements`), as is how
+//! their outcomes make a level. A check no ASD requirement asks for is advisory: scored and
+//! shown, never part of a level. Requirements Graph cannot show are `manual` checks.
 
 use serde_json::json;
 
@@ -90,9 +91,9 @@ pub static CHECKS: &[Check] = &[
     Check {
         id: "E8-MFA-07",
         title: "Phishing-resistant MFA is required for all users",
-        reference: e8(Strategy::Mfa, 3),
+        reference: e8(Strategy::Mfa, 2),
         severity: Severity::High,
-        rationale: "At maturity level three every user's MFA must resist phishing, not only administrators'.",
+        rationale: "From maturity level two every staff member's MFA on online services must resist phishing, not only administrators' (ISM-1872, MF-ML2-03).",
         remediation: "Roll out passkeys or Windows Hello for Business and require the 'Phishing-resistant MFA' authentication strength for All users.",
         reads: p::reads::CONDITIONAL_ACCESS,
         evaluate: |s| judged(p::phishing_resistant_for_all(s)),
@@ -102,7 +103,7 @@ pub static CHECKS: &[Check] = &[
         title: "Weak authentication methods (SMS, voice, email OTP) are disabled",
         reference: e8(Strategy::Mfa, 3),
         severity: Severity::Medium,
-        rationale: "SMS and voice codes fall to SIM swapping and relay phishing; while enabled, users and attackers can fall back to them.",
+        rationale: "Advisory, not an ASD requirement (it never lowers a level): SMS and voice codes fall to SIM swapping and relay phishing; while enabled, users and attackers can fall back to them.",
         remediation: "Disable SMS, Voice call and Email OTP in the authentication methods policy once users hold stronger methods.",
         reads: &[F::AuthenticationMethodsPolicy],
         evaluate: weak_methods,
@@ -113,7 +114,7 @@ pub static CHECKS: &[Check] = &[
         title: "No more than four Global Administrators",
         reference: e8(Strategy::RestrictAdminPrivileges, 1),
         severity: Severity::Critical,
-        rationale: "Every Global Administrator can do anything in the tenant; each extra one is another account whose compromise is total.",
+        rationale: "Advisory, not an ASD requirement (CIS 1.1.3; it never lowers a level): every Global Administrator can do anything in the tenant; each extra one is another account whose compromise is total.",
         remediation: "Move day-to-day admins to least-privileged roles (Exchange, User, Helpdesk Administrator) and keep two to four Global Administrators, emergency access accounts included.",
         reads: p::reads::ROLES,
         evaluate: global_admin_count,
@@ -253,11 +254,11 @@ pub static CHECKS: &[Check] = &[
     },
     Check {
         id: "E8-PA-04",
-        title: "A vulnerability scanner identifies missing patches at least fortnightly",
+        title: "A vulnerability scanner checks online services daily and Office, browsers, mail, PDF and security products weekly",
         reference: e8(Strategy::PatchApplications, 1),
         severity: Severity::Medium,
-        rationale: "Patching needs a view of what is missing; Graph does not expose vulnerability scan results.",
-        remediation: "Use Defender Vulnerability Management (or another scanner) and keep its reports as evidence.",
+        rationale: "Maturity level one scans internet-facing services daily (ISM-1698) and office suites, browsers, email clients, PDF software and security products weekly (ISM-1699), with a current vulnerability database (ISM-1808); fortnightly is only enough for other applications at level two. Graph does not expose scan results.",
+        remediation: "Use Defender Vulnerability Management (or another scanner) on those schedules and keep its reports as evidence.",
         reads: &[],
         evaluate: |_| Outcome::manual("Vulnerability scan results are not available through Microsoft Graph; review the scanner's reports"),
     },
@@ -294,13 +295,13 @@ pub static CHECKS: &[Check] = &[
     },
     Check {
         id: "E8-POS-04",
-        title: "Windows quality updates are installed within two weeks",
+        title: "Windows quality updates fixing critical or exploited flaws are installed within 48 hours",
         reference: e8(Strategy::PatchOs, 3),
         severity: Severity::High,
-        rationale: "Maturity level three applies OS patches within two weeks (48 hours when exploited; expedite those with a quality update policy).",
-        remediation: "Tighten update rings to a deferral + deadline + grace period of 14 days or less.",
+        rationale: "Maturity level three patches workstation and internal server operating systems within 48 hours when a flaw is critical or exploited (ISM-1696), and within one month otherwise (ISM-1902, as E8-POS-01). Most monthly cumulative updates fix such a flaw, so the rings must install them within two days.",
+        remediation: "Set update rings to a quality update deferral + deadline + grace period of 2 days or less, or expedite critical updates with a quality update policy.",
         reads: p::reads::INTUNE_PROFILE,
-        evaluate: |s| p::rings_within(s, 14),
+        evaluate: |s| p::rings_within(s, 2),
     },
     Check {
         id: "E8-POS-05",
@@ -464,7 +465,7 @@ pub static CHECKS: &[Check] = &[
         title: "Users' known folders are redirected to OneDrive",
         reference: e8(Strategy::RegularBackups, 1),
         severity: Severity::Medium,
-        rationale: "Desktop, Documents and Pictures otherwise live only on the laptop; Known Folder Move puts them in OneDrive's versioned storage.",
+        rationale: "Advisory, not an ASD requirement (OneDrive sync is not a backup; it never lowers a level): Desktop, Documents and Pictures otherwise live only on the laptop; Known Folder Move puts them in OneDrive's versioned storage.",
         remediation: "Enable 'Silently move Windows known folders to OneDrive' in an Intune settings catalog policy.",
         reads: p::reads::INTUNE_SETTING,
         evaluate: |s| p::setting_enforced(s, setting::ONEDRIVE_KNOWN_FOLDER_MOVE, "OneDrive Known Folder Move"),
