@@ -777,6 +777,7 @@ async fn run_reads_and_the_public_report(f: &Fleet, c1: &str, r1: &str) {
     let url = run.assert_status(200)["reportUrl"].as_str().expect("a completed run's report link").to_string();
     f.partner(Method::GET, "/assessments/run_unknown00000000000", None).await.assert_error(404, "NOT_FOUND");
     f.partner(Method::GET, &format!("/assessments/{r1}/findings?severity=high"), None).await.assert_status(200);
+    f.partner(Method::GET, &format!("/assessments/{r1}/requirements?strategy=mfa"), None).await.assert_status(200);
     let report = f.request(Method::GET, &url[url.find("/reports/").unwrap()..], &[], None).await;
     assert_eq!(report.status, 200);
     f.request(Method::GET, "/reports/not-a-token", &[], None).await;
@@ -899,6 +900,7 @@ async fn distributor_routes(f: &Fleet, c1: &str) {
     f.run_worker(None).await;
     f.distributor(Method::GET, &format!("{runs}?customerId={c4}"), None).await.assert_status(200);
     f.distributor(Method::GET, &format!("{runs}/{r2}/findings"), None).await.assert_status(200);
+    f.distributor(Method::GET, &format!("{runs}/{r2}/requirements"), None).await.assert_status(200);
     // A plan change through D5 and through D9 (each counted in the plan-change window).
     f.distributor(Method::PATCH, &format!("/partners/{p2}"), Some(json!({ "plan": "professional" })))
         .await

@@ -387,3 +387,119 @@ fn requirements_replaced_at_ml3_do_not_block_ml3_and_repeated_ones_follow_their_
     );
     assert_eq!(c.requirements, 48);
 }
+
+// ---- Through the API --------------------------------------------------------------------------
+
+use std::sync::Arc;
+
+use http::Method;
+use serde_json::{json, Value};
+use shared::assess::assessor::EngineAssessor;
+use shared::assess::collect::FixtureCollector;
+use shared::assess::evaluate;
+use shared::assess::fixtures::{demo_fixture, demo_fixture_name};
+use tests::Harness;
+
+fn ids_of(list: &Value) -> Vec<String> {
+    list.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_completed_run_shows_maturity_blockers_coverage_and_its_requirements_on_both_bases() {
+    let h = Harness::new().await;
+    let runner = h.runner(Arc::new(EngineAssessor::new(Arc::new(FixtureCollector))), 3);
+    let tenant = (0..1000).map(tests::tenant).find(|t| demo_fixture_name(t) == "hardened").unwrap();
+    let cid = h.customer("Hardened", &tenant).await;
+    let body = json!({ "customerId": cid, "product": "essential-eight", "maturityTarget": 3 });
+    let id = h.partner(Method::POST, "/assessments", Some(body)).await.assert_status(202)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.work(&runner).await;
+    let direct = evaluate("essential-eight", 3, &demo_fixture("hardened").unwrap()).unwrap();
+    let m = direct.maturity.as_ref().unwrap();
+
+    let run = h.partner(Method::GET, &format!("/assessments/{id}"), None).await.assert_status(200).clone();
+    assert_eq!(run["maturity"]["target"], 3);
+    assert_eq!(run["maturity"]["overall"], m.overall);
+    for s in &m.strategies {
+        let shown = &run["maturity"]["byStrategy"][s.strategy.as_str()];
+        assert_eq!(shown, &json!({ "level": s.level, "blockers": s.blockers }), "{:?}", s.strategy);
+    }
+    assert_eq!(run["coverage"], json!(m.coverage));
+    assert_eq!(run["coverage"]["requirements"], 152);
+    assert_eq!(run["score"], direct.score, "score stays the share of passed checks");
+
+    // Every requirement, in catalogue order, 100 a page.
+    let page1 =
+        h.partner(Method::GET, &format!("/assessments/{id}/requirements"), None).await.assert_status(200).clone();
+    assert_eq!(page1["runId"], id.as_str());
+    assert_eq!(page1["requirements"].as_array().unwrap().len(), 100);
+    let cursor = page1["nextCursor"].as_str().unwrap();
+    let page2 = h
+        .partner(Method::GET, &format!("/assessments/{id}/requirements?cursor={cursor}"), None)
+        .await
+        .assert_status(200)
+        .clone();
+    assert_eq!(page2["nextCursor"], Value::Null);
+    let mut all = ids_of(&page1["requirements"]);
+    all.extend(ids_of(&page2["requirements"]));
+    assert_eq!(all, catalogue().requirements.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+
+    // Filters: MFA's ML1 requirements; the hardened tenant's MF-ML1-01 is met on Graph evidence.
+    let mfa1 = h.partner(Method::GET, &format!("/assessments/{id}/requirements?strategy=mfa&level=1"), None).await;
+    let mfa1 = mfa1.assert_status(200)["requirements"].clone();
+    assert_eq!(
+        ids_of(&mfa1),
+        ["MF-ML1-01", "MF-ML1-02", "MF-ML1-03", "MF-ML1-04", "MF-ML1-05", "MF-ML1-06", "MF-ML1-07"]
+    );
+    assert_eq!(
+        mfa1[0],
+        json!({
+            "id": "MF-ML1-01", "strategy": "mfa", "level": 1, "outcome": "effective", "source": "graph",
+            "evidenceQuality": "good", "checkIds": ["E8-MFA-01", "E8-MFA-02", "E8-MFA-03"], "questionId": null,
+            "answer": null, "summary": catalogue().requirement("MF-ML1-01").unwrap().summary,
+            "reason": "Met on Microsoft Graph evidence: E8-MFA-01, E8-MFA-02, E8-MFA-03",
+        })
+    );
+    let ineffective =
+        h.partner(Method::GET, &format!("/assessments/{id}/requirements?outcome=ineffective"), None).await;
+    let expected: Vec<&str> =
+        m.requirements.iter().filter(|r| r.outcome == O::Ineffective).map(|r| r.id.as_str()).collect();
+    assert_eq!(ids_of(&ineffective.assert_status(200)["requirements"]), expected);
+    assert!(expected.contains(&"MF-ML2-03"), "phishing-resistant MFA for all staff fails on the hardened tenant");
+    for bad in ["strategy=MF", "level=4", "outcome=no-visibility", "outcome=pass"] {
+        h.partner(Method::GET, &format!("/assessments/{id}/requirements?{bad}"), None)
+            .await
+            .assert_error(400, "INVALID_FIELD");
+    }
+    h.partner(Method::GET, "/assessments/run_unknown00000000000/requirements", None)
+        .await
+        .assert_error(404, "NOT_FOUND");
+
+    // The distributor sees the same through its partner.
+    let path = format!("/partners/{}/assessments/{id}/requirements?strategy=mfa&level=1", h.partner_id());
+    let via = h.distributor(Method::GET, &path, None).await;
+    assert_eq!(via.assert_status(200)["requirements"], mfa1);
+
+    // Findings name their requirements and evidence quality; advisory checks name none.
+    let f = h.partner(Method::GET, &format!("/assessments/{id}/findings"), None).await.assert_status(200).clone();
+    let finding =
+        |check: &str| f["findings"].as_array().unwrap().iter().find(|x| x["checkId"] == check).unwrap().clone();
+    assert_eq!(finding("E8-MFA-07")["requirementIds"], json!(["MF-ML2-03", "MF-ML3-03"]));
+    assert_eq!(finding("E8-MFA-07")["evidenceQuality"], "good");
+    assert_eq!(finding("E8-OM-01")["evidenceQuality"], "fair", "an Intune policy is intent");
+    assert_eq!(finding("E8-RAP-03")["evidenceQuality"], Value::Null, "manual: nothing seen");
+    assert_eq!(finding("E8-RAP-01")["requirementIds"], json!([]));
+}
+
+#[tokio::test]
+async fn other_products_and_unfinished_runs_list_no_requirements() {
+    let h = Harness::new().await;
+    let cid = h.customer("Other", &tests::tenant(7)).await;
+    let id = tests::helpers::run(&h, &cid, "essential-eight").await;
+    let r = h.partner(Method::GET, &format!("/assessments/{id}/requirements"), None).await;
+    assert_eq!(r.assert_status(200)["requirements"], json!([]));
+    assert_eq!(r.body["status"], "queued");
+    assert!(h.partner(Method::GET, &format!("/assessments/{id}"), None).await.body.get("maturity").is_none());
+}
