@@ -503,3 +503,115 @@ async fn other_products_and_unfinished_runs_list_no_requirements() {
     assert_eq!(r.body["status"], "queued");
     assert!(h.partner(Method::GET, &format!("/assessments/{id}"), None).await.body.get("maturity").is_none());
 }
+
+// ---- The demo tenants, worked out by hand ------------------------------------------------------
+
+/// Every question answered `yes`: what the tenant reaches once its people attest everything
+/// Graph cannot show, so only Graph failures and requirements nothing can show hold it back.
+fn all_yes() -> Answers {
+    catalogue().questions.iter().map(|q| (q.id.clone(), Answer::Yes)).collect()
+}
+
+fn levels(m: &shared::assess::Maturity) -> Vec<u8> {
+    m.strategies.iter().map(|s| s.level).collect()
+}
+
+#[test]
+fn no_demo_tenant_reaches_a_level_on_missing_evidence() {
+    // Every strategy has an ML1 requirement only the questionnaire settles (AC-ML1-02,
+    // PA-ML1-03, OM-ML1-01, UH-ML1-03, RA-ML1-01, PO-ML1-03, MF-ML1-03, RB-ML1-02), and no run
+    // has answers yet: every tenant is ML0 everywhere, however well configured.
+    for name in ["hardened", "small-business", "neglected"] {
+        for target in 1..=3 {
+            let m = evaluate("essential-eight", target, &demo_fixture(name).unwrap()).unwrap().maturity.unwrap();
+            assert_eq!((m.overall, levels(&m)), (0, vec![0; 8]), "{name} t{target}");
+        }
+    }
+
+    // What Graph settles alone on the hardened tenant at target 3: the requirements with checks
+    // that saw the tenant whole and no question, all of whose checks pass…
+    let m = evaluate("essential-eight", 3, &demo_fixture("hardened").unwrap()).unwrap().maturity.unwrap();
+    let effective: Vec<&str> =
+        m.requirements.iter().filter(|r| r.outcome == O::Effective).map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        effective,
+        [
+            "AC-ML3-03", // E8-AC-04 vulnerable driver blocklist
+            "PA-ML1-07",
+            "PA-ML3-02", // E8-PA-01/02/03 Microsoft 365 Apps, product updates, signatures
+            "OM-ML1-02",
+            "OM-ML1-03",
+            "OM-ML1-04",
+            "OM-ML2-01",
+            "OM-ML3-01", // E8-OM-01…05
+            "UH-ML1-01",
+            "UH-ML1-04",
+            "UH-ML2-02",
+            "UH-ML2-03",
+            "UH-ML2-04",
+            "UH-ML2-08", // E8-UAH-01/02/03/05
+            "RA-ML2-02",
+            "RA-ML2-07",
+            "RA-ML3-03",
+            "RA-ML3-06", // E8-RAP-04/05/06/07
+            "PO-ML1-07",
+            "PO-ML1-08",
+            "PO-ML3-03",
+            "PO-ML3-04",
+            "PO-ML3-09", // E8-POS-01/02/04/05
+            "MF-ML1-01", // E8-MFA-01/02/03
+        ]
+    );
+    // …and E8-MFA-07 fails (only administrators must use phishing-resistant MFA).
+    let ineffective: Vec<&str> =
+        m.requirements.iter().filter(|r| r.outcome == O::Ineffective).map(|r| r.id.as_str()).collect();
+    assert_eq!(ineffective, ["MF-ML2-03", "MF-ML3-03"]);
+    assert_eq!(m.coverage.no_visibility, 152 - 24 - 2);
+}
+
+#[test]
+fn with_every_question_answered_yes_the_demo_tenants_reach_what_graph_allows() {
+    let at3 = |name: &str| {
+        shared::assess::evaluate_answered("essential-eight", 3, &demo_fixture(name).unwrap(), &all_yes())
+            .unwrap()
+            .maturity
+            .unwrap()
+    };
+    // Order: AC, PA, OM, UH, RA, PO, MF, RB.
+    // Hardened: everything Graph shows passes except E8-MFA-07, so MFA stops at ML1 (MF-ML2-03).
+    let m = at3("hardened");
+    assert_eq!(levels(&m), [3, 3, 3, 3, 3, 3, 1, 3]);
+    assert_eq!((m.overall, m.strategy(Strategy::Mfa).unwrap().blockers.clone()), (1, vec!["MF-ML2-03".to_string()]));
+
+    // Small business: a Graph failure at ML1 in six strategies (E8-AC-01, E8-OM-02, E8-UAH-02,
+    // E8-RAP-02, E8-POS-02, E8-MFA-02/03); patch applications (E8-PA-01…03 pass) and backups
+    // (nothing in Graph: no Microsoft 365 Backup, so the answers decide) reach ML3.
+    let m = at3("small-business");
+    assert_eq!(levels(&m), [0, 3, 0, 0, 0, 0, 0, 3]);
+    let blockers: Vec<Vec<String>> = m.strategies.iter().map(|s| s.blockers.clone()).collect();
+    let b = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        blockers,
+        [
+            b(&["AC-ML1-01"]),
+            b(&[]),
+            b(&["OM-ML1-03"]),
+            b(&["UH-ML1-04"]),
+            b(&["RA-ML1-02", "RA-ML1-03"]),
+            b(&["PO-ML1-08"]),
+            b(&["MF-ML1-01"]),
+            b(&[])
+        ]
+    );
+
+    // Neglected (no Intune, no Entra P1): attestations carry application control to ML2 (its
+    // ML1/ML2 requirements all have a question) but not ML3: E8-AC-04 saw nothing and
+    // AC-ML3-03 has no question. Where a requirement has Graph checks and no question, a check
+    // that saw nothing leaves it no_visibility (PA-ML1-07, OM-ML1-02…); failures block the rest.
+    let m = at3("neglected");
+    assert_eq!(levels(&m), [2, 0, 0, 0, 0, 0, 0, 3]);
+    assert_eq!(m.strategy(Strategy::ApplicationControl).unwrap().blockers, ["AC-ML3-03"]);
+    assert_eq!(m.requirement("PA-ML1-07").unwrap().outcome, O::NoVisibility);
+    assert_eq!(m.requirement("MF-ML1-01").unwrap().outcome, O::Ineffective);
+    assert_eq!(m.overall, 0);
+}
