@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::domain::account::{BillingConfig, Partner};
 use crate::domain::customer::Customer;
-use crate::domain::run::{Run, RunReport};
+use crate::domain::run::{Finding, Run, RunReport};
 use crate::domain::time::{rfc3339, Timestamp};
 
 fn time(t: Option<Timestamp>) -> Value {
@@ -178,6 +178,17 @@ pub fn maturity(report: &RunReport, target: u8) -> Option<Value> {
         .map(|m| (m.strategy.clone(), json!({ "level": m.level, "blockers": m.blockers })))
         .collect();
     Some(json!({ "target": target, "overall": overall, "byStrategy": by }))
+}
+
+/// A findings-route item: the stored finding with `requirementIds` and `evidenceQuality`
+/// always present (`[]` and null when the run stored none, as older runs and advisory checks).
+pub fn finding(f: &Finding) -> Value {
+    let mut v = json!(f);
+    if let Some(obj) = v.as_object_mut() {
+        obj.entry("requirementIds").or_insert_with(|| json!([]));
+        obj.entry("evidenceQuality").or_insert(Value::Null);
+    }
+    v
 }
 
 /// A run in a customer's `recentRuns` (P7).

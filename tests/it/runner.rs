@@ -121,7 +121,11 @@ async fn a_run_completes_with_results_findings_events_and_a_report() {
         (Some(2), Some(1), Some(1))
     );
     assert_eq!(body["completedAt"], shared::domain::time::rfc3339(T0 + 5));
-    assert_eq!(body["maturity"], json!({ "overall": 0, "byStrategy": { "mfa": 0 } }));
+    // The contract's shape: the target, and per strategy its level and what blocks the next.
+    assert_eq!(
+        body["maturity"],
+        json!({ "target": 2, "overall": 0, "byStrategy": { "mfa": { "level": 0, "blockers": [] } } })
+    );
     let url = body["reportUrl"].as_str().unwrap().to_string();
     assert!(url.starts_with("http://127.0.0.1:3000/reports/"), "{url}");
 

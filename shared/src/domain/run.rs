@@ -167,11 +167,13 @@ pub struct Finding {
     pub remediation: String,
     pub references: Vec<FrameworkRef>,
     /// Essential Eight: the requirements the check evidences; empty for an advisory check
-    /// (no ASD requirement: it never lowers a level) and for the other products.
-    #[serde(default)]
+    /// (no ASD requirement: it never lowers a level) and for the other products. Left out of
+    /// the stored JSON when empty (as is a missing quality), so older runs' findings and new
+    /// ones without requirements store alike; the findings route shows both fields always.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requirement_ids: Vec<String>,
     /// ASD's evidence quality of the check's verdict; null when it saw nothing.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence_quality: Option<crate::domain::requirement::EvidenceQuality>,
 }
 
@@ -193,7 +195,7 @@ pub struct StrategyLevel {
     pub level: u8,
     /// The requirements of the next level up (below the target) that are not met; empty
     /// in runs stored before requirements were assessed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blockers: Vec<String>,
 }
 

@@ -222,7 +222,7 @@ pub async fn findings(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str) -> 
     Ok(Reply::ok(json!({
         "runId": run.id,
         "status": run.status.as_str(),
-        "findings": matching[start..end],
+        "findings": matching[start..end].iter().map(|f| views::finding(f)).collect::<Vec<_>>(),
         "nextCursor": paging.next_cursor(app, next),
     })))
 }
