@@ -8,7 +8,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::domain::catalog::Product;
-use crate::domain::run::{CheckStatus, Finding, Run, RunReport};
+use crate::domain::requirement::RequirementOutcome;
+use crate::domain::run::{CheckStatus, Finding, Run, RunReport, StrategyLevel};
 use crate::domain::time::rfc3339;
 use crate::domain::time::Timestamp;
 
@@ -75,6 +76,9 @@ struct FindingView<'a> {
     remediation: &'a str,
     /// `essential-eight ML1-MFA (level 1)`, one per framework reference.
     references: Vec<String>,
+    /// Essential Eight requirement ids the check evidences.
+    requirement_ids: &'a [String],
+    evidence_quality: Option<&'static str>,
 }
 
 impl<'a> FindingView<'a> {
@@ -95,7 +99,63 @@ impl<'a> FindingView<'a> {
                     None => format!("{} {}", r.framework, r.id),
                 })
                 .collect(),
+            requirement_ids: &f.requirement_ids,
+            evidence_quality: f.evidence_quality.map(|q| q.as_str()),
         }
+    }
+}
+
+/// The eight strategies' names as ASD writes them, by the slug runs store.
+fn strategy_name(slug: &str) -> &str {
+    match slug {
+        "application-control" => "Application control",
+        "patch-applications" => "Patch applications",
+        "office-macros" => "Configure Microsoft Office macro settings",
+        "user-application-hardening" => "User application hardening",
+        "restrict-admin-privileges" => "Restrict administrative privileges",
+        "patch-os" => "Patch operating systems",
+        "mfa" => "Multi-factor authentication",
+        "regular-backups" => "Regular backups",
+        other => other,
+    }
+}
+
+/// How an outcome reads in the report (`no_visibility` → "no visibility").
+fn outcome_words(outcome: RequirementOutcome) -> String {
+    outcome.as_str().replace('_', " ")
+}
+
+/// One strategy's block of the requirement matrix: its level, what blocks the next one, and
+/// each of its requirements with outcome, source, evidence quality and why.
+fn strategy_matrix(report: &RunReport, m: &StrategyLevel) -> minijinja::Value {
+    let requirements: Vec<minijinja::Value> = report
+        .requirements
+        .iter()
+        .filter(|r| r.strategy == m.strategy)
+        .map(|r| {
+            let mut evidence: Vec<String> = r.check_ids.clone();
+            evidence.extend(r.question_id.iter().map(|q| match &r.answer {
+                Some(a) => format!("{q} (answered {})", a.replace('_', " ")),
+                None => q.clone(),
+            }));
+            minijinja::context! {
+                id => &r.id,
+                level => r.level,
+                summary => &r.summary,
+                outcome => outcome_words(r.outcome),
+                outcome_class => r.outcome.as_str(),
+                source => r.source.as_str(),
+                quality => r.evidence_quality.map(|q| q.as_str()).unwrap_or("—"),
+                evidence => evidence.join(", "),
+                reason => &r.reason,
+            }
+        })
+        .collect();
+    minijinja::context! {
+        name => strategy_name(&m.strategy),
+        level => m.level,
+        blockers => &m.blockers,
+        requirements,
     }
 }
 
@@ -118,8 +178,14 @@ pub fn render(customer_name: &str, product: &Product, run: &Run, report: &RunRep
     let maturity_by_strategy: Vec<minijinja::Value> = report
         .maturity_by_strategy
         .iter()
-        .map(|m| minijinja::context! { strategy => &m.strategy, level => m.level })
+        .map(|m| minijinja::context! { strategy => strategy_name(&m.strategy), level => m.level, blockers => &m.blockers })
         .collect();
+    // Runs stored before requirements were assessed have none: no matrix then.
+    let matrix: Vec<minijinja::Value> = if report.requirements.is_empty() {
+        Vec::new()
+    } else {
+        report.maturity_by_strategy.iter().map(|m| strategy_matrix(report, m)).collect()
+    };
     crate::templates::render(
         "report/report.html",
         minijinja::context! {
@@ -134,6 +200,8 @@ pub fn render(customer_name: &str, product: &Product, run: &Run, report: &RunRep
             }),
             maturity => report.maturity,
             maturity_by_strategy,
+            coverage => report.coverage,
+            matrix,
             failed_groups,
             others,
         },

@@ -615,3 +615,57 @@ fn with_every_question_answered_yes_the_demo_tenants_reach_what_graph_allows() {
     assert_eq!(m.requirement("MF-ML1-01").unwrap().outcome, O::Ineffective);
     assert_eq!(m.overall, 0);
 }
+
+#[tokio::test]
+async fn the_report_shows_the_requirement_matrix_per_strategy_blockers_and_evidence_quality() {
+    let h = Harness::new().await;
+    let runner = h.runner(Arc::new(EngineAssessor::new(Arc::new(FixtureCollector))), 3);
+    let tenant = (0..1000).map(tests::tenant).find(|t| demo_fixture_name(t) == "hardened").unwrap();
+    let cid = h.customer("Hardened <b>", &tenant).await;
+    let body = json!({ "customerId": cid, "product": "essential-eight", "maturityTarget": 3 });
+    let id = h.partner(Method::POST, "/assessments", Some(body)).await.assert_status(202)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.work(&runner).await;
+    let run = h.partner(Method::GET, &format!("/assessments/{id}"), None).await;
+    let url = run.body["reportUrl"].as_str().unwrap().to_string();
+    let page = h.request(Method::GET, url.trim_start_matches("http://127.0.0.1:3000"), &[], None).await;
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8(page.raw.to_vec()).unwrap();
+    let m = evaluate("essential-eight", 3, &demo_fixture("hardened").unwrap()).unwrap().maturity.unwrap();
+    // Coverage, then the strategy table with what blocks each next level.
+    let c = m.coverage;
+    assert!(html.contains(&format!(
+        "{} requirements assessed: {} effective, 0 alternate control, {} ineffective, {} no visibility",
+        c.requirements, c.effective, c.ineffective, c.no_visibility
+    )));
+    let mfa_blockers = m.strategy(Strategy::Mfa).unwrap().blockers.join(", ");
+    assert!(
+        html.contains(&format!("<tr><td>Multi-factor authentication</td><td>0</td><td>{mfa_blockers}</td></tr>")),
+        "{html}"
+    );
+    // One matrix per strategy, each requirement with outcome, source, quality and why.
+    for name in ["Application control: level 0", "Regular backups: level 0", "Multi-factor authentication: level 0"] {
+        assert!(html.contains(&format!("<h3>{name}</h3>")), "{name}");
+    }
+    let row = |id: &str| {
+        let start = html.find(&format!("<tr><td><strong>{id}</strong>")).unwrap_or_else(|| panic!("no row {id}"));
+        html[start..start + html[start..].find("</tr>").unwrap()].to_string()
+    };
+    let mf = row("MF-ML1-01");
+    assert!(
+        mf.contains(
+            "<td class=\"effective\">effective</td><td>graph</td><td>good</td><td>E8-MFA-01, E8-MFA-02, E8-MFA-03</td>"
+        ),
+        "{mf}"
+    );
+    let mf = row("MF-ML2-03");
+    assert!(mf.contains("<td class=\"ineffective\">ineffective</td><td>graph</td><td>good</td>"), "{mf}");
+    let rb = row("RB-ML1-02");
+    assert!(rb.contains("<td class=\"no_visibility\">no visibility</td><td>none</td><td>—</td><td>Q-RB-ML1-02</td><td>No visibility: Q-RB-ML1-02 has no answer yet</td>"), "{rb}");
+    assert_eq!(html.matches("<tr><td><strong>").count(), 152, "every requirement once");
+    // Findings name their requirements and evidence quality.
+    assert!(html.contains("requirements MF-ML2-03, MF-ML3-03 · evidence quality good"));
+    assert!(html.contains("Hardened &lt;b&gt;"), "escaped as before");
+}
