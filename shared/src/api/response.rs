@@ -51,10 +51,13 @@ impl Reply {
         if html {
             let h = resp.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
-            // The report is a document: nothing may run in it, load into it, or frame it.
+            // The report is a document: nothing may run in it, load into it (but the partner's
+            // logo, an https:// image from its branding), or frame it.
             h.insert(
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+                HeaderValue::from_static(
+                    "default-src 'none'; img-src https:; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                ),
             );
             h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         }
