@@ -22,6 +22,7 @@ mod iam;
 mod idempotency_at_rest;
 mod ids;
 mod lambda;
+mod mail_files;
 mod pipeline;
 mod routes_distributor;
 mod routes_partner;
