@@ -97,6 +97,8 @@ async fn the_preview_overlays_the_draft_on_the_saved_branding_and_saves_nothing(
         let r = h.partner(Method::POST, &format!("/branding/preview/{kind}"), Some(draft.clone())).await;
         assert_eq!(r.status, 200, "{kind}");
         assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+        let csp = r.header("content-security-policy").unwrap();
+        assert!(csp.contains("default-src 'none'") && csp.contains("img-src https:"), "the logo may load: {csp}");
         let html = String::from_utf8(r.raw.to_vec()).unwrap();
         for needle in ["Draft footer", "Draft Co", "#0a7cff", "help@msp.example", "Contoso Ltd"] {
             assert!(html.contains(needle), "{kind} lacks {needle}");

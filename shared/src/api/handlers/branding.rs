@@ -62,7 +62,7 @@ pub async fn preview(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, A
         .and_then(|plan| catalog.products_on(plan).first().copied())
         .or_else(|| catalog.products.first())
         .ok_or_else(|| ApiError::Internal("the catalogue has no product".into()))?;
-    Ok(Reply::html(uc::preview(kind, &brand, product, &app.config.public_base_url, ctx.now)))
+    Ok(Reply::branded_html(uc::preview(kind, &brand, product, &app.config.public_base_url, ctx.now)))
 }
 
 /// The branding as `GET` shows it: `company` is the partner's company when none is set.
