@@ -7,6 +7,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::domain::branding::Brand;
 use crate::domain::catalog::Product;
 use crate::domain::requirement::RequirementOutcome;
 use crate::domain::run::{CheckStatus, Finding, Run, RunReport, StrategyLevel};
@@ -159,9 +160,10 @@ fn strategy_matrix(report: &RunReport, m: &StrategyLevel) -> minijinja::Value {
     }
 }
 
-/// A self-contained, printable HTML page: no scripts, no external resources. Rendered from
+/// A self-contained, printable HTML page on the partner's `brand`: no scripts, and no external
+/// resource but the brand's logo when one is set (an `https://` image). Rendered from
 /// `templates/report/report.html`, every value escaped.
-pub fn render(customer_name: &str, product: &Product, run: &Run, report: &RunReport) -> String {
+pub fn render(brand: &Brand, customer_name: &str, product: &Product, run: &Run, report: &RunReport) -> String {
     let results = run.results.as_ref();
     let failed: Vec<&Finding> = report.findings.iter().filter(|f| f.outcome == CheckStatus::Fail).collect();
     // Failed checks grouped by severity, most severe first, empty groups left out.
@@ -189,6 +191,7 @@ pub fn render(customer_name: &str, product: &Product, run: &Run, report: &RunRep
     crate::templates::render(
         "report/report.html",
         minijinja::context! {
+            brand,
             product => &product.name,
             customer => customer_name,
             run_id => &run.id,

@@ -1,5 +1,5 @@
 //! The one set of templates every page and message renders from (`shared/templates/`, compiled
-//! into the binary): the printable report today. Templates named `*.html` are auto-escaped
+//! into the binary): the printable report and every kind of mail, all on the partner's brand. Templates named `*.html` are auto-escaped
 //! (minijinja picks the escaping by the name); `*.txt` and `*.css` are not.
 //!
 //! Escaping is this module's, not minijinja's default: `&`, `<`, `>`, `"` and `'` become
@@ -18,6 +18,12 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     for (name, source) in [
         ("report/report.html", include_str!("../templates/report/report.html")),
         ("report/report.css", include_str!("../templates/report/report.css")),
+        ("mail/layout.html", include_str!("../templates/mail/layout.html")),
+        ("mail/footer.txt", include_str!("../templates/mail/footer.txt")),
+        ("mail/consent-request.html", include_str!("../templates/mail/consent-request.html")),
+        ("mail/consent-request.txt", include_str!("../templates/mail/consent-request.txt")),
+        ("mail/report-ready.html", include_str!("../templates/mail/report-ready.html")),
+        ("mail/report-ready.txt", include_str!("../templates/mail/report-ready.txt")),
     ] {
         env.add_template(name, source).unwrap_or_else(|e| panic!("{name} is a valid template: {e}"));
     }

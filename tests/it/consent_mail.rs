@@ -381,6 +381,7 @@ async fn ses_refuses_an_unverified_sender_for_good_and_the_route_answers_failed(
     let stranger = email("no-reply@unverified-sender.example");
     let mail = message::build(&Letter {
         from_name: "X",
+        reply_to: None,
         from: &stranger,
         to: &email("it@contoso.example"),
         subject: "s",
@@ -429,6 +430,7 @@ async fn the_dynamodb_and_ses_pipeline_sends_through_moto() {
 fn a_line_break_in_a_name_or_subject_cannot_add_a_header() {
     let mail = message::build(&Letter {
         from_name: "Evil\r\nBcc: victim@else.example",
+        reply_to: None,
         from: &email("no-reply@mail.example"),
         to: &email("it@contoso.example"),
         subject: "Hi\r\nBcc: victim@else.example",
@@ -449,6 +451,7 @@ fn a_line_break_in_a_name_or_subject_cannot_add_a_header() {
 fn non_ascii_names_are_encoded_and_read_back_whole() {
     let mail = message::build(&Letter {
         from_name: "Zürich IT Ünited",
+        reply_to: None,
         from: &email("no-reply@mail.example"),
         to: &email("it@contoso.example"),
         subject: "Zürich IT Ünited: admin consent — ✓",

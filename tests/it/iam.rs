@@ -591,6 +591,7 @@ async fn scenario() -> Option<BTreeMap<String, BTreeSet<Named>>> {
     Box::pin(deliveries(f, &hooks.1)).await;
     let c3 = Box::pin(relay_paths(f)).await;
     Box::pin(partner_keys(f)).await;
+    Box::pin(partner_branding(f)).await;
     Box::pin(partner_deletions(f, &c2, &c3, &hooks.1)).await;
     Box::pin(distributor_routes(f, &c1)).await;
     Box::pin(distributor_webhooks(f, base)).await;
@@ -730,6 +731,21 @@ async fn consent_emails(f: &Fleet, c1: &str) {
     assert_eq!(skipped.assert_status(200)["skipReason"], "customer_missing");
     let unknown = "/customers/cust_unknown000000000/consent/email";
     f.partner(Method::POST, unknown, None).await.assert_error(404, "NOT_FOUND");
+}
+
+/// Branding: read unset, changed (and a change racing none), refused, previewed; the report page
+/// and the consent email read it too (above).
+async fn partner_branding(f: &Fleet) {
+    f.partner(Method::GET, "/branding", None).await.assert_status(200);
+    let body = json!({ "brandColor": "#0a7cff", "contactEmail": "help@msp.example", "footerText": "MSP Ltd" });
+    f.partner(Method::PUT, "/branding", Some(body.clone())).await.assert_status(200);
+    f.partner(Method::PUT, "/branding", Some(json!({ "footerText": null }))).await.assert_status(200);
+    f.partner(Method::PUT, "/branding", Some(json!({ "brandColor": "red" }))).await.assert_error(400, "INVALID_FIELD");
+    for kind in ["email-consent", "email-report", "report"] {
+        let page =
+            f.partner(Method::POST, &format!("/branding/preview/{kind}"), Some(json!({ "branding": body }))).await;
+        assert!(page.raw.starts_with(b"<!doctype html>"), "{kind}");
+    }
 }
 
 /// Answers a consent link (a `GET …/consent` answer) as the tenant's admin granting it would.

@@ -3,6 +3,7 @@
 mod admin;
 mod assess;
 mod aws_adapters;
+mod branding;
 mod collect;
 mod concurrency;
 mod consent;
@@ -21,6 +22,7 @@ mod iam;
 mod idempotency_at_rest;
 mod ids;
 mod lambda;
+mod mail_files;
 mod pipeline;
 mod requirements;
 mod routes_distributor;

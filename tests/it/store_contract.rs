@@ -46,6 +46,7 @@ macro_rules! store_contract {
             all_partners_returns_every_partner_of_the_distributor,
             update_partner_terms_sets_only_what_is_given,
             concurrent_terms_changes_apply_once_per_version,
+            concurrent_branding_writes_apply_once_per_version,
             activation_moves_to_active_once_and_records_its_event,
             suspension_deletes_every_key_and_records_its_event,
             keys_are_issued_into_free_slots,
@@ -441,6 +442,37 @@ async fn concurrent_terms_changes_apply_once_per_version(store: Arc<dyn Store>) 
         Err(StoreError::Conflict)
     );
     assert!(store.update_partner_terms(&p.id, 1, Some("starter"), None, None, T0 + 2).await.is_ok());
+}
+
+/// Branding is stored per partner, versioned: of several writes from the same read one lands,
+/// the others are told to read again; another partner's branding is untouched.
+async fn concurrent_branding_writes_apply_once_per_version(store: Arc<dyn Store>) {
+    use shared::domain::branding::Branding;
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "brand@msp.example", AccountStatus::Active).await;
+    let q = new_partner(&store, Some(&d.id), "other@msp.example", AccountStatus::Active).await;
+    assert_eq!(store.branding(&p.id).await.unwrap(), Branding::default(), "unset reads as the default");
+    let colors = ["#000001", "#000002", "#000003", "#000004", "#000005"];
+    let results = together(colors.len(), |i| {
+        let (store, id) = (store.clone(), p.id.clone());
+        async move {
+            let b = Branding { brand_color: Some(colors[i].to_string()), ..Branding::default() };
+            store.put_branding(&id, &b).await
+        }
+    })
+    .await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(results.iter().filter(|r| r.is_err()).all(|r| r == &Err(StoreError::Conflict)), "{results:?}");
+    let stored = store.branding(&p.id).await.unwrap();
+    assert_eq!(stored.version, 1);
+    assert!(colors.contains(&stored.brand_color.as_deref().unwrap()));
+    // From the stored version the next write lands; from the old one it does not.
+    let next = Branding { footer_text: Some("Footer".into()), ..stored.clone() };
+    assert_eq!(store.put_branding(&p.id, &Branding::default()).await, Err(StoreError::Conflict));
+    store.put_branding(&p.id, &next).await.unwrap();
+    let read = store.branding(&p.id).await.unwrap();
+    assert_eq!((read.footer_text.as_deref(), read.version), (Some("Footer"), 2));
+    assert_eq!(store.branding(&q.id).await.unwrap(), Branding::default(), "per partner");
 }
 
 async fn update_partner_terms_sets_only_what_is_given(store: Arc<dyn Store>) {

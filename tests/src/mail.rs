@@ -46,6 +46,8 @@ impl Mailer for RecordingMailer {
 pub struct Parsed {
     pub from_name: Option<String>,
     pub from: Option<String>,
+    /// The `Reply-To` address, when there is one.
+    pub reply_to: Option<String>,
     pub to: Vec<String>,
     pub subject: Option<String>,
     pub message_id: Option<String>,
@@ -74,6 +76,7 @@ pub fn parse(raw: &[u8]) -> Parsed {
     Parsed {
         from_name: from.as_ref().and_then(|a| a.name().map(str::to_string)),
         from: from.as_ref().and_then(|a| a.address().map(str::to_string)),
+        reply_to: m.reply_to().and_then(|a| a.first()).and_then(|a| a.address().map(str::to_string)),
         to: m.to().map(|a| a.iter().filter_map(|x| x.address().map(str::to_string)).collect()).unwrap_or_default(),
         subject: m.subject().map(str::to_string),
         message_id: m.message_id().map(str::to_string),

@@ -183,7 +183,7 @@ impl App {
             ApiError::RateLimited { retry_after: window.retry_after(now) }.to_response()
         } else {
             let idempotency_key = parts.headers.get("idempotency-key").map(|v| v.to_str().unwrap_or("").to_string());
-            match (parts.method == Method::POST, idempotency_key) {
+            match (parts.method == Method::POST && !route.only_renders(), idempotency_key) {
                 (true, Some(key)) => self.serve_idempotent(route, params, &parts.uri, body, principal, now, key).await,
                 _ => self.run_handler(route, params, parts.uri.query(), body, principal, now, None).await,
             }

@@ -14,8 +14,11 @@ pub struct Reply {
 #[derive(Debug)]
 pub enum Body {
     Json(Value),
-    /// A page for people (the shared report).
+    /// A page for people (the shared report, the consent pages).
     Html(String),
+    /// A page that may show `https://` images: the partner's logo on the branded report and
+    /// previews (nothing else loads; no script runs).
+    BrandedHtml(String),
     Empty,
 }
 
@@ -40,22 +43,25 @@ impl Reply {
         Self { status, body: Body::Html(page) }
     }
 
+    /// A branded page (200): as [`Reply::html`], and `https://` images may load (the logo).
+    pub fn branded_html(page: String) -> Self {
+        Self { status: StatusCode::OK, body: Body::BrandedHtml(page) }
+    }
+
     pub fn into_response(self) -> Response<Bytes> {
-        let (bytes, html) = match self.body {
-            Body::Json(v) => (Bytes::from(v.to_string()), false),
-            Body::Html(page) => (Bytes::from(page), true),
-            Body::Empty => (Bytes::new(), false),
+        let (bytes, csp) = match self.body {
+            Body::Json(v) => (Bytes::from(v.to_string()), None),
+            Body::Html(page) => (Bytes::from(page), Some(PAGE_CSP)),
+            Body::BrandedHtml(page) => (Bytes::from(page), Some(BRANDED_PAGE_CSP)),
+            Body::Empty => (Bytes::new(), None),
         };
         let mut resp = Response::new(bytes);
         *resp.status_mut() = self.status;
-        if html {
+        if let Some(csp) = csp {
             let h = resp.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
-            // The report is a document: nothing may run in it, load into it, or frame it.
-            h.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
-            );
+            // A page is a document: nothing may run in it, load into it, or frame it.
+            h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
             h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         }
         resp
@@ -65,3 +71,8 @@ impl Reply {
 /// The content type of every JSON answer (the router's default).
 pub const JSON: &str = "application/json; charset=utf-8";
 pub const HTML: &str = "text/html; charset=utf-8";
+
+/// Every page's Content-Security-Policy: no script, no resource, no framing.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
+/// A branded page's: the same, and `https://` images (the partner's logo).
+const BRANDED_PAGE_CSP: &str = "default-src 'none'; img-src https:; style-src 'unsafe-inline'; frame-ancestors 'none'";

@@ -92,6 +92,9 @@ routes! {
     DistributorWebhooksTest = "distributor.webhooks.test" : Distributor POST "/webhooks/{id}/test" => Keyed(h::webhooks_test);
     DistributorWebhooksDeliveries = "distributor.webhooks.deliveries" : Distributor GET "/webhooks/{id}/deliveries" => Keyed(h::webhooks_deliveries);
     DistributorWebhooksRedeliver = "distributor.webhooks.redeliver" : Distributor POST "/webhooks/{id}/deliveries/{deliveryId}/redeliver" => Keyed(h::webhooks_redeliver);
+    PartnerBrandingGet = "partner.branding.get" : Partner GET "/branding" => Partner(h::branding_get);
+    PartnerBrandingPut = "partner.branding.put" : Partner PUT "/branding" => Partner(h::branding_put);
+    PartnerBrandingPreview = "partner.branding.preview" : Partner POST "/branding/preview/{kind}" => Partner(h::branding_preview);
 }
 
 /// Who may call a route: holders of a key of one surface, or anyone (a signed link).
@@ -166,6 +169,14 @@ impl Route {
             Access::Distributor => DISTRIBUTOR_BASE,
             Access::Public => "",
         }
+    }
+
+    /// A POST that only renders (writes nothing, so a repeat has no effect to keep from
+    /// happening twice): it ignores `Idempotency-Key` and answers every request afresh. The
+    /// branding preview, whose answer is HTML (an idempotent replay keeps only a JSON answer's
+    /// shape: its status and body).
+    pub fn only_renders(&self) -> bool {
+        matches!(self.id, RouteId::PartnerBrandingPreview)
     }
 
     /// The full path as API Gateway sees it, e.g. `/api/v1/partner/customers/{id}`.

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod api_key;
+pub mod branding;
 pub mod catalog;
 pub mod consent;
 pub mod customer;

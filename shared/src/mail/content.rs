@@ -1,28 +1,16 @@
 //! What each kind of mail says: its subject and its plain-text and HTML bodies, rendered from
-//! the templates in `shared/templates/mail/` (compiled into the binary). minijinja escapes every
-//! value in the `.html` templates (auto-escaping by the name), so a customer or partner name
+//! the templates in `shared/templates/mail/` through the one template set (`crate::templates`),
+//! on the partner's brand (`mail/layout.html`: logo or company in the brand colour, footer,
+//! contact). Every value in an `.html` template is escaped, so a customer or partner name
 //! cannot inject markup; the `.txt` templates are plain text and escape nothing.
 //!
-//! One kind so far, the consent request (contract, "Mail": `consent-request`). "Branded" means
-//! the partner's company, as the sender's display name and in the text, until issue 10's
-//! branding (colour, logo, footer, contact) lands in these same templates.
+//! The branding preview (`POST /branding/preview/{kind}`) calls these same functions, so what
+//! it shows is what is sent.
 
-use std::sync::LazyLock;
-
-use minijinja::Environment;
-
+use crate::domain::branding::Brand;
+use crate::reports::LINK_LIFETIME_SECS;
+use crate::templates;
 use crate::usecases::consent::STATE_LIFETIME_SECS;
-
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    for (name, source) in [
-        ("mail/consent-request.txt", include_str!("../../templates/mail/consent-request.txt")),
-        ("mail/consent-request.html", include_str!("../../templates/mail/consent-request.html")),
-    ] {
-        env.add_template(name, source).unwrap_or_else(|e| panic!("{name} is a valid template: {e}"));
-    }
-    env
-});
 
 /// A rendered message: what [`super::message::Letter`] is made from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,8 +23,6 @@ pub struct Rendered {
 /// What the consent request names.
 #[derive(Clone, Debug)]
 pub struct ConsentRequest<'a> {
-    /// The partner's company: who asks.
-    pub partner: &'a str,
     /// The customer's name, whose tenant it is.
     pub customer: &'a str,
     pub tenant_id: &'a str,
@@ -48,14 +34,16 @@ pub struct ConsentRequest<'a> {
     pub consent_url: &'a str,
 }
 
-/// The consent request's subject (naming the partner and, when given, the product) and bodies.
-pub fn consent_request(r: &ConsentRequest<'_>) -> Rendered {
+/// The consent request (kind `consent-request`): subject naming the partner's brand and, when
+/// given, the product.
+pub fn consent_request(brand: &Brand, r: &ConsentRequest<'_>) -> Rendered {
+    let partner = &brand.company;
     let subject = match r.product {
-        Some(product) => format!("{}: admin consent for the {product} of your Microsoft 365 tenant", r.partner),
-        None => format!("{}: admin consent to assess your Microsoft 365 tenant", r.partner),
+        Some(product) => format!("{partner}: admin consent for the {product} of your Microsoft 365 tenant"),
+        None => format!("{partner}: admin consent to assess your Microsoft 365 tenant"),
     };
     let ctx = minijinja::context! {
-        partner => r.partner,
+        brand,
         customer => r.customer,
         tenant_id => r.tenant_id,
         product => r.product,
@@ -65,11 +53,57 @@ pub fn consent_request(r: &ConsentRequest<'_>) -> Rendered {
         // How long the link is valid, in whole days.
         days => STATE_LIFETIME_SECS / 86_400,
     };
-    let render = |name: &str| {
-        TEMPLATES
-            .get_template(name)
-            .and_then(|t| t.render(&ctx))
-            .unwrap_or_else(|e| panic!("{name} renders any ConsentRequest (its values are plain strings): {e}"))
+    render("consent-request", subject, ctx)
+}
+
+/// What the report-ready mail shows of a completed run.
+#[derive(Clone, Debug)]
+pub struct ReportReady<'a> {
+    pub customer: &'a str,
+    /// The product's display name.
+    pub product: &'a str,
+    /// 0–100.
+    pub score: u8,
+    /// Failed checks, and of them by severity.
+    pub findings: u32,
+    pub critical: u32,
+    pub high: u32,
+    pub medium: u32,
+    pub low: u32,
+    /// The overall maturity level reached (Essential Eight), if the product has one.
+    pub maturity: Option<u8>,
+    pub maturity_target: u8,
+    /// The signed report link (30 days).
+    pub report_url: &'a str,
+}
+
+/// The report-ready mail (kind `report-ready`), to each of the customer's `receivers`.
+pub fn report_ready(brand: &Brand, r: &ReportReady<'_>) -> Rendered {
+    let subject = format!("{}: {} of {} complete, score {}/100", brand.company, r.product, r.customer, r.score);
+    let ctx = minijinja::context! {
+        brand,
+        customer => r.customer,
+        product => r.product,
+        score => r.score,
+        findings => r.findings,
+        critical => r.critical,
+        high => r.high,
+        medium => r.medium,
+        low => r.low,
+        maturity => r.maturity,
+        maturity_target => r.maturity_target,
+        report_url => r.report_url,
+        subject => &subject,
+        days => LINK_LIFETIME_SECS / 86_400,
     };
-    Rendered { text: render("mail/consent-request.txt"), html: render("mail/consent-request.html"), subject }
+    render("report-ready", subject, ctx)
+}
+
+/// `mail/<kind>.txt` and `mail/<kind>.html` with `ctx`.
+fn render(kind: &str, subject: String, ctx: minijinja::Value) -> Rendered {
+    Rendered {
+        text: templates::render(&format!("mail/{kind}.txt"), ctx.clone()),
+        html: templates::render(&format!("mail/{kind}.html"), ctx),
+        subject,
+    }
 }

@@ -1,6 +1,6 @@
 //! A message's RFC 5322 form, built with lettre's `Message` builder: `multipart/alternative`
 //! with a `text/plain` and a `text/html` part (both UTF-8, transfer-encoded as lettre finds
-//! best), `From` with a display name, `To`, `Subject` (RFC 2047-encoded when not plain
+//! best), `From` with a display name, `Reply-To` when the brand has a contact, `To`, `Subject` (RFC 2047-encoded when not plain
 //! ASCII), `Date` from the injected clock and a `Message-ID` on the sender's domain.
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -17,8 +17,10 @@ use crate::domain::time::Timestamp;
 /// What one message is made of.
 #[derive(Clone, Debug)]
 pub struct Letter<'a> {
-    /// The sender's display name (the partner's company, until issue 10's branding).
+    /// The sender's display name (the partner's brand: branding `company`, else its company).
     pub from_name: &'a str,
+    /// `Reply-To`: the branding's `contactEmail`, when set.
+    pub reply_to: Option<&'a Email>,
     /// `MAIL_FROM`.
     pub from: &'a Email,
     pub to: &'a Email,
@@ -43,8 +45,11 @@ pub fn build(letter: &Letter<'_>) -> Result<OutgoingMail, MailError> {
     let to = address(letter.to, "recipient")?;
     let message_id = format!("<{}@{}>", random_base62(24), from.domain());
     let date = UNIX_EPOCH + Duration::from_secs(letter.date.unix().max(0) as u64);
-    let message = lettre::Message::builder()
-        .from(Mailbox::new(Some(one_line(letter.from_name)), from))
+    let mut builder = lettre::Message::builder().from(Mailbox::new(Some(one_line(letter.from_name)), from));
+    if let Some(reply_to) = letter.reply_to {
+        builder = builder.reply_to(Mailbox::new(None, address(reply_to, "reply-to")?));
+    }
+    let message = builder
         .to(Mailbox::new(None, to))
         .subject(one_line(letter.subject))
         .date(date)

@@ -113,6 +113,11 @@ pub trait AccountStore: Send + Sync {
     async fn activate_partner(&self, partner_id: &str, at: Timestamp, event: &Event) -> StoreResult<StatusChange>;
     /// Moves to suspended and deletes every key of the partner in the same write.
     async fn suspend_partner(&self, partner_id: &str, at: Timestamp, event: &Event) -> StoreResult<StatusChange>;
+    /// The partner's branding (contract, "Branding"); the default (version 0) when never set.
+    async fn branding(&self, partner_id: &str) -> StoreResult<crate::domain::branding::Branding>;
+    /// Stores `branding` with its version one past `branding.version`, if the stored version is
+    /// still `branding.version` (0: none stored); else `Conflict` (read again and reapply).
+    async fn put_branding(&self, partner_id: &str, branding: &crate::domain::branding::Branding) -> StoreResult<()>;
 }
 
 #[async_trait]

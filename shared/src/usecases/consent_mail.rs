@@ -1,6 +1,7 @@
 //! The consent email (contract, "Tenant consent": `POST …/consent/email`; "Mail": kind
 //! `consent-request`): the customer's consent link, sent to the customer's `email` through the
-//! mail port, from `MAIL_FROM` under the partner's company name.
+//! mail port, from `MAIL_FROM` under the partner's brand (its company unless branding names
+//! another), `Reply-To` the branding's `contactEmail`.
 //!
 //! It is sent while the request waits, and the answer says what happened: a provider's refusal
 //! or outage is an address in `failed`, not an error, so the caller sees the link (to hand over
@@ -12,17 +13,20 @@ use super::consent::ConsentLinks;
 use super::customers;
 use super::UseCaseError;
 use crate::domain::account::Partner;
+use crate::domain::branding::Brand;
 use crate::domain::catalog::Product;
 use crate::domain::email::Email;
 use crate::domain::time::Timestamp;
 use crate::mail::content::{self, ConsentRequest};
 use crate::mail::message::{self, Letter};
 use crate::mail::Mailer;
-use crate::store::CustomerStore;
+use crate::store::{AccountStore, CustomerStore};
 
 /// The ports and settings sending a consent email uses.
 #[derive(Clone, Copy)]
 pub struct ConsentMailPorts<'a> {
+    /// For the partner's branding.
+    pub accounts: &'a dyn AccountStore,
     pub customers: &'a dyn CustomerStore,
     pub mailer: &'a dyn Mailer,
     pub links: ConsentLinks<'a>,
@@ -99,16 +103,20 @@ pub async fn send(
         outcome.skip_reason = Some(SkipReason::CustomerMissing);
         return Ok(outcome);
     };
-    let rendered = content::consent_request(&ConsentRequest {
-        partner: &partner.company,
-        customer: &customer.name,
-        tenant_id: customer.tenant_id.as_str(),
-        product: ask.product.map(|p| p.name.as_str()),
-        maturity_target: ask.maturity_target,
-        consent_url: &outcome.consent_url,
-    });
+    let brand = Brand::of(&ports.accounts.branding(&partner.id).await?, &partner.company);
+    let rendered = content::consent_request(
+        &brand,
+        &ConsentRequest {
+            customer: &customer.name,
+            tenant_id: customer.tenant_id.as_str(),
+            product: ask.product.map(|p| p.name.as_str()),
+            maturity_target: ask.maturity_target,
+            consent_url: &outcome.consent_url,
+        },
+    );
     let letter = Letter {
-        from_name: &partner.company,
+        from_name: &brand.company,
+        reply_to: brand.contact_email.as_ref(),
         from: ports.from,
         to,
         subject: &rendered.subject,

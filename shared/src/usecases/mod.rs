@@ -5,6 +5,7 @@
 //! The tree reads route → handler (parse, call, view) → use case → port → adapter.
 
 pub mod accounts;
+pub mod branding;
 pub mod consent;
 pub mod consent_mail;
 pub mod customers;

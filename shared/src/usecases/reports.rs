@@ -2,11 +2,12 @@
 //! key (contract: "API description and report links").
 
 use super::UseCaseError;
+use crate::domain::branding::Brand;
 use crate::domain::catalog::{Catalog, Product};
 use crate::domain::run::{Run, RunReport, RunStatus};
 use crate::domain::time::Timestamp;
 use crate::reports;
-use crate::store::{CustomerStore, RunStore};
+use crate::store::{AccountStore, CustomerStore, RunStore};
 
 /// What the report page shows.
 #[derive(Debug)]
@@ -16,12 +17,15 @@ pub struct SharedReport {
     pub product: Product,
     pub run: Run,
     pub report: RunReport,
+    /// The partner's branding, resolved.
+    pub brand: Brand,
 }
 
 /// The report `token` points at, if the token is genuine and unexpired at `now`
 /// and its run is completed and still stored. Errors: `NotFound`, with the reason for a bad or
 /// expired link, or "no longer available" for a run that is gone.
 pub async fn open(
+    accounts: &dyn AccountStore,
     runs: &dyn RunStore,
     customers: &dyn CustomerStore,
     catalog: &Catalog,
@@ -46,7 +50,9 @@ pub async fn open(
         maturity_default: 1,
     });
     let customer_name = customer.map_or_else(|| "(customer removed)".to_string(), |c| c.name);
-    Ok(SharedReport { customer_name, product, run, report })
+    let company = accounts.partner(&partner_id).await?.map(|p| p.company).unwrap_or_default();
+    let brand = Brand::of(&accounts.branding(&partner_id).await?, &company);
+    Ok(SharedReport { customer_name, product, run, report, brand })
 }
 
 fn capital(s: &str) -> String {

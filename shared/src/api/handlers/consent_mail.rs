@@ -24,6 +24,7 @@ pub async fn send(app: &App, ctx: &Ctx, partner: &Partner, customer_id: &str) ->
         }
     };
     let ports = ConsentMailPorts {
+        accounts: app.store.as_ref(),
         customers: app.store.as_ref(),
         mailer: app.mailer.as_ref(),
         links: app.consent_links(),

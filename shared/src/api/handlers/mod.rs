@@ -3,6 +3,7 @@
 
 mod account;
 mod assessments;
+mod branding;
 mod consent;
 mod consent_mail;
 mod customers;
@@ -81,6 +82,9 @@ adapters! {
     partner assessments_requirements = |app, ctx, p| assessments::requirements(app, ctx, p, ctx.param("id"));
     partner sub_partner_assessments_requirements = |app, ctx, p| assessments::requirements(app, ctx, p, ctx.param("runId"));
     partner keys_create = |app, ctx, p| keys::create(app, ctx, Owner::partner(&p.id));
+    partner branding_get = |app, ctx, p| branding::get(app, ctx, p);
+    partner branding_put = |app, ctx, p| branding::put(app, ctx, p);
+    partner branding_preview = |app, ctx, p| branding::preview(app, ctx, p);
     partner sub_partner_keys_create = |app, ctx, p| keys::create_for_sub_partner(app, ctx, p);
 }
 

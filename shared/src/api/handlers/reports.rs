@@ -9,6 +9,12 @@ use crate::usecases::reports::open;
 
 pub async fn get(app: &App, token: &str, now: Timestamp) -> Result<Reply, ApiError> {
     let store = app.store.as_ref();
-    let shared = open(store, store, &app.config.catalog, &app.secrets.report_signing, token, now).await?;
-    Ok(Reply::html(reports::render(&shared.customer_name, &shared.product, &shared.run, &shared.report)))
+    let shared = open(store, store, store, &app.config.catalog, &app.secrets.report_signing, token, now).await?;
+    Ok(Reply::branded_html(reports::render(
+        &shared.brand,
+        &shared.customer_name,
+        &shared.product,
+        &shared.run,
+        &shared.report,
+    )))
 }

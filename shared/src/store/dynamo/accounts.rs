@@ -149,6 +149,27 @@ impl AccountStore for DynamoStore {
     async fn suspend_partner(&self, partner_id: &str, at: Timestamp, event: &Event) -> StoreResult<StatusChange> {
         self.change_status(partner_id, AccountStatus::Suspended, at, event).await
     }
+
+    async fn branding(&self, partner_id: &str) -> StoreResult<crate::domain::branding::Branding> {
+        Ok(self.get_as(schema::branding(partner_id)).await?.unwrap_or_default())
+    }
+
+    async fn put_branding(&self, partner_id: &str, branding: &crate::domain::branding::Branding) -> StoreResult<()> {
+        let mut next = branding.clone();
+        next.version += 1;
+        let mut item = ser(&next)?;
+        item.extend(schema::branding(partner_id));
+        // Version 0 is "never stored": the item is absent until the first write.
+        let op = if branding.version == 0 {
+            Op::put(item).fresh()
+        } else {
+            Op::put(item).when("#version = :v").val(":v", n(branding.version))
+        };
+        match self.write(op, ReturnValue::None).await? {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Conflict),
+        }
+    }
 }
 
 impl DynamoStore {

@@ -116,6 +116,10 @@ pub(super) fn partner_pk(id: &str) -> String {
 pub(super) fn partner(id: &str) -> Item {
     key(partner_pk(id), META)
 }
+/// A partner's branding, beside its main item (read by the routes and the mails that show it).
+pub(super) fn branding(partner_id: &str) -> Item {
+    key(partner_pk(partner_id), "BRANDING")
+}
 pub(super) const CUSTOMER_PREFIX: &str = "CUST#";
 pub(super) fn customer_sk(id: &str) -> String {
     format!("{CUSTOMER_PREFIX}{id}")

@@ -122,4 +122,20 @@ impl AccountStore for MemoryStore {
         s.record(event);
         Ok(StatusChange { partner, changed: true })
     }
+
+    async fn branding(&self, partner_id: &str) -> StoreResult<crate::domain::branding::Branding> {
+        Ok(self.lock().brandings.get(partner_id).cloned().unwrap_or_default())
+    }
+
+    async fn put_branding(&self, partner_id: &str, branding: &crate::domain::branding::Branding) -> StoreResult<()> {
+        let mut s = self.lock();
+        let stored = s.brandings.get(partner_id).map_or(0, |b| b.version);
+        if stored != branding.version {
+            return Err(StoreError::Conflict);
+        }
+        let mut next = branding.clone();
+        next.version += 1;
+        s.brandings.insert(partner_id.to_string(), next);
+        Ok(())
+    }
 }

@@ -30,6 +30,8 @@ use idempotency::IdemRecord;
 struct State {
     distributors: HashMap<String, Distributor>,
     partners: HashMap<String, Partner>,
+    /// partner → its branding (absent: never set)
+    brandings: HashMap<String, crate::domain::branding::Branding>,
     /// (distributor, partner id)
     partners_by_distributor: BTreeSet<(String, String)>,
     /// (distributor, lower-cased email) → partner id
