@@ -54,6 +54,18 @@ pub trait Assessor: Send + Sync {
 /// A run's error code when the tenant may not be read (contract, "Tenant consent").
 pub const CONSENT_REQUIRED: &str = "CONSENT_REQUIRED";
 
+/// A run's error code when its results cannot be stored (past the store's size limits; see
+/// `store::report_codec`). Permanent: the run fails on its first attempt.
+pub const REPORT_TOO_LARGE: &str = "REPORT_TOO_LARGE";
+
+/// A run as it was before `complete` marked it done, so it can be failed instead.
+fn done_as_running(mut run: Run) -> Run {
+    run.status = RunStatus::Running;
+    run.completed_at = None;
+    run.results = None;
+    run
+}
+
 /// How long a run may wait queued before its message is assumed lost and sent again, by
 /// default (`Config::run_stale_after_secs`). Well past a normal wait in the queue; a resend of
 /// a message that was only slow is dropped by the claim.
@@ -244,7 +256,18 @@ impl Runner {
                 "findings": findings,
             }),
         );
-        self.finish(&done, attempt, Some(&a.report), &event).await
+        match self.store.finish_run(&done, attempt, Some(&a.report), &event).await {
+            // Storing it again would fail the same way: the run fails now, once, saying why,
+            // instead of collecting the tenant again on every delivery.
+            Err(StoreError::TooLarge(why)) => {
+                let error = RunError {
+                    code: REPORT_TOO_LARGE.into(),
+                    message: format!("The assessment's results are too large to store ({why})."),
+                };
+                self.fail(partner, done_as_running(done), attempt, error).await
+            }
+            other => Self::finished(other),
+        }
     }
 
     async fn fail(&self, partner: &Partner, run: Run, attempt: u32, error: RunError) -> Result<Ack, StoreError> {
@@ -274,7 +297,12 @@ impl Runner {
         report: Option<&RunReport>,
         event: &Event,
     ) -> Result<Ack, StoreError> {
-        match self.store.finish_run(run, attempt, report, event).await {
+        Self::finished(self.store.finish_run(run, attempt, report, event).await)
+    }
+
+    /// What a finishing write's outcome means for the message.
+    fn finished(written: Result<(), StoreError>) -> Result<Ack, StoreError> {
+        match written {
             Ok(()) => Ok(Ack::Done),
             // Another attempt took the run over (this one outlived its lease), or the
             // customer and its runs were deleted meanwhile: nothing left to do here.

@@ -79,6 +79,8 @@ macro_rules! store_contract {
             claim_run_moves_queued_to_running_once,
             claim_run_takes_over_an_expired_lease_only,
             finish_run_needs_the_holding_attempt_and_keeps_the_report,
+            a_report_past_the_item_limit_is_stored_and_read_back_whole,
+            a_report_too_large_to_store_is_refused_and_the_run_stays_held,
             release_run_lets_a_redelivery_take_over,
             claim_run_of_a_deleted_run_is_gone,
             concurrent_claims_admit_one_attempt,
@@ -1570,6 +1572,47 @@ async fn finish_run_needs_the_holding_attempt_and_keeps_the_report(store: Arc<dy
         store.claim_run(&p.id, &r.id, 2, T0 + 500, T0 + 600, &started(&p)).await.unwrap(),
         RunClaim::Finished(ref run) if run.status == RunStatus::Completed
     ));
+}
+
+/// A report with `bytes` of evidence deflate cannot shrink much.
+fn big_report(bytes: usize) -> RunReport {
+    let mut r = report();
+    r.findings[0].evidence = tests::big_tenant::incompressible(bytes, 7);
+    r
+}
+
+/// A report whose JSON is several times DynamoDB's 400 KB item limit (and over it compressed)
+/// is stored (DynamoDB, like moto, refuses any one item past the limit) and reads back whole;
+/// deleting the customer removes it.
+async fn a_report_past_the_item_limit_is_stored_and_read_back_whole(store: Arc<dyn Store>) {
+    let (p, r) = queued_run(&store).await;
+    store.claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p)).await.unwrap();
+    let big = big_report(1_600_000);
+    let e = partner_event(EventType::AssessmentCompleted, &p);
+    store.finish_run(&completed(&r, T0 + 30), 1, Some(&big), &e).await.unwrap();
+    assert_eq!(store.run(&p.id, &r.id).await.unwrap().unwrap().status, RunStatus::Completed);
+    assert!(store.run_report(&p.id, &r.id).await.unwrap() == Some(big), "the report reads back whole");
+    store.delete_customer(&p.id, &r.customer_id, &partner_event(EventType::CustomerDeleted, &p)).await.unwrap();
+    assert_eq!(store.run_report(&p.id, &r.id).await.unwrap(), None);
+}
+
+/// A report past what one run may store (`report_codec::MAX_CHUNKS` chunks) is refused as
+/// `TooLarge`, and nothing is written: the run is still held by the attempt, which can fail it.
+async fn a_report_too_large_to_store_is_refused_and_the_run_stays_held(store: Arc<dyn Store>) {
+    let (p, r) = queued_run(&store).await;
+    store.claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p)).await.unwrap();
+    let e = partner_event(EventType::AssessmentCompleted, &p);
+    let refused = store.finish_run(&completed(&r, T0 + 30), 1, Some(&big_report(5_000_000)), &e).await;
+    assert!(matches!(refused, Err(StoreError::TooLarge(_))), "{refused:?}");
+    assert!(!recorded(&store, &e).await);
+    assert_eq!(store.run(&p.id, &r.id).await.unwrap().unwrap().status, RunStatus::Running);
+    assert_eq!(store.run_report(&p.id, &r.id).await.unwrap(), None);
+    let mut failed = r.clone();
+    failed.status = RunStatus::Failed;
+    failed.completed_at = Some(T0 + 31);
+    failed.error = Some(RunError { code: "REPORT_TOO_LARGE".into(), message: "too large".into() });
+    store.finish_run(&failed, 1, None, &partner_event(EventType::AssessmentFailed, &p)).await.unwrap();
+    assert_eq!(store.run(&p.id, &r.id).await.unwrap().unwrap().status, RunStatus::Failed);
 }
 
 async fn release_run_lets_a_redelivery_take_over(store: Arc<dyn Store>) {

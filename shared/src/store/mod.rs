@@ -4,6 +4,7 @@
 
 pub mod dynamo;
 pub mod memory;
+pub mod report_codec;
 
 use async_trait::async_trait;
 
@@ -39,6 +40,11 @@ pub enum StoreError {
     /// The item changed since it was read (optimistic concurrency); read again and retry.
     #[error("concurrent modification")]
     Conflict,
+    /// What was to be written cannot be stored: past an item's size limit (DynamoDB's 400 KB,
+    /// or a report past `report_codec::MAX_CHUNKS`). Trying again writes the same thing, so
+    /// callers treat it as permanent; nothing was written.
+    #[error("too large to store: {0}")]
+    TooLarge(String),
     #[error("storage backend failed: {0}")]
     Backend(String),
 }

@@ -3,6 +3,8 @@
 use super::*;
 use crate::domain::ids::{prefix, time_floor};
 use crate::domain::time::Timestamp;
+use crate::store::report_codec;
+use aws_sdk_dynamodb::primitives::Blob;
 
 /// How far past a month's end `list_runs` looks for that month's runs by id (seconds): an id
 /// made after a clock step back can carry a later time than its run's creation.
@@ -219,11 +221,29 @@ impl RunStore for DynamoStore {
         .val(":attempt", n(attempt));
         let mut ops = vec![update];
         if let Some(r) = report {
-            let json =
-                serde_json::to_string(r).map_err(|e| StoreError::Backend(format!("cannot encode a report: {e}")))?;
-            let mut item = schema::report(&run.partner_id, &run.id);
-            item.insert("report".into(), s(json));
-            ops.push(Op::put(item));
+            // Compressed chunks under the item limit, written with the run's status (docs/storage.md,
+            // "Run reports"). A report past the chunks a transaction can carry is `TooLarge`.
+            let chunks = report_codec::encode(r)?;
+            let count = chunks.len();
+            for (i, z) in chunks.into_iter().enumerate() {
+                let mut item = schema::report_chunk(&run.partner_id, &run.id, i);
+                item.insert("z".into(), AV::B(Blob::new(z)));
+                if i == 0 {
+                    item.insert("enc".into(), s(report_codec::ENCODING));
+                    item.insert("chunks".into(), n(count));
+                }
+                ops.push(Op::put(item));
+            }
+            if count > 1 {
+                // What deleting the customer reads to find every chunk.
+                ops.push(
+                    Op::update(
+                        schema::customer_run(&run.partner_id, &run.customer_id, &run.id),
+                        "SET #report_chunks = :chunks",
+                    )
+                    .val(":chunks", n(count)),
+                );
+            }
         }
         ops.push(event_put(event)?);
         match self.transact(ops).await? {
@@ -263,11 +283,32 @@ impl RunStore for DynamoStore {
     }
 
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {
-        let Some(item) = self.get(schema::report(partner_id, run_id)).await? else {
+        let Some(mut head) = self.get(schema::report(partner_id, run_id)).await? else {
             return Ok(None);
         };
-        let json = text(&item, "report").ok_or_else(|| StoreError::Backend("a report without its body".into()))?;
-        serde_json::from_str(json).map(Some).map_err(|e| StoreError::Backend(format!("cannot decode a report: {e}")))
+        if let Some(json) = text(&head, "report") {
+            // Stored before reports were chunked: the whole report as JSON text.
+            return serde_json::from_str(json)
+                .map(Some)
+                .map_err(|e| StoreError::Backend(format!("cannot decode a report: {e}")));
+        }
+        let count = num(&head, "chunks").unwrap_or(1).max(1) as usize;
+        let mut chunks = vec![blob(&mut head)?];
+        if count > 1 {
+            let keys = (1..count).map(|i| schema::report_chunk(partner_id, run_id, i)).collect();
+            let mut rest: HashMap<String, Vec<u8>> = HashMap::new();
+            for mut item in self.batch_get(keys).await? {
+                let sk = text(&item, SK).unwrap_or_default().to_string();
+                rest.insert(sk, blob(&mut item)?);
+            }
+            for i in 1..count {
+                let sk = schema::report_chunk(partner_id, run_id, i).remove(SK);
+                let sk = sk.as_ref().and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                chunks
+                    .push(rest.remove(&sk).ok_or_else(|| StoreError::Backend(format!("report chunk {i} is missing")))?);
+            }
+        }
+        report_codec::decode(&chunks).map(Some)
     }
 
     async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>> {
@@ -281,6 +322,14 @@ impl RunStore for DynamoStore {
                 _ => None,
             })
             .collect())
+    }
+}
+
+/// A report chunk's bytes (`z`), taken out of its item.
+fn blob(item: &mut Item) -> StoreResult<Vec<u8>> {
+    match item.remove("z") {
+        Some(AV::B(b)) => Ok(b.into_inner()),
+        _ => Err(StoreError::Backend("a report chunk without its bytes".into())),
     }
 }
 

@@ -47,7 +47,9 @@ struct State {
     leases: HashMap<(String, String), (u32, Timestamp)>,
     /// (partner, run) → when a still-queued run's message was last sent again
     resent: HashMap<(String, String), Timestamp>,
-    reports: HashMap<(String, String), RunReport>,
+    /// Each run's report as `report_codec` chunks, as DynamoDB keeps it (so a report too large
+    /// there is refused here too).
+    reports: HashMap<(String, String), Vec<Vec<u8>>>,
     usage: HashMap<(String, Month), u32>,
     /// (distributor, month) → the month's snapshot
     snapshots: HashMap<(String, Month), UsageSnapshot>,

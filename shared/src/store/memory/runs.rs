@@ -1,6 +1,7 @@
 //! Runs, their leases and reports, and the monthly run counters (`RunStore`).
 
 use super::*;
+use crate::store::report_codec;
 
 #[async_trait]
 impl RunStore for MemoryStore {
@@ -78,10 +79,15 @@ impl RunStore for MemoryStore {
         if current.status != RunStatus::Running || !holds || !RunStatus::Running.can_move_to(run.status) {
             return Err(StoreError::Conflict);
         }
+        let chunks = report.map(report_codec::encode).transpose()?;
+        let run_bytes = serde_json::to_vec(run).map_or(0, |j| j.len());
+        if run_bytes > report_codec::ITEM_LIMIT_BYTES {
+            return Err(StoreError::TooLarge(format!("a run of {run_bytes} bytes")));
+        }
         s.runs.get_mut(run.partner_id.as_str()).expect("read above").insert(run.id.to_string(), run.clone());
         s.leases.remove(&key);
-        if let Some(r) = report {
-            s.reports.insert(key, r.clone());
+        if let Some(chunks) = chunks {
+            s.reports.insert(key, chunks);
         }
         s.record(event);
         Ok(())
@@ -120,7 +126,8 @@ impl RunStore for MemoryStore {
     }
 
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {
-        Ok(self.lock().reports.get(&(partner_id.to_string(), run_id.to_string())).cloned())
+        let chunks = self.lock().reports.get(&(partner_id.to_string(), run_id.to_string())).cloned();
+        chunks.map(|c| report_codec::decode(&c)).transpose()
     }
 
     async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>> {
