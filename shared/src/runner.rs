@@ -14,10 +14,11 @@ use crate::config::Secrets;
 use crate::domain::account::{Owner, Partner};
 use crate::domain::consent::ConsentStatus;
 use crate::domain::event::{Event, EventType};
-use crate::domain::ids::IdGen;
+use crate::domain::ids::{IdGen, RunId};
 use crate::domain::run::{Run, RunError, RunReport, RunResults, RunStatus};
 use crate::domain::time::Clock;
 use crate::domain::time::Timestamp;
+use crate::domain::trend::{self, Changes};
 use crate::queue::{Ack, RunMessage, RunQueue};
 use crate::reports;
 use crate::store::{RunClaim, RunStore, RunnerStore, StoreError};
@@ -53,6 +54,9 @@ pub trait Assessor: Send + Sync {
 
 /// A run's error code when the tenant may not be read (contract, "Tenant consent").
 pub const CONSENT_REQUIRED: &str = "CONSENT_REQUIRED";
+
+/// Times a completing run reads the latest run again when another completed meanwhile.
+const COMPARE_ATTEMPTS: usize = 5;
 
 /// A run's error code when its results cannot be stored (past the store's size limits; see
 /// `store::report_codec`). Permanent: the run fails on its first attempt.
@@ -224,6 +228,31 @@ impl Runner {
     }
 
     async fn complete(&self, partner: &Partner, run: Run, attempt: u32, a: Assessed) -> Result<Ack, StoreError> {
+        // Compared with the customer's latest completed run of the product; the write is
+        // conditional on that still being the latest, so two runs completing at once chain
+        // (one compares with the other) instead of both comparing with the same older run.
+        let mut a = a;
+        for _ in 0..COMPARE_ATTEMPTS {
+            let latest = self.store.latest_run(&partner.id, &run.customer_id, &run.product).await?;
+            let changes = trend::compare(latest.as_ref(), &mut a.report.findings);
+            let previous = latest.map(|l| l.run_id);
+            match self.complete_as(partner, run.clone(), attempt, &a, previous, changes).await {
+                Err(StoreError::LatestMoved) => continue,
+                other => return other,
+            }
+        }
+        Err(StoreError::Backend("other runs of the customer kept completing; will retry".into()))
+    }
+
+    async fn complete_as(
+        &self,
+        partner: &Partner,
+        run: Run,
+        attempt: u32,
+        a: &Assessed,
+        previous_run_id: Option<RunId>,
+        changes: Option<Changes>,
+    ) -> Result<Ack, StoreError> {
         let now = self.clock.now();
         let mut done = run;
         done.status = RunStatus::Completed;
@@ -243,6 +272,8 @@ impl Runner {
                 &done.id,
                 now,
             ),
+            previous_run_id,
+            changes,
         });
         let event = self.event(
             EventType::AssessmentCompleted,

@@ -93,6 +93,7 @@ impl shared::runner::Assessor for Oversized {
             rationale: "r".into(),
             remediation: "m".into(),
             references: vec![],
+            change: None,
         };
         Ok(shared::runner::Assessed {
             score: 10,

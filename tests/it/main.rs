@@ -30,5 +30,6 @@ mod store_compat;
 mod store_contract;
 mod template;
 mod tenancy;
+mod trend;
 mod usage;
 mod webhooks;

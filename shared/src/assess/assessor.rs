@@ -48,6 +48,7 @@ fn finding(r: &CheckResult) -> Finding {
         rationale: r.rationale.into(),
         remediation: r.remediation.into(),
         references: vec![reference(&r.reference)],
+        change: None,
     }
 }
 

@@ -13,6 +13,7 @@ mod parsed;
 pub mod run;
 pub mod tenant;
 pub mod time;
+pub mod trend;
 pub mod usage;
 pub mod validate;
 pub mod webhook;

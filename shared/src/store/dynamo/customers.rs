@@ -105,8 +105,18 @@ impl CustomerStore for DynamoStore {
                     Some((run.to_string(), text(p, "product").unwrap_or_default().to_string(), chunks))
                 })
                 .collect();
-            let run_items =
-                || runs.iter().flat_map(|(r, product, chunks)| schema::run_items(partner_id, id, product, r, *chunks));
+            // The customer's latest-run records (one per product it has run).
+            let latest: Vec<Item> = self
+                .all(&Query::prefix(schema::partner_pk(partner_id), &schema::customer_latest_prefix(id), true))
+                .await?
+                .iter()
+                .filter_map(|i| Some(key(text(i, PK)?.to_string(), text(i, SK)?.to_string())))
+                .collect();
+            let run_items = || {
+                runs.iter()
+                    .flat_map(|(r, product, chunks)| schema::run_items(partner_id, id, product, r, *chunks))
+                    .chain(latest.iter().cloned())
+            };
             if 4 + run_items().count() > MAX_TX_ITEMS {
                 // Too many runs for one transaction: mark the customer as being deleted (it is
                 // gone for readers, and no run can be queued for it), delete its runs in

@@ -3,6 +3,7 @@
 use super::*;
 use crate::domain::ids::{prefix, time_floor};
 use crate::domain::time::Timestamp;
+use crate::domain::trend::LatestRun;
 use crate::store::report_codec;
 use aws_sdk_dynamodb::primitives::Blob;
 
@@ -245,9 +246,25 @@ impl RunStore for DynamoStore {
                 );
             }
         }
+        // A completed run becomes the latest of its customer and product, if the latest is still
+        // the run it was compared with.
+        let mut latest_at = None;
+        if let (RunStatus::Completed, Some(results), Some(r), Some(at)) =
+            (run.status, &run.results, report, run.completed_at)
+        {
+            let mut item = ser(&LatestRun::of(run.id.clone(), at, &r.findings))?;
+            item.extend(schema::latest_run(&run.partner_id, &run.customer_id, &run.product));
+            let put = match &results.previous_run_id {
+                None => Op::put(item).when("attribute_not_exists(PK)"),
+                Some(previous) => Op::put(item).when("#runId = :previous").val(":previous", s(previous.as_str())),
+            };
+            latest_at = Some(ops.len());
+            ops.push(put);
+        }
         ops.push(event_put(event)?);
         match self.transact(ops).await? {
             Ok(()) => Ok(()),
+            Err(c) if !c.failed(0) && latest_at.is_some_and(|i| c.failed(i)) => Err(StoreError::LatestMoved),
             Err(_) => match self.run(&run.partner_id, &run.id).await? {
                 None => Err(StoreError::NotFound),
                 Some(_) => Err(StoreError::Conflict),
@@ -309,6 +326,10 @@ impl RunStore for DynamoStore {
             }
         }
         report_codec::decode(&chunks).map(Some)
+    }
+
+    async fn latest_run(&self, partner_id: &str, customer_id: &str, product: &str) -> StoreResult<Option<LatestRun>> {
+        self.get_as(schema::latest_run(partner_id, customer_id, product)).await
     }
 
     async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>> {

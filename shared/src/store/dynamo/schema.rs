@@ -172,6 +172,14 @@ pub(super) fn run_items(partner: &str, customer: &str, product: &str, run_id: &s
 pub(super) fn report(partner: &str, run: &str) -> Item {
     key(partner_pk(partner), format!("REPORT#{run}"))
 }
+/// Prefix of a customer's latest-run records (`LATEST#<customer>#`, then the product).
+pub(super) fn customer_latest_prefix(customer: &str) -> String {
+    format!("LATEST#{customer}#")
+}
+/// The customer's latest completed run of a product, kept for the next run to compare with.
+pub(super) fn latest_run(partner: &str, customer: &str, product: &str) -> Item {
+    key(partner_pk(partner), format!("{}{product}", customer_latest_prefix(customer)))
+}
 /// Chunk `i` of a run's report: the head item for 0, `REPORT#<run>#<i>` after it.
 pub(super) fn report_chunk(partner: &str, run: &str, i: usize) -> Item {
     match i {
