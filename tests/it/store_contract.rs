@@ -1687,11 +1687,17 @@ async fn concurrent_completions_chain_their_comparisons(store: Arc<dyn Store>) {
     for r in &runs {
         store.claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p)).await.unwrap();
     }
+    // Every task reads the latest before any finishes (the race made certain), then finishes.
+    let all_read = Arc::new(tokio::sync::Barrier::new(runs.len()));
     let previous = together(runs.len(), |i| {
-        let (store, p, r) = (store.clone(), p.clone(), runs[i].clone());
+        let (store, p, r, all_read) = (store.clone(), p.clone(), runs[i].clone(), all_read.clone());
         async move {
+            let mut first_try = true;
             loop {
                 let latest = store.latest_run(&p.id, &r.customer_id, &r.product).await.unwrap();
+                if std::mem::take(&mut first_try) {
+                    all_read.wait().await;
+                }
                 let mut done = completed(&r, T0 + 10);
                 done.results.as_mut().unwrap().previous_run_id = latest.map(|l| l.run_id);
                 let e = partner_event(EventType::AssessmentCompleted, &p);
