@@ -18,6 +18,7 @@ pub mod ratelimit;
 pub mod reports;
 pub mod runner;
 pub mod store;
+pub mod templates;
 pub mod usage_report;
 pub mod usecases;
 pub mod views;

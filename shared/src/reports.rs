@@ -61,116 +61,81 @@ pub fn verify(secret: &[u8], token: &str, now: Timestamp) -> Result<(String, Str
     Ok((partner.to_string(), run.to_string()))
 }
 
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 const SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1d2430;max-width:960px;margin:2rem auto;padding:0 1rem;line-height:1.45}\
-h1{margin-bottom:.2rem}.meta{color:#5b6575}.score{font-size:3rem;font-weight:700}\
-table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{border:1px solid #d5dae2;padding:.4rem .6rem;text-align:left;vertical-align:top}\
-th{background:#f2f4f7}.sev{font-weight:600;text-transform:uppercase;font-size:.8rem}.critical{color:#a4161a}.high{color:#d9480f}.medium{color:#b08900}.low{color:#2b8a3e}\
-.finding{border:1px solid #d5dae2;border-radius:6px;padding:.6rem .9rem;margin:.6rem 0;page-break-inside:avoid}\
-.summary td{text-align:center}@media print{body{margin:0}a{color:inherit}}";
-
-fn finding_html(f: &Finding) -> String {
-    let refs: Vec<String> = f
-        .references
-        .iter()
-        .map(|r| match r.level {
-            Some(l) => format!("{} {} (level {l})", r.framework, r.id),
-            None => format!("{} {}", r.framework, r.id),
-        })
-        .collect();
-    format!(
-        "<div class=\"finding\"><div><span class=\"sev {sev}\">{sev}</span> <strong>{id}</strong> — {title}</div>\
-<p><em>Evidence:</em> {evidence}</p><p><em>Why it matters:</em> {rationale}</p><p><em>Remediation:</em> {remediation}</p>\
-<p class=\"meta\">{refs}</p></div>",
-        sev = esc(f.severity.as_str()),
-        id = esc(&f.check_id),
-        title = esc(&f.title),
-        evidence = esc(&f.evidence),
-        rationale = esc(&f.rationale),
-        remediation = esc(&f.remediation),
-        refs = esc(&refs.join(" · ")),
-    )
+/// A finding as the template shows it.
+#[derive(serde::Serialize)]
+struct FindingView<'a> {
+    severity: &'a str,
+    check_id: &'a str,
+    title: &'a str,
+    outcome: &'a str,
+    evidence: &'a str,
+    rationale: &'a str,
+    remediation: &'a str,
+    /// `essential-eight ML1-MFA (level 1)`, one per framework reference.
+    references: Vec<String>,
 }
 
-/// A self-contained, printable HTML page: no scripts, no external resources.
+impl<'a> FindingView<'a> {
+    fn of(f: &'a Finding) -> Self {
+        Self {
+            severity: f.severity.as_str(),
+            check_id: &f.check_id,
+            title: &f.title,
+            outcome: f.outcome.as_str(),
+            evidence: &f.evidence,
+            rationale: &f.rationale,
+            remediation: &f.remediation,
+            references: f
+                .references
+                .iter()
+                .map(|r| match r.level {
+                    Some(l) => format!("{} {} (level {l})", r.framework, r.id),
+                    None => format!("{} {}", r.framework, r.id),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A self-contained, printable HTML page: no scripts, no external resources. Rendered from
+/// `templates/report/report.html`, every value escaped.
 pub fn render(customer_name: &str, product: &Product, run: &Run, report: &RunReport) -> String {
     let results = run.results.as_ref();
-    let score = results.map_or("—".to_string(), |r| r.score.to_string());
-    let mut html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-<title>{product} — {customer}</title><style>{STYLE}</style></head><body>\
-<h1>{product}</h1><div class=\"meta\">{customer} · run {run_id} · maturity target {target} · completed {completed}</div>\
-<p class=\"score\">{score}<span class=\"meta\" style=\"font-size:1rem\"> / 100</span></p>",
-        product = esc(&product.name),
-        customer = esc(customer_name),
-        run_id = esc(&run.id),
-        target = run.maturity_target,
-        completed = run.completed_at.map(rfc3339).unwrap_or_default(),
-    );
-    if let Some(r) = results {
-        html.push_str(&format!(
-            "<table class=\"summary\"><tr><th>Findings</th><th class=\"critical\">Critical</th><th class=\"high\">High</th><th class=\"medium\">Medium</th><th class=\"low\">Low</th></tr>\
-<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
-            r.findings, r.critical, r.high, r.medium, r.low
-        ));
-    }
-    if let Some(level) = report.maturity {
-        html.push_str(&format!("<h2>Maturity</h2><p>Overall maturity level reached: <strong>{level}</strong></p>"));
-        if !report.maturity_by_strategy.is_empty() {
-            html.push_str("<table><tr><th>Strategy</th><th>Level reached</th></tr>");
-            for m in &report.maturity_by_strategy {
-                html.push_str(&format!("<tr><td>{}</td><td>{}</td></tr>", esc(&m.strategy), m.level));
-            }
-            html.push_str("</table>");
-        }
-    }
-    html.push_str("<h2>Findings by severity</h2>");
     let failed: Vec<&Finding> = report.findings.iter().filter(|f| f.outcome == CheckStatus::Fail).collect();
-    if failed.is_empty() {
-        html.push_str("<p>No failed checks.</p>");
-    }
-    for sev in SEVERITIES {
-        let of_sev: Vec<&&Finding> = failed.iter().filter(|f| f.severity == sev).collect();
-        if of_sev.is_empty() {
-            continue;
-        }
-        html.push_str(&format!("<h3 class=\"{sev}\">{} ({})</h3>", esc(&sev.to_uppercase()), of_sev.len()));
-        for f in of_sev {
-            html.push_str(&finding_html(f));
-        }
-    }
-    let others: Vec<&Finding> = report.findings.iter().filter(|f| f.outcome != CheckStatus::Fail).collect();
-    if !others.is_empty() {
-        html.push_str(
-            "<h2>All other checks</h2><table><tr><th>Check</th><th>Title</th><th>Outcome</th><th>Evidence</th></tr>",
-        );
-        for f in others {
-            html.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&f.check_id),
-                esc(&f.title),
-                esc(f.outcome.as_str()),
-                esc(&f.evidence)
-            ));
-        }
-        html.push_str("</table>");
-    }
-    html.push_str("</body></html>");
-    html
+    // Failed checks grouped by severity, most severe first, empty groups left out.
+    let failed_groups: Vec<minijinja::Value> = SEVERITIES
+        .iter()
+        .filter_map(|sev| {
+            let of_sev: Vec<FindingView<'_>> =
+                failed.iter().filter(|f| f.severity == *sev).map(|f| FindingView::of(f)).collect();
+            (!of_sev.is_empty()).then(|| minijinja::context! { severity => sev, findings => of_sev })
+        })
+        .collect();
+    let others: Vec<FindingView<'_>> =
+        report.findings.iter().filter(|f| f.outcome != CheckStatus::Fail).map(FindingView::of).collect();
+    let maturity_by_strategy: Vec<minijinja::Value> = report
+        .maturity_by_strategy
+        .iter()
+        .map(|m| minijinja::context! { strategy => &m.strategy, level => m.level })
+        .collect();
+    crate::templates::render(
+        "report/report.html",
+        minijinja::context! {
+            product => &product.name,
+            customer => customer_name,
+            run_id => &run.id,
+            target => run.maturity_target,
+            completed => run.completed_at.map(rfc3339).unwrap_or_default(),
+            score => results.map_or("—".to_string(), |r| r.score.to_string()),
+            results => results.map(|r| minijinja::context! {
+                findings => r.findings, critical => r.critical, high => r.high, medium => r.medium, low => r.low,
+            }),
+            maturity => report.maturity,
+            maturity_by_strategy,
+            failed_groups,
+            others,
+        },
+    )
 }
