@@ -83,6 +83,15 @@ async fn run(on: &tests::stored::OnStore, assessor: &Arc<Outcomes>, cid: &str, p
     (detail, findings["findings"].as_array().unwrap().clone())
 }
 
+/// The HTML page behind a run's `reportUrl`.
+async fn report_page(on: &tests::stored::OnStore, detail: &Value) -> String {
+    let url = detail["reportUrl"].as_str().expect("a completed run has a report link");
+    let path = url.trim_start_matches("http://127.0.0.1:3000");
+    let resp = tests::oneshot(&on.router, http::Request::builder().uri(path).body(Bytes::new()).unwrap()).await;
+    assert_eq!(resp.status(), 200);
+    String::from_utf8(resp.body().to_vec()).unwrap()
+}
+
 fn changes_of(findings: &[Value]) -> Vec<(String, Value)> {
     findings.iter().map(|f| (f["checkId"].as_str().unwrap().to_string(), f["change"].clone())).collect()
 }
@@ -124,6 +133,25 @@ async fn runs_compare_with_the_previous_completed_run(store: Arc<dyn shared::sto
     .map(|(id, c)| (id.to_string(), c))
     .collect();
     assert_eq!(changes_of(&findings), expected);
+
+    // The report shows the same: the first says there is nothing to compare with; the second
+    // what changed since the first, and each failed check whether it is new or persisting.
+    let first_page = report_page(&on, &first).await;
+    assert!(first_page.contains("first Essential Eight Assessment run"), "{first_page}");
+    let page = report_page(&on, &second).await;
+    let first_id = first["id"].as_str().unwrap();
+    for needle in [
+        "Since the previous run".to_string(),
+        format!("Compared with run {first_id}"),
+        "2 new failures".to_string(),
+        "1 fixed".to_string(),
+        "1 still failing".to_string(),
+        "<span class=\"change new\">new</span> <strong>B</strong>".to_string(),
+        "<span class=\"change persisting\">persisting</span> <strong>A</strong>".to_string(),
+        "<td>C</td><td>Check C</td><td>pass</td><td>fixed</td>".to_string(),
+    ] {
+        assert!(page.contains(&needle), "the report lacks {needle}: {page}");
+    }
 
     // Another product and another customer have their own histories.
     let (nist, _) = run(&on, &assessor, &cid, "nist-csf").await;
