@@ -72,6 +72,8 @@ struct FindingView<'a> {
     check_id: &'a str,
     title: &'a str,
     outcome: &'a str,
+    /// Since the previous run: `new`, `persisting`, `fixed`, `unchanged`, or none.
+    change: Option<&'static str>,
     evidence: &'a str,
     rationale: &'a str,
     remediation: &'a str,
@@ -89,6 +91,7 @@ impl<'a> FindingView<'a> {
             check_id: &f.check_id,
             title: &f.title,
             outcome: f.outcome.as_str(),
+            change: f.change.map(|c| c.as_str()),
             evidence: &f.evidence,
             rationale: &f.rationale,
             remediation: &f.remediation,
@@ -200,6 +203,12 @@ pub fn render(brand: &Brand, customer_name: &str, product: &Product, run: &Run, 
             score => results.map_or("—".to_string(), |r| r.score.to_string()),
             results => results.map(|r| minijinja::context! {
                 findings => r.findings, critical => r.critical, high => r.high, medium => r.medium, low => r.low,
+            }),
+            // The comparison with the customer's previous completed run of the product.
+            compared => results.is_some(),
+            previous_run_id => results.and_then(|r| r.previous_run_id.as_deref()),
+            changes => results.and_then(|r| r.changes).map(|c| minijinja::context! {
+                new_failures => c.new_failures, fixed => c.fixed, persisting => c.persisting,
             }),
             maturity => report.maturity,
             maturity_by_strategy,

@@ -14,10 +14,11 @@ use crate::config::Secrets;
 use crate::domain::account::{Owner, Partner};
 use crate::domain::consent::ConsentStatus;
 use crate::domain::event::{Event, EventType};
-use crate::domain::ids::IdGen;
+use crate::domain::ids::{IdGen, RunId};
 use crate::domain::run::{Run, RunError, RunReport, RunResults, RunStatus};
 use crate::domain::time::Clock;
 use crate::domain::time::Timestamp;
+use crate::domain::trend::{self, Changes};
 use crate::queue::{Ack, RunMessage, RunQueue};
 use crate::reports;
 use crate::store::{RunClaim, RunStore, RunnerStore, StoreError};
@@ -53,6 +54,21 @@ pub trait Assessor: Send + Sync {
 
 /// A run's error code when the tenant may not be read (contract, "Tenant consent").
 pub const CONSENT_REQUIRED: &str = "CONSENT_REQUIRED";
+
+/// Times a completing run reads the latest run again when another completed meanwhile.
+const COMPARE_ATTEMPTS: usize = 5;
+
+/// A run's error code when its results cannot be stored (past the store's size limits; see
+/// `store::report_codec`). Permanent: the run fails on its first attempt.
+pub const REPORT_TOO_LARGE: &str = "REPORT_TOO_LARGE";
+
+/// A run as it was before `complete` marked it done, so it can be failed instead.
+fn done_as_running(mut run: Run) -> Run {
+    run.status = RunStatus::Running;
+    run.completed_at = None;
+    run.results = None;
+    run
+}
 
 /// How long a run may wait queued before its message is assumed lost and sent again, by
 /// default (`Config::run_stale_after_secs`). Well past a normal wait in the queue; a resend of
@@ -212,6 +228,31 @@ impl Runner {
     }
 
     async fn complete(&self, partner: &Partner, run: Run, attempt: u32, a: Assessed) -> Result<Ack, StoreError> {
+        // Compared with the customer's latest completed run of the product; the write is
+        // conditional on that still being the latest, so two runs completing at once chain
+        // (one compares with the other) instead of both comparing with the same older run.
+        let mut a = a;
+        for _ in 0..COMPARE_ATTEMPTS {
+            let latest = self.store.latest_run(&partner.id, &run.customer_id, &run.product).await?;
+            let changes = trend::compare(latest.as_ref(), &mut a.report.findings);
+            let previous = latest.map(|l| l.run_id);
+            match self.complete_as(partner, run.clone(), attempt, &a, previous, changes).await {
+                Err(StoreError::LatestMoved) => continue,
+                other => return other,
+            }
+        }
+        Err(StoreError::Backend("other runs of the customer kept completing; will retry".into()))
+    }
+
+    async fn complete_as(
+        &self,
+        partner: &Partner,
+        run: Run,
+        attempt: u32,
+        a: &Assessed,
+        previous_run_id: Option<RunId>,
+        changes: Option<Changes>,
+    ) -> Result<Ack, StoreError> {
         let now = self.clock.now();
         let mut done = run;
         done.status = RunStatus::Completed;
@@ -231,6 +272,8 @@ impl Runner {
                 &done.id,
                 now,
             ),
+            previous_run_id,
+            changes,
         });
         let event = self.event(
             EventType::AssessmentCompleted,
@@ -244,7 +287,18 @@ impl Runner {
                 "findings": findings,
             }),
         );
-        self.finish(&done, attempt, Some(&a.report), &event).await
+        match self.store.finish_run(&done, attempt, Some(&a.report), &event).await {
+            // Storing it again would fail the same way: the run fails now, once, saying why,
+            // instead of collecting the tenant again on every delivery.
+            Err(StoreError::TooLarge(why)) => {
+                let error = RunError {
+                    code: REPORT_TOO_LARGE.into(),
+                    message: format!("The assessment's results are too large to store ({why})."),
+                };
+                self.fail(partner, done_as_running(done), attempt, error).await
+            }
+            other => Self::finished(other),
+        }
     }
 
     async fn fail(&self, partner: &Partner, run: Run, attempt: u32, error: RunError) -> Result<Ack, StoreError> {
@@ -274,7 +328,12 @@ impl Runner {
         report: Option<&RunReport>,
         event: &Event,
     ) -> Result<Ack, StoreError> {
-        match self.store.finish_run(run, attempt, report, event).await {
+        Self::finished(self.store.finish_run(run, attempt, report, event).await)
+    }
+
+    /// What a finishing write's outcome means for the message.
+    fn finished(written: Result<(), StoreError>) -> Result<Ack, StoreError> {
+        match written {
             Ok(()) => Ok(Ack::Done),
             // Another attempt took the run over (this one outlived its lease), or the
             // customer and its runs were deleted meanwhile: nothing left to do here.

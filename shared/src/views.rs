@@ -157,6 +157,12 @@ pub fn run_detail(r: &Run, customer_name: Option<&str>) -> Value {
     out.insert("maturityTarget".into(), json!(r.maturity_target));
     out.insert("status".into(), json!(r.status.as_str()));
     run_outcome(r, &mut out);
+    if let Some(res) = &r.results {
+        // The comparison with the customer's previous completed run of the product (contract,
+        // "Assessment results"): both null on the first.
+        out.insert("previousRunId".into(), json!(res.previous_run_id));
+        out.insert("changes".into(), json!(res.changes));
+    }
     out.insert("createdAt".into(), json!(rfc3339(r.created_at)));
     if r.started_at.is_some() {
         out.insert("startedAt".into(), time(r.started_at));

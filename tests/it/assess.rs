@@ -780,7 +780,10 @@ fn with_conditional_access_unread_exactly_its_checks_answer_no_visibility() {
                 if READ_CONDITIONAL_ACCESS.contains(&now.id) {
                     assert_eq!(now.status, Status::Manual, "{} on {name}", now.id);
                     assert_eq!(now.evidence.summary, expected, "{} on {name}", now.id);
-                    assert_eq!(now.evidence.details, Some(json!({ "unread": ["conditionalAccessPolicies"] })));
+                    assert_eq!(
+                        now.evidence.details,
+                        Some(json!({ "unread": ["conditionalAccessPolicies"], "unreadCount": 1 }))
+                    );
                     assert!(!after.findings.iter().any(|f| f.id == now.id));
                     answered += u32::from(was.status != Status::Manual);
                     judged += u32::from(matches!(was.status, Status::Pass | Status::Fail));

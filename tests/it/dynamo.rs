@@ -491,3 +491,93 @@ async fn hot_partitions_are_spread_over_shards_and_read_back_in_order() {
     assert_eq!(lost, deliveries[..10].to_vec(), "the 10 oldest due deliveries");
     assert_eq!(store.due_deliveries(T0 + N, 1000).await.unwrap().len(), N as usize);
 }
+
+/// Deleting a customer leaves none of its runs' report chunks (a report stored in several)
+/// nor its latest-run records behind.
+#[tokio::test]
+async fn deleting_a_customer_removes_every_report_chunk_and_latest_run_record() {
+    let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
+    let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
+    let store: Arc<dyn Store> = Arc::new(dynamo);
+    let ids = IdGen::new();
+    let (p, c) = partner_with_customer(&store, &ids).await;
+    let mut previous = None;
+    for (i, (product, evidence)) in
+        [("essential-eight", 1_600_000), ("essential-eight", 10), ("nist-csf", 10)].into_iter().enumerate()
+    {
+        let run = run_at(&c, product, T0 + i as i64, T0 + i as i64);
+        store.queue_run(&run, Month::of(T0), None).await.unwrap();
+        let started = event(&ids, EventType::AssessmentStarted, &p.id);
+        store.claim_run(&p.id, &run.id, 1, T0, T0 + 100, &started).await.unwrap();
+        let mut done = run.clone();
+        done.status = RunStatus::Completed;
+        done.completed_at = Some(T0 + 10 + i as i64);
+        done.results = Some(shared::domain::run::RunResults {
+            score: 1,
+            findings: 0,
+            critical: 0,
+            high: 0,
+            medium: 0,
+            low: 0,
+            report_url: String::new(),
+            previous_run_id: if product == "essential-eight" { previous.clone() } else { None },
+            changes: None,
+        });
+        let report = shared::domain::run::RunReport {
+            findings: vec![shared::domain::run::Finding {
+                check_id: "X".into(),
+                title: "x".into(),
+                severity: shared::domain::run::Severity::Low,
+                outcome: shared::domain::run::CheckStatus::Pass,
+                evidence: tests::big_tenant::incompressible(evidence, i as u64),
+                details: None,
+                rationale: String::new(),
+                remediation: String::new(),
+                references: vec![],
+                change: None,
+                requirement_ids: vec![],
+                evidence_quality: None,
+            }],
+            maturity: None,
+            maturity_by_strategy: vec![],
+            requirements: vec![],
+            coverage: None,
+        };
+        let completed = event(&ids, EventType::AssessmentCompleted, &p.id);
+        store.finish_run(&done, 1, Some(&report), &completed).await.unwrap();
+        if product == "essential-eight" {
+            previous = Some(run.id.clone());
+        }
+    }
+    // Every sort key of the partner's partition (paged: the chunks pass a page's 1 MB).
+    let sks = || async {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = client
+                .query()
+                .table_name(&table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(
+                    ":pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(format!("PARTNER#{}", p.id)),
+                )
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            out.extend(page.items().iter().filter_map(|i| i.get("SK")?.as_s().ok().cloned()));
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return out;
+            }
+        }
+    };
+    let before = sks().await;
+    assert!(before.iter().filter(|sk| sk.starts_with("REPORT#")).count() > 3, "a report in several chunks: {before:?}");
+    assert_eq!(before.iter().filter(|sk| sk.starts_with("LATEST#")).count(), 2, "{before:?}");
+
+    store.delete_customer(&p.id, &c.id, &event(&ids, EventType::CustomerDeleted, &p.id)).await.unwrap();
+    let left: Vec<String> = sks().await.into_iter().filter(|sk| !sk.starts_with("USAGE#")).collect();
+    assert_eq!(left, vec!["META".to_string()], "nothing of the customer is left");
+}

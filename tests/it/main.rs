@@ -3,6 +3,7 @@
 mod admin;
 mod assess;
 mod aws_adapters;
+mod big_tenant;
 mod branding;
 mod collect;
 mod concurrency;
@@ -32,5 +33,6 @@ mod store_compat;
 mod store_contract;
 mod template;
 mod tenancy;
+mod trend;
 mod usage;
 mod webhooks;

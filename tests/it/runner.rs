@@ -52,6 +52,7 @@ fn finding(id: &str, severity: &str, outcome: &str) -> Finding {
         references: vec![FrameworkRef { framework: "essential-eight".into(), id: "mfa".into(), level: Some(1) }],
         requirement_ids: vec![],
         evidence_quality: None,
+        change: None,
     }
 }
 

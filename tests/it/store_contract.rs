@@ -82,6 +82,10 @@ macro_rules! store_contract {
             claim_run_moves_queued_to_running_once,
             claim_run_takes_over_an_expired_lease_only,
             finish_run_needs_the_holding_attempt_and_keeps_the_report,
+            a_report_past_the_item_limit_is_stored_and_read_back_whole,
+            a_report_too_large_to_store_is_refused_and_the_run_stays_held,
+            a_completed_run_becomes_the_latest_it_was_compared_with,
+            concurrent_completions_chain_their_comparisons,
             release_run_lets_a_redelivery_take_over,
             claim_run_of_a_deleted_run_is_gone,
             concurrent_claims_admit_one_attempt,
@@ -1521,6 +1525,7 @@ fn report() -> RunReport {
             references: vec![FrameworkRef { framework: "essential-eight".into(), id: "mfa".into(), level: Some(1) }],
             requirement_ids: vec!["MF-ML1-01".into()],
             evidence_quality: Some(EvidenceQuality::Good),
+            change: None,
         }],
         maturity: Some(0),
         maturity_by_strategy: vec![StrategyLevel {
@@ -1557,6 +1562,8 @@ fn completed(r: &Run, at: Timestamp) -> Run {
         medium: 0,
         low: 0,
         report_url: "https://example.test/r".into(),
+        previous_run_id: None,
+        changes: None,
     });
     done
 }
@@ -1624,6 +1631,153 @@ async fn finish_run_needs_the_holding_attempt_and_keeps_the_report(store: Arc<dy
         store.claim_run(&p.id, &r.id, 2, T0 + 500, T0 + 600, &started(&p)).await.unwrap(),
         RunClaim::Finished(ref run) if run.status == RunStatus::Completed
     ));
+}
+
+/// A report with `bytes` of evidence deflate cannot shrink much.
+fn big_report(bytes: usize) -> RunReport {
+    let mut r = report();
+    r.findings[0].evidence = tests::big_tenant::incompressible(bytes, 7);
+    r
+}
+
+/// A report whose JSON is several times DynamoDB's 400 KB item limit (and over it compressed)
+/// is stored (DynamoDB, like moto, refuses any one item past the limit) and reads back whole;
+/// deleting the customer removes it.
+async fn a_report_past_the_item_limit_is_stored_and_read_back_whole(store: Arc<dyn Store>) {
+    let (p, r) = queued_run(&store).await;
+    store.claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p)).await.unwrap();
+    let big = big_report(1_600_000);
+    let e = partner_event(EventType::AssessmentCompleted, &p);
+    store.finish_run(&completed(&r, T0 + 30), 1, Some(&big), &e).await.unwrap();
+    assert_eq!(store.run(&p.id, &r.id).await.unwrap().unwrap().status, RunStatus::Completed);
+    assert!(store.run_report(&p.id, &r.id).await.unwrap() == Some(big), "the report reads back whole");
+    store.delete_customer(&p.id, &r.customer_id, &partner_event(EventType::CustomerDeleted, &p)).await.unwrap();
+    assert_eq!(store.run_report(&p.id, &r.id).await.unwrap(), None);
+}
+
+/// A report past what one run may store (`report_codec::MAX_CHUNKS` chunks) is refused as
+/// `TooLarge`, and nothing is written: the run is still held by the attempt, which can fail it.
+async fn a_report_too_large_to_store_is_refused_and_the_run_stays_held(store: Arc<dyn Store>) {
+    let (p, r) = queued_run(&store).await;
+    store.claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p)).await.unwrap();
+    let e = partner_event(EventType::AssessmentCompleted, &p);
+    let refused = store.finish_run(&completed(&r, T0 + 30), 1, Some(&big_report(5_000_000)), &e).await;
+    assert!(matches!(refused, Err(StoreError::TooLarge(_))), "{refused:?}");
+    assert!(!recorded(&store, &e).await);
+    assert_eq!(store.run(&p.id, &r.id).await.unwrap().unwrap().status, RunStatus::Running);
+    assert_eq!(store.run_report(&p.id, &r.id).await.unwrap(), None);
+    let mut failed = r.clone();
+    failed.status = RunStatus::Failed;
+    failed.completed_at = Some(T0 + 31);
+    failed.error = Some(RunError { code: "REPORT_TOO_LARGE".into(), message: "too large".into() });
+    store.finish_run(&failed, 1, None, &partner_event(EventType::AssessmentFailed, &p)).await.unwrap();
+    assert_eq!(store.run(&p.id, &r.id).await.unwrap().unwrap().status, RunStatus::Failed);
+}
+
+/// `run` completed at `at`, compared with `previous`.
+fn completed_after(r: &Run, at: Timestamp, previous: Option<&Run>) -> Run {
+    let mut done = completed(r, at);
+    done.results.as_mut().unwrap().previous_run_id = previous.map(|p| p.id.clone());
+    done
+}
+
+/// Finishing a completed run with its report makes it its customer's latest of the product,
+/// with each check's outcome, only if the latest is still the run it was compared with
+/// (`LatestMoved` otherwise, nothing written). Failed runs and other products leave it;
+/// deleting the customer removes it.
+async fn a_completed_run_becomes_the_latest_it_was_compared_with(store: Arc<dyn Store>) {
+    let (p, first) = queued_run(&store).await;
+    let c = store.customer(&p.id, &first.customer_id).await.unwrap().unwrap();
+    assert_eq!(store.latest_run(&p.id, &c.id, "essential-eight").await.unwrap(), None);
+    store.claim_run(&p.id, &first.id, 1, T0, T0 + 100, &started(&p)).await.unwrap();
+    let e = partner_event(EventType::AssessmentCompleted, &p);
+    store.finish_run(&completed_after(&first, T0 + 10, None), 1, Some(&report()), &e).await.unwrap();
+    let latest = store.latest_run(&p.id, &c.id, "essential-eight").await.unwrap().expect("a latest run");
+    assert_eq!((latest.run_id.as_str(), latest.completed_at), (first.id.as_str(), T0 + 10));
+    assert_eq!(latest.outcomes.get("E8-MFA-01"), Some(&CheckStatus::Fail));
+
+    let second = new_run(&store, &c, "essential-eight", T0 + 20).await;
+    store.claim_run(&p.id, &second.id, 1, T0 + 20, T0 + 120, &started(&p)).await.unwrap();
+    // Compared with nothing, but the first completed meanwhile: refused, nothing written.
+    let e2 = partner_event(EventType::AssessmentCompleted, &p);
+    let stale = store.finish_run(&completed_after(&second, T0 + 30, None), 1, Some(&report()), &e2).await;
+    assert_eq!(stale, Err(StoreError::LatestMoved));
+    assert!(!recorded(&store, &e2).await);
+    assert_eq!(store.run(&p.id, &second.id).await.unwrap().unwrap().status, RunStatus::Running);
+    store.finish_run(&completed_after(&second, T0 + 30, Some(&first)), 1, Some(&report()), &e2).await.unwrap();
+    let latest = store.latest_run(&p.id, &c.id, "essential-eight").await.unwrap().unwrap();
+    assert_eq!(latest.run_id, second.id);
+
+    // A failed run and another product's run leave it.
+    let third = new_run(&store, &c, "essential-eight", T0 + 40).await;
+    store.claim_run(&p.id, &third.id, 1, T0 + 40, T0 + 140, &started(&p)).await.unwrap();
+    let mut failed = third.clone();
+    failed.status = RunStatus::Failed;
+    failed.completed_at = Some(T0 + 41);
+    failed.error = Some(RunError { code: "X".into(), message: "y".into() });
+    store.finish_run(&failed, 1, None, &partner_event(EventType::AssessmentFailed, &p)).await.unwrap();
+    let nist = new_run(&store, &c, "nist-csf", T0 + 50).await;
+    store.claim_run(&p.id, &nist.id, 1, T0 + 50, T0 + 150, &started(&p)).await.unwrap();
+    let e4 = partner_event(EventType::AssessmentCompleted, &p);
+    store.finish_run(&completed_after(&nist, T0 + 51, None), 1, Some(&report()), &e4).await.unwrap();
+    assert_eq!(store.latest_run(&p.id, &c.id, "essential-eight").await.unwrap().unwrap().run_id, second.id);
+    assert_eq!(store.latest_run(&p.id, &c.id, "nist-csf").await.unwrap().unwrap().run_id, nist.id);
+
+    store.delete_customer(&p.id, &c.id, &partner_event(EventType::CustomerDeleted, &p)).await.unwrap();
+    assert_eq!(store.latest_run(&p.id, &c.id, "essential-eight").await.unwrap(), None);
+    assert_eq!(store.latest_run(&p.id, &c.id, "nist-csf").await.unwrap(), None);
+}
+
+/// Runs of one customer and product completing at once, each reading the latest, comparing
+/// and finishing (again after `LatestMoved`, as the runner does), chain: each is compared with
+/// a different run (the first with none), never two with the same one.
+async fn concurrent_completions_chain_their_comparisons(store: Arc<dyn Store>) {
+    let (p, first) = queued_run(&store).await;
+    let c = store.customer(&p.id, &first.customer_id).await.unwrap().unwrap();
+    let mut runs = vec![first];
+    for i in 1..6 {
+        runs.push(new_run(&store, &c, "essential-eight", T0 + i).await);
+    }
+    for r in &runs {
+        store.claim_run(&p.id, &r.id, 1, T0, T0 + 100, &started(&p)).await.unwrap();
+    }
+    // Every task reads the latest before any finishes (the race made certain), then finishes.
+    let all_read = Arc::new(tokio::sync::Barrier::new(runs.len()));
+    let previous = together(runs.len(), |i| {
+        let (store, p, r, all_read) = (store.clone(), p.clone(), runs[i].clone(), all_read.clone());
+        async move {
+            let mut first_try = true;
+            loop {
+                let latest = store.latest_run(&p.id, &r.customer_id, &r.product).await.unwrap();
+                if std::mem::take(&mut first_try) {
+                    all_read.wait().await;
+                }
+                let mut done = completed(&r, T0 + 10);
+                done.results.as_mut().unwrap().previous_run_id = latest.map(|l| l.run_id);
+                let e = partner_event(EventType::AssessmentCompleted, &p);
+                match store.finish_run(&done, 1, Some(&report()), &e).await {
+                    Ok(()) => {
+                        return (r.id.to_string(), done.results.unwrap().previous_run_id.map(|id| id.to_string()))
+                    }
+                    Err(StoreError::LatestMoved) => continue,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+    })
+    .await;
+    let compared: BTreeSet<Option<String>> = previous.iter().map(|(_, prev)| prev.clone()).collect();
+    assert_eq!(compared.len(), runs.len(), "each compared with a different run: {previous:?}");
+    assert!(compared.contains(&None), "one was first");
+    // Following the chain from the latest back visits every run once.
+    let by_run: std::collections::HashMap<String, Option<String>> = previous.into_iter().collect();
+    let mut at = store.latest_run(&p.id, &c.id, "essential-eight").await.unwrap().map(|l| l.run_id.to_string());
+    let mut seen = 0;
+    while let Some(id) = at {
+        seen += 1;
+        at = by_run[&id].clone();
+    }
+    assert_eq!(seen, runs.len());
 }
 
 async fn release_run_lets_a_redelivery_take_over(store: Arc<dyn Store>) {

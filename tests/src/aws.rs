@@ -163,12 +163,17 @@ pub struct SesSent {
 /// (`/moto-api/data.json`): what SES was handed, not what the client believes it sent.
 pub async fn ses_sent() -> Vec<SesSent> {
     let Some(endpoint) = endpoint() else { return Vec::new() };
-    let dump: serde_json::Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
-        .await
-        .expect("moto's model dump")
-        .json()
-        .await
-        .expect("JSON");
+    // moto serialises every model of every service for this dump, and a write from a test
+    // running beside this one can change a model mid-dump (moto answers 500 then): ask again.
+    let mut dump = None;
+    for _ in 0..5 {
+        let answer = reqwest::get(format!("{endpoint}/moto-api/data.json")).await.expect("moto's model dump");
+        if answer.status().is_success() {
+            dump = Some(answer.json::<serde_json::Value>().await.expect("JSON"));
+            break;
+        }
+    }
+    let dump = dump.expect("moto's model dump answered 500 five times");
     dump["ses"]["RawMessage"]
         .as_array()
         .map(|all| {

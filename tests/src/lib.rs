@@ -2,6 +2,7 @@
 //! that go through the same `Router` (route table, layers, auth, limits) as the dev server.
 
 pub mod aws;
+pub mod big_tenant;
 pub mod bodies;
 pub mod helpers;
 pub mod mail;

@@ -50,6 +50,7 @@ fn finding(r: &CheckResult) -> Finding {
         references: vec![reference(&r.reference)],
         requirement_ids: r.requirement_ids.to_vec(),
         evidence_quality: r.evidence_quality,
+        change: None,
     }
 }
 

@@ -147,6 +147,8 @@ impl Assessment {
             medium: self.medium,
             low: self.low,
             report_url,
+            previous_run_id: None,
+            changes: None,
         }
     }
 }

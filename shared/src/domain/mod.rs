@@ -15,6 +15,7 @@ pub mod requirement;
 pub mod run;
 pub mod tenant;
 pub mod time;
+pub mod trend;
 pub mod usage;
 pub mod validate;
 pub mod webhook;

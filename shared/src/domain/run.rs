@@ -42,6 +42,13 @@ pub struct RunResults {
     pub medium: u32,
     pub low: u32,
     pub report_url: String,
+    /// The customer's previous completed run of the same product, which this one was compared
+    /// with; `None` on the first (and on runs completed before comparisons existed).
+    #[serde(default)]
+    pub previous_run_id: Option<RunId>,
+    /// The comparison's counts; `None` when there was no previous run.
+    #[serde(default)]
+    pub changes: Option<crate::domain::trend::Changes>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +182,10 @@ pub struct Finding {
     /// ASD's evidence quality of the check's verdict; null when it saw nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence_quality: Option<crate::domain::requirement::EvidenceQuality>,
+    /// How the outcome moved since the customer's previous completed run of the product
+    /// (`domain::trend`); absent on a first run, and where no word fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<crate::domain::trend::Change>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

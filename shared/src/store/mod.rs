@@ -4,6 +4,7 @@
 
 pub mod dynamo;
 pub mod memory;
+pub mod report_codec;
 
 use async_trait::async_trait;
 
@@ -12,6 +13,7 @@ use crate::domain::customer::Customer;
 use crate::domain::event::Event;
 use crate::domain::run::{Run, RunFilter, RunReport, RunStatus};
 use crate::domain::time::{Month, Timestamp};
+use crate::domain::trend::LatestRun;
 use crate::domain::usage::UsageSnapshot;
 use crate::domain::webhook::{Attempt, Delivery, DeliveryStatus, Endpoint};
 
@@ -39,6 +41,16 @@ pub enum StoreError {
     /// The item changed since it was read (optimistic concurrency); read again and retry.
     #[error("concurrent modification")]
     Conflict,
+    /// What was to be written cannot be stored: past an item's size limit (DynamoDB's 400 KB,
+    /// or a report past `report_codec::MAX_CHUNKS`). Trying again writes the same thing, so
+    /// callers treat it as permanent; nothing was written.
+    #[error("too large to store: {0}")]
+    TooLarge(String),
+    /// Finishing a completed run: another run of the customer and product completed since
+    /// [`RunStore::latest_run`] was read, so the comparison is stale. Read it again, compare
+    /// again, finish again.
+    #[error("another run of the customer and product completed meanwhile")]
+    LatestMoved,
     #[error("storage backend failed: {0}")]
     Backend(String),
 }
@@ -174,8 +186,15 @@ pub trait RunStore: Send + Sync {
     ) -> StoreResult<RunClaim>;
     /// Ends a run held by `attempt` as completed or failed (the status, results or error and
     /// `completed_at` are taken from `run`), with its report and event, in one write.
-    /// `Conflict` if the attempt no longer holds it.
+    /// `Conflict` if the attempt no longer holds it. A completed run with a report also becomes
+    /// its customer's latest of the product ([`RunStore::latest_run`]), in the same write, if
+    /// the latest is still the run its results were compared with (`previous_run_id`, `None`:
+    /// there is none); otherwise `LatestMoved` and nothing is written.
     async fn finish_run(&self, run: &Run, attempt: u32, report: Option<&RunReport>, event: &Event) -> StoreResult<()>;
+    /// The customer's latest completed run of `product` with its checks' outcomes: what a
+    /// completing run is compared with (one item read, however many runs there are). `None`
+    /// before the first (and for runs completed before this record existed).
+    async fn latest_run(&self, partner_id: &str, customer_id: &str, product: &str) -> StoreResult<Option<LatestRun>>;
     /// Gives up `attempt`'s lease so a redelivery may take the run over at once.
     async fn release_run(&self, partner_id: &str, run_id: &str, attempt: u32) -> StoreResult<()>;
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>>;

@@ -135,6 +135,7 @@ fn sample_run(product: &Product, report_url: &str, now: Timestamp) -> (Run, RunR
         references: vec![FrameworkRef { framework: product.id.clone(), id: "1.1".into(), level: Some(1) }],
         requirement_ids: Vec::new(),
         evidence_quality: None,
+        change: None,
     };
     let findings = vec![
         finding("SAMPLE-01", "Multi-factor authentication for every user", Severity::Critical, CheckStatus::Fail),
@@ -162,6 +163,8 @@ fn sample_run(product: &Product, report_url: &str, now: Timestamp) -> (Run, RunR
             medium: 1,
             low: 1,
             report_url: report_url.to_string(),
+            previous_run_id: None,
+            changes: None,
         }),
         error: None,
     };

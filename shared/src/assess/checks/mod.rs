@@ -155,10 +155,49 @@ impl Outcome {
         Self::manual(format!("No visibility: baref00t could not read this tenant's {}.", parts.join(" or its ")))
             .with_details(serde_json::json!({ "unread": unread.iter().map(|f| f.json_name()).collect::<Vec<_>>() }))
     }
-    /// Attaches structured details (e.g. the offending accounts or policies).
+    /// Attaches structured details (e.g. the offending accounts or policies), every list in
+    /// them cut to [`DETAIL_LIST_MAX`] entries with the full count beside it
+    /// ([`cap_detail_lists`]).
     pub fn with_details(mut self, details: Value) -> Self {
-        self.evidence.details = Some(details);
+        self.evidence.details = Some(cap_detail_lists(details));
         self
+    }
+}
+
+/// The most entries a finding's detail list holds (contract, "Assessment results": at most
+/// 100 named objects per list, with the full count beside it). Without a bound a tenant of
+/// 50,000 users lists every one of them in a finding, and the stored report grows with the
+/// tenant instead of with the catalogue.
+pub const DETAIL_LIST_MAX: usize = 100;
+
+/// Cuts the lists of a check's details to their first [`DETAIL_LIST_MAX`] entries. In an object,
+/// each list `name` gets `nameCount` beside it, the list's full length (always, not only when
+/// it was cut, so a client reads one shape). A list given bare (not in an object) is cut
+/// without a count: its check's summary already gives the number.
+pub fn cap_detail_lists(details: Value) -> Value {
+    match details {
+        Value::Object(fields) => {
+            let mut out = serde_json::Map::with_capacity(fields.len());
+            for (name, value) in fields {
+                match value {
+                    Value::Array(mut items) => {
+                        let count = items.len();
+                        items.truncate(DETAIL_LIST_MAX);
+                        out.insert(name.clone(), Value::Array(items));
+                        out.insert(format!("{name}Count"), Value::from(count));
+                    }
+                    other => {
+                        out.insert(name, other);
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(mut items) => {
+            items.truncate(DETAIL_LIST_MAX);
+            Value::Array(items)
+        }
+        other => other,
     }
 }
 

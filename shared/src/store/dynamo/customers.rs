@@ -95,16 +95,29 @@ impl CustomerStore for DynamoStore {
             let pointers = self
                 .all(&Query::prefix(schema::partner_pk(partner_id), &schema::customer_runs_prefix(id), true))
                 .await?;
-            // (run id, product): the product names the run's other list entries.
-            let runs: Vec<(String, String)> = pointers
+            // (run id, product, report chunks): the product names the run's other list entries;
+            // the entry records the chunks of a report stored in more than one.
+            let runs: Vec<(String, String, usize)> = pointers
                 .iter()
                 .filter_map(|p| {
                     let run = text(p, SK)?.rsplit('#').next()?;
-                    Some((run.to_string(), text(p, "product").unwrap_or_default().to_string()))
+                    let chunks = num(p, "report_chunks").unwrap_or(1).max(1) as usize;
+                    Some((run.to_string(), text(p, "product").unwrap_or_default().to_string(), chunks))
                 })
                 .collect();
-            let run_items = || runs.iter().flat_map(|(r, product)| schema::run_items(partner_id, id, product, r));
-            if 4 + 5 * runs.len() > MAX_TX_ITEMS {
+            // The customer's latest-run records (one per product it has run).
+            let latest: Vec<Item> = self
+                .all(&Query::prefix(schema::partner_pk(partner_id), &schema::customer_latest_prefix(id), true))
+                .await?
+                .iter()
+                .filter_map(|i| Some(key(text(i, PK)?.to_string(), text(i, SK)?.to_string())))
+                .collect();
+            let run_items = || {
+                runs.iter()
+                    .flat_map(|(r, product, chunks)| schema::run_items(partner_id, id, product, r, *chunks))
+                    .chain(latest.iter().cloned())
+            };
+            if 4 + run_items().count() > MAX_TX_ITEMS {
                 // Too many runs for one transaction: mark the customer as being deleted (it is
                 // gone for readers, and no run can be queued for it), delete its runs in
                 // batches, then finish with the transaction below.

@@ -78,6 +78,12 @@ pub struct DynamoStore {
 /// is short only in odd cases, and then it still carries a cursor (issue 13, item 10).
 pub const LIST_READ_BUDGET: usize = 1000;
 
+/// Whether DynamoDB refused a write for its size: an item past 400 KB ("Item size has exceeded
+/// the maximum allowed size") or a transaction past 4 MB. Sending it again cannot succeed.
+fn too_large(code: Option<&str>, message: Option<&str>) -> bool {
+    code == Some("ValidationException") && message.is_some_and(|m| m.to_ascii_lowercase().contains("size"))
+}
+
 fn backend(e: impl std::error::Error) -> StoreError {
     StoreError::Backend(DisplayErrorContext(e).to_string())
 }
@@ -319,6 +325,9 @@ impl DynamoStore {
             if retryable && attempt < TX_ATTEMPTS {
                 backoff(attempt).await;
                 continue;
+            }
+            if let Some(e) = service.filter(|e| too_large(e.code(), e.message())) {
+                return Err(StoreError::TooLarge(e.message().unwrap_or_default().to_string()));
             }
             return Err(backend(err));
         }

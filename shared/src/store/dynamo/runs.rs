@@ -3,6 +3,9 @@
 use super::*;
 use crate::domain::ids::{prefix, time_floor};
 use crate::domain::time::Timestamp;
+use crate::domain::trend::LatestRun;
+use crate::store::report_codec;
+use aws_sdk_dynamodb::primitives::Blob;
 
 /// How far past a month's end `list_runs` looks for that month's runs by id (seconds): an id
 /// made after a clock step back can carry a later time than its run's creation.
@@ -219,15 +222,49 @@ impl RunStore for DynamoStore {
         .val(":attempt", n(attempt));
         let mut ops = vec![update];
         if let Some(r) = report {
-            let json =
-                serde_json::to_string(r).map_err(|e| StoreError::Backend(format!("cannot encode a report: {e}")))?;
-            let mut item = schema::report(&run.partner_id, &run.id);
-            item.insert("report".into(), s(json));
-            ops.push(Op::put(item));
+            // Compressed chunks under the item limit, written with the run's status (docs/storage.md,
+            // "Run reports"). A report past the chunks a transaction can carry is `TooLarge`.
+            let chunks = report_codec::encode(r)?;
+            let count = chunks.len();
+            for (i, z) in chunks.into_iter().enumerate() {
+                let mut item = schema::report_chunk(&run.partner_id, &run.id, i);
+                item.insert("z".into(), AV::B(Blob::new(z)));
+                if i == 0 {
+                    item.insert("enc".into(), s(report_codec::ENCODING));
+                    item.insert("chunks".into(), n(count));
+                }
+                ops.push(Op::put(item));
+            }
+            if count > 1 {
+                // What deleting the customer reads to find every chunk.
+                ops.push(
+                    Op::update(
+                        schema::customer_run(&run.partner_id, &run.customer_id, &run.id),
+                        "SET #report_chunks = :chunks",
+                    )
+                    .val(":chunks", n(count)),
+                );
+            }
+        }
+        // A completed run becomes the latest of its customer and product, if the latest is still
+        // the run it was compared with.
+        let mut latest_at = None;
+        if let (RunStatus::Completed, Some(results), Some(r), Some(at)) =
+            (run.status, &run.results, report, run.completed_at)
+        {
+            let mut item = ser(&LatestRun::of(run.id.clone(), at, &r.findings))?;
+            item.extend(schema::latest_run(&run.partner_id, &run.customer_id, &run.product));
+            let put = match &results.previous_run_id {
+                None => Op::put(item).when("attribute_not_exists(PK)"),
+                Some(previous) => Op::put(item).when("#runId = :previous").val(":previous", s(previous.as_str())),
+            };
+            latest_at = Some(ops.len());
+            ops.push(put);
         }
         ops.push(event_put(event)?);
         match self.transact(ops).await? {
             Ok(()) => Ok(()),
+            Err(c) if !c.failed(0) && latest_at.is_some_and(|i| c.failed(i)) => Err(StoreError::LatestMoved),
             Err(_) => match self.run(&run.partner_id, &run.id).await? {
                 None => Err(StoreError::NotFound),
                 Some(_) => Err(StoreError::Conflict),
@@ -263,11 +300,36 @@ impl RunStore for DynamoStore {
     }
 
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {
-        let Some(item) = self.get(schema::report(partner_id, run_id)).await? else {
+        let Some(mut head) = self.get(schema::report(partner_id, run_id)).await? else {
             return Ok(None);
         };
-        let json = text(&item, "report").ok_or_else(|| StoreError::Backend("a report without its body".into()))?;
-        serde_json::from_str(json).map(Some).map_err(|e| StoreError::Backend(format!("cannot decode a report: {e}")))
+        if let Some(json) = text(&head, "report") {
+            // Stored before reports were chunked: the whole report as JSON text.
+            return serde_json::from_str(json)
+                .map(Some)
+                .map_err(|e| StoreError::Backend(format!("cannot decode a report: {e}")));
+        }
+        let count = num(&head, "chunks").unwrap_or(1).max(1) as usize;
+        let mut chunks = vec![blob(&mut head)?];
+        if count > 1 {
+            let keys = (1..count).map(|i| schema::report_chunk(partner_id, run_id, i)).collect();
+            let mut rest: HashMap<String, Vec<u8>> = HashMap::new();
+            for mut item in self.batch_get(keys).await? {
+                let sk = text(&item, SK).unwrap_or_default().to_string();
+                rest.insert(sk, blob(&mut item)?);
+            }
+            for i in 1..count {
+                let sk = schema::report_chunk(partner_id, run_id, i).remove(SK);
+                let sk = sk.as_ref().and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                chunks
+                    .push(rest.remove(&sk).ok_or_else(|| StoreError::Backend(format!("report chunk {i} is missing")))?);
+            }
+        }
+        report_codec::decode(&chunks).map(Some)
+    }
+
+    async fn latest_run(&self, partner_id: &str, customer_id: &str, product: &str) -> StoreResult<Option<LatestRun>> {
+        self.get_as(schema::latest_run(partner_id, customer_id, product)).await
     }
 
     async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>> {
@@ -281,6 +343,14 @@ impl RunStore for DynamoStore {
                 _ => None,
             })
             .collect())
+    }
+}
+
+/// A report chunk's bytes (`z`), taken out of its item.
+fn blob(item: &mut Item) -> StoreResult<Vec<u8>> {
+    match item.remove("z") {
+        Some(AV::B(b)) => Ok(b.into_inner()),
+        _ => Err(StoreError::Backend("a report chunk without its bytes".into())),
     }
 }
 

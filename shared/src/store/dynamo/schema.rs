@@ -158,19 +158,38 @@ pub(super) fn customer_product_runs_prefix(customer: &str, product: &str) -> Str
 pub(super) fn customer_product_run(partner: &str, customer: &str, product: &str, run: &str) -> Item {
     key(partner_pk(partner), format!("{}{run}", customer_product_runs_prefix(customer, product)))
 }
-/// Every item a run has (the run, its report, its entry under each list filter): what deleting
-/// the run deletes. `product` is the run's; an entry an older version never wrote is simply absent.
-pub(super) fn run_items(partner: &str, customer: &str, product: &str, run_id: &str) -> [Item; 5] {
-    [
+/// Every item a run has (the run, its report's chunks, its entry under each list filter): what
+/// deleting the run deletes. `product` is the run's, `report_chunks` the count its customer
+/// entry records (1 when it records none); an entry an older version never wrote is simply absent.
+pub(super) fn run_items(partner: &str, customer: &str, product: &str, run_id: &str, report_chunks: usize) -> Vec<Item> {
+    let mut items = vec![
         run(partner, run_id),
-        report(partner, run_id),
         customer_run(partner, customer, run_id),
         product_run(partner, product, run_id),
         customer_product_run(partner, customer, product, run_id),
-    ]
+    ];
+    items.extend((0..report_chunks.max(1)).map(|i| report_chunk(partner, run_id, i)));
+    items
 }
+/// A run's report: its head item (chunk 0, which also says how many chunks there are; a report
+/// stored before chunking holds the whole report as JSON text here).
 pub(super) fn report(partner: &str, run: &str) -> Item {
     key(partner_pk(partner), format!("REPORT#{run}"))
+}
+/// Prefix of a customer's latest-run records (`LATEST#<customer>#`, then the product).
+pub(super) fn customer_latest_prefix(customer: &str) -> String {
+    format!("LATEST#{customer}#")
+}
+/// The customer's latest completed run of a product, kept for the next run to compare with.
+pub(super) fn latest_run(partner: &str, customer: &str, product: &str) -> Item {
+    key(partner_pk(partner), format!("{}{product}", customer_latest_prefix(customer)))
+}
+/// Chunk `i` of a run's report: the head item for 0, `REPORT#<run>#<i>` after it.
+pub(super) fn report_chunk(partner: &str, run: &str, i: usize) -> Item {
+    match i {
+        0 => report(partner, run),
+        i => key(partner_pk(partner), format!("REPORT#{run}#{i}")),
+    }
 }
 /// GSI1 partitions of the runs still queued (sparse: the claim removes the entry), sharded by
 /// run id.

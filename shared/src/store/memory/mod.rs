@@ -49,7 +49,11 @@ struct State {
     leases: HashMap<(String, String), (u32, Timestamp)>,
     /// (partner, run) → when a still-queued run's message was last sent again
     resent: HashMap<(String, String), Timestamp>,
-    reports: HashMap<(String, String), RunReport>,
+    /// Each run's report as `report_codec` chunks, as DynamoDB keeps it (so a report too large
+    /// there is refused here too).
+    reports: HashMap<(String, String), Vec<Vec<u8>>>,
+    /// (partner, customer, product) → the latest completed run, for the next one to compare with
+    latest_runs: HashMap<(String, String, String), crate::domain::trend::LatestRun>,
     usage: HashMap<(String, Month), u32>,
     /// (distributor, month) → the month's snapshot
     snapshots: HashMap<(String, Month), UsageSnapshot>,

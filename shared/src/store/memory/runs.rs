@@ -1,6 +1,8 @@
 //! Runs, their leases and reports, and the monthly run counters (`RunStore`).
 
 use super::*;
+use crate::domain::trend::LatestRun;
+use crate::store::report_codec;
 
 #[async_trait]
 impl RunStore for MemoryStore {
@@ -78,10 +80,29 @@ impl RunStore for MemoryStore {
         if current.status != RunStatus::Running || !holds || !RunStatus::Running.can_move_to(run.status) {
             return Err(StoreError::Conflict);
         }
+        let chunks = report.map(report_codec::encode).transpose()?;
+        let run_bytes = serde_json::to_vec(run).map_or(0, |j| j.len());
+        if run_bytes > report_codec::ITEM_LIMIT_BYTES {
+            return Err(StoreError::TooLarge(format!("a run of {run_bytes} bytes")));
+        }
+        let latest_key = (run.partner_id.to_string(), run.customer_id.to_string(), run.product.clone());
+        let latest = match (run.status, &run.results, report, run.completed_at) {
+            (RunStatus::Completed, Some(results), Some(r), Some(at)) => {
+                let current = s.latest_runs.get(&latest_key).map(|l| &l.run_id);
+                if current != results.previous_run_id.as_ref() {
+                    return Err(StoreError::LatestMoved);
+                }
+                Some(LatestRun::of(run.id.clone(), at, &r.findings))
+            }
+            _ => None,
+        };
         s.runs.get_mut(run.partner_id.as_str()).expect("read above").insert(run.id.to_string(), run.clone());
         s.leases.remove(&key);
-        if let Some(r) = report {
-            s.reports.insert(key, r.clone());
+        if let Some(chunks) = chunks {
+            s.reports.insert(key, chunks);
+        }
+        if let Some(latest) = latest {
+            s.latest_runs.insert(latest_key, latest);
         }
         s.record(event);
         Ok(())
@@ -120,7 +141,13 @@ impl RunStore for MemoryStore {
     }
 
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {
-        Ok(self.lock().reports.get(&(partner_id.to_string(), run_id.to_string())).cloned())
+        let chunks = self.lock().reports.get(&(partner_id.to_string(), run_id.to_string())).cloned();
+        chunks.map(|c| report_codec::decode(&c)).transpose()
+    }
+
+    async fn latest_run(&self, partner_id: &str, customer_id: &str, product: &str) -> StoreResult<Option<LatestRun>> {
+        let key = (partner_id.to_string(), customer_id.to_string(), product.to_string());
+        Ok(self.lock().latest_runs.get(&key).cloned())
     }
 
     async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>> {
