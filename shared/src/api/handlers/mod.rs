@@ -78,6 +78,8 @@ adapters! {
     partner assessments_get = |app, ctx, p| assessments::get(app, ctx, p);
     partner assessments_findings = |app, ctx, p| assessments::findings(app, ctx, p, ctx.param("id"));
     partner sub_partner_assessments_findings = |app, ctx, p| assessments::findings(app, ctx, p, ctx.param("runId"));
+    partner assessments_report = |app, ctx, p| assessments::report_link(app, ctx, p, ctx.param("id"));
+    partner sub_partner_assessments_report = |app, ctx, p| assessments::report_link(app, ctx, p, ctx.param("runId"));
     partner keys_create = |app, ctx, p| keys::create(app, ctx, Owner::partner(&p.id));
     partner sub_partner_keys_create = |app, ctx, p| keys::create_for_sub_partner(app, ctx, p);
 }
@@ -85,6 +87,11 @@ adapters! {
 /// The shared report (public: the signed token is the credential).
 pub(super) fn report<'a>(app: &'a App, ctx: &'a PublicCtx) -> HandlerFuture<'a> {
     Box::pin(reports::get(app, ctx.param("token"), ctx.now))
+}
+
+/// The OpenAPI document (public: it describes the API, and holds nothing of any account).
+pub(super) fn openapi<'a>(_: &'a App, _: &'a PublicCtx) -> HandlerFuture<'a> {
+    Box::pin(async { Ok(Reply::ok(super::openapi::document().clone())) })
 }
 
 /// The consent callback (public: the signed `state` is the credential).
