@@ -46,6 +46,10 @@ const ALLOWED_UNUSED: &[(&str, &str, &str, &str)] = &[(
      function's role; the code never does",
 )];
 
+/// Functions whose route sends nothing to AWS after the cold start (which reads the secret),
+/// so the scenario cannot show more: the OpenAPI document is built from the code.
+const COLD_START_ONLY: &[&str] = &["public.openapi.get"];
+
 // ---- the functions, on moto ---------------------------------------------------------------
 
 /// One function as deployed: the app `lambda::build_with` made, and what its clients sent.
@@ -620,7 +624,10 @@ fn functions_and_use() -> Option<Vec<FunctionUse>> {
             .into_iter()
             .map(|(handler, statements)| {
                 let u = used.get(&handler).unwrap_or_else(|| panic!("{handler}: the scenario never ran this function"));
-                assert!(u.len() > 1, "{handler}: the scenario never got past its cold start");
+                assert!(
+                    u.len() > 1 || COLD_START_ONLY.contains(&handler.as_str()),
+                    "{handler}: the scenario never got past its cold start"
+                );
                 FunctionUse { handler, statements, used: u }
             })
             .collect(),
@@ -794,6 +801,8 @@ async fn run_reads_and_the_public_report(f: &Fleet, c1: &str, r1: &str) {
     f.partner(Method::GET, "/assessments/run_unknown00000000000", None).await.assert_error(404, "NOT_FOUND");
     f.partner(Method::GET, &format!("/assessments/{r1}/findings?severity=high"), None).await.assert_status(200);
     f.partner(Method::GET, &format!("/assessments/{r1}/requirements?strategy=mfa"), None).await.assert_status(200);
+    f.partner(Method::GET, &format!("/assessments/{r1}/report"), None).await.assert_status(200);
+    f.request(Method::GET, "/api/v1/openapi.json", &[], None).await.assert_status(200);
     let report = f.request(Method::GET, &url[url.find("/reports/").unwrap()..], &[], None).await;
     assert_eq!(report.status, 200);
     f.request(Method::GET, "/reports/not-a-token", &[], None).await;
@@ -917,6 +926,7 @@ async fn distributor_routes(f: &Fleet, c1: &str) {
     f.distributor(Method::GET, &format!("{runs}?customerId={c4}"), None).await.assert_status(200);
     f.distributor(Method::GET, &format!("{runs}/{r2}/findings"), None).await.assert_status(200);
     f.distributor(Method::GET, &format!("{runs}/{r2}/requirements"), None).await.assert_status(200);
+    f.distributor(Method::GET, &format!("{runs}/{r2}/report"), None).await.assert_status(200);
     // A plan change through D5 and through D9 (each counted in the plan-change window).
     f.distributor(Method::PATCH, &format!("/partners/{p2}"), Some(json!({ "plan": "professional" })))
         .await

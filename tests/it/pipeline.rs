@@ -553,8 +553,9 @@ fn route_table_has_every_contract_route_once() {
     use shared::api::routes::ROUTES;
     // 30 contract routes, 2 findings routes, 2 requirements routes, the public report, 7 webhook
     // routes per surface, the consent status and the consent email on each surface, the public
-    // consent callback, and the partner's three branding routes.
-    assert_eq!(ROUTES.len(), 57);
+    // consent callback, the partner's three branding routes, the report link on each surface and
+    // the public OpenAPI document.
+    assert_eq!(ROUTES.len(), 60);
     let mut names: Vec<&str> = ROUTES.iter().map(|r| r.name).collect();
     names.sort_unstable();
     names.dedup();
@@ -744,8 +745,11 @@ async fn a_bulk_request_failing_midway_keeps_its_idempotency_record() {
         }
         let req = req.body(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())).unwrap();
         let router = on.router.clone();
+        let (method, uri) = (method.to_string(), req.uri().to_string());
         async move {
             let r = tests::oneshot(&router, req).await;
+            // Held to the OpenAPI document too (its 500 is the pipeline's documented INTERNAL).
+            tests::openapi::check_http(&method, &uri, &r);
             let replayed = r.headers().contains_key("idempotent-replayed");
             let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
             (r.status().as_u16(), body, replayed)

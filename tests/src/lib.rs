@@ -6,6 +6,7 @@ pub mod big_tenant;
 pub mod bodies;
 pub mod helpers;
 pub mod mail;
+pub mod openapi;
 pub mod recorder;
 pub mod stored;
 pub mod stub;
@@ -137,11 +138,14 @@ impl Harness {
 
     /// Any request, with the headers given.
     pub async fn request(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Bytes>) -> Resp {
-        let mut req = Request::builder().method(method).uri(path);
+        let mut req = Request::builder().method(method.clone()).uri(path);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        Resp::from_http(oneshot(&self.router, req.body(body.unwrap_or_default()).expect("request")).await)
+        let resp = Resp::from_http(oneshot(&self.router, req.body(body.unwrap_or_default()).expect("request")).await);
+        // Every answer is held to the API's own description (and recorded for the codes check).
+        openapi::check(&method, path, &resp);
+        resp
     }
 
     /// A partner-API request with `key` (path relative to the partner base).

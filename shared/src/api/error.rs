@@ -51,6 +51,10 @@ pub enum ApiError {
     PlanChangeFailed(String),
     #[error("{0}")]
     PartnerInactive(String),
+    #[error("{0}")]
+    ReportNotReady(String),
+    #[error("{0}")]
+    FormatUnavailable(String),
     #[error("idempotency key reused")]
     IdempotencyMismatch,
     #[error("idempotency key in progress")]
@@ -80,11 +84,13 @@ impl ApiError {
             | Self::InvalidField(_)
             | Self::InvalidProduct(_)
             | Self::TooMany(_)
-            | Self::PlanChangeFailed(_) => StatusCode::BAD_REQUEST,
+            | Self::PlanChangeFailed(_)
+            | Self::FormatUnavailable(_) => StatusCode::BAD_REQUEST,
             Self::MaxKeys
             | Self::LastKey
             | Self::CustomerExists(_)
             | Self::PartnerExists(_)
+            | Self::ReportNotReady(_)
             | Self::IdempotencyInProgress => StatusCode::CONFLICT,
             Self::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -113,6 +119,8 @@ impl ApiError {
             Self::PartnerExists(_) => "PARTNER_EXISTS",
             Self::TooMany(_) => "TOO_MANY",
             Self::PlanChangeFailed(_) => "PLAN_CHANGE_FAILED",
+            Self::ReportNotReady(_) => "REPORT_NOT_READY",
+            Self::FormatUnavailable(_) => "FORMAT_UNAVAILABLE",
             Self::IdempotencyMismatch => "IDEMPOTENCY_MISMATCH",
             Self::IdempotencyInProgress => "IDEMPOTENCY_IN_PROGRESS",
             Self::Internal(_) => "INTERNAL",
@@ -216,6 +224,8 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::TooMany(m) => Self::TooMany(m),
             UseCaseError::PlanChangeFailed(m) => Self::PlanChangeFailed(m),
             UseCaseError::PartnerInactive(m) => Self::PartnerInactive(m),
+            UseCaseError::ReportNotReady(m) => Self::ReportNotReady(m),
+            UseCaseError::FormatUnavailable(m) => Self::FormatUnavailable(m),
             UseCaseError::RateLimited { retry_after } => Self::RateLimited { retry_after },
             UseCaseError::Store(e) => Self::Internal(format!("store: {e}")),
             UseCaseError::Internal(m) => Self::Internal(m),

@@ -6,6 +6,7 @@ pub mod cursor;
 pub mod error;
 mod handlers;
 pub mod idempotency;
+pub mod openapi;
 pub mod request;
 pub mod response;
 mod router;

@@ -72,12 +72,15 @@ routes! {
     DistributorAssessmentsFindings = "distributor.assessments.findings" : Distributor GET "/partners/{id}/assessments/{runId}/findings" => Partner(h::sub_partner_assessments_findings);
     PartnerAssessmentsRequirements = "partner.assessments.requirements" : Partner GET "/assessments/{id}/requirements" => Partner(h::assessments_requirements);
     DistributorAssessmentsRequirements = "distributor.assessments.requirements" : Distributor GET "/partners/{id}/assessments/{runId}/requirements" => Partner(h::sub_partner_assessments_requirements);
+    PartnerAssessmentsReport = "partner.assessments.report" : Partner GET "/assessments/{id}/report" => Partner(h::assessments_report);
+    DistributorAssessmentsReport = "distributor.assessments.report" : Distributor GET "/partners/{id}/assessments/{runId}/report" => Partner(h::sub_partner_assessments_report);
     PublicReport = "public.reports.get" : Public GET "/reports/{token}" => Public(h::report);
     PartnerConsentGet = "partner.consent.get" : Partner GET "/customers/{id}/consent" => Partner(h::consent_get);
     DistributorConsentGet = "distributor.consent.get" : Distributor GET "/partners/{id}/customers/{customerId}/consent" => Partner(h::sub_partner_consent_get);
     PartnerConsentEmail = "partner.consent.email" : Partner POST "/customers/{id}/consent/email" => Partner(h::consent_email);
     DistributorConsentEmail = "distributor.consent.email" : Distributor POST "/partners/{id}/customers/{customerId}/consent/email" => Partner(h::sub_partner_consent_email), active "sending consent emails";
     PublicConsentCallback = "public.consent.callback" : Public GET "/consent/callback" => Public(h::consent_callback);
+    PublicOpenApi = "public.openapi.get" : Public GET "/api/v1/openapi.json" => Public(h::openapi);
     PartnerWebhooksList = "partner.webhooks.list" : Partner GET "/webhooks" => Keyed(h::webhooks_list);
     PartnerWebhooksCreate = "partner.webhooks.create" : Partner POST "/webhooks" => Keyed(h::webhooks_create);
     PartnerWebhooksUpdate = "partner.webhooks.update" : Partner PATCH "/webhooks/{id}" => Keyed(h::webhooks_update);

@@ -55,6 +55,73 @@ pub async fn open(
     Ok(SharedReport { customer_name, product, run, report, brand })
 }
 
+/// The format a report link serves (`?format=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Html,
+    Pdf,
+}
+
+impl ReportFormat {
+    /// `html` or `pdf`, as the query and the answer spell it.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "html" => Some(Self::Html),
+            "pdf" => Some(Self::Pdf),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Html => "html",
+            Self::Pdf => "pdf",
+        }
+    }
+}
+
+/// A fresh signed report link (the partner portal's `getReport`).
+#[derive(Debug)]
+pub struct ReportLink {
+    pub url: String,
+    /// When the link stops working: 30 days from the request (`reports::LINK_LIFETIME_SECS`).
+    pub expires_at: Timestamp,
+    pub format: ReportFormat,
+}
+
+/// A new link to the report of the partner's run `run_id`, valid 30 days from `now`
+/// (contract, "API description and report links"). Errors: `NotFound` (no such run of the
+/// partner), `ReportNotReady` (the run has not completed: queued, running or failed),
+/// `FormatUnavailable` for `pdf`, which has no renderer yet (issue 17): the link would
+/// otherwise serve HTML under a PDF's name.
+pub async fn link(
+    runs: &dyn RunStore,
+    links: super::runs::ReportLinks<'_>,
+    partner_id: &str,
+    run_id: &str,
+    format: ReportFormat,
+    now: Timestamp,
+) -> Result<ReportLink, UseCaseError> {
+    let run = runs.run(partner_id, run_id).await?.ok_or_else(|| UseCaseError::not_found("assessment run", run_id))?;
+    if run.status != RunStatus::Completed {
+        return Err(UseCaseError::ReportNotReady(format!(
+            "Assessment run {} is {}; its report exists once it has completed.",
+            run.id,
+            run.status.as_str()
+        )));
+    }
+    if format == ReportFormat::Pdf {
+        return Err(UseCaseError::FormatUnavailable(
+            "PDF reports are not available yet; ask for format=html (the report page prints to PDF).".into(),
+        ));
+    }
+    Ok(ReportLink {
+        url: reports::link(links.signing_key, links.base_url, partner_id, &run.id, now),
+        expires_at: now + reports::LINK_LIFETIME_SECS,
+        format,
+    })
+}
+
 fn capital(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()

@@ -10,7 +10,9 @@ use super::{Bulk, Paging};
 use crate::domain::account::Partner;
 use crate::domain::ids::CustomerId;
 use crate::domain::run::RunFilter;
+use crate::domain::time::rfc3339;
 use crate::domain::time::Month;
+use crate::usecases::reports::{self, ReportFormat};
 use crate::usecases::runs::{self, Queued, ReportLinks, RunPorts};
 use crate::views;
 
@@ -224,5 +226,22 @@ pub async fn findings(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str) -> 
         "status": run.status.as_str(),
         "findings": matching[start..end].iter().map(|f| views::finding(f)).collect::<Vec<_>>(),
         "nextCursor": paging.next_cursor(app, next),
+    })))
+}
+
+/// A fresh signed link to a completed run's report: `{url, expiresAt, format}` (contract, "API
+/// description and report links"); `?format=html` (default) or `pdf`.
+pub async fn report_link(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str) -> Result<Reply, ApiError> {
+    let format = match ctx.query.get("format") {
+        None => ReportFormat::Html,
+        Some(f) => ReportFormat::parse(f)
+            .ok_or_else(|| ApiError::InvalidField(format!("format must be one of html, pdf, got {f:?}.")))?,
+    };
+    let links = ReportLinks { signing_key: &app.secrets.report_signing, base_url: &app.config.public_base_url };
+    let link = reports::link(app.store.as_ref(), links, &partner.id, run_id, format, ctx.now).await?;
+    Ok(Reply::ok(json!({
+        "url": link.url,
+        "expiresAt": rfc3339(link.expires_at),
+        "format": link.format.as_str(),
     })))
 }

@@ -81,6 +81,8 @@ adapters! {
     partner sub_partner_assessments_findings = |app, ctx, p| assessments::findings(app, ctx, p, ctx.param("runId"));
     partner assessments_requirements = |app, ctx, p| assessments::requirements(app, ctx, p, ctx.param("id"));
     partner sub_partner_assessments_requirements = |app, ctx, p| assessments::requirements(app, ctx, p, ctx.param("runId"));
+    partner assessments_report = |app, ctx, p| assessments::report_link(app, ctx, p, ctx.param("id"));
+    partner sub_partner_assessments_report = |app, ctx, p| assessments::report_link(app, ctx, p, ctx.param("runId"));
     partner keys_create = |app, ctx, p| keys::create(app, ctx, Owner::partner(&p.id));
     partner branding_get = |app, ctx, p| branding::get(app, ctx, p);
     partner branding_put = |app, ctx, p| branding::put(app, ctx, p);
@@ -91,6 +93,11 @@ adapters! {
 /// The shared report (public: the signed token is the credential).
 pub(super) fn report<'a>(app: &'a App, ctx: &'a PublicCtx) -> HandlerFuture<'a> {
     Box::pin(reports::get(app, ctx.param("token"), ctx.now))
+}
+
+/// The OpenAPI document (public: it describes the API, and holds nothing of any account).
+pub(super) fn openapi<'a>(_: &'a App, _: &'a PublicCtx) -> HandlerFuture<'a> {
+    Box::pin(async { Ok(Reply::ok(super::openapi::document().clone())) })
 }
 
 /// The consent callback (public: the signed `state` is the credential).
