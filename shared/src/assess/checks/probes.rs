@@ -8,9 +8,11 @@ use chrono::{DateTime, NaiveDate};
 use serde_json::{json, Value};
 
 use super::Outcome;
+use crate::assess::snapshot::setting::{self, CatalogSetting, Kind};
 use crate::assess::snapshot::{
-    ids, ConditionalAccessPolicy, DeviceConfiguration, ManagedDevice, PolicyAssignment, TenantSnapshot,
-    WindowsProtectionState, ENDPOINT_PROTECTION_CONFIGURATION, UPDATE_RING_CONFIGURATION,
+    ids, ConditionalAccessPolicy, ConfigurationPolicy, DeviceConfiguration, ManagedDevice, PolicyAssignment,
+    SettingInstance, TenantSnapshot, WindowsProtectionState, ENDPOINT_PROTECTION_CONFIGURATION,
+    UPDATE_RING_CONFIGURATION,
 };
 use crate::domain::time::Timestamp;
 
@@ -32,9 +34,12 @@ pub mod reads {
     pub const ADMIN_ACCOUNTS: &[Field] = &[Field::Users, Field::RoleAssignments, Field::RoleEligibilitySchedules];
     /// [`super::setting_enforced`] and the other settings-catalog checks on Intune Windows devices.
     pub const INTUNE_SETTING: &[Field] = &[Field::ManagedDevices, Field::ConfigurationPolicies];
-    /// [`super::asr_rules_blocked`], [`super::rings_within`] and the other checks on assigned
-    /// device configuration profiles for Intune Windows devices.
+    /// [`super::rings_within`] and the other checks on assigned device configuration profiles
+    /// for Intune Windows devices.
     pub const INTUNE_PROFILE: &[Field] = &[Field::ManagedDevices, Field::DeviceConfigurations];
+    /// [`super::asr_rules_blocked`]: ASR rules from legacy profiles or the settings catalog.
+    pub const INTUNE_ASR: &[Field] =
+        &[Field::ManagedDevices, Field::DeviceConfigurations, Field::ConfigurationPolicies];
     /// [`super::windows_fleet`]: Intune's Windows devices, else Entra ID's.
     pub const WINDOWS_FLEET: &[Field] = &[Field::ManagedDevices, Field::Devices];
 }
@@ -415,20 +420,91 @@ pub fn protection_states(s: &TenantSnapshot) -> Result<Vec<(&ManagedDevice, &Win
     Ok(reporting)
 }
 
+/// The assignment reaches every device or user: an "All devices" or "All users" target with no
+/// assignment filter, and no exclusion group. A policy assigned only to groups (a pilot group,
+/// say) does not show the setting on the whole fleet, so it is not counted as enforcing it.
+/// `None` (assignments not expanded) counts, as [`is_assigned`] does.
+pub fn reaches_everyone(assignments: &Option<Vec<PolicyAssignment>>) -> bool {
+    let Some(list) = assignments else { return true };
+    let target_type = |a: &PolicyAssignment| {
+        a.target.as_ref().and_then(|t| t.get("@odata.type")).and_then(Value::as_str).unwrap_or("").to_string()
+    };
+    let unfiltered = |a: &PolicyAssignment| {
+        a.target
+            .as_ref()
+            .and_then(|t| t.get("deviceAndAppManagementAssignmentFilterType"))
+            .and_then(Value::as_str)
+            .is_none_or(|f| f == "none")
+    };
+    let everyone = list.iter().any(|a| {
+        let t = target_type(a);
+        (t.ends_with("allDevicesAssignmentTarget") || t.ends_with("allLicensedUsersAssignmentTarget")) && unfiltered(a)
+    });
+    let excludes = list.iter().any(|a| target_type(a).ends_with("exclusionGroupAssignmentTarget"));
+    everyone && !excludes
+}
+
+/// Profiles of `odata_type` assigned to every device (see [`reaches_everyone`]).
 pub fn assigned_configurations<'a>(
     s: &'a TenantSnapshot,
     odata_type: &'a str,
 ) -> impl Iterator<Item = &'a DeviceConfiguration> {
-    s.device_configurations.iter().filter(move |c| c.odata_type == odata_type && is_assigned(&c.assignments))
+    s.device_configurations.iter().filter(move |c| c.odata_type == odata_type && reaches_everyone(&c.assignments))
 }
 
-/// The strongest mode an ASR rule is set to across assigned endpoint-protection profiles.
 /// Reads one ASR rule's mode off an endpoint protection profile.
 pub type AsrRule = fn(&DeviceConfiguration) -> &Option<String>;
 
-pub fn asr_mode(s: &TenantSnapshot, rule: AsrRule) -> Option<String> {
-    let modes: Vec<&str> =
-        assigned_configurations(s, ENDPOINT_PROTECTION_CONFIGURATION).filter_map(|c| rule(c).as_deref()).collect();
+/// The settings-catalog id of each ASR rule the checks name (the part after
+/// [`setting::ASR_RULE_PREFIX`]), by the rule's name as the checks give it.
+const ASR_CATALOG_IDS: &[(&str, &str)] = &[
+    ("Block Win32 API calls from Office macros", "blockwin32apicallsfromofficemacros"),
+    ("Block Office applications from creating child processes", "blockallofficeapplicationsfromcreatingchildprocesses"),
+    (
+        "Block Office applications from creating executable content",
+        "blockofficeapplicationsfromcreatingexecutablecontent",
+    ),
+    (
+        "Block Office applications from injecting code into other processes",
+        "blockofficeapplicationsfrominjectingcodeintootherprocesses",
+    ),
+    ("Block Adobe Reader from creating child processes", "blockadobereaderfromcreatingchildprocesses"),
+];
+
+/// A rule's mode normalised across the two sources: `block`, `warn`, `auditMode` or another
+/// word. The legacy profile's ASR properties are `defenderAttackSurfaceType` (block mode is
+/// `block`) except `defenderAdobeReaderLaunchChildProcess`, a `defenderProtectionType` whose
+/// block mode is `enable` (Graph beta schema); the catalog's values end `_block`, `_warn`,
+/// `_audit` or `_off`.
+fn asr_word(v: &str) -> &str {
+    match v {
+        "block" | "enable" => "block",
+        other => match other.rsplit('_').next() {
+            Some("block") if other.contains('_') => "block",
+            Some("warn") if other.contains('_') => "warn",
+            Some("audit") if other.contains('_') => "auditMode",
+            Some("off") if other.contains('_') => "off",
+            _ => other,
+        },
+    }
+}
+
+/// The strongest mode an ASR rule is set to across endpoint protection profiles and
+/// settings-catalog policies that reach every device.
+pub fn asr_mode(s: &TenantSnapshot, name: &str, rule: AsrRule) -> Option<String> {
+    let mut modes: Vec<&str> = assigned_configurations(s, ENDPOINT_PROTECTION_CONFIGURATION)
+        .filter_map(|c| rule(c).as_deref())
+        .map(asr_word)
+        .collect();
+    if let Some((_, id)) = ASR_CATALOG_IDS.iter().find(|(n, _)| *n == name) {
+        let definition = format!("{}{id}", setting::ASR_RULE_PREFIX);
+        modes.extend(
+            catalog_instances(s)
+                .filter(|i| i.setting_definition_id == definition)
+                .filter_map(|i| i.choice_setting_value.as_ref())
+                .map(|c| asr_word(&c.value)),
+        );
+    }
     ["block", "warn", "auditMode"]
         .into_iter()
         .find(|m| modes.contains(m))
@@ -441,7 +517,7 @@ pub fn asr_rules_blocked(s: &TenantSnapshot, rules: &[(&str, AsrRule)]) -> Outco
     if let Err(manual) = require_intune_windows(s) {
         return manual;
     }
-    let modes: Vec<(&str, Option<String>)> = rules.iter().map(|(n, r)| (*n, asr_mode(s, *r))).collect();
+    let modes: Vec<(&str, Option<String>)> = rules.iter().map(|(n, r)| (*n, asr_mode(s, n, *r))).collect();
     let weak: Vec<String> = modes
         .iter()
         .filter(|(_, m)| m.as_deref() != Some("block"))
@@ -450,51 +526,97 @@ pub fn asr_rules_blocked(s: &TenantSnapshot, rules: &[(&str, AsrRule)]) -> Outco
     let details =
         json!(modes.iter().map(|(n, m)| (n.to_string(), json!(m))).collect::<serde_json::Map<String, Value>>());
     if weak.is_empty() {
-        Outcome::pass("The attack surface reduction rules are in block mode in an assigned endpoint protection profile")
+        Outcome::pass("The attack surface reduction rules are in block mode in Intune policies assigned to all devices")
             .with_details(details)
     } else {
-        Outcome::fail(format!("Attack surface reduction rules not in block mode: {}", weak.join("; ")))
+        Outcome::fail(format!("Attack surface reduction rules not in block mode on all devices: {}", weak.join("; ")))
             .with_details(details)
     }
 }
 
-/// The values a named setting has across assigned settings-catalog policies.
-fn setting_values<'a>(s: &'a TenantSnapshot, name: &'a str) -> impl Iterator<Item = &'a Value> {
-    s.configuration_policies
-        .iter()
-        .filter(|p| p.is_assigned != Some(false))
-        .flat_map(|p| p.settings.iter())
-        .filter(move |st| st.name == name)
-        .map(|st| &st.value)
+/// Settings-catalog policies that reach every device or user.
+fn covering_policies(s: &TenantSnapshot) -> impl Iterator<Item = &ConfigurationPolicy> {
+    s.configuration_policies.iter().filter(|p| p.is_assigned != Some(false) && reaches_everyone(&p.assignments))
 }
 
-/// `Some(true)` when some assigned policy turns the setting on and none turns it off.
-pub fn setting_on(s: &TenantSnapshot, name: &str) -> Option<bool> {
-    let values: Vec<&Value> = setting_values(s, name).collect();
+/// Every setting instance (nested ones included) of the policies that reach everyone.
+fn catalog_instances(s: &TenantSnapshot) -> impl Iterator<Item = &SettingInstance> {
+    covering_policies(s).flat_map(|p| p.settings.iter()).flat_map(|st| st.setting_instance.walk())
+}
+
+/// The suffix of a choice value after its last `_` (`…_1` → `_1`).
+fn suffix(value: &str) -> &str {
+    value.rfind('_').map(|i| &value[i..]).unwrap_or("")
+}
+
+/// One instance of a catalog setting read as the checks' value (see [`setting`]).
+fn read_setting(i: &SettingInstance, kind: Kind) -> Value {
+    let Some(choice) = &i.choice_setting_value else { return Value::Null };
+    match kind {
+        Kind::Toggle(on) => Value::Bool(on.contains(&suffix(&choice.value))),
+        Kind::ChildChoice(words) => {
+            if suffix(&choice.value) != "_1" {
+                return Value::Null;
+            }
+            choice
+                .children
+                .iter()
+                .filter_map(|c| c.choice_setting_value.as_ref())
+                .find_map(|c| words.iter().find(|(s, _)| *s == suffix(&c.value)))
+                .map(|(_, w)| Value::from(*w))
+                .unwrap_or(Value::Null)
+        }
+        Kind::ChildInteger => {
+            if suffix(&choice.value) != "_1" {
+                return Value::Null;
+            }
+            choice
+                .children
+                .iter()
+                .filter_map(|c| c.simple_setting_value.as_ref())
+                .find_map(|v| v.value.as_u64())
+                .map(Value::from)
+                .unwrap_or(Value::Null)
+        }
+    }
+}
+
+/// The values a catalog setting has across the policies that reach everyone.
+fn setting_values(s: &TenantSnapshot, setting: &CatalogSetting) -> Vec<Value> {
+    catalog_instances(s)
+        .filter(|i| setting.definition_ids.contains(&i.setting_definition_id.as_str()))
+        .map(|i| read_setting(i, setting.kind))
+        .collect()
+}
+
+/// `Some(true)` when some policy reaching everyone turns the setting on and none turns it off
+/// (a choice read as a word counts as on unless the word is `off`).
+pub fn setting_on(s: &TenantSnapshot, setting: &CatalogSetting) -> Option<bool> {
+    let values = setting_values(s, setting);
     if values.is_empty() {
         None
     } else {
-        Some(values.iter().all(|v| v.as_bool() == Some(true)))
+        Some(values.iter().all(|v| v.as_bool() == Some(true) || v.as_str().is_some_and(|w| w == "on")))
     }
 }
 
-pub fn setting_str<'a>(s: &'a TenantSnapshot, name: &'a str) -> Option<&'a str> {
-    setting_values(s, name).find_map(|v| v.as_str())
+pub fn setting_str(s: &TenantSnapshot, setting: &CatalogSetting) -> Option<String> {
+    setting_values(s, setting).into_iter().find_map(|v| v.as_str().map(str::to_string))
 }
 
-pub fn setting_u64(s: &TenantSnapshot, name: &str) -> Option<u64> {
-    setting_values(s, name).find_map(|v| v.as_u64())
+pub fn setting_u64(s: &TenantSnapshot, setting: &CatalogSetting) -> Option<u64> {
+    setting_values(s, setting).into_iter().find_map(|v| v.as_u64())
 }
 
 /// Judges a boolean settings-catalog setting on Intune-managed Windows devices.
-pub fn setting_enforced(s: &TenantSnapshot, name: &str, what: &str) -> Outcome {
+pub fn setting_enforced(s: &TenantSnapshot, setting: &CatalogSetting, what: &str) -> Outcome {
     if let Err(manual) = require_intune_windows(s) {
         return manual;
     }
-    match setting_on(s, name) {
-        Some(true) => Outcome::pass(format!("{what}: enforced by an assigned Intune policy")),
-        Some(false) => Outcome::fail(format!("{what}: an assigned Intune policy turns it off")),
-        None => Outcome::fail(format!("{what}: no assigned Intune policy configures it")),
+    match setting_on(s, setting) {
+        Some(true) => Outcome::pass(format!("{what}: enforced by an Intune policy assigned to all devices")),
+        Some(false) => Outcome::fail(format!("{what}: an Intune policy assigned to all devices does not enforce it")),
+        None => Outcome::fail(format!("{what}: no Intune policy assigned to all devices configures it")),
     }
 }
 
