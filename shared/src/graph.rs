@@ -213,7 +213,11 @@ impl TenantSession<'_> {
             403 if lower.contains("licen") || lower.contains("premium") || code == "AadPremiumLicenseRequired" => {
                 Err(GraphError::NotLicensed(message))
             }
-            403 => Err(GraphError::Forbidden(format!("{code}: {message}"))),
+            403 => Err(GraphError::Forbidden(format!("403 {code}: {message}"))),
+            // The token was accepted at the door (it is the same for every read), so a 401 on
+            // one resource is that service refusing the app (Microsoft 365 Backup serves only
+            // its registered controller apps), not missing consent: the area is closed.
+            401 => Err(GraphError::Forbidden(format!("401 {code}: {message}"))),
             _ => Err(GraphError::Http { status, message: format!("{code}: {message}") }),
         }
     }

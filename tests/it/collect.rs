@@ -41,6 +41,10 @@ enum Trouble {
     Throttle,
     /// Conditional Access answers 403 Authorization_RequestDenied (the permission is missing).
     MissingPermission,
+    /// Microsoft 365 Backup answers 403: it serves only apps registered as its controller.
+    BackupForbidden,
+    /// Microsoft 365 Backup answers 401 with a valid token.
+    BackupUnauthorized,
 }
 
 async fn graph_stub(trouble: Trouble) -> (Stub, Arc<AtomicU32>) {
@@ -78,6 +82,14 @@ async fn graph_stub(trouble: Trouble) -> (Stub, Arc<AtomicU32>) {
             "/v1.0/identity/conditionalAccess/policies" if trouble == Trouble::MissingPermission => Reply::json(
                 403,
                 json!({ "error": { "code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation." } }),
+            ),
+            "/v1.0/solutions/backupRestore" if trouble == Trouble::BackupForbidden => Reply::json(
+                403,
+                json!({ "error": { "code": "Forbidden", "message": "The application is not registered as a backup controller for this tenant." } }),
+            ),
+            "/v1.0/solutions/backupRestore" if trouble == Trouble::BackupUnauthorized => Reply::json(
+                401,
+                json!({ "error": { "code": "UnknownError", "message": "Unauthorized" } }),
             ),
             "/v1.0/subscribedSkus" => list("subscribedSkus"),
             "/v1.0/devices" => list("devices"),
@@ -221,6 +233,38 @@ async fn a_refused_token_is_missing_consent_and_a_refused_area_is_not() {
         .map(|f| f.outcome.as_str())
         .collect();
     assert_eq!(judged, ["pass", "pass", "pass", "pass", "fail"]);
+}
+
+/// Microsoft 365 Backup refusing the app (403: it serves only registered backup-controller
+/// apps; or 401) closes that area only: the run completes, the backup checks answer "no
+/// visibility" with Graph's reason, and consent is not touched.
+#[tokio::test]
+async fn a_refused_backup_area_is_no_visibility_with_its_reason_not_a_failed_run() {
+    for (trouble, reason) in
+        [(Trouble::BackupForbidden, "not registered as a backup controller"), (Trouble::BackupUnauthorized, "401")]
+    {
+        let (stub, _) = graph_stub(trouble).await;
+        let snap = collector(&stub).collect(TENANT).await.expect("the area's refusal does not fail the collection");
+        assert_eq!(snap.unread, vec!["backupRestore".to_string()]);
+        assert!(snap.unread_reasons["backupRestore"].contains(reason), "{:?}", snap.unread_reasons);
+        let assessed =
+            EngineAssessor::new(Arc::new(collector(&stub))).assess(TENANT, "essential-eight", 3).await.unwrap();
+        for id in ["E8-BAK-01", "E8-BAK-04"] {
+            let f = assessed.report.findings.iter().find(|f| f.check_id == id).unwrap();
+            assert_eq!(f.outcome.as_str(), "manual", "{id}");
+            assert!(f.evidence.starts_with("No visibility: "), "{}", f.evidence);
+            assert!(f.evidence.contains(reason), "{id}: {}", f.evidence);
+        }
+        // The runner completes the run and leaves consent granted.
+        let h = Harness::new().await;
+        let runner = h.runner(Arc::new(EngineAssessor::new(Arc::new(collector(&stub)))), 3);
+        let c = h.customer("Backed up elsewhere", TENANT).await;
+        let run = tests::helpers::run(&h, &c, "essential-eight").await;
+        h.work(&runner).await;
+        let done = h.partner(Method::GET, &format!("/assessments/{run}"), None).await;
+        assert_eq!(done.body["status"], "completed", "{}", done.body);
+        assert_eq!(h.partner(Method::GET, &format!("/customers/{c}/consent"), None).await.body["status"], "granted");
+    }
 }
 
 /// The runner on Microsoft Graph (a stub) for a tenant whose token is refused for missing

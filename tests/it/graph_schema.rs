@@ -332,7 +332,8 @@ fn rows() -> Vec<Row> {
 }
 
 /// Snapshot fields that are not Graph data: ours, or Exchange Online's admin API.
-const NOT_GRAPH: &[&str] = &["tenantId", "unread", "collectedAt", "adminAuditLogConfig", "organizationConfig"];
+const NOT_GRAPH: &[&str] =
+    &["tenantId", "unread", "unreadReasons", "collectedAt", "adminAuditLogConfig", "organizationConfig"];
 
 /// The API version each Graph field is read from when the collector does not request it
 /// (yet): the version its type lives in.

@@ -182,9 +182,9 @@ enum Read {
     /// Not there for this tenant (404, 400, or no licence for the feature).
     Absent,
     /// Graph refused this area (403): a permission or licence for it is missing. The snapshot
-    /// names the field in `unread`, so the checks that need it answer "no visibility" instead of
-    /// judging data that was never seen.
-    Refused,
+    /// names the field in `unread` (and Graph's answer in `unreadReasons`), so the checks that
+    /// need it answer "no visibility" instead of judging data that was never seen.
+    Refused(String),
 }
 
 fn tolerate(e: GraphError) -> Result<Read, CollectError> {
@@ -192,7 +192,7 @@ fn tolerate(e: GraphError) -> Result<Read, CollectError> {
         GraphError::NotLicensed(_) | GraphError::Http { status: 400 | 404, .. } => Ok(Read::Absent),
         GraphError::Forbidden(m) => {
             tracing::warn!(reason = m.as_str(), "Graph refused one area; its checks get no visibility");
-            Ok(Read::Refused)
+            Ok(Read::Refused(m))
         }
         other => Err(to_collect_error(other)),
     }
@@ -225,32 +225,50 @@ async fn read(session: &TenantSession<'_>, path: &str, shape: Shape) -> Result<R
     }
 }
 
+/// The fields a collection could not read, in order, with Graph's reason for each.
+#[derive(Default)]
+struct Unread {
+    fields: Vec<String>,
+    reasons: std::collections::BTreeMap<String, String>,
+}
+
+impl Unread {
+    fn add(&mut self, field: &str, why: &str) {
+        if !self.fields.iter().any(|f| f == field) {
+            self.fields.push(field.to_string());
+            self.reasons.insert(field.to_string(), why.to_string());
+        }
+    }
+}
+
 #[async_trait]
 impl Collector for GraphCollector {
     async fn collect(&self, tenant_id: &str) -> Result<TenantSnapshot, CollectError> {
         let session = self.client.session(tenant_id).await.map_err(to_collect_error)?;
         let mut doc = Map::new();
-        let mut unread: Vec<String> = Vec::new();
+        let mut unread = Unread::default();
         for s in SOURCES {
             match read(&session, s.path, s.shape).await? {
                 Read::Got(v) => {
                     doc.insert(s.field.into(), v);
                 }
                 Read::Absent if s.absent == Absent::Omit => {}
-                Read::Absent | Read::Refused => unread.push(s.field.into()),
+                Read::Absent => unread.add(s.field, "not found for this tenant (404)"),
+                Read::Refused(why) => unread.add(s.field, &why),
             }
         }
         // Sign-in activity needs Entra ID P1 and audit-log permission; without them the
         // users are still worth reading.
         let users = match read(&session, USERS_WITH_SIGN_INS, Shape::All).await? {
             Read::Got(v) => Read::Got(v),
-            Read::Absent | Read::Refused => read(&session, USERS, Shape::All).await?,
+            Read::Absent | Read::Refused(_) => read(&session, USERS, Shape::All).await?,
         };
         match users {
             Read::Got(v) => {
                 doc.insert("users".into(), v);
             }
-            Read::Absent | Read::Refused => unread.push("users".into()),
+            Read::Absent => unread.add("users", "not found for this tenant (404)"),
+            Read::Refused(why) => unread.add("users", &why),
         }
         match read(&session, DEVICE_MANAGEMENT_SETTINGS, Shape::Object).await? {
             Read::Got(mut v) => {
@@ -267,24 +285,25 @@ impl Collector for GraphCollector {
                 }
             }
             Read::Absent => {}
-            Read::Refused => unread.push("deviceManagementSettings".into()),
+            Read::Refused(why) => unread.add("deviceManagementSettings", &why),
         }
         match read(&session, BACKUP_RESTORE, Shape::Object).await? {
             Read::Got(mut backup) => {
                 match read(&session, "/v1.0/solutions/backupRestore/protectionPolicies", Shape::All).await? {
                     Read::Got(policies) => backup["protectionPolicies"] = policies,
                     Read::Absent => {}
-                    Read::Refused => unread.push("backupRestore".into()),
+                    Read::Refused(why) => unread.add("backupRestore", &why),
                 }
                 doc.insert("backupRestore".into(), backup);
             }
             Read::Absent => {}
-            Read::Refused => unread.push("backupRestore".into()),
+            Read::Refused(why) => unread.add("backupRestore", &why),
         }
         // The audit switches live in Exchange Online's admin API, not Graph: not read here.
         doc.insert("tenantId".into(), Value::String(tenant_id.to_string()));
         doc.insert("collectedAt".into(), Value::from(self.clock.now().unix()));
-        doc.insert("unread".into(), Value::from(unread));
+        doc.insert("unread".into(), Value::from(unread.fields));
+        doc.insert("unreadReasons".into(), serde_json::to_value(unread.reasons).unwrap_or_default());
         serde_json::from_value(Value::Object(doc))
             .map_err(|e| CollectError::Failed(format!("Microsoft Graph returned data of an unexpected shape: {e}")))
     }

@@ -30,6 +30,11 @@ pub struct TenantSnapshot {
     /// [`Field`], e.g. `configurationPolicies`): their value here is empty only for want of a
     /// read, so the checks that read them answer "no visibility" (manual) rather than judge it.
     pub unread: Vec<String>,
+    /// Why each field in `unread` could not be read, by its JSON name, in words a report can
+    /// show (Graph's status and message, e.g. "403 Forbidden: The application is not
+    /// registered as a backup controller…").
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub unread_reasons: std::collections::BTreeMap<String, String>,
     /// When the collector finished, unix seconds. Every age ("not signed in for 45 days",
     /// "end of servicing") is measured from here so a run is reproducible.
     pub collected_at: Timestamp,
