@@ -1123,3 +1123,103 @@ fn a_pilot_group_assignment_is_not_full_coverage() {
     );
     assert_eq!(status("E8-POS-01", &s), Status::Fail);
 }
+
+/// A Conditional Access policy "for all users" that a location, platform or device filter
+/// narrows (Graph's `conditions.locations` / `platforms` / `devices`) leaves sign-ins without
+/// MFA, so it does not count as MFA for everyone.
+#[test]
+fn conditional_access_narrowed_by_location_platform_or_device_filter_is_not_all_users() {
+    let narrowing = [
+        json!({ "locations": { "includeLocations": ["All"], "excludeLocations": ["AllTrusted"] } }),
+        json!({ "platforms": { "includePlatforms": ["android", "iOS"], "excludePlatforms": [] } }),
+        json!({ "platforms": { "includePlatforms": ["all"], "excludePlatforms": ["windows"] } }),
+        json!({ "devices": { "deviceFilter": { "mode": "exclude", "rule": "device.trustType -eq \"ServerAD\"" } } }),
+    ];
+    for n in narrowing {
+        let mut s = hardened();
+        assert_eq!(status("E8-MFA-01", &s), Status::Pass);
+        let mut conditions = serde_json::to_value(&ca(&mut s, "CA001").conditions).unwrap();
+        conditions.as_object_mut().unwrap().extend(n.as_object().unwrap().clone());
+        ca(&mut s, "CA001").conditions = serde_json::from_value(conditions).unwrap();
+        assert_eq!(status("E8-MFA-01", &s), Status::Fail, "{n}");
+    }
+    // Every location and every platform, nothing excluded: still everyone.
+    let mut s = hardened();
+    let mut conditions = serde_json::to_value(&ca(&mut s, "CA001").conditions).unwrap();
+    conditions["locations"] = json!({ "includeLocations": ["All"], "excludeLocations": [] });
+    conditions["platforms"] = json!({ "includePlatforms": ["all"], "excludePlatforms": [] });
+    ca(&mut s, "CA001").conditions = serde_json::from_value(conditions).unwrap();
+    assert_eq!(status("E8-MFA-01", &s), Status::Pass);
+}
+
+/// A privileged account created days ago that has not signed in yet is new, not stale
+/// (`createdDateTime`); one that has never signed in since long ago is stale; the last
+/// successful sign-in counts over a failed attempt.
+#[test]
+fn a_new_admin_that_never_signed_in_is_not_stale() {
+    let collected = hardened().collected_at;
+    let day = 86_400;
+    let at = |days_before: i64| (collected - days_before * day).rfc3339();
+    let with_admin = |user: serde_json::Value| {
+        let mut s = hardened();
+        s.users.push(serde_json::from_value(user).unwrap());
+        s.role_assignments.push(RoleAssignment {
+            id: "new-admin".into(),
+            role_definition_id: ids::EXCHANGE_ADMINISTRATOR.into(),
+            principal_id: "new-admin-id".into(),
+            ..Default::default()
+        });
+        s
+    };
+    assert_eq!(status("E8-RAP-04", &hardened()), Status::Pass);
+    let new = with_admin(json!({
+        "id": "new-admin-id", "userPrincipalName": "new.admin@example.com", "accountEnabled": true,
+        "createdDateTime": at(3), "signInActivity": { "lastSignInDateTime": null },
+    }));
+    assert_eq!(status("E8-RAP-04", &new), Status::Pass, "{:?}", check("E8-RAP-04").run(&new).evidence);
+    let old = with_admin(json!({
+        "id": "new-admin-id", "userPrincipalName": "old.admin@example.com", "accountEnabled": true,
+        "createdDateTime": at(400), "signInActivity": { "lastSignInDateTime": null },
+    }));
+    assert_eq!(status("E8-RAP-04", &old), Status::Fail);
+    // A recent failed attempt (lastSignInDateTime) does not make a long-unused account active.
+    let failed_only = with_admin(json!({
+        "id": "new-admin-id", "userPrincipalName": "old.admin@example.com", "accountEnabled": true,
+        "createdDateTime": at(400),
+        "signInActivity": { "lastSignInDateTime": at(1), "lastSuccessfulSignInDateTime": at(90) },
+    }));
+    assert_eq!(status("E8-RAP-04", &failed_only), Status::Fail);
+}
+
+/// MFA registration counts people: a room mailbox (a disabled account) or a resource account
+/// that cannot register does not fail E8-MFA-03.
+#[test]
+fn mfa_registration_leaves_out_disabled_accounts_and_resource_mailboxes() {
+    let mut s = hardened();
+    assert_eq!(status("E8-MFA-03", &s), Status::Pass);
+    for (id, upn, extra) in [
+        ("room-1", "boardroom@example.com", json!({ "accountEnabled": false })),
+        ("teams-room-1", "teamsroom@example.com", json!({ "accountEnabled": true, "isResourceAccount": true })),
+    ] {
+        let mut user = json!({ "id": id, "userPrincipalName": upn, "userType": "Member" });
+        user.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        s.users.push(serde_json::from_value(user).unwrap());
+        s.user_registration_details.push(
+            serde_json::from_value(json!({
+                "id": id, "userPrincipalName": upn, "userType": "member", "isAdmin": false,
+                "isMfaCapable": false, "isMfaRegistered": false, "methodsRegistered": [],
+            }))
+            .unwrap(),
+        );
+    }
+    assert_eq!(status("E8-MFA-03", &s), Status::Pass, "{:?}", check("E8-MFA-03").run(&s).evidence);
+    // An enabled person without a method still fails it.
+    s.user_registration_details.push(
+        serde_json::from_value(json!({
+            "id": "person", "userPrincipalName": "person@example.com", "userType": "member",
+            "isMfaCapable": false, "methodsRegistered": [],
+        }))
+        .unwrap(),
+    );
+    assert_eq!(status("E8-MFA-03", &s), Status::Fail);
+}

@@ -148,6 +148,26 @@ fn rows() -> Vec<Row> {
             &["conditionalAccessApplications"],
             rs!(ConditionalAccessApplications),
         ),
+        row(
+            "conditionalAccessPolicies/*/conditions/locations",
+            &["conditionalAccessLocations"],
+            rs!(ConditionalAccessLocations),
+        ),
+        row(
+            "conditionalAccessPolicies/*/conditions/platforms",
+            &["conditionalAccessPlatforms"],
+            rs!(ConditionalAccessPlatforms),
+        ),
+        row(
+            "conditionalAccessPolicies/*/conditions/devices",
+            &["conditionalAccessDevices"],
+            rs!(ConditionalAccessDevices),
+        ),
+        row(
+            "conditionalAccessPolicies/*/conditions/devices/deviceFilter",
+            &["conditionalAccessFilter"],
+            rs!(ConditionalAccessFilter),
+        ),
         row("conditionalAccessPolicies/*/grantControls", &["conditionalAccessGrantControls"], rs!(GrantControls)),
         row(
             "conditionalAccessPolicies/*/grantControls/authenticationStrength",
@@ -346,6 +366,7 @@ const ENUM_LITERALS: &[(&str, &str, &[&str])] = &[
     (V1, "conditionalAccessPolicyState", &["enabled", "enabledForReportingButNotEnforced"]),
     (V1, "conditionalAccessGrantControl", &["block", "mfa", "passwordChange"]),
     (V1, "conditionalAccessClientApp", &["all", "exchangeActiveSync", "other"]),
+    (V1, "conditionalAccessDevicePlatform", &["all"]),
     (V1, "riskLevel", &["high"]),
     (V1, "riskState", &["confirmedCompromised"]),
     (V1, "sharingDomainRestrictionMode", &["blockList", "none"]),
@@ -369,7 +390,7 @@ const ENUM_LITERALS: &[(&str, &str, &[&str])] = &[
 
 /// Strings the checks compare that are not Graph enum members, and why.
 const FREE_STRINGS: &[(&str, &str)] = &[
-    ("All", "conditionalAccessUsers.includeUsers / applications: a keyword in a string list"),
+    ("All", "conditionalAccessUsers.includeUsers / applications / locations: a keyword in a string list"),
     ("OR", "conditionalAccessGrantControls.operator is a string (AND/OR)"),
     ("guest", "userType is a string (Member/Guest), compared case-insensitively"),
     ("Enabled", "capabilityStatus of subscribedSku/assignedPlan is a string"),

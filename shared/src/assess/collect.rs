@@ -156,7 +156,7 @@ pub fn request_for(field: &str) -> Option<&'static str> {
 /// Entra ID P1 and AuditLog.Read.All.
 macro_rules! user_fields {
     () => {
-        "id,displayName,userPrincipalName,userType,accountEnabled,assignedPlans,onPremisesSyncEnabled"
+        "id,displayName,userPrincipalName,userType,accountEnabled,assignedPlans,onPremisesSyncEnabled,createdDateTime,isResourceAccount"
     };
 }
 const USERS_WITH_SIGN_INS: &str = concat!("/v1.0/users?$select=", user_fields!(), ",signInActivity");

@@ -534,6 +534,8 @@ pub struct User {
     /// Needs Entra ID P1 to read; `None` when the collector could not.
     pub sign_in_activity: Option<SignInActivity>,
     pub created_date_time: Option<String>,
+    /// A Teams Rooms or other resource account: a device's identity, not a person.
+    pub is_resource_account: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -549,7 +551,10 @@ pub struct AssignedPlan {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SignInActivity {
+    /// The last interactive sign-in attempt, successful or not.
     pub last_sign_in_date_time: Option<String>,
+    /// The last successful sign-in, interactive or not (recorded since December 2023).
+    pub last_successful_sign_in_date_time: Option<String>,
     pub last_non_interactive_sign_in_date_time: Option<String>,
 }
 
@@ -630,6 +635,42 @@ pub struct ConditionalAccessConditions {
     /// `low`, `medium`, `high`, `hidden`, `none`.
     pub user_risk_levels: Vec<String>,
     pub sign_in_risk_levels: Vec<String>,
+    /// Named locations included and excluded; `None`: any location.
+    pub locations: Option<ConditionalAccessLocations>,
+    /// Device platforms included and excluded; `None`: any platform.
+    pub platforms: Option<ConditionalAccessPlatforms>,
+    /// A device filter; `None`: any device.
+    pub devices: Option<ConditionalAccessDevices>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConditionalAccessLocations {
+    /// Named location ids, or `All`, `AllTrusted`.
+    pub include_locations: Vec<String>,
+    pub exclude_locations: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConditionalAccessPlatforms {
+    /// `all`, `android`, `iOS`, `windows`, `macOS`, `linux`, … (conditionalAccessDevicePlatform).
+    pub include_platforms: Vec<String>,
+    pub exclude_platforms: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConditionalAccessDevices {
+    pub device_filter: Option<ConditionalAccessFilter>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConditionalAccessFilter {
+    /// `include` or `exclude`.
+    pub mode: Option<String>,
+    pub rule: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

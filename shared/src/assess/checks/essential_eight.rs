@@ -598,11 +598,16 @@ fn inactive_admins(s: &TenantSnapshot) -> Outcome {
     if admins.is_empty() || admins.iter().all(|u| u.sign_in_activity.is_none()) {
         return Outcome::manual("Sign-in activity of privileged accounts was not available (it needs Entra ID P1)");
     }
+    // The last successful sign-in where Graph has it (a failed attempt is not use); an account
+    // that never signed in is stale only once it is older than the window.
     let stale: Vec<&str> = admins
         .iter()
         .filter(|u| {
-            let last = u.sign_in_activity.as_ref().and_then(|a| a.last_sign_in_date_time.as_deref());
-            p::days_before_collection(s, last).is_none_or(|d| d > PRIVILEGED_INACTIVE_DAYS)
+            let activity = u.sign_in_activity.as_ref();
+            let last = activity
+                .and_then(|a| a.last_successful_sign_in_date_time.as_deref().or(a.last_sign_in_date_time.as_deref()));
+            let since = last.or(u.created_date_time.as_deref());
+            p::days_before_collection(s, since).is_none_or(|d| d > PRIVILEGED_INACTIVE_DAYS)
         })
         .map(|u| u.user_principal_name.as_str())
         .collect();

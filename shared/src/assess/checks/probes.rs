@@ -101,16 +101,37 @@ pub fn enforced(s: &TenantSnapshot) -> impl Iterator<Item = &ConditionalAccessPo
 /// Connect's sync role, which cannot do MFA by design).
 pub fn covers_all_users(p: &ConditionalAccessPolicy) -> bool {
     let u = &p.conditions.users;
-    u.include_users.iter().any(|x| x == "All")
+    unnarrowed(p)
+        && u.include_users.iter().any(|x| x == "All")
         && u.exclude_users.len() + u.exclude_groups.len() <= MAX_EMERGENCY_EXCLUSIONS
         && u.exclude_roles.iter().all(|r| r == ids::DIRECTORY_SYNCHRONIZATION_ACCOUNTS)
 }
 
-/// Targets every role in `roles` (directly or through "All users"), excluding none of them.
+/// Not narrowed by location, device platform or device filter: a policy that excludes
+/// trusted locations, some platforms or filtered devices lets those sign-ins through.
+pub fn unnarrowed(p: &ConditionalAccessPolicy) -> bool {
+    let c = &p.conditions;
+    let locations = c.locations.as_ref().is_none_or(|l| {
+        (l.include_locations.is_empty() || l.include_locations.iter().any(|x| x == "All"))
+            && l.exclude_locations.is_empty()
+    });
+    let platforms = c.platforms.as_ref().is_none_or(|pl| {
+        (pl.include_platforms.is_empty() || pl.include_platforms.iter().any(|x| x == "all"))
+            && pl.exclude_platforms.is_empty()
+    });
+    let devices = c
+        .devices
+        .as_ref()
+        .is_none_or(|d| d.device_filter.as_ref().is_none_or(|f| f.rule.as_deref().is_none_or(str::is_empty)));
+    locations && platforms && devices
+}
+
+/// Targets every role in `roles` (directly or through "All users"), excluding none of them,
+/// and is not narrowed (see [`unnarrowed`]).
 pub fn covers_roles(p: &ConditionalAccessPolicy, roles: &[&str]) -> bool {
     let u = &p.conditions.users;
     let excluded = roles.iter().any(|r| u.exclude_roles.iter().any(|x| x == r));
-    !excluded && (covers_all_users(p) || roles.iter().all(|r| u.include_roles.iter().any(|x| x == r)))
+    !excluded && unnarrowed(p) && (covers_all_users(p) || roles.iter().all(|r| u.include_roles.iter().any(|x| x == r)))
 }
 
 pub fn covers_all_apps(p: &ConditionalAccessPolicy) -> bool {
@@ -313,13 +334,22 @@ pub fn method_enabled(s: &TenantSnapshot, id: &str) -> Option<bool> {
     })
 }
 
-/// Member users (guests authenticate at their home tenant).
+/// Member users who are people who can sign in: guests authenticate at their home tenant, and
+/// disabled accounts (room and equipment mailboxes are disabled accounts) and resource accounts
+/// (`isResourceAccount`, e.g. Teams Rooms) never register a method. The registration report has
+/// neither property, so they come from `users` by id.
 pub fn member_registrations(
     s: &TenantSnapshot,
 ) -> impl Iterator<Item = &crate::assess::snapshot::UserRegistrationDetails> {
-    s.user_registration_details
+    let not_people: BTreeSet<&str> = s
+        .users
         .iter()
-        .filter(|u| !u.user_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("guest")))
+        .filter(|u| u.account_enabled == Some(false) || u.is_resource_account == Some(true))
+        .map(|u| u.id.as_str())
+        .collect();
+    s.user_registration_details.iter().filter(move |u| {
+        !u.user_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("guest")) && !not_people.contains(u.id.as_str())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
