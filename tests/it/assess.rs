@@ -1223,3 +1223,41 @@ fn mfa_registration_leaves_out_disabled_accounts_and_resource_mailboxes() {
     );
     assert_eq!(status("E8-MFA-03", &s), Status::Fail);
 }
+
+/// Servicing follows the edition Intune reports (beta `managedDevice.skuNumber`): Windows 11
+/// 23H2 Enterprise is serviced until 2026-11-10 while Home/Pro ended 2025-11-11, and an LTSC
+/// build (Windows 10 Enterprise LTSC 2019, 17763) is supported until 2029.
+#[test]
+fn enterprise_and_ltsc_editions_get_their_own_servicing_dates() {
+    // The hardened tenant is collected on 2026-04-01.
+    let with = |version: &str, sku: u32, family: &str| {
+        let mut s = hardened();
+        let mut d = serde_json::to_value(&s.managed_devices[0]).unwrap();
+        d["osVersion"] = json!(version);
+        d["skuNumber"] = json!(sku);
+        d["skuFamily"] = json!(family);
+        s.managed_devices[0] = serde_json::from_value(d).unwrap();
+        s
+    };
+    assert_eq!(status("E8-POS-02", &hardened()), Status::Pass);
+    assert_eq!(status("E8-POS-02", &with("10.0.22631.4602", 48, "Pro")), Status::Fail, "23H2 Pro ended 2025-11-11");
+    assert_eq!(status("E8-POS-02", &with("10.0.22631.4602", 4, "Enterprise")), Status::Pass);
+    assert_eq!(status("E8-POS-02", &with("10.0.22631.4602", 121, "Education")), Status::Pass);
+    assert_eq!(status("E8-POS-02", &with("10.0.17763.6414", 125, "EnterpriseS")), Status::Pass, "LTSC 2019");
+    assert_eq!(status("E8-POS-02", &with("10.0.17763.6414", 48, "Pro")), Status::Fail, "1809 Pro is long gone");
+    assert_eq!(
+        status("E8-POS-02", &with("10.0.14393.7000", 125, "EnterpriseS")),
+        Status::Pass,
+        "LTSB 2016 until 2026-10-13"
+    );
+    assert_eq!(
+        status("E8-POS-02", &with("10.0.19044.5000", 4, "Enterprise")),
+        Status::Fail,
+        "21H2 Enterprise ended 2024-06-11"
+    );
+    assert_eq!(
+        status("E8-POS-02", &with("10.0.19044.5000", 125, "EnterpriseS")),
+        Status::Pass,
+        "LTSC 2021 until 2027-01-12"
+    );
+}

@@ -74,7 +74,7 @@ async fn graph_stub(trouble: Trouble) -> (Stub, Arc<AtomicU32>) {
                     Reply::json(200, json!({ "value": users[..8], "@odata.nextLink": format!("http://{host}/v1.0/users?$skiptoken=p2") }))
                 }
             }
-            "/v1.0/deviceManagement/managedDevices" if trouble == Trouble::Throttle && t2.fetch_add(1, Ordering::SeqCst) < 2 => {
+            "/beta/deviceManagement/managedDevices" if trouble == Trouble::Throttle && t2.fetch_add(1, Ordering::SeqCst) < 2 => {
                 let mut r = Reply::json(429, json!({ "error": { "code": "TooManyRequests", "message": "throttled" } }));
                 r.headers.push(("retry-after", "3".into()));
                 r
@@ -100,7 +100,7 @@ async fn graph_stub(trouble: Trouble) -> (Stub, Arc<AtomicU32>) {
             "/beta/deviceManagement/deviceConfigurations" => list("deviceConfigurations"),
             "/beta/deviceManagement/deviceCompliancePolicies" => list("deviceCompliancePolicies"),
             "/beta/deviceManagement/configurationPolicies" => list("configurationPolicies"),
-            "/v1.0/deviceManagement/managedDevices" => list("managedDevices"),
+            "/beta/deviceManagement/managedDevices" => list("managedDevices"),
             "/v1.0/security/secureScores" => list("secureScores"),
             "/v1.0/identityProtection/riskyUsers" => list("riskyUsers"),
             "/v1.0/security/alerts_v2" => list("alerts"),

@@ -132,7 +132,8 @@ const SOURCES: &[Source] = &[
         Shape::All,
         Absent::Omit,
     ),
-    src("managedDevices", "/v1.0/deviceManagement/managedDevices", Shape::All, Absent::Omit),
+    // Beta: the edition (skuNumber, skuFamily) decides the servicing dates.
+    src("managedDevices", "/beta/deviceManagement/managedDevices", Shape::All, Absent::Omit),
     src("secureScores", "/v1.0/security/secureScores?$top=1", Shape::FirstPage, Absent::Omit),
     src("riskyUsers", "/v1.0/identityProtection/riskyUsers", Shape::All, Absent::Omit),
     src("alerts", "/v1.0/security/alerts_v2?$top=200", Shape::FirstPage, Absent::Omit),

@@ -71,7 +71,7 @@ pub const PERMISSIONS: &[Permission] = &[
     Permission {
         name: "DeviceManagementManagedDevices.Read.All",
         purpose: "Devices managed by Intune and their compliance",
-        reads: &["/v1.0/deviceManagement/managedDevices"],
+        reads: &["/beta/deviceManagement/managedDevices"],
     },
     Permission {
         name: "SecurityEvents.Read.All",

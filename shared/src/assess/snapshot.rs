@@ -1012,6 +1012,10 @@ pub struct ManagedDevice {
     pub last_sync_date_time: Option<String>,
     /// `company` or `personal`.
     pub managed_device_owner_type: Option<String>,
+    /// Beta: the Windows edition's SKU number (`PRODUCT_*`: 48 Pro, 4 Enterprise, 121
+    /// Education, 125 Enterprise LTSC, …) and family, for servicing dates.
+    pub sku_number: Option<u32>,
+    pub sku_family: Option<String>,
     pub windows_protection_state: Option<WindowsProtectionState>,
 }
 

@@ -780,7 +780,7 @@ pub(crate) fn supported_windows(s: &TenantSnapshot) -> Outcome {
     }
     let unsupported: Vec<String> = fleet
         .iter()
-        .filter(|d| p::windows_build(d.version).is_none_or(|b| p::windows_unsupported(b, s.collected_at)))
+        .filter(|d| p::windows_build(d.version).is_none_or(|b| p::windows_unsupported(b, d.edition, s.collected_at)))
         .map(|d| format!("{} ({})", d.name, d.version))
         .collect();
     Outcome::judge(

@@ -716,17 +716,91 @@ pub struct WindowsRelease {
     pub released: &'static str,
     /// End of servicing for Home/Pro/Business editions (what small tenants run).
     pub end_of_servicing: &'static str,
+    /// End of servicing for Enterprise and Education editions (24 months for Windows 10 H2 and
+    /// Windows 11 releases, 36 for Windows 11's; Microsoft's Windows lifecycle fact sheet).
+    pub end_of_servicing_enterprise: &'static str,
 }
 
 /// Windows client releases still seen in tenants, oldest first.
 pub const WINDOWS_RELEASES: &[WindowsRelease] = &[
-    WindowsRelease { build: 19045, name: "Windows 10 22H2", released: "2022-10-18", end_of_servicing: "2025-10-14" },
-    WindowsRelease { build: 22000, name: "Windows 11 21H2", released: "2021-10-04", end_of_servicing: "2023-10-10" },
-    WindowsRelease { build: 22621, name: "Windows 11 22H2", released: "2022-09-20", end_of_servicing: "2024-10-08" },
-    WindowsRelease { build: 22631, name: "Windows 11 23H2", released: "2023-10-31", end_of_servicing: "2025-11-11" },
-    WindowsRelease { build: 26100, name: "Windows 11 24H2", released: "2024-10-01", end_of_servicing: "2026-10-13" },
-    WindowsRelease { build: 26200, name: "Windows 11 25H2", released: "2025-09-30", end_of_servicing: "2027-10-12" },
+    WindowsRelease {
+        build: 19045,
+        name: "Windows 10 22H2",
+        released: "2022-10-18",
+        end_of_servicing: "2025-10-14",
+        end_of_servicing_enterprise: "2025-10-14",
+    },
+    WindowsRelease {
+        build: 22000,
+        name: "Windows 11 21H2",
+        released: "2021-10-04",
+        end_of_servicing: "2023-10-10",
+        end_of_servicing_enterprise: "2024-10-08",
+    },
+    WindowsRelease {
+        build: 22621,
+        name: "Windows 11 22H2",
+        released: "2022-09-20",
+        end_of_servicing: "2024-10-08",
+        end_of_servicing_enterprise: "2025-10-14",
+    },
+    WindowsRelease {
+        build: 22631,
+        name: "Windows 11 23H2",
+        released: "2023-10-31",
+        end_of_servicing: "2025-11-11",
+        end_of_servicing_enterprise: "2026-11-10",
+    },
+    WindowsRelease {
+        build: 26100,
+        name: "Windows 11 24H2",
+        released: "2024-10-01",
+        end_of_servicing: "2026-10-13",
+        end_of_servicing_enterprise: "2027-10-12",
+    },
+    WindowsRelease {
+        build: 26200,
+        name: "Windows 11 25H2",
+        released: "2025-09-30",
+        end_of_servicing: "2027-10-12",
+        end_of_servicing_enterprise: "2028-10-10",
+    },
 ];
+
+/// Long-Term Servicing Channel releases (Enterprise LTSC/LTSB), by exact build, with the end
+/// of their mainstream support (Microsoft lifecycle; IoT LTSC editions run longer).
+pub const LTSC_RELEASES: &[(u32, &str, &str)] = &[
+    (10240, "Windows 10 Enterprise LTSB 2015", "2025-10-14"),
+    (14393, "Windows 10 Enterprise LTSB 2016", "2026-10-13"),
+    (17763, "Windows 10 Enterprise LTSC 2019", "2029-01-09"),
+    (19044, "Windows 10 Enterprise LTSC 2021", "2027-01-12"),
+    (26100, "Windows 11 Enterprise LTSC 2024", "2029-10-09"),
+];
+
+/// Which servicing a device's edition gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edition {
+    /// Home, Pro, Business, or not known (the shorter dates: the safe assumption).
+    HomePro,
+    /// Enterprise or Education.
+    Enterprise,
+    /// Enterprise LTSC / LTSB (and IoT Enterprise LTSC).
+    Ltsc,
+}
+
+/// The edition from Intune's beta `skuNumber` (the Windows `PRODUCT_*` SKU: 4/27 Enterprise,
+/// 121/122 Education, 125/126 Enterprise LTSC, 191 IoT Enterprise LTSC) or `skuFamily`.
+pub fn edition(sku_number: Option<u32>, sku_family: Option<&str>) -> Edition {
+    match sku_number {
+        Some(125 | 126 | 191) => Edition::Ltsc,
+        Some(4 | 27 | 121 | 122 | 72 | 84 | 188) => Edition::Enterprise,
+        _ => match sku_family.map(str::to_ascii_lowercase).as_deref() {
+            Some(f) if f.contains("enterprises") || f.contains("ltsc") => Edition::Ltsc,
+            Some(f) if f.contains("enterprise") || f.contains("education") => Edition::Enterprise,
+            _ => Edition::HomePro,
+        },
+    }
+}
 
 /// `major.minor.build[.revision]` → build, for Windows 10/11 (`10.0.x`); older kernels
 /// (6.x: Windows 7, 8, 8.1) give `Some(0)`, i.e. older than anything in the table.
@@ -743,11 +817,18 @@ pub fn windows_release(build: u32) -> Option<&'static WindowsRelease> {
     WINDOWS_RELEASES.iter().filter(|r| r.build <= build).max_by_key(|r| r.build)
 }
 
-/// Out of vendor support at `now`.
-pub fn windows_unsupported(build: u32, now: Timestamp) -> bool {
+/// Out of vendor support at `now` for that edition. An LTSC edition on an LTSC build has the
+/// LTSC date; otherwise the release's date for the edition.
+pub fn windows_unsupported(build: u32, edition: Edition, now: Timestamp) -> bool {
+    if edition == Edition::Ltsc {
+        if let Some((_, _, end)) = LTSC_RELEASES.iter().find(|(b, _, _)| *b == build) {
+            return date(end) <= now;
+        }
+    }
     match windows_release(build) {
         None => true,
-        Some(r) => date(r.end_of_servicing) <= now,
+        Some(r) if edition == Edition::HomePro => date(r.end_of_servicing) <= now,
+        Some(r) => date(r.end_of_servicing_enterprise) <= now,
     }
 }
 
@@ -760,10 +841,12 @@ pub fn windows_current_or_previous(build: u32, now: Timestamp) -> bool {
     windows_release(build).is_some_and(|r| newest_two.contains(&r.build))
 }
 
-/// A Windows device as either list reports it: (name, version string).
+/// A Windows device as either list reports it: name, version string, and edition (Entra ID
+/// does not report one: Home/Pro dates apply).
 pub struct WindowsDevice<'a> {
     pub name: &'a str,
     pub version: &'a str,
+    pub edition: Edition,
 }
 
 /// Intune-managed Windows devices when there are any, else Entra ID's device list (which
@@ -771,7 +854,11 @@ pub struct WindowsDevice<'a> {
 pub fn windows_fleet(s: &TenantSnapshot) -> (Vec<WindowsDevice<'_>>, &'static str) {
     let managed: Vec<WindowsDevice> = managed_windows(s)
         .into_iter()
-        .map(|d| WindowsDevice { name: &d.device_name, version: &d.os_version })
+        .map(|d| WindowsDevice {
+            name: &d.device_name,
+            version: &d.os_version,
+            edition: edition(d.sku_number, d.sku_family.as_deref()),
+        })
         .collect();
     if !managed.is_empty() {
         return (managed, "Intune");
@@ -780,7 +867,11 @@ pub fn windows_fleet(s: &TenantSnapshot) -> (Vec<WindowsDevice<'_>>, &'static st
         .devices
         .iter()
         .filter(|d| is_windows(&d.operating_system) && d.account_enabled != Some(false))
-        .map(|d| WindowsDevice { name: &d.display_name, version: &d.operating_system_version })
+        .map(|d| WindowsDevice {
+            name: &d.display_name,
+            version: &d.operating_system_version,
+            edition: Edition::HomePro,
+        })
         .collect();
     (entra, "Entra ID")
 }
