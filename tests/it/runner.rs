@@ -50,6 +50,7 @@ fn finding(id: &str, severity: &str, outcome: &str) -> Finding {
         rationale: "why".into(),
         remediation: format!("fix {id}"),
         references: vec![FrameworkRef { framework: "essential-eight".into(), id: "mfa".into(), level: Some(1) }],
+        collected: vec![],
     }
 }
 

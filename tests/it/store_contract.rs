@@ -1485,6 +1485,7 @@ fn report() -> RunReport {
             rationale: "r".into(),
             remediation: "m".into(),
             references: vec![FrameworkRef { framework: "essential-eight".into(), id: "mfa".into(), level: Some(1) }],
+            collected: vec![],
         }],
         maturity: Some(0),
         maturity_by_strategy: vec![],

@@ -248,8 +248,17 @@ impl Collector for GraphCollector {
         let session = self.client.session(tenant_id).await.map_err(to_collect_error)?;
         let mut doc = Map::new();
         let mut unread = Unread::default();
+        let mut requests: Vec<Value> = Vec::new();
+        let at = self.clock.now();
+        let mut trail = |field: &str, session: &TenantSession<'_>| {
+            for (path, sha256) in session.take_log() {
+                requests.push(serde_json::json!({ "field": field, "path": path, "at": at, "sha256": sha256 }));
+            }
+        };
         for s in SOURCES {
-            match read(&session, s.path, s.shape).await? {
+            let got = read(&session, s.path, s.shape).await?;
+            trail(s.field, &session);
+            match got {
                 Read::Got(v) => {
                     doc.insert(s.field.into(), v);
                 }
@@ -264,6 +273,7 @@ impl Collector for GraphCollector {
             Read::Got(v) => Read::Got(v),
             Read::Absent | Read::Refused(_) => read(&session, USERS, Shape::All).await?,
         };
+        trail("users", &session);
         match users {
             Read::Got(v) => {
                 doc.insert("users".into(), v);
@@ -271,7 +281,9 @@ impl Collector for GraphCollector {
             Read::Absent => unread.add("users", "not found for this tenant (404)"),
             Read::Refused(why) => unread.add("users", &why),
         }
-        match read(&session, DEVICE_MANAGEMENT_SETTINGS, Shape::Object).await? {
+        let settings = read(&session, DEVICE_MANAGEMENT_SETTINGS, Shape::Object).await?;
+        trail("deviceManagementSettings", &session);
+        match settings {
             Read::Got(mut v) => {
                 let settings = v.get_mut("settings").map(Value::take).map(|v| {
                     if v.is_object() {
@@ -288,9 +300,13 @@ impl Collector for GraphCollector {
             Read::Absent => {}
             Read::Refused(why) => unread.add("deviceManagementSettings", &why),
         }
-        match read(&session, BACKUP_RESTORE, Shape::Object).await? {
+        let backup = read(&session, BACKUP_RESTORE, Shape::Object).await?;
+        trail("backupRestore", &session);
+        match backup {
             Read::Got(mut backup) => {
-                match read(&session, "/v1.0/solutions/backupRestore/protectionPolicies", Shape::All).await? {
+                let policies = read(&session, "/v1.0/solutions/backupRestore/protectionPolicies", Shape::All).await?;
+                trail("backupRestore", &session);
+                match policies {
                     Read::Got(policies) => backup["protectionPolicies"] = policies,
                     Read::Absent => {}
                     Read::Refused(why) => unread.add("backupRestore", &why),
@@ -304,6 +320,7 @@ impl Collector for GraphCollector {
         doc.insert("tenantId".into(), Value::String(tenant_id.to_string()));
         doc.insert("collectedAt".into(), Value::from(self.clock.now().unix()));
         doc.insert("unread".into(), Value::from(unread.fields));
+        doc.insert("requests".into(), Value::from(requests));
         doc.insert("unreadReasons".into(), serde_json::to_value(unread.reasons).unwrap_or_default());
         serde_json::from_value(Value::Object(doc))
             .map_err(|e| CollectError::Failed(format!("Microsoft Graph returned data of an unexpected shape: {e}")))

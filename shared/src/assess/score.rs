@@ -95,6 +95,8 @@ pub struct CheckResult {
     pub evidence: Evidence,
     pub rationale: &'static str,
     pub remediation: &'static str,
+    /// The snapshot's Graph responses for the fields the check reads (its evidence trail).
+    pub collected: Vec<crate::assess::snapshot::CollectedRequest>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -199,6 +201,12 @@ pub fn evaluate_checks(
                 evidence: outcome.evidence,
                 rationale: c.rationale,
                 remediation: c.remediation,
+                collected: snapshot
+                    .requests
+                    .iter()
+                    .filter(|r| c.reads.iter().any(|f| f.json_name() == r.field))
+                    .cloned()
+                    .collect(),
             }
         })
         .collect();

@@ -35,6 +35,10 @@ pub struct TenantSnapshot {
     /// registered as a backup controller…").
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub unread_reasons: std::collections::BTreeMap<String, String>,
+    /// Every Graph response the snapshot was built from, by the field it fed (its JSON name):
+    /// the evidence trail findings carry as `collected`. Empty for the demo tenants.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<CollectedRequest>,
     /// When the collector finished, unix seconds. Every age ("not signed in for 45 days",
     /// "end of servicing") is measured from here so a run is reproducible.
     pub collected_at: Timestamp,
@@ -103,6 +107,20 @@ pub struct TenantSnapshot {
     pub admin_audit_log_config: Option<AdminAuditLogConfig>,
     /// Exchange Online `Get-OrganizationConfig`; `None` when the collector cannot reach it.
     pub organization_config: Option<ExchangeOrganizationConfig>,
+}
+
+/// One Graph response read into the snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CollectedRequest {
+    /// The snapshot field it fed (JSON name, as in `unread`).
+    pub field: String,
+    /// Path and query from the API version on.
+    pub path: String,
+    /// When it was read.
+    pub at: Timestamp,
+    /// SHA-256 of the raw body, lower-case hex.
+    pub sha256: String,
 }
 
 /// A part of the snapshot a collector can fail to read, named by its JSON field: one variant per
