@@ -100,6 +100,9 @@ pub struct GraphClient {
 pub struct TenantSession<'a> {
     client: &'a GraphClient,
     token: String,
+    /// Every successful response so far: (path and query from the API version on, SHA-256 of
+    /// the raw body, lower-case hex), for the evidence trail; see [`TenantSession::take_log`].
+    log: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 /// Microsoft identity platform error codes (AADSTS…) on a token request that mean the app may
@@ -142,7 +145,7 @@ impl GraphClient {
             let token = body["access_token"]
                 .as_str()
                 .ok_or_else(|| GraphError::InvalidResponse("token response without access_token".into()))?;
-            return Ok(TenantSession { client: self, token: token.to_string() });
+            return Ok(TenantSession { client: self, token: token.to_string(), log: Default::default() });
         }
         let codes: Vec<u64> =
             body["error_codes"].as_array().map(|a| a.iter().filter_map(Value::as_u64).collect()).unwrap_or_default();
@@ -202,8 +205,14 @@ impl TenantSession<'_> {
             })
             .await?;
         let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let raw = resp.bytes().await.unwrap_or_default();
+        let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
         if status == 200 {
+            use sha2::{Digest, Sha256};
+            let digest: String = Sha256::digest(&raw).iter().map(|b| format!("{b:02x}")).collect();
+            let base = self.client.config.graph_base.trim_end_matches('/');
+            let path = url.strip_prefix(base).unwrap_or(url).to_string();
+            self.log.lock().unwrap_or_else(|e| e.into_inner()).push((path, digest));
             return Ok(body);
         }
         let code = body["error"]["code"].as_str().unwrap_or("").to_string();
@@ -213,9 +222,18 @@ impl TenantSession<'_> {
             403 if lower.contains("licen") || lower.contains("premium") || code == "AadPremiumLicenseRequired" => {
                 Err(GraphError::NotLicensed(message))
             }
-            403 => Err(GraphError::Forbidden(format!("{code}: {message}"))),
+            403 => Err(GraphError::Forbidden(format!("403 {code}: {message}"))),
+            // The token was accepted at the door (it is the same for every read), so a 401 on
+            // one resource is that service refusing the app (Microsoft 365 Backup serves only
+            // its registered controller apps), not missing consent: the area is closed.
+            401 => Err(GraphError::Forbidden(format!("401 {code}: {message}"))),
             _ => Err(GraphError::Http { status, message: format!("{code}: {message}") }),
         }
+    }
+
+    /// The responses received since the last call: (path and query, SHA-256 of the raw body).
+    pub fn take_log(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.log.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// One object, e.g. `/v1.0/policies/identitySecurityDefaultsEnforcementPolicy`.

@@ -7,9 +7,10 @@ use serde_json::json;
 use shared::assess::checks::{Check, Outcome, Reference, Severity, Status, Strategy};
 use shared::assess::fixtures::{demo_fixture, demo_fixture_name, DEMO_TENANTS};
 use shared::assess::score::{evaluate_checks, WEIGHT_CRITICAL, WEIGHT_HIGH, WEIGHT_LOW};
+use shared::assess::snapshot::setting::{CatalogSetting, Kind};
 use shared::assess::snapshot::{
-    ids, AssignedPlan, AuthenticationStrengthPolicy, ConditionalAccessPolicy, Field, NamedSetting, RoleAssignment,
-    TenantSnapshot, User, ENDPOINT_PROTECTION_CONFIGURATION, UPDATE_RING_CONFIGURATION,
+    ids, setting, AssignedPlan, AuthenticationStrengthPolicy, ConditionalAccessPolicy, ConfigurationSetting, Field,
+    RoleAssignment, TenantSnapshot, User, ENDPOINT_PROTECTION_CONFIGURATION, UPDATE_RING_CONFIGURATION,
 };
 use shared::assess::{demo_snapshot, evaluate, EngineError, Framework};
 
@@ -42,13 +43,95 @@ fn disable_ca(s: &mut S, prefix: &str) {
 fn user<'a>(s: &'a mut S, upn_prefix: &str) -> &'a mut User {
     s.users.iter_mut().find(|u| u.user_principal_name.starts_with(upn_prefix)).unwrap()
 }
-fn set(s: &mut S, name: &str, value: serde_json::Value) {
-    s.configuration_policies.iter_mut().for_each(|p| {
-        p.settings.retain(|st| st.name != name);
-    });
-    if !value.is_null() {
-        s.configuration_policies[0].settings.push(NamedSetting { name: name.into(), value });
+/// The catalog setting behind each short name the cases use.
+fn catalog(name: &str) -> &'static CatalogSetting {
+    match name {
+        "office.blockMacrosFromInternet" => setting::OFFICE_BLOCK_MACROS_FROM_INTERNET,
+        "office.vbaMacroNotification" => setting::OFFICE_VBA_MACRO_NOTIFICATION,
+        "office.macroAntivirusScanning" => setting::OFFICE_MACRO_ANTIVIRUS_SCANNING,
+        "office.blockOlePackageActivation" => setting::OFFICE_BLOCK_OLE_PACKAGES,
+        "office.automaticUpdatesEnabled" => setting::OFFICE_AUTOMATIC_UPDATES,
+        "office.updateDeadlineDays" => setting::OFFICE_UPDATE_DEADLINE_DAYS,
+        "edge.smartScreenEnabled" => setting::EDGE_SMARTSCREEN,
+        "edge.preventSmartScreenPromptOverride" => setting::EDGE_SMARTSCREEN_NO_OVERRIDE,
+        "windows.disableInternetExplorer11" => setting::WINDOWS_DISABLE_IE11,
+        "windows.powerShellScriptBlockLogging" => setting::WINDOWS_POWERSHELL_SCRIPT_BLOCK_LOGGING,
+        "windows.vulnerableDriverBlocklist" => setting::WINDOWS_VULNERABLE_DRIVER_BLOCKLIST,
+        "windows.appControlEnforced" => setting::WINDOWS_APP_CONTROL_ENFORCED,
+        "onedrive.knownFolderMoveSilentOptIn" => setting::ONEDRIVE_KNOWN_FOLDER_MOVE,
+        "windows.credentialGuard" => setting::WINDOWS_CREDENTIAL_GUARD,
+        other => panic!("no catalog setting {other}"),
     }
+}
+
+/// A choice setting instance as Graph returns it.
+fn choice(id: &str, suffix: &str, children: Vec<serde_json::Value>) -> serde_json::Value {
+    json!({
+        "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
+        "settingDefinitionId": id,
+        "choiceSettingValue": { "value": format!("{id}{suffix}"), "children": children },
+    })
+}
+
+/// Sets (or with `null` removes) a settings-catalog setting in the first policy, in Graph's
+/// shape: `true`/`false` for a toggle, the option's word for a choice, a number for an integer.
+fn set(s: &mut S, name: &str, value: serde_json::Value) {
+    let c = catalog(name);
+    s.configuration_policies.iter_mut().for_each(|p| {
+        p.settings.retain(|st| !c.definition_ids.contains(&st.setting_instance.setting_definition_id.as_str()));
+    });
+    if value.is_null() {
+        return;
+    }
+    let id = c.definition_ids[0];
+    let instance = match c.kind {
+        Kind::Toggle(on) => {
+            let off = if on.contains(&"_0") { "_1" } else { "_0" };
+            choice(id, if value.as_bool().unwrap() { on[0] } else { off }, vec![])
+        }
+        Kind::ChildChoice(words) => {
+            let word = match &value {
+                serde_json::Value::Bool(true) => "on",
+                serde_json::Value::Bool(false) => "off",
+                v => v.as_str().unwrap(),
+            };
+            let suffix = words.iter().find(|(_, w)| *w == word).unwrap().0;
+            choice(id, "_1", vec![choice(&format!("{id}_child"), suffix, vec![])])
+        }
+        Kind::ChildInteger => choice(
+            id,
+            "_1",
+            vec![json!({
+                "@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance",
+                "settingDefinitionId": format!("{id}_days"),
+                "simpleSettingValue": {
+                    "@odata.type": "#microsoft.graph.deviceManagementConfigurationIntegerSettingValue",
+                    "value": value,
+                },
+            })],
+        ),
+    };
+    s.configuration_policies[0].settings.push(ConfigurationSetting {
+        id: format!("set-{name}"),
+        setting_instance: serde_json::from_value(instance).unwrap(),
+    });
+}
+/// Sets one ASR rule of the hardened tenant's Endpoint security ASR policy (settings catalog)
+/// to `block`, `audit`, `warn` or `off`.
+fn asr(s: &mut S, rule: &str, mode: &str) {
+    let id = format!("{}{rule}", setting::ASR_RULE_PREFIX);
+    let mut found = false;
+    for p in &mut s.configuration_policies {
+        for st in &mut p.settings {
+            for group in st.setting_instance.group_setting_collection_value.iter_mut().flatten() {
+                for child in group.children.iter_mut().filter(|c| c.setting_definition_id == id) {
+                    child.choice_setting_value.as_mut().unwrap().value = format!("{id}_{mode}");
+                    found = true;
+                }
+            }
+        }
+    }
+    assert!(found, "no ASR rule {rule}");
 }
 fn endpoint(s: &mut S) -> &mut shared::assess::snapshot::DeviceConfiguration {
     s.device_configurations
@@ -181,12 +264,7 @@ const CASES: &[(&str, Option<Mutation>, Mutation, Status)] = &[
         },
         Status::Fail,
     ),
-    (
-        "E8-RAP-07",
-        None,
-        |s| endpoint(s).device_guard_local_system_authority_credential_guard_settings = Some("notConfigured".into()),
-        Status::Fail,
-    ),
+    ("E8-RAP-07", None, |s| set(s, "windows.credentialGuard", json!(false)), Status::Fail),
     ("E8-AC-01", None, |s| set(s, "windows.appControlEnforced", json!(false)), Status::Fail),
     ("E8-AC-04", None, |s| set(s, "windows.vulnerableDriverBlocklist", json!(null)), Status::Fail),
     ("E8-PA-01", None, |s| set(s, "office.updateDeadlineDays", json!(30)), Status::Fail),
@@ -205,28 +283,13 @@ const CASES: &[(&str, Option<Mutation>, Mutation, Status)] = &[
     ("E8-OM-01", None, |s| set(s, "office.blockMacrosFromInternet", json!(false)), Status::Fail),
     ("E8-OM-02", None, |s| set(s, "office.macroAntivirusScanning", json!(null)), Status::Fail),
     ("E8-OM-03", None, |s| set(s, "office.vbaMacroNotification", json!("enableAll")), Status::Fail),
-    (
-        "E8-OM-04",
-        None,
-        |s| endpoint(s).defender_office_macro_code_allow_win32_imports_type = Some("auditMode".into()),
-        Status::Fail,
-    ),
+    ("E8-OM-04", None, |s| asr(s, "blockwin32apicallsfromofficemacros", "audit"), Status::Fail),
     ("E8-OM-05", None, |s| set(s, "office.vbaMacroNotification", json!("disableWithNotification")), Status::Fail),
     ("E8-UAH-01", None, |s| set(s, "windows.disableInternetExplorer11", json!(false)), Status::Fail),
     ("E8-UAH-02", None, |s| set(s, "edge.preventSmartScreenPromptOverride", json!(null)), Status::Fail),
-    (
-        "E8-UAH-03",
-        None,
-        |s| endpoint(s).defender_office_apps_launch_child_process_type = Some("warn".into()),
-        Status::Fail,
-    ),
+    ("E8-UAH-03", None, |s| asr(s, "blockallofficeapplicationsfromcreatingchildprocesses", "warn"), Status::Fail),
     ("E8-UAH-04", None, |s| set(s, "office.blockOlePackageActivation", json!(null)), Status::Fail),
-    (
-        "E8-UAH-05",
-        None,
-        |s| endpoint(s).defender_adobe_reader_launch_child_process = Some("auditMode".into()),
-        Status::Fail,
-    ),
+    ("E8-UAH-05", None, |s| asr(s, "blockadobereaderfromcreatingchildprocesses", "audit"), Status::Fail),
     ("E8-UAH-06", None, |s| set(s, "windows.powerShellScriptBlockLogging", json!(false)), Status::Fail),
     ("E8-BAK-01", None, lose_backup, Status::Manual),
     ("E8-BAK-02", None, |s| set(s, "onedrive.knownFolderMoveSilentOptIn", json!(null)), Status::Fail),
@@ -273,7 +336,7 @@ const CASES: &[(&str, Option<Mutation>, Mutation, Status)] = &[
         Status::Fail,
     ),
     ("NIST-PR-05", None, |s| s.managed_devices[1].is_encrypted = Some(false), Status::Fail),
-    ("NIST-PR-06", None, |s| rings(s).for_each(|r| r.deadline_for_quality_updates_in_days = Some(30)), Status::Fail),
+    ("NIST-PR-06", None, |s| rings(s).for_each(|r| r.deadline_for_quality_updates_in_days = Some(31)), Status::Fail),
     ("NIST-PR-07", None, |s| s.device_compliance_policies[0].bit_locker_enabled = Some(false), Status::Fail),
     (
         "NIST-PR-08",
@@ -830,10 +893,22 @@ fn extra_values(field: Field) -> Vec<serde_json::Value> {
                 "authenticationStrength": { "id": ids::PHISHING_RESISTANT_STRENGTH }
             }
         }])],
-        Field::DeviceConfigurations => vec![json!([{
-            "@odata.type": ENDPOINT_PROTECTION_CONFIGURATION, "id": "extra", "displayName": "AppLocker",
-            "appLockerApplicationControl": "enforceComponentsAndStoreApps"
-        }])],
+        Field::DeviceConfigurations => vec![
+            json!([{
+                "@odata.type": ENDPOINT_PROTECTION_CONFIGURATION, "id": "extra", "displayName": "AppLocker",
+                "appLockerApplicationControl": "enforceComponentsAndStoreApps"
+            }]),
+            // ASR rules and Credential Guard from a legacy profile (beta's values).
+            json!([{
+                "@odata.type": ENDPOINT_PROTECTION_CONFIGURATION, "id": "legacy-asr", "displayName": "Legacy ASR",
+                "defenderOfficeAppsOtherProcessInjectionType": "block",
+                "defenderOfficeAppsExecutableContentCreationOrLaunchType": "block",
+                "defenderOfficeAppsLaunchChildProcessType": "block",
+                "defenderOfficeMacroCodeAllowWin32ImportsType": "block",
+                "defenderAdobeReaderLaunchChildProcess": "enable",
+                "deviceGuardLocalSystemAuthorityCredentialGuardSettings": "enableWithUEFILock"
+            }]),
+        ],
         _ => vec![],
     }
 }
@@ -974,4 +1049,190 @@ fn every_check_declares_exactly_the_fields_its_verdict_rests_on() {
     let undeclared: Vec<String> = undeclared.into_values().collect();
     assert!(undeclared.is_empty(), "reads not declared:\n{}", undeclared.join("\n"));
     assert!(unproven.is_empty(), "declared reads that never mattered:\n{}", unproven.join("\n"));
+}
+
+/// E8-UAH-05 on a legacy endpoint protection profile: the Adobe Reader rule is a
+/// `defenderProtectionType` (beta: enable, auditMode, warn, userDefined, notConfigured), whose
+/// block mode is `enable`; Graph never answers `block` for it.
+#[test]
+fn the_adobe_reader_rule_blocks_with_graphs_enable() {
+    let mut s = demo_fixture("small-business").unwrap();
+    assert_eq!(status("E8-UAH-05", &s), Status::Fail, "userDefined is not block mode");
+    endpoint(&mut s).defender_adobe_reader_launch_child_process = Some("enable".into());
+    assert_eq!(status("E8-UAH-05", &s), Status::Pass);
+    endpoint(&mut s).defender_adobe_reader_launch_child_process = Some("auditMode".into());
+    assert_eq!(status("E8-UAH-05", &s), Status::Fail);
+}
+
+/// A profile or settings-catalog policy assigned only to a (pilot) group, or to all devices
+/// but narrowed by a filter or an exclusion group, does not show the setting on every device.
+#[test]
+fn a_pilot_group_assignment_is_not_full_coverage() {
+    let group = json!({ "@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "pilot" });
+    let filtered = json!({
+        "@odata.type": "#microsoft.graph.allDevicesAssignmentTarget",
+        "deviceAndAppManagementAssignmentFilterId": "f1",
+        "deviceAndAppManagementAssignmentFilterType": "include",
+    });
+    for target in [group, filtered] {
+        let mut s = hardened();
+        assert_eq!(status("E8-UAH-05", &s), Status::Pass);
+        assert_eq!(status("E8-UAH-06", &s), Status::Pass);
+        for p in &mut s.configuration_policies {
+            for a in p.assignments.iter_mut().flatten() {
+                a.target = Some(target.clone());
+            }
+        }
+        assert_eq!(status("E8-UAH-05", &s), Status::Fail, "{target}");
+        assert_eq!(status("E8-UAH-06", &s), Status::Fail, "{target}");
+    }
+    // All devices, minus an exclusion group.
+    let mut s = hardened();
+    let ring = s.device_configurations.iter_mut().find(|c| c.odata_type == UPDATE_RING_CONFIGURATION).unwrap();
+    ring.assignments.as_mut().unwrap().push(
+        serde_json::from_value(json!({
+            "id": "x",
+            "target": { "@odata.type": "#microsoft.graph.exclusionGroupAssignmentTarget", "groupId": "excluded" },
+        }))
+        .unwrap(),
+    );
+    assert_eq!(status("E8-POS-01", &s), Status::Fail);
+}
+
+/// A Conditional Access policy "for all users" that a location, platform or device filter
+/// narrows (Graph's `conditions.locations` / `platforms` / `devices`) leaves sign-ins without
+/// MFA, so it does not count as MFA for everyone.
+#[test]
+fn conditional_access_narrowed_by_location_platform_or_device_filter_is_not_all_users() {
+    let narrowing = [
+        json!({ "locations": { "includeLocations": ["All"], "excludeLocations": ["AllTrusted"] } }),
+        json!({ "platforms": { "includePlatforms": ["android", "iOS"], "excludePlatforms": [] } }),
+        json!({ "platforms": { "includePlatforms": ["all"], "excludePlatforms": ["windows"] } }),
+        json!({ "devices": { "deviceFilter": { "mode": "exclude", "rule": "device.trustType -eq \"ServerAD\"" } } }),
+    ];
+    for n in narrowing {
+        let mut s = hardened();
+        assert_eq!(status("E8-MFA-01", &s), Status::Pass);
+        let mut conditions = serde_json::to_value(&ca(&mut s, "CA001").conditions).unwrap();
+        conditions.as_object_mut().unwrap().extend(n.as_object().unwrap().clone());
+        ca(&mut s, "CA001").conditions = serde_json::from_value(conditions).unwrap();
+        assert_eq!(status("E8-MFA-01", &s), Status::Fail, "{n}");
+    }
+    // Every location and every platform, nothing excluded: still everyone.
+    let mut s = hardened();
+    let mut conditions = serde_json::to_value(&ca(&mut s, "CA001").conditions).unwrap();
+    conditions["locations"] = json!({ "includeLocations": ["All"], "excludeLocations": [] });
+    conditions["platforms"] = json!({ "includePlatforms": ["all"], "excludePlatforms": [] });
+    ca(&mut s, "CA001").conditions = serde_json::from_value(conditions).unwrap();
+    assert_eq!(status("E8-MFA-01", &s), Status::Pass);
+}
+
+/// A privileged account created days ago that has not signed in yet is new, not stale
+/// (`createdDateTime`); one that has never signed in since long ago is stale; the last
+/// successful sign-in counts over a failed attempt.
+#[test]
+fn a_new_admin_that_never_signed_in_is_not_stale() {
+    let collected = hardened().collected_at;
+    let day = 86_400;
+    let at = |days_before: i64| (collected - days_before * day).rfc3339();
+    let with_admin = |user: serde_json::Value| {
+        let mut s = hardened();
+        s.users.push(serde_json::from_value(user).unwrap());
+        s.role_assignments.push(RoleAssignment {
+            id: "new-admin".into(),
+            role_definition_id: ids::EXCHANGE_ADMINISTRATOR.into(),
+            principal_id: "new-admin-id".into(),
+            ..Default::default()
+        });
+        s
+    };
+    assert_eq!(status("E8-RAP-04", &hardened()), Status::Pass);
+    let new = with_admin(json!({
+        "id": "new-admin-id", "userPrincipalName": "new.admin@example.com", "accountEnabled": true,
+        "createdDateTime": at(3), "signInActivity": { "lastSignInDateTime": null },
+    }));
+    assert_eq!(status("E8-RAP-04", &new), Status::Pass, "{:?}", check("E8-RAP-04").run(&new).evidence);
+    let old = with_admin(json!({
+        "id": "new-admin-id", "userPrincipalName": "old.admin@example.com", "accountEnabled": true,
+        "createdDateTime": at(400), "signInActivity": { "lastSignInDateTime": null },
+    }));
+    assert_eq!(status("E8-RAP-04", &old), Status::Fail);
+    // A recent failed attempt (lastSignInDateTime) does not make a long-unused account active.
+    let failed_only = with_admin(json!({
+        "id": "new-admin-id", "userPrincipalName": "old.admin@example.com", "accountEnabled": true,
+        "createdDateTime": at(400),
+        "signInActivity": { "lastSignInDateTime": at(1), "lastSuccessfulSignInDateTime": at(90) },
+    }));
+    assert_eq!(status("E8-RAP-04", &failed_only), Status::Fail);
+}
+
+/// MFA registration counts people: a room mailbox (a disabled account) or a resource account
+/// that cannot register does not fail E8-MFA-03.
+#[test]
+fn mfa_registration_leaves_out_disabled_accounts_and_resource_mailboxes() {
+    let mut s = hardened();
+    assert_eq!(status("E8-MFA-03", &s), Status::Pass);
+    for (id, upn, extra) in [
+        ("room-1", "boardroom@example.com", json!({ "accountEnabled": false })),
+        ("teams-room-1", "teamsroom@example.com", json!({ "accountEnabled": true, "isResourceAccount": true })),
+    ] {
+        let mut user = json!({ "id": id, "userPrincipalName": upn, "userType": "Member" });
+        user.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        s.users.push(serde_json::from_value(user).unwrap());
+        s.user_registration_details.push(
+            serde_json::from_value(json!({
+                "id": id, "userPrincipalName": upn, "userType": "member", "isAdmin": false,
+                "isMfaCapable": false, "isMfaRegistered": false, "methodsRegistered": [],
+            }))
+            .unwrap(),
+        );
+    }
+    assert_eq!(status("E8-MFA-03", &s), Status::Pass, "{:?}", check("E8-MFA-03").run(&s).evidence);
+    // An enabled person without a method still fails it.
+    s.user_registration_details.push(
+        serde_json::from_value(json!({
+            "id": "person", "userPrincipalName": "person@example.com", "userType": "member",
+            "isMfaCapable": false, "methodsRegistered": [],
+        }))
+        .unwrap(),
+    );
+    assert_eq!(status("E8-MFA-03", &s), Status::Fail);
+}
+
+/// Servicing follows the edition Intune reports (beta `managedDevice.skuNumber`): Windows 11
+/// 23H2 Enterprise is serviced until 2026-11-10 while Home/Pro ended 2025-11-11, and an LTSC
+/// build (Windows 10 Enterprise LTSC 2019, 17763) is supported until 2029.
+#[test]
+fn enterprise_and_ltsc_editions_get_their_own_servicing_dates() {
+    // The hardened tenant is collected on 2026-04-01.
+    let with = |version: &str, sku: u32, family: &str| {
+        let mut s = hardened();
+        let mut d = serde_json::to_value(&s.managed_devices[0]).unwrap();
+        d["osVersion"] = json!(version);
+        d["skuNumber"] = json!(sku);
+        d["skuFamily"] = json!(family);
+        s.managed_devices[0] = serde_json::from_value(d).unwrap();
+        s
+    };
+    assert_eq!(status("E8-POS-02", &hardened()), Status::Pass);
+    assert_eq!(status("E8-POS-02", &with("10.0.22631.4602", 48, "Pro")), Status::Fail, "23H2 Pro ended 2025-11-11");
+    assert_eq!(status("E8-POS-02", &with("10.0.22631.4602", 4, "Enterprise")), Status::Pass);
+    assert_eq!(status("E8-POS-02", &with("10.0.22631.4602", 121, "Education")), Status::Pass);
+    assert_eq!(status("E8-POS-02", &with("10.0.17763.6414", 125, "EnterpriseS")), Status::Pass, "LTSC 2019");
+    assert_eq!(status("E8-POS-02", &with("10.0.17763.6414", 48, "Pro")), Status::Fail, "1809 Pro is long gone");
+    assert_eq!(
+        status("E8-POS-02", &with("10.0.14393.7000", 125, "EnterpriseS")),
+        Status::Pass,
+        "LTSB 2016 until 2026-10-13"
+    );
+    assert_eq!(
+        status("E8-POS-02", &with("10.0.19044.5000", 4, "Enterprise")),
+        Status::Fail,
+        "21H2 Enterprise ended 2024-06-11"
+    );
+    assert_eq!(
+        status("E8-POS-02", &with("10.0.19044.5000", 125, "EnterpriseS")),
+        Status::Pass,
+        "LTSC 2021 until 2027-01-12"
+    );
 }

@@ -94,6 +94,7 @@ impl shared::runner::Assessor for Oversized {
             remediation: "m".into(),
             references: vec![],
             change: None,
+            collected: Vec::new(),
             requirement_ids: vec![],
             evidence_quality: None,
         };

@@ -535,6 +535,7 @@ async fn deleting_a_customer_removes_every_report_chunk_and_latest_run_record() 
                 remediation: String::new(),
                 references: vec![],
                 change: None,
+                collected: Vec::new(),
                 requirement_ids: vec![],
                 evidence_quality: None,
             }],

@@ -19,6 +19,7 @@ mod dynamo;
 mod events;
 mod graph;
 mod graph_app;
+mod graph_schema;
 mod http_edges;
 mod iam;
 mod idempotency_at_rest;

@@ -53,6 +53,7 @@ fn finding(id: &str, severity: &str, outcome: &str) -> Finding {
         requirement_ids: vec![],
         evidence_quality: None,
         change: None,
+        collected: vec![],
     }
 }
 

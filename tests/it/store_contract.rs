@@ -1526,6 +1526,7 @@ fn report() -> RunReport {
             requirement_ids: vec!["MF-ML1-01".into()],
             evidence_quality: Some(EvidenceQuality::Good),
             change: None,
+            collected: vec![],
         }],
         maturity: Some(0),
         maturity_by_strategy: vec![StrategyLevel {

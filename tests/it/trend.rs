@@ -32,6 +32,7 @@ impl Assessor for Outcomes {
                 remediation: "m".into(),
                 references: vec![],
                 change: None,
+                collected: Vec::new(),
                 requirement_ids: vec![],
                 evidence_quality: None,
             })

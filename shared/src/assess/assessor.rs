@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::checks::Reference;
 use super::collect::{CollectError, Collector};
 use super::score::{evaluate, Assessment, CheckResult};
-use crate::domain::run::{Finding, FrameworkRef, RunReport, StrategyLevel};
+use crate::domain::run::{Collected, Finding, FrameworkRef, RunReport, StrategyLevel};
 use crate::runner::{AssessFailure, Assessed, Assessor};
 
 pub struct EngineAssessor {
@@ -51,6 +51,11 @@ fn finding(r: &CheckResult) -> Finding {
         requirement_ids: r.requirement_ids.to_vec(),
         evidence_quality: r.evidence_quality,
         change: None,
+        collected: r
+            .collected
+            .iter()
+            .map(|c| Collected { path: c.path.clone(), at: c.at.rfc3339(), sha256: c.sha256.clone() })
+            .collect(),
     }
 }
 

@@ -74,7 +74,7 @@ const fn src(field: &'static str, path: &'static str, shape: Shape, absent: Abse
     Source { field, path, shape, absent }
 }
 
-/// Each snapshot field and where Graph keeps it (v1.0 only).
+/// Each snapshot field and where Graph keeps it (v1.0 unless the properties read are beta-only).
 const SOURCES: &[Source] = &[
     src("organization", "/v1.0/organization", Shape::First, Absent::Unread),
     src("subscribedSkus", "/v1.0/subscribedSkus", Shape::All, Absent::Unread),
@@ -109,27 +109,61 @@ const SOURCES: &[Source] = &[
         Shape::All,
         Absent::Omit,
     ),
+    // Beta: the ASR, Credential Guard and AppLocker properties of
+    // windows10EndpointProtectionConfiguration and the Defender/firewall properties of
+    // windows10CompliancePolicy exist only there (Graph's beta schema), so v1.0 never returns them.
     src(
         "deviceConfigurations",
-        "/v1.0/deviceManagement/deviceConfigurations?$expand=assignments",
+        "/beta/deviceManagement/deviceConfigurations?$expand=assignments",
+        Shape::All,
+        Absent::Omit,
+    ),
+    // The settings catalog and Endpoint security policies (ASR, App Control, Credential Guard,
+    // Office and Edge ADMX) exist only in beta.
+    src(
+        "configurationPolicies",
+        "/beta/deviceManagement/configurationPolicies?$expand=settings,assignments",
         Shape::All,
         Absent::Omit,
     ),
     src(
         "deviceCompliancePolicies",
-        "/v1.0/deviceManagement/deviceCompliancePolicies?$expand=assignments",
+        "/beta/deviceManagement/deviceCompliancePolicies?$expand=assignments",
         Shape::All,
         Absent::Omit,
     ),
-    src("managedDevices", "/v1.0/deviceManagement/managedDevices", Shape::All, Absent::Omit),
+    // Beta: the edition (skuNumber, skuFamily) decides the servicing dates.
+    src("managedDevices", "/beta/deviceManagement/managedDevices", Shape::All, Absent::Omit),
     src("secureScores", "/v1.0/security/secureScores?$top=1", Shape::FirstPage, Absent::Omit),
     src("riskyUsers", "/v1.0/identityProtection/riskyUsers", Shape::All, Absent::Omit),
     src("alerts", "/v1.0/security/alerts_v2?$top=200", Shape::FirstPage, Absent::Omit),
     src("sharepointSettings", "/v1.0/admin/sharepoint/settings", Shape::Object, Absent::Omit),
 ];
 
-const USER_FIELDS: &str =
-    "id,displayName,userPrincipalName,userType,accountEnabled,assignedPlans,onPremisesSyncEnabled";
+/// The Graph request the collector makes for a snapshot field (its JSON name), path and query
+/// from the API version on (`/v1.0/…` or `/beta/…`): the schema test (tests/it/graph_schema.rs)
+/// checks each field's properties against the Graph type of that version. `None` for fields
+/// that are not Graph's (the Exchange Online switches) or not collected.
+pub fn request_for(field: &str) -> Option<&'static str> {
+    match field {
+        "users" => Some(USERS_WITH_SIGN_INS),
+        "deviceManagementSettings" => Some(DEVICE_MANAGEMENT_SETTINGS),
+        "backupRestore" => Some(BACKUP_RESTORE),
+        _ => SOURCES.iter().find(|s| s.field == field).map(|s| s.path),
+    }
+}
+
+/// The user properties read (all v1.0); `signInActivity` is asked separately since it needs
+/// Entra ID P1 and AuditLog.Read.All.
+macro_rules! user_fields {
+    () => {
+        "id,displayName,userPrincipalName,userType,accountEnabled,assignedPlans,onPremisesSyncEnabled,createdDateTime,isResourceAccount"
+    };
+}
+const USERS_WITH_SIGN_INS: &str = concat!("/v1.0/users?$select=", user_fields!(), ",signInActivity");
+const USERS: &str = concat!("/v1.0/users?$select=", user_fields!());
+const DEVICE_MANAGEMENT_SETTINGS: &str = "/v1.0/deviceManagement?$select=settings";
+const BACKUP_RESTORE: &str = "/v1.0/solutions/backupRestore";
 
 /// Microsoft Graph, app-only in the customer's tenant.
 pub struct GraphCollector {
@@ -149,9 +183,9 @@ enum Read {
     /// Not there for this tenant (404, 400, or no licence for the feature).
     Absent,
     /// Graph refused this area (403): a permission or licence for it is missing. The snapshot
-    /// names the field in `unread`, so the checks that need it answer "no visibility" instead of
-    /// judging data that was never seen.
-    Refused,
+    /// names the field in `unread` (and Graph's answer in `unreadReasons`), so the checks that
+    /// need it answer "no visibility" instead of judging data that was never seen.
+    Refused(String),
 }
 
 fn tolerate(e: GraphError) -> Result<Read, CollectError> {
@@ -159,7 +193,7 @@ fn tolerate(e: GraphError) -> Result<Read, CollectError> {
         GraphError::NotLicensed(_) | GraphError::Http { status: 400 | 404, .. } => Ok(Read::Absent),
         GraphError::Forbidden(m) => {
             tracing::warn!(reason = m.as_str(), "Graph refused one area; its checks get no visibility");
-            Ok(Read::Refused)
+            Ok(Read::Refused(m))
         }
         other => Err(to_collect_error(other)),
     }
@@ -192,37 +226,64 @@ async fn read(session: &TenantSession<'_>, path: &str, shape: Shape) -> Result<R
     }
 }
 
+/// The fields a collection could not read, in order, with Graph's reason for each.
+#[derive(Default)]
+struct Unread {
+    fields: Vec<String>,
+    reasons: std::collections::BTreeMap<String, String>,
+}
+
+impl Unread {
+    fn add(&mut self, field: &str, why: &str) {
+        if !self.fields.iter().any(|f| f == field) {
+            self.fields.push(field.to_string());
+            self.reasons.insert(field.to_string(), why.to_string());
+        }
+    }
+}
+
 #[async_trait]
 impl Collector for GraphCollector {
     async fn collect(&self, tenant_id: &str) -> Result<TenantSnapshot, CollectError> {
         let session = self.client.session(tenant_id).await.map_err(to_collect_error)?;
         let mut doc = Map::new();
-        let mut unread: Vec<String> = Vec::new();
+        let mut unread = Unread::default();
+        let mut requests: Vec<Value> = Vec::new();
+        let at = self.clock.now();
+        let mut trail = |field: &str, session: &TenantSession<'_>| {
+            for (path, sha256) in session.take_log() {
+                requests.push(serde_json::json!({ "field": field, "path": path, "at": at, "sha256": sha256 }));
+            }
+        };
         for s in SOURCES {
-            match read(&session, s.path, s.shape).await? {
+            let got = read(&session, s.path, s.shape).await?;
+            trail(s.field, &session);
+            match got {
                 Read::Got(v) => {
                     doc.insert(s.field.into(), v);
                 }
                 Read::Absent if s.absent == Absent::Omit => {}
-                Read::Absent | Read::Refused => unread.push(s.field.into()),
+                Read::Absent => unread.add(s.field, "not found for this tenant (404)"),
+                Read::Refused(why) => unread.add(s.field, &why),
             }
         }
         // Sign-in activity needs Entra ID P1 and audit-log permission; without them the
         // users are still worth reading.
-        let with_sign_ins = format!("/v1.0/users?$select={USER_FIELDS},signInActivity");
-        let users = match read(&session, &with_sign_ins, Shape::All).await? {
+        let users = match read(&session, USERS_WITH_SIGN_INS, Shape::All).await? {
             Read::Got(v) => Read::Got(v),
-            Read::Absent | Read::Refused => {
-                read(&session, &format!("/v1.0/users?$select={USER_FIELDS}"), Shape::All).await?
-            }
+            Read::Absent | Read::Refused(_) => read(&session, USERS, Shape::All).await?,
         };
+        trail("users", &session);
         match users {
             Read::Got(v) => {
                 doc.insert("users".into(), v);
             }
-            Read::Absent | Read::Refused => unread.push("users".into()),
+            Read::Absent => unread.add("users", "not found for this tenant (404)"),
+            Read::Refused(why) => unread.add("users", &why),
         }
-        match read(&session, "/v1.0/deviceManagement?$select=settings", Shape::Object).await? {
+        let settings = read(&session, DEVICE_MANAGEMENT_SETTINGS, Shape::Object).await?;
+        trail("deviceManagementSettings", &session);
+        match settings {
             Read::Got(mut v) => {
                 let settings = v.get_mut("settings").map(Value::take).map(|v| {
                     if v.is_object() {
@@ -237,26 +298,30 @@ impl Collector for GraphCollector {
                 }
             }
             Read::Absent => {}
-            Read::Refused => unread.push("deviceManagementSettings".into()),
+            Read::Refused(why) => unread.add("deviceManagementSettings", &why),
         }
-        match read(&session, "/v1.0/solutions/backupRestore", Shape::Object).await? {
+        let backup = read(&session, BACKUP_RESTORE, Shape::Object).await?;
+        trail("backupRestore", &session);
+        match backup {
             Read::Got(mut backup) => {
-                match read(&session, "/v1.0/solutions/backupRestore/protectionPolicies", Shape::All).await? {
+                let policies = read(&session, "/v1.0/solutions/backupRestore/protectionPolicies", Shape::All).await?;
+                trail("backupRestore", &session);
+                match policies {
                     Read::Got(policies) => backup["protectionPolicies"] = policies,
                     Read::Absent => {}
-                    Read::Refused => unread.push("backupRestore".into()),
+                    Read::Refused(why) => unread.add("backupRestore", &why),
                 }
                 doc.insert("backupRestore".into(), backup);
             }
             Read::Absent => {}
-            Read::Refused => unread.push("backupRestore".into()),
+            Read::Refused(why) => unread.add("backupRestore", &why),
         }
-        // The settings catalog needs its settings mapped onto named settings, and the audit
-        // switches live in Exchange Online's admin API: neither is read here yet.
-        unread.push("configurationPolicies".into());
+        // The audit switches live in Exchange Online's admin API, not Graph: not read here.
         doc.insert("tenantId".into(), Value::String(tenant_id.to_string()));
         doc.insert("collectedAt".into(), Value::from(self.clock.now().unix()));
-        doc.insert("unread".into(), Value::from(unread));
+        doc.insert("unread".into(), Value::from(unread.fields));
+        doc.insert("requests".into(), Value::from(requests));
+        doc.insert("unreadReasons".into(), serde_json::to_value(unread.reasons).unwrap_or_default());
         serde_json::from_value(Value::Object(doc))
             .map_err(|e| CollectError::Failed(format!("Microsoft Graph returned data of an unexpected shape: {e}")))
     }

@@ -18,7 +18,7 @@ pub struct Permission {
     pub name: &'static str,
     /// What baref00t reads with it, in plain words (shown on the dev consent page).
     pub purpose: &'static str,
-    /// The Graph reads it is requested for: a v1.0 path (`/v1.0/devices`), or a path with
+    /// The Graph reads it is requested for: a v1.0 or beta path (`/v1.0/devices`), or a path with
     /// `?$select=` and one property when only that property needs the permission
     /// (`/v1.0/users?$select=signInActivity`). See [`reads_match`].
     pub reads: &'static [&'static str],
@@ -60,17 +60,18 @@ pub const PERMISSIONS: &[Permission] = &[
     },
     Permission {
         name: "DeviceManagementConfiguration.Read.All",
-        purpose: "Intune configuration profiles, compliance policies and tenant-wide Intune settings",
+        purpose: "Intune configuration profiles, settings catalog and Endpoint security policies, compliance policies and tenant-wide Intune settings",
         reads: &[
-            "/v1.0/deviceManagement/deviceConfigurations",
-            "/v1.0/deviceManagement/deviceCompliancePolicies",
+            "/beta/deviceManagement/deviceConfigurations",
+            "/beta/deviceManagement/configurationPolicies",
+            "/beta/deviceManagement/deviceCompliancePolicies",
             "/v1.0/deviceManagement",
         ],
     },
     Permission {
         name: "DeviceManagementManagedDevices.Read.All",
         purpose: "Devices managed by Intune and their compliance",
-        reads: &["/v1.0/deviceManagement/managedDevices"],
+        reads: &["/beta/deviceManagement/managedDevices"],
     },
     Permission {
         name: "SecurityEvents.Read.All",

@@ -101,6 +101,8 @@ pub struct CheckResult {
     pub requirement_ids: &'static [String],
     /// How good the check's evidence is (ASD's scale); null when it saw nothing (`manual`).
     pub evidence_quality: Option<EvidenceQuality>,
+    /// The snapshot's Graph responses for the fields the check reads (its evidence trail).
+    pub collected: Vec<crate::assess::snapshot::CollectedRequest>,
 }
 
 /// Essential Eight maturity reached, as ASD's rule awards it (`requirements::rule`).
@@ -218,6 +220,12 @@ pub fn evaluate_checks_answered(
                     Status::Manual => None,
                     _ => quality_of_reads(c.reads),
                 },
+                collected: snapshot
+                    .requests
+                    .iter()
+                    .filter(|r| c.reads.iter().any(|f| f.json_name() == r.field))
+                    .cloned()
+                    .collect(),
             }
         })
         .collect();

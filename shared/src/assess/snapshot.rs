@@ -11,9 +11,8 @@
 //! collected yet), and the checks that read it answer "no visibility" (see [`Field`]); some
 //! fields are also an `Option`, `None` when not there to read.
 //!
-//! Two groups are not Graph resources and are flagged as such on their fields: the Intune
-//! settings-catalog policies are flattened into named settings (see [`setting`]), and the
-//! Exchange Online audit switches come from Exchange's admin API (`Get-AdminAuditLogConfig`,
+//! One group is not Graph's and is flagged as such on its fields: the Exchange Online audit
+//! switches come from Exchange's admin API (`Get-AdminAuditLogConfig`,
 //! `Get-OrganizationConfig`), camelCased.
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +30,15 @@ pub struct TenantSnapshot {
     /// [`Field`], e.g. `configurationPolicies`): their value here is empty only for want of a
     /// read, so the checks that read them answer "no visibility" (manual) rather than judge it.
     pub unread: Vec<String>,
+    /// Why each field in `unread` could not be read, by its JSON name, in words a report can
+    /// show (Graph's status and message, e.g. "403 Forbidden: The application is not
+    /// registered as a backup controller…").
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub unread_reasons: std::collections::BTreeMap<String, String>,
+    /// Every Graph response the snapshot was built from, by the field it fed (its JSON name):
+    /// the evidence trail findings carry as `collected`. Empty for the demo tenants.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<CollectedRequest>,
     /// When the collector finished, unix seconds. Every age ("not signed in for 45 days",
     /// "end of servicing") is measured from here so a run is reproducible.
     pub collected_at: Timestamp,
@@ -69,8 +77,8 @@ pub struct TenantSnapshot {
     /// `GET /deviceManagement/deviceConfigurations?$expand=assignments`, including the
     /// `windowsUpdateForBusinessConfiguration` update rings.
     pub device_configurations: Vec<DeviceConfiguration>,
-    /// `GET /deviceManagement/configurationPolicies` (settings catalog and endpoint security),
-    /// flattened into named settings.
+    /// `GET /beta/deviceManagement/configurationPolicies` (settings catalog and Endpoint
+    /// security), each with its settings and assignments, in Graph's shape.
     pub configuration_policies: Vec<ConfigurationPolicy>,
     /// `GET /deviceManagement/deviceCompliancePolicies?$expand=assignments`.
     pub device_compliance_policies: Vec<DeviceCompliancePolicy>,
@@ -99,6 +107,20 @@ pub struct TenantSnapshot {
     pub admin_audit_log_config: Option<AdminAuditLogConfig>,
     /// Exchange Online `Get-OrganizationConfig`; `None` when the collector cannot reach it.
     pub organization_config: Option<ExchangeOrganizationConfig>,
+}
+
+/// One Graph response read into the snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CollectedRequest {
+    /// The snapshot field it fed (JSON name, as in `unread`).
+    pub field: String,
+    /// Path and query from the API version on.
+    pub path: String,
+    /// When it was read.
+    pub at: Timestamp,
+    /// SHA-256 of the raw body, lower-case hex.
+    pub sha256: String,
 }
 
 /// A part of the snapshot a collector can fail to read, named by its JSON field: one variant per
@@ -226,11 +248,10 @@ impl Field {
     }
 
     /// Whether the Graph collector asks Microsoft for this field at all. Those it does not
-    /// (the settings catalog needs mapping onto named settings, the Exchange switches are not
-    /// Graph) are unread because baref00t does not collect them yet, not because a tenant
-    /// refused them, and the report says which.
+    /// (the Exchange switches are not Graph) are unread because baref00t does not collect them
+    /// yet, not because a tenant refused them, and the report says which.
     pub fn collected_from_graph(self) -> bool {
-        !matches!(self, Self::ConfigurationPolicies | Self::AdminAuditLogConfig | Self::OrganizationConfig)
+        !matches!(self, Self::AdminAuditLogConfig | Self::OrganizationConfig)
     }
 
     /// The field of that JSON name.
@@ -310,37 +331,168 @@ pub mod ids {
     pub const PLAN_ENTRA_P2: &str = "AAD_PREMIUM_P2";
 }
 
-/// Names of the settings-catalog settings the checks read. The collector maps each policy's
-/// `settingInstance.settingDefinitionId` (and its choice/simple value) onto these names; a
-/// boolean setting is `true` when the policy enables the protective behaviour.
+/// The settings-catalog settings the checks read, by `settingDefinitionId` (ids from
+/// `../shared/reference/asd-essential-eight.md` and public Intune exports; an option's id is
+/// the definition id plus a suffix, confirmed per tenant with
+/// `GET /beta/deviceManagement/configurationSettings/{id}`). Each reads as one JSON value:
+/// a [`Kind::Toggle`] `true` when the policy sets the protective option, else `false`; a
+/// [`Kind::ChildChoice`] the word for the option chosen under an enabled parent; a
+/// [`Kind::ChildInteger`] the number under an enabled parent. A policy that disables an ADMX
+/// parent (`…_0`) reads `false` / `null`: the setting is then the user's.
 pub mod setting {
+    /// How a setting's value is read off its instance.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Kind {
+        /// A choice whose value ends in one of these suffixes is on; any other choice is off.
+        Toggle(&'static [&'static str]),
+        /// An enabled (`_1`) ADMX parent whose child choice's value suffix names the option.
+        ChildChoice(&'static [(&'static str, &'static str)]),
+        /// An enabled (`_1`) ADMX parent with an integer child.
+        ChildInteger,
+    }
+
+    /// One setting the checks read.
+    #[derive(Clone, Copy, Debug)]
+    pub struct CatalogSetting {
+        /// A short name for reports.
+        pub name: &'static str,
+        /// The definition ids that carry it (Word, Excel and PowerPoint each have their own).
+        pub definition_ids: &'static [&'static str],
+        pub kind: Kind,
+    }
+
+    const ENABLED: Kind = Kind::Toggle(&["_1"]);
+
     /// Word/Excel/PowerPoint "Block macros from running in Office files from the Internet".
-    pub const OFFICE_BLOCK_MACROS_FROM_INTERNET: &str = "office.blockMacrosFromInternet";
-    /// "VBA Macro Notification Settings": one of `disableAll`, `disableAllExceptSigned`,
-    /// `disableWithNotification`, `enableAll`.
-    pub const OFFICE_VBA_MACRO_NOTIFICATION: &str = "office.vbaMacroNotification";
-    /// "Macro Runtime Scan Scope" set to scan all documents (AMSI macro scanning).
-    pub const OFFICE_MACRO_ANTIVIRUS_SCANNING: &str = "office.macroAntivirusScanning";
-    /// "Packager Prompt" set to block OLE package activation.
-    pub const OFFICE_BLOCK_OLE_PACKAGES: &str = "office.blockOlePackageActivation";
+    pub const OFFICE_BLOCK_MACROS_FROM_INTERNET: &CatalogSetting = &CatalogSetting {
+        name: "Block macros from running in Office files from the Internet",
+        definition_ids: &[
+            "user_vendor_msft_policy_config_word16v2~policy~l_microsoftofficeword~l_wordoptions~l_security~l_trustcenter_l_blockmacroexecutionfrominternet",
+            "user_vendor_msft_policy_config_excel16v2~policy~l_microsoftofficeexcel~l_exceloptions~l_security~l_trustcenter_l_blockmacroexecutionfrominternet",
+            "user_vendor_msft_policy_config_ppt16v2~policy~l_microsoftofficepowerpoint~l_powerpointoptions~l_security~l_trustcenter_l_blockmacroexecutionfrominternet",
+        ],
+        kind: ENABLED,
+    };
+    /// "VBA Macro Notification Settings" (ADMX values: 1 enable all, 2 disable with
+    /// notification, 3 disable except digitally signed, 4 disable without notification); the
+    /// child's id differs per app (`…_l_empty19` in Word), so only its value suffix is read.
+    pub const OFFICE_VBA_MACRO_NOTIFICATION: &CatalogSetting = &CatalogSetting {
+        name: "VBA Macro Notification Settings",
+        definition_ids: &[
+            "user_vendor_msft_policy_config_word16v2~policy~l_microsoftofficeword~l_wordoptions~l_security~l_trustcenter_l_vbawarningspolicy",
+            "user_vendor_msft_policy_config_excel16v2~policy~l_microsoftofficeexcel~l_exceloptions~l_security~l_trustcenter_l_vbawarningspolicy",
+            "user_vendor_msft_policy_config_ppt16v2~policy~l_microsoftofficepowerpoint~l_powerpointoptions~l_security~l_trustcenter_l_vbawarningspolicy",
+        ],
+        kind: Kind::ChildChoice(&[
+            ("_1", "enableAll"),
+            ("_2", "disableWithNotification"),
+            ("_3", "disableAllExceptSigned"),
+            ("_4", "disableAll"),
+        ]),
+    };
+    /// "Macro Runtime Scan Scope": on for low-trust (1) or all (2) documents; 0 is off.
+    pub const OFFICE_MACRO_ANTIVIRUS_SCANNING: &CatalogSetting = &CatalogSetting {
+        name: "Macro Runtime Scan Scope",
+        definition_ids: &["user_vendor_msft_policy_config_office16v2~policy~l_microsoftofficesystem~l_securitysettings_l_macroruntimescanscope"],
+        kind: Kind::ChildChoice(&[("_0", "off"), ("_1", "on"), ("_2", "on")]),
+    };
+    /// "Packager Prompt": 2 = no prompt, the object does not execute.
+    pub const OFFICE_BLOCK_OLE_PACKAGES: &CatalogSetting = &CatalogSetting {
+        name: "Packager Prompt",
+        definition_ids: &[
+            "user_vendor_msft_policy_config_word16v2~policy~l_microsoftofficeword~l_wordoptions~l_security~l_trustcenter_l_packagerprompt",
+        ],
+        kind: Kind::ChildChoice(&[("_1", "prompt"), ("_2", "on"), ("_3", "off")]),
+    };
     /// Microsoft 365 Apps "Enable Automatic Updates".
-    pub const OFFICE_AUTOMATIC_UPDATES: &str = "office.automaticUpdatesEnabled";
-    /// Microsoft 365 Apps "Update Deadline" in days (number).
-    pub const OFFICE_UPDATE_DEADLINE_DAYS: &str = "office.updateDeadlineDays";
+    pub const OFFICE_AUTOMATIC_UPDATES: &CatalogSetting = &CatalogSetting {
+        name: "Enable Automatic Updates (Microsoft 365 Apps)",
+        definition_ids: &["device_vendor_msft_policy_config_office16v2~policy~l_microsoftofficemachine~l_updates_l_enableautomaticupdates"],
+        kind: ENABLED,
+    };
+    /// Microsoft 365 Apps "Update Deadline", in days.
+    pub const OFFICE_UPDATE_DEADLINE_DAYS: &CatalogSetting = &CatalogSetting {
+        name: "Update Deadline (Microsoft 365 Apps)",
+        definition_ids: &[
+            "device_vendor_msft_policy_config_office16v2~policy~l_microsoftofficemachine~l_updates_l_updatedeadline",
+        ],
+        kind: Kind::ChildInteger,
+    };
     /// Edge "Configure Microsoft Defender SmartScreen".
-    pub const EDGE_SMARTSCREEN: &str = "edge.smartScreenEnabled";
+    pub const EDGE_SMARTSCREEN: &CatalogSetting = &CatalogSetting {
+        name: "Configure Microsoft Defender SmartScreen (Edge)",
+        definition_ids: &["device_vendor_msft_policy_config_microsoft_edgev80diff~policy~microsoft_edge~smartscreen_smartscreenenabled"],
+        kind: ENABLED,
+    };
     /// Edge "Prevent bypassing Microsoft Defender SmartScreen prompts for sites".
-    pub const EDGE_SMARTSCREEN_NO_OVERRIDE: &str = "edge.preventSmartScreenPromptOverride";
+    pub const EDGE_SMARTSCREEN_NO_OVERRIDE: &CatalogSetting = &CatalogSetting {
+        name: "Prevent bypassing Microsoft Defender SmartScreen prompts for sites (Edge)",
+        definition_ids: &["device_vendor_msft_policy_config_microsoft_edgev80diff~policy~microsoft_edge~smartscreen_preventsmartscreenpromptoverride"],
+        kind: ENABLED,
+    };
     /// "Disable Internet Explorer 11 as a standalone browser".
-    pub const WINDOWS_DISABLE_IE11: &str = "windows.disableInternetExplorer11";
+    pub const WINDOWS_DISABLE_IE11: &CatalogSetting = &CatalogSetting {
+        name: "Disable Internet Explorer 11 as a standalone browser",
+        definition_ids: &["device_vendor_msft_policy_config_internetexplorer_disableinternetexplorerapp_v2"],
+        kind: ENABLED,
+    };
     /// "Turn on PowerShell Script Block Logging".
-    pub const WINDOWS_POWERSHELL_SCRIPT_BLOCK_LOGGING: &str = "windows.powerShellScriptBlockLogging";
-    /// "Microsoft Vulnerable Driver Blocklist" enabled.
-    pub const WINDOWS_VULNERABLE_DRIVER_BLOCKLIST: &str = "windows.vulnerableDriverBlocklist";
-    /// An App Control for Business (WDAC) policy deployed in enforce mode (not audit).
-    pub const WINDOWS_APP_CONTROL_ENFORCED: &str = "windows.appControlEnforced";
+    pub const WINDOWS_POWERSHELL_SCRIPT_BLOCK_LOGGING: &CatalogSetting = &CatalogSetting {
+        name: "Turn on PowerShell Script Block Logging",
+        definition_ids: &["device_vendor_msft_policy_config_windowspowershell_turnonpowershellscriptblocklogging"],
+        kind: ENABLED,
+    };
+    /// Memory integrity (HVCI) on, with (`_1`) or without (`_2`) UEFI lock: it enforces
+    /// Microsoft's vulnerable driver blocklist (ASD FAQ, ISM-1659).
+    pub const WINDOWS_VULNERABLE_DRIVER_BLOCKLIST: &CatalogSetting = &CatalogSetting {
+        name: "Hypervisor-protected code integrity (enforces the vulnerable driver blocklist)",
+        definition_ids: &[
+            "device_vendor_msft_policy_config_virtualizationbasedtechnology_hypervisorenforcedcodeintegrity",
+        ],
+        kind: Kind::Toggle(&["_1", "_2"]),
+    };
+    /// App Control for Business (Endpoint security): the built-in controls in enforce mode
+    /// (`…_0`; `…_1` is audit only).
+    pub const WINDOWS_APP_CONTROL_ENFORCED: &CatalogSetting = &CatalogSetting {
+        name: "App Control for Business (enforce)",
+        definition_ids: &["device_vendor_msft_applicationcontrol_built_in_controls_enable_app_control"],
+        kind: Kind::Toggle(&["_0"]),
+    };
     /// OneDrive "Silently move Windows known folders to OneDrive".
-    pub const ONEDRIVE_KNOWN_FOLDER_MOVE: &str = "onedrive.knownFolderMoveSilentOptIn";
+    pub const ONEDRIVE_KNOWN_FOLDER_MOVE: &CatalogSetting = &CatalogSetting {
+        name: "Silently move Windows known folders to OneDrive",
+        definition_ids: &["device_vendor_msft_policy_config_onedrivengscv2~policy~onedrivengsc_kfmoptinnowizard"],
+        kind: ENABLED,
+    };
+    /// Credential Guard (`LsaCfgFlags`): 1 with UEFI lock, 2 without; 0 off.
+    pub const WINDOWS_CREDENTIAL_GUARD: &CatalogSetting = &CatalogSetting {
+        name: "Credential Guard",
+        definition_ids: &["device_vendor_msft_policy_config_deviceguard_lsacfgflags"],
+        kind: Kind::Toggle(&["_1", "_2"]),
+    };
+
+    /// The prefix of each attack surface reduction rule in the settings catalog (Endpoint
+    /// security ASR policies); the rule's own id follows, and its value ends `_block`, `_audit`,
+    /// `_warn` or `_off`.
+    pub const ASR_RULE_PREFIX: &str = "device_vendor_msft_policy_config_defender_attacksurfacereductionrules_";
+
+    /// Every setting above, for tests and documentation.
+    pub const ALL: &[&CatalogSetting] = &[
+        OFFICE_BLOCK_MACROS_FROM_INTERNET,
+        OFFICE_VBA_MACRO_NOTIFICATION,
+        OFFICE_MACRO_ANTIVIRUS_SCANNING,
+        OFFICE_BLOCK_OLE_PACKAGES,
+        OFFICE_AUTOMATIC_UPDATES,
+        OFFICE_UPDATE_DEADLINE_DAYS,
+        EDGE_SMARTSCREEN,
+        EDGE_SMARTSCREEN_NO_OVERRIDE,
+        WINDOWS_DISABLE_IE11,
+        WINDOWS_POWERSHELL_SCRIPT_BLOCK_LOGGING,
+        WINDOWS_VULNERABLE_DRIVER_BLOCKLIST,
+        WINDOWS_APP_CONTROL_ENFORCED,
+        ONEDRIVE_KNOWN_FOLDER_MOVE,
+        WINDOWS_CREDENTIAL_GUARD,
+    ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -400,6 +552,8 @@ pub struct User {
     /// Needs Entra ID P1 to read; `None` when the collector could not.
     pub sign_in_activity: Option<SignInActivity>,
     pub created_date_time: Option<String>,
+    /// A Teams Rooms or other resource account: a device's identity, not a person.
+    pub is_resource_account: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -415,7 +569,10 @@ pub struct AssignedPlan {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SignInActivity {
+    /// The last interactive sign-in attempt, successful or not.
     pub last_sign_in_date_time: Option<String>,
+    /// The last successful sign-in, interactive or not (recorded since December 2023).
+    pub last_successful_sign_in_date_time: Option<String>,
     pub last_non_interactive_sign_in_date_time: Option<String>,
 }
 
@@ -496,6 +653,42 @@ pub struct ConditionalAccessConditions {
     /// `low`, `medium`, `high`, `hidden`, `none`.
     pub user_risk_levels: Vec<String>,
     pub sign_in_risk_levels: Vec<String>,
+    /// Named locations included and excluded; `None`: any location.
+    pub locations: Option<ConditionalAccessLocations>,
+    /// Device platforms included and excluded; `None`: any platform.
+    pub platforms: Option<ConditionalAccessPlatforms>,
+    /// A device filter; `None`: any device.
+    pub devices: Option<ConditionalAccessDevices>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConditionalAccessLocations {
+    /// Named location ids, or `All`, `AllTrusted`.
+    pub include_locations: Vec<String>,
+    pub exclude_locations: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConditionalAccessPlatforms {
+    /// `all`, `android`, `iOS`, `windows`, `macOS`, `linux`, … (conditionalAccessDevicePlatform).
+    pub include_platforms: Vec<String>,
+    pub exclude_platforms: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConditionalAccessDevices {
+    pub device_filter: Option<ConditionalAccessFilter>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConditionalAccessFilter {
+    /// `include` or `exclude`.
+    pub mode: Option<String>,
+    pub rule: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -713,24 +906,84 @@ pub struct PolicyAssignment {
     pub target: Option<Value>,
 }
 
-/// A settings-catalog / endpoint-security policy with its settings flattened to names.
+/// A settings-catalog or Endpoint security policy (`deviceManagementConfigurationPolicy`,
+/// beta), with its settings and assignments as Graph returns them
+/// (`GET /beta/deviceManagement/configurationPolicies/{id}?$expand=settings,assignments`).
+/// The checks find their settings by `settingDefinitionId` (see [`setting`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ConfigurationPolicy {
     pub id: String,
     pub name: String,
-    /// `windows10`, `macOS`, …
+    /// `windows10`, `macOS`, … (flags, comma-separated).
     pub platforms: Option<String>,
+    /// `mdm`, `microsoftSense`, … (flags, comma-separated).
+    pub technologies: Option<String>,
     pub is_assigned: Option<bool>,
-    /// Not Graph's shape: see [`setting`].
-    pub settings: Vec<NamedSetting>,
+    pub settings: Vec<ConfigurationSetting>,
+    /// `None` when assignments were not expanded (the policy then counts by `isAssigned`).
+    pub assignments: Option<Vec<PolicyAssignment>>,
+}
+
+/// `deviceManagementConfigurationSetting`: one setting of a policy.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConfigurationSetting {
+    pub id: String,
+    pub setting_instance: SettingInstance,
+}
+
+/// `deviceManagementConfigurationSettingInstance` and its subtypes, one struct: which value
+/// property is present depends on `@odata.type` (choice, simple, group collection, …).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SettingInstance {
+    #[serde(rename = "@odata.type")]
+    pub odata_type: String,
+    /// E.g. `device_vendor_msft_policy_config_defender_attacksurfacereductionrules`.
+    pub setting_definition_id: String,
+    /// Choice: `value` is the chosen option's id, the definition id plus a suffix (`…_1`).
+    pub choice_setting_value: Option<ChoiceSettingValue>,
+    pub choice_setting_collection_value: Option<Vec<ChoiceSettingValue>>,
+    pub simple_setting_value: Option<SimpleSettingValue>,
+    pub simple_setting_collection_value: Option<Vec<SimpleSettingValue>>,
+    pub group_setting_collection_value: Option<Vec<GroupSettingValue>>,
+    pub group_setting_value: Option<GroupSettingValue>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct NamedSetting {
-    pub name: String,
+pub struct ChoiceSettingValue {
+    pub value: String,
+    pub children: Vec<SettingInstance>,
+}
+
+/// An integer, string or secret value (`@odata.type` says which).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SimpleSettingValue {
+    #[serde(rename = "@odata.type")]
+    pub odata_type: Option<String>,
     pub value: Value,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GroupSettingValue {
+    pub children: Vec<SettingInstance>,
+}
+
+impl SettingInstance {
+    /// This instance and every instance nested under it, depth first.
+    pub fn walk(&self) -> Vec<&SettingInstance> {
+        let mut out = vec![self];
+        let choices = self.choice_setting_value.iter().chain(self.choice_setting_collection_value.iter().flatten());
+        let groups = self.group_setting_value.iter().chain(self.group_setting_collection_value.iter().flatten());
+        for child in choices.flat_map(|c| &c.children).chain(groups.flat_map(|g| &g.children)) {
+            out.extend(child.walk());
+        }
+        out
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -777,6 +1030,10 @@ pub struct ManagedDevice {
     pub last_sync_date_time: Option<String>,
     /// `company` or `personal`.
     pub managed_device_owner_type: Option<String>,
+    /// Beta: the Windows edition's SKU number (`PRODUCT_*`: 48 Pro, 4 Enterprise, 121
+    /// Education, 125 Enterprise LTSC, …) and family, for servicing dates.
+    pub sku_number: Option<u32>,
+    pub sku_family: Option<String>,
     pub windows_protection_state: Option<WindowsProtectionState>,
 }
 

@@ -186,6 +186,23 @@ pub struct Finding {
     /// (`domain::trend`); absent on a first run, and where no word fits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<crate::domain::trend::Change>,
+    /// The Graph requests the verdict rests on (contract "Assessment results"): each response
+    /// of the fields the check reads. Empty for demo tenants and checks that read nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collected: Vec<Collected>,
+}
+
+/// One Graph response behind a finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Collected {
+    /// Path and query as requested, from the API version on (`/v1.0/users?$select=…`); one
+    /// entry per page of a paged collection.
+    pub path: String,
+    /// When the collection read it (RFC 3339, UTC).
+    pub at: String,
+    /// SHA-256 of the raw response body, lower-case hex.
+    pub sha256: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

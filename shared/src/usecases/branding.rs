@@ -136,6 +136,7 @@ fn sample_run(product: &Product, report_url: &str, now: Timestamp) -> (Run, RunR
         requirement_ids: Vec::new(),
         evidence_quality: None,
         change: None,
+        collected: Vec::new(),
     };
     let findings = vec![
         finding("SAMPLE-01", "Multi-factor authentication for every user", Severity::Critical, CheckStatus::Fail),

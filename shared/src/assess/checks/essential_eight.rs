@@ -176,7 +176,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Credential Guard isolates LSASS secrets so credential-dumping tools cannot lift admin hashes and tickets.",
         remediation: "Enable Credential Guard with UEFI lock in an Intune endpoint protection (or account protection) profile assigned to all Windows devices.",
-        reads: p::reads::INTUNE_PROFILE,
+        reads: p::reads::INTUNE_ASR,
         evaluate: credential_guard,
     },
     // ---- Application control ----------------------------------------------------------------
@@ -351,7 +351,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Macros that call Win32 APIs can load shellcode directly; the ASR rule blocks it.",
         remediation: "Set the ASR rule 'Block Win32 API calls from Office macros' to Block in an endpoint protection profile.",
-        reads: p::reads::INTUNE_PROFILE,
+        reads: p::reads::INTUNE_ASR,
         evaluate: |s| {
             p::asr_rules_blocked(s, &[("Block Win32 API calls from Office macros", |c| {
                 &c.defender_office_macro_code_allow_win32_imports_type
@@ -396,7 +396,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "These three ASR rules stop the typical document-to-malware chain even when a macro or exploit runs.",
         remediation: "Set the three Office ASR rules to Block in an endpoint protection profile assigned to all Windows devices.",
-        reads: p::reads::INTUNE_PROFILE,
+        reads: p::reads::INTUNE_ASR,
         evaluate: |s| {
             p::asr_rules_blocked(s, &[
                 ("Block Office applications from creating child processes", |c| &c.defender_office_apps_launch_child_process_type),
@@ -422,7 +422,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Malicious PDFs launch payloads through the reader; the ASR rule stops Adobe Reader spawning processes.",
         remediation: "Set the ASR rule 'Block Adobe Reader from creating child processes' to Block.",
-        reads: p::reads::INTUNE_PROFILE,
+        reads: p::reads::INTUNE_ASR,
         evaluate: |s| {
             p::asr_rules_blocked(s, &[("Block Adobe Reader from creating child processes", |c| {
                 &c.defender_adobe_reader_launch_child_process
@@ -599,11 +599,16 @@ fn inactive_admins(s: &TenantSnapshot) -> Outcome {
     if admins.is_empty() || admins.iter().all(|u| u.sign_in_activity.is_none()) {
         return Outcome::manual("Sign-in activity of privileged accounts was not available (it needs Entra ID P1)");
     }
+    // The last successful sign-in where Graph has it (a failed attempt is not use); an account
+    // that never signed in is stale only once it is older than the window.
     let stale: Vec<&str> = admins
         .iter()
         .filter(|u| {
-            let last = u.sign_in_activity.as_ref().and_then(|a| a.last_sign_in_date_time.as_deref());
-            p::days_before_collection(s, last).is_none_or(|d| d > PRIVILEGED_INACTIVE_DAYS)
+            let activity = u.sign_in_activity.as_ref();
+            let last = activity
+                .and_then(|a| a.last_successful_sign_in_date_time.as_deref().or(a.last_sign_in_date_time.as_deref()));
+            let since = last.or(u.created_date_time.as_deref());
+            p::days_before_collection(s, since).is_none_or(|d| d > PRIVILEGED_INACTIVE_DAYS)
         })
         .map(|u| u.user_principal_name.as_str())
         .collect();
@@ -642,17 +647,18 @@ fn credential_guard(s: &TenantSnapshot) -> Outcome {
     if let Err(manual) = p::require_intune_windows(s) {
         return manual;
     }
+    // The legacy endpoint protection profile, or the settings catalog's LsaCfgFlags.
     let on = p::assigned_configurations(s, ENDPOINT_PROTECTION_CONFIGURATION).any(|c| {
         c.device_guard_local_system_authority_credential_guard_settings
             .as_deref()
             .is_some_and(|v| v.starts_with("enableWith"))
-    });
+    }) || p::setting_on(s, setting::WINDOWS_CREDENTIAL_GUARD) == Some(true);
     Outcome::judge(
         on,
         if on {
-            "An assigned endpoint protection profile enables Credential Guard"
+            "An Intune policy assigned to all devices enables Credential Guard"
         } else {
-            "No assigned endpoint protection profile enables Credential Guard"
+            "No Intune policy assigned to all devices enables Credential Guard"
         },
     )
 }
@@ -775,7 +781,7 @@ pub(crate) fn supported_windows(s: &TenantSnapshot) -> Outcome {
     }
     let unsupported: Vec<String> = fleet
         .iter()
-        .filter(|d| p::windows_build(d.version).is_none_or(|b| p::windows_unsupported(b, s.collected_at)))
+        .filter(|d| p::windows_build(d.version).is_none_or(|b| p::windows_unsupported(b, d.edition, s.collected_at)))
         .map(|d| format!("{} ({})", d.name, d.version))
         .collect();
     Outcome::judge(
@@ -844,7 +850,7 @@ fn macro_notification_enforced(s: &TenantSnapshot) -> Outcome {
     if let Err(manual) = p::require_intune_windows(s) {
         return manual;
     }
-    match p::setting_str(s, setting::OFFICE_VBA_MACRO_NOTIFICATION) {
+    match p::setting_str(s, setting::OFFICE_VBA_MACRO_NOTIFICATION).as_deref() {
         None => Outcome::fail("No assigned Intune policy sets the VBA macro notification setting: users decide"),
         Some("enableAll") => Outcome::fail("An assigned Intune policy enables all macros"),
         Some(v) => Outcome::pass(format!("VBA macro notification is enforced by policy ({v})")),
@@ -855,7 +861,7 @@ fn signed_macros_only(s: &TenantSnapshot) -> Outcome {
     if let Err(manual) = p::require_intune_windows(s) {
         return manual;
     }
-    match p::setting_str(s, setting::OFFICE_VBA_MACRO_NOTIFICATION) {
+    match p::setting_str(s, setting::OFFICE_VBA_MACRO_NOTIFICATION).as_deref() {
         Some(v @ ("disableAll" | "disableAllExceptSigned")) => {
             Outcome::pass(format!("Only trusted-publisher macros can run ({v})"))
         }

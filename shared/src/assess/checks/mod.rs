@@ -155,6 +155,26 @@ impl Outcome {
         Self::manual(format!("No visibility: baref00t could not read this tenant's {}.", parts.join(" or its ")))
             .with_details(serde_json::json!({ "unread": unread.iter().map(|f| f.json_name()).collect::<Vec<_>>() }))
     }
+    /// Adds what Graph answered for each unread field (the snapshot's `unreadReasons`) to a
+    /// "no visibility" outcome: appended to the summary, and as `details.reasons`.
+    pub fn with_unread_reasons(mut self, snapshot: &TenantSnapshot, unread: &[Field]) -> Self {
+        let reasons: Vec<(&str, &String)> = unread
+            .iter()
+            .filter_map(|f| snapshot.unread_reasons.get(f.json_name()).map(|r| (f.json_name(), r)))
+            .collect();
+        if reasons.is_empty() {
+            return self;
+        }
+        let words: Vec<String> = reasons.iter().map(|(f, r)| format!("{f}: {r}")).collect();
+        self.evidence.summary.push_str(&format!(" Microsoft Graph answered: {}.", words.join("; ")));
+        if let Some(Value::Object(d)) = self.evidence.details.as_mut() {
+            d.insert(
+                "reasons".into(),
+                Value::Object(reasons.into_iter().map(|(f, r)| (f.to_string(), Value::from(r.as_str()))).collect()),
+            );
+        }
+        self
+    }
     /// Attaches structured details (e.g. the offending accounts or policies), every list in
     /// them cut to [`DETAIL_LIST_MAX`] entries with the full count beside it
     /// ([`cap_detail_lists`]).
@@ -244,7 +264,7 @@ impl Check {
         if unread.is_empty() {
             (self.evaluate)(snapshot)
         } else {
-            Outcome::no_visibility(&unread)
+            Outcome::no_visibility(&unread).with_unread_reasons(snapshot, &unread)
         }
     }
 }

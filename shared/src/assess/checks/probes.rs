@@ -8,9 +8,11 @@ use chrono::{DateTime, NaiveDate};
 use serde_json::{json, Value};
 
 use super::Outcome;
+use crate::assess::snapshot::setting::{self, CatalogSetting, Kind};
 use crate::assess::snapshot::{
-    ids, ConditionalAccessPolicy, DeviceConfiguration, ManagedDevice, PolicyAssignment, TenantSnapshot,
-    WindowsProtectionState, ENDPOINT_PROTECTION_CONFIGURATION, UPDATE_RING_CONFIGURATION,
+    ids, ConditionalAccessPolicy, ConfigurationPolicy, DeviceConfiguration, ManagedDevice, PolicyAssignment,
+    SettingInstance, TenantSnapshot, WindowsProtectionState, ENDPOINT_PROTECTION_CONFIGURATION,
+    UPDATE_RING_CONFIGURATION,
 };
 use crate::domain::time::Timestamp;
 
@@ -32,9 +34,12 @@ pub mod reads {
     pub const ADMIN_ACCOUNTS: &[Field] = &[Field::Users, Field::RoleAssignments, Field::RoleEligibilitySchedules];
     /// [`super::setting_enforced`] and the other settings-catalog checks on Intune Windows devices.
     pub const INTUNE_SETTING: &[Field] = &[Field::ManagedDevices, Field::ConfigurationPolicies];
-    /// [`super::asr_rules_blocked`], [`super::rings_within`] and the other checks on assigned
-    /// device configuration profiles for Intune Windows devices.
+    /// [`super::rings_within`] and the other checks on assigned device configuration profiles
+    /// for Intune Windows devices.
     pub const INTUNE_PROFILE: &[Field] = &[Field::ManagedDevices, Field::DeviceConfigurations];
+    /// [`super::asr_rules_blocked`]: ASR rules from legacy profiles or the settings catalog.
+    pub const INTUNE_ASR: &[Field] =
+        &[Field::ManagedDevices, Field::DeviceConfigurations, Field::ConfigurationPolicies];
     /// [`super::windows_fleet`]: Intune's Windows devices, else Entra ID's.
     pub const WINDOWS_FLEET: &[Field] = &[Field::ManagedDevices, Field::Devices];
 }
@@ -96,16 +101,37 @@ pub fn enforced(s: &TenantSnapshot) -> impl Iterator<Item = &ConditionalAccessPo
 /// Connect's sync role, which cannot do MFA by design).
 pub fn covers_all_users(p: &ConditionalAccessPolicy) -> bool {
     let u = &p.conditions.users;
-    u.include_users.iter().any(|x| x == "All")
+    unnarrowed(p)
+        && u.include_users.iter().any(|x| x == "All")
         && u.exclude_users.len() + u.exclude_groups.len() <= MAX_EMERGENCY_EXCLUSIONS
         && u.exclude_roles.iter().all(|r| r == ids::DIRECTORY_SYNCHRONIZATION_ACCOUNTS)
 }
 
-/// Targets every role in `roles` (directly or through "All users"), excluding none of them.
+/// Not narrowed by location, device platform or device filter: a policy that excludes
+/// trusted locations, some platforms or filtered devices lets those sign-ins through.
+pub fn unnarrowed(p: &ConditionalAccessPolicy) -> bool {
+    let c = &p.conditions;
+    let locations = c.locations.as_ref().is_none_or(|l| {
+        (l.include_locations.is_empty() || l.include_locations.iter().any(|x| x == "All"))
+            && l.exclude_locations.is_empty()
+    });
+    let platforms = c.platforms.as_ref().is_none_or(|pl| {
+        (pl.include_platforms.is_empty() || pl.include_platforms.iter().any(|x| x == "all"))
+            && pl.exclude_platforms.is_empty()
+    });
+    let devices = c
+        .devices
+        .as_ref()
+        .is_none_or(|d| d.device_filter.as_ref().is_none_or(|f| f.rule.as_deref().is_none_or(str::is_empty)));
+    locations && platforms && devices
+}
+
+/// Targets every role in `roles` (directly or through "All users"), excluding none of them,
+/// and is not narrowed (see [`unnarrowed`]).
 pub fn covers_roles(p: &ConditionalAccessPolicy, roles: &[&str]) -> bool {
     let u = &p.conditions.users;
     let excluded = roles.iter().any(|r| u.exclude_roles.iter().any(|x| x == r));
-    !excluded && (covers_all_users(p) || roles.iter().all(|r| u.include_roles.iter().any(|x| x == r)))
+    !excluded && unnarrowed(p) && (covers_all_users(p) || roles.iter().all(|r| u.include_roles.iter().any(|x| x == r)))
 }
 
 pub fn covers_all_apps(p: &ConditionalAccessPolicy) -> bool {
@@ -308,13 +334,22 @@ pub fn method_enabled(s: &TenantSnapshot, id: &str) -> Option<bool> {
     })
 }
 
-/// Member users (guests authenticate at their home tenant).
+/// Member users who are people who can sign in: guests authenticate at their home tenant, and
+/// disabled accounts (room and equipment mailboxes are disabled accounts) and resource accounts
+/// (`isResourceAccount`, e.g. Teams Rooms) never register a method. The registration report has
+/// neither property, so they come from `users` by id.
 pub fn member_registrations(
     s: &TenantSnapshot,
 ) -> impl Iterator<Item = &crate::assess::snapshot::UserRegistrationDetails> {
-    s.user_registration_details
+    let not_people: BTreeSet<&str> = s
+        .users
         .iter()
-        .filter(|u| !u.user_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("guest")))
+        .filter(|u| u.account_enabled == Some(false) || u.is_resource_account == Some(true))
+        .map(|u| u.id.as_str())
+        .collect();
+    s.user_registration_details.iter().filter(move |u| {
+        !u.user_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("guest")) && !not_people.contains(u.id.as_str())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,20 +450,91 @@ pub fn protection_states(s: &TenantSnapshot) -> Result<Vec<(&ManagedDevice, &Win
     Ok(reporting)
 }
 
+/// The assignment reaches every device or user: an "All devices" or "All users" target with no
+/// assignment filter, and no exclusion group. A policy assigned only to groups (a pilot group,
+/// say) does not show the setting on the whole fleet, so it is not counted as enforcing it.
+/// `None` (assignments not expanded) counts, as [`is_assigned`] does.
+pub fn reaches_everyone(assignments: &Option<Vec<PolicyAssignment>>) -> bool {
+    let Some(list) = assignments else { return true };
+    let target_type = |a: &PolicyAssignment| {
+        a.target.as_ref().and_then(|t| t.get("@odata.type")).and_then(Value::as_str).unwrap_or("").to_string()
+    };
+    let unfiltered = |a: &PolicyAssignment| {
+        a.target
+            .as_ref()
+            .and_then(|t| t.get("deviceAndAppManagementAssignmentFilterType"))
+            .and_then(Value::as_str)
+            .is_none_or(|f| f == "none")
+    };
+    let everyone = list.iter().any(|a| {
+        let t = target_type(a);
+        (t.ends_with("allDevicesAssignmentTarget") || t.ends_with("allLicensedUsersAssignmentTarget")) && unfiltered(a)
+    });
+    let excludes = list.iter().any(|a| target_type(a).ends_with("exclusionGroupAssignmentTarget"));
+    everyone && !excludes
+}
+
+/// Profiles of `odata_type` assigned to every device (see [`reaches_everyone`]).
 pub fn assigned_configurations<'a>(
     s: &'a TenantSnapshot,
     odata_type: &'a str,
 ) -> impl Iterator<Item = &'a DeviceConfiguration> {
-    s.device_configurations.iter().filter(move |c| c.odata_type == odata_type && is_assigned(&c.assignments))
+    s.device_configurations.iter().filter(move |c| c.odata_type == odata_type && reaches_everyone(&c.assignments))
 }
 
-/// The strongest mode an ASR rule is set to across assigned endpoint-protection profiles.
 /// Reads one ASR rule's mode off an endpoint protection profile.
 pub type AsrRule = fn(&DeviceConfiguration) -> &Option<String>;
 
-pub fn asr_mode(s: &TenantSnapshot, rule: AsrRule) -> Option<String> {
-    let modes: Vec<&str> =
-        assigned_configurations(s, ENDPOINT_PROTECTION_CONFIGURATION).filter_map(|c| rule(c).as_deref()).collect();
+/// The settings-catalog id of each ASR rule the checks name (the part after
+/// [`setting::ASR_RULE_PREFIX`]), by the rule's name as the checks give it.
+const ASR_CATALOG_IDS: &[(&str, &str)] = &[
+    ("Block Win32 API calls from Office macros", "blockwin32apicallsfromofficemacros"),
+    ("Block Office applications from creating child processes", "blockallofficeapplicationsfromcreatingchildprocesses"),
+    (
+        "Block Office applications from creating executable content",
+        "blockofficeapplicationsfromcreatingexecutablecontent",
+    ),
+    (
+        "Block Office applications from injecting code into other processes",
+        "blockofficeapplicationsfrominjectingcodeintootherprocesses",
+    ),
+    ("Block Adobe Reader from creating child processes", "blockadobereaderfromcreatingchildprocesses"),
+];
+
+/// A rule's mode normalised across the two sources: `block`, `warn`, `auditMode` or another
+/// word. The legacy profile's ASR properties are `defenderAttackSurfaceType` (block mode is
+/// `block`) except `defenderAdobeReaderLaunchChildProcess`, a `defenderProtectionType` whose
+/// block mode is `enable` (Graph beta schema); the catalog's values end `_block`, `_warn`,
+/// `_audit` or `_off`.
+fn asr_word(v: &str) -> &str {
+    match v {
+        "block" | "enable" => "block",
+        other => match other.rsplit('_').next() {
+            Some("block") if other.contains('_') => "block",
+            Some("warn") if other.contains('_') => "warn",
+            Some("audit") if other.contains('_') => "auditMode",
+            Some("off") if other.contains('_') => "off",
+            _ => other,
+        },
+    }
+}
+
+/// The strongest mode an ASR rule is set to across endpoint protection profiles and
+/// settings-catalog policies that reach every device.
+pub fn asr_mode(s: &TenantSnapshot, name: &str, rule: AsrRule) -> Option<String> {
+    let mut modes: Vec<&str> = assigned_configurations(s, ENDPOINT_PROTECTION_CONFIGURATION)
+        .filter_map(|c| rule(c).as_deref())
+        .map(asr_word)
+        .collect();
+    if let Some((_, id)) = ASR_CATALOG_IDS.iter().find(|(n, _)| *n == name) {
+        let definition = format!("{}{id}", setting::ASR_RULE_PREFIX);
+        modes.extend(
+            catalog_instances(s)
+                .filter(|i| i.setting_definition_id == definition)
+                .filter_map(|i| i.choice_setting_value.as_ref())
+                .map(|c| asr_word(&c.value)),
+        );
+    }
     ["block", "warn", "auditMode"]
         .into_iter()
         .find(|m| modes.contains(m))
@@ -441,7 +547,7 @@ pub fn asr_rules_blocked(s: &TenantSnapshot, rules: &[(&str, AsrRule)]) -> Outco
     if let Err(manual) = require_intune_windows(s) {
         return manual;
     }
-    let modes: Vec<(&str, Option<String>)> = rules.iter().map(|(n, r)| (*n, asr_mode(s, *r))).collect();
+    let modes: Vec<(&str, Option<String>)> = rules.iter().map(|(n, r)| (*n, asr_mode(s, n, *r))).collect();
     let weak: Vec<String> = modes
         .iter()
         .filter(|(_, m)| m.as_deref() != Some("block"))
@@ -450,51 +556,97 @@ pub fn asr_rules_blocked(s: &TenantSnapshot, rules: &[(&str, AsrRule)]) -> Outco
     let details =
         json!(modes.iter().map(|(n, m)| (n.to_string(), json!(m))).collect::<serde_json::Map<String, Value>>());
     if weak.is_empty() {
-        Outcome::pass("The attack surface reduction rules are in block mode in an assigned endpoint protection profile")
+        Outcome::pass("The attack surface reduction rules are in block mode in Intune policies assigned to all devices")
             .with_details(details)
     } else {
-        Outcome::fail(format!("Attack surface reduction rules not in block mode: {}", weak.join("; ")))
+        Outcome::fail(format!("Attack surface reduction rules not in block mode on all devices: {}", weak.join("; ")))
             .with_details(details)
     }
 }
 
-/// The values a named setting has across assigned settings-catalog policies.
-fn setting_values<'a>(s: &'a TenantSnapshot, name: &'a str) -> impl Iterator<Item = &'a Value> {
-    s.configuration_policies
-        .iter()
-        .filter(|p| p.is_assigned != Some(false))
-        .flat_map(|p| p.settings.iter())
-        .filter(move |st| st.name == name)
-        .map(|st| &st.value)
+/// Settings-catalog policies that reach every device or user.
+fn covering_policies(s: &TenantSnapshot) -> impl Iterator<Item = &ConfigurationPolicy> {
+    s.configuration_policies.iter().filter(|p| p.is_assigned != Some(false) && reaches_everyone(&p.assignments))
 }
 
-/// `Some(true)` when some assigned policy turns the setting on and none turns it off.
-pub fn setting_on(s: &TenantSnapshot, name: &str) -> Option<bool> {
-    let values: Vec<&Value> = setting_values(s, name).collect();
+/// Every setting instance (nested ones included) of the policies that reach everyone.
+fn catalog_instances(s: &TenantSnapshot) -> impl Iterator<Item = &SettingInstance> {
+    covering_policies(s).flat_map(|p| p.settings.iter()).flat_map(|st| st.setting_instance.walk())
+}
+
+/// The suffix of a choice value after its last `_` (`…_1` → `_1`).
+fn suffix(value: &str) -> &str {
+    value.rfind('_').map(|i| &value[i..]).unwrap_or("")
+}
+
+/// One instance of a catalog setting read as the checks' value (see [`setting`]).
+fn read_setting(i: &SettingInstance, kind: Kind) -> Value {
+    let Some(choice) = &i.choice_setting_value else { return Value::Null };
+    match kind {
+        Kind::Toggle(on) => Value::Bool(on.contains(&suffix(&choice.value))),
+        Kind::ChildChoice(words) => {
+            if suffix(&choice.value) != "_1" {
+                return Value::Null;
+            }
+            choice
+                .children
+                .iter()
+                .filter_map(|c| c.choice_setting_value.as_ref())
+                .find_map(|c| words.iter().find(|(s, _)| *s == suffix(&c.value)))
+                .map(|(_, w)| Value::from(*w))
+                .unwrap_or(Value::Null)
+        }
+        Kind::ChildInteger => {
+            if suffix(&choice.value) != "_1" {
+                return Value::Null;
+            }
+            choice
+                .children
+                .iter()
+                .filter_map(|c| c.simple_setting_value.as_ref())
+                .find_map(|v| v.value.as_u64())
+                .map(Value::from)
+                .unwrap_or(Value::Null)
+        }
+    }
+}
+
+/// The values a catalog setting has across the policies that reach everyone.
+fn setting_values(s: &TenantSnapshot, setting: &CatalogSetting) -> Vec<Value> {
+    catalog_instances(s)
+        .filter(|i| setting.definition_ids.contains(&i.setting_definition_id.as_str()))
+        .map(|i| read_setting(i, setting.kind))
+        .collect()
+}
+
+/// `Some(true)` when some policy reaching everyone turns the setting on and none turns it off
+/// (a choice read as a word counts as on unless the word is `off`).
+pub fn setting_on(s: &TenantSnapshot, setting: &CatalogSetting) -> Option<bool> {
+    let values = setting_values(s, setting);
     if values.is_empty() {
         None
     } else {
-        Some(values.iter().all(|v| v.as_bool() == Some(true)))
+        Some(values.iter().all(|v| v.as_bool() == Some(true) || v.as_str().is_some_and(|w| w == "on")))
     }
 }
 
-pub fn setting_str<'a>(s: &'a TenantSnapshot, name: &'a str) -> Option<&'a str> {
-    setting_values(s, name).find_map(|v| v.as_str())
+pub fn setting_str(s: &TenantSnapshot, setting: &CatalogSetting) -> Option<String> {
+    setting_values(s, setting).into_iter().find_map(|v| v.as_str().map(str::to_string))
 }
 
-pub fn setting_u64(s: &TenantSnapshot, name: &str) -> Option<u64> {
-    setting_values(s, name).find_map(|v| v.as_u64())
+pub fn setting_u64(s: &TenantSnapshot, setting: &CatalogSetting) -> Option<u64> {
+    setting_values(s, setting).into_iter().find_map(|v| v.as_u64())
 }
 
 /// Judges a boolean settings-catalog setting on Intune-managed Windows devices.
-pub fn setting_enforced(s: &TenantSnapshot, name: &str, what: &str) -> Outcome {
+pub fn setting_enforced(s: &TenantSnapshot, setting: &CatalogSetting, what: &str) -> Outcome {
     if let Err(manual) = require_intune_windows(s) {
         return manual;
     }
-    match setting_on(s, name) {
-        Some(true) => Outcome::pass(format!("{what}: enforced by an assigned Intune policy")),
-        Some(false) => Outcome::fail(format!("{what}: an assigned Intune policy turns it off")),
-        None => Outcome::fail(format!("{what}: no assigned Intune policy configures it")),
+    match setting_on(s, setting) {
+        Some(true) => Outcome::pass(format!("{what}: enforced by an Intune policy assigned to all devices")),
+        Some(false) => Outcome::fail(format!("{what}: an Intune policy assigned to all devices does not enforce it")),
+        None => Outcome::fail(format!("{what}: no Intune policy assigned to all devices configures it")),
     }
 }
 
@@ -564,17 +716,91 @@ pub struct WindowsRelease {
     pub released: &'static str,
     /// End of servicing for Home/Pro/Business editions (what small tenants run).
     pub end_of_servicing: &'static str,
+    /// End of servicing for Enterprise and Education editions (24 months for Windows 10 H2 and
+    /// Windows 11 releases, 36 for Windows 11's; Microsoft's Windows lifecycle fact sheet).
+    pub end_of_servicing_enterprise: &'static str,
 }
 
 /// Windows client releases still seen in tenants, oldest first.
 pub const WINDOWS_RELEASES: &[WindowsRelease] = &[
-    WindowsRelease { build: 19045, name: "Windows 10 22H2", released: "2022-10-18", end_of_servicing: "2025-10-14" },
-    WindowsRelease { build: 22000, name: "Windows 11 21H2", released: "2021-10-04", end_of_servicing: "2023-10-10" },
-    WindowsRelease { build: 22621, name: "Windows 11 22H2", released: "2022-09-20", end_of_servicing: "2024-10-08" },
-    WindowsRelease { build: 22631, name: "Windows 11 23H2", released: "2023-10-31", end_of_servicing: "2025-11-11" },
-    WindowsRelease { build: 26100, name: "Windows 11 24H2", released: "2024-10-01", end_of_servicing: "2026-10-13" },
-    WindowsRelease { build: 26200, name: "Windows 11 25H2", released: "2025-09-30", end_of_servicing: "2027-10-12" },
+    WindowsRelease {
+        build: 19045,
+        name: "Windows 10 22H2",
+        released: "2022-10-18",
+        end_of_servicing: "2025-10-14",
+        end_of_servicing_enterprise: "2025-10-14",
+    },
+    WindowsRelease {
+        build: 22000,
+        name: "Windows 11 21H2",
+        released: "2021-10-04",
+        end_of_servicing: "2023-10-10",
+        end_of_servicing_enterprise: "2024-10-08",
+    },
+    WindowsRelease {
+        build: 22621,
+        name: "Windows 11 22H2",
+        released: "2022-09-20",
+        end_of_servicing: "2024-10-08",
+        end_of_servicing_enterprise: "2025-10-14",
+    },
+    WindowsRelease {
+        build: 22631,
+        name: "Windows 11 23H2",
+        released: "2023-10-31",
+        end_of_servicing: "2025-11-11",
+        end_of_servicing_enterprise: "2026-11-10",
+    },
+    WindowsRelease {
+        build: 26100,
+        name: "Windows 11 24H2",
+        released: "2024-10-01",
+        end_of_servicing: "2026-10-13",
+        end_of_servicing_enterprise: "2027-10-12",
+    },
+    WindowsRelease {
+        build: 26200,
+        name: "Windows 11 25H2",
+        released: "2025-09-30",
+        end_of_servicing: "2027-10-12",
+        end_of_servicing_enterprise: "2028-10-10",
+    },
 ];
+
+/// Long-Term Servicing Channel releases (Enterprise LTSC/LTSB), by exact build, with the end
+/// of their mainstream support (Microsoft lifecycle; IoT LTSC editions run longer).
+pub const LTSC_RELEASES: &[(u32, &str, &str)] = &[
+    (10240, "Windows 10 Enterprise LTSB 2015", "2025-10-14"),
+    (14393, "Windows 10 Enterprise LTSB 2016", "2026-10-13"),
+    (17763, "Windows 10 Enterprise LTSC 2019", "2029-01-09"),
+    (19044, "Windows 10 Enterprise LTSC 2021", "2027-01-12"),
+    (26100, "Windows 11 Enterprise LTSC 2024", "2029-10-09"),
+];
+
+/// Which servicing a device's edition gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edition {
+    /// Home, Pro, Business, or not known (the shorter dates: the safe assumption).
+    HomePro,
+    /// Enterprise or Education.
+    Enterprise,
+    /// Enterprise LTSC / LTSB (and IoT Enterprise LTSC).
+    Ltsc,
+}
+
+/// The edition from Intune's beta `skuNumber` (the Windows `PRODUCT_*` SKU: 4/27 Enterprise,
+/// 121/122 Education, 125/126 Enterprise LTSC, 191 IoT Enterprise LTSC) or `skuFamily`.
+pub fn edition(sku_number: Option<u32>, sku_family: Option<&str>) -> Edition {
+    match sku_number {
+        Some(125 | 126 | 191) => Edition::Ltsc,
+        Some(4 | 27 | 121 | 122 | 72 | 84 | 188) => Edition::Enterprise,
+        _ => match sku_family.map(str::to_ascii_lowercase).as_deref() {
+            Some(f) if f.contains("enterprises") || f.contains("ltsc") => Edition::Ltsc,
+            Some(f) if f.contains("enterprise") || f.contains("education") => Edition::Enterprise,
+            _ => Edition::HomePro,
+        },
+    }
+}
 
 /// `major.minor.build[.revision]` → build, for Windows 10/11 (`10.0.x`); older kernels
 /// (6.x: Windows 7, 8, 8.1) give `Some(0)`, i.e. older than anything in the table.
@@ -591,11 +817,18 @@ pub fn windows_release(build: u32) -> Option<&'static WindowsRelease> {
     WINDOWS_RELEASES.iter().filter(|r| r.build <= build).max_by_key(|r| r.build)
 }
 
-/// Out of vendor support at `now`.
-pub fn windows_unsupported(build: u32, now: Timestamp) -> bool {
+/// Out of vendor support at `now` for that edition. An LTSC edition on an LTSC build has the
+/// LTSC date; otherwise the release's date for the edition.
+pub fn windows_unsupported(build: u32, edition: Edition, now: Timestamp) -> bool {
+    if edition == Edition::Ltsc {
+        if let Some((_, _, end)) = LTSC_RELEASES.iter().find(|(b, _, _)| *b == build) {
+            return date(end) <= now;
+        }
+    }
     match windows_release(build) {
         None => true,
-        Some(r) => date(r.end_of_servicing) <= now,
+        Some(r) if edition == Edition::HomePro => date(r.end_of_servicing) <= now,
+        Some(r) => date(r.end_of_servicing_enterprise) <= now,
     }
 }
 
@@ -608,10 +841,12 @@ pub fn windows_current_or_previous(build: u32, now: Timestamp) -> bool {
     windows_release(build).is_some_and(|r| newest_two.contains(&r.build))
 }
 
-/// A Windows device as either list reports it: (name, version string).
+/// A Windows device as either list reports it: name, version string, and edition (Entra ID
+/// does not report one: Home/Pro dates apply).
 pub struct WindowsDevice<'a> {
     pub name: &'a str,
     pub version: &'a str,
+    pub edition: Edition,
 }
 
 /// Intune-managed Windows devices when there are any, else Entra ID's device list (which
@@ -619,7 +854,11 @@ pub struct WindowsDevice<'a> {
 pub fn windows_fleet(s: &TenantSnapshot) -> (Vec<WindowsDevice<'_>>, &'static str) {
     let managed: Vec<WindowsDevice> = managed_windows(s)
         .into_iter()
-        .map(|d| WindowsDevice { name: &d.device_name, version: &d.os_version })
+        .map(|d| WindowsDevice {
+            name: &d.device_name,
+            version: &d.os_version,
+            edition: edition(d.sku_number, d.sku_family.as_deref()),
+        })
         .collect();
     if !managed.is_empty() {
         return (managed, "Intune");
@@ -628,7 +867,11 @@ pub fn windows_fleet(s: &TenantSnapshot) -> (Vec<WindowsDevice<'_>>, &'static st
         .devices
         .iter()
         .filter(|d| is_windows(&d.operating_system) && d.account_enabled != Some(false))
-        .map(|d| WindowsDevice { name: &d.display_name, version: &d.operating_system_version })
+        .map(|d| WindowsDevice {
+            name: &d.display_name,
+            version: &d.operating_system_version,
+            edition: Edition::HomePro,
+        })
         .collect();
     (entra, "Entra ID")
 }
