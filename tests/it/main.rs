@@ -3,6 +3,7 @@
 mod admin;
 mod assess;
 mod aws_adapters;
+mod calls;
 mod collect;
 mod concurrency;
 mod consent;
