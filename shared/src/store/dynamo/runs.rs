@@ -8,6 +8,20 @@ use crate::domain::time::Timestamp;
 /// made after a clock step back can carry a later time than its run's creation.
 const MONTH_ID_SLACK_SECS: i64 = 3600;
 
+/// A run report item (its JSON text).
+pub(super) fn decode_report(item: Option<Item>) -> StoreResult<Option<RunReport>> {
+    let Some(item) = item else {
+        return Ok(None);
+    };
+    let json = text(&item, "report").ok_or_else(|| StoreError::Backend("a report without its body".into()))?;
+    serde_json::from_str(json).map(Some).map_err(|e| StoreError::Backend(format!("cannot decode a report: {e}")))
+}
+
+/// A monthly usage counter's runs (0 when there is none).
+pub(super) fn decode_used(item: Option<&Item>) -> u32 {
+    item.and_then(|i| num(i, "used")).unwrap_or(0) as u32
+}
+
 #[async_trait]
 impl RunStore for DynamoStore {
     async fn queue_run(&self, run: &Run, month: Month, limit: Option<u32>) -> StoreResult<()> {
@@ -34,6 +48,19 @@ impl RunStore for DynamoStore {
             None => return Err(StoreError::NotFound),
             Some(item) => text(&item, "distributor_id").map(String::from),
         };
+        self.queue_run_of(run, distributor.as_deref(), month, limit).await
+    }
+
+    async fn queue_run_of(
+        &self,
+        run: &Run,
+        distributor: Option<&str>,
+        month: Month,
+        limit: Option<u32>,
+    ) -> StoreResult<()> {
+        if limit == Some(0) {
+            return self.queue_run(run, month, limit).await;
+        }
         let mut usage = Op::update(
             schema::usage(&run.partner_id, month),
             if distributor.is_some() {
@@ -136,7 +163,7 @@ impl RunStore for DynamoStore {
     }
 
     async fn runs_used(&self, partner_id: &str, month: Month) -> StoreResult<u32> {
-        Ok(self.get(schema::usage(partner_id, month)).await?.and_then(|i| num(&i, "used")).unwrap_or(0) as u32)
+        Ok(decode_used(self.get(schema::usage(partner_id, month)).await?.as_ref()))
     }
 
     async fn claim_run(
@@ -263,11 +290,7 @@ impl RunStore for DynamoStore {
     }
 
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {
-        let Some(item) = self.get(schema::report(partner_id, run_id)).await? else {
-            return Ok(None);
-        };
-        let json = text(&item, "report").ok_or_else(|| StoreError::Backend("a report without its body".into()))?;
-        serde_json::from_str(json).map(Some).map_err(|e| StoreError::Backend(format!("cannot decode a report: {e}")))
+        decode_report(self.get(schema::report(partner_id, run_id)).await?)
     }
 
     async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>> {
