@@ -5,6 +5,7 @@ mod assess;
 mod aws_adapters;
 mod big_tenant;
 mod branding;
+mod calls;
 mod collect;
 mod concurrency;
 mod consent;

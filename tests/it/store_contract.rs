@@ -65,6 +65,8 @@ macro_rules! store_contract {
             usage_snapshots_are_written_once_per_distributor_and_month,
             concurrent_usage_closes_write_one_snapshot,
             count_hit_counts_per_bucket,
+            key_hit_resolves_the_key_and_counts_per_window,
+            concurrent_key_hits_are_all_counted,
             idempotency_claim_replay_and_mismatch,
             idempotency_lease_takeover_and_release,
             idempotency_records_expire,
@@ -1135,6 +1137,49 @@ async fn count_hit_counts_per_bucket(store: Arc<dyn Store>) {
     assert_eq!(store.count_hit("RL#a#2", exp + 60).await.unwrap(), 1);
     assert_eq!(store.count_hit("RL#a#1", exp).await.unwrap(), 3);
     assert_eq!(store.count_hit("RL#b#1", exp).await.unwrap(), 2);
+}
+
+/// The request pipeline's one write per request (issue 16): the key resolved and its
+/// request counted in the fixed window, in one call; an unknown key writes nothing.
+async fn key_hit_resolves_the_key_and_counts_per_window(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let owner = Owner::partner(&p.id);
+    store.issue_key(&owner, 1, "hash-1", T0, None).await.unwrap();
+    store.issue_key(&owner, 2, "hash-2", T0, None).await.unwrap();
+    let k1 = StoredKeyView::of(&owner, 1, "hash-1", T0);
+
+    assert_eq!(store.key_hit("hash-unknown", 10).await.unwrap(), None);
+    assert_eq!(store.key_by_hash("hash-unknown").await.unwrap(), None, "an unknown key leaves no item");
+    assert_eq!(store.key_hit("hash-1", 10).await.unwrap(), Some((k1.clone(), 1)));
+    assert_eq!(store.key_hit("hash-1", 10).await.unwrap(), Some((k1.clone(), 2)));
+    assert_eq!(store.key_hit("hash-2", 10).await.unwrap().map(|(_, n)| n), Some(1), "per key");
+    // A new window starts at 1; a request stamped with an older window (another instance's
+    // clock behind) counts in the newer one.
+    assert_eq!(store.key_hit("hash-1", 11).await.unwrap(), Some((k1.clone(), 1)));
+    assert_eq!(store.key_hit("hash-1", 10).await.unwrap(), Some((k1.clone(), 2)));
+    assert_eq!(store.key_hit("hash-1", 11).await.unwrap(), Some((k1.clone(), 3)));
+    // The counter never changes what the key is, and a revoked key is gone for it too.
+    assert_eq!(store.key_by_hash("hash-1").await.unwrap(), Some(k1.clone()));
+    store.revoke_key(&owner, 1, &ev(EventType::KeyRevoked, owner.clone())).await.unwrap();
+    assert_eq!(store.key_hit("hash-1", 11).await.unwrap(), None);
+    assert_eq!(store.key_by_hash("hash-1").await.unwrap(), None, "a hit never brings a revoked key back");
+}
+
+async fn concurrent_key_hits_are_all_counted(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    store.issue_key(&Owner::partner(&p.id), 1, "hash-hot", T0, None).await.unwrap();
+    store.key_hit("hash-hot", 10).await.unwrap();
+    // Every request of a new window at once: one of them starts it, none is lost.
+    let counts = together(30, |_| {
+        let store = store.clone();
+        async move { store.key_hit("hash-hot", 11).await.unwrap().unwrap().1 }
+    })
+    .await;
+    let seen: BTreeSet<u64> = counts.into_iter().collect();
+    assert_eq!(seen, (1..=30).collect::<BTreeSet<u64>>());
+    assert_eq!(store.key_hit("hash-hot", 11).await.unwrap().unwrap().1, 31);
 }
 
 async fn idempotency_claim_replay_and_mismatch(store: Arc<dyn Store>) {

@@ -64,6 +64,9 @@ type Matcher = Box<dyn Fn(&Access) -> bool + Send + Sync>;
 #[derive(Default)]
 struct State {
     seen: Vec<Access>,
+    /// Every execution, as `Service.Operation` (e.g. `DynamoDB.GetItem`), in order: what the
+    /// call-count test counts (one per request sent, retries aside).
+    calls: Vec<String>,
     /// Armed fault: once a call with an access matching `.0` was seen, the next call with an
     /// access matching `.1` fails (before it is sent), once.
     fault: Option<(Matcher, Matcher, bool)>,
@@ -92,9 +95,16 @@ impl Recorder {
         self.state.lock().unwrap().seen.iter().cloned().collect()
     }
 
+    /// Every operation executed since the last [`Recorder::clear`], as `Service.Operation`.
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
     /// Forgets what was seen (fault settings stay).
     pub fn clear(&self) {
-        self.state.lock().unwrap().seen.clear();
+        let mut st = self.state.lock().unwrap();
+        st.seen.clear();
+        st.calls.clear();
     }
 
     /// Arms one fault: after a call with an access matching `after`, the next call with an
@@ -169,6 +179,7 @@ impl Intercept for Recorder {
         let meta = cfg.load::<Metadata>().expect("every operation has its metadata");
         let accesses = accesses(meta.service(), meta.name(), context.input());
         assert!(!accesses.is_empty(), "{} {}: nothing recorded", meta.service(), meta.name());
+        self.state.lock().unwrap().calls.push(format!("{}.{}", meta.service(), meta.name()));
         self.record(accesses)
     }
 }

@@ -7,6 +7,7 @@ pub mod error;
 mod handlers;
 pub mod idempotency;
 pub mod openapi;
+mod prefetch;
 pub mod request;
 pub mod response;
 mod router;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response};
 
-use crate::auth::{authenticate, Principal};
+use crate::auth::{authenticate_counted, Principal};
 use crate::billing::Billing;
 use crate::config::{Config, Secrets};
 use crate::domain::account::{Distributor, Partner, Surface};
@@ -28,7 +29,7 @@ use crate::domain::time::Clock;
 use crate::domain::time::Timestamp;
 use crate::queue::RunQueue;
 use crate::ratelimit::{self, Window};
-use crate::store::{IdempotencyClaim, Store};
+use crate::store::{Got, IdempotencyClaim, Store, Want};
 use error::ApiError;
 use request::Query;
 use response::Reply;
@@ -64,6 +65,9 @@ pub struct Ctx {
     /// For a request under an `Idempotency-Key`: ids derived from the key, at the time of its
     /// first try (see [`IdempotentIds`]).
     pub idempotent: Option<IdempotentIds>,
+    /// What the pipeline read with the account for this route (`prefetch`), so the handler
+    /// does not read it again: each item as its own getter would have read it.
+    pub prefetched: Vec<(Want, Got)>,
 }
 
 /// The ids and clock of a request under an `Idempotency-Key`: its ids are a function of the
@@ -86,6 +90,11 @@ impl Ctx {
 
     pub fn param(&self, name: &str) -> &str {
         self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or_default()
+    }
+
+    /// What the pipeline read for `want`, if it read it.
+    pub fn prefetched(&self, want: &Want) -> Option<&Got> {
+        self.prefetched.iter().find(|(w, _)| w == want).map(|(_, g)| g)
     }
 
     pub fn partner(&self) -> Result<&Partner, ApiError> {
@@ -118,6 +127,12 @@ impl PublicCtx {
 }
 
 const IDEMPOTENCY_TTL: i64 = 24 * 3600;
+
+/// Who a request acts as, and what was read for its route with the account.
+struct Asked {
+    principal: Principal,
+    prefetched: Vec<(Want, Got)>,
+}
 
 impl App {
     pub fn now(&self) -> Timestamp {
@@ -166,27 +181,30 @@ impl App {
             return result.map_or_else(|e| self.error_response(e), Reply::into_response);
         };
         let presented = parts.headers.get(surface.key_header()).map(|v| v.to_str().unwrap_or(""));
-        let principal = match authenticate(self.store.as_ref(), &self.secrets.key_hashing, surface, presented).await {
-            Ok(p) => p,
-            Err(e) => return self.error_response(ApiError::from(e)),
-        };
         let now = self.now();
         let limit = match surface {
             Surface::Partner => self.config.rate_limit_partner_per_min,
             Surface::Distributor => self.config.rate_limit_distributor_per_min,
         };
-        let window =
-            match ratelimit::hit(self.store.as_ref(), &format!("RL#{}", principal.key_hash()), limit, 60, now).await {
-                Ok(w) => w,
-                Err(e) => return self.error_response(e.into()),
-            };
+        // Two store calls before the handler (issue 16): the key resolved and the request
+        // counted on it, then the account read with what the route reads (`prefetch`).
+        let (number, reset) = ratelimit::window_at(now, 60);
+        let also = |owner: &str| prefetch::wants(route, &params, owner, now);
+        let authenticated =
+            authenticate_counted(self.store.as_ref(), &self.secrets.key_hashing, surface, presented, number, &also)
+                .await;
+        let (principal, window, prefetched) = match authenticated {
+            Ok(a) => (a.principal, ratelimit::counted(limit, a.hits, reset), a.also),
+            Err(e) => return self.error_response(ApiError::from(e)),
+        };
         let mut resp = if window.exceeded {
             ApiError::RateLimited { retry_after: window.retry_after(now) }.to_response()
         } else {
             let idempotency_key = parts.headers.get("idempotency-key").map(|v| v.to_str().unwrap_or("").to_string());
+            let asked = Asked { principal, prefetched };
             match (parts.method == Method::POST && !route.only_renders(), idempotency_key) {
-                (true, Some(key)) => self.serve_idempotent(route, params, &parts.uri, body, principal, now, key).await,
-                _ => self.run_handler(route, params, parts.uri.query(), body, principal, now, None).await,
+                (true, Some(key)) => self.serve_idempotent(route, params, &parts.uri, body, asked, now, key).await,
+                _ => self.run_handler(route, params, parts.uri.query(), body, asked, now, None).await,
             }
         };
         set_window_headers(resp.headers_mut(), &window);
@@ -200,13 +218,14 @@ impl App {
         params: PathParams,
         query: Option<&str>,
         body: Bytes,
-        principal: Principal,
+        asked: Asked,
         now: Timestamp,
         idempotent: Option<IdempotentIds>,
     ) -> Response<Bytes> {
         let result = match Query::parse(query).and_then(|q| request::check_id_params(&params).map(|()| q)) {
             Ok(query) => {
-                let ctx = Ctx { route: route.id, principal, params, query, body, now, idempotent };
+                let Asked { principal, prefetched } = asked;
+                let ctx = Ctx { route: route.id, principal, params, query, body, now, idempotent, prefetched };
                 self.call(route, &ctx).await
             }
             Err(e) => Err(e),
@@ -224,7 +243,7 @@ impl App {
         params: PathParams,
         uri: &http::Uri,
         body: Bytes,
-        principal: Principal,
+        asked: Asked,
         now: Timestamp,
         key: String,
     ) -> Response<Bytes> {
@@ -232,7 +251,7 @@ impl App {
             Ok(key) => key,
             Err(e) => return ApiError::InvalidField(e.to_string()).to_response(),
         };
-        let scope = idempotency::scope(&principal.owner());
+        let scope = idempotency::scope(&asked.principal.owner());
         let fingerprint = idempotency::fingerprint(route.name, uri.path(), &body);
         let claim = self
             .store
@@ -262,7 +281,7 @@ impl App {
                     )),
                     clock: crate::domain::time::FixedClock(since),
                 };
-                let resp = self.run_handler(route, params, uri.query(), body, principal, since, Some(ids)).await;
+                let resp = self.run_handler(route, params, uri.query(), body, asked, since, Some(ids)).await;
                 // A server failure is not an answer worth keeping: let the client retry it.
                 let kept = if resp.status().is_server_error() {
                     self.store.release_idempotency(&scope, &key).await

@@ -135,6 +135,14 @@ pub trait AccountStore: Send + Sync {
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<StoredKey>>;
+    /// Resolves the key stored under `hash` and counts one request of it in the fixed
+    /// rate-limit window numbered `window` (unix seconds divided by the window's length): the
+    /// key and the window's count including this request, or `None` for no such key (nothing
+    /// is written). A window later than the one last counted starts again at 1; a request
+    /// stamped with an earlier one (an instance whose clock is behind) counts in the later
+    /// one. The request pipeline's one call before it knows the account (issue 16): on
+    /// DynamoDB one `UpdateItem` of the key item, two at the first request of a window.
+    async fn key_hit(&self, hash: &str, window: i64) -> StoreResult<Option<(StoredKey, u64)>>;
     /// Puts the key in `slot` if that slot is free (`Conflict` when it is taken) and the
     /// owning partner is not suspended (`OwnerSuspended`: suspension and issue never interleave).
     async fn issue_key(
@@ -168,6 +176,19 @@ pub trait RunStore: Send + Sync {
     /// Stores a queued run and counts it in `month`'s usage, unless that would pass `limit`
     /// (`RunLimitReached`, nothing written) or the customer is gone (`NotFound`).
     async fn queue_run(&self, run: &Run, month: Month, limit: Option<u32>) -> StoreResult<()>;
+    /// [`RunStore::queue_run`] by a caller that read the run's partner already and passes its
+    /// `distributor_id` (`None`: it has none), which never changes once set: DynamoDB then
+    /// does not read the partner again (it only places the usage counter in GSI1; issue 16).
+    async fn queue_run_of(
+        &self,
+        run: &Run,
+        distributor_id: Option<&str>,
+        month: Month,
+        limit: Option<u32>,
+    ) -> StoreResult<()> {
+        let _ = distributor_id;
+        self.queue_run(run, month, limit).await
+    }
     async fn run(&self, partner_id: &str, id: &str) -> StoreResult<Option<Run>>;
     /// Newest first.
     async fn list_runs(&self, partner_id: &str, filter: &RunFilter, page: &PageRequest) -> StoreResult<Page<Run>>;
@@ -262,6 +283,58 @@ pub enum IdempotencyClaim {
     Mismatch,
     /// The first request with this key is still being worked on.
     InProgress,
+}
+
+/// One item a request reads, named in domain words, for [`ReadTogether`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Want {
+    Distributor(String),
+    Partner(String),
+    /// A customer of a partner (absent while it is being deleted, as `CustomerStore::customer`).
+    Customer {
+        partner_id: String,
+        id: String,
+    },
+    Run {
+        partner_id: String,
+        id: String,
+    },
+    RunReport {
+        partner_id: String,
+        run_id: String,
+    },
+    /// The partner's run counter for a month (0 when none was counted).
+    RunsUsed {
+        partner_id: String,
+        month: Month,
+    },
+    /// A webhook endpoint of an owner (absent once deleted, as `WebhookStore::endpoint`).
+    Endpoint {
+        owner: Owner,
+        id: String,
+    },
+}
+
+/// What [`ReadTogether`] found for one [`Want`], `None` where there is no such item.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Got {
+    Distributor(Option<Distributor>),
+    Partner(Option<Partner>),
+    Customer(Option<Customer>),
+    Run(Option<Run>),
+    RunReport(Option<RunReport>),
+    RunsUsed(u32),
+    Endpoint(Option<Endpoint>),
+}
+
+/// Reading several items in one round trip (issue 16: the request pipeline reads the account
+/// and what the route needs together). Each item reads as its own getter would read it, with
+/// the same consistency; the items are not a snapshot of one instant (neither are two gets).
+#[async_trait]
+pub trait ReadTogether: Send + Sync {
+    /// What each of `wants` names, in the same order. On DynamoDB one strongly consistent
+    /// `BatchGetItem` (up to 100 items; unprocessed keys are asked for again).
+    async fn read_together(&self, wants: &[Want]) -> StoreResult<Vec<Got>>;
 }
 
 #[async_trait]
@@ -392,8 +465,8 @@ pub trait WebhookStore: Send + Sync {
 /// Accounts and their keys: what signing in reads (the key, then its owner:
 /// `auth::authenticate`) and what provisioning writes (an account and its first key:
 /// `usecases::accounts`).
-pub trait AccountKeyStore: KeyStore + AccountStore {}
-impl<T: KeyStore + AccountStore + ?Sized> AccountKeyStore for T {}
+pub trait AccountKeyStore: KeyStore + AccountStore + ReadTogether {}
+impl<T: KeyStore + AccountStore + ReadTogether + ?Sized> AccountKeyStore for T {}
 
 /// What the assessment runner reads and writes: the partner, the customer, the run
 /// (`runner::Runner`).
@@ -429,6 +502,7 @@ pub trait Store:
     + IdempotencyStore
     + Outbox
     + WebhookStore
+    + ReadTogether
     + AccountKeyStore
     + RunnerStore
     + RelayStore
@@ -446,5 +520,6 @@ impl<T> Store for T where
         + IdempotencyStore
         + Outbox
         + WebhookStore
+        + ReadTogether
 {
 }

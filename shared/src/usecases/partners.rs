@@ -79,9 +79,12 @@ pub async fn sub_partner(
     distributor: &Distributor,
     id: &str,
 ) -> Result<Partner, UseCaseError> {
-    store
-        .partner(id)
-        .await?
+    owned_by(store.partner(id).await?, distributor, id)
+}
+
+/// The partner `id` as read (`found`), if it is the distributor's; `NotFound` otherwise.
+pub fn owned_by(found: Option<Partner>, distributor: &Distributor, id: &str) -> Result<Partner, UseCaseError> {
+    found
         .filter(|p| p.distributor_id.as_deref() == Some(distributor.id.as_str()))
         .ok_or_else(|| UseCaseError::not_found("partner", id))
 }

@@ -115,7 +115,9 @@ pub async fn queue_run(
         error: None,
     };
     let month = Month::of(now);
-    let run = match ports.runs.queue_run(&run, month, plan.runs_per_month).await {
+    // The partner was read with the key: its distributor is known (and never changes).
+    let distributor = partner.distributor_id.as_deref();
+    let run = match ports.runs.queue_run_of(&run, distributor, month, plan.runs_per_month).await {
         Ok(()) => run,
         Err(StoreError::RunLimitReached) => {
             return Err(UseCaseError::RunLimitReached(format!(
@@ -162,8 +164,13 @@ pub struct RunDetail {
     pub report: Option<RunReport>,
 }
 
-/// The partner's run `id` (`NotFound` otherwise). A completed run's report link is made anew
-/// at `now` for 30 days: the one made at completion may have expired.
+/// A run and its report (`None`: none stored) as the caller read them already, together with
+/// its account (issue 16), for [`detail`] and [`with_report`] not to read them again.
+pub type KnownRun = Option<(Option<Run>, Option<RunReport>)>;
+
+/// The partner's run `id` (`NotFound` otherwise), from `known` when the caller read it. A
+/// completed run's report link is made anew at `now` for 30 days: the one made at completion
+/// may have expired.
 pub async fn detail(
     runs: &dyn RunStore,
     customers: &dyn CustomerStore,
@@ -171,13 +178,21 @@ pub async fn detail(
     partner: &Partner,
     id: &str,
     now: Timestamp,
+    known: KnownRun,
 ) -> Result<RunDetail, UseCaseError> {
-    let mut run = runs.run(&partner.id, id).await?.ok_or_else(|| UseCaseError::not_found("assessment run", id))?;
+    let (run, known_report) = match known {
+        Some((run, report)) => (run, Some(report)),
+        None => (runs.run(&partner.id, id).await?, None),
+    };
+    let mut run = run.ok_or_else(|| UseCaseError::not_found("assessment run", id))?;
     let customer_name = customers.customer(&partner.id, &run.customer_id).await?.map(|c| c.name);
     let mut report = None;
     if let Some(results) = run.results.as_mut() {
         results.report_url = reports::link(links.signing_key, links.base_url, &partner.id, &run.id, now);
-        report = runs.run_report(&partner.id, &run.id).await?;
+        report = match known_report {
+            Some(report) => report,
+            None => runs.run_report(&partner.id, &run.id).await?,
+        };
     }
     Ok(RunDetail { run, customer_name, report })
 }
@@ -192,13 +207,18 @@ pub async fn list(
     Ok(runs.list_runs(&partner.id, filter, page).await?)
 }
 
-/// The partner's run `id` and its stored report (`None` until it completes); `NotFound`
-/// otherwise. The findings route pages through the report's findings.
+/// The partner's run `id` and its stored report (`None` until it completes), from `known`
+/// when the caller read them; `NotFound` otherwise. The findings route pages through the
+/// report's findings.
 pub async fn with_report(
     runs: &dyn RunStore,
     partner: &Partner,
     id: &str,
+    known: KnownRun,
 ) -> Result<(Run, Option<RunReport>), UseCaseError> {
+    if let Some((run, report)) = known {
+        return Ok((run.ok_or_else(|| UseCaseError::not_found("assessment run", id))?, report));
+    }
     let run = runs.run(&partner.id, id).await?.ok_or_else(|| UseCaseError::not_found("assessment run", id))?;
     let report = runs.run_report(&partner.id, &run.id).await?;
     Ok((run, report))

@@ -52,7 +52,12 @@ fn missing(id: &str) -> UseCaseError {
 
 /// The owner's endpoint `id`, or `NotFound` (also for another account's endpoint).
 pub async fn find(store: &dyn WebhookStore, owner: &Owner, id: &str) -> Result<Endpoint, UseCaseError> {
-    store.endpoint(owner, id).await?.ok_or_else(|| missing(id))
+    found(store.endpoint(owner, id).await?, id)
+}
+
+/// The endpoint `id` as the caller read it already (`None`: not the owner's, or deleted).
+pub fn found(endpoint: Option<Endpoint>, id: &str) -> Result<Endpoint, UseCaseError> {
+    endpoint.ok_or_else(|| missing(id))
 }
 
 /// Creates an endpoint with a fresh secret, stored encrypted under `encryption_key`.

@@ -33,22 +33,37 @@ pub trait Transport: Send + Sync {
 
 pub const RESPONSE_KEEP_BYTES: usize = 1024;
 
+/// The webhook transport over HTTPS. Its client is built on the first POST, not with the app:
+/// building one loads the platform's root certificates (about 10 ms at a cold start, issue 16),
+/// and most functions never send a webhook.
 pub struct HttpTransport {
-    client: reqwest::Client,
+    client: std::sync::OnceLock<reqwest::Client>,
+    lookup: Arc<dyn Lookup>,
     allow_private: bool,
     timeout: Duration,
 }
 
 impl HttpTransport {
     pub fn new(lookup: Arc<dyn Lookup>, allow_private: bool, timeout: Duration) -> Self {
-        let client = reqwest::Client::builder()
-            .dns_resolver(GuardedResolver { lookup, allow_private })
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(timeout)
-            .build()
-            .expect("an HTTP client with these settings always builds");
-        Self { client, allow_private, timeout }
+        Self { client: std::sync::OnceLock::new(), lookup, allow_private, timeout }
+    }
+
+    /// The client, built once, on first use.
+    fn client(&self) -> &reqwest::Client {
+        self.client.get_or_init(|| {
+            reqwest::Client::builder()
+                .dns_resolver(GuardedResolver { lookup: self.lookup.clone(), allow_private: self.allow_private })
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .timeout(self.timeout)
+                .build()
+                .expect("an HTTP client with these settings always builds")
+        })
+    }
+
+    /// Whether the client has been built (it is, once something was sent).
+    pub fn is_built(&self) -> bool {
+        self.client.get().is_some()
     }
 }
 
@@ -66,7 +81,7 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 impl Transport for HttpTransport {
     async fn post(&self, url: &str, headers: &[(&'static str, String)], body: &[u8]) -> Result<Answer, SendError> {
         let url = check_url(url, self.allow_private).map_err(SendError::Blocked)?;
-        let mut req = self.client.post(url).body(body.to_vec());
+        let mut req = self.client().post(url).body(body.to_vec());
         for (k, v) in headers {
             req = req.header(*k, v);
         }

@@ -7,8 +7,8 @@ use super::super::response::Reply;
 use super::super::{App, Ctx};
 use crate::domain::account::Partner;
 use crate::domain::catalog::Plan;
-use crate::domain::time::Timestamp;
 use crate::domain::time::{rfc3339, Month};
+use crate::store::{Got, Want};
 use crate::usecases::usage;
 use crate::views;
 
@@ -17,17 +17,21 @@ fn plan_of<'a>(app: &'a App, partner: &Partner) -> Result<&'a Plan, ApiError> {
     Ok(crate::usecases::runs::plan_of(&app.config.catalog, partner)?)
 }
 
-/// `usage` for the current month as P1 and D5 show it.
-pub(super) async fn partner_usage(app: &App, partner: &Partner, now: Timestamp) -> Result<serde_json::Value, ApiError> {
-    let month = Month::of(now);
-    let used = usage::runs_used(app.store.as_ref(), partner, month).await?;
+/// `usage` for the current month as P1 and D5 show it (the counter as the pipeline read it
+/// with the account, else read here).
+pub(super) async fn partner_usage(app: &App, ctx: &Ctx, partner: &Partner) -> Result<serde_json::Value, ApiError> {
+    let month = Month::of(ctx.now);
+    let used = match ctx.prefetched(&Want::RunsUsed { partner_id: partner.id.to_string(), month }) {
+        Some(Got::RunsUsed(n)) => *n,
+        _ => usage::runs_used(app.store.as_ref(), partner, month).await?,
+    };
     let limit = plan_of(app, partner)?.runs_limit_shown();
     Ok(views::partner_usage(&month.to_string(), used, limit, partner.customers_count))
 }
 
 pub async fn partner_me(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let partner = ctx.partner()?;
-    let usage = partner_usage(app, partner, ctx.now).await?;
+    let usage = partner_usage(app, ctx, partner).await?;
     Ok(Reply::ok(views::partner_me(partner, usage)))
 }
 

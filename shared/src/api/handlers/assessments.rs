@@ -12,6 +12,7 @@ use crate::domain::ids::CustomerId;
 use crate::domain::run::RunFilter;
 use crate::domain::time::rfc3339;
 use crate::domain::time::Month;
+use crate::store::{Got, Want};
 use crate::usecases::reports::{self, ReportFormat};
 use crate::usecases::runs::{self, Queued, ReportLinks, RunPorts};
 use crate::views;
@@ -129,7 +130,8 @@ pub async fn list(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiE
 pub async fn get(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
     let store = app.store.as_ref();
     let link = ReportLinks { signing_key: &app.secrets.report_signing, base_url: &app.config.public_base_url };
-    let detail = runs::detail(store, store, link, partner, ctx.param("id"), ctx.now).await?;
+    let id = ctx.param("id");
+    let detail = runs::detail(store, store, link, partner, id, ctx.now, known_run(ctx, partner, id)).await?;
     let mut body = views::run_detail(&detail.run, detail.customer_name.as_deref());
     if let (Some(report), Some(obj)) = (&detail.report, body.as_object_mut()) {
         if let Some(m) = views::maturity(report, detail.run.maturity_target) {
@@ -140,6 +142,17 @@ pub async fn get(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiEr
         }
     }
     Ok(Reply::ok(body))
+}
+
+/// The run and its report, when the pipeline read them with the account (`prefetch`).
+fn known_run(ctx: &Ctx, partner: &Partner, run_id: &str) -> runs::KnownRun {
+    let (partner_id, run_id) = (partner.id.to_string(), run_id.to_string());
+    let run = ctx.prefetched(&Want::Run { partner_id: partner_id.clone(), id: run_id.clone() });
+    let report = ctx.prefetched(&Want::RunReport { partner_id, run_id });
+    match (run, report) {
+        (Some(Got::Run(run)), Some(Got::RunReport(report))) => Some((run.clone(), report.clone())),
+        _ => None,
+    }
 }
 
 const OUTCOMES: &[&str] = &["pass", "fail", "manual", "not-applicable"];
@@ -173,7 +186,7 @@ pub async fn requirements(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str)
     let strategy = pick(ctx, "strategy", STRATEGIES)?;
     let level = pick(ctx, "level", LEVELS)?;
     let outcome = pick(ctx, "outcome", REQUIREMENT_OUTCOMES)?;
-    let (run, report) = runs::with_report(app.store.as_ref(), partner, run_id).await?;
+    let (run, report) = runs::with_report(app.store.as_ref(), partner, run_id, known_run(ctx, partner, run_id)).await?;
     let scope = format!(
         "req|{}|{}|{}|{}|{}",
         partner.id,
@@ -207,7 +220,7 @@ const SEVERITIES: &[&str] = &["critical", "high", "medium", "low"];
 pub async fn findings(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str) -> Result<Reply, ApiError> {
     let outcome = pick(ctx, "outcome", OUTCOMES)?;
     let severity = pick(ctx, "severity", SEVERITIES)?;
-    let (run, report) = runs::with_report(app.store.as_ref(), partner, run_id).await?;
+    let (run, report) = runs::with_report(app.store.as_ref(), partner, run_id, known_run(ctx, partner, run_id)).await?;
     let scope =
         format!("{}|{}|{}|{}", partner.id, run.id, outcome.as_deref().unwrap_or(""), severity.as_deref().unwrap_or(""));
     let paging = Paging::read(app, ctx, &scope)?;

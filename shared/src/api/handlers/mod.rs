@@ -110,7 +110,13 @@ pub(super) use partners::require_active;
 /// The partner named by `{id}`, if it belongs to the calling distributor; 404 otherwise,
 /// exactly as if it did not exist.
 pub(super) async fn sub_partner(app: &App, ctx: &Ctx) -> Result<Partner, ApiError> {
-    Ok(crate::usecases::partners::sub_partner(app.store.as_ref(), ctx.distributor()?, ctx.param("id")).await?)
+    let (distributor, id) = (ctx.distributor()?, ctx.param("id"));
+    match ctx.prefetched(&crate::store::Want::Partner(id.to_string())) {
+        Some(crate::store::Got::Partner(found)) => {
+            Ok(crate::usecases::partners::owned_by(found.clone(), distributor, id)?)
+        }
+        _ => Ok(crate::usecases::partners::sub_partner(app.store.as_ref(), distributor, id).await?),
+    }
 }
 
 /// Reads `limit` and `cursor` for a list bound to the caller, the route, and `scope` (the

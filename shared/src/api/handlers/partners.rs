@@ -77,7 +77,7 @@ pub async fn bulk_create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 
 pub async fn get(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let partner = sub_partner(app, ctx).await?;
-    let usage = partner_usage(app, &partner, ctx.now).await?;
+    let usage = partner_usage(app, ctx, &partner).await?;
     Ok(Reply::ok(views::partner_detail(&partner, usage)))
 }
 

@@ -1,5 +1,6 @@
 //! Webhook endpoints on both surfaces: each account manages its own.
 
+use crate::store::{Got, Want};
 use serde_json::{json, Value};
 
 use super::super::error::ApiError;
@@ -87,8 +88,15 @@ fn read_description(f: &mut Fields) -> Result<Option<String>, ApiError> {
     Ok(d)
 }
 
+/// The caller's endpoint `{id}`, as the pipeline read it with the account (`prefetch`), else
+/// read here.
 async fn find(app: &App, ctx: &Ctx) -> Result<Endpoint, ApiError> {
-    Ok(webhooks::find(app.store.as_ref(), &ctx.principal.owner(), ctx.param("id")).await?)
+    let (owner, id) = (ctx.principal.owner(), ctx.param("id"));
+    let want = Want::Endpoint { owner: owner.clone(), id: id.to_string() };
+    if let Some(Got::Endpoint(found)) = ctx.prefetched(&want) {
+        return Ok(webhooks::found(found.clone(), id)?);
+    }
+    Ok(webhooks::find(app.store.as_ref(), &owner, id).await?)
 }
 
 pub async fn list(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {

@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// A customer item as readers see it: one being deleted is gone.
+pub(super) fn decode(item: Option<Item>) -> StoreResult<Option<Customer>> {
+    match item {
+        Some(item) if !item.contains_key("deleting") => de(item).map(Some),
+        _ => Ok(None),
+    }
+}
+
 #[async_trait]
 impl CustomerStore for DynamoStore {
     async fn create_customer(&self, c: &Customer, event: &Event) -> StoreResult<()> {
@@ -27,10 +35,7 @@ impl CustomerStore for DynamoStore {
     }
 
     async fn customer(&self, partner_id: &str, id: &str) -> StoreResult<Option<Customer>> {
-        match self.get(schema::customer(partner_id, id)).await? {
-            Some(item) if !item.contains_key("deleting") => de(item).map(Some),
-            _ => Ok(None),
-        }
+        decode(self.get(schema::customer(partner_id, id)).await?)
     }
 
     async fn list_customers(&self, partner_id: &str, page: &PageRequest) -> StoreResult<Page<Customer>> {

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+
 use super::*;
 use crate::domain::account::Surface;
 use crate::domain::time::Timestamp;
@@ -21,10 +24,94 @@ impl From<KeyRecord> for StoredKey {
     }
 }
 
+/// The key item's rate-limit counter: the window last counted and its hits (issue 16: the
+/// request pipeline resolves the key and counts the request in one write).
+const RL_WINDOW: &str = "rl_window";
+const RL_HITS: &str = "rl_hits";
+
+fn key_and_hits(item: Item) -> StoreResult<Option<(StoredKey, u64)>> {
+    let hits = num(&item, RL_HITS).ok_or_else(|| StoreError::Backend("the request counter was not returned".into()))?;
+    Ok(Some((de::<KeyRecord>(item)?.into(), hits as u64)))
+}
+
+impl DynamoStore {
+    /// One conditional update of the key item's counter: `Ok` with the item after it, or
+    /// `Err` with the item as it was when the condition failed (`None`: no such item).
+    async fn key_counter(
+        &self,
+        hash: &str,
+        update: &str,
+        condition: &str,
+        window: i64,
+    ) -> StoreResult<Result<Item, Option<Item>>> {
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(schema::api_key(hash)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .expression_attribute_names("#w", RL_WINDOW)
+            .expression_attribute_names("#h", RL_HITS)
+            .expression_attribute_values(":w", n(window))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match sent {
+            Ok(out) => Ok(Ok(out.attributes.unwrap_or_default())),
+            Err(e) if ccf(&e) => {
+                let old = match e.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(c) => c.item,
+                    _ => None,
+                };
+                Ok(Err(old))
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+}
+
 #[async_trait]
 impl KeyStore for DynamoStore {
     async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<StoredKey>> {
         Ok(self.get_as::<KeyRecord>(schema::api_key(hash)).await?.map(StoredKey::from))
+    }
+
+    async fn key_hit(&self, hash: &str, window: i64) -> StoreResult<Option<(StoredKey, u64)>> {
+        // Counting in the window the key is in is one UpdateItem. When its condition fails,
+        // the item as it was (returned by the failure) decides: none (no such key: nothing
+        // written), a window behind (start this one at 1), or one ahead (count there).
+        let mut target = window;
+        for _ in 0..OCC_ATTEMPTS {
+            let counted = self.key_counter(hash, "ADD #h :one", "attribute_exists(PK) AND #w = :w", target).await?;
+            let old = match counted {
+                Ok(item) => return key_and_hits(item),
+                Err(None) => return Ok(None),
+                Err(Some(old)) => old,
+            };
+            match num(&old, RL_WINDOW) {
+                Some(w) if w >= target => target = w,
+                _ => {
+                    let started = self
+                        .key_counter(
+                            hash,
+                            "SET #w = :w, #h = :one",
+                            "attribute_exists(PK) AND (attribute_not_exists(#w) OR #w < :w)",
+                            target,
+                        )
+                        .await?;
+                    match started {
+                        Ok(item) => return key_and_hits(item),
+                        Err(None) => return Ok(None),
+                        // Another request started this window (or a later one) meanwhile.
+                        Err(Some(_)) => {}
+                    }
+                }
+            }
+        }
+        Err(StoreError::Backend(format!("key {hash}: its request counter kept changing")))
     }
 
     async fn issue_key(

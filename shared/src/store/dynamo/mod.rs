@@ -22,6 +22,7 @@
 
 mod accounts;
 mod backfill;
+mod batch;
 mod customers;
 mod idempotency;
 mod keys;

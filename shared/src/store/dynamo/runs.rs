@@ -11,6 +11,59 @@ use aws_sdk_dynamodb::primitives::Blob;
 /// made after a clock step back can carry a later time than its run's creation.
 const MONTH_ID_SLACK_SECS: i64 = 3600;
 
+/// A report's head item (`REPORT#<run>`, docs/storage.md "Run reports") as read: the whole
+/// report when the item holds it (stored before chunking as JSON text, or in one chunk), else
+/// its first chunk and how many chunks there are, for [`DynamoStore::report_chunks`].
+pub(super) enum ReportHead {
+    Whole(RunReport),
+    Chunked { first: Vec<u8>, count: usize },
+}
+
+pub(super) fn decode_report_head(mut head: Item) -> StoreResult<ReportHead> {
+    if let Some(json) = text(&head, "report") {
+        return serde_json::from_str(json)
+            .map(ReportHead::Whole)
+            .map_err(|e| StoreError::Backend(format!("cannot decode a report: {e}")));
+    }
+    let count = num(&head, "chunks").unwrap_or(1).max(1) as usize;
+    let first = blob(&mut head)?;
+    if count == 1 {
+        return report_codec::decode(&[first]).map(ReportHead::Whole);
+    }
+    Ok(ReportHead::Chunked { first, count })
+}
+
+impl DynamoStore {
+    /// The chunks after the first of a report that took `count` (one `BatchGetItem`), decoded
+    /// with `first` into the report.
+    pub(super) async fn report_chunks(
+        &self,
+        partner_id: &str,
+        run_id: &str,
+        first: Vec<u8>,
+        count: usize,
+    ) -> StoreResult<RunReport> {
+        let mut chunks = vec![first];
+        let keys = (1..count).map(|i| schema::report_chunk(partner_id, run_id, i)).collect();
+        let mut rest: HashMap<String, Vec<u8>> = HashMap::new();
+        for mut item in self.batch_get(keys).await? {
+            let sk = text(&item, SK).unwrap_or_default().to_string();
+            rest.insert(sk, blob(&mut item)?);
+        }
+        for i in 1..count {
+            let sk = schema::report_chunk(partner_id, run_id, i).remove(SK);
+            let sk = sk.as_ref().and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            chunks.push(rest.remove(&sk).ok_or_else(|| StoreError::Backend(format!("report chunk {i} is missing")))?);
+        }
+        report_codec::decode(&chunks)
+    }
+}
+
+/// A monthly usage counter's runs (0 when there is none).
+pub(super) fn decode_used(item: Option<&Item>) -> u32 {
+    item.and_then(|i| num(i, "used")).unwrap_or(0) as u32
+}
+
 #[async_trait]
 impl RunStore for DynamoStore {
     async fn queue_run(&self, run: &Run, month: Month, limit: Option<u32>) -> StoreResult<()> {
@@ -37,6 +90,19 @@ impl RunStore for DynamoStore {
             None => return Err(StoreError::NotFound),
             Some(item) => text(&item, "distributor_id").map(String::from),
         };
+        self.queue_run_of(run, distributor.as_deref(), month, limit).await
+    }
+
+    async fn queue_run_of(
+        &self,
+        run: &Run,
+        distributor: Option<&str>,
+        month: Month,
+        limit: Option<u32>,
+    ) -> StoreResult<()> {
+        if limit == Some(0) {
+            return self.queue_run(run, month, limit).await;
+        }
         let mut usage = Op::update(
             schema::usage(&run.partner_id, month),
             if distributor.is_some() {
@@ -139,7 +205,7 @@ impl RunStore for DynamoStore {
     }
 
     async fn runs_used(&self, partner_id: &str, month: Month) -> StoreResult<u32> {
-        Ok(self.get(schema::usage(partner_id, month)).await?.and_then(|i| num(&i, "used")).unwrap_or(0) as u32)
+        Ok(decode_used(self.get(schema::usage(partner_id, month)).await?.as_ref()))
     }
 
     async fn claim_run(
@@ -300,32 +366,15 @@ impl RunStore for DynamoStore {
     }
 
     async fn run_report(&self, partner_id: &str, run_id: &str) -> StoreResult<Option<RunReport>> {
-        let Some(mut head) = self.get(schema::report(partner_id, run_id)).await? else {
+        let Some(head) = self.get(schema::report(partner_id, run_id)).await? else {
             return Ok(None);
         };
-        if let Some(json) = text(&head, "report") {
-            // Stored before reports were chunked: the whole report as JSON text.
-            return serde_json::from_str(json)
-                .map(Some)
-                .map_err(|e| StoreError::Backend(format!("cannot decode a report: {e}")));
-        }
-        let count = num(&head, "chunks").unwrap_or(1).max(1) as usize;
-        let mut chunks = vec![blob(&mut head)?];
-        if count > 1 {
-            let keys = (1..count).map(|i| schema::report_chunk(partner_id, run_id, i)).collect();
-            let mut rest: HashMap<String, Vec<u8>> = HashMap::new();
-            for mut item in self.batch_get(keys).await? {
-                let sk = text(&item, SK).unwrap_or_default().to_string();
-                rest.insert(sk, blob(&mut item)?);
-            }
-            for i in 1..count {
-                let sk = schema::report_chunk(partner_id, run_id, i).remove(SK);
-                let sk = sk.as_ref().and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                chunks
-                    .push(rest.remove(&sk).ok_or_else(|| StoreError::Backend(format!("report chunk {i} is missing")))?);
+        match decode_report_head(head)? {
+            ReportHead::Whole(report) => Ok(Some(report)),
+            ReportHead::Chunked { first, count } => {
+                self.report_chunks(partner_id, run_id, first, count).await.map(Some)
             }
         }
-        report_codec::decode(&chunks).map(Some)
     }
 
     async fn latest_run(&self, partner_id: &str, customer_id: &str, product: &str) -> StoreResult<Option<LatestRun>> {

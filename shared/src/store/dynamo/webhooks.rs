@@ -22,6 +22,14 @@ fn is_tombstone(item: &Item) -> bool {
     item.contains_key("deleted_at")
 }
 
+/// An endpoint item as readers see it: a tombstone is no endpoint.
+pub(super) fn decode_endpoint(item: Option<Item>) -> StoreResult<Option<Endpoint>> {
+    match item {
+        Some(item) if !is_tombstone(&item) => de(item).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// The query of an owner's endpoints, tombstones left out.
 fn live_endpoints(owner: &Owner) -> Query {
     Query::prefix(schema::owner_pk(owner), schema::ENDPOINT_PREFIX, true)
@@ -83,10 +91,7 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn endpoint(&self, owner: &Owner, id: &str) -> StoreResult<Option<Endpoint>> {
-        match self.get(schema::endpoint(owner, id)).await? {
-            Some(item) if !is_tombstone(&item) => de(item).map(Some),
-            _ => Ok(None),
-        }
+        decode_endpoint(self.get(schema::endpoint(owner, id)).await?)
     }
 
     async fn list_endpoints(&self, owner: &Owner, page: &PageRequest) -> StoreResult<Page<Endpoint>> {

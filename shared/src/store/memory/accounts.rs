@@ -117,6 +117,7 @@ impl AccountStore for MemoryStore {
         if let Some(slots) = s.key_slots.remove(&Owner::partner(partner_id)) {
             for hash in slots.values() {
                 s.keys.remove(hash);
+                s.key_windows.remove(hash);
             }
         }
         s.record(event);

@@ -10,6 +10,17 @@ impl KeyStore for MemoryStore {
         Ok(self.lock().keys.get(hash).cloned())
     }
 
+    async fn key_hit(&self, hash: &str, window: i64) -> StoreResult<Option<(StoredKey, u64)>> {
+        let mut s = self.lock();
+        let Some(key) = s.keys.get(hash).cloned() else { return Ok(None) };
+        let counter = s.key_windows.entry(hash.to_string()).or_insert((window, 0));
+        if counter.0 < window {
+            *counter = (window, 0);
+        }
+        counter.1 += 1;
+        Ok(Some((key, counter.1)))
+    }
+
     async fn issue_key(
         &self,
         owner: &Owner,
@@ -48,6 +59,7 @@ impl KeyStore for MemoryStore {
         }
         let hash = slots.remove(&slot).expect("checked above");
         s.keys.remove(&hash);
+        s.key_windows.remove(&hash);
         s.record(event);
         Ok(())
     }

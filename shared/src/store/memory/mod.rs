@@ -8,6 +8,7 @@
 //! `outbox.rs`, `webhooks.rs`).
 
 mod accounts;
+mod batch;
 mod customers;
 mod idempotency;
 mod keys;
@@ -37,6 +38,8 @@ struct State {
     /// (distributor, lower-cased email) → partner id
     partner_emails: HashMap<(String, String), String>,
     keys: HashMap<String, StoredKey>,
+    /// key hash → (the rate-limit window last counted, its count): on the key, as on DynamoDB
+    key_windows: HashMap<String, (i64, u64)>,
     /// owner → slot → key hash
     key_slots: HashMap<Owner, BTreeMap<u8, String>>,
     /// partner → customer id → customer
