@@ -57,3 +57,13 @@ async fn a_distributors_webhooks_are_checked_and_limited_as_a_partners() {
     create("https://hooks.example.com/2").await.assert_status(201);
     create("https://hooks.example.com/3").await.assert_error(400, "TOO_MANY");
 }
+
+#[tokio::test]
+async fn a_branding_preview_refuses_a_body_that_is_not_json() {
+    let h = Harness::new().await;
+    raw_as(&h, false, h.partner_key(), "/branding/preview/report", "{").await.assert_error(400, "INVALID_JSON");
+    // A draft that is not an object is the wrong type, as a PUT's would be.
+    h.partner(Method::POST, "/branding/preview/report", Some(json!({ "branding": "blue" })))
+        .await
+        .assert_error(400, "INVALID_JSON");
+}
