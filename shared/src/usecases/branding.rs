@@ -133,6 +133,8 @@ fn sample_run(product: &Product, report_url: &str, now: Timestamp) -> (Run, RunR
         rationale: "Sample rationale: why the check matters.".into(),
         remediation: "Sample remediation: how to fix it.".into(),
         references: vec![FrameworkRef { framework: product.id.clone(), id: "1.1".into(), level: Some(1) }],
+        requirement_ids: Vec::new(),
+        evidence_quality: None,
     };
     let findings = vec![
         finding("SAMPLE-01", "Multi-factor authentication for every user", Severity::Critical, CheckStatus::Fail),
@@ -166,7 +168,13 @@ fn sample_run(product: &Product, report_url: &str, now: Timestamp) -> (Run, RunR
     let report = RunReport {
         findings,
         maturity: Some(1),
-        maturity_by_strategy: vec![StrategyLevel { strategy: "Multi-factor authentication".into(), level: 1 }],
+        maturity_by_strategy: vec![StrategyLevel {
+            strategy: "Multi-factor authentication".into(),
+            level: 1,
+            blockers: Vec::new(),
+        }],
+        requirements: Vec::new(),
+        coverage: None,
     };
     (run, report)
 }
