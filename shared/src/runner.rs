@@ -112,6 +112,7 @@ impl Runner {
             account: Owner::partner(&partner.id),
             distributor_id: partner.distributor_id.clone(),
             data,
+            mail: Vec::new(),
         }
     }
 

@@ -163,6 +163,7 @@ async fn unknown_accounts_suspended_partners_and_bad_input_are_clear_errors() {
         account: Owner::partner(&id),
         distributor_id: None,
         data: json!({}),
+        mail: Vec::new(),
     };
     assert!(env.store.suspend_partner(&id, T0, &suspended).await.unwrap().changed);
     let err = env.admin(&["issue-key", "--partner", &id]).await.unwrap_err();
@@ -277,6 +278,7 @@ async fn quarantined_events_are_listed_and_released() {
         account: Owner::partner(&partner),
         distributor_id: None,
         data: json!({ "id": "cust_x" }),
+        mail: Vec::new(),
     };
     env.store
         .create_customer(&tests::stored::customer("cust_x", &partner, "X", &tests::tenant(1)), &event)
