@@ -108,6 +108,7 @@ impl Service {
                 max_attempts,
                 lease_secs: app.config.runs_visibility_secs,
                 public_base_url: app.config.public_base_url.clone(),
+                catalog: app.config.catalog.clone(),
             },
         }
     }

@@ -86,6 +86,8 @@ pub struct RunnerSettings {
     /// How long an attempt holds the run: the queue's visibility timeout.
     pub lease_secs: i64,
     pub public_base_url: String,
+    /// The products' display names, for the report-ready mail.
+    pub catalog: crate::domain::catalog::Catalog,
 }
 
 pub struct Runner {
@@ -177,7 +179,7 @@ impl Runner {
             return self.fail(&partner, run, attempt, error).await;
         }
         match self.assessor.assess(&customer.tenant_id, &run.product, run.maturity_target).await {
-            Ok(a) => self.complete(&partner, run, attempt, a).await,
+            Ok(a) => self.complete(&partner, &customer, run, attempt, a).await,
             Err(AssessFailure::Permanent { code, message }) if code == CONSENT_REQUIRED => {
                 // Microsoft refused the app's token: consent was withdrawn (contract). Recorded
                 // only while the customer still has the tenant that refused.
@@ -212,7 +214,14 @@ impl Runner {
         }
     }
 
-    async fn complete(&self, partner: &Partner, run: Run, attempt: u32, a: Assessed) -> Result<Ack, StoreError> {
+    async fn complete(
+        &self,
+        partner: &Partner,
+        customer: &crate::domain::customer::Customer,
+        run: Run,
+        attempt: u32,
+        a: Assessed,
+    ) -> Result<Ack, StoreError> {
         let now = self.clock.now();
         let mut done = run;
         done.status = RunStatus::Completed;
@@ -245,7 +254,54 @@ impl Runner {
                 "findings": findings,
             }),
         );
-        self.finish(&done, attempt, Some(&a.report), &event).await
+        let mail = self.report_ready_mail(partner, customer, &done, &a.report).await?;
+        self.finish(&done, attempt, Some(&a.report), &event.with_mail(mail)).await
+    }
+
+    /// The report-ready mail (contract, "Mail"): one message per `receivers` address, so one
+    /// bounce does not hide another; on the partner's brand.
+    async fn report_ready_mail(
+        &self,
+        partner: &Partner,
+        customer: &crate::domain::customer::Customer,
+        run: &Run,
+        report: &crate::domain::run::RunReport,
+    ) -> Result<Vec<crate::domain::mail::MailEntry>, StoreError> {
+        let Some(results) = run.results.as_ref().filter(|_| !customer.receivers.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let brand = crate::domain::branding::Brand::of(&self.store.branding(&partner.id).await?, &partner.company);
+        let product = self.settings.catalog.product(&run.product).map_or(run.product.as_str(), |p| p.name.as_str());
+        let rendered = crate::mail::content::report_ready(
+            &brand,
+            &crate::mail::content::ReportReady {
+                customer: &customer.name,
+                product,
+                score: results.score,
+                findings: results.findings,
+                critical: results.critical,
+                high: results.high,
+                medium: results.medium,
+                low: results.low,
+                maturity: report.maturity,
+                maturity_target: run.maturity_target,
+                report_url: &results.report_url,
+            },
+        );
+        let viewers = crate::usecases::mail::viewers_of(partner);
+        Ok(customer
+            .receivers
+            .iter()
+            .map(|to| {
+                crate::usecases::mail::entry(
+                    crate::domain::mail::MailKind::ReportReady,
+                    to.as_str(),
+                    &brand,
+                    rendered.clone(),
+                    viewers.clone(),
+                )
+            })
+            .collect())
     }
 
     async fn fail(&self, partner: &Partner, run: Run, attempt: u32, error: RunError) -> Result<Ack, StoreError> {

@@ -23,6 +23,7 @@ mod idempotency_at_rest;
 mod ids;
 mod lambda;
 mod mail_files;
+mod mail_kinds;
 mod pipeline;
 mod requirements;
 mod routes_distributor;

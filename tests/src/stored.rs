@@ -74,6 +74,8 @@ pub struct OnStore {
     pub router: axum::Router,
     /// What the app mailed (with [`on_store`]'s recording mailer).
     pub mail: Arc<crate::mail::RecordingMailer>,
+    /// The runs queue.
+    pub runs: Arc<shared::queue::memory::MemoryQueue<shared::queue::RunMessage>>,
     /// The mail queue.
     pub mail_jobs: Arc<shared::queue::memory::MemoryQueue<shared::mail::MailJob>>,
 }
@@ -116,6 +118,7 @@ pub async fn on_store_with(
         router,
         mail: Arc::new(crate::mail::RecordingMailer::new()),
         mail_jobs: built.mail,
+        runs: built.runs,
     }
 }
 
