@@ -147,3 +147,60 @@ async fn a_crash_between_write_and_send_loses_nothing_on_dynamodb() {
     let Some(store) = tests::aws::fresh_dynamo().await else { return };
     crash_loses_nothing_on(Arc::new(store)).await;
 }
+
+async fn dist_call(on: &OnStore, method: Method, path: &str, body: Option<Value>) -> Resp {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("/api/v1/distributor{path}"))
+        .header("x-distributor-key", on.accounts.distributor_key.clone())
+        .header("content-type", "application/json")
+        .body(bytes::Bytes::from(body.map(|b| b.to_string()).unwrap_or_default()))
+        .unwrap();
+    Resp::from_http(oneshot(&on.router, req).await)
+}
+
+/// D3 mails partner-created, D7/D8 partner-activated/-suspended only for a real change, D15
+/// key-created (slot and time, never the key): each to the partner's admin email.
+async fn account_kinds_on(store: Arc<dyn Store>) {
+    let on = on_store(store).await;
+    let body = tests::partner_body("admin@new-msp.example", "starter");
+    let p = dist_call(&on, Method::POST, "/partners", Some(body)).await.assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    dist_call(&on, Method::POST, &format!("/partners/{p}/activate"), None).await.assert_status(200);
+    dist_call(&on, Method::POST, &format!("/partners/{p}/activate"), None).await.assert_status(200);
+    let key = dist_call(&on, Method::POST, &format!("/partners/{p}/keys"), None).await;
+    let key = key.assert_status(201)["key"].as_str().unwrap().to_string();
+    dist_call(&on, Method::POST, &format!("/partners/{p}/suspend"), None).await.assert_status(200);
+    dist_call(&on, Method::POST, &format!("/partners/{p}/suspend"), None).await.assert_status(200);
+    on.deliver_mail().await;
+    let mut kinds: Vec<&str> =
+        messages(&on, &Owner::partner(&p)).await.iter().map(|m| m.entry.kind.as_str()).collect::<Vec<_>>();
+    kinds.sort();
+    assert_eq!(kinds, ["key-created", "partner-activated", "partner-created", "partner-suspended"]);
+    let sent = on.mail.sent();
+    assert_eq!(sent.len(), 4, "one each: a repeated activate or suspend changes nothing and mails nothing");
+    assert!(sent.iter().all(|m| m.to.as_str() == "admin@new-msp.example"));
+    for m in &sent {
+        let raw = String::from_utf8_lossy(&m.raw);
+        assert!(!raw.contains(&key), "the key is never mailed");
+    }
+    let key_mail =
+        sent.iter().map(|m| parse(&m.raw)).find(|m| m.subject.as_deref().unwrap().contains("API key")).unwrap();
+    assert!(key_mail.text[0].contains("slot 1"), "{}", key_mail.text[0]);
+    // The distributor sees them as its partner's.
+    let dist = messages(&on, &Owner::distributor(&on.accounts.distributor.id)).await;
+    assert_eq!(dist.iter().filter(|m| m.entry.to == "admin@new-msp.example").count(), 4);
+}
+
+#[tokio::test]
+async fn account_mail_follows_real_changes_on_the_embedded_store() {
+    account_kinds_on(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn account_mail_follows_real_changes_on_dynamodb() {
+    let Some(store) = tests::aws::fresh_dynamo().await else { return };
+    account_kinds_on(Arc::new(store)).await;
+}

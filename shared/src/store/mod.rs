@@ -86,7 +86,12 @@ pub trait AccountStore: Send + Sync {
     /// distributor created moments ago).
     async fn distributor_ids(&self) -> StoreResult<Vec<String>>;
     /// Fails with `PartnerExists` when the distributor already has a partner with this email.
-    async fn create_partner(&self, partner: &Partner) -> StoreResult<()>;
+    async fn create_partner(&self, partner: &Partner) -> StoreResult<()> {
+        self.create_partner_with(partner, None).await
+    }
+    /// [`AccountStore::create_partner`], recording `event` (its mail: `partner-created`) in the
+    /// same write.
+    async fn create_partner_with(&self, partner: &Partner, event: Option<&Event>) -> StoreResult<()>;
     async fn partner(&self, id: &str) -> StoreResult<Option<Partner>>;
     /// The distributor's partners in creation order, optionally of one status.
     async fn list_partners(

@@ -31,6 +31,24 @@ pub fn entry(kind: MailKind, to: &str, brand: &Brand, rendered: Rendered, viewer
     }
 }
 
+/// The brand of mail about an account (to a partner's admin from its distributor, or to a
+/// distributor): the distributor's company, or baref00t's, with no branding of its own.
+pub fn account_brand(company: Option<&str>) -> Brand {
+    Brand::of(&crate::domain::branding::Branding::default(), company.unwrap_or("baref00t"))
+}
+
+/// An account notice of `kind` to `to` (see [`crate::mail::content::notice`]).
+pub fn notice(
+    kind: MailKind,
+    to: &str,
+    brand: &Brand,
+    subject: String,
+    paragraphs: &[String],
+    viewers: Vec<Owner>,
+) -> MailEntry {
+    entry(kind, to, brand, crate::mail::content::notice(brand, subject, paragraphs), viewers)
+}
+
 /// `GET /mail/messages`: the messages `viewer` may see, newest first, optionally of one kind.
 pub async fn list(
     store: &dyn MailStore,
