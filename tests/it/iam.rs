@@ -825,6 +825,12 @@ async fn deliveries(f: &Fleet, failing: &str) {
     let tick = f.relay().await;
     assert!(*tick.events.as_ref().unwrap() > 0, "{tick:?}");
     assert!(f.send_mail().await > 0, "the consent emails");
+    // The messages, on both bases (a page with a cursor, a kind).
+    let page = f.partner(Method::GET, "/mail/messages?limit=1", None).await;
+    if let Some(cursor) = page.assert_status(200)["nextCursor"].as_str() {
+        f.partner(Method::GET, &format!("/mail/messages?limit=1&cursor={cursor}"), None).await.assert_status(200);
+    }
+    f.distributor(Method::GET, "/mail/messages?kind=consent-request", None).await.assert_status(200);
     assert!(f.dispatch().await > 0);
     f.clock.advance(60);
     assert!(f.dispatch().await > 0, "the retries");

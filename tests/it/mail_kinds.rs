@@ -204,3 +204,39 @@ async fn account_mail_follows_real_changes_on_dynamodb() {
     let Some(store) = tests::aws::fresh_dynamo().await else { return };
     account_kinds_on(Arc::new(store)).await;
 }
+
+/// `GET /mail/messages`: newest first, paged, `kind` filtered (an unknown kind is 400), the
+/// partner sees its own, the distributor its own and its partners', another distributor none.
+#[tokio::test]
+async fn the_messages_route_pages_filters_and_keeps_tenancy() {
+    let h = tests::Harness::new().await;
+    let (p, key) = h.active_partner("admin@listed.example", "starter").await;
+    h.deliver_mail().await;
+    let all = h.partner_as(&key, Method::GET, "/mail/messages", None).await;
+    let all = all.assert_status(200)["messages"].as_array().unwrap().clone();
+    let kinds: Vec<&str> = all.iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["key-created", "partner-activated", "partner-created"], "newest first");
+    let m = &all[0];
+    assert_eq!((m["to"].as_str(), m["status"].as_str()), (Some("admin@listed.example"), Some("sent")));
+    assert!(m["id"].as_str().unwrap().starts_with("msg_") && m["sentAt"].is_string() && m["error"].is_null(), "{m}");
+    assert!(m["subject"].as_str().unwrap().contains("API key") && m["createdAt"].is_string(), "{m}");
+    let first = h.partner_as(&key, Method::GET, "/mail/messages?limit=2", None).await;
+    let first = first.assert_status(200).clone();
+    assert_eq!(first["messages"].as_array().unwrap().len(), 2);
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let rest = h.partner_as(&key, Method::GET, &format!("/mail/messages?limit=2&cursor={cursor}"), None).await;
+    let rest = rest.assert_status(200).clone();
+    assert_eq!(rest["messages"][0]["kind"], "partner-created");
+    assert_eq!(rest["nextCursor"], Value::Null);
+    let only = h.partner_as(&key, Method::GET, "/mail/messages?kind=partner-activated", None).await;
+    assert_eq!(only.assert_status(200)["messages"].as_array().unwrap().len(), 1);
+    h.partner_as(&key, Method::GET, "/mail/messages?kind=spam", None).await.assert_error(400, "INVALID_FIELD");
+    // The start-up partner sees none of the new partner's; its distributor sees all three.
+    let own = h.partner(Method::GET, "/mail/messages", None).await;
+    assert!(own.assert_status(200)["messages"].as_array().unwrap().iter().all(|m| m["to"] != "admin@listed.example"));
+    let dist = h.distributor(Method::GET, "/mail/messages?kind=partner-created", None).await;
+    assert_eq!(dist.assert_status(200)["messages"][0]["to"], "admin@listed.example", "{p}");
+    let (_, other) = h.other_distributor().await;
+    let none = h.distributor_as(&other, Method::GET, "/mail/messages", None).await;
+    assert_eq!(none.assert_status(200)["messages"], json!([]));
+}
