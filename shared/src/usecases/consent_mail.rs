@@ -63,9 +63,10 @@ impl SkipReason {
 /// What was done: the answer of `POST …/consent/email`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
-    /// The addresses the provider accepted the email for.
+    /// The addresses a message was recorded for (sent by the mail worker).
     pub recipients: Vec<Email>,
-    /// The addresses it was not sent to: the provider refused it or could not be reached.
+    /// Always empty since the message is recorded, not sent, in the request (kept for the
+    /// portal, which reads it): a refusal shows as the message's `failed` status.
     pub failed: Vec<Email>,
     /// Customers left out (0 or 1), with [`Outcome::skip_reason`].
     pub skipped: usize,
