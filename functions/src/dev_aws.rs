@@ -18,7 +18,7 @@ use shared::webhooks::dispatcher::Dispatcher;
 use shared::webhooks::WebhookMessage;
 use shared::App;
 
-use crate::dev_server::{bootstrap, DevAccounts, WEBHOOKS_VISIBILITY_SECS};
+use crate::dev_server::{bootstrap, DevAccounts, MAIL_VISIBILITY_SECS, WEBHOOKS_VISIBILITY_SECS};
 use crate::lambda::{self, AwsApp, AwsSettings};
 
 fn env(name: &str) -> Option<String> {
@@ -34,13 +34,16 @@ pub struct ResourceNames {
     pub runs_queue_name: String,
     pub webhooks_queue_url: Option<String>,
     pub webhooks_queue_name: String,
+    pub mail_queue_url: Option<String>,
+    pub mail_queue_name: String,
     pub secret_id: String,
 }
 
 impl ResourceNames {
-    /// `TABLE_NAME`, `RUNS_QUEUE_URL`, `WEBHOOKS_QUEUE_URL`, `SECRET_ID` through `var` (an
-    /// empty value counts as unset), with defaults for what is not set: the table
-    /// `baref00t-dev`, queues named after the table (`<table>-runs`, `<table>-webhooks`, so
+    /// `TABLE_NAME`, `RUNS_QUEUE_URL`, `WEBHOOKS_QUEUE_URL`, `MAIL_QUEUE_URL`, `SECRET_ID` through
+    /// `var` (an empty value counts as unset), with defaults for what is not set: the table
+    /// `baref00t-dev`, queues named after the table (`<table>-runs`, `<table>-webhooks`,
+    /// `<table>-mail`, so
     /// each table has its own), the secret `baref00t/dev`.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
         let var = |name: &str| var(name).filter(|v| !v.is_empty());
@@ -50,6 +53,8 @@ impl ResourceNames {
             runs_queue_name: format!("{table}-runs"),
             webhooks_queue_url: var("WEBHOOKS_QUEUE_URL"),
             webhooks_queue_name: format!("{table}-webhooks"),
+            mail_queue_url: var("MAIL_QUEUE_URL"),
+            mail_queue_name: format!("{table}-mail"),
             secret_id: var("SECRET_ID").unwrap_or_else(|| "baref00t/dev".into()),
             table,
         }
@@ -84,6 +89,7 @@ pub async fn create_resources(
     let runs_queue_url = queue(&names.runs_queue_url, &names.runs_queue_name, runs_visibility_secs).await?;
     let webhooks_queue_url =
         queue(&names.webhooks_queue_url, &names.webhooks_queue_name, WEBHOOKS_VISIBILITY_SECS).await?;
+    let mail_queue_url = queue(&names.mail_queue_url, &names.mail_queue_name, MAIL_VISIBILITY_SECS).await?;
     let created = aws_secrets::create_if_missing(&aws_sdk_secretsmanager::Client::new(sdk), &names.secret_id)
         .await
         .map_err(|e| e.to_string())?;
@@ -91,6 +97,7 @@ pub async fn create_resources(
         table: names.table.clone(),
         runs_queue_url,
         webhooks_queue_url,
+        mail_queue_url,
         secret_id: names.secret_id.clone(),
     };
     tracing::info!(?settings, secret_created = created, "resources ready");
@@ -203,6 +210,22 @@ pub async fn run_webhooks_worker(aws: &AwsApp, dispatcher: Arc<Dispatcher>, shut
         |m: WebhookMessage, _| {
             let dispatcher = dispatcher.clone();
             async move { dispatcher.process(&m).await }
+        },
+        shutdown,
+    )
+    .await
+}
+
+pub async fn run_mail_worker(
+    aws: &AwsApp,
+    sender: Arc<shared::mail::worker::MailSender>,
+    shutdown: impl Future<Output = ()>,
+) {
+    poll(
+        aws.mail.clone(),
+        |m: shared::mail::MailJob, _| {
+            let sender = sender.clone();
+            async move { sender.process(&m).await }
         },
         shutdown,
     )

@@ -38,10 +38,15 @@ pub struct Embedded {
     pub app: Arc<App>,
     pub runs: Arc<MemoryQueue<RunMessage>>,
     pub webhooks: Arc<MemoryQueue<WebhookMessage>>,
+    pub mail: Arc<MemoryQueue<shared::mail::MailJob>>,
 }
 
 /// How long a received webhook attempt stays invisible: past the attempt's time limit.
 pub const WEBHOOKS_VISIBILITY_SECS: i64 = 60;
+
+/// How long a received mail job stays invisible: past a try's lease
+/// (`mail::worker::LEASE_SECS`).
+pub const MAIL_VISIBILITY_SECS: i64 = 90;
 
 /// Builds the service through the composition root on the embedded store, in-process queues,
 /// fresh random secrets and the demo tenants, with `clock` (tests pass a manual one) and
@@ -55,19 +60,21 @@ pub fn embedded_on(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>,
     // A received run stays invisible as long as an attempt holds it (SQS's visibility timeout).
     let runs = Arc::new(MemoryQueue::new(clock.clone(), config.runs_visibility_secs));
     let webhooks = Arc::new(MemoryQueue::new(clock.clone(), WEBHOOKS_VISIBILITY_SECS));
+    let mail = Arc::new(MemoryQueue::new(clock.clone(), MAIL_VISIBILITY_SECS));
     let service = Service::new(Parts {
         config,
         secrets: Secrets::random(),
         store,
         runs: runs.clone(),
         webhooks: webhooks.clone(),
+        mail_queue: mail.clone(),
         clock,
         tenants: Tenants::Demo,
         transport: None,
         billing: None,
         mailer,
     });
-    Embedded { app: service.app.clone(), service, runs, webhooks }
+    Embedded { app: service.app.clone(), service, runs, webhooks, mail }
 }
 
 /// How often the dev server looks for work that a threshold of `threshold_secs` marks as
@@ -281,6 +288,23 @@ pub async fn run_dispatcher(
     .await
 }
 
+/// The mail worker as a task on the mail queue.
+pub async fn run_mail_sender(
+    queue: Arc<MemoryQueue<shared::mail::MailJob>>,
+    sender: Arc<shared::mail::worker::MailSender>,
+    shutdown: impl Future<Output = ()>,
+) {
+    consume(
+        queue,
+        |d| {
+            let sender = sender.clone();
+            async move { sender.process(&d.message).await }
+        },
+        shutdown,
+    )
+    .await
+}
+
 /// Ctrl-C or SIGTERM.
 pub async fn stop_signal() {
     let ctrl_c = async {
@@ -349,10 +373,13 @@ pub async fn run_from_env(args: &[String]) -> Result<(), String> {
         let runner = Arc::new(crate::dev_aws::runner(&aws_app));
         let dispatcher = Arc::new(aws_app.service.dispatcher());
         let relay = aws_app.service.relay();
+        let sender = Arc::new(aws_app.service.mail_sender());
         let (a1, a2, s1, s2) = (aws_app.clone(), aws_app.clone(), stopped(stop_rx.clone()), stopped(stop_rx.clone()));
+        let (a3, s3) = (aws_app.clone(), stopped(stop_rx.clone()));
         let tasks = vec![
             tokio::spawn(async move { crate::dev_aws::run_runs_worker(&a1, runner, s1).await }),
             tokio::spawn(async move { crate::dev_aws::run_webhooks_worker(&a2, dispatcher, s2).await }),
+            tokio::spawn(async move { crate::dev_aws::run_mail_worker(&a3, sender, s3).await }),
             tokio::spawn(run_relay(relay, stopped(stop_rx.clone()))),
             tokio::spawn(run_stale_sweeper(aws_app.app.clone(), stopped(stop_rx.clone()))),
         ];
@@ -370,6 +397,11 @@ pub async fn run_from_env(args: &[String]) -> Result<(), String> {
             tokio::spawn(run_dispatcher(
                 embedded.webhooks.clone(),
                 Arc::new(embedded.service.dispatcher()),
+                stopped(stop_rx.clone()),
+            )),
+            tokio::spawn(run_mail_sender(
+                embedded.mail.clone(),
+                Arc::new(embedded.service.mail_sender()),
                 stopped(stop_rx.clone()),
             )),
             tokio::spawn(run_stale_sweeper(app.clone(), stopped(stop_rx.clone()))),

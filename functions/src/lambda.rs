@@ -16,6 +16,8 @@ use shared::compose::{Parts, Service, Tenants};
 use shared::config::Config;
 use shared::domain::time::{Clock, SystemClock, Timestamp};
 use shared::mail::ses::SesMailer;
+use shared::mail::worker::MailSender;
+use shared::mail::MailJob;
 use shared::queue::sqs::{SqsQueue, NOT_BEFORE};
 use shared::queue::Ack;
 use shared::queue::{RunMessage, RunQueue};
@@ -31,6 +33,7 @@ pub const RUNS_WORKER: &str = "worker.assessment-runner";
 pub const USAGE_REPORT: &str = "schedule.usage-report";
 pub const WEBHOOK_DISPATCHER: &str = "worker.webhook-dispatcher";
 pub const OUTBOX_RELAY: &str = "worker.outbox-relay";
+pub const MAIL_SENDER: &str = "worker.mail-sender";
 
 /// What one function is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +48,8 @@ pub enum Handler {
     WebhookDispatcher,
     /// Drains the outbox into webhook deliveries (woken by the table's stream and a schedule).
     OutboxRelay,
+    /// The mail queue's consumer: one try of one message per job.
+    MailSender,
 }
 
 impl Handler {
@@ -54,6 +59,7 @@ impl Handler {
             USAGE_REPORT => Some(Self::UsageReport),
             WEBHOOK_DISPATCHER => Some(Self::WebhookDispatcher),
             OUTBOX_RELAY => Some(Self::OutboxRelay),
+            MAIL_SENDER => Some(Self::MailSender),
             _ => RouteId::by_name(name).map(Self::Route),
         }
     }
@@ -61,7 +67,7 @@ impl Handler {
     /// Every `Handler` value the binary answers to.
     pub fn names() -> Vec<&'static str> {
         let mut names: Vec<&'static str> = ROUTES.iter().map(|r| r.name).collect();
-        names.extend([RUNS_WORKER, USAGE_REPORT, WEBHOOK_DISPATCHER, OUTBOX_RELAY]);
+        names.extend([RUNS_WORKER, USAGE_REPORT, WEBHOOK_DISPATCHER, OUTBOX_RELAY, MAIL_SENDER]);
         names
     }
 }
@@ -72,6 +78,7 @@ pub struct AwsSettings {
     pub table: String,
     pub runs_queue_url: String,
     pub webhooks_queue_url: String,
+    pub mail_queue_url: String,
     /// Name or ARN of the one JSON secret.
     pub secret_id: String,
 }
@@ -83,6 +90,7 @@ impl AwsSettings {
             table: need("TABLE_NAME")?,
             runs_queue_url: need("RUNS_QUEUE_URL")?,
             webhooks_queue_url: need("WEBHOOKS_QUEUE_URL")?,
+            mail_queue_url: need("MAIL_QUEUE_URL")?,
             secret_id: need("SECRET_ID")?,
         })
     }
@@ -99,6 +107,7 @@ pub struct AwsApp {
     pub store: Arc<DynamoStore>,
     pub runs: Arc<SqsQueue>,
     pub webhooks: Arc<SqsQueue>,
+    pub mail: Arc<SqsQueue>,
     pub secrets: SecretBundle,
 }
 
@@ -143,7 +152,8 @@ pub async fn build_with(
     let store = Arc::new(DynamoStore::new(clients.dynamodb, settings.table.clone()));
     let sqs = clients.sqs;
     let runs = Arc::new(SqsQueue::new(sqs.clone(), settings.runs_queue_url.clone(), clock.clone()));
-    let webhooks = Arc::new(SqsQueue::new(sqs, settings.webhooks_queue_url.clone(), clock.clone()));
+    let webhooks = Arc::new(SqsQueue::new(sqs.clone(), settings.webhooks_queue_url.clone(), clock.clone()));
+    let mail = Arc::new(SqsQueue::new(sqs, settings.mail_queue_url.clone(), clock.clone()));
     let tenants = Tenants::from_secret(secrets.get("graphClientId"), secrets.get("graphClientSecret"));
     let service = Service::new(Parts {
         config,
@@ -151,13 +161,14 @@ pub async fn build_with(
         store: store.clone(),
         runs: runs.clone(),
         webhooks: webhooks.clone(),
+        mail_queue: mail.clone(),
         clock,
         tenants,
         transport: None,
         billing: None,
         mailer: Arc::new(SesMailer::new(clients.ses)),
     });
-    Ok(AwsApp { app: service.app.clone(), service, store, runs, webhooks, secrets })
+    Ok(AwsApp { app: service.app.clone(), service, store, runs, webhooks, mail, secrets })
 }
 
 /// Serves one API Gateway HTTP API (payload 2.0) request for `route` only, through the
@@ -237,6 +248,11 @@ pub async fn runs_batch(runner: &Runner, queue: &SqsQueue, event: SqsEvent) -> S
 /// One batch of the webhooks queue: each record is one attempt of one delivery.
 pub async fn webhooks_batch(dispatcher: &Dispatcher, queue: &SqsQueue, event: SqsEvent) -> SqsBatchResponse {
     sqs_batch(queue, event, |m: WebhookMessage, _| async move { dispatcher.process(&m).await }).await
+}
+
+/// One batch of the mail queue: each record is one try of one message.
+pub async fn mail_batch(sender: &MailSender, queue: &SqsQueue, event: SqsEvent) -> SqsBatchResponse {
+    sqs_batch(queue, event, |m: MailJob, _| async move { sender.process(&m).await }).await
 }
 
 /// Drains the outbox (whatever woke the relay) and re-queues lost retries; returns how many
@@ -338,6 +354,15 @@ pub async fn main() -> Result<(), Error> {
             lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
                 let (dispatcher, queue) = (dispatcher.clone(), queue.clone());
                 async move { Ok::<_, Error>(webhooks_batch(&dispatcher, &queue, event.payload).await) }
+            }))
+            .await
+        }
+        Handler::MailSender => {
+            let sender = Arc::new(aws.service.mail_sender());
+            let queue = aws.mail.clone();
+            lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
+                let (sender, queue) = (sender.clone(), queue.clone());
+                async move { Ok::<_, Error>(mail_batch(&sender, &queue, event.payload).await) }
             }))
             .await
         }

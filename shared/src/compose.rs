@@ -16,7 +16,8 @@ use crate::domain::catalog::Catalog;
 use crate::domain::ids::IdGen;
 use crate::domain::time::Clock;
 use crate::graph::{GraphClient, GraphConfig, TokioSleeper};
-use crate::mail::Mailer;
+use crate::mail::worker::{MailSender, RETRY_SCHEDULE};
+use crate::mail::{MailQueue, Mailer};
 use crate::queue::RunQueue;
 use crate::runner::{Assessor, Runner, RunnerSettings};
 use crate::store::{AccountKeyStore, Store};
@@ -36,6 +37,8 @@ pub struct Parts {
     pub runs: Arc<dyn RunQueue>,
     /// Where webhook attempts go.
     pub webhooks: Arc<dyn WebhookQueue>,
+    /// Where mail tries go (the mail queue).
+    pub mail_queue: Arc<dyn MailQueue>,
     pub clock: Arc<dyn Clock>,
     /// What the runner reads tenants with (Microsoft Graph, or the demo tenants).
     pub tenants: Tenants,
@@ -52,6 +55,7 @@ pub struct Parts {
 pub struct Service {
     pub app: Arc<App>,
     tenants: Tenants,
+    mail_queue: Arc<dyn MailQueue>,
 }
 
 impl Service {
@@ -79,7 +83,7 @@ impl Service {
             consent,
             mailer: parts.mailer,
         };
-        Self { app: Arc::new(app), tenants: parts.tenants }
+        Self { app: Arc::new(app), tenants: parts.tenants, mail_queue: parts.mail_queue }
     }
 
     /// The runs queue's consumer, reading tenants as the service was built to (the Graph
@@ -104,6 +108,7 @@ impl Service {
                 max_attempts,
                 lease_secs: app.config.runs_visibility_secs,
                 public_base_url: app.config.public_base_url.clone(),
+                catalog: app.config.catalog.clone(),
             },
         }
     }
@@ -128,9 +133,23 @@ impl Service {
         Relay {
             store: app.store.clone(),
             queue: app.webhooks.clone(),
+            mail: self.mail_queue.clone(),
             clock: app.clock.clone(),
             ids: app.ids.clone(),
             lost_after_secs: app.config.webhook_lost_after_secs,
+        }
+    }
+
+    /// The mail queue's consumer: one try of one message per job, retried per [`RETRY_SCHEDULE`].
+    pub fn mail_sender(&self) -> MailSender {
+        let app = &self.app;
+        MailSender {
+            store: app.store.clone(),
+            queue: self.mail_queue.clone(),
+            mailer: app.mailer.clone(),
+            clock: app.clock.clone(),
+            from: app.config.mail_from.clone(),
+            schedule: RETRY_SCHEDULE.to_vec(),
         }
     }
 

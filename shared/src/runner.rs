@@ -102,6 +102,8 @@ pub struct RunnerSettings {
     /// How long an attempt holds the run: the queue's visibility timeout.
     pub lease_secs: i64,
     pub public_base_url: String,
+    /// The products' display names, for the report-ready mail.
+    pub catalog: crate::domain::catalog::Catalog,
 }
 
 pub struct Runner {
@@ -128,6 +130,7 @@ impl Runner {
             account: Owner::partner(&partner.id),
             distributor_id: partner.distributor_id.clone(),
             data,
+            mail: Vec::new(),
         }
     }
 
@@ -192,7 +195,7 @@ impl Runner {
             return self.fail(&partner, run, attempt, error).await;
         }
         match self.assessor.assess(&customer.tenant_id, &run.product, run.maturity_target).await {
-            Ok(a) => self.complete(&partner, run, attempt, a).await,
+            Ok(a) => self.complete(&partner, &customer, run, attempt, a).await,
             Err(AssessFailure::Permanent { code, message }) if code == CONSENT_REQUIRED => {
                 // Microsoft refused the app's token: consent was withdrawn (contract). Recorded
                 // only while the customer still has the tenant that refused.
@@ -227,7 +230,14 @@ impl Runner {
         }
     }
 
-    async fn complete(&self, partner: &Partner, run: Run, attempt: u32, a: Assessed) -> Result<Ack, StoreError> {
+    async fn complete(
+        &self,
+        partner: &Partner,
+        customer: &crate::domain::customer::Customer,
+        run: Run,
+        attempt: u32,
+        a: Assessed,
+    ) -> Result<Ack, StoreError> {
         // Compared with the customer's latest completed run of the product; the write is
         // conditional on that still being the latest, so two runs completing at once chain
         // (one compares with the other) instead of both comparing with the same older run.
@@ -236,7 +246,7 @@ impl Runner {
             let latest = self.store.latest_run(&partner.id, &run.customer_id, &run.product).await?;
             let changes = trend::compare(latest.as_ref(), &mut a.report.findings);
             let previous = latest.map(|l| l.run_id);
-            match self.complete_as(partner, run.clone(), attempt, &a, previous, changes).await {
+            match self.complete_as(partner, customer, run.clone(), attempt, &a, previous, changes).await {
                 Err(StoreError::LatestMoved) => continue,
                 other => return other,
             }
@@ -244,9 +254,11 @@ impl Runner {
         Err(StoreError::Backend("other runs of the customer kept completing; will retry".into()))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn complete_as(
         &self,
         partner: &Partner,
+        customer: &crate::domain::customer::Customer,
         run: Run,
         attempt: u32,
         a: &Assessed,
@@ -287,7 +299,8 @@ impl Runner {
                 "findings": findings,
             }),
         );
-        match self.store.finish_run(&done, attempt, Some(&a.report), &event).await {
+        let mail = self.report_ready_mail(partner, customer, &done, &a.report).await?;
+        match self.store.finish_run(&done, attempt, Some(&a.report), &event.with_mail(mail)).await {
             // Storing it again would fail the same way: the run fails now, once, saying why,
             // instead of collecting the tenant again on every delivery.
             Err(StoreError::TooLarge(why)) => {
@@ -299,6 +312,52 @@ impl Runner {
             }
             other => Self::finished(other),
         }
+    }
+
+    /// The report-ready mail (contract, "Mail"): one message per `receivers` address, so one
+    /// bounce does not hide another; on the partner's brand.
+    async fn report_ready_mail(
+        &self,
+        partner: &Partner,
+        customer: &crate::domain::customer::Customer,
+        run: &Run,
+        report: &crate::domain::run::RunReport,
+    ) -> Result<Vec<crate::domain::mail::MailEntry>, StoreError> {
+        let Some(results) = run.results.as_ref().filter(|_| !customer.receivers.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let brand = crate::domain::branding::Brand::of(&self.store.branding(&partner.id).await?, &partner.company);
+        let product = self.settings.catalog.product(&run.product).map_or(run.product.as_str(), |p| p.name.as_str());
+        let rendered = crate::mail::content::report_ready(
+            &brand,
+            &crate::mail::content::ReportReady {
+                customer: &customer.name,
+                product,
+                score: results.score,
+                findings: results.findings,
+                critical: results.critical,
+                high: results.high,
+                medium: results.medium,
+                low: results.low,
+                maturity: report.maturity,
+                maturity_target: run.maturity_target,
+                report_url: &results.report_url,
+            },
+        );
+        let viewers = crate::usecases::mail::viewers_of(partner);
+        Ok(customer
+            .receivers
+            .iter()
+            .map(|to| {
+                crate::usecases::mail::entry(
+                    crate::domain::mail::MailKind::ReportReady,
+                    to.as_str(),
+                    &brand,
+                    rendered.clone(),
+                    viewers.clone(),
+                )
+            })
+            .collect())
     }
 
     async fn fail(&self, partner: &Partner, run: Run, attempt: u32, error: RunError) -> Result<Ack, StoreError> {

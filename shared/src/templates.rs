@@ -24,6 +24,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("mail/consent-request.txt", include_str!("../templates/mail/consent-request.txt")),
         ("mail/report-ready.html", include_str!("../templates/mail/report-ready.html")),
         ("mail/report-ready.txt", include_str!("../templates/mail/report-ready.txt")),
+        ("mail/notice.html", include_str!("../templates/mail/notice.html")),
+        ("mail/notice.txt", include_str!("../templates/mail/notice.txt")),
     ] {
         env.add_template(name, source).unwrap_or_else(|e| panic!("{name} is a valid template: {e}"));
     }

@@ -149,7 +149,9 @@ async fn the_preview_is_what_the_mail_functions_render_and_the_sent_email_is_too
         h.partner(Method::POST, "/customers", Some(c)).await.assert_status(201)["id"].as_str().unwrap().to_string();
     let r = h.partner(Method::POST, &format!("/customers/{id}/consent/email"), None).await;
     let url = r.assert_status(200)["consentUrl"].as_str().unwrap().to_string();
-    let sent = parse(&h.mail.sent()[0].raw);
+    h.deliver_mail().await;
+    let sent = h.mail.sent().into_iter().find(|m| m.to.as_str() == "it@contoso.example").expect("the consent email");
+    let sent = parse(&sent.raw);
     let expected = content::consent_request(
         &brand,
         &ConsentRequest {

@@ -86,6 +86,11 @@ fn unescape(s: &str) -> String {
     out
 }
 
+/// The consent emails sent (the harness's accounts get their own account mail too).
+fn consent_sent(h: &Harness) -> Vec<shared::mail::OutgoingMail> {
+    h.mail.sent().into_iter().filter(|m| m.to.as_str().starts_with("it@") || m.to.as_str().starts_with("IT@")).collect()
+}
+
 /// What every consent email must be: multipart/alternative with one plain and one HTML part,
 /// from `from` as `company`, to `to`; the link exactly `url` in both parts.
 fn assert_consent_email(m: &Parsed, company: &str, from: &str, to: &str, url: &str) {
@@ -121,7 +126,8 @@ async fn the_email_names_partner_customer_and_product_with_the_link_in_both_part
         })
     );
 
-    let sent = h.mail.sent();
+    h.deliver_mail().await;
+    let sent = consent_sent(&h);
     assert_eq!(sent.len(), 1);
     assert_eq!((sent[0].from.as_str(), sent[0].to.as_str()), (shared::config::DEFAULT_MAIL_FROM, "IT@Contoso.example"));
     let m = parse(&sent[0].raw);
@@ -146,6 +152,7 @@ async fn without_a_product_the_email_names_none() {
     let h = Harness::new().await;
     let c = customer(&h, h.partner_key(), "Fabrikam", 1, Some("it@fabrikam.example")).await;
     h.partner(Method::POST, &format!("/customers/{c}/consent/email"), None).await.assert_status(200);
+    h.deliver_mail().await;
     let m = parse(&h.mail.sent()[0].raw);
     assert_eq!(m.subject.as_deref(), Some("Dev MSP: admin consent to assess your Microsoft 365 tenant"));
     assert!(!m.text[0].contains("Assessment:"), "{}", m.text[0]);
@@ -161,19 +168,38 @@ async fn a_customer_without_an_email_is_skipped_and_nothing_is_sent() {
     assert_eq!((b["recipients"].clone(), b["failed"].clone()), (json!([]), json!([])));
     assert_eq!(b["skipReason"], "customer_missing");
     assert!(b["consentUrl"].as_str().unwrap().contains("/adminconsent?"), "the link to hand over another way");
+    h.deliver_mail().await;
     assert!(h.mail.sent().is_empty());
 }
 
+/// The one recorded message the start-up partner sees: (status, error).
+async fn only_message(h: &Harness) -> (shared::domain::mail::MailStatus, Option<String>) {
+    let owner = shared::domain::account::Owner::partner(h.partner_id());
+    let page = shared::store::PageRequest { limit: 10, after: None };
+    let msgs = h.app.store.list_messages(&owner, None, &page).await.unwrap().items;
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    (msgs[0].status, msgs[0].error.clone())
+}
+
 #[tokio::test]
-async fn a_refused_send_answers_the_address_as_failed_not_an_error() {
+async fn a_refused_send_is_recorded_and_ends_failed_with_the_reason() {
     let h = Harness::new().await;
     let c = customer(&h, h.partner_key(), "Tailspin", 1, Some("it@tailspin.example")).await;
     h.mail.refuse("it@tailspin.example");
     let r = h.partner(Method::POST, &format!("/customers/{c}/consent/email"), None).await;
     let b = r.assert_status(200);
-    assert_eq!((b["sent"].clone(), b["total"].clone()), (json!(0), json!(1)));
-    assert_eq!((b["recipients"].clone(), b["failed"].clone()), (json!([]), json!(["it@tailspin.example"])));
+    // The request records the message; the worker's outcome is the message's status.
+    assert_eq!((b["sent"].clone(), b["total"].clone()), (json!(1), json!(1)));
+    assert_eq!((b["recipients"].clone(), b["failed"].clone()), (json!(["it@tailspin.example"]), json!([])));
     assert_eq!(b["skipReason"], Value::Null);
+    h.deliver_mail().await;
+    let (status, error) = only_message(&h).await;
+    assert_eq!(status, shared::domain::mail::MailStatus::Failed);
+    assert!(error.unwrap().contains("refused by the test"));
+    // A refusal is for good: nothing is queued again.
+    h.clock.advance(13 * 3600);
+    assert_eq!(h.send_mail_jobs().await, 0);
+    assert!(h.mail.sent().is_empty());
 }
 
 #[tokio::test]
@@ -194,6 +220,7 @@ async fn the_body_is_checked_like_a_trigger_and_maturity_target_may_be_a_string_
     assert!(h.mail.sent().is_empty(), "nothing is sent for a refused body");
     post(json!({ "product": "nist-csf", "maturityTarget": 4 })).await.assert_status(200);
     post(json!({ "product": "nist-csf", "maturityTarget": " 3 " })).await.assert_status(200);
+    h.deliver_mail().await;
     assert!(parse(&h.mail.sent()[1].raw).text[0].contains("maturity target 3"));
     // A product the partner's plan does not include, as a trigger would refuse it.
     let (_, starter) = h.active_partner("s@starter.example", "starter").await;
@@ -229,6 +256,7 @@ async fn an_idempotency_key_replays_the_answer_and_sends_once() {
     let again = send().await;
     assert_eq!(first.assert_status(200), again.assert_status(200), "the same answer, link included");
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    h.deliver_mail().await;
     assert_eq!(h.mail.sent().len(), 1, "sent once");
 }
 
@@ -241,7 +269,8 @@ async fn the_distributor_sends_for_its_partners_customers_only_while_the_partner
     let r = h.distributor(Method::POST, &path, Some(json!({ "product": "nist-csf", "maturityTarget": 3 }))).await;
     let b = r.assert_status(200);
     assert_eq!((b["sent"].clone(), b["recipients"].clone()), (json!(1), json!(["it@wideworld.example"])));
-    let m = parse(&h.mail.sent()[0].raw);
+    h.deliver_mail().await;
+    let m = parse(&consent_sent(&h)[0].raw);
     assert_consent_email(
         &m,
         "Co p@msp.example",
@@ -255,7 +284,8 @@ async fn the_distributor_sends_for_its_partners_customers_only_while_the_partner
     // A suspended partner's customers get no mail from it.
     h.distributor(Method::POST, &format!("/partners/{p}/suspend"), None).await.assert_status(200);
     h.distributor(Method::POST, &path, None).await.assert_error(403, "PARTNER_INACTIVE");
-    assert_eq!(h.mail.sent().len(), 1);
+    h.deliver_mail().await;
+    assert_eq!(consent_sent(&h).len(), 1);
 }
 
 /// The route through the whole pipeline on `built` (either store adapter): sent, and skipped.
@@ -296,6 +326,7 @@ async fn route_on(built: OnStore) {
         (built.accounts.partner.id.to_string(), ("x-distributor-key", built.accounts.distributor_key.clone()));
     let r = post(format!("/api/v1/distributor/partners/{p}/customers/{with}/consent/email"), None, dk).await;
     assert_eq!(r.assert_status(200)["sent"], 1);
+    built.deliver_mail().await;
     assert_eq!(built.mail.sent().len(), 2, "one per sent answer");
 }
 
@@ -326,6 +357,7 @@ async fn the_dev_servers_mail_is_one_eml_file_per_message_that_a_mime_parser_rea
         h.partner(Method::POST, &format!("/customers/{c}/consent/email"), Some(json!({ "product": "nist-csf" }))).await;
     let url = r.assert_status(200)["consentUrl"].as_str().unwrap().to_string();
     assert_eq!(r.body["sent"], 1);
+    h.deliver_mail().await;
     let files: Vec<_> = std::fs::read_dir(dir.join("mail")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(files.len(), 1, "one file, no temporary left: {files:?}");
     assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("eml"));
@@ -338,15 +370,25 @@ async fn the_dev_servers_mail_is_one_eml_file_per_message_that_a_mime_parser_rea
 }
 
 #[tokio::test]
-async fn a_mail_folder_that_cannot_be_written_answers_failed() {
+async fn a_mail_folder_that_cannot_be_written_keeps_the_message_pending_and_it_is_sent_once_it_can() {
     let dir = temp_dir();
     std::fs::write(&dir, b"a file, not a folder").unwrap();
     let h = Harness::with_mailer(Config::default(), Arc::new(EmlDir::new(dir.join("mail")))).await;
     let c = customer(&h, h.partner_key(), "Blocked", 1, Some("it@blocked.example")).await;
     let r = h.partner(Method::POST, &format!("/customers/{c}/consent/email"), None).await;
-    let b = r.assert_status(200);
-    assert_eq!((b["sent"].clone(), b["failed"].clone()), (json!(0), json!(["it@blocked.example"])));
+    assert_eq!(r.assert_status(200)["recipients"], json!(["it@blocked.example"]));
+    h.deliver_mail().await;
+    let (status, error) = only_message(&h).await;
+    assert_eq!(status, shared::domain::mail::MailStatus::Pending, "a transient failure is tried again");
+    assert!(error.is_some(), "with the failure kept");
+    // The folder becomes writable; the retry after the first wait (1 minute) sends it.
     std::fs::remove_file(&dir).unwrap();
+    h.clock.advance(60);
+    assert_eq!(h.send_mail_jobs().await, 1);
+    assert_eq!(only_message(&h).await.0, shared::domain::mail::MailStatus::Sent);
+    let files: Vec<_> = std::fs::read_dir(dir.join("mail")).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]
@@ -364,6 +406,7 @@ async fn ses_on_moto_sends_the_same_mime_message_from_the_verified_sender() {
         .await;
     let b = r.assert_status(200).clone();
     assert_eq!((b["sent"].clone(), b["failed"].clone()), (json!(1), json!([])), "{b}");
+    h.deliver_mail().await;
     let url = b["consentUrl"].as_str().unwrap();
     // What moto's SES recorded for this sender: the envelope and the raw message.
     let recorded: Vec<_> = tests::aws::ses_sent().await.into_iter().filter(|m| m.source == from.as_str()).collect();
@@ -392,11 +435,15 @@ async fn ses_refuses_an_unverified_sender_for_good_and_the_route_answers_failed(
     .unwrap();
     let err = ses.send(&mail).await.unwrap_err();
     assert!(matches!(err, MailError::Refused(_)), "MessageRejected is for good: {err:?}");
-    // Through the route: the address is reported, the answer is 200.
+    // Through the route and the worker: the message ends failed, with SES's reason.
     let h = Harness::with_mailer(Config { mail_from: stranger, ..Config::default() }, Arc::new(ses)).await;
     let c = customer(&h, h.partner_key(), "Refused", 1, Some("it@refused.example")).await;
     let b = h.partner(Method::POST, &format!("/customers/{c}/consent/email"), None).await;
-    assert_eq!(b.assert_status(200)["failed"], json!(["it@refused.example"]));
+    assert_eq!(b.assert_status(200)["recipients"], json!(["it@refused.example"]));
+    h.deliver_mail().await;
+    let (status, error) = only_message(&h).await;
+    assert_eq!(status, shared::domain::mail::MailStatus::Failed);
+    assert!(error.is_some_and(|e| e.contains("refused")));
 }
 
 #[tokio::test]
@@ -421,6 +468,7 @@ async fn the_dynamodb_and_ses_pipeline_sends_through_moto() {
     let r =
         Resp::from_http(oneshot(&router, req(format!("/api/v1/partner/customers/{c}/consent/email"), json!({}))).await);
     assert_eq!(r.assert_status(200)["recipients"], json!(["it@moto.example"]));
+    built.deliver_mail().await;
     assert_eq!(tests::aws::ses_sent().await.iter().filter(|m| m.source == from.as_str()).count(), 1);
 }
 

@@ -40,6 +40,8 @@ async fn the_dev_server_runs_on_created_aws_resources_and_survives_a_restart() {
         runs_queue_name: format!("dev-{tag}-runs"),
         webhooks_queue_url: None,
         webhooks_queue_name: format!("dev-{tag}-webhooks"),
+        mail_queue_url: None,
+        mail_queue_name: format!("dev-{tag}-mail"),
         secret_id: format!("dev/{tag}"),
     };
     let keys = || (Some(DISTRIBUTOR_KEY.to_string()), Some(PARTNER_KEY.to_string()));

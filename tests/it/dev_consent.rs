@@ -272,6 +272,7 @@ async fn the_stand_in_is_served_only_by_a_dev_server_without_graph_credentials()
             store: Arc::new(MemoryStore::new()),
             runs: Arc::new(MemoryQueue::new(clock.clone(), 60)),
             webhooks: Arc::new(MemoryQueue::new(clock.clone(), 60)),
+            mail_queue: Arc::new(MemoryQueue::<shared::mail::MailJob>::new(clock.clone(), 60)),
             clock: clock.clone(),
             tenants,
             transport: None,

@@ -128,6 +128,7 @@ impl Rig {
             store: store.clone(),
             runs: Arc::new(MemoryQueue::<RunMessage>::new(clock.clone(), 120)),
             webhooks: queue.clone(),
+            mail_queue: Arc::new(MemoryQueue::<shared::mail::MailJob>::new(clock.clone(), 60)),
             clock: clock.clone(),
             tenants: Tenants::Demo,
             transport: Some(receiver.clone()),
@@ -375,6 +376,7 @@ async fn an_event_whose_fan_out_keeps_failing_is_quarantined(store: Arc<dyn Stor
     let relay = shared::webhooks::relay::Relay {
         store: rig.store.clone(),
         queue: Arc::new(Refuses),
+        mail: Arc::new(MemoryQueue::<shared::mail::MailJob>::new(rig.clock.clone(), 60)),
         clock: rig.clock.clone(),
         ids: Arc::new(IdGen::new()),
         lost_after_secs: shared::webhooks::relay::LOST_AFTER_SECS,

@@ -81,9 +81,10 @@ impl Fleet {
         // Visibility 0: what the test receives to hand to a worker is never held back.
         let runs_queue_url = SqsQueue::create(&sqs, &format!("iam-runs-{id}"), 0).await.unwrap();
         let webhooks_queue_url = SqsQueue::create(&sqs, &format!("iam-webhooks-{id}"), 0).await.unwrap();
+        let mail_queue_url = SqsQueue::create(&sqs, &format!("iam-mail-{id}"), 0).await.unwrap();
         let secret_id = format!("iam/{id}");
         shared::aws_secrets::create_if_missing(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id).await.unwrap();
-        let settings = AwsSettings { table, runs_queue_url, webhooks_queue_url, secret_id };
+        let settings = AwsSettings { table, runs_queue_url, webhooks_queue_url, mail_queue_url, secret_id };
         // SES sends only from a verified identity: MAIL_FROM's domain, as in production.
         tests::aws::verify_mail_identity(&sdk, &mail_domain(&config)).await;
         let clock = Arc::new(ManualClock::at(T0));
@@ -225,6 +226,24 @@ impl Fleet {
         let event = self.take(&self.setup.webhooks).await;
         let n = event.records.len();
         lambda::webhooks_batch(&f.aws.service.dispatcher(), &f.aws.webhooks, event).await;
+        n
+    }
+
+    /// The mail worker on every mail job now queued; returns how many it handled. The first
+    /// job is handed over once more first with its due time an hour on (so the worker puts it
+    /// back: the path of a retry's wait).
+    async fn send_mail(&self) -> usize {
+        let f = self.function(lambda::MAIL_SENDER).await;
+        let event = self.take(&self.setup.mail).await;
+        let n = event.records.len();
+        if let Some(first) = event.records.first() {
+            let mut m: Value = serde_json::from_str(first.body.as_deref().unwrap()).unwrap();
+            m["notBefore"] = json!((self.now() + 3600).unix());
+            let early = serde_json::from_value(json!({ "Records": [sqs_record(&m.to_string(), 1, None)] })).unwrap();
+            lambda::mail_batch(&f.aws.service.mail_sender(), &f.aws.mail, early).await;
+            self.take(&self.setup.mail).await;
+        }
+        lambda::mail_batch(&f.aws.service.mail_sender(), &f.aws.mail, event).await;
         n
     }
 
@@ -472,6 +491,7 @@ impl Fleet {
             Resource::Queue(q) if self.settings.webhooks_queue_url.ends_with(&format!("/{q}")) => {
                 "WebhooksQueue".into()
             }
+            Resource::Queue(q) if self.settings.mail_queue_url.ends_with(&format!("/{q}")) => "MailQueue".into(),
             Resource::Queue(q) => format!("queue {q:?} (not one of the stack's)"),
             Resource::Secret(s) if *s == self.settings.secret_id => "Secret".into(),
             Resource::Secret(s) => format!("secret {s:?} (not the stack's)"),
@@ -813,6 +833,13 @@ async fn run_reads_and_the_public_report(f: &Fleet, c1: &str, r1: &str) {
 async fn deliveries(f: &Fleet, failing: &str) {
     let tick = f.relay().await;
     assert!(*tick.events.as_ref().unwrap() > 0, "{tick:?}");
+    assert!(f.send_mail().await > 0, "the consent emails");
+    // The messages, on both bases (a page with a cursor, a kind).
+    let page = f.partner(Method::GET, "/mail/messages?limit=1", None).await;
+    if let Some(cursor) = page.assert_status(200)["nextCursor"].as_str() {
+        f.partner(Method::GET, &format!("/mail/messages?limit=1&cursor={cursor}"), None).await.assert_status(200);
+    }
+    f.distributor(Method::GET, "/mail/messages?kind=consent-request", None).await.assert_status(200);
     assert!(f.dispatch().await > 0);
     f.clock.advance(60);
     assert!(f.dispatch().await > 0, "the retries");
@@ -953,6 +980,7 @@ async fn distributor_webhooks(f: &Fleet, base: &str) {
     f.distributor(Method::POST, &format!("/partners/{p3}/activate"), None).await.assert_status(200);
     f.distributor(Method::POST, &format!("/partners/{p3}/suspend"), None).await.assert_status(200);
     f.relay().await;
+    f.send_mail().await;
     f.dispatch().await;
     let listed = f.distributor(Method::GET, &format!("/webhooks/{dh}/deliveries"), None).await;
     let dlv = id(&listed.assert_status(200)["deliveries"][0]);

@@ -60,6 +60,7 @@ async fn every_eml_the_dev_server_writes_is_read_whole_by_pythons_email_package(
         assert_eq!(r.assert_status(200)["sent"], 1);
         sent.push((name, format!("it{n}@customer.example"), r.body["consentUrl"].as_str().unwrap().to_string()));
     }
+    h.deliver_mail().await;
     let read = python_reads(&dir);
     assert_eq!(read.len(), sent.len(), "one file per message");
     for m in &read {

@@ -27,6 +27,7 @@ mod idempotency_at_rest;
 mod ids;
 mod lambda;
 mod mail_files;
+mod mail_kinds;
 mod openapi;
 mod pipeline;
 mod report_links;

@@ -553,9 +553,9 @@ fn route_table_has_every_contract_route_once() {
     use shared::api::routes::ROUTES;
     // 30 contract routes, 2 findings routes, 2 requirements routes, the public report, 7 webhook
     // routes per surface, the consent status and the consent email on each surface, the public
-    // consent callback, the partner's three branding routes, the report link on each surface and
-    // the public OpenAPI document.
-    assert_eq!(ROUTES.len(), 60);
+    // consent callback, the partner's three branding routes, the report link on each surface,
+    // the public OpenAPI document, and the mail messages on each surface.
+    assert_eq!(ROUTES.len(), 62);
     let mut names: Vec<&str> = ROUTES.iter().map(|r| r.name).collect();
     names.sort_unstable();
     names.dedup();

@@ -169,7 +169,15 @@ fn all() -> PageRequest {
 }
 
 fn ev(kind: EventType, account: Owner) -> Event {
-    Event { id: id("evt_"), kind, timestamp: T0, account, distributor_id: None, data: json!({ "n": 1 }) }
+    Event {
+        id: id("evt_"),
+        kind,
+        timestamp: T0,
+        account,
+        distributor_id: None,
+        data: json!({ "n": 1 }),
+        mail: Vec::new(),
+    }
 }
 
 fn partner_event(kind: EventType, p: &Partner) -> Event {

@@ -61,6 +61,7 @@ async fn seed_customer(h: &Harness, partner_id: &str, name: &str, tenant_id: &st
         account: Owner::partner(partner_id),
         distributor_id: None,
         data: json!({ "id": c.id }),
+        mail: Vec::new(),
     };
     h.app.store.create_customer(&c, &e).await.expect("seed customer");
     c.id.into_string()

@@ -44,6 +44,8 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     pub runs: Arc<MemoryQueue<RunMessage>>,
     pub webhooks: Arc<MemoryQueue<shared::webhooks::WebhookMessage>>,
+    /// The mail queue (jobs for the mail worker).
+    pub mail_jobs: Arc<MemoryQueue<shared::mail::MailJob>>,
     pub accounts: DevAccounts,
     /// What the app mailed (the harness's mailer records; see [`Harness::with_mailer`] for a
     /// real adapter).
@@ -117,11 +119,11 @@ impl Harness {
     /// The harness with `mailer` sending the app's mail (`mail` then records nothing).
     pub async fn with_mailer(config: Config, mailer: Arc<dyn shared::mail::Mailer>) -> Self {
         let clock = Arc::new(ManualClock::at(T0));
-        let Embedded { service, app, runs, webhooks } = embedded(config, clock.clone(), mailer);
+        let Embedded { service, app, runs, webhooks, mail: mail_jobs } = embedded(config, clock.clone(), mailer);
         let accounts = bootstrap(&app, None, None).await.expect("bootstrap");
         let router = shared::api::router(app.clone());
         let mail = Arc::new(mail::RecordingMailer::new());
-        Self { service, app, router, clock, runs, webhooks, accounts, mail }
+        Self { service, app, router, clock, runs, webhooks, mail_jobs, accounts, mail }
     }
 
     pub fn partner_key(&self) -> &str {
@@ -276,6 +278,7 @@ impl Harness {
             store: self.app.store.clone(),
             runs: self.app.runs.clone(),
             webhooks,
+            mail_queue: self.mail_jobs.clone(),
             clock: self.clock.clone(),
             tenants: shared::compose::Tenants::Demo,
             transport: Some(self.app.transport.clone()),
@@ -287,6 +290,25 @@ impl Harness {
     /// The outbox relay on this app's store and webhooks queue.
     pub fn relay(&self) -> shared::webhooks::relay::Relay {
         self.service.relay()
+    }
+
+    /// Tries every visible mail job once through the mail worker, deleting the ones done, as
+    /// the mail queue's consumer does; returns how many it tried.
+    pub async fn send_mail_jobs(&self) -> usize {
+        let sender = self.service.mail_sender();
+        let jobs = self.mail_jobs.receive(100);
+        for d in &jobs {
+            if sender.process(&d.message).await == shared::queue::Ack::Done {
+                self.mail_jobs.ack(&d.receipt);
+            }
+        }
+        jobs.len()
+    }
+
+    /// Drains the outbox (making the mail messages) and sends the mail jobs it queued.
+    pub async fn deliver_mail(&self) {
+        self.relay().drain(1000).await.expect("relay");
+        self.send_mail_jobs().await;
     }
 
     /// The webhook dispatcher on this app's store, queue and transport.

@@ -59,6 +59,7 @@ pub fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
         account: Owner::partner(partner),
         distributor_id: None,
         data: json!({}),
+        mail: Vec::new(),
     }
 }
 
@@ -73,6 +74,23 @@ pub struct OnStore {
     pub router: axum::Router,
     /// What the app mailed (with [`on_store`]'s recording mailer).
     pub mail: Arc<crate::mail::RecordingMailer>,
+    /// The runs queue.
+    pub runs: Arc<shared::queue::memory::MemoryQueue<shared::queue::RunMessage>>,
+    /// The mail queue.
+    pub mail_jobs: Arc<shared::queue::memory::MemoryQueue<shared::mail::MailJob>>,
+}
+
+impl OnStore {
+    /// Drains the outbox (making the mail messages) and tries every mail job once.
+    pub async fn deliver_mail(&self) {
+        self.service.relay().drain(1000).await.expect("relay");
+        let sender = self.service.mail_sender();
+        for d in self.mail_jobs.receive(100) {
+            if sender.process(&d.message).await == shared::queue::Ack::Done {
+                self.mail_jobs.ack(&d.receipt);
+            }
+        }
+    }
 }
 
 /// See [`OnStore`]; mail is recorded.
@@ -93,7 +111,15 @@ pub async fn on_store_with(
     let built = functions::dev_server::embedded_on(store, config, clock.clone(), mailer);
     let accounts = functions::dev_server::bootstrap(&built.app, None, None).await.expect("start-up accounts");
     let router = shared::api::router(built.app.clone());
-    OnStore { service: built.service, clock, accounts, router, mail: Arc::new(crate::mail::RecordingMailer::new()) }
+    OnStore {
+        service: built.service,
+        clock,
+        accounts,
+        router,
+        mail: Arc::new(crate::mail::RecordingMailer::new()),
+        mail_jobs: built.mail,
+        runs: built.runs,
+    }
 }
 
 /// An enabled endpoint `id` of `owner` at `T0`, subscribed to `customer.created`, with a

@@ -95,6 +95,8 @@ routes! {
     DistributorWebhooksTest = "distributor.webhooks.test" : Distributor POST "/webhooks/{id}/test" => Keyed(h::webhooks_test);
     DistributorWebhooksDeliveries = "distributor.webhooks.deliveries" : Distributor GET "/webhooks/{id}/deliveries" => Keyed(h::webhooks_deliveries);
     DistributorWebhooksRedeliver = "distributor.webhooks.redeliver" : Distributor POST "/webhooks/{id}/deliveries/{deliveryId}/redeliver" => Keyed(h::webhooks_redeliver);
+    PartnerMailMessages = "partner.mail.messages" : Partner GET "/mail/messages" => Keyed(h::mail_messages);
+    DistributorMailMessages = "distributor.mail.messages" : Distributor GET "/mail/messages" => Keyed(h::mail_messages);
     PartnerBrandingGet = "partner.branding.get" : Partner GET "/branding" => Partner(h::branding_get);
     PartnerBrandingPut = "partner.branding.put" : Partner PUT "/branding" => Partner(h::branding_put);
     PartnerBrandingPreview = "partner.branding.preview" : Partner POST "/branding/preview/{kind}" => Partner(h::branding_preview);

@@ -32,6 +32,11 @@ pub enum EventType {
     KeyCreated,
     #[serde(rename = "key.revoked")]
     KeyRevoked,
+    /// Not a webhook event (not in [`EventType::ALL`], so no endpoint can want it): carries only
+    /// mail entries, for a cause that has no event of its own (a partner created, a consent
+    /// request).
+    #[serde(rename = "mail")]
+    Mail,
 }
 
 impl EventType {
@@ -68,6 +73,7 @@ impl EventType {
             Self::PartnerSuspended => "partner.suspended",
             Self::KeyCreated => "key.created",
             Self::KeyRevoked => "key.revoked",
+            Self::Mail => "mail",
         }
     }
 }
@@ -83,9 +89,19 @@ pub struct Event {
     pub account: crate::domain::account::Owner,
     pub distributor_id: Option<DistributorId>,
     pub data: Value,
+    /// Messages the change asks for (contract, "Mail"): recorded with the event, so in the same
+    /// write as the change; the relay turns each into a message for the mail worker.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mail: Vec<crate::domain::mail::MailEntry>,
 }
 
 impl Event {
+    /// The event with `mail` added to its entries.
+    pub fn with_mail(mut self, mail: impl IntoIterator<Item = crate::domain::mail::MailEntry>) -> Self {
+        self.mail.extend(mail);
+        self
+    }
+
     /// The payload exactly as receivers get it.
     pub fn payload(&self) -> Value {
         serde_json::json!({

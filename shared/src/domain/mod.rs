@@ -10,6 +10,7 @@ pub mod email;
 pub mod event;
 pub mod idempotency_key;
 pub mod ids;
+pub mod mail;
 mod parsed;
 pub mod requirement;
 pub mod run;

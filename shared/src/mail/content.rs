@@ -99,6 +99,13 @@ pub fn report_ready(brand: &Brand, r: &ReportReady<'_>) -> Rendered {
     render("report-ready", subject, ctx)
 }
 
+/// An account notice (kinds `partner-created`, `partner-activated`, `partner-suspended`,
+/// `key-created`): a subject and a few paragraphs of plain sentences (escaped in the HTML part).
+pub fn notice(brand: &Brand, subject: String, paragraphs: &[String]) -> Rendered {
+    let ctx = minijinja::context! { brand, paragraphs, subject => &subject };
+    render("notice", subject, ctx)
+}
+
 /// `mail/<kind>.txt` and `mail/<kind>.html` with `ctx`.
 fn render(kind: &str, subject: String, ctx: minijinja::Value) -> Rendered {
     Rendered {

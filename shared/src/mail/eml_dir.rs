@@ -56,8 +56,9 @@ impl Mailer for EmlDir {
         });
         match written.await {
             Ok(Ok(())) => Ok(Sent { provider_id: name }),
-            // A folder that cannot be written stays so until someone fixes it.
-            Ok(Err(e)) => Err(MailError::Refused(format!("cannot write {}: {e}", self.dir.join(&name).display()))),
+            // Not the recipient's fault: a folder someone can fix, a full disk. The worker tries
+            // again on its schedule, and the message says why meanwhile.
+            Ok(Err(e)) => Err(MailError::Unavailable(format!("cannot write {}: {e}", self.dir.join(&name).display()))),
             Err(e) => Err(MailError::Unavailable(format!("the file write did not finish: {e}"))),
         }
     }

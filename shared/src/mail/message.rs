@@ -36,6 +36,12 @@ pub struct Letter<'a> {
 /// Builds `letter` into the bytes both adapters send. An address lettre cannot use (it is
 /// stricter than [`Email`] in places) is [`MailError::Refused`]: no provider would take it.
 pub fn build(letter: &Letter<'_>) -> Result<OutgoingMail, MailError> {
+    build_with_id(letter, &random_base62(24))
+}
+
+/// [`build`] with the `Message-ID`'s local part given (`<id@MAIL_FROM's domain>`): a recorded
+/// message keeps one across its tries.
+pub fn build_with_id(letter: &Letter<'_>, id: &str) -> Result<OutgoingMail, MailError> {
     let address = |e: &Email, role: &str| {
         e.as_str()
             .parse::<Address>()
@@ -43,7 +49,7 @@ pub fn build(letter: &Letter<'_>) -> Result<OutgoingMail, MailError> {
     };
     let from = address(letter.from, "sender")?;
     let to = address(letter.to, "recipient")?;
-    let message_id = format!("<{}@{}>", random_base62(24), from.domain());
+    let message_id = format!("<{id}@{}>", from.domain());
     let date = UNIX_EPOCH + Duration::from_secs(letter.date.unix().max(0) as u64);
     let mut builder = lettre::Message::builder().from(Mailbox::new(Some(one_line(letter.from_name)), from));
     if let Some(reply_to) = letter.reply_to {

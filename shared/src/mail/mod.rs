@@ -3,15 +3,36 @@
 //! (`eml_dir`). What a message says comes from templates (`content`), and its RFC 5322 form
 //! from lettre's builder (`message`), so both adapters carry exactly the same bytes.
 //!
-//! Today the consent email (`POST …/consent/email`) sends straight through the port and
-//! answers what happened. Issue 10 ("Mail and branding") grows this into recorded messages sent
-//! by a worker with retries; [`MailError`] already tells a refusal for good from a transient
-//! failure for it.
+//! Nothing sends while a request waits: a change records what it asks to be mailed with its
+//! outbox event (`domain::mail::MailEntry`), the relay makes one message per recipient and
+//! queues a [`MailJob`] on the mail queue, and the worker (`worker`) sends it with retries:
+//! [`MailError`] tells a refusal for good (the message ends `failed`) from a transient failure
+//! (tried again after a wait).
 
 pub mod content;
 pub mod eml_dir;
 pub mod message;
 pub mod ses;
+pub mod worker;
+
+/// A message on the mail queue: one try of one recorded message.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MailJob {
+    pub message_id: String,
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// Not to be tried before this (unix seconds): SQS delays stop at 15 minutes, so a longer
+    /// wait is several hops.
+    pub not_before: crate::domain::time::Timestamp,
+}
+
+/// Where mail jobs go (SQS's mail queue, or an in-process queue).
+#[async_trait]
+pub trait MailQueue: Send + Sync {
+    /// Sends after `delay_secs` (at most 15 minutes; longer waits are chained by the caller).
+    async fn send_mail(&self, job: &MailJob, delay_secs: i64) -> Result<(), crate::queue::QueueError>;
+}
 
 use async_trait::async_trait;
 

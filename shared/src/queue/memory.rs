@@ -111,3 +111,14 @@ impl RunQueue for MemoryQueue<RunMessage> {
         Ok(())
     }
 }
+
+#[async_trait]
+impl crate::mail::MailQueue for MemoryQueue<crate::mail::MailJob> {
+    async fn send_mail(&self, job: &crate::mail::MailJob, delay_secs: i64) -> Result<(), QueueError> {
+        if delay_secs > MAX_QUEUE_DELAY_SECS {
+            return Err(QueueError::Backend(format!("delay {delay_secs} s is over SQS's {MAX_QUEUE_DELAY_SECS} s")));
+        }
+        self.send(job.clone(), delay_secs);
+        Ok(())
+    }
+}

@@ -191,3 +191,10 @@ impl RunQueue for SqsQueue {
         self.send(message, 0).await
     }
 }
+
+#[async_trait]
+impl crate::mail::MailQueue for SqsQueue {
+    async fn send_mail(&self, job: &crate::mail::MailJob, delay_secs: i64) -> Result<(), QueueError> {
+        self.send(job, delay_secs).await
+    }
+}

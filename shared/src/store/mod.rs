@@ -98,7 +98,12 @@ pub trait AccountStore: Send + Sync {
     /// distributor created moments ago).
     async fn distributor_ids(&self) -> StoreResult<Vec<String>>;
     /// Fails with `PartnerExists` when the distributor already has a partner with this email.
-    async fn create_partner(&self, partner: &Partner) -> StoreResult<()>;
+    async fn create_partner(&self, partner: &Partner) -> StoreResult<()> {
+        self.create_partner_with(partner, None).await
+    }
+    /// [`AccountStore::create_partner`], recording `event` (its mail: `partner-created`) in the
+    /// same write.
+    async fn create_partner_with(&self, partner: &Partner, event: Option<&Event>) -> StoreResult<()>;
     async fn partner(&self, id: &str) -> StoreResult<Option<Partner>>;
     /// The distributor's partners in creation order, optionally of one status.
     async fn list_partners(
@@ -367,6 +372,8 @@ pub trait IdempotencyStore: Send + Sync {
 
 #[async_trait]
 pub trait Outbox: Send + Sync {
+    /// Records `event` alone: for a cause that writes nothing else (a consent request's mail).
+    async fn record_event(&self, event: &Event) -> StoreResult<()>;
     /// Events not yet handed to delivery, oldest first.
     async fn pending_events(&self, limit: usize) -> StoreResult<Vec<Event>>;
     async fn ack_events(&self, ids: &[String]) -> StoreResult<()>;
@@ -462,6 +469,53 @@ pub trait WebhookStore: Send + Sync {
     async fn list_deliveries(&self, endpoint_id: &str, page: &PageRequest) -> StoreResult<Page<Delivery>>;
 }
 
+/// What claiming a try of a mail message found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailClaim {
+    /// The try is the caller's until its lease ends: the message as claimed.
+    Claimed(Box<crate::domain::mail::MailMessage>),
+    /// Another worker holds this try (sending, or died and its lease has not run out).
+    Held,
+    /// Nothing to do: the try was made already, the message is finished, or it is gone.
+    Stale,
+}
+
+/// Recorded mail (contract, "Mail"): one message per recipient, made by the relay from the
+/// entries an outbox event carries, sent by the mail worker.
+#[async_trait]
+pub trait MailStore: Send + Sync {
+    /// Stores a new message (and its list entries for each viewer); `Conflict` when a message
+    /// with its id exists (the relay made it on an earlier drain).
+    async fn create_message(&self, message: &crate::domain::mail::MailMessage) -> StoreResult<()>;
+    async fn mail_message(&self, id: &str) -> StoreResult<Option<crate::domain::mail::MailMessage>>;
+    /// Takes try `attempt` (1 for the first) of a pending message until `lease_until`: only if
+    /// `attempt - 1` tries were made and no lease still running at `now` holds it.
+    async fn claim_mail(
+        &self,
+        id: &str,
+        attempt: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<MailClaim>;
+    /// Records try `attempt` (it must be the next, on a pending message, else `Conflict`):
+    /// the new status, `sent_at` when sent, the error when it failed; ends the claim.
+    async fn record_mail(
+        &self,
+        id: &str,
+        attempt: u32,
+        status: crate::domain::mail::MailStatus,
+        at: Timestamp,
+        error: Option<&str>,
+    ) -> StoreResult<crate::domain::mail::MailMessage>;
+    /// The messages `viewer` may see, newest first, optionally of one kind.
+    async fn list_messages(
+        &self,
+        viewer: &Owner,
+        kind: Option<crate::domain::mail::MailKind>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<crate::domain::mail::MailMessage>>;
+}
+
 /// Accounts and their keys: what signing in reads (the key, then its owner:
 /// `auth::authenticate`) and what provisioning writes (an account and its first key:
 /// `usecases::accounts`).
@@ -475,8 +529,8 @@ impl<T: AccountStore + CustomerStore + RunStore + ?Sized> RunnerStore for T {}
 
 /// What the webhook relay moves: outbox events into deliveries of the owner's endpoints
 /// (`webhooks::relay::Relay`).
-pub trait RelayStore: Outbox + WebhookStore {}
-impl<T: Outbox + WebhookStore + ?Sized> RelayStore for T {}
+pub trait RelayStore: Outbox + WebhookStore + MailStore {}
+impl<T: Outbox + WebhookStore + MailStore + ?Sized> RelayStore for T {}
 
 /// What a month's live usage is read from: a distributor's partners and their run counters
 /// (`usage_report::live_usage`).
@@ -503,6 +557,7 @@ pub trait Store:
     + Outbox
     + WebhookStore
     + ReadTogether
+    + MailStore
     + AccountKeyStore
     + RunnerStore
     + RelayStore
@@ -521,5 +576,6 @@ impl<T> Store for T where
         + Outbox
         + WebhookStore
         + ReadTogether
+        + MailStore
 {
 }

@@ -3,24 +3,26 @@
 //! mail port, from `MAIL_FROM` under the partner's brand (its company unless branding names
 //! another), `Reply-To` the branding's `contactEmail`.
 //!
-//! It is sent while the request waits, and the answer says what happened: a provider's refusal
-//! or outage is an address in `failed`, not an error, so the caller sees the link (to hand over
-//! another way) and what was and was not sent. The request's `Idempotency-Key` keeps that
-//! answer: a retry with the same key replays it and sends nothing twice. (Issue 10 moves the
-//! send behind a recorded message and a worker with retries.)
+//! The message is recorded (an outbox event carrying its mail entry), not sent while the request
+//! waits: the mail worker sends it with retries, and `GET /mail/messages` shows how it went.
+//! So `recipients` are the addresses a message was recorded for, and `failed` stays empty (a
+//! refusal shows as the message's `failed` status). The request's `Idempotency-Key` keeps the
+//! answer: a retry with the same key replays it and records nothing twice.
 
 use super::consent::ConsentLinks;
 use super::customers;
 use super::UseCaseError;
-use crate::domain::account::Partner;
+use crate::domain::account::{Owner, Partner};
 use crate::domain::branding::Brand;
 use crate::domain::catalog::Product;
 use crate::domain::email::Email;
+use crate::domain::event::EventType;
+use crate::domain::mail::MailKind;
 use crate::domain::time::Timestamp;
 use crate::mail::content::{self, ConsentRequest};
-use crate::mail::message::{self, Letter};
-use crate::mail::Mailer;
-use crate::store::{AccountStore, CustomerStore};
+use crate::store::{AccountStore, CustomerStore, Outbox};
+use crate::usecases::mail::{entry, viewers_of};
+use crate::usecases::Ids;
 
 /// The ports and settings sending a consent email uses.
 #[derive(Clone, Copy)]
@@ -28,10 +30,10 @@ pub struct ConsentMailPorts<'a> {
     /// For the partner's branding.
     pub accounts: &'a dyn AccountStore,
     pub customers: &'a dyn CustomerStore,
-    pub mailer: &'a dyn Mailer,
+    /// Where the message is recorded.
+    pub outbox: &'a dyn Outbox,
+    pub ids: Ids<'a>,
     pub links: ConsentLinks<'a>,
-    /// `MAIL_FROM`: the envelope sender and the `From` address.
-    pub from: &'a Email,
 }
 
 /// What the request asks the email to name (both optional; already checked against the
@@ -61,9 +63,10 @@ impl SkipReason {
 /// What was done: the answer of `POST …/consent/email`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
-    /// The addresses the provider accepted the email for.
+    /// The addresses a message was recorded for (sent by the mail worker).
     pub recipients: Vec<Email>,
-    /// The addresses it was not sent to: the provider refused it or could not be reached.
+    /// Always empty since the message is recorded, not sent, in the request (kept for the
+    /// portal, which reads it): a refusal shows as the message's `failed` status.
     pub failed: Vec<Email>,
     /// Customers left out (0 or 1), with [`Outcome::skip_reason`].
     pub skipped: usize,
@@ -114,30 +117,19 @@ pub async fn send(
             consent_url: &outcome.consent_url,
         },
     );
-    let letter = Letter {
-        from_name: &brand.company,
-        reply_to: brand.contact_email.as_ref(),
-        from: ports.from,
-        to,
-        subject: &rendered.subject,
-        text: &rendered.text,
-        html: &rendered.html,
-        date: now,
-    };
-    let sent = match message::build(&letter) {
-        Ok(mail) => ports.mailer.send(&mail).await.map(|s| (mail.message_id, s)),
-        Err(e) => Err(e),
-    };
-    match sent {
-        Ok((message_id, s)) => {
-            tracing::info!(customer = %customer.id, message_id, provider_id = s.provider_id, "consent email sent");
-            outcome.recipients.push(to.clone());
-        }
-        Err(e) => {
-            // The address is the customer's; the log names the customer, not the address.
-            tracing::warn!(customer = %customer.id, transient = e.is_transient(), error = %e, "consent email not sent");
-            outcome.failed.push(to.clone());
-        }
-    }
+    let mail = entry(MailKind::ConsentRequest, to.as_str(), &brand, rendered, viewers_of(partner));
+    let event = ports
+        .ids
+        .event(
+            EventType::Mail,
+            Owner::partner(&partner.id),
+            partner.distributor_id.clone(),
+            now,
+            serde_json::Value::Null,
+        )
+        .with_mail([mail]);
+    ports.outbox.record_event(&event).await?;
+    tracing::info!(customer = %customer.id, event_id = event.id.as_str(), "consent email recorded");
+    outcome.recipients.push(to.clone());
     Ok(outcome)
 }

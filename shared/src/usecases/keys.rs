@@ -44,7 +44,7 @@ pub fn require_not_suspended(partner: &Partner) -> Result<(), UseCaseError> {
 /// write. The slot is claimed by a conditional write, so concurrent calls never share one; the
 /// loser looks again. Errors: `MaxKeys` (both slots taken), `PartnerInactive` (suspended).
 pub async fn issue(
-    store: &dyn KeyStore,
+    store: &dyn crate::store::AccountKeyStore,
     key_hashing: &[u8],
     ids: Ids<'_>,
     owner: &Owner,
@@ -53,10 +53,21 @@ pub async fn issue(
 ) -> Result<IssuedKey, UseCaseError> {
     let key = generate_key(owner.surface);
     let hash = hash_key(key_hashing, key.expose());
+    let notice = key_notice(store, owner).await?;
     for _ in 0..SLOTS.len() + 1 {
         let taken: Vec<u8> = store.keys_of(owner).await?.iter().map(|k| k.slot).collect();
         let slot = SLOTS.into_iter().find(|s| !taken.contains(s)).ok_or(UseCaseError::MaxKeys)?;
-        let event = with_event.then(|| created_event(ids, owner, slot, now));
+        // The `key-created` mail rides on the `key.created` event, or on an event of its own
+        // where the key has none (a distributor's, issued by the operator): same write either way.
+        let event = match with_event {
+            true => created_event(ids, owner, slot, now),
+            false => ids.event(EventType::Mail, owner.clone(), None, now, json!(null)),
+        };
+        let event = match &notice {
+            Some(n) => event.with_mail([n.entry(slot, now)]),
+            None => event,
+        };
+        let event = (with_event || !event.mail.is_empty()).then_some(event);
         match store.issue_key(owner, slot, &hash, now, event.as_ref()).await {
             Ok(()) => return Ok(IssuedKey { slot, key: key.into_string() }),
             Err(StoreError::Conflict) => continue,
@@ -65,6 +76,64 @@ pub async fn issue(
         }
     }
     Err(UseCaseError::MaxKeys)
+}
+
+/// Who the `key-created` mail goes to: the account's `email`, from its distributor's company
+/// (or baref00t's).
+struct KeyNotice {
+    to: String,
+    company: String,
+    brand: crate::domain::branding::Brand,
+    viewers: Vec<Owner>,
+}
+
+impl KeyNotice {
+    /// The mail for a key in `slot` issued at `at` (never the key itself).
+    fn entry(&self, slot: u8, at: Timestamp) -> crate::domain::mail::MailEntry {
+        crate::usecases::mail::notice(
+            crate::domain::mail::MailKind::KeyCreated,
+            &self.to,
+            &self.brand,
+            format!("{}: a new baref00t API key was issued", self.brand.company),
+            &[
+                format!("A new API key was issued for {} in slot {slot} at {}.", self.company, rfc3339(at)),
+                format!(
+                    "The key itself is shown only once, to whoever issued it; it is never sent by mail. \
+                     If you did not expect it, revoke it (DELETE /keys/{slot}) and tell your provider."
+                ),
+            ],
+            self.viewers.clone(),
+        )
+    }
+}
+
+async fn key_notice(
+    store: &dyn crate::store::AccountKeyStore,
+    owner: &Owner,
+) -> Result<Option<KeyNotice>, UseCaseError> {
+    Ok(match owner.surface {
+        crate::domain::account::Surface::Partner => match store.partner(&owner.id).await? {
+            Some(p) => {
+                let company = match &p.distributor_id {
+                    Some(d) => store.distributor(d).await?.map(|d| d.company),
+                    None => None,
+                };
+                Some(KeyNotice {
+                    to: p.email.as_str().to_string(),
+                    company: p.company.clone(),
+                    brand: crate::usecases::mail::account_brand(company.as_deref()),
+                    viewers: crate::usecases::mail::viewers_of(&p),
+                })
+            }
+            None => None,
+        },
+        crate::domain::account::Surface::Distributor => store.distributor(&owner.id).await?.map(|d| KeyNotice {
+            to: d.email.as_str().to_string(),
+            company: d.company.clone(),
+            brand: crate::usecases::mail::account_brand(None),
+            viewers: vec![owner.clone()],
+        }),
+    })
 }
 
 /// Revokes the key in `slot` (1 or 2) with its `key.revoked` event. Errors: `NotFound` for an

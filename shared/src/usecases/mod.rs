@@ -10,6 +10,7 @@ pub mod consent;
 pub mod consent_mail;
 pub mod customers;
 pub mod keys;
+pub mod mail;
 pub mod partners;
 pub mod plans;
 pub mod reports;
@@ -141,7 +142,7 @@ impl Ids<'_> {
         now: Timestamp,
         data: Value,
     ) -> Event {
-        Event { id: self.new_id(), kind, timestamp: now, account, distributor_id, data }
+        Event { id: self.new_id(), kind, timestamp: now, account, distributor_id, data, mail: Vec::new() }
     }
 }
 

@@ -60,9 +60,43 @@ pub fn build(ids: Ids<'_>, distributor: &Distributor, new: NewPartner, now: Time
     }
 }
 
-/// Stores a new partner. Errors: `PartnerExists` (the distributor has a partner with this email).
-pub async fn create(store: &dyn AccountStore, partner: &Partner) -> Result<(), UseCaseError> {
-    match store.create_partner(partner).await {
+/// Stores a new partner, with its `partner-created` mail to the partner's admin `email` in the
+/// same write. Errors: `PartnerExists` (the distributor has a partner with this email).
+pub async fn create(
+    store: &dyn AccountStore,
+    ids: Ids<'_>,
+    distributor: &Distributor,
+    partner: &Partner,
+    now: Timestamp,
+) -> Result<(), UseCaseError> {
+    let brand = crate::usecases::mail::account_brand(Some(&distributor.company));
+    let mail = crate::usecases::mail::notice(
+        crate::domain::mail::MailKind::PartnerCreated,
+        partner.email.as_str(),
+        &brand,
+        format!("{}: your baref00t account for {} is ready for activation", distributor.company, partner.company),
+        &[
+            format!(
+                "{} created a baref00t partner account for {} with this address.",
+                distributor.company, partner.company
+            ),
+            format!(
+                "The account is pending on the {} plan: {} activates it, then issues your API key.",
+                partner.plan, distributor.company
+            ),
+        ],
+        crate::usecases::mail::viewers_of(partner),
+    );
+    let event = ids
+        .event(
+            EventType::Mail,
+            Owner::partner(&partner.id),
+            partner.distributor_id.clone(),
+            now,
+            serde_json::Value::Null,
+        )
+        .with_mail([mail]);
+    match store.create_partner_with(partner, Some(&event)).await {
         Ok(()) => Ok(()),
         Err(StoreError::PartnerExists) => Err(UseCaseError::PartnerExists(format!(
             "A partner with email {} already exists under this distributor.",
@@ -173,7 +207,24 @@ pub async fn transition(
         Transition::Suspend => EventType::PartnerSuspended,
     };
     let data = json!({ "partnerId": partner.id, "status": to.status(), to.time_field(): rfc3339(now) });
-    let evt = ids.event(kind, Owner::distributor(&distributor.id), None, now, data);
+    let (mail_kind, said) = match to {
+        Transition::Activate => (crate::domain::mail::MailKind::PartnerActivated, "is active: its API keys work"),
+        Transition::Suspend => (
+            crate::domain::mail::MailKind::PartnerSuspended,
+            "is suspended: its API keys were removed and stop working",
+        ),
+    };
+    let brand = crate::usecases::mail::account_brand(Some(&distributor.company));
+    let mail = crate::usecases::mail::notice(
+        mail_kind,
+        partner.email.as_str(),
+        &brand,
+        format!("{}: your baref00t account for {} is {}", distributor.company, partner.company, to.status()),
+        &[format!("The baref00t partner account of {} {said} (since {}).", partner.company, rfc3339(now))],
+        crate::usecases::mail::viewers_of(partner),
+    );
+    // Recorded with the event, which is only written when the status really changed.
+    let evt = ids.event(kind, Owner::distributor(&distributor.id), None, now, data).with_mail([mail]);
     Ok(match to {
         Transition::Activate => {
             let c = store.activate_partner(&partner.id, now, &evt).await?;

@@ -3,6 +3,10 @@
 //! and are queued, so a process that dies half-way leaves the event to the next drain, which
 //! finds the deliveries already made (one per endpoint and event) and queues them again; the
 //! dispatcher drops what was already attempted.
+//!
+//! The same drain turns an event's mail entries into messages (one per entry, its id derived
+//! from the event's, so a second drain finds it made) and queues their first try for the mail
+//! worker (`mail::worker`).
 
 use std::sync::Arc;
 
@@ -13,8 +17,10 @@ use super::WebhookMessage;
 use crate::domain::account::Owner;
 use crate::domain::event::Event;
 use crate::domain::ids::IdGen;
+use crate::domain::mail::{MailMessage, MailStatus};
 use crate::domain::time::Clock;
 use crate::domain::webhook::{Delivery, DeliveryStatus};
+use crate::mail::{MailJob, MailQueue};
 use crate::queue::QueueError;
 use crate::store::{RelayStore, StoreError};
 
@@ -48,6 +54,8 @@ pub const LOST_AFTER_SECS: i64 = 2 * MAX_QUEUE_DELAY_SECS;
 pub struct Relay {
     pub store: Arc<dyn RelayStore>,
     pub queue: Arc<dyn WebhookQueue>,
+    /// Where the first try of each mail message goes.
+    pub mail: Arc<dyn MailQueue>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<IdGen>,
     /// How overdue, in seconds, a pending delivery's next attempt must be for the sweep to
@@ -112,7 +120,28 @@ impl Relay {
         }
     }
 
+    /// Makes each of the event's mail messages (once) and queues the first try of those not
+    /// tried yet.
+    async fn relay_mail(&self, event: &Event) -> Result<(), RelayError> {
+        let now = self.clock.now();
+        for (i, entry) in event.mail.iter().enumerate() {
+            let message = MailMessage::new(&event.id, i, entry.clone(), now);
+            match self.store.create_message(&message).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict) => match self.store.mail_message(&message.id).await? {
+                    Some(m) if m.status == MailStatus::Pending && m.attempts == 0 => {}
+                    _ => continue,
+                },
+                Err(e) => return Err(e.into()),
+            }
+            let job = MailJob { message_id: message.id.clone(), attempt: 1, not_before: now };
+            self.mail.send_mail(&job, 0).await?;
+        }
+        Ok(())
+    }
+
     async fn fan_out(&self, event: &Event) -> Result<(), RelayError> {
+        self.relay_mail(event).await?;
         let now = self.clock.now();
         let payload = event.payload().to_string();
         for owner in receivers(event) {

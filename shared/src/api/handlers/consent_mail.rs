@@ -26,9 +26,9 @@ pub async fn send(app: &App, ctx: &Ctx, partner: &Partner, customer_id: &str) ->
     let ports = ConsentMailPorts {
         accounts: app.store.as_ref(),
         customers: app.store.as_ref(),
-        mailer: app.mailer.as_ref(),
+        outbox: app.store.as_ref(),
+        ids: ctx.ids(app),
         links: app.consent_links(),
-        from: &app.config.mail_from,
     };
     let outcome = consent_mail::send(ports, partner, customer_id, ask, ctx.now).await?;
     Ok(Reply::ok(views::consent_email(&outcome)))

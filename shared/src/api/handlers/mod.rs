@@ -8,6 +8,7 @@ mod consent;
 mod consent_mail;
 mod customers;
 pub(crate) mod keys;
+mod mail;
 mod partners;
 mod plans;
 mod reports;
@@ -54,6 +55,7 @@ adapters! {
     keyed partners_suspend = |app, ctx| partners::transition(app, ctx, partners::Transition::Suspend);
     keyed usage_get = |app, ctx| usage::get(app, ctx);
     keyed webhooks_list = |app, ctx| webhooks::list(app, ctx);
+    keyed mail_messages = |app, ctx| mail::list(app, ctx);
     keyed webhooks_create = |app, ctx| webhooks::create(app, ctx);
     keyed webhooks_update = |app, ctx| webhooks::update(app, ctx);
     keyed webhooks_delete = |app, ctx| webhooks::delete(app, ctx);

@@ -61,7 +61,7 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 pub async fn create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let new = read_new_partner(app, Fields::parse(&ctx.body)?)?;
     let partner = partners::build(ctx.ids(app), ctx.distributor()?, new, ctx.now);
-    partners::create(app.store.as_ref(), &partner).await?;
+    partners::create(app.store.as_ref(), ctx.ids(app), ctx.distributor()?, &partner, ctx.now).await?;
     Ok(Reply::created(views::partner_created(&partner)))
 }
 
@@ -69,7 +69,7 @@ pub async fn bulk_create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let d = ctx.distributor()?;
     create_each(ctx, "partners", BULK_MAX, "company", |fields| async move {
         let p = partners::build(ctx.ids(app), d, read_new_partner(app, fields)?, ctx.now);
-        partners::create(app.store.as_ref(), &p).await?;
+        partners::create(app.store.as_ref(), ctx.ids(app), d, &p, ctx.now).await?;
         Ok(json!({ "id": p.id, "company": p.company, "status": p.status.as_str() }))
     })
     .await

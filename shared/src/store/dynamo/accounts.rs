@@ -28,7 +28,7 @@ impl AccountStore for DynamoStore {
             .collect())
     }
 
-    async fn create_partner(&self, p: &Partner) -> StoreResult<()> {
+    async fn create_partner_with(&self, p: &Partner, event: Option<&Event>) -> StoreResult<()> {
         let mut item = ser(p)?;
         item.extend(schema::partner(&p.id));
         item.insert("ver".into(), n(1));
@@ -41,6 +41,9 @@ impl AccountStore for DynamoStore {
             member.insert("status".into(), s(p.status.as_str()));
             ops.push(Op::put(member).fresh());
             ops.push(Op::put(schema::status_member(d, p.status.as_str(), &p.id)).fresh());
+        }
+        if let Some(e) = event {
+            ops.push(super::outbox::event_put(e)?);
         }
         match self.transact(ops).await? {
             Ok(()) => Ok(()),

@@ -18,7 +18,7 @@
 //! transactions with their retry, paging, batches); `op.rs` the write and query builders;
 //! `schema.rs` every key format; one file per port trait holds its `impl` for [`DynamoStore`]
 //! (`accounts.rs`, `keys.rs`, `customers.rs`, `runs.rs`, `usage.rs`, `limits.rs`,
-//! `idempotency.rs`, `outbox.rs`, `webhooks.rs`).
+//! `idempotency.rs`, `outbox.rs`, `webhooks.rs`, `mail.rs`).
 
 mod accounts;
 mod backfill;
@@ -27,6 +27,7 @@ mod customers;
 mod idempotency;
 mod keys;
 mod limits;
+mod mail;
 mod op;
 mod outbox;
 mod runs;

@@ -13,6 +13,14 @@ pub(super) fn event_put(e: &Event) -> StoreResult<Op> {
 
 #[async_trait]
 impl Outbox for DynamoStore {
+    async fn record_event(&self, event: &Event) -> StoreResult<()> {
+        match self.write(event_put(event)?, ReturnValue::None).await? {
+            Some(_) => Ok(()),
+            // Written before (the same event id): it is there.
+            None => Ok(()),
+        }
+    }
+
     async fn pending_events(&self, limit: usize) -> StoreResult<Vec<Event>> {
         if limit == 0 {
             return Ok(Vec::new());

@@ -236,6 +236,19 @@ pub(super) fn endpoint_count(owner: &Owner) -> Item {
     key(owner_pk(owner), "WHKCOUNT")
 }
 
+/// An owner's list entry of a mail message it may see (`id` only; the message is read by key).
+pub(super) const MAIL_ENTRY_PREFIX: &str = "MAIL#";
+pub(super) fn mail_entry_sk(id: &str) -> String {
+    format!("{MAIL_ENTRY_PREFIX}{id}")
+}
+/// The same entry by kind, so `?kind=` is a key range.
+pub(super) fn mail_kind_prefix(kind: &str) -> String {
+    format!("MAILK#{kind}#")
+}
+pub(super) fn mail_kind_entry_sk(kind: &str, id: &str) -> String {
+    format!("{}{id}", mail_kind_prefix(kind))
+}
+
 // --- Items alone in their partition ------------------------------------------------------
 
 pub(super) fn api_key(hash: &str) -> Item {
@@ -244,6 +257,10 @@ pub(super) fn api_key(hash: &str) -> Item {
 /// A rate-limit window (`bucket` names the subject and the window).
 pub(super) fn window(bucket: &str) -> Item {
     key(format!("LIMIT#{bucket}"), META)
+}
+/// A mail message (`MAIL#<id>`).
+pub(super) fn mail(id: &str) -> Item {
+    key(format!("MAIL#{id}"), META)
 }
 pub(super) fn idempotency(scope: &str, k: &str) -> Item {
     // The scope's length keeps `a#b` + `c` apart from `a` + `b#c`.

@@ -19,7 +19,7 @@ impl AccountStore for MemoryStore {
         Ok(ids)
     }
 
-    async fn create_partner(&self, p: &Partner) -> StoreResult<()> {
+    async fn create_partner_with(&self, p: &Partner, event: Option<&Event>) -> StoreResult<()> {
         let mut s = self.lock();
         if let Some(d) = &p.distributor_id {
             let guard = (d.to_string(), p.email.to_lowercase());
@@ -30,6 +30,9 @@ impl AccountStore for MemoryStore {
             s.partners_by_distributor.insert((d.to_string(), p.id.to_string()));
         }
         s.partners.insert(p.id.to_string(), p.clone());
+        if let Some(e) = event {
+            s.record(e);
+        }
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 //! Layout: this file holds the state (maps standing in for the table's access patterns) and
 //! paging; one file per port trait holds its `impl` for [`MemoryStore`] (`accounts.rs`,
 //! `keys.rs`, `customers.rs`, `runs.rs`, `usage.rs`, `limits.rs`, `idempotency.rs`,
-//! `outbox.rs`, `webhooks.rs`).
+//! `outbox.rs`, `webhooks.rs`, `mail.rs`).
 
 mod accounts;
 mod batch;
@@ -13,6 +13,7 @@ mod customers;
 mod idempotency;
 mod keys;
 mod limits;
+mod mail;
 mod outbox;
 mod runs;
 mod usage;
@@ -78,6 +79,12 @@ struct State {
     delivery_events: HashMap<(String, String), String>,
     /// (endpoint, delivery) → until when the claim on its next attempt runs
     attempt_claims: HashMap<(String, String), Timestamp>,
+    /// message id → message
+    mail: BTreeMap<String, crate::domain::mail::MailMessage>,
+    /// viewer → message id → (its id, its kind): the list entries
+    mail_by_viewer: HashMap<Owner, BTreeMap<String, (String, crate::domain::mail::MailKind)>>,
+    /// message id → (the try claimed, until when its lease runs)
+    mail_claims: HashMap<String, (u32, Timestamp)>,
 }
 
 /// The store in memory, for the dev server and the tests; gone when the process ends.

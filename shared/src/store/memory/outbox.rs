@@ -4,6 +4,11 @@ use super::*;
 
 #[async_trait]
 impl Outbox for MemoryStore {
+    async fn record_event(&self, event: &Event) -> StoreResult<()> {
+        self.lock().record(event);
+        Ok(())
+    }
+
     async fn pending_events(&self, limit: usize) -> StoreResult<Vec<Event>> {
         Ok(self.lock().outbox.values().take(limit).cloned().collect())
     }
