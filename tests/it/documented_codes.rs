@@ -67,3 +67,11 @@ async fn a_branding_preview_refuses_a_body_that_is_not_json() {
         .await
         .assert_error(400, "INVALID_JSON");
 }
+
+#[tokio::test]
+async fn mail_message_lists_refuse_an_unknown_kind_on_both_bases() {
+    let h = Harness::new().await;
+    h.partner(Method::GET, "/mail/messages?kind=newsletter", None).await.assert_error(400, "INVALID_FIELD");
+    h.distributor(Method::GET, "/mail/messages?kind=newsletter", None).await.assert_error(400, "INVALID_FIELD");
+    h.distributor(Method::GET, "/mail/messages?limit=0", None).await.assert_error(400, "INVALID_FIELD");
+}
