@@ -53,9 +53,10 @@ impl Priced {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let runs_queue_url = SqsQueue::create(&sqs, &format!("calls-runs-{id}"), 0).await.unwrap();
         let webhooks_queue_url = SqsQueue::create(&sqs, &format!("calls-webhooks-{id}"), 0).await.unwrap();
+        let mail_queue_url = SqsQueue::create(&sqs, &format!("calls-mail-{id}"), 0).await.unwrap();
         let secret_id = format!("calls/{id}");
         shared::aws_secrets::create_if_missing(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id).await.unwrap();
-        let settings = AwsSettings { table, runs_queue_url, webhooks_queue_url, secret_id };
+        let settings = AwsSettings { table, runs_queue_url, webhooks_queue_url, mail_queue_url, secret_id };
         let rec = Recorder::new();
         let clock = Arc::new(ManualClock::at(T0));
         // Limits far above what the test sends in its one (manual) minute.
