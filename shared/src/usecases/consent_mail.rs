@@ -12,11 +12,10 @@
 use super::consent::ConsentLinks;
 use super::customers;
 use super::UseCaseError;
-use crate::domain::account::{Owner, Partner};
+use crate::domain::account::Partner;
 use crate::domain::branding::Brand;
 use crate::domain::catalog::Product;
 use crate::domain::email::Email;
-use crate::domain::event::EventType;
 use crate::domain::mail::MailKind;
 use crate::domain::time::Timestamp;
 use crate::mail::content::{self, ConsentRequest};
@@ -118,16 +117,7 @@ pub async fn send(
         },
     );
     let mail = entry(MailKind::ConsentRequest, to.as_str(), &brand, rendered, viewers_of(partner));
-    let event = ports
-        .ids
-        .event(
-            EventType::Mail,
-            Owner::partner(&partner.id),
-            partner.distributor_id.clone(),
-            now,
-            serde_json::Value::Null,
-        )
-        .with_mail([mail]);
+    let event = crate::usecases::mail::partner_mail_event(&ports.ids, partner, now, mail);
     ports.outbox.record_event(&event).await?;
     tracing::info!(customer = %customer.id, event_id = event.id.as_str(), "consent email recorded");
     outcome.recipients.push(to.clone());

@@ -31,6 +31,25 @@ pub fn entry(kind: MailKind, to: &str, brand: &Brand, rendered: Rendered, viewer
     }
 }
 
+/// An event of the internal kind `mail` about `partner`, carrying `mail`: how a cause with no
+/// webhook event of its own (a consent request, a partner made) records its mail in its write.
+/// No endpoint can subscribe to the kind.
+pub fn partner_mail_event(
+    ids: &super::Ids<'_>,
+    partner: &Partner,
+    now: crate::domain::time::Timestamp,
+    mail: MailEntry,
+) -> crate::domain::event::Event {
+    ids.event(
+        crate::domain::event::EventType::Mail,
+        Owner::partner(&partner.id),
+        partner.distributor_id.clone(),
+        now,
+        serde_json::Value::Null,
+    )
+    .with_mail([mail])
+}
+
 /// The brand of mail about an account (to a partner's admin from its distributor, or to a
 /// distributor): the distributor's company, or baref00t's, with no branding of its own.
 pub fn account_brand(company: Option<&str>) -> Brand {

@@ -87,15 +87,7 @@ pub async fn create(
         ],
         crate::usecases::mail::viewers_of(partner),
     );
-    let event = ids
-        .event(
-            EventType::Mail,
-            Owner::partner(&partner.id),
-            partner.distributor_id.clone(),
-            now,
-            serde_json::Value::Null,
-        )
-        .with_mail([mail]);
+    let event = crate::usecases::mail::partner_mail_event(&ids, partner, now, mail);
     match store.create_partner_with(partner, Some(&event)).await {
         Ok(()) => Ok(()),
         Err(StoreError::PartnerExists) => Err(UseCaseError::PartnerExists(format!(

@@ -182,6 +182,14 @@ fn pick(ctx: &Ctx, name: &str, allowed: &[&str]) -> Result<Option<String>, ApiEr
 /// Every Essential Eight requirement of a run's target level and below with its outcome,
 /// paged, optionally of one strategy, (lowest) level and/or outcome (contract, "Assessment
 /// results"). Other products, and runs not completed, list none.
+/// One page of a list taken from a stored report, and the position after it (`None` on the
+/// last page). The position is an index into the report, which never changes once written.
+fn report_page<'a, T>(matching: &'a [T], paging: &Paging) -> (&'a [T], Option<String>) {
+    let start: usize = paging.request.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0).min(matching.len());
+    let end = (start + paging.request.limit).min(matching.len());
+    (&matching[start..end], (end < matching.len()).then(|| end.to_string()))
+}
+
 pub async fn requirements(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str) -> Result<Reply, ApiError> {
     let strategy = pick(ctx, "strategy", STRATEGIES)?;
     let level = pick(ctx, "level", LEVELS)?;
@@ -203,14 +211,11 @@ pub async fn requirements(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str)
         .filter(|r| level.as_deref().is_none_or(|l| r.level.to_string() == l))
         .filter(|r| outcome.as_deref().is_none_or(|o| r.outcome.as_str() == o))
         .collect();
-    // The position is an index into the stored report, which never changes once written.
-    let start: usize = paging.request.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0).min(matching.len());
-    let end = (start + paging.request.limit).min(matching.len());
-    let next = (end < matching.len()).then(|| end.to_string());
+    let (page, next) = report_page(&matching, &paging);
     Ok(Reply::ok(json!({
         "runId": run.id,
         "status": run.status.as_str(),
-        "requirements": matching[start..end],
+        "requirements": page,
         "nextCursor": paging.next_cursor(app, next),
     })))
 }
@@ -230,14 +235,11 @@ pub async fn findings(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str) -> 
         .filter(|f| outcome.as_deref().is_none_or(|o| f.outcome == o))
         .filter(|f| severity.as_deref().is_none_or(|s| f.severity == s))
         .collect();
-    // The position is an index into the stored report, which never changes once written.
-    let start: usize = paging.request.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0).min(matching.len());
-    let end = (start + paging.request.limit).min(matching.len());
-    let next = (end < matching.len()).then(|| end.to_string());
+    let (page, next) = report_page(&matching, &paging);
     Ok(Reply::ok(json!({
         "runId": run.id,
         "status": run.status.as_str(),
-        "findings": matching[start..end].iter().map(|f| views::finding(f)).collect::<Vec<_>>(),
+        "findings": page.iter().map(|f| views::finding(f)).collect::<Vec<_>>(),
         "nextCursor": paging.next_cursor(app, next),
     })))
 }
