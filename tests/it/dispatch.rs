@@ -358,19 +358,7 @@ async fn an_event_whose_fan_out_keeps_failing_is_quarantined(store: Arc<dyn Stor
     let email = shared::domain::email::Email::parse("poison@msp.example").unwrap();
     let p = tests::stored::stored_partner(&rig.store, &rig.ids, email, "professional", None).await;
     rig.endpoint_of(Owner::partner(&p.id)).await;
-    let customer = shared::domain::customer::Customer {
-        id: rig.ids.random("cust_").into(),
-        partner_id: p.id.clone(),
-        name: "Contoso".into(),
-        tenant_id: shared::domain::tenant::TenantId::parse(&tests::tenant(1)).unwrap(),
-        email: None,
-        receivers: vec![],
-        questionnaire_recipients: vec![],
-        created_at: T0,
-        updated_at: None,
-        version: 1,
-        consent: Default::default(),
-    };
+    let customer = tests::stored::customer(&rig.ids.random("cust_"), &p.id, "Contoso", &tests::tenant(1));
     let event = tests::stored::event(&rig.ids, EventType::CustomerCreated, &p.id);
     rig.store.create_customer(&customer, &event).await.unwrap();
     let relay = shared::webhooks::relay::Relay {

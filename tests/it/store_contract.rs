@@ -1880,20 +1880,7 @@ async fn concurrent_claims_admit_one_attempt(store: Arc<dyn Store>) {
 use shared::domain::webhook::{Attempt, Delivery, DeliveryStatus, Endpoint};
 
 fn endpoint_of(owner: &Owner, url: &str) -> Endpoint {
-    Endpoint {
-        id: id("whk_"),
-        owner: owner.clone(),
-        url: url.to_string(),
-        events: vec!["customer.created".into()],
-        description: None,
-        enabled: true,
-        secret: "sealed".into(),
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        created_at: T0,
-        updated_at: None,
-        version: 1,
-    }
+    Endpoint { url: url.to_string(), ..tests::stored::endpoint(&id::<String>("whk_"), owner) }
 }
 
 fn delivery_of(e: &Endpoint, event_id: &str, due: Timestamp) -> Delivery {
