@@ -51,7 +51,8 @@ pub enum GraphError {
     Forbidden(String),
     #[error("tenant not found: {0}")]
     TenantNotFound(String),
-    /// The tenant has no licence for the feature (e.g. PIM without Entra ID P2).
+    /// The tenant has no licence for the feature (e.g. PIM without Entra ID P2): Graph's
+    /// status, code and message. The area is unreadable, not empty (see `assess::collect`).
     #[error("not licensed: {0}")]
     NotLicensed(String),
     #[error("throttled: gave up after {0} attempts")]
@@ -218,10 +219,12 @@ impl TenantSession<'_> {
         let code = body["error"]["code"].as_str().unwrap_or("").to_string();
         let message = body["error"]["message"].as_str().unwrap_or("").to_string();
         let lower = message.to_ascii_lowercase();
+        // A licence refusal comes as 403 (`Authorization_RequestDenied` with a licence
+        // message, `AadPremiumLicenseRequired`) or, on some P2-only APIs (PIM, access
+        // reviews), as 400 with the same words: either way the tenant lacks the licence.
+        let licence = lower.contains("licen") || lower.contains("premium") || code == "AadPremiumLicenseRequired";
         match status {
-            403 if lower.contains("licen") || lower.contains("premium") || code == "AadPremiumLicenseRequired" => {
-                Err(GraphError::NotLicensed(message))
-            }
+            400 | 403 if licence => Err(GraphError::NotLicensed(format!("{status} {code}: {message}"))),
             403 => Err(GraphError::Forbidden(format!("403 {code}: {message}"))),
             // The token was accepted at the door (it is the same for every read), so a 401 on
             // one resource is that service refusing the app (Microsoft 365 Backup serves only

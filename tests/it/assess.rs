@@ -60,6 +60,8 @@ fn catalog(name: &str) -> &'static CatalogSetting {
         "windows.appControlEnforced" => setting::WINDOWS_APP_CONTROL_ENFORCED,
         "onedrive.knownFolderMoveSilentOptIn" => setting::ONEDRIVE_KNOWN_FOLDER_MOVE,
         "windows.credentialGuard" => setting::WINDOWS_CREDENTIAL_GUARD,
+        "windows.lapsPasswordLength" => setting::WINDOWS_LAPS_PASSWORD_LENGTH,
+        "windows.helloForBusiness" => setting::WINDOWS_HELLO_FOR_BUSINESS,
         other => panic!("no catalog setting {other}"),
     }
 }
@@ -110,6 +112,14 @@ fn set(s: &mut S, name: &str, value: serde_json::Value) {
                 },
             })],
         ),
+        Kind::Integer => json!({
+            "@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance",
+            "settingDefinitionId": id,
+            "simpleSettingValue": {
+                "@odata.type": "#microsoft.graph.deviceManagementConfigurationIntegerSettingValue",
+                "value": value,
+            },
+        }),
     };
     s.configuration_policies[0].settings.push(ConfigurationSetting {
         id: format!("set-{name}"),
@@ -265,6 +275,17 @@ const CASES: &[(&str, Option<Mutation>, Mutation, Status)] = &[
         Status::Fail,
     ),
     ("E8-RAP-07", None, |s| set(s, "windows.credentialGuard", json!(false)), Status::Fail),
+    ("E8-RAP-08", None, |s| set(s, "windows.lapsPasswordLength", json!(14)), Status::Fail),
+    ("E8-RAP-09", None, |s| s.access_review_definitions[0].settings.as_mut().unwrap().recurrence = None, Status::Fail),
+    (
+        "E8-MFA-09",
+        None,
+        |s| {
+            set(s, "windows.helloForBusiness", json!(null));
+            s.device_enrollment_configurations[0].state = Some("disabled".into());
+        },
+        Status::Fail,
+    ),
     ("E8-AC-01", None, |s| set(s, "windows.appControlEnforced", json!(false)), Status::Fail),
     ("E8-AC-04", None, |s| set(s, "windows.vulnerableDriverBlocklist", json!(null)), Status::Fail),
     ("E8-PA-01", None, |s| set(s, "office.updateDeadlineDays", json!(30)), Status::Fail),
@@ -278,7 +299,17 @@ const CASES: &[(&str, Option<Mutation>, Mutation, Status)] = &[
     ("E8-POS-01", None, |s| rings(s).for_each(|r| r.quality_updates_paused = Some(true)), Status::Fail),
     ("E8-POS-02", None, |s| first_device_version(s, "10.0.19045.5011"), Status::Fail),
     ("E8-POS-03", None, |s| s.devices.iter_mut().take(3).for_each(|d| d.is_managed = Some(false)), Status::Fail),
-    ("E8-POS-04", None, |s| rings(s).for_each(|r| r.deadline_for_quality_updates_in_days = Some(12)), Status::Fail),
+    (
+        "E8-POS-04",
+        None,
+        |s| {
+            rings(s).for_each(|r| r.deadline_for_quality_updates_in_days = Some(12));
+            s.windows_quality_update_profiles.clear();
+        },
+        Status::Fail,
+    ),
+    ("E8-POS-06", None, |s| s.windows_driver_update_profiles[0].approval_type = Some("manual".into()), Status::Fail),
+    ("E8-POS-07", None, |s| s.windows_driver_update_profiles[0].deployment_deferral_in_days = Some(45), Status::Fail),
     ("E8-POS-05", None, |s| first_device_version(s, "10.0.22631.4460"), Status::Fail),
     ("E8-OM-01", None, |s| set(s, "office.blockMacrosFromInternet", json!(false)), Status::Fail),
     ("E8-OM-02", None, |s| set(s, "office.macroAntivirusScanning", json!(null)), Status::Fail),
@@ -832,7 +863,7 @@ fn with_conditional_access_unread_exactly_its_checks_answer_no_visibility() {
         // As the collector leaves it: the field empty and named unread.
         let mut blind = seen.clone();
         blind.conditional_access_policies.clear();
-        blind.unread = vec!["conditionalAccessPolicies".into()];
+        blind.unread.push("conditionalAccessPolicies".into());
         for product in Framework::ALL {
             let (_, max) = product.maturity_range();
             let before = evaluate(product.id(), max, &seen).unwrap();
@@ -909,6 +940,31 @@ fn extra_values(field: Field) -> Vec<serde_json::Value> {
                 "deviceGuardLocalSystemAuthorityCredentialGuardSettings": "enableWithUEFILock"
             }]),
         ],
+        // ASR rules and Credential Guard from an Endpoint security template policy (an
+        // intent) assigned to all devices.
+        Field::Intents => {
+            let settings: Vec<serde_json::Value> = [
+                ("defenderOfficeAppsOtherProcessInjectionType", "block"),
+                ("defenderOfficeAppsExecutableContentCreationOrLaunchType", "block"),
+                ("defenderOfficeAppsLaunchChildProcessType", "block"),
+                ("defenderOfficeMacroCodeAllowWin32ImportsType", "block"),
+                ("defenderAdobeReaderLaunchChildProcess", "enable"),
+                ("deviceGuardLocalSystemAuthorityCredentialGuardSettings", "enableWithUEFILock"),
+            ]
+            .iter()
+            .map(|(p, v)| {
+                json!({
+                    "id": p, "valueJson": json!(v).to_string(),
+                    "definitionId": format!("deviceConfiguration--windows10EndpointProtectionConfiguration_{p}"),
+                })
+            })
+            .collect();
+            vec![json!([{
+                "id": "extra-intent", "displayName": "ASR (template)", "isAssigned": true,
+                "assignments": [{ "id": "a", "target": { "@odata.type": "#microsoft.graph.allDevicesAssignmentTarget" } }],
+                "settings": settings,
+            }])]
+        }
         _ => vec![],
     }
 }
@@ -933,11 +989,18 @@ fn put(dst: &mut S, src: &S, field: Field) {
         UserRegistrationDetails => user_registration_details,
         RoleAssignments => role_assignments,
         RoleEligibilitySchedules => role_eligibility_schedules,
+        RoleAssignmentScheduleInstances => role_assignment_schedule_instances,
+        AccessReviewDefinitions => access_review_definitions,
         DeviceConfigurations => device_configurations,
         ConfigurationPolicies => configuration_policies,
         DeviceCompliancePolicies => device_compliance_policies,
         DeviceManagementSettings => device_management_settings,
         ManagedDevices => managed_devices,
+        DeviceEnrollmentConfigurations => device_enrollment_configurations,
+        Intents => intents,
+        WindowsFeatureUpdateProfiles => windows_feature_update_profiles,
+        WindowsQualityUpdateProfiles => windows_quality_update_profiles,
+        WindowsDriverUpdateProfiles => windows_driver_update_profiles,
         SecureScores => secure_scores,
         RiskyUsers => risky_users,
         Alerts => alerts,

@@ -45,6 +45,11 @@ enum Trouble {
     BackupForbidden,
     /// Microsoft 365 Backup answers 401 with a valid token.
     BackupUnauthorized,
+    /// Access reviews answer 400 naming the missing Entra ID P2 licence (as Graph does for
+    /// P2-only APIs).
+    ReviewsUnlicensed,
+    /// Intune's device configurations answer 404: the feature is not there.
+    ProfilesAbsent,
 }
 
 async fn graph_stub(trouble: Trouble) -> (Stub, Arc<AtomicU32>) {
@@ -91,12 +96,38 @@ async fn graph_stub(trouble: Trouble) -> (Stub, Arc<AtomicU32>) {
                 401,
                 json!({ "error": { "code": "UnknownError", "message": "Unauthorized" } }),
             ),
+            "/v1.0/identityGovernance/accessReviews/definitions" if trouble == Trouble::ReviewsUnlicensed => Reply::json(
+                400,
+                json!({ "error": { "code": "BadRequest", "message": "The tenant needs an AAD Premium 2 license." } }),
+            ),
+            "/beta/deviceManagement/deviceConfigurations" if trouble == Trouble::ProfilesAbsent => {
+                Reply::json(404, json!({ "error": { "code": "ResourceNotFound", "message": "Resource not found" } }))
+            }
             "/v1.0/subscribedSkus" => list("subscribedSkus"),
             "/v1.0/devices" => list("devices"),
             "/v1.0/identity/conditionalAccess/policies" => list("conditionalAccessPolicies"),
             "/v1.0/reports/authenticationMethods/userRegistrationDetails" => list("userRegistrationDetails"),
             "/v1.0/roleManagement/directory/roleAssignments" => list("roleAssignments"),
             "/v1.0/roleManagement/directory/roleEligibilitySchedules" => list("roleEligibilitySchedules"),
+            "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances" => list("roleAssignmentScheduleInstances"),
+            "/v1.0/identityGovernance/accessReviews/definitions" => list("accessReviewDefinitions"),
+            "/beta/deviceManagement/deviceEnrollmentConfigurations" => list("deviceEnrollmentConfigurations"),
+            // An intent is listed without its settings; they are its own collection.
+            "/beta/deviceManagement/intents" => {
+                let mut intents = fx["intents"].clone();
+                for i in intents.as_array_mut().unwrap() {
+                    i.as_object_mut().unwrap().remove("settings");
+                }
+                Reply::json(200, json!({ "value": intents }))
+            }
+            p if p.starts_with("/beta/deviceManagement/intents/") && p.ends_with("/settings") => {
+                let id = p.split('/').nth(4).unwrap();
+                let intent = fx["intents"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap();
+                Reply::json(200, json!({ "value": intent["settings"].clone() }))
+            }
+            "/beta/deviceManagement/windowsFeatureUpdateProfiles" => list("windowsFeatureUpdateProfiles"),
+            "/beta/deviceManagement/windowsQualityUpdateProfiles" => list("windowsQualityUpdateProfiles"),
+            "/beta/deviceManagement/windowsDriverUpdateProfiles" => list("windowsDriverUpdateProfiles"),
             "/beta/deviceManagement/deviceConfigurations" => list("deviceConfigurations"),
             "/beta/deviceManagement/deviceCompliancePolicies" => list("deviceCompliancePolicies"),
             "/beta/deviceManagement/configurationPolicies" => list("configurationPolicies"),
@@ -157,6 +188,16 @@ async fn graph_collector_builds_the_snapshot_from_recorded_responses() {
     // The settings catalog is read from beta, settings and assignments in Graph's shape.
     assert_eq!(snap.configuration_policies, fx.configuration_policies);
     assert_eq!(snap.device_configurations, fx.device_configurations);
+    // The reads added for issue 11: PIM's activations, access reviews, Windows Hello, the
+    // template policies with their settings (read one by one), the update policies.
+    assert_eq!(snap.role_assignment_schedule_instances, fx.role_assignment_schedule_instances);
+    assert_eq!(snap.access_review_definitions, fx.access_review_definitions);
+    assert_eq!(snap.device_enrollment_configurations, fx.device_enrollment_configurations);
+    assert_eq!(snap.intents, fx.intents);
+    assert!(!snap.intents[0].settings.is_empty());
+    assert_eq!(snap.windows_feature_update_profiles, fx.windows_feature_update_profiles);
+    assert_eq!(snap.windows_quality_update_profiles, fx.windows_quality_update_profiles);
+    assert_eq!(snap.windows_driver_update_profiles, fx.windows_driver_update_profiles);
     assert!(snap.unread.is_empty(), "{:?}", snap.unread);
     assert!(snap.admin_audit_log_config.is_none());
     // Every request carried the tenant's token; the token request went to the tenant.
@@ -268,6 +309,36 @@ async fn a_refused_backup_area_is_no_visibility_with_its_reason_not_a_failed_run
         assert_eq!(done.body["status"], "completed", "{}", done.body);
         assert_eq!(h.partner(Method::GET, &format!("/customers/{c}/consent"), None).await.body["status"], "granted");
     }
+}
+
+/// A licence refusal (access reviews' 400 naming Entra ID P2, as Graph answers for P2-only
+/// APIs) is no visibility for the checks that read the area, with the licence named in the
+/// finding; a 404 on a collection is "none there" (the field stays empty and readable, and the
+/// checks judge it).
+#[tokio::test]
+async fn a_licence_refusal_is_no_visibility_naming_the_licence_and_a_404_is_absent() {
+    let (stub, _) = graph_stub(Trouble::ReviewsUnlicensed).await;
+    let snap = collector(&stub).collect(TENANT).await.expect("a licence refusal does not fail the collection");
+    assert_eq!(snap.unread, vec!["accessReviewDefinitions".to_string()]);
+    let why = &snap.unread_reasons["accessReviewDefinitions"];
+    assert!(why.starts_with("not licensed") && why.contains("AAD Premium 2 license"), "{why}");
+    let assessed = EngineAssessor::new(Arc::new(collector(&stub))).assess(TENANT, "essential-eight", 3).await.unwrap();
+    let f = assessed.report.findings.iter().find(|f| f.check_id == "E8-RAP-09").unwrap();
+    assert_eq!(f.outcome.as_str(), "manual");
+    assert!(f.evidence.starts_with("No visibility: "), "{}", f.evidence);
+    assert!(f.evidence.contains("not licensed") && f.evidence.contains("AAD Premium 2 license"), "{}", f.evidence);
+    // Its requirement has no Graph verdict: RA-ML2-01 is no visibility, not ineffective.
+    let r = assessed.report.requirements.iter().find(|r| r.id == "RA-ML2-01").unwrap();
+    assert_eq!(serde_json::to_value(r.outcome).unwrap(), "no_visibility", "{}", r.reason);
+
+    let (stub, _) = graph_stub(Trouble::ProfilesAbsent).await;
+    let snap = collector(&stub).collect(TENANT).await.unwrap();
+    assert!(snap.unread.is_empty(), "{:?}", snap.unread);
+    assert!(snap.device_configurations.is_empty());
+    let assessed = EngineAssessor::new(Arc::new(collector(&stub))).assess(TENANT, "essential-eight", 3).await.unwrap();
+    // No update ring exists, so the ring checks judge that (fail), not "no visibility".
+    let f = assessed.report.findings.iter().find(|f| f.check_id == "E8-POS-01").unwrap();
+    assert_eq!(f.outcome.as_str(), "fail", "{}", f.evidence);
 }
 
 /// The runner on Microsoft Graph (a stub) for a tenant whose token is refused for missing

@@ -26,13 +26,22 @@ impl Sleeper for NoWait {
 /// where every read answers an empty collection, except sign-in activity when
 /// `refuse_sign_ins` (400, so the collector reads the users again without it). Which requests
 /// are made does not depend on the data, except the backup policies, read only when the
-/// backup service answers (it does here).
+/// backup service answers (it does here), a group's members, read only for a group holding a
+/// role, and an intent's settings, read per intent (one of each is served).
 async fn requests_with(refuse_sign_ins: bool) -> Vec<String> {
     let stub = Stub::start(move |s| {
         if s.target.ends_with("/oauth2/v2.0/token") {
             Reply::json(200, json!({ "access_token": "tok", "expires_in": 3599 }))
         } else if refuse_sign_ins && s.target.contains("signInActivity") {
             Reply::json(400, json!({ "error": { "code": "BadRequest", "message": "no sign-in activity" } }))
+        } else if s.target.starts_with("/v1.0/roleManagement/directory/roleAssignments?") {
+            let group = json!({ "@odata.type": "#microsoft.graph.group", "id": "g1", "displayName": "Admins" });
+            Reply::json(
+                200,
+                json!({ "value": [{ "id": "a1", "roleDefinitionId": "r", "principalId": "g1", "principal": group }] }),
+            )
+        } else if s.target.starts_with("/beta/deviceManagement/intents?") {
+            Reply::json(200, json!({ "value": [{ "id": "i1", "displayName": "ASR" }] }))
         } else {
             Reply::json(200, json!({ "value": [] }))
         }

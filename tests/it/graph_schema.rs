@@ -225,10 +225,50 @@ fn rows() -> Vec<Row> {
             rs!(Principal),
         ),
         row(
+            "roleAssignments/*/principal/transitiveMembers/*",
+            &["directoryObject", "entity", "user", "group", "servicePrincipal"],
+            rs!(Principal),
+        ),
+        row(
             "roleEligibilitySchedules/*",
             &["unifiedRoleEligibilitySchedule", "unifiedRoleScheduleBase", "entity"],
             rs!(RoleEligibilitySchedule),
         ),
+        row(
+            "roleAssignmentScheduleInstances/*",
+            &["unifiedRoleAssignmentScheduleInstance", "unifiedRoleScheduleInstanceBase", "entity"],
+            rs!(RoleAssignmentScheduleInstance),
+        ),
+        row(
+            "accessReviewDefinitions/*",
+            &["accessReviewScheduleDefinition", "entity"],
+            rs!(AccessReviewScheduleDefinition),
+        ),
+        row(
+            "accessReviewDefinitions/*/scope",
+            &["accessReviewScope", "principalResourceMembershipsScope", "accessReviewQueryScope"],
+            None,
+        ),
+        row(
+            "accessReviewDefinitions/*/scope/principalScopes/*",
+            &["accessReviewScope", "accessReviewQueryScope"],
+            None,
+        ),
+        row("accessReviewDefinitions/*/scope/resourceScopes/*", &["accessReviewScope", "accessReviewQueryScope"], None),
+        row("accessReviewDefinitions/*/settings", &["accessReviewScheduleSettings"], rs!(AccessReviewScheduleSettings)),
+        row("accessReviewDefinitions/*/settings/recurrence", &["patternedRecurrence"], rs!(PatternedRecurrence)),
+        Row {
+            enums: &[("type", "recurrencePatternType")],
+            ..row(
+                "accessReviewDefinitions/*/settings/recurrence/pattern",
+                &["recurrencePattern"],
+                rs!(RecurrencePattern),
+            )
+        },
+        Row {
+            enums: &[("type", "recurrenceRangeType")],
+            ..row("accessReviewDefinitions/*/settings/recurrence/range", &["recurrenceRange"], None)
+        },
         Row {
             enums: ASR_PROPERTIES,
             ..row(
@@ -307,6 +347,69 @@ fn rows() -> Vec<Row> {
             enums: &[("complianceState", "complianceState"), ("managedDeviceOwnerType", "managedDeviceOwnerType")],
             ..row("managedDevices/*", &["managedDevice", "entity"], rs!(ManagedDevice))
         },
+        Row {
+            enums: &[("state", "enablement")],
+            ..row(
+                "deviceEnrollmentConfigurations/*",
+                &["deviceEnrollmentConfiguration", "entity", "deviceEnrollmentWindowsHelloForBusinessConfiguration"],
+                rs!(DeviceEnrollmentConfiguration),
+            )
+        },
+        row(
+            "deviceEnrollmentConfigurations/*/assignments/*",
+            &["enrollmentConfigurationAssignment", "entity"],
+            rs!(PolicyAssignment),
+        ),
+        row("deviceEnrollmentConfigurations/*/assignments/*/target", ASSIGNMENT_TARGETS, None),
+        row("intents/*", &["deviceManagementIntent", "entity"], rs!(DeviceManagementIntent)),
+        row(
+            "intents/*/settings/*",
+            &["deviceManagementSettingInstance", "entity", "deviceManagementStringSettingInstance"],
+            rs!(IntentSetting),
+        ),
+        row("intents/*/assignments/*", &["deviceManagementIntentAssignment", "entity"], rs!(PolicyAssignment)),
+        row("intents/*/assignments/*/target", ASSIGNMENT_TARGETS, None),
+        row(
+            "windowsFeatureUpdateProfiles/*",
+            &["windowsFeatureUpdateProfile", "entity"],
+            rs!(WindowsFeatureUpdateProfile),
+        ),
+        row(
+            "windowsFeatureUpdateProfiles/*/assignments/*",
+            &["windowsFeatureUpdateProfileAssignment", "entity"],
+            rs!(PolicyAssignment),
+        ),
+        row("windowsFeatureUpdateProfiles/*/assignments/*/target", ASSIGNMENT_TARGETS, None),
+        row(
+            "windowsQualityUpdateProfiles/*",
+            &["windowsQualityUpdateProfile", "entity"],
+            rs!(WindowsQualityUpdateProfile),
+        ),
+        row(
+            "windowsQualityUpdateProfiles/*/expeditedUpdateSettings",
+            &["expeditedWindowsQualityUpdateSettings"],
+            rs!(ExpeditedUpdateSettings),
+        ),
+        row(
+            "windowsQualityUpdateProfiles/*/assignments/*",
+            &["windowsQualityUpdateProfileAssignment", "entity"],
+            rs!(PolicyAssignment),
+        ),
+        row("windowsQualityUpdateProfiles/*/assignments/*/target", ASSIGNMENT_TARGETS, None),
+        Row {
+            enums: &[("approvalType", "driverUpdateProfileApprovalType")],
+            ..row(
+                "windowsDriverUpdateProfiles/*",
+                &["windowsDriverUpdateProfile", "entity"],
+                rs!(WindowsDriverUpdateProfile),
+            )
+        },
+        row(
+            "windowsDriverUpdateProfiles/*/assignments/*",
+            &["windowsDriverUpdateProfileAssignment", "entity"],
+            rs!(PolicyAssignment),
+        ),
+        row("windowsDriverUpdateProfiles/*/assignments/*/target", ASSIGNMENT_TARGETS, None),
         row(
             "managedDevices/*/windowsProtectionState",
             &["windowsProtectionState", "entity"],
@@ -386,6 +489,13 @@ const ENUM_LITERALS: &[(&str, &str, &[&str])] = &[
         &["enforceComponentsAndStoreApps", "enforceComponentsStoreAppsAndSmartlocker", "auditComponentsAndStoreApps"],
     ),
     (BETA, "deviceGuardLocalSystemAuthorityCredentialGuardType", &["enableWithUEFILock", "enableWithoutUEFILock"]),
+    (BETA, "enablement", &["enabled"]),
+    (BETA, "driverUpdateProfileApprovalType", &["automatic"]),
+    (
+        V1,
+        "recurrencePatternType",
+        &["daily", "weekly", "absoluteMonthly", "relativeMonthly", "absoluteYearly", "relativeYearly"],
+    ),
 ];
 
 /// Strings the checks compare that are not Graph enum members, and why.
@@ -415,6 +525,9 @@ const FREE_STRINGS: &[(&str, &str)] = &[
     ("Voice", "authenticationMethodConfiguration.id"),
     ("Email", "authenticationMethodConfiguration.id"),
     ("-low", "the suffix of a permission grant policy id (…microsoft-user-default-low)"),
+    ("Activated", "unifiedRoleAssignmentScheduleInstance.assignmentType is a string (Assigned/Activated)"),
+    ("graph.group", "the end of an @odata.type (#microsoft.graph.group)"),
+    ("Completed", "accessReviewScheduleDefinition.status is a string"),
 ];
 
 // ---------------------------------------------------------------------------------------------

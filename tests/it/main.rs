@@ -7,6 +7,7 @@ mod big_tenant;
 mod branding;
 mod calls;
 mod collect;
+mod collector_reads;
 mod concurrency;
 mod consent;
 mod consent_mail;

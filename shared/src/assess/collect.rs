@@ -54,7 +54,8 @@ enum Shape {
     Object,
 }
 
-/// What to do when the tenant lacks the licence (or the feature is not provisioned).
+/// What to do when Graph answers 404 (or 400) for the field: the feature is not there.
+/// A licence refusal is another matter (see [`Read::Unlicensed`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Absent {
     /// Leave the field out: an `Option` field stays `None`, a list stays empty.
@@ -62,6 +63,15 @@ enum Absent {
     /// Leave it out and say so in `unread`, so the checks that read it answer "no visibility".
     Unread,
 }
+
+/// Fields whose licence refusal still means "none to find", because the missing licence itself
+/// settles what they would hold: without Entra ID P1 no Conditional Access policy is enforced
+/// (the MFA checks then judge security defaults); without Entra ID P2 no role can be eligible
+/// or activated through PIM, so every active assignment is standing. Every other licence
+/// refusal (access reviews, registration reports, Secure Score, …) leaves its field unread:
+/// the tenant may do the same thing by other means Graph cannot show.
+const NONE_WITHOUT_LICENCE: &[&str] =
+    &["conditionalAccessPolicies", "roleEligibilitySchedules", "roleAssignmentScheduleInstances"];
 
 struct Source {
     field: &'static str,
@@ -102,13 +112,23 @@ const SOURCES: &[Source] = &[
         Shape::All,
         Absent::Unread,
     ),
-    // PIM needs Entra ID P2: without it nothing can be eligible.
+    // PIM needs Entra ID P2: without it nothing can be eligible (see NONE_WITHOUT_LICENCE).
     src(
         "roleEligibilitySchedules",
         "/v1.0/roleManagement/directory/roleEligibilitySchedules",
         Shape::All,
         Absent::Omit,
     ),
+    // PIM's view of the active assignments: standing (Assigned) or just in time (Activated).
+    src(
+        "roleAssignmentScheduleInstances",
+        "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances",
+        Shape::All,
+        Absent::Omit,
+    ),
+    // Entra ID P2 or ID Governance: a licence refusal leaves it unread (privileged access may
+    // be re-approved by other means).
+    src("accessReviewDefinitions", "/v1.0/identityGovernance/accessReviews/definitions", Shape::All, Absent::Omit),
     // Beta: the ASR, Credential Guard and AppLocker properties of
     // windows10EndpointProtectionConfiguration and the Defender/firewall properties of
     // windows10CompliancePolicy exist only there (Graph's beta schema), so v1.0 never returns them.
@@ -134,6 +154,35 @@ const SOURCES: &[Source] = &[
     ),
     // Beta: the edition (skuNumber, skuFamily) decides the servicing dates.
     src("managedDevices", "/beta/deviceManagement/managedDevices", Shape::All, Absent::Omit),
+    // Windows Hello for Business is one of the enrollment policies (beta: its type's newer
+    // properties and deviceEnrollmentConfigurationType live there).
+    src(
+        "deviceEnrollmentConfigurations",
+        "/beta/deviceManagement/deviceEnrollmentConfigurations?$expand=assignments",
+        Shape::All,
+        Absent::Omit,
+    ),
+    // Endpoint security policies from the older templates; each one's settings are read after.
+    src("intents", "/beta/deviceManagement/intents?$expand=assignments", Shape::All, Absent::Omit),
+    // Windows Update for Business deployment service policies exist only in beta.
+    src(
+        "windowsFeatureUpdateProfiles",
+        "/beta/deviceManagement/windowsFeatureUpdateProfiles?$expand=assignments",
+        Shape::All,
+        Absent::Omit,
+    ),
+    src(
+        "windowsQualityUpdateProfiles",
+        "/beta/deviceManagement/windowsQualityUpdateProfiles?$expand=assignments",
+        Shape::All,
+        Absent::Omit,
+    ),
+    src(
+        "windowsDriverUpdateProfiles",
+        "/beta/deviceManagement/windowsDriverUpdateProfiles?$expand=assignments",
+        Shape::All,
+        Absent::Omit,
+    ),
     src("secureScores", "/v1.0/security/secureScores?$top=1", Shape::FirstPage, Absent::Omit),
     src("riskyUsers", "/v1.0/identityProtection/riskyUsers", Shape::All, Absent::Omit),
     src("alerts", "/v1.0/security/alerts_v2?$top=200", Shape::FirstPage, Absent::Omit),
@@ -164,6 +213,10 @@ const USERS_WITH_SIGN_INS: &str = concat!("/v1.0/users?$select=", user_fields!()
 const USERS: &str = concat!("/v1.0/users?$select=", user_fields!());
 const DEVICE_MANAGEMENT_SETTINGS: &str = "/v1.0/deviceManagement?$select=settings";
 const BACKUP_RESTORE: &str = "/v1.0/solutions/backupRestore";
+/// A role-assignable group's members, nested groups resolved (`{id}` is the group's).
+const GROUP_MEMBERS: &str = "/v1.0/groups/{id}/transitiveMembers?$select=id,displayName,userPrincipalName";
+/// One intent's settings (`{id}` is the intent's).
+const INTENT_SETTINGS: &str = "/beta/deviceManagement/intents/{id}/settings";
 
 /// Microsoft Graph, app-only in the customer's tenant.
 pub struct GraphCollector {
@@ -180,8 +233,14 @@ impl GraphCollector {
 /// What one read found.
 enum Read {
     Got(Value),
-    /// Not there for this tenant (404, 400, or no licence for the feature).
+    /// Not there for this tenant (404, or 400 without a licence message): the feature is not
+    /// provisioned, so there is nothing to find.
     Absent,
+    /// The tenant lacks the licence for this area (403 or 400 naming a licence, e.g. PIM or
+    /// access reviews without Entra ID P2): the data may exist but cannot be seen, so the field
+    /// is `unread` with Graph's answer, and the checks that read it answer "no visibility"
+    /// naming the licence, never "absent".
+    Unlicensed(String),
     /// Graph refused this area (403): a permission or licence for it is missing. The snapshot
     /// names the field in `unread` (and Graph's answer in `unreadReasons`), so the checks that
     /// need it answer "no visibility" instead of judging data that was never seen.
@@ -190,7 +249,11 @@ enum Read {
 
 fn tolerate(e: GraphError) -> Result<Read, CollectError> {
     match e {
-        GraphError::NotLicensed(_) | GraphError::Http { status: 400 | 404, .. } => Ok(Read::Absent),
+        GraphError::NotLicensed(m) => {
+            tracing::warn!(reason = m.as_str(), "Graph refused one area for want of a licence; no visibility");
+            Ok(Read::Unlicensed(m))
+        }
+        GraphError::Http { status: 400 | 404, .. } => Ok(Read::Absent),
         GraphError::Forbidden(m) => {
             tracing::warn!(reason = m.as_str(), "Graph refused one area; its checks get no visibility");
             Ok(Read::Refused(m))
@@ -233,7 +296,25 @@ struct Unread {
     reasons: std::collections::BTreeMap<String, String>,
 }
 
+/// The reason a licence refusal leaves in `unreadReasons`.
+fn not_licensed(why: &str) -> String {
+    format!("not licensed (the tenant lacks the licence for this area): {why}")
+}
+
 impl Unread {
+    /// Records what a read that got nothing means for `field`: a licence refusal or a refusal
+    /// makes it unread with the reason; absence only when `absent` says so.
+    fn note(&mut self, field: &str, got: &Read, absent: Absent) {
+        match got {
+            Read::Got(_) => {}
+            Read::Absent if absent == Absent::Omit => {}
+            Read::Absent => self.add(field, "not found for this tenant (404)"),
+            Read::Unlicensed(_) if NONE_WITHOUT_LICENCE.contains(&field) => {}
+            Read::Unlicensed(why) => self.add(field, &not_licensed(why)),
+            Read::Refused(why) => self.add(field, why),
+        }
+    }
+
     fn add(&mut self, field: &str, why: &str) {
         if !self.fields.iter().any(|f| f == field) {
             self.fields.push(field.to_string());
@@ -258,28 +339,52 @@ impl Collector for GraphCollector {
         for s in SOURCES {
             let got = read(&session, s.path, s.shape).await?;
             trail(s.field, &session);
-            match got {
-                Read::Got(v) => {
-                    doc.insert(s.field.into(), v);
+            unread.note(s.field, &got, s.absent);
+            if let Read::Got(v) = got {
+                doc.insert(s.field.into(), v);
+            }
+        }
+        // Role-assignable groups holding a role: each member holds it, so the members are read
+        // (once per group) into the principal, as Graph's `transitiveMembers`.
+        if let Some(Value::Array(assignments)) = doc.get_mut("roleAssignments") {
+            let mut members: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
+            for a in assignments.iter_mut() {
+                let Some(principal) = a.get_mut("principal") else { continue };
+                let is_group = principal["@odata.type"].as_str().is_some_and(|t| t.ends_with("graph.group"));
+                let Some(id) = principal["id"].as_str().filter(|_| is_group).map(str::to_string) else { continue };
+                if !members.contains_key(&id) {
+                    let got = read(&session, &GROUP_MEMBERS.replace("{id}", &id), Shape::All).await?;
+                    trail("roleAssignments", &session);
+                    unread.note("roleAssignments", &got, Absent::Unread);
+                    members.insert(id.clone(), if let Read::Got(v) = got { v } else { Value::Null });
                 }
-                Read::Absent if s.absent == Absent::Omit => {}
-                Read::Absent => unread.add(s.field, "not found for this tenant (404)"),
-                Read::Refused(why) => unread.add(s.field, &why),
+                if !members[&id].is_null() {
+                    principal["transitiveMembers"] = members[&id].clone();
+                }
+            }
+        }
+        // Each intent's settings (an intent lists none itself).
+        if let Some(Value::Array(intents)) = doc.get_mut("intents") {
+            for intent in intents.iter_mut() {
+                let Some(id) = intent["id"].as_str().map(str::to_string) else { continue };
+                let got = read(&session, &INTENT_SETTINGS.replace("{id}", &id), Shape::All).await?;
+                trail("intents", &session);
+                unread.note("intents", &got, Absent::Unread);
+                if let Read::Got(v) = got {
+                    intent["settings"] = v;
+                }
             }
         }
         // Sign-in activity needs Entra ID P1 and audit-log permission; without them the
         // users are still worth reading.
         let users = match read(&session, USERS_WITH_SIGN_INS, Shape::All).await? {
             Read::Got(v) => Read::Got(v),
-            Read::Absent | Read::Refused(_) => read(&session, USERS, Shape::All).await?,
+            Read::Absent | Read::Refused(_) | Read::Unlicensed(_) => read(&session, USERS, Shape::All).await?,
         };
         trail("users", &session);
-        match users {
-            Read::Got(v) => {
-                doc.insert("users".into(), v);
-            }
-            Read::Absent => unread.add("users", "not found for this tenant (404)"),
-            Read::Refused(why) => unread.add("users", &why),
+        unread.note("users", &users, Absent::Unread);
+        if let Read::Got(v) = users {
+            doc.insert("users".into(), v);
         }
         let settings = read(&session, DEVICE_MANAGEMENT_SETTINGS, Shape::Object).await?;
         trail("deviceManagementSettings", &session);
@@ -297,8 +402,7 @@ impl Collector for GraphCollector {
                     doc.insert("deviceManagementSettings".into(), Value::Object(settings));
                 }
             }
-            Read::Absent => {}
-            Read::Refused(why) => unread.add("deviceManagementSettings", &why),
+            other => unread.note("deviceManagementSettings", &other, Absent::Omit),
         }
         let backup = read(&session, BACKUP_RESTORE, Shape::Object).await?;
         trail("backupRestore", &session);
@@ -308,13 +412,11 @@ impl Collector for GraphCollector {
                 trail("backupRestore", &session);
                 match policies {
                     Read::Got(policies) => backup["protectionPolicies"] = policies,
-                    Read::Absent => {}
-                    Read::Refused(why) => unread.add("backupRestore", &why),
+                    other => unread.note("backupRestore", &other, Absent::Omit),
                 }
                 doc.insert("backupRestore".into(), backup);
             }
-            Read::Absent => {}
-            Read::Refused(why) => unread.add("backupRestore", &why),
+            other => unread.note("backupRestore", &other, Absent::Omit),
         }
         // The audit switches live in Exchange Online's admin API, not Graph: not read here.
         doc.insert("tenantId".into(), Value::String(tenant_id.to_string()));

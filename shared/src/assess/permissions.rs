@@ -55,18 +55,42 @@ pub const PERMISSIONS: &[Permission] = &[
     },
     Permission {
         name: "RoleManagement.Read.Directory",
-        purpose: "Directory role assignments and eligible (PIM) assignments",
-        reads: &["/v1.0/roleManagement/directory/roleAssignments", "/v1.0/roleManagement/directory/roleEligibilitySchedules"],
+        purpose: "Directory role assignments, eligible and activated (PIM) assignments",
+        reads: &[
+            "/v1.0/roleManagement/directory/roleAssignments",
+            "/v1.0/roleManagement/directory/roleEligibilitySchedules",
+            "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances",
+        ],
+    },
+    Permission {
+        name: "GroupMember.Read.All",
+        purpose: "Members of the role-assignable groups that hold directory roles",
+        reads: &["/v1.0/groups/{id}/transitiveMembers"],
+    },
+    Permission {
+        name: "AccessReview.Read.All",
+        purpose: "Access reviews (whether privileged roles are re-approved)",
+        reads: &["/v1.0/identityGovernance/accessReviews/definitions"],
     },
     Permission {
         name: "DeviceManagementConfiguration.Read.All",
-        purpose: "Intune configuration profiles, settings catalog and Endpoint security policies, compliance policies and tenant-wide Intune settings",
+        purpose: "Intune configuration profiles, settings catalog and Endpoint security policies, compliance policies, Windows update policies and tenant-wide Intune settings",
         reads: &[
             "/beta/deviceManagement/deviceConfigurations",
             "/beta/deviceManagement/configurationPolicies",
             "/beta/deviceManagement/deviceCompliancePolicies",
+            "/beta/deviceManagement/intents",
+            "/beta/deviceManagement/intents/{id}/settings",
+            "/beta/deviceManagement/windowsFeatureUpdateProfiles",
+            "/beta/deviceManagement/windowsQualityUpdateProfiles",
+            "/beta/deviceManagement/windowsDriverUpdateProfiles",
             "/v1.0/deviceManagement",
         ],
+    },
+    Permission {
+        name: "DeviceManagementServiceConfig.Read.All",
+        purpose: "Intune enrollment policies (Windows Hello for Business)",
+        reads: &["/beta/deviceManagement/deviceEnrollmentConfigurations"],
     },
     Permission {
         name: "DeviceManagementManagedDevices.Read.All",
@@ -107,11 +131,13 @@ pub const PERMISSIONS: &[Permission] = &[
 
 /// Whether a Graph request `target` (path and query, as sent, e.g.
 /// `/v1.0/users?$select=id,signInActivity`) is one of the reads `entry` names: the paths are
-/// equal and, when `entry` names a `$select`ed property, the request selects it.
+/// equal (a `{id}` segment of `entry` stands for any one segment) and, when `entry` names a
+/// `$select`ed property, the request selects it.
 pub fn reads_match(entry: &str, target: &str) -> bool {
     let (entry_path, entry_query) = entry.split_once('?').map_or((entry, None), |(p, q)| (p, Some(q)));
     let (path, query) = target.split_once('?').map_or((target, ""), |(p, q)| (p, q));
-    if entry_path != path {
+    let (want, got): (Vec<&str>, Vec<&str>) = (entry_path.split('/').collect(), path.split('/').collect());
+    if want.len() != got.len() || want.iter().zip(&got).any(|(w, g)| w != g && *w != "{id}") {
         return false;
     }
     let Some(entry_query) = entry_query else { return true };

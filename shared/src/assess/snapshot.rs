@@ -72,6 +72,12 @@ pub struct TenantSnapshot {
     pub role_assignments: Vec<RoleAssignment>,
     /// `GET /roleManagement/directory/roleEligibilitySchedules` (PIM eligible assignments).
     pub role_eligibility_schedules: Vec<RoleEligibilitySchedule>,
+    /// `GET /roleManagement/directory/roleAssignmentScheduleInstances`: each active assignment
+    /// as PIM sees it, standing (`Assigned`) or just in time (`Activated`). Empty without
+    /// Entra ID P2 (no assignment can then be activated).
+    pub role_assignment_schedule_instances: Vec<RoleAssignmentScheduleInstance>,
+    /// `GET /identityGovernance/accessReviews/definitions` (Entra ID P2 or ID Governance).
+    pub access_review_definitions: Vec<AccessReviewScheduleDefinition>,
 
     // --- Intune ---
     /// `GET /deviceManagement/deviceConfigurations?$expand=assignments`, including the
@@ -86,6 +92,19 @@ pub struct TenantSnapshot {
     pub device_management_settings: Option<DeviceManagementSettings>,
     /// `GET /deviceManagement/managedDevices?$expand=windowsProtectionState`.
     pub managed_devices: Vec<ManagedDevice>,
+    /// `GET /beta/deviceManagement/deviceEnrollmentConfigurations?$expand=assignments`, among
+    /// them the Windows Hello for Business enrollment policies.
+    pub device_enrollment_configurations: Vec<DeviceEnrollmentConfiguration>,
+    /// `GET /beta/deviceManagement/intents?$expand=assignments` with each intent's
+    /// `…/intents/{id}/settings`: Endpoint security policies made from the older templates.
+    pub intents: Vec<DeviceManagementIntent>,
+    /// `GET /beta/deviceManagement/windowsFeatureUpdateProfiles?$expand=assignments`.
+    pub windows_feature_update_profiles: Vec<WindowsFeatureUpdateProfile>,
+    /// `GET /beta/deviceManagement/windowsQualityUpdateProfiles?$expand=assignments`
+    /// (expedited quality updates).
+    pub windows_quality_update_profiles: Vec<WindowsQualityUpdateProfile>,
+    /// `GET /beta/deviceManagement/windowsDriverUpdateProfiles?$expand=assignments`.
+    pub windows_driver_update_profiles: Vec<WindowsDriverUpdateProfile>,
 
     // --- Security posture and operations ---
     /// `GET /security/secureScores` (newest first, as Graph returns them).
@@ -144,11 +163,18 @@ pub enum Field {
     UserRegistrationDetails,
     RoleAssignments,
     RoleEligibilitySchedules,
+    RoleAssignmentScheduleInstances,
+    AccessReviewDefinitions,
     DeviceConfigurations,
     ConfigurationPolicies,
     DeviceCompliancePolicies,
     DeviceManagementSettings,
     ManagedDevices,
+    DeviceEnrollmentConfigurations,
+    Intents,
+    WindowsFeatureUpdateProfiles,
+    WindowsQualityUpdateProfiles,
+    WindowsDriverUpdateProfiles,
     SecureScores,
     RiskyUsers,
     Alerts,
@@ -160,7 +186,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, in the snapshot's order.
-    pub const ALL: [Field; 24] = [
+    pub const ALL: [Field; 31] = [
         Self::Organization,
         Self::SubscribedSkus,
         Self::Users,
@@ -173,11 +199,18 @@ impl Field {
         Self::UserRegistrationDetails,
         Self::RoleAssignments,
         Self::RoleEligibilitySchedules,
+        Self::RoleAssignmentScheduleInstances,
+        Self::AccessReviewDefinitions,
         Self::DeviceConfigurations,
         Self::ConfigurationPolicies,
         Self::DeviceCompliancePolicies,
         Self::DeviceManagementSettings,
         Self::ManagedDevices,
+        Self::DeviceEnrollmentConfigurations,
+        Self::Intents,
+        Self::WindowsFeatureUpdateProfiles,
+        Self::WindowsQualityUpdateProfiles,
+        Self::WindowsDriverUpdateProfiles,
         Self::SecureScores,
         Self::RiskyUsers,
         Self::Alerts,
@@ -202,11 +235,18 @@ impl Field {
             Self::UserRegistrationDetails => "userRegistrationDetails",
             Self::RoleAssignments => "roleAssignments",
             Self::RoleEligibilitySchedules => "roleEligibilitySchedules",
+            Self::RoleAssignmentScheduleInstances => "roleAssignmentScheduleInstances",
+            Self::AccessReviewDefinitions => "accessReviewDefinitions",
             Self::DeviceConfigurations => "deviceConfigurations",
             Self::ConfigurationPolicies => "configurationPolicies",
             Self::DeviceCompliancePolicies => "deviceCompliancePolicies",
             Self::DeviceManagementSettings => "deviceManagementSettings",
             Self::ManagedDevices => "managedDevices",
+            Self::DeviceEnrollmentConfigurations => "deviceEnrollmentConfigurations",
+            Self::Intents => "intents",
+            Self::WindowsFeatureUpdateProfiles => "windowsFeatureUpdateProfiles",
+            Self::WindowsQualityUpdateProfiles => "windowsQualityUpdateProfiles",
+            Self::WindowsDriverUpdateProfiles => "windowsDriverUpdateProfiles",
             Self::SecureScores => "secureScores",
             Self::RiskyUsers => "riskyUsers",
             Self::Alerts => "alerts",
@@ -232,11 +272,18 @@ impl Field {
             Self::UserRegistrationDetails => "users' MFA registration details",
             Self::RoleAssignments => "directory role assignments",
             Self::RoleEligibilitySchedules => "eligible (PIM) role assignments",
+            Self::RoleAssignmentScheduleInstances => "active (PIM) role assignment schedules",
+            Self::AccessReviewDefinitions => "access reviews",
             Self::DeviceConfigurations => "Intune device configuration profiles",
             Self::ConfigurationPolicies => "Intune settings catalog policies",
             Self::DeviceCompliancePolicies => "Intune compliance policies",
             Self::DeviceManagementSettings => "Intune tenant settings",
             Self::ManagedDevices => "Intune managed devices",
+            Self::DeviceEnrollmentConfigurations => "Intune enrollment policies (Windows Hello for Business)",
+            Self::Intents => "Intune Endpoint security policies (templates)",
+            Self::WindowsFeatureUpdateProfiles => "Windows feature update policies",
+            Self::WindowsQualityUpdateProfiles => "Windows quality update (expedite) policies",
+            Self::WindowsDriverUpdateProfiles => "Windows driver update policies",
             Self::SecureScores => "Microsoft Secure Score",
             Self::RiskyUsers => "risky users (Identity Protection)",
             Self::Alerts => "security alerts",
@@ -349,6 +396,8 @@ pub mod setting {
         ChildChoice(&'static [(&'static str, &'static str)]),
         /// An enabled (`_1`) ADMX parent with an integer child.
         ChildInteger,
+        /// A top-level integer (a CSP setting, not ADMX).
+        Integer,
     }
 
     /// One setting the checks read.
@@ -471,6 +520,28 @@ pub mod setting {
         kind: Kind::Toggle(&["_1", "_2"]),
     };
 
+    /// Windows LAPS (Endpoint security, account protection): the directory local administrator
+    /// passwords are backed up to, `_1` Entra ID or `_2` Active Directory (`_0`: disabled).
+    pub const WINDOWS_LAPS_BACKUP_DIRECTORY: &CatalogSetting = &CatalogSetting {
+        name: "Windows LAPS backup directory",
+        definition_ids: &["device_vendor_msft_laps_policies_backupdirectory"],
+        kind: Kind::Toggle(&["_1", "_2"]),
+    };
+    /// Windows LAPS password length (characters; Windows' default is 14). ASD's FAQ reads
+    /// "long" in ISM-1685 as at least 30.
+    pub const WINDOWS_LAPS_PASSWORD_LENGTH: &CatalogSetting = &CatalogSetting {
+        name: "Windows LAPS password length",
+        definition_ids: &["device_vendor_msft_laps_policies_passwordlength"],
+        kind: Kind::Integer,
+    };
+    /// "Use Windows Hello for Business" (PassportForWork CSP, account protection); the id keeps
+    /// Microsoft's literal `{tenantid}`.
+    pub const WINDOWS_HELLO_FOR_BUSINESS: &CatalogSetting = &CatalogSetting {
+        name: "Use Windows Hello for Business",
+        definition_ids: &["device_vendor_msft_passportforwork_{tenantid}_policies_usepassportforwork"],
+        kind: Kind::Toggle(&["_true"]),
+    };
+
     /// The prefix of each attack surface reduction rule in the settings catalog (Endpoint
     /// security ASR policies); the rule's own id follows, and its value ends `_block`, `_audit`,
     /// `_warn` or `_off`.
@@ -492,6 +563,9 @@ pub mod setting {
         WINDOWS_APP_CONTROL_ENFORCED,
         ONEDRIVE_KNOWN_FOLDER_MOVE,
         WINDOWS_CREDENTIAL_GUARD,
+        WINDOWS_LAPS_BACKUP_DIRECTORY,
+        WINDOWS_LAPS_PASSWORD_LENGTH,
+        WINDOWS_HELLO_FOR_BUSINESS,
     ];
 }
 
@@ -831,6 +905,68 @@ pub struct Principal {
     pub id: String,
     pub display_name: Option<String>,
     pub user_principal_name: Option<String>,
+    /// For a group (a role-assignable group holding the role): its members, nested groups
+    /// resolved (`GET /groups/{id}/transitiveMembers`), each of whom holds the role. `None`
+    /// for users and service principals, or when the members were not read.
+    pub transitive_members: Option<Vec<Principal>>,
+}
+
+/// `unifiedRoleAssignmentScheduleInstance`: one active role assignment as PIM sees it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RoleAssignmentScheduleInstance {
+    pub id: String,
+    pub role_definition_id: String,
+    pub principal_id: String,
+    pub directory_scope_id: Option<String>,
+    /// `Assigned` (standing) or `Activated` (activated just in time from an eligibility).
+    pub assignment_type: Option<String>,
+    /// `Direct`, `Group` or `Inherited`.
+    pub member_type: Option<String>,
+    pub start_date_time: Option<String>,
+    /// `None`: permanent.
+    pub end_date_time: Option<String>,
+}
+
+/// `accessReviewScheduleDefinition`: a (recurring) access review.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AccessReviewScheduleDefinition {
+    pub id: String,
+    pub display_name: String,
+    /// `NotStarted`, `InProgress`, `Completed`, … (a string in Graph).
+    pub status: Option<String>,
+    /// What is reviewed: an `accessReviewQueryScope` or a `principalResourceMembershipsScope`
+    /// whose queries name the resource (`/roleManagement/directory/roleDefinitions/{id}` for
+    /// a directory role), kept as Graph sends it.
+    pub scope: Option<Value>,
+    pub settings: Option<AccessReviewScheduleSettings>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AccessReviewScheduleSettings {
+    /// Denied or unreviewed access is removed without an administrator.
+    pub auto_apply_decisions_enabled: Option<bool>,
+    /// `None`: a one-off review.
+    pub recurrence: Option<PatternedRecurrence>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PatternedRecurrence {
+    pub pattern: Option<RecurrencePattern>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RecurrencePattern {
+    /// `daily`, `weekly`, `absoluteMonthly`, `relativeMonthly`, `absoluteYearly`,
+    /// `relativeYearly` (`recurrencePatternType`).
+    #[serde(rename = "type")]
+    pub pattern_type: Option<String>,
+    /// Units of `type` between occurrences.
+    pub interval: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -1035,6 +1171,94 @@ pub struct ManagedDevice {
     pub sku_number: Option<u32>,
     pub sku_family: Option<String>,
     pub windows_protection_state: Option<WindowsProtectionState>,
+}
+
+/// A `deviceEnrollmentConfiguration`; the Windows Hello for Business one
+/// ([`WINDOWS_HELLO_ENROLLMENT`]) carries `state` and the PIN rules. The default policy
+/// (`priority` 0) applies to every user; others to their assignments.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeviceEnrollmentConfiguration {
+    #[serde(rename = "@odata.type")]
+    pub odata_type: String,
+    pub id: String,
+    pub display_name: String,
+    pub priority: Option<u32>,
+    /// Windows Hello for Business: `enabled`, `disabled` or `notConfigured` (`enablement`).
+    pub state: Option<String>,
+    pub security_device_required: Option<bool>,
+    pub pin_minimum_length: Option<u32>,
+    pub assignments: Option<Vec<PolicyAssignment>>,
+}
+
+pub const WINDOWS_HELLO_ENROLLMENT: &str = "#microsoft.graph.deviceEnrollmentWindowsHelloForBusinessConfiguration";
+
+/// A `deviceManagementIntent` (beta): an Endpoint security policy made from an older template
+/// (attack surface reduction, account protection, …), with its settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeviceManagementIntent {
+    pub id: String,
+    pub display_name: String,
+    pub template_id: Option<String>,
+    pub is_assigned: Option<bool>,
+    pub settings: Vec<IntentSetting>,
+    pub assignments: Option<Vec<PolicyAssignment>>,
+}
+
+/// A `deviceManagementSettingInstance`: `definitionId` names the legacy profile property it
+/// sets (`deviceConfiguration--windows10EndpointProtectionConfiguration_<property>`) and
+/// `valueJson` holds its value as JSON text (`"\"block\""`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct IntentSetting {
+    #[serde(rename = "@odata.type")]
+    pub odata_type: Option<String>,
+    pub id: String,
+    pub definition_id: String,
+    pub value_json: Option<String>,
+}
+
+/// A `windowsFeatureUpdateProfile` (beta): holds devices at one Windows release.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WindowsFeatureUpdateProfile {
+    pub id: String,
+    pub display_name: String,
+    /// E.g. `Windows 11, version 24H2`.
+    pub feature_update_version: Option<String>,
+    pub assignments: Option<Vec<PolicyAssignment>>,
+}
+
+/// A `windowsQualityUpdateProfile` (beta): expedites one quality update.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WindowsQualityUpdateProfile {
+    pub id: String,
+    pub display_name: String,
+    pub expedited_update_settings: Option<ExpeditedUpdateSettings>,
+    pub assignments: Option<Vec<PolicyAssignment>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ExpeditedUpdateSettings {
+    /// The release date of the expedited update, RFC 3339 (`2026-03-10T00:00:00Z`).
+    pub quality_update_release: Option<String>,
+    pub days_until_forced_reboot: Option<u32>,
+}
+
+/// A `windowsDriverUpdateProfile` (beta).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WindowsDriverUpdateProfile {
+    pub id: String,
+    pub display_name: String,
+    /// `manual` or `automatic` (`driverUpdateProfileApprovalType`).
+    pub approval_type: Option<String>,
+    /// Days between automatic approval and deployment.
+    pub deployment_deferral_in_days: Option<u32>,
+    pub assignments: Option<Vec<PolicyAssignment>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

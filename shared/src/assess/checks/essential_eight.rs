@@ -8,7 +8,9 @@ use serde_json::json;
 
 use super::probes::{self as p, judged};
 use super::{Check, Outcome, Reference, Severity, Strategy};
-use crate::assess::snapshot::{ids, setting, Field as F, TenantSnapshot, ENDPOINT_PROTECTION_CONFIGURATION};
+use crate::assess::snapshot::{
+    ids, setting, Field as F, TenantSnapshot, ENDPOINT_PROTECTION_CONFIGURATION, WINDOWS_HELLO_ENROLLMENT,
+};
 
 const fn e8(strategy: Strategy, maturity_level: u8) -> Reference {
     Reference::EssentialEight { strategy, maturity_level }
@@ -25,6 +27,9 @@ const MAX_STANDING_PRIVILEGED: usize = 2;
 const MIN_MANAGED_PERCENT: f64 = 90.0;
 /// Devices not seen for longer than this are stale records, not the fleet.
 const ACTIVE_DEVICE_DAYS: i64 = 90;
+/// An expedited quality update counts for the 48-hour rule when it is this month's: released
+/// at most this many days before collection (monthly updates are 28–35 days apart).
+const EXPEDITE_MAX_AGE_DAYS: i64 = 35;
 
 pub static CHECKS: &[Check] = &[
     // ---- Multi-factor authentication -------------------------------------------------------
@@ -108,6 +113,16 @@ pub static CHECKS: &[Check] = &[
         reads: &[F::AuthenticationMethodsPolicy],
         evaluate: weak_methods,
     },
+    Check {
+        id: "E8-MFA-09",
+        title: "Windows Hello for Business is required to sign in to Windows",
+        reference: e8(Strategy::Mfa, 2),
+        severity: Severity::High,
+        rationale: "From maturity level two users authenticate to their workstations with phishing-resistant MFA (ISM-0974, ISM-1682); Windows Hello for Business is that on Intune-managed Windows. Graph shows the policy, not whether password sign-in is still allowed, so an answer settles the rest.",
+        remediation: "Enable Windows Hello for Business in the default Windows Hello enrollment policy (Devices > Enrollment) or in an account protection policy assigned to all devices, and remove password sign-in where possible.",
+        reads: &[F::ManagedDevices, F::DeviceEnrollmentConfigurations, F::ConfigurationPolicies],
+        evaluate: windows_hello,
+    },
     // ---- Restrict administrative privileges -----------------------------------------------
     Check {
         id: "E8-RAP-01",
@@ -166,7 +181,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Standing admin rights are usable by whoever steals the session; just-in-time activation limits the window and adds approval and MFA at activation.",
         remediation: "Convert permanent privileged assignments to eligible ones in Privileged Identity Management, leaving only the emergency access accounts permanent.",
-        reads: p::reads::ROLES,
+        reads: p::reads::JUST_IN_TIME,
         evaluate: just_in_time,
     },
     Check {
@@ -178,6 +193,26 @@ pub static CHECKS: &[Check] = &[
         remediation: "Enable Credential Guard with UEFI lock in an Intune endpoint protection (or account protection) profile assigned to all Windows devices.",
         reads: p::reads::INTUNE_ASR,
         evaluate: credential_guard,
+    },
+    Check {
+        id: "E8-RAP-08",
+        title: "Windows LAPS manages local administrator passwords of at least 30 characters",
+        reference: e8(Strategy::RestrictAdminPrivileges, 2),
+        severity: Severity::High,
+        rationale: "A local administrator password shared across devices lets one stolen hash open them all; ISM-1685 wants them long (ASD's FAQ: at least 30 characters), unique, random and managed. Graph shows Intune's LAPS policy; break-glass and service account credentials need an answer.",
+        remediation: "Assign an Endpoint security account protection policy for Windows LAPS to all devices: back up to Entra ID, password length 30 or more, with rotation.",
+        reads: p::reads::INTUNE_SETTING,
+        evaluate: windows_laps,
+    },
+    Check {
+        id: "E8-RAP-09",
+        title: "Privileged role assignments are re-approved at least every 12 months",
+        reference: e8(Strategy::RestrictAdminPrivileges, 2),
+        severity: Severity::Medium,
+        rationale: "From maturity level two privileged access expires after 12 months unless revalidated (ISM-1647); a recurring access review of the directory roles is how Entra ID shows it. Privileged access outside Entra ID needs an answer.",
+        remediation: "Create a recurring (at most yearly) access review of the privileged directory roles in Entra ID Governance or PIM, with decisions applied automatically.",
+        reads: &[F::AccessReviewDefinitions],
+        evaluate: privileged_access_reviewed,
     },
     // ---- Application control ----------------------------------------------------------------
     Check {
@@ -300,8 +335,8 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Maturity level three patches workstation and internal server operating systems within 48 hours when a flaw is critical or exploited (ISM-1696), and within one month otherwise (ISM-1902, as E8-POS-01). Most monthly cumulative updates fix such a flaw, so the rings must install them within two days.",
         remediation: "Set update rings to a quality update deferral + deadline + grace period of 2 days or less, or expedite critical updates with a quality update policy.",
-        reads: p::reads::INTUNE_PROFILE,
-        evaluate: |s| p::rings_within(s, 2),
+        reads: &[F::ManagedDevices, F::DeviceConfigurations, F::WindowsQualityUpdateProfiles],
+        evaluate: critical_updates_within_48_hours,
     },
     Check {
         id: "E8-POS-05",
@@ -310,8 +345,28 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::Medium,
         rationale: "Maturity level three uses the latest or previous operating system release, which carry the newest mitigations.",
         remediation: "Deploy a feature update policy targeting the latest Windows 11 release.",
-        reads: p::reads::WINDOWS_FLEET,
+        reads: &[F::ManagedDevices, F::Devices, F::WindowsFeatureUpdateProfiles],
         evaluate: current_windows,
+    },
+    Check {
+        id: "E8-POS-06",
+        title: "Driver updates are approved automatically and deployed within 48 hours",
+        reference: e8(Strategy::PatchOs, 3),
+        severity: Severity::Medium,
+        rationale: "Maturity level three patches drivers within 48 hours when a flaw is critical or exploited (ISM-1879); a driver update policy that waits for manual approval rarely does. Drivers delivered by OEM tools need an answer.",
+        remediation: "Assign a Windows driver update policy with automatic approval and no deferral to every Windows device group.",
+        reads: &[F::ManagedDevices, F::WindowsDriverUpdateProfiles],
+        evaluate: |s| p::drivers_within(s, 2),
+    },
+    Check {
+        id: "E8-POS-07",
+        title: "Driver updates are approved automatically and deployed within one month",
+        reference: e8(Strategy::PatchOs, 3),
+        severity: Severity::Low,
+        rationale: "Maturity level three patches other driver flaws within one month (ISM-1697).",
+        remediation: "Assign a Windows driver update policy with automatic approval and a deferral of 30 days or less.",
+        reads: &[F::ManagedDevices, F::WindowsDriverUpdateProfiles],
+        evaluate: |s| p::drivers_within(s, 30),
     },
     // ---- Configure Microsoft Office macro settings ----------------------------------------
     Check {
@@ -647,8 +702,9 @@ fn credential_guard(s: &TenantSnapshot) -> Outcome {
     if let Err(manual) = p::require_intune_windows(s) {
         return manual;
     }
-    // The legacy endpoint protection profile, or the settings catalog's LsaCfgFlags.
-    let on = p::assigned_configurations(s, ENDPOINT_PROTECTION_CONFIGURATION).any(|c| {
+    // The legacy endpoint protection profile or template policy, or the catalog's LsaCfgFlags.
+    // Endpoint security account protection policies (intents) count as profiles.
+    let on = p::endpoint_protection_profiles(s).iter().any(|c| {
         c.device_guard_local_system_authority_credential_guard_settings
             .as_deref()
             .is_some_and(|v| v.starts_with("enableWith"))
@@ -824,6 +880,24 @@ pub(crate) fn devices_managed(s: &TenantSnapshot) -> Outcome {
 }
 
 fn current_windows(s: &TenantSnapshot) -> Outcome {
+    // A feature update policy holding devices at an older release keeps them there.
+    let held: Vec<String> = s
+        .windows_feature_update_profiles
+        .iter()
+        .filter(|f| p::assigned_to_groups(&f.assignments))
+        .filter_map(|f| {
+            let release = p::feature_update_release(f.feature_update_version.as_deref()?)?;
+            (!p::windows_current_or_previous(release.build, s.collected_at))
+                .then(|| format!("'{}' holds devices at {}", f.display_name, release.name))
+        })
+        .collect();
+    if !held.is_empty() {
+        return Outcome::fail(format!(
+            "Feature update policies hold devices at a release older than the previous one: {}",
+            held.join("; ")
+        ))
+        .with_details(json!({ "heldBack": held }));
+    }
     let (fleet, source) = p::windows_fleet(s);
     if fleet.is_empty() {
         return Outcome::not_applicable("No Windows devices are known to Intune or Entra ID");
@@ -906,5 +980,91 @@ pub(crate) fn immutable_backup(s: &TenantSnapshot) -> Outcome {
             Outcome::pass("Microsoft 365 Backup keeps immutable restore points that admins cannot alter or delete")
         }
         Err(why) => Outcome::manual(format!("{why}; confirm the backup service in use is immutable")),
+    }
+}
+
+// ---- Added reads: Windows Hello, LAPS, access reviews, expedited updates ---------------------
+
+fn windows_hello(s: &TenantSnapshot) -> Outcome {
+    if let Err(manual) = p::require_intune_windows(s) {
+        return manual;
+    }
+    // The default enrollment policy (priority 0) applies to every user; others to whom they
+    // reach.
+    let policies: Vec<_> = s
+        .device_enrollment_configurations
+        .iter()
+        .filter(|c| c.odata_type == WINDOWS_HELLO_ENROLLMENT)
+        .filter(|c| c.priority == Some(0) || p::reaches_everyone(&c.assignments))
+        .collect();
+    let enrolled = policies.iter().any(|c| c.state.as_deref() == Some("enabled"));
+    match (p::setting_on(s, setting::WINDOWS_HELLO_FOR_BUSINESS), enrolled) {
+        (Some(true), _) | (None, true) => Outcome::pass(
+            "Windows Hello for Business is enabled for every user by Intune policy; confirm password sign-in is not still allowed",
+        ),
+        (Some(false), _) => Outcome::fail("An Intune policy assigned to all devices turns Windows Hello for Business off"),
+        (None, false) => Outcome::fail(
+            "No Intune policy requires Windows Hello for Business for every user: Windows sign-in can be a password alone",
+        ),
+    }
+}
+
+fn windows_laps(s: &TenantSnapshot) -> Outcome {
+    if let Err(manual) = p::require_intune_windows(s) {
+        return manual;
+    }
+    // Windows' default password length when the policy does not set one.
+    const LAPS_DEFAULT_LENGTH: u64 = 14;
+    const MIN_LENGTH: u64 = 30;
+    match (
+        p::setting_on(s, setting::WINDOWS_LAPS_BACKUP_DIRECTORY),
+        p::setting_u64(s, setting::WINDOWS_LAPS_PASSWORD_LENGTH),
+    ) {
+        (Some(true), length) => {
+            let length = length.unwrap_or(LAPS_DEFAULT_LENGTH);
+            Outcome::judge(
+                length >= MIN_LENGTH,
+                format!(
+                    "Windows LAPS manages local administrator passwords of {length} characters (at least {MIN_LENGTH})"
+                ),
+            )
+        }
+        (Some(false), _) => Outcome::fail("The Windows LAPS policy assigned to all devices backs up no password"),
+        (None, _) => Outcome::fail(
+            "No Intune policy assigned to all devices manages local administrator passwords with Windows LAPS",
+        ),
+    }
+}
+
+fn privileged_access_reviewed(s: &TenantSnapshot) -> Outcome {
+    let reviews: Vec<&str> = s
+        .access_review_definitions
+        .iter()
+        .filter(|d| d.status.as_deref() != Some("Completed"))
+        .filter(|d| p::reviews_directory_roles(d) && p::recurs_yearly_or_more_often(d))
+        .map(|d| d.display_name.as_str())
+        .collect();
+    Outcome::judge(
+        !reviews.is_empty(),
+        if reviews.is_empty() {
+            "No recurring access review re-approves the privileged directory roles at least yearly".to_string()
+        } else {
+            format!("Recurring access reviews re-approve the directory roles: {}", reviews.join(", "))
+        },
+    )
+    .with_details(json!({ "roleAccessReviews": reviews }))
+}
+
+/// Update rings within 2 days, or the newest quality update expedited.
+fn critical_updates_within_48_hours(s: &TenantSnapshot) -> Outcome {
+    let rings = p::rings_within(s, 2);
+    if rings.status != super::Status::Fail {
+        return rings;
+    }
+    match p::recent_expedite(s, EXPEDITE_MAX_AGE_DAYS) {
+        Some((name, release)) => Outcome::pass(format!(
+            "The quality update policy '{name}' expedites the update released {release} to its groups"
+        )),
+        None => rings,
     }
 }

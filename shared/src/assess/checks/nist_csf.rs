@@ -200,7 +200,7 @@ pub static CHECKS: &[Check] = &[
         severity: Severity::High,
         rationale: "Least privilege in time as well as scope: standing admin rights are always exposed.",
         remediation: "Make privileged role assignments eligible in PIM; keep only the emergency access accounts permanent.",
-        reads: p::reads::ROLES,
+        reads: p::reads::JUST_IN_TIME,
         evaluate: e8::just_in_time,
     },
     Check {

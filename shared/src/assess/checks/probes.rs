@@ -11,7 +11,7 @@ use super::Outcome;
 use crate::assess::snapshot::setting::{self, CatalogSetting, Kind};
 use crate::assess::snapshot::{
     ids, ConditionalAccessPolicy, ConfigurationPolicy, DeviceConfiguration, ManagedDevice, PolicyAssignment,
-    SettingInstance, TenantSnapshot, WindowsProtectionState, ENDPOINT_PROTECTION_CONFIGURATION,
+    RoleAssignment, SettingInstance, TenantSnapshot, WindowsProtectionState, ENDPOINT_PROTECTION_CONFIGURATION,
     UPDATE_RING_CONFIGURATION,
 };
 use crate::domain::time::Timestamp;
@@ -30,6 +30,10 @@ pub mod reads {
     pub const CONDITIONAL_ACCESS: &[Field] = &[Field::ConditionalAccessPolicies];
     /// [`super::role_holders`]: active and eligible assignments.
     pub const ROLES: &[Field] = &[Field::RoleAssignments, Field::RoleEligibilitySchedules];
+    /// [`super::standing_holders`] beside the eligible ones: active assignments, and which of
+    /// them PIM activated just in time.
+    pub const JUST_IN_TIME: &[Field] =
+        &[Field::RoleAssignments, Field::RoleEligibilitySchedules, Field::RoleAssignmentScheduleInstances];
     /// [`super::privileged_users`]: the role holders' user objects.
     pub const ADMIN_ACCOUNTS: &[Field] = &[Field::Users, Field::RoleAssignments, Field::RoleEligibilitySchedules];
     /// [`super::setting_enforced`] and the other settings-catalog checks on Intune Windows devices.
@@ -37,9 +41,10 @@ pub mod reads {
     /// [`super::rings_within`] and the other checks on assigned device configuration profiles
     /// for Intune Windows devices.
     pub const INTUNE_PROFILE: &[Field] = &[Field::ManagedDevices, Field::DeviceConfigurations];
-    /// [`super::asr_rules_blocked`]: ASR rules from legacy profiles or the settings catalog.
+    /// [`super::asr_rules_blocked`]: ASR rules from legacy profiles, Endpoint security
+    /// templates (intents) or the settings catalog.
     pub const INTUNE_ASR: &[Field] =
-        &[Field::ManagedDevices, Field::DeviceConfigurations, Field::ConfigurationPolicies];
+        &[Field::ManagedDevices, Field::DeviceConfigurations, Field::Intents, Field::ConfigurationPolicies];
     /// [`super::windows_fleet`]: Intune's Windows devices, else Entra ID's.
     pub const WINDOWS_FLEET: &[Field] = &[Field::ManagedDevices, Field::Devices];
 }
@@ -359,26 +364,55 @@ fn is_service_principal(odata_type: Option<&str>) -> bool {
     odata_type.is_some_and(|t| t.ends_with("servicePrincipal"))
 }
 
-/// Distinct principals holding any of `roles`, active or PIM-eligible (service principals
-/// left out: they hold roles for automation, not people).
-pub fn role_holders(s: &TenantSnapshot, roles: &[&str]) -> BTreeSet<String> {
-    let active = s.role_assignments.iter().filter(|a| {
-        roles.contains(&a.role_definition_id.as_str())
-            && !is_service_principal(a.principal.as_ref().and_then(|p| p.odata_type.as_deref()))
-    });
-    let eligible = s.role_eligibility_schedules.iter().filter(|e| roles.contains(&e.role_definition_id.as_str()));
-    active.map(|a| a.principal_id.clone()).chain(eligible.map(|e| e.principal_id.clone())).collect()
+/// The people an assignment's principal stands for: a group's transitive members (users and
+/// anything else but service principals and the nested groups themselves, whose members are
+/// already listed), else the principal itself. A group whose members were not read counts as
+/// itself.
+fn holders_of(a: &RoleAssignment) -> Vec<String> {
+    let principal = a.principal.as_ref();
+    if is_service_principal(principal.and_then(|p| p.odata_type.as_deref())) {
+        return vec![];
+    }
+    match principal.and_then(|p| p.transitive_members.as_ref()) {
+        Some(members) => members
+            .iter()
+            .filter(|m| {
+                let t = m.odata_type.as_deref();
+                !is_service_principal(t) && !t.is_some_and(|t| t.ends_with("graph.group"))
+            })
+            .map(|m| m.id.clone())
+            .collect(),
+        None => vec![a.principal_id.clone()],
+    }
 }
 
-/// Principals with a standing (active) assignment to any of `roles`.
+/// Distinct principals holding any of `roles`, active or PIM-eligible, a role-assignable
+/// group's members counted for the group (service principals left out: they hold roles for
+/// automation, not people).
+pub fn role_holders(s: &TenantSnapshot, roles: &[&str]) -> BTreeSet<String> {
+    let active = s.role_assignments.iter().filter(|a| roles.contains(&a.role_definition_id.as_str()));
+    let eligible = s.role_eligibility_schedules.iter().filter(|e| roles.contains(&e.role_definition_id.as_str()));
+    active.flat_map(holders_of).chain(eligible.map(|e| e.principal_id.clone())).collect()
+}
+
+/// Whether PIM says this active assignment was activated just in time (an `Activated`
+/// schedule instance for the same principal, role and scope): then it is not standing.
+fn activated(s: &TenantSnapshot, a: &RoleAssignment) -> bool {
+    s.role_assignment_schedule_instances.iter().any(|i| {
+        i.assignment_type.as_deref() == Some("Activated")
+            && i.principal_id == a.principal_id
+            && i.role_definition_id == a.role_definition_id
+            && i.directory_scope_id.as_deref().unwrap_or("/") == a.directory_scope_id.as_deref().unwrap_or("/")
+    })
+}
+
+/// Principals with a standing assignment to any of `roles`: active, and not activated through
+/// PIM (see [`activated`]); a group's members count for the group.
 pub fn standing_holders(s: &TenantSnapshot, roles: &[&str]) -> BTreeSet<String> {
     s.role_assignments
         .iter()
-        .filter(|a| {
-            roles.contains(&a.role_definition_id.as_str())
-                && !is_service_principal(a.principal.as_ref().and_then(|p| p.odata_type.as_deref()))
-        })
-        .map(|a| a.principal_id.clone())
+        .filter(|a| roles.contains(&a.role_definition_id.as_str()) && !activated(s, a))
+        .flat_map(holders_of)
         .collect()
 }
 
@@ -391,8 +425,10 @@ pub fn principal_name(s: &TenantSnapshot, id: &str) -> String {
         .or_else(|| {
             s.role_assignments
                 .iter()
-                .filter(|a| a.principal_id == id)
-                .find_map(|a| a.principal.as_ref()?.user_principal_name.clone())
+                .filter_map(|a| a.principal.as_ref())
+                .flat_map(|p| std::iter::once(p).chain(p.transitive_members.iter().flatten()))
+                .filter(|p| p.id == id)
+                .find_map(|p| p.user_principal_name.clone())
         })
         .unwrap_or_else(|| id.to_string())
 }
@@ -482,6 +518,51 @@ pub fn assigned_configurations<'a>(
     s.device_configurations.iter().filter(move |c| c.odata_type == odata_type && reaches_everyone(&c.assignments))
 }
 
+/// How an Endpoint security template setting (an intent's) names the endpoint protection
+/// profile property it sets: this prefix, then the property.
+pub const INTENT_ENDPOINT_PROTECTION_PREFIX: &str = "deviceConfiguration--windows10EndpointProtectionConfiguration_";
+
+/// An intent read as the endpoint protection profile its settings describe: each setting
+/// whose definition names a profile property becomes that property, its `valueJson` parsed
+/// (a value of another shape than the property's is left out).
+fn intent_as_profile(i: &crate::assess::snapshot::DeviceManagementIntent) -> DeviceConfiguration {
+    let mut profile = DeviceConfiguration {
+        odata_type: ENDPOINT_PROTECTION_CONFIGURATION.to_string(),
+        id: i.id.clone(),
+        display_name: i.display_name.clone(),
+        assignments: i.assignments.clone(),
+        ..Default::default()
+    };
+    let mut doc = serde_json::to_value(&profile).unwrap_or_default();
+    for setting in &i.settings {
+        let Some(property) = setting.definition_id.strip_prefix(INTENT_ENDPOINT_PROTECTION_PREFIX) else { continue };
+        let Some(value) = setting.value_json.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()) else {
+            continue;
+        };
+        let mut next = doc.clone();
+        next[property] = value;
+        if let Ok(p) = serde_json::from_value::<DeviceConfiguration>(next.clone()) {
+            doc = next;
+            profile = p;
+        }
+    }
+    profile
+}
+
+/// Endpoint protection settings that reach every device: the legacy profiles and the
+/// Endpoint security template policies (intents), the latter read as profiles.
+pub fn endpoint_protection_profiles(s: &TenantSnapshot) -> Vec<std::borrow::Cow<'_, DeviceConfiguration>> {
+    let intents = s
+        .intents
+        .iter()
+        .filter(|i| i.is_assigned != Some(false) && reaches_everyone(&i.assignments))
+        .map(|i| std::borrow::Cow::Owned(intent_as_profile(i)));
+    assigned_configurations(s, ENDPOINT_PROTECTION_CONFIGURATION)
+        .map(std::borrow::Cow::Borrowed)
+        .chain(intents)
+        .collect()
+}
+
 /// Reads one ASR rule's mode off an endpoint protection profile.
 pub type AsrRule = fn(&DeviceConfiguration) -> &Option<String>;
 
@@ -522,10 +603,8 @@ fn asr_word(v: &str) -> &str {
 /// The strongest mode an ASR rule is set to across endpoint protection profiles and
 /// settings-catalog policies that reach every device.
 pub fn asr_mode(s: &TenantSnapshot, name: &str, rule: AsrRule) -> Option<String> {
-    let mut modes: Vec<&str> = assigned_configurations(s, ENDPOINT_PROTECTION_CONFIGURATION)
-        .filter_map(|c| rule(c).as_deref())
-        .map(asr_word)
-        .collect();
+    let profiles = endpoint_protection_profiles(s);
+    let mut modes: Vec<&str> = profiles.iter().filter_map(|c| rule(c).as_deref()).map(asr_word).collect();
     if let Some((_, id)) = ASR_CATALOG_IDS.iter().find(|(n, _)| *n == name) {
         let definition = format!("{}{id}", setting::ASR_RULE_PREFIX);
         modes.extend(
@@ -581,6 +660,9 @@ fn suffix(value: &str) -> &str {
 
 /// One instance of a catalog setting read as the checks' value (see [`setting`]).
 fn read_setting(i: &SettingInstance, kind: Kind) -> Value {
+    if let Kind::Integer = kind {
+        return i.simple_setting_value.as_ref().and_then(|v| v.value.as_u64()).map(Value::from).unwrap_or(Value::Null);
+    }
     let Some(choice) = &i.choice_setting_value else { return Value::Null };
     match kind {
         Kind::Toggle(on) => Value::Bool(on.contains(&suffix(&choice.value))),
@@ -596,6 +678,7 @@ fn read_setting(i: &SettingInstance, kind: Kind) -> Value {
                 .map(|(_, w)| Value::from(*w))
                 .unwrap_or(Value::Null)
         }
+        Kind::Integer => Value::Null,
         Kind::ChildInteger => {
             if suffix(&choice.value) != "_1" {
                 return Value::Null;
@@ -704,6 +787,85 @@ pub fn rings_within(s: &TenantSnapshot, max_days: u32) -> Outcome {
     } else {
         Outcome::fail(format!("Quality updates can take longer than {max_days} days: {}", slow.join("; ")))
             .with_details(details)
+    }
+}
+
+/// Windows Update for Business deployment-service policies (feature, quality, driver) can be
+/// assigned to groups only, never to "All devices": an assigned one is counted.
+pub fn assigned_to_groups(assignments: &Option<Vec<PolicyAssignment>>) -> bool {
+    assignments.as_ref().is_some_and(|a| !a.is_empty())
+}
+
+/// The assigned quality update policy expediting the newest update: its name and the update's
+/// release date, when that release is at most `max_days` old at collection.
+pub fn recent_expedite(s: &TenantSnapshot, max_days: i64) -> Option<(String, String)> {
+    s.windows_quality_update_profiles
+        .iter()
+        .filter(|p| assigned_to_groups(&p.assignments))
+        .filter_map(|p| {
+            let release = p.expedited_update_settings.as_ref()?.quality_update_release.clone()?;
+            let age = days_before_collection(s, Some(&release))?;
+            (0..=max_days).contains(&age).then(|| (p.display_name.clone(), release))
+        })
+        .next()
+}
+
+/// The release a feature update policy holds its devices at (`Windows 11, version 24H2` →
+/// Windows 11 24H2), when the table knows it.
+pub fn feature_update_release(version: &str) -> Option<&'static WindowsRelease> {
+    let name = version.replace(", version ", " ");
+    WINDOWS_RELEASES.iter().find(|r| r.name.eq_ignore_ascii_case(name.trim()))
+}
+
+/// Judges that driver updates are approved automatically and deployed within `max_days` by
+/// every assigned driver update policy.
+pub fn drivers_within(s: &TenantSnapshot, max_days: u32) -> Outcome {
+    if let Err(manual) = require_intune_windows(s) {
+        return manual;
+    }
+    let profiles: Vec<_> =
+        s.windows_driver_update_profiles.iter().filter(|p| assigned_to_groups(&p.assignments)).collect();
+    if profiles.is_empty() {
+        return Outcome::fail("No Windows driver update policy is assigned: driver updates are not approved and deployed on a schedule Intune shows");
+    }
+    let slow: Vec<String> = profiles
+        .iter()
+        .filter_map(|p| match (p.approval_type.as_deref(), p.deployment_deferral_in_days.unwrap_or(0)) {
+            (Some("automatic"), d) if d <= max_days => None,
+            (Some("automatic"), d) => Some(format!("'{}' defers drivers {d} days", p.display_name)),
+            _ => Some(format!("'{}' waits for manual approval", p.display_name)),
+        })
+        .collect();
+    Outcome::judge(
+        slow.is_empty(),
+        if slow.is_empty() {
+            format!("Every assigned driver update policy approves drivers automatically and deploys them within {max_days} days")
+        } else {
+            format!("Driver updates can wait longer than {max_days} days: {}", slow.join("; "))
+        },
+    )
+    .with_details(json!({ "driverUpdatePolicies": profiles.iter().map(|p| p.display_name.as_str()).collect::<Vec<_>>() }))
+}
+
+/// The review covers directory (Entra) roles: one of its scope's queries names
+/// `/roleManagement/directory/`.
+pub fn reviews_directory_roles(d: &crate::assess::snapshot::AccessReviewScheduleDefinition) -> bool {
+    d.scope.as_ref().is_some_and(|scope| scope.to_string().contains("/roleManagement/directory/"))
+}
+
+/// The review recurs at least once a year (a one-off review does not).
+pub fn recurs_yearly_or_more_often(d: &crate::assess::snapshot::AccessReviewScheduleDefinition) -> bool {
+    let Some(pattern) = d.settings.as_ref().and_then(|st| st.recurrence.as_ref()).and_then(|r| r.pattern.as_ref())
+    else {
+        return false;
+    };
+    let interval = pattern.interval.unwrap_or(1).max(1);
+    match pattern.pattern_type.as_deref() {
+        Some("daily") => interval <= 365,
+        Some("weekly") => interval <= 52,
+        Some("absoluteMonthly" | "relativeMonthly") => interval <= 12,
+        Some("absoluteYearly" | "relativeYearly") => interval == 1,
+        _ => false,
     }
 }
 

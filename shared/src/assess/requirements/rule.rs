@@ -60,6 +60,11 @@ pub fn quality_of_reads(reads: &[Field]) -> Option<EvidenceQuality> {
         Field::ConfigurationPolicies,
         Field::DeviceCompliancePolicies,
         Field::DeviceManagementSettings,
+        Field::DeviceEnrollmentConfigurations,
+        Field::Intents,
+        Field::WindowsFeatureUpdateProfiles,
+        Field::WindowsQualityUpdateProfiles,
+        Field::WindowsDriverUpdateProfiles,
     ];
     match reads {
         [] => None,
