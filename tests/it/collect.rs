@@ -330,6 +330,8 @@ async fn a_licence_refusal_is_no_visibility_naming_the_licence_and_a_404_is_abse
     // Its requirement has no Graph verdict: RA-ML2-01 is no visibility, not ineffective.
     let r = assessed.report.requirements.iter().find(|r| r.id == "RA-ML2-01").unwrap();
     assert_eq!(serde_json::to_value(r.outcome).unwrap(), "no_visibility", "{}", r.reason);
+    // …and its reason names the licence Graph said was missing, not only the check.
+    assert!(r.reason.contains("not licensed") && r.reason.contains("AAD Premium 2 license"), "{}", r.reason);
 
     let (stub, _) = graph_stub(Trouble::ProfilesAbsent).await;
     let snap = collector(&stub).collect(TENANT).await.unwrap();

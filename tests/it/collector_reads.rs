@@ -166,4 +166,3 @@ fn laps_length_and_review_recurrence_are_judged_by_asds_numbers() {
     reviews[0]["scope"] = json!({ "@odata.type": "#microsoft.graph.accessReviewQueryScope", "query": "/groups/g1/transitiveMembers", "queryType": "MicrosoftGraph" });
     assert_eq!(verdict("E8-RAP-09", &with("hardened", "accessReviewDefinitions", reviews)).0, Status::Fail);
 }
-

@@ -250,7 +250,9 @@ pub fn evaluate_checks_answered(
     let maturity = e8.then(|| {
         let evidence: Vec<CheckEvidence> =
             results.iter().map(|r| CheckEvidence { id: r.id, status: r.status, quality: r.evidence_quality }).collect();
-        requirements::assess(maturity_target, &evidence, answers)
+        let mut maturity = requirements::assess(maturity_target, &evidence, answers);
+        name_what_graph_refused(&mut maturity, &results);
+        maturity
     });
 
     Assessment {
@@ -271,5 +273,30 @@ pub fn evaluate_checks_answered(
         findings,
         results,
         maturity,
+    }
+}
+
+/// A requirement left without visibility because a check's data was refused (a missing
+/// permission or licence) says what Microsoft Graph answered: each such check's unread fields
+/// and Graph's reason (`details.reasons` of its "no visibility" outcome), so the reader sees
+/// "not licensed …" rather than only the check's id.
+fn name_what_graph_refused(maturity: &mut requirements::Maturity, results: &[CheckResult]) {
+    for r in maturity.requirements.iter_mut().filter(|r| r.outcome == requirements::RequirementOutcome::NoVisibility) {
+        let answered: Vec<String> = r
+            .check_ids
+            .iter()
+            .filter_map(|id| results.iter().find(|c| c.id == id.as_str() && c.status == Status::Manual))
+            .filter_map(|c| {
+                let reasons = c.evidence.details.as_ref()?.get("reasons")?.as_object()?;
+                let words: Vec<String> = reasons
+                    .iter()
+                    .map(|(field, why)| format!("{field}: {}", why.as_str().unwrap_or_default()))
+                    .collect();
+                Some(format!("for {} Microsoft Graph answered {}", c.id, words.join("; ")))
+            })
+            .collect();
+        if !answered.is_empty() {
+            r.reason = format!("{} ({})", r.reason, answered.join("; "));
+        }
     }
 }
