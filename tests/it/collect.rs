@@ -50,6 +50,9 @@ enum Trouble {
     ReviewsUnlicensed,
     /// Intune's device configurations answer 404: the feature is not there.
     ProfilesAbsent,
+    /// A role-assignable group holds Security Administrator (standing); its members (one
+    /// nested group deep) are served at `/groups/{id}/transitiveMembers`.
+    GroupRole,
 }
 
 async fn graph_stub(trouble: Trouble) -> (Stub, Arc<AtomicU32>) {
@@ -107,6 +110,19 @@ async fn graph_stub(trouble: Trouble) -> (Stub, Arc<AtomicU32>) {
             "/v1.0/devices" => list("devices"),
             "/v1.0/identity/conditionalAccess/policies" => list("conditionalAccessPolicies"),
             "/v1.0/reports/authenticationMethods/userRegistrationDetails" => list("userRegistrationDetails"),
+            "/v1.0/roleManagement/directory/roleAssignments" if trouble == Trouble::GroupRole => {
+                let mut assignments = fx["roleAssignments"].clone();
+                assignments.as_array_mut().unwrap().push(json!({
+                    "id": "ga-1", "roleDefinitionId": "194ae4cb-b126-40b2-bd5b-6091b380977d", "principalId": "g-sec",
+                    "directoryScopeId": "/",
+                    "principal": { "@odata.type": "#microsoft.graph.group", "id": "g-sec", "displayName": "Security admins" }
+                }));
+                Reply::json(200, json!({ "value": assignments }))
+            }
+            "/v1.0/groups/g-sec/transitiveMembers" => Reply::json(200, json!({ "value": [
+                { "@odata.type": "#microsoft.graph.group", "id": "g-nested", "displayName": "Nested" },
+                { "@odata.type": "#microsoft.graph.user", "id": "u-jo", "displayName": "Jo", "userPrincipalName": "jo@harbourviewlegal.com.au" }
+            ] })),
             "/v1.0/roleManagement/directory/roleAssignments" => list("roleAssignments"),
             "/v1.0/roleManagement/directory/roleEligibilitySchedules" => list("roleEligibilitySchedules"),
             "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances" => list("roleAssignmentScheduleInstances"),
@@ -341,6 +357,28 @@ async fn a_licence_refusal_is_no_visibility_naming_the_licence_and_a_404_is_abse
     // No update ring exists, so the ring checks judge that (fail), not "no visibility".
     let f = assessed.report.findings.iter().find(|f| f.check_id == "E8-POS-01").unwrap();
     assert_eq!(f.outcome.as_str(), "fail", "{}", f.evidence);
+}
+
+/// A role held by a role-assignable group: the collector reads the group's transitive members
+/// once, into the principal as Graph's `transitiveMembers`, and each member holds the role
+/// (here a standing one, so just-in-time administration fails naming the member).
+#[tokio::test]
+async fn a_group_holding_a_role_is_read_with_its_transitive_members() {
+    let (stub, _) = graph_stub(Trouble::GroupRole).await;
+    let snap = collector(&stub).collect(TENANT).await.unwrap();
+    let group = snap.role_assignments.iter().find(|a| a.principal_id == "g-sec").unwrap();
+    let members = group.principal.as_ref().unwrap().transitive_members.as_ref().expect("members read");
+    assert_eq!(members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["g-nested", "u-jo"]);
+    let reads = stub.seen().iter().filter(|r| r.target.starts_with("/v1.0/groups/")).count();
+    assert_eq!(reads, 1, "the group's members are read once");
+    assert!(snap
+        .requests
+        .iter()
+        .any(|r| r.field == "roleAssignments" && r.path.starts_with("/v1.0/groups/g-sec/transitiveMembers")));
+    let assessed = EngineAssessor::new(Arc::new(collector(&stub))).assess(TENANT, "essential-eight", 3).await.unwrap();
+    let f = assessed.report.findings.iter().find(|f| f.check_id == "E8-RAP-06").unwrap();
+    assert_eq!(f.outcome.as_str(), "fail", "{}", f.evidence);
+    assert!(f.details.as_ref().unwrap()["standingPrivileged"].to_string().contains("jo@harbourviewlegal.com.au"));
 }
 
 /// The runner on Microsoft Graph (a stub) for a tenant whose token is refused for missing
