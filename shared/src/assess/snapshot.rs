@@ -90,7 +90,9 @@ pub struct TenantSnapshot {
     pub device_compliance_policies: Vec<DeviceCompliancePolicy>,
     /// `GET /deviceManagement/settings` (tenant-wide Intune settings).
     pub device_management_settings: Option<DeviceManagementSettings>,
-    /// `GET /deviceManagement/managedDevices?$expand=windowsProtectionState`.
+    /// `GET /beta/deviceManagement/managedDevices`. Graph's list does not carry a device's
+    /// `windowsProtectionState` (it is served per device), so on real tenants that stays `None`
+    /// and the Defender checks answer manual (docs/api-decisions.md); the demo tenants have it.
     pub managed_devices: Vec<ManagedDevice>,
     /// `GET /beta/deviceManagement/deviceEnrollmentConfigurations?$expand=assignments`, among
     /// them the Windows Hello for Business enrollment policies.
