@@ -156,7 +156,8 @@ pub async fn issue_key(
         }
         Some(_) => {}
     }
-    let ids = Ids { gen: ids, clock: &FixedClock(now) };
+    let operator = crate::domain::audit::Actor::operator();
+    let ids = Ids { gen: ids, clock: &FixedClock(now), actor: Some(&operator) };
     // The API records `key.created` for partners' keys; a distributor's keys have no event.
     let with_event = owner.surface == Surface::Partner;
     match keys::issue(store, &secrets.key_hashing, ids, owner, now, with_event).await {

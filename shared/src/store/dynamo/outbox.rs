@@ -8,7 +8,9 @@ pub(super) fn event_put(e: &Event) -> StoreResult<Op> {
     item.insert("event".into(), s(json));
     item.insert("type".into(), s(e.kind.as_str()));
     item.insert("timestamp".into(), n(e.timestamp));
-    Ok(Op::put(item).fresh())
+    // The change's audit entry rides along: in the same transaction as the event, so as the change.
+    let audit = super::audit::audit_ops(e.audit.as_deref())?;
+    Ok(Op::put(item).fresh().with_riders(audit))
 }
 
 #[async_trait]
