@@ -113,6 +113,12 @@ impl Event {
         self
     }
 
+    /// Whether the relay has anything to do with it: a `mail` event without mail entries only
+    /// carries its change's audit entry, and the stores write only that (no outbox item).
+    pub fn for_relay(&self) -> bool {
+        self.kind != EventType::Mail || !self.mail.is_empty()
+    }
+
     /// The payload exactly as receivers get it.
     pub fn payload(&self) -> Value {
         serde_json::json!({
