@@ -42,8 +42,8 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Who a request acts as.
 #[derive(Clone, Debug)]
 pub enum Principal {
-    Partner { partner: Box<Partner>, key_hash: String },
-    Distributor { distributor: Box<Distributor>, key_hash: String },
+    Partner { partner: Box<Partner>, key_hash: String, key_slot: u8 },
+    Distributor { distributor: Box<Distributor>, key_hash: String, key_slot: u8 },
 }
 
 impl Principal {
@@ -52,6 +52,16 @@ impl Principal {
             Self::Partner { partner, .. } => Owner::partner(&partner.id),
             Self::Distributor { distributor, .. } => Owner::distributor(&distributor.id),
         }
+    }
+    /// The key's slot (1 or 2).
+    pub fn key_slot(&self) -> u8 {
+        match self {
+            Self::Partner { key_slot, .. } | Self::Distributor { key_slot, .. } => *key_slot,
+        }
+    }
+    /// Who this request acts as in the audit log: the key of its account.
+    pub fn actor(&self) -> crate::domain::audit::Actor {
+        crate::domain::audit::Actor::key(&self.owner(), self.key_slot())
     }
     pub fn key_hash(&self) -> &str {
         match self {
@@ -84,14 +94,14 @@ pub async fn authenticate(
             if partner.status != AccountStatus::Active {
                 return Err(AuthError::Inactive(surface));
             }
-            Ok(Principal::Partner { partner: Box::new(partner), key_hash: hash })
+            Ok(Principal::Partner { partner: Box::new(partner), key_hash: hash, key_slot: record.slot })
         }
         Surface::Distributor => {
             let distributor = store.distributor(&record.owner.id).await?.ok_or(AuthError::InvalidKey(surface))?;
             if distributor.status != AccountStatus::Active {
                 return Err(AuthError::Inactive(surface));
             }
-            Ok(Principal::Distributor { distributor: Box::new(distributor), key_hash: hash })
+            Ok(Principal::Distributor { distributor: Box::new(distributor), key_hash: hash, key_slot: record.slot })
         }
     }
 }
@@ -136,10 +146,10 @@ pub async fn authenticate_counted(
     let mut got = store.read_together(&wants).await?.into_iter();
     let principal = match got.next() {
         Some(Got::Partner(Some(partner))) if partner.status == AccountStatus::Active => {
-            Principal::Partner { partner: Box::new(partner), key_hash: hash }
+            Principal::Partner { partner: Box::new(partner), key_hash: hash, key_slot: record.slot }
         }
         Some(Got::Distributor(Some(distributor))) if distributor.status == AccountStatus::Active => {
-            Principal::Distributor { distributor: Box::new(distributor), key_hash: hash }
+            Principal::Distributor { distributor: Box::new(distributor), key_hash: hash, key_slot: record.slot }
         }
         Some(Got::Partner(Some(_)) | Got::Distributor(Some(_))) => return Err(AuthError::Inactive(surface)),
         _ => return Err(AuthError::InvalidKey(surface)),

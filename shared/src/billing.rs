@@ -27,6 +27,25 @@ pub struct PlanChangeRequest<'a> {
     pub plan: &'a Plan,
     pub billing: Option<&'a str>,
     pub currency: Option<&'a str>,
+    /// The audit entry of the change (`plan.changed`, its actor and viewers) without its
+    /// `changes`: the adapter fills them from the terms it writes ([`plan_change_audit`]) and
+    /// records it in the same write.
+    pub audit: Option<crate::domain::audit::AuditEntry>,
+}
+
+/// The audit entry of `change` moving `before` to `plan` with subscription `sub`: `change.audit`
+/// with the fields that changed (`plan`, `billing`, `currency`), `None` when there is none.
+pub fn plan_change_audit(
+    change: &PlanChangeRequest<'_>,
+    before: &Partner,
+    plan: &str,
+    sub: &Subscription,
+) -> Option<crate::domain::audit::AuditEntry> {
+    let changes = crate::domain::audit::Changes::new()
+        .field("plan", &before.plan, plan)
+        .field("billing", &before.subscription.billing, &sub.billing)
+        .field("currency", &before.subscription.currency, &sub.currency);
+    change.audit.clone()?.with_changes(changes).recorded()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,9 +102,18 @@ impl Billing for LocalLedger {
         let mut partner = partner.clone();
         for _ in 0..TERMS_TRIES {
             let sub = next_subscription(&partner, &change, now)?;
+            let audit = plan_change_audit(&change, &partner, &change.plan.id, &sub);
             let written = self
                 .store
-                .update_partner_terms(&partner.id, partner.terms_version, Some(&change.plan.id), None, Some(&sub), now)
+                .update_partner_terms_audited(
+                    &partner.id,
+                    partner.terms_version,
+                    Some(&change.plan.id),
+                    None,
+                    Some(&sub),
+                    now,
+                    audit.as_ref(),
+                )
                 .await;
             match written {
                 Ok(updated) => {

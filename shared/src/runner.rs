@@ -131,6 +131,7 @@ impl Runner {
             distributor_id: partner.distributor_id.clone(),
             data,
             mail: Vec::new(),
+            audit: None,
         }
     }
 
@@ -206,7 +207,7 @@ impl Runner {
                     tenant_id: customer.tenant_id.as_str(),
                     status: ConsentStatus::Revoked,
                 };
-                let ids = Ids { gen: &self.ids, clock: self.clock.as_ref() };
+                let ids = Ids { gen: &self.ids, clock: self.clock.as_ref(), actor: None };
                 let revoked = consent::record(self.store.as_ref(), ids, &change, self.clock.now()).await;
                 match revoked {
                     Ok(_) | Err(NotRecorded::CustomerGone | NotRecorded::TenantChanged) => {}

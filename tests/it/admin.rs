@@ -168,6 +168,7 @@ async fn unknown_accounts_suspended_partners_and_bad_input_are_clear_errors() {
         distributor_id: None,
         data: json!({}),
         mail: Vec::new(),
+        audit: None,
     };
     assert!(env.store.suspend_partner(&id, T0, &suspended).await.unwrap().changed);
     let err = env.admin(&["issue-key", "--partner", &id]).await.unwrap_err();
@@ -283,6 +284,7 @@ async fn quarantined_events_are_listed_and_released() {
         distributor_id: None,
         data: json!({ "id": "cust_x" }),
         mail: Vec::new(),
+        audit: None,
     };
     env.store
         .create_customer(&tests::stored::customer("cust_x", &partner, "X", &tests::tenant(1)), &event)

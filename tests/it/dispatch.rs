@@ -320,7 +320,8 @@ async fn a_deleted_endpoints_deliveries_end_without_a_post(store: Arc<dyn Store>
     let queued = rig.delivery(&e, T0).await;
     let lost = rig.delivery(&e, T0).await;
     rig.queue.send(WebhookMessage::next_attempt(&queued, T0, false), 0);
-    shared::usecases::webhooks::delete(rig.store.as_ref(), &e.owner, &e.id, T0).await.unwrap();
+    let ids = shared::usecases::Ids { gen: &rig.ids, clock: &shared::domain::time::FixedClock(T0), actor: None };
+    shared::usecases::webhooks::delete(rig.store.as_ref(), ids, &e.owner, &e.id, T0).await.unwrap();
     let gone = shared::usecases::webhooks::find(rig.store.as_ref(), &e.owner, &e.id).await;
     assert!(matches!(gone, Err(shared::usecases::UseCaseError::NotFound(_))), "{gone:?}");
 

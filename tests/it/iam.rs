@@ -840,6 +840,10 @@ async fn deliveries(f: &Fleet, failing: &str) {
         f.partner(Method::GET, &format!("/mail/messages?limit=1&cursor={cursor}"), None).await.assert_status(200);
     }
     f.distributor(Method::GET, "/mail/messages?kind=consent-request", None).await.assert_status(200);
+    // The audit log, on both bases (each family: all, by action, by target).
+    f.partner(Method::GET, "/audit?limit=1", None).await.assert_status(200);
+    f.partner(Method::GET, "/audit?action=customer.created&from=2026-01-01T00:00:00Z", None).await.assert_status(200);
+    f.distributor(Method::GET, "/audit?targetId=prt_x&to=2030-01-01T00:00:00Z", None).await.assert_status(200);
     assert!(f.dispatch().await > 0);
     f.clock.advance(60);
     assert!(f.dispatch().await > 0, "the retries");

@@ -104,7 +104,7 @@ fn ids_made_in_sequence_sort_in_creation_order() {
 fn the_use_cases_ids_make_time_ordered_ids_from_their_clock() {
     let gen = IdGen::new();
     let clock = ManualClock::at(T0);
-    let ids = Ids { gen: &gen, clock: &clock };
+    let ids = Ids { gen: &gen, clock: &clock, actor: None };
     let a: EventId = ids.new_id();
     let b: EventId = ids.new_id();
     clock.advance(1);

@@ -2,6 +2,7 @@
 
 mod admin;
 mod assess;
+mod audit;
 mod aws_adapters;
 mod big_tenant;
 mod branding;

@@ -256,6 +256,7 @@ async fn a_duplicate_while_the_run_is_held_waits_and_a_crashed_attempt_is_taken_
         distributor_id: None,
         data: json!({}),
         mail: Vec::new(),
+        audit: None,
     };
     let lease = h.app.config.runs_visibility_secs;
     let claim = h.app.store.claim_run(&p.id, &run_id, 99, T0, T0 + lease, &started).await.unwrap();

@@ -106,6 +106,10 @@ macro_rules! store_contract {
             the_attempts_kept_are_the_last_twenty,
             a_deleted_endpoint_is_gone_and_its_id_stays_taken,
             rescheduling_moves_a_pending_delivery_from_the_due_time_read,
+            audit_entries_ride_with_their_change_and_list_per_viewer,
+            a_refused_change_records_no_audit_entry,
+            audit_entries_are_kept_400_days,
+            concurrent_conflicting_changes_record_one_entry_per_applied_change,
         );
     };
     (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -177,6 +181,7 @@ fn ev(kind: EventType, account: Owner) -> Event {
         distributor_id: None,
         data: json!({ "n": 1 }),
         mail: Vec::new(),
+        audit: None,
     }
 }
 
@@ -2254,3 +2259,7 @@ async fn rescheduling_moves_a_pending_delivery_from_the_due_time_read(store: Arc
     assert!(!store.reschedule_delivery(&e.id, &d.id, T0 + 900, T0 + 1800).await.unwrap(), "finished");
     assert!(!store.reschedule_delivery(&e.id, "dlv_missing", T0, T0 + 1800).await.unwrap(), "gone");
 }
+
+// The audit log's cases (after the fixtures and `walk!`, which they use).
+mod audit;
+use audit::*;

@@ -62,6 +62,7 @@ async fn seed_customer(h: &Harness, partner_id: &str, name: &str, tenant_id: &st
         distributor_id: None,
         data: json!({ "id": c.id }),
         mail: Vec::new(),
+        audit: None,
     };
     h.app.store.create_customer(&c, &e).await.expect("seed customer");
     c.id.into_string()

@@ -60,6 +60,7 @@ pub fn event(ids: &IdGen, kind: EventType, partner: &str) -> Event {
         distributor_id: None,
         data: json!({}),
         mail: Vec::new(),
+        audit: None,
     }
 }
 

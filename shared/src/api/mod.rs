@@ -68,6 +68,8 @@ pub struct Ctx {
     /// What the pipeline read with the account for this route (`prefetch`), so the handler
     /// does not read it again: each item as its own getter would have read it.
     pub prefetched: Vec<(Want, Got)>,
+    /// Who the request acts as, for the audit entries of its changes: its key.
+    pub actor: crate::domain::audit::Actor,
 }
 
 /// The ids and clock of a request under an `Idempotency-Key`: its ids are a function of the
@@ -83,8 +85,8 @@ impl Ctx {
     /// Where this request's use cases take ids and event times from.
     pub fn ids<'a>(&'a self, app: &'a App) -> crate::usecases::Ids<'a> {
         match &self.idempotent {
-            Some(i) => crate::usecases::Ids { gen: &i.gen, clock: &i.clock },
-            None => app.ids(),
+            Some(i) => crate::usecases::Ids { gen: &i.gen, clock: &i.clock, actor: Some(&self.actor) },
+            None => app.ids().acting(&self.actor),
         }
     }
 
@@ -156,7 +158,7 @@ impl App {
 
     /// The app's id generator and clock, as the use cases take them.
     pub fn ids(&self) -> crate::usecases::Ids<'_> {
-        crate::usecases::Ids { gen: &self.ids, clock: self.clock.as_ref() }
+        crate::usecases::Ids { gen: &self.ids, clock: self.clock.as_ref(), actor: None }
     }
 
     /// The pipeline of one request whose route is known (the router found it and read the
@@ -225,7 +227,8 @@ impl App {
         let result = match Query::parse(query).and_then(|q| request::check_id_params(&params).map(|()| q)) {
             Ok(query) => {
                 let Asked { principal, prefetched } = asked;
-                let ctx = Ctx { route: route.id, principal, params, query, body, now, idempotent, prefetched };
+                let actor = principal.actor();
+                let ctx = Ctx { route: route.id, principal, params, query, body, now, idempotent, prefetched, actor };
                 self.call(route, &ctx).await
             }
             Err(e) => Err(e),

@@ -97,6 +97,8 @@ routes! {
     DistributorWebhooksRedeliver = "distributor.webhooks.redeliver" : Distributor POST "/webhooks/{id}/deliveries/{deliveryId}/redeliver" => Keyed(h::webhooks_redeliver);
     PartnerMailMessages = "partner.mail.messages" : Partner GET "/mail/messages" => Keyed(h::mail_messages);
     DistributorMailMessages = "distributor.mail.messages" : Distributor GET "/mail/messages" => Keyed(h::mail_messages);
+    PartnerAudit = "partner.audit.list" : Partner GET "/audit" => Keyed(h::audit_list);
+    DistributorAudit = "distributor.audit.list" : Distributor GET "/audit" => Keyed(h::audit_list);
     PartnerBrandingGet = "partner.branding.get" : Partner GET "/branding" => Partner(h::branding_get);
     PartnerBrandingPut = "partner.branding.put" : Partner PUT "/branding" => Partner(h::branding_put);
     PartnerBrandingPreview = "partner.branding.preview" : Partner POST "/branding/preview/{kind}" => Partner(h::branding_preview);

@@ -93,6 +93,10 @@ pub struct Event {
     /// write as the change; the relay turns each into a message for the mail worker.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mail: Vec<crate::domain::mail::MailEntry>,
+    /// The audit entry of the change (contract, "Billing and audit"): the store writes it in
+    /// the same write as the event, as its own items; it is not part of the outbox event.
+    #[serde(skip)]
+    pub audit: Option<Box<crate::domain::audit::AuditEntry>>,
 }
 
 impl Event {
@@ -100,6 +104,19 @@ impl Event {
     pub fn with_mail(mut self, mail: impl IntoIterator<Item = crate::domain::mail::MailEntry>) -> Self {
         self.mail.extend(mail);
         self
+    }
+
+    /// The event with `entry` as the audit entry of its change; none when `entry` is `None` or
+    /// its `changes` are empty (nothing changed, nothing recorded).
+    pub fn with_audit(mut self, entry: impl Into<Option<crate::domain::audit::AuditEntry>>) -> Self {
+        self.audit = entry.into().and_then(crate::domain::audit::AuditEntry::recorded).map(Box::new);
+        self
+    }
+
+    /// Whether the relay has anything to do with it: a `mail` event without mail entries only
+    /// carries its change's audit entry, and the stores write only that (no outbox item).
+    pub fn for_relay(&self) -> bool {
+        self.kind != EventType::Mail || !self.mail.is_empty()
     }
 
     /// The payload exactly as receivers get it.

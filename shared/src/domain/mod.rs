@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod api_key;
+pub mod audit;
 pub mod branding;
 pub mod catalog;
 pub mod consent;

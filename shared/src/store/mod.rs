@@ -9,6 +9,7 @@ pub mod report_codec;
 use async_trait::async_trait;
 
 use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription};
+use crate::domain::audit::AuditEntry;
 use crate::domain::customer::Customer;
 use crate::domain::event::Event;
 use crate::domain::run::{Run, RunFilter, RunReport, RunStatus};
@@ -125,6 +126,21 @@ pub trait AccountStore: Send + Sync {
         billing: Option<&BillingConfig>,
         subscription: Option<&Subscription>,
         at: Timestamp,
+    ) -> StoreResult<Partner> {
+        self.update_partner_terms_audited(partner_id, expected_terms_version, plan, billing, subscription, at, None)
+            .await
+    }
+    /// [`AccountStore::update_partner_terms`], recording `audit` in the same write.
+    #[allow(clippy::too_many_arguments)]
+    async fn update_partner_terms_audited(
+        &self,
+        partner_id: &str,
+        expected_terms_version: u64,
+        plan: Option<&str>,
+        billing: Option<&BillingConfig>,
+        subscription: Option<&Subscription>,
+        at: Timestamp,
+        audit: Option<&AuditEntry>,
     ) -> StoreResult<Partner>;
     /// Moves to active (from pending or suspended), recording `event` if it moved.
     async fn activate_partner(&self, partner_id: &str, at: Timestamp, event: &Event) -> StoreResult<StatusChange>;
@@ -134,7 +150,16 @@ pub trait AccountStore: Send + Sync {
     async fn branding(&self, partner_id: &str) -> StoreResult<crate::domain::branding::Branding>;
     /// Stores `branding` with its version one past `branding.version`, if the stored version is
     /// still `branding.version` (0: none stored); else `Conflict` (read again and reapply).
-    async fn put_branding(&self, partner_id: &str, branding: &crate::domain::branding::Branding) -> StoreResult<()>;
+    async fn put_branding(&self, partner_id: &str, branding: &crate::domain::branding::Branding) -> StoreResult<()> {
+        self.put_branding_audited(partner_id, branding, None).await
+    }
+    /// [`AccountStore::put_branding`], recording `audit` in the same write.
+    async fn put_branding_audited(
+        &self,
+        partner_id: &str,
+        branding: &crate::domain::branding::Branding,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -412,18 +437,46 @@ pub struct Quarantined {
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
     /// Fails with `LimitReached` when the owner already has `max` endpoints.
-    async fn create_endpoint(&self, endpoint: &Endpoint, max: usize) -> StoreResult<()>;
+    async fn create_endpoint(&self, endpoint: &Endpoint, max: usize) -> StoreResult<()> {
+        self.create_endpoint_audited(endpoint, max, None).await
+    }
+    /// [`WebhookStore::create_endpoint`], recording `audit` in the same write.
+    async fn create_endpoint_audited(
+        &self,
+        endpoint: &Endpoint,
+        max: usize,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()>;
     async fn endpoint(&self, owner: &Owner, id: &str) -> StoreResult<Option<Endpoint>>;
     /// The owner's endpoints in creation order.
     async fn list_endpoints(&self, owner: &Owner, page: &PageRequest) -> StoreResult<Page<Endpoint>>;
     /// Every endpoint of an owner (a handful at most), for fanning an event out.
     async fn endpoints_of(&self, owner: &Owner) -> StoreResult<Vec<Endpoint>>;
     /// Replaces the endpoint if it is still at `expected_version` (else `Conflict`).
-    async fn update_endpoint(&self, endpoint: &Endpoint, expected_version: u64) -> StoreResult<()>;
+    async fn update_endpoint(&self, endpoint: &Endpoint, expected_version: u64) -> StoreResult<()> {
+        self.update_endpoint_audited(endpoint, expected_version, None).await
+    }
+    /// [`WebhookStore::update_endpoint`], recording `audit` in the same write.
+    async fn update_endpoint_audited(
+        &self,
+        endpoint: &Endpoint,
+        expected_version: u64,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()>;
     /// Deletes the endpoint at `at`, in constant time: its deliveries are left behind (the
     /// dispatcher ends the pending ones; they expire as every delivery does), and its id stays
     /// taken while any may remain (`create_endpoint` with it is a `Conflict`).
-    async fn delete_endpoint(&self, owner: &Owner, id: &str, at: Timestamp) -> StoreResult<()>;
+    async fn delete_endpoint(&self, owner: &Owner, id: &str, at: Timestamp) -> StoreResult<()> {
+        self.delete_endpoint_audited(owner, id, at, None).await
+    }
+    /// [`WebhookStore::delete_endpoint`], recording `audit` in the same write.
+    async fn delete_endpoint_audited(
+        &self,
+        owner: &Owner,
+        id: &str,
+        at: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()>;
     /// Creates the delivery unless its endpoint already has one for that event (`Conflict`).
     async fn create_delivery(&self, delivery: &Delivery) -> StoreResult<()>;
     async fn delivery(&self, endpoint_id: &str, id: &str) -> StoreResult<Option<Delivery>>;
@@ -516,6 +569,22 @@ pub trait MailStore: Send + Sync {
     ) -> StoreResult<Page<crate::domain::mail::MailMessage>>;
 }
 
+/// The audit log (contract, "Billing and audit"). Entries are written by the change they
+/// record (riding on its event, or passed to its store method), never alone.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// The entries `viewer` may see that pass `filter`, newest first, leaving out those past
+    /// their 400 days at `now`. A page may be short and still carry a position (DynamoDB reads
+    /// at most its list budget per call).
+    async fn audit_entries(
+        &self,
+        viewer: &Owner,
+        filter: &crate::domain::audit::AuditFilter,
+        now: Timestamp,
+        page: &PageRequest,
+    ) -> StoreResult<Page<crate::domain::audit::AuditEntry>>;
+}
+
 /// Accounts and their keys: what signing in reads (the key, then its owner:
 /// `auth::authenticate`) and what provisioning writes (an account and its first key:
 /// `usecases::accounts`).
@@ -558,6 +627,7 @@ pub trait Store:
     + WebhookStore
     + ReadTogether
     + MailStore
+    + AuditStore
     + AccountKeyStore
     + RunnerStore
     + RelayStore
@@ -577,5 +647,6 @@ impl<T> Store for T where
         + WebhookStore
         + ReadTogether
         + MailStore
+        + AuditStore
 {
 }

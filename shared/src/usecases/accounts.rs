@@ -6,8 +6,10 @@ use crate::auth::{generate_key, hash_key};
 use crate::config::Secrets;
 use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription, Surface};
 use crate::domain::api_key::ApiKey;
+use crate::domain::audit::{Action, Actor, AuditEntry, Changes, Target, TargetType};
 use crate::domain::catalog::Catalog;
 use crate::domain::email::Email;
+use crate::domain::event::EventType;
 use crate::domain::ids::{DistributorId, IdGen};
 use crate::domain::time::{FixedClock, Timestamp};
 use crate::store::{AccountKeyStore, StoreError};
@@ -45,16 +47,26 @@ fn parse_email(email: &str) -> Result<Email, ProvisionError> {
         .map_err(|_| ProvisionError::Invalid(format!("not an email address: {email}")))
 }
 
-/// Stores a key for `owner` in slot 1 and returns it.
+/// Stores a key for `owner` in slot 1 and returns it, with its `key.created` audit entry under
+/// the operator, seen by `viewers` (on an event that carries nothing else).
 async fn first_key(
     store: &dyn AccountKeyStore,
     secrets: &Secrets,
+    ids: &IdGen,
     owner: &Owner,
+    viewers: Vec<Owner>,
     fixed: Option<ApiKey>,
     now: Timestamp,
 ) -> Result<String, ProvisionError> {
     let key = fixed.unwrap_or_else(|| generate_key(owner.surface));
-    store.issue_key(owner, 1, &hash_key(&secrets.key_hashing, key.expose()), now, None).await?;
+    let (operator, clock) = (Actor::operator(), FixedClock(now));
+    let ids = Ids { gen: ids, clock: &clock, actor: Some(&operator) };
+    let changes = Changes::new().field("slot", None::<u8>, 1);
+    let audit = viewers
+        .into_iter()
+        .fold(ids.audit(Action::KeyCreated, Target::key(&owner.id, 1), changes, now), AuditEntry::seen_by);
+    let event = ids.event(EventType::Mail, owner.clone(), None, now, serde_json::Value::Null).with_audit(audit);
+    store.issue_key(owner, 1, &hash_key(&secrets.key_hashing, key.expose()), now, Some(&event)).await?;
     Ok(key.into_string())
 }
 
@@ -85,7 +97,8 @@ pub async fn create_distributor(
         created_at: now,
     };
     store.create_distributor(&d).await?;
-    let key = first_key(store, secrets, &Owner::distributor(&d.id), new.fixed_key, now).await?;
+    let owner = Owner::distributor(&d.id);
+    let key = first_key(store, secrets, ids, &owner, vec![owner.clone()], new.fixed_key, now).await?;
     Ok((d, key))
 }
 
@@ -123,8 +136,21 @@ pub async fn create_partner(
         suspended_at: None,
         terms_version: 0,
     };
-    store.create_partner(&p).await?;
-    let key = first_key(store, secrets, &Owner::partner(&p.id), new.fixed_key, now).await?;
+    // Audited under the operator, on an event that carries nothing else.
+    let (operator, clock) = (Actor::operator(), FixedClock(now));
+    let op = Ids { gen: ids, clock: &clock, actor: Some(&operator) };
+    let created = serde_json::json!({
+        "company": p.company, "email": p.email, "plan": p.plan, "status": p.status.as_str(),
+    });
+    let changes = Changes::between(&serde_json::Value::Null, &created);
+    let audit = op
+        .audit(Action::PartnerCreated, Target::new(TargetType::Partner, p.id.as_str()), changes, now)
+        .seen_by_partner(&p.id, distributor_id);
+    let event =
+        op.event(EventType::Mail, Owner::partner(&p.id), p.distributor_id.clone(), now, serde_json::Value::Null);
+    store.create_partner_with(&p, Some(&event.with_audit(audit))).await?;
+    let viewers = crate::usecases::mail::viewers_of(&p);
+    let key = first_key(store, secrets, ids, &Owner::partner(&p.id), viewers, new.fixed_key, now).await?;
     Ok((p, key))
 }
 
@@ -156,7 +182,8 @@ pub async fn issue_key(
         }
         Some(_) => {}
     }
-    let ids = Ids { gen: ids, clock: &FixedClock(now) };
+    let operator = crate::domain::audit::Actor::operator();
+    let ids = Ids { gen: ids, clock: &FixedClock(now), actor: Some(&operator) };
     // The API records `key.created` for partners' keys; a distributor's keys have no event.
     let with_event = owner.surface == Surface::Partner;
     match keys::issue(store, &secrets.key_hashing, ids, owner, now, with_event).await {

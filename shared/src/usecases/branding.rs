@@ -1,8 +1,9 @@
 //! A partner's branding (contract, "Branding"): reading it, changing some of its five fields,
 //! and previewing what customers see with it (the same templates mails and the report use).
 
-use super::UseCaseError;
+use super::{Ids, UseCaseError};
 use crate::domain::account::Partner;
+use crate::domain::audit::{Action, Changes, Target, TargetType};
 use crate::domain::branding::{Brand, Branding, BrandingPatch};
 use crate::domain::catalog::Product;
 use crate::domain::run::{
@@ -26,8 +27,10 @@ pub async fn get(accounts: &dyn AccountStore, partner: &Partner) -> Result<Brand
 /// when the other won the write).
 pub async fn update(
     accounts: &dyn AccountStore,
+    ids: Ids<'_>,
     partner: &Partner,
     patch: &BrandingPatch,
+    now: Timestamp,
 ) -> Result<(Branding, usize), UseCaseError> {
     for _ in 0..CONFLICT_RETRIES {
         let stored = accounts.branding(&partner.id).await?;
@@ -35,7 +38,17 @@ pub async fn update(
         if changed == 0 {
             return Ok((stored, 0));
         }
-        match accounts.put_branding(&partner.id, &next).await {
+        let changes = Changes::new()
+            .field("company", &stored.company, &next.company)
+            .field("brandColor", &stored.brand_color, &next.brand_color)
+            .field("logoUrl", &stored.logo_url, &next.logo_url)
+            .field("footerText", &stored.footer_text, &next.footer_text)
+            .field("contactEmail", &stored.contact_email, &next.contact_email);
+        let audit = ids
+            .audit(Action::BrandingUpdated, Target::new(TargetType::Branding, partner.id.as_str()), changes, now)
+            .seen_by_partner(&partner.id, partner.distributor_id.as_deref())
+            .recorded();
+        match accounts.put_branding_audited(&partner.id, &next, audit.as_ref()).await {
             Ok(()) => return Ok((Branding { version: next.version + 1, ..next }, changed)),
             Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),

@@ -15,6 +15,7 @@ use sha2::Sha256;
 
 use super::{Ids, UseCaseError, OPTIMISTIC_TRIES};
 use crate::domain::account::Owner;
+use crate::domain::audit::{Action, Actor, Changes, Target, TargetType};
 use crate::domain::consent::{Consent, ConsentStatus};
 use crate::domain::customer::Customer;
 use crate::domain::event::EventType;
@@ -200,6 +201,18 @@ pub async fn record(
             now,
             json!({ "customerId": next.id, "tenantId": next.tenant_id, "status": status.as_str() }),
         );
+        let action = match status {
+            ConsentStatus::Granted => Some(Action::ConsentGranted),
+            ConsentStatus::Declined => Some(Action::ConsentDeclined),
+            ConsentStatus::Revoked => Some(Action::ConsentRevoked),
+            ConsentStatus::Pending => None,
+        };
+        let changes = Changes::new().field("consentStatus", current.consent.status.as_str(), status.as_str());
+        let audit = action.map(|a| {
+            ids.audit(a, Target::new(TargetType::Customer, customer_id), changes, now)
+                .seen_by_partner(partner_id, distributor_id.map(|d| d.as_str()))
+        });
+        let event = event.with_audit(audit);
         match customers.update_customer(&next, current.version, &event).await {
             Ok(()) => return Ok(next),
             Err(StoreError::Conflict) => continue,
@@ -283,7 +296,9 @@ pub async fn callback(
         tenant_id: &state.tenant_id,
         status,
     };
-    let recorded = record(customers, ids, &change, now).await;
+    // The tenant's administrator decided, through the partner's link: the audit log's actor.
+    let admin = Actor::tenant(&state.tenant_id);
+    let recorded = record(customers, ids.acting(&admin), &change, now).await;
     match recorded {
         Ok(c) if status == ConsentStatus::Granted => Ok(Ok(Recorded::Granted { customer_name: c.name })),
         Ok(c) => Ok(Ok(Recorded::Declined {

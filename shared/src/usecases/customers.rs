@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{Ids, StoreResultExt, UseCaseError, OPTIMISTIC_TRIES};
 use crate::domain::account::{Owner, Partner};
+use crate::domain::audit::{Action, AuditEntry, Changes, Target, TargetType};
 use crate::domain::consent::{Consent, ConsentStatus};
 use crate::domain::customer::Customer;
 use crate::domain::email::Email;
@@ -35,6 +36,33 @@ pub struct CustomerPatch {
     pub email: Option<Option<Email>>,
     pub receivers: Option<Vec<Email>>,
     pub questionnaire_recipients: Option<Vec<Email>>,
+}
+
+/// What the audit log records of a customer: the fields a key can change, and its consent.
+fn audited(c: &Customer) -> serde_json::Value {
+    json!({
+        "name": c.name,
+        "tenantId": c.tenant_id,
+        "email": c.email,
+        "receivers": c.receivers,
+        "questionnaireRecipients": c.questionnaire_recipients,
+        "consentStatus": c.consent.status.as_str(),
+    })
+}
+
+/// The audit entry of `action` on customer `id` of `partner`, from `before` to `after` (null
+/// for a customer created or deleted): seen by the partner and its distributor.
+fn audit_of(
+    ids: &Ids<'_>,
+    action: Action,
+    partner: &Partner,
+    id: &str,
+    before: serde_json::Value,
+    after: serde_json::Value,
+    now: Timestamp,
+) -> AuditEntry {
+    ids.audit(action, Target::new(TargetType::Customer, id), Changes::between(&before, &after), now)
+        .seen_by_partner(&partner.id, partner.distributor_id.as_deref())
 }
 
 fn customer_exists(tenant_id: &str) -> UseCaseError {
@@ -70,6 +98,9 @@ pub async fn create(
         now,
         views::customer_event(&customer),
     );
+    let audit =
+        audit_of(&ids, Action::CustomerCreated, partner, customer.id.as_str(), json!(null), audited(&customer), now);
+    let evt = evt.with_audit(audit);
     match store.create_customer(&customer, &evt).await {
         Ok(()) => Ok(customer),
         Err(StoreError::CustomerExists) => Err(customer_exists(&customer.tenant_id)),
@@ -125,6 +156,8 @@ pub async fn update(
             now,
             views::customer_event(&next),
         );
+        let audit = audit_of(&ids, Action::CustomerUpdated, partner, id, audited(&current), audited(&next), now);
+        let evt = evt.with_audit(audit);
         match store.update_customer(&next, current.version, &evt).await {
             Ok(()) => return Ok(next),
             Err(StoreError::Conflict) => continue,
@@ -144,6 +177,8 @@ pub async fn delete(
     id: &str,
     now: Timestamp,
 ) -> Result<(), UseCaseError> {
+    // Read for the audit entry (what was deleted); deleted meanwhile, the store says NotFound.
+    let gone = find(store, partner, id).await?;
     let evt = ids.event(
         EventType::CustomerDeleted,
         Owner::partner(&partner.id),
@@ -151,6 +186,7 @@ pub async fn delete(
         now,
         json!({ "id": id, "partnerId": partner.id, "deletedAt": rfc3339(now) }),
     );
+    let evt = evt.with_audit(audit_of(&ids, Action::CustomerDeleted, partner, id, audited(&gone), json!(null), now));
     store
         .delete_customer(&partner.id, id, &evt)
         .await

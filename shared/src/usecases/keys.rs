@@ -7,6 +7,7 @@ use serde_json::json;
 use super::{Ids, StoreResultExt, UseCaseError};
 use crate::auth::{generate_key, hash_key};
 use crate::domain::account::{AccountStatus, Owner, Partner};
+use crate::domain::audit::{Action, AuditEntry, Changes, Target};
 use crate::domain::event::{Event, EventType};
 use crate::domain::time::rfc3339;
 use crate::domain::time::Timestamp;
@@ -67,7 +68,19 @@ pub async fn issue(
             Some(n) => event.with_mail([n.entry(slot, now)]),
             None => event,
         };
-        let event = (with_event || !event.mail.is_empty()).then_some(event);
+        // Always an event now: it carries the `key.created` audit entry (a `mail` event without
+        // entries is acknowledged by the relay and sends nothing).
+        let viewers = notice.as_ref().map_or_else(|| vec![owner.clone()], |n| n.viewers.clone());
+        let audit = viewers.into_iter().fold(
+            ids.audit(
+                Action::KeyCreated,
+                Target::key(&owner.id, slot),
+                Changes::new().field("slot", None::<u8>, slot),
+                now,
+            ),
+            AuditEntry::seen_by,
+        );
+        let event = Some(event.with_audit(audit));
         match store.issue_key(owner, slot, &hash, now, event.as_ref()).await {
             Ok(()) => return Ok(IssuedKey { slot, key: key.into_string() }),
             Err(StoreError::Conflict) => continue,
@@ -136,17 +149,27 @@ async fn key_notice(
     })
 }
 
-/// Revokes the key in `slot` (1 or 2) with its `key.revoked` event. Errors: `NotFound` for an
+/// Revokes the key in `slot` (1 or 2) with its `key.revoked` event and audit entry (seen by
+/// the owner and `owner_distributor`, a partner's distributor). Errors: `NotFound` for an
 /// empty slot, `LastKey` when it is the owner's only key.
 pub async fn revoke(
     store: &dyn KeyStore,
     ids: Ids<'_>,
     owner: &Owner,
+    owner_distributor: Option<&str>,
     slot: u8,
     now: Timestamp,
 ) -> Result<(), UseCaseError> {
-    let evt =
-        ids.event(EventType::KeyRevoked, owner.clone(), None, now, json!({ "slot": slot, "revokedAt": rfc3339(now) }));
+    let audit = ids
+        .audit(Action::KeyRevoked, Target::key(&owner.id, slot), Changes::new().field("slot", slot, None::<u8>), now)
+        .seen_by(owner.clone());
+    let audit = match owner_distributor {
+        Some(d) => audit.seen_by(Owner::distributor(d)),
+        None => audit,
+    };
+    let evt = ids
+        .event(EventType::KeyRevoked, owner.clone(), None, now, json!({ "slot": slot, "revokedAt": rfc3339(now) }))
+        .with_audit(audit);
     store
         .revoke_key(owner, slot, &evt)
         .await

@@ -5,6 +5,7 @@
 //! The tree reads route → handler (parse, call, view) → use case → port → adapter.
 
 pub mod accounts;
+pub mod audit;
 pub mod branding;
 pub mod consent;
 pub mod consent_mail;
@@ -22,6 +23,7 @@ use serde_json::Value;
 
 use crate::billing::BillingError;
 use crate::domain::account::Owner;
+use crate::domain::audit::{Action, Actor, AuditEntry, Changes, Target};
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::{DistributorId, Id, IdGen, IdKind};
 use crate::domain::time::Clock;
@@ -120,11 +122,15 @@ impl<T> StoreResultExt<T> for Result<T, StoreError> {
     }
 }
 
-/// Where new ids and events get their id and time: the process's id generator and clock.
+/// Where new ids and events get their id and time: the process's id generator and clock; and
+/// who is acting, for the audit entries of changes ([`Ids::audit`]).
 #[derive(Clone, Copy)]
 pub struct Ids<'a> {
     pub gen: &'a IdGen,
     pub clock: &'a dyn Clock,
+    /// Who makes the changes (a request's key, the operator, …); `None`: the service itself
+    /// ([`Actor::system`]).
+    pub actor: Option<&'a Actor>,
 }
 
 impl Ids<'_> {
@@ -142,7 +148,27 @@ impl Ids<'_> {
         now: Timestamp,
         data: Value,
     ) -> Event {
-        Event { id: self.new_id(), kind, timestamp: now, account, distributor_id, data, mail: Vec::new() }
+        Event { id: self.new_id(), kind, timestamp: now, account, distributor_id, data, mail: Vec::new(), audit: None }
+    }
+
+    /// The audit entry of a change at `now` made by this actor, listed for the actor's own
+    /// account; say who else sees it with [`AuditEntry::seen_by_partner`] and record it with
+    /// the change: `Event::with_audit` (which drops an entry whose `changes` are empty: a
+    /// change that changed nothing is not recorded), or a store method's `audit` argument
+    /// (through [`AuditEntry::recorded`]).
+    pub fn audit(&self, action: Action, target: Target, changes: Changes, now: Timestamp) -> AuditEntry {
+        let actor = self.actor.cloned().unwrap_or_else(Actor::system);
+        AuditEntry::new(self.new_id(), now, actor, action, target, changes)
+    }
+}
+
+impl<'a> Ids<'a> {
+    /// These ids and clock, acting as `actor`.
+    pub fn acting<'b>(self, actor: &'b Actor) -> Ids<'b>
+    where
+        'a: 'b,
+    {
+        Ids { gen: self.gen, clock: self.clock, actor: Some(actor) }
     }
 }
 

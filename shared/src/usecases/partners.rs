@@ -5,6 +5,7 @@ use serde_json::json;
 use super::{Ids, UseCaseError, OPTIMISTIC_TRIES};
 use crate::billing::{Billing, PlanChangeRequest};
 use crate::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription};
+use crate::domain::audit::{Action, Changes, Target, TargetType};
 use crate::domain::catalog::Plan;
 use crate::domain::email::Email;
 use crate::domain::event::EventType;
@@ -87,7 +88,18 @@ pub async fn create(
         ],
         crate::usecases::mail::viewers_of(partner),
     );
-    let event = crate::usecases::mail::partner_mail_event(&ids, partner, now, mail);
+    let created = json!({
+        "company": partner.company, "email": partner.email, "plan": partner.plan, "status": partner.status.as_str(),
+    });
+    let audit = ids
+        .audit(
+            Action::PartnerCreated,
+            Target::new(TargetType::Partner, partner.id.as_str()),
+            Changes::between(&serde_json::Value::Null, &created),
+            now,
+        )
+        .seen_by_partner(&partner.id, partner.distributor_id.as_deref());
+    let event = crate::usecases::mail::partner_mail_event(&ids, partner, now, mail).with_audit(audit);
     match store.create_partner_with(partner, Some(&event)).await {
         Ok(()) => Ok(()),
         Err(StoreError::PartnerExists) => Err(UseCaseError::PartnerExists(format!(
@@ -127,14 +139,17 @@ pub struct BillingPatch {
 pub async fn update_terms(
     store: &dyn AccountStore,
     billing: &dyn Billing,
+    ids: Ids<'_>,
     mut partner: Partner,
     plan: Option<&Plan>,
     billing_patch: Option<BillingPatch>,
     now: Timestamp,
 ) -> Result<Partner, UseCaseError> {
     if let Some(plan) = plan.filter(|p| p.id != partner.plan) {
-        let change =
-            billing.change_plan(&partner, PlanChangeRequest { plan, billing: None, currency: None }, now).await?;
+        let audit = Some(super::plans::audit_draft(ids, &partner, now));
+        let change = billing
+            .change_plan(&partner, PlanChangeRequest { plan, billing: None, currency: None, audit }, now)
+            .await?;
         partner = change.partner;
     }
     if let Some(patch) = billing_patch {
@@ -142,11 +157,31 @@ pub async fn update_terms(
         for attempt in 1..=OPTIMISTIC_TRIES {
             let current = partner.billing.clone().unwrap_or_default();
             let merged = BillingConfig {
-                currency: patch.currency.clone().unwrap_or(current.currency),
-                interval: patch.interval.clone().unwrap_or(current.interval),
+                currency: patch.currency.clone().unwrap_or_else(|| current.currency.clone()),
+                interval: patch.interval.clone().unwrap_or_else(|| current.interval.clone()),
             };
             let id = partner.id.clone();
-            match store.update_partner_terms(&id, partner.terms_version, None, Some(&merged), None, now).await {
+            let changes = Changes::new().field("billing.currency", &current.currency, &merged.currency).field(
+                "billing.interval",
+                &current.interval,
+                &merged.interval,
+            );
+            let audit = ids
+                .audit(Action::BillingChanged, Target::new(TargetType::Partner, id.as_str()), changes, now)
+                .seen_by_partner(&id, partner.distributor_id.as_deref())
+                .recorded();
+            match store
+                .update_partner_terms_audited(
+                    &id,
+                    partner.terms_version,
+                    None,
+                    Some(&merged),
+                    None,
+                    now,
+                    audit.as_ref(),
+                )
+                .await
+            {
                 Ok(updated) => return Ok(updated),
                 Err(StoreError::Conflict) if attempt < OPTIMISTIC_TRIES => {
                     partner = store.partner(&id).await?.ok_or_else(|| UseCaseError::not_found("partner", &id))?;
@@ -216,7 +251,15 @@ pub async fn transition(
         crate::usecases::mail::viewers_of(partner),
     );
     // Recorded with the event, which is only written when the status really changed.
-    let evt = ids.event(kind, Owner::distributor(&distributor.id), None, now, data).with_mail([mail]);
+    let action = match to {
+        Transition::Activate => Action::PartnerActivated,
+        Transition::Suspend => Action::PartnerSuspended,
+    };
+    let changes = Changes::new().field("status", partner.status.as_str(), to.status());
+    let audit = ids
+        .audit(action, Target::new(TargetType::Partner, partner.id.as_str()), changes, now)
+        .seen_by_partner(&partner.id, partner.distributor_id.as_deref());
+    let evt = ids.event(kind, Owner::distributor(&distributor.id), None, now, data).with_mail([mail]).with_audit(audit);
     Ok(match to {
         Transition::Activate => {
             let c = store.activate_partner(&partner.id, now, &evt).await?;

@@ -1,14 +1,24 @@
 //! Plan changes (contract P2, and D9 on a sub-partner's behalf): at most
 //! `PLAN_CHANGES_PER_HOUR` per partner, then through the billing port (proration there).
 
-use super::UseCaseError;
+use super::{Ids, UseCaseError};
 use crate::billing::{Billing, PlanChange, PlanChangeRequest};
 use crate::domain::account::Partner;
+use crate::domain::audit::{Action, AuditEntry, Changes, Target, TargetType};
 use crate::domain::time::Timestamp;
 use crate::ratelimit;
 use crate::store::LimitStore;
 
 const HOUR: i64 = 3600;
+
+/// The audit entry of a plan change of `partner` by `ids`' actor, for
+/// [`PlanChangeRequest::audit`]: `plan.changed` on the partner, seen by the partner and its
+/// distributor (a distributor's change, D9, is under the distributor's id as its actor);
+/// billing fills in what changed.
+pub fn audit_draft(ids: Ids<'_>, partner: &Partner, now: Timestamp) -> AuditEntry {
+    ids.audit(Action::PlanChanged, Target::new(TargetType::Partner, partner.id.as_str()), Changes::new(), now)
+        .seen_by_partner(&partner.id, partner.distributor_id.as_deref())
+}
 
 /// Counts the attempt in the partner's hourly window, then asks billing for the change.
 /// Every well-formed attempt counts, including ones billing refuses. Errors: `RateLimited`

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{Ids, StoreResultExt, UseCaseError, OPTIMISTIC_TRIES};
 use crate::domain::account::Owner;
+use crate::domain::audit::{Action, AuditEntry, Changes, Target, TargetType};
 use crate::domain::ids::EventId;
 use crate::domain::time::rfc3339;
 use crate::domain::time::Timestamp;
@@ -44,6 +45,21 @@ pub struct EndpointPatch {
 pub struct EndpointWithSecret {
     pub endpoint: Endpoint,
     pub secret: Option<String>,
+}
+
+/// What the audit log records of an endpoint. The URL only as its origin: a receiver's URL
+/// may carry a credential in its path or query (Slack's do), and an entry never holds one.
+fn audited(e: &Endpoint) -> serde_json::Value {
+    let origin = match url::Url::parse(&e.url) {
+        Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or_default()),
+        Err(_) => String::new(),
+    };
+    json!({ "url": origin, "events": e.events, "description": e.description, "enabled": e.enabled })
+}
+
+/// The audit entry of `action` on endpoint `id` from `before` to `after`, seen by its owner.
+fn audit_of(ids: &Ids<'_>, action: Action, owner: &Owner, id: &str, changes: Changes, now: Timestamp) -> AuditEntry {
+    ids.audit(action, Target::new(TargetType::Webhook, id), changes, now).seen_by(owner.clone())
 }
 
 fn missing(id: &str) -> UseCaseError {
@@ -86,7 +102,9 @@ pub async fn create(
         updated_at: None,
         version: 1,
     };
-    store.create_endpoint(&endpoint, max).await.on(StoreError::LimitReached, || {
+    let changes = Changes::between(&json!(null), &audited(&endpoint));
+    let audit = audit_of(&ids, Action::WebhookCreated, &endpoint.owner, endpoint.id.as_str(), changes, now).recorded();
+    store.create_endpoint_audited(&endpoint, max, audit.as_ref()).await.on(StoreError::LimitReached, || {
         UseCaseError::TooMany(format!("An account may have at most {max} webhook endpoints."))
     })?;
     Ok(EndpointWithSecret { endpoint, secret: Some(secret) })
@@ -96,6 +114,7 @@ pub async fn create(
 /// rotation keeps the old secret signing for [`ROTATION_GRACE_SECS`].
 pub async fn update(
     store: &dyn WebhookStore,
+    ids: Ids<'_>,
     encryption_key: &[u8],
     owner: &Owner,
     id: &str,
@@ -125,7 +144,20 @@ pub async fn update(
         }
         next.updated_at = Some(now);
         next.version = current.version + 1;
-        match store.update_endpoint(&next, current.version).await {
+        let fields = Changes::between(&audited(&current), &audited(&next));
+        // A rotation alone is `webhook.secret_rotated`; with other changes, `webhook.updated`
+        // (the secret shows as changed, never its value).
+        let action = if new_secret.is_some() && fields.is_empty() {
+            Action::WebhookSecretRotated
+        } else {
+            Action::WebhookUpdated
+        };
+        let changes = match new_secret.is_some() {
+            true => Changes::between(&audited(&current), &audited(&next)).field("secret", "old", "new"),
+            false => fields,
+        };
+        let audit = audit_of(&ids, action, owner, id, changes, now).recorded();
+        match store.update_endpoint_audited(&next, current.version, audit.as_ref()).await {
             Ok(()) => return Ok(EndpointWithSecret { endpoint: next, secret: new_secret }),
             Err(StoreError::Conflict) => continue,
             Err(StoreError::NotFound) => return Err(missing(id)),
@@ -137,8 +169,16 @@ pub async fn update(
 
 /// Deletes the owner's endpoint `id` at `now`, in constant time: its deliveries go with the
 /// table's TTL, and a queued attempt of one ends without a POST.
-pub async fn delete(store: &dyn WebhookStore, owner: &Owner, id: &str, now: Timestamp) -> Result<(), UseCaseError> {
-    store.delete_endpoint(owner, id, now).await.on(StoreError::NotFound, || missing(id))
+pub async fn delete(
+    store: &dyn WebhookStore,
+    ids: Ids<'_>,
+    owner: &Owner,
+    id: &str,
+    now: Timestamp,
+) -> Result<(), UseCaseError> {
+    let changes = Changes::new().field("deleted", false, true);
+    let audit = audit_of(&ids, Action::WebhookDeleted, owner, id, changes, now);
+    store.delete_endpoint_audited(owner, id, now, Some(&audit)).await.on(StoreError::NotFound, || missing(id))
 }
 
 /// Queues one more attempt of delivery `delivery_id` of the owner's endpoint `id`, now: a

@@ -22,7 +22,7 @@ pub async fn put(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiEr
     let mut f = Fields::parse(&ctx.body)?;
     let patch = read_patch(&mut f, false)?;
     f.finish()?;
-    let (stored, fields) = uc::update(app.store.as_ref(), partner, &patch).await?;
+    let (stored, fields) = uc::update(app.store.as_ref(), ctx.ids(app), partner, &patch, ctx.now).await?;
     Ok(Reply::ok(json!({ "fields": fields, "branding": view(partner, &stored) })))
 }
 

@@ -16,14 +16,15 @@ pub async fn create(app: &App, ctx: &Ctx, owner: Owner) -> Result<Reply, ApiErro
 }
 
 pub async fn revoke(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
-    let owner = Owner::partner(&ctx.partner()?.id);
+    let partner = ctx.partner()?;
+    let owner = Owner::partner(&partner.id);
     let raw = ctx.param("slot");
     let slot: u8 = match raw {
         "1" => 1,
         "2" => 2,
         _ => return Err(ApiError::InvalidField(format!("slot must be 1 or 2, got {raw:?}."))),
     };
-    keys::revoke(app.store.as_ref(), ctx.ids(app), &owner, slot, ctx.now).await?;
+    keys::revoke(app.store.as_ref(), ctx.ids(app), &owner, partner.distributor_id.as_deref(), slot, ctx.now).await?;
     Ok(Reply::no_content())
 }
 

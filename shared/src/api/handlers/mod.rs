@@ -3,6 +3,7 @@
 
 mod account;
 mod assessments;
+mod audit;
 mod branding;
 mod consent;
 mod consent_mail;
@@ -56,6 +57,7 @@ adapters! {
     keyed usage_get = |app, ctx| usage::get(app, ctx);
     keyed webhooks_list = |app, ctx| webhooks::list(app, ctx);
     keyed mail_messages = |app, ctx| mail::list(app, ctx);
+    keyed audit_list = |app, ctx| audit::list(app, ctx);
     keyed webhooks_create = |app, ctx| webhooks::create(app, ctx);
     keyed webhooks_update = |app, ctx| webhooks::update(app, ctx);
     keyed webhooks_delete = |app, ctx| webhooks::delete(app, ctx);

@@ -99,6 +99,7 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let partner = partners::update_terms(
         app.store.as_ref(),
         app.billing.as_ref(),
+        ctx.ids(app),
         partner,
         plan,
         billing_patch.map(|(currency, interval)| BillingPatch { currency, interval }),

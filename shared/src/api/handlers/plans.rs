@@ -33,7 +33,8 @@ pub async fn change(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, Ap
     let billing = billing.map(|b| choice("billing", &b, SUBSCRIPTION_BILLINGS)).transpose()?;
     let currency = currency.map(|c| choice("currency", &c, SUBSCRIPTION_CURRENCIES)).transpose()?;
 
-    let request = PlanChangeRequest { plan, billing: billing.as_deref(), currency: currency.as_deref() };
+    let audit = Some(plans::audit_draft(ctx.ids(app), partner, ctx.now));
+    let request = PlanChangeRequest { plan, billing: billing.as_deref(), currency: currency.as_deref(), audit };
     let change = plans::change_plan(
         app.store.as_ref(),
         app.billing.as_ref(),

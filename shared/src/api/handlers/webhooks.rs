@@ -151,9 +151,16 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
         rotate_secret: rotate,
     };
     let owner = ctx.principal.owner();
-    let updated =
-        webhooks::update(app.store.as_ref(), &app.secrets.webhook_encryption, &owner, ctx.param("id"), &patch, ctx.now)
-            .await?;
+    let updated = webhooks::update(
+        app.store.as_ref(),
+        ctx.ids(app),
+        &app.secrets.webhook_encryption,
+        &owner,
+        ctx.param("id"),
+        &patch,
+        ctx.now,
+    )
+    .await?;
     let mut body = json!({ "webhook": view(&updated.endpoint) });
     if let Some(s) = updated.secret {
         body["secret"] = json!(s);
@@ -162,7 +169,7 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 }
 
 pub async fn delete(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
-    webhooks::delete(app.store.as_ref(), &ctx.principal.owner(), ctx.param("id"), ctx.now).await?;
+    webhooks::delete(app.store.as_ref(), ctx.ids(app), &ctx.principal.owner(), ctx.param("id"), ctx.now).await?;
     Ok(Reply::no_content())
 }
 

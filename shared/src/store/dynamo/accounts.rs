@@ -98,7 +98,7 @@ impl AccountStore for DynamoStore {
         self.partners_by_id(&ids).await
     }
 
-    async fn update_partner_terms(
+    async fn update_partner_terms_audited(
         &self,
         partner_id: &str,
         expected_terms_version: u64,
@@ -106,6 +106,7 @@ impl AccountStore for DynamoStore {
         billing: Option<&BillingConfig>,
         subscription: Option<&Subscription>,
         at: Timestamp,
+        audit: Option<&AuditEntry>,
     ) -> StoreResult<Partner> {
         let mut sets = vec!["#updated_at = :at"];
         let mut values: Vec<(&str, AV)> = vec![(":at", n(at)), (":one", n(1))];
@@ -135,7 +136,16 @@ impl AccountStore for DynamoStore {
         for (placeholder, value) in values {
             op = op.val(placeholder, value);
         }
-        match self.write(op, ReturnValue::AllNew).await? {
+        let written = if audit.is_some() {
+            // With its audit entry it is a transaction, which answers no values: read it back.
+            match self.transact(vec![op.with_riders(audit_ops(audit)?)]).await? {
+                Ok(()) => self.get(schema::partner(partner_id)).await?,
+                Err(_) => None,
+            }
+        } else {
+            self.write(op, ReturnValue::AllNew).await?
+        };
+        match written {
             Some(item) => de(item),
             // The condition failed: the partner is gone, or its terms moved since they were read.
             None => match self.get(schema::partner(partner_id)).await? {
@@ -157,7 +167,12 @@ impl AccountStore for DynamoStore {
         Ok(self.get_as(schema::branding(partner_id)).await?.unwrap_or_default())
     }
 
-    async fn put_branding(&self, partner_id: &str, branding: &crate::domain::branding::Branding) -> StoreResult<()> {
+    async fn put_branding_audited(
+        &self,
+        partner_id: &str,
+        branding: &crate::domain::branding::Branding,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         let mut next = branding.clone();
         next.version += 1;
         let mut item = ser(&next)?;
@@ -168,6 +183,7 @@ impl AccountStore for DynamoStore {
         } else {
             Op::put(item).when("#version = :v").val(":v", n(branding.version))
         };
+        let op = op.with_riders(audit_ops(audit)?);
         match self.write(op, ReturnValue::None).await? {
             Some(_) => Ok(()),
             None => Err(StoreError::Conflict),

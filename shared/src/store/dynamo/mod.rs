@@ -21,6 +21,7 @@
 //! `idempotency.rs`, `outbox.rs`, `webhooks.rs`, `mail.rs`).
 
 mod accounts;
+mod audit;
 mod backfill;
 mod batch;
 mod customers;
@@ -51,6 +52,7 @@ use serde::Serialize;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_attribute_value, to_item};
 
 use super::*;
+use audit::audit_ops;
 pub use backfill::Backfilled;
 use op::{placeholders, set_all, with_set_all, Cancelled, Op, OpKind, Query};
 use outbox::event_put;
@@ -241,6 +243,10 @@ impl DynamoStore {
     /// One write outside a transaction: `Ok(None)` when its condition failed, else the
     /// attributes `ret` asks for.
     async fn write(&self, op: Op, ret: ReturnValue) -> StoreResult<Option<Item>> {
+        if !op.riders.is_empty() {
+            // Writes riding along make it a transaction (which returns no values).
+            return Ok(self.transact(vec![op]).await?.ok().map(|()| Item::new()));
+        }
         let mut op = op;
         op.complete_names();
         let names = (!op.names.is_empty()).then_some(op.names);
@@ -297,6 +303,7 @@ impl DynamoStore {
     /// Runs `ops` as one transaction. `Err(Cancelled)` when a condition failed; transactions
     /// that conflict with others in flight are tried again.
     async fn transact(&self, ops: Vec<Op>) -> StoreResult<Result<(), Cancelled>> {
+        let ops = Op::flatten(ops);
         if ops.len() > MAX_TX_ITEMS {
             return Err(StoreError::Backend(format!("a transaction of {} items", ops.len())));
         }

@@ -13,6 +13,10 @@ pub(super) struct Op {
     pub(super) condition: Option<String>,
     pub(super) names: HashMap<String, String>,
     pub(super) values: Item,
+    /// Writes that go with this one, in the same transaction (after every op of it, so a
+    /// cancellation's indexes still name the ops as the caller listed them): the audit entry
+    /// items of an event's change (`outbox::event_put`).
+    pub(super) riders: Vec<Op>,
 }
 
 pub(super) enum OpKind {
@@ -24,7 +28,23 @@ pub(super) enum OpKind {
 
 impl Op {
     pub(super) fn new(kind: OpKind) -> Self {
-        Self { kind, condition: None, names: HashMap::new(), values: HashMap::new() }
+        Self { kind, condition: None, names: HashMap::new(), values: HashMap::new(), riders: Vec::new() }
+    }
+    /// This write with `riders` written in the same transaction.
+    pub(super) fn with_riders(mut self, riders: Vec<Op>) -> Self {
+        self.riders.extend(riders);
+        self
+    }
+    /// The ops of a transaction as sent: the ops, then their riders.
+    pub(super) fn flatten(ops: Vec<Op>) -> Vec<Op> {
+        let mut riders = Vec::new();
+        let mut out = Vec::with_capacity(ops.len());
+        for mut op in ops {
+            riders.append(&mut op.riders);
+            out.push(op);
+        }
+        out.extend(riders);
+        out
     }
     pub(super) fn put(item: Item) -> Self {
         Self::new(OpKind::Put(item))

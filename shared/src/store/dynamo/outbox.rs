@@ -3,12 +3,19 @@
 use super::*;
 
 pub(super) fn event_put(e: &Event) -> StoreResult<Op> {
+    // The change's audit entry rides along: in the same transaction as the event, so as the change.
+    let mut audit = super::audit::audit_ops(e.audit.as_deref())?;
+    if !e.for_relay() && !audit.is_empty() {
+        // Nothing for the relay: only the audit entry is written.
+        let first = audit.remove(0);
+        return Ok(first.with_riders(audit));
+    }
     let json = serde_json::to_string(e).map_err(|e| StoreError::Backend(format!("cannot encode an event: {e}")))?;
     let mut item = schema::event(&e.id);
     item.insert("event".into(), s(json));
     item.insert("type".into(), s(e.kind.as_str()));
     item.insert("timestamp".into(), n(e.timestamp));
-    Ok(Op::put(item).fresh())
+    Ok(Op::put(item).fresh().with_riders(audit))
 }
 
 #[async_trait]

@@ -236,6 +236,18 @@ pub(super) fn endpoint_count(owner: &Owner) -> Item {
     key(owner_pk(owner), "WHKCOUNT")
 }
 
+/// A viewer's audit entries (contract, "Billing and audit"): each entry is written three times
+/// in each viewer's `OWNER#` partition, so that each filter is a key range: all of them
+/// (`AUDIT#<id>`), by action (`AUDITA#<action>#<id>`) and by target (`AUDITT#<target id>#<id>`).
+/// Ids are time-ordered: newest first is a backward query, and `from`/`to` a range of ids.
+pub(super) const AUDIT_PREFIX: &str = "AUDIT#";
+pub(super) fn audit_action_prefix(action: &str) -> String {
+    format!("AUDITA#{action}#")
+}
+pub(super) fn audit_target_prefix(target_id: &str) -> String {
+    format!("AUDITT#{target_id}#")
+}
+
 /// An owner's list entry of a mail message it may see (`id` only; the message is read by key).
 pub(super) const MAIL_ENTRY_PREFIX: &str = "MAIL#";
 pub(super) fn mail_entry_sk(id: &str) -> String {

@@ -75,7 +75,12 @@ impl DynamoStore {
 
 #[async_trait]
 impl WebhookStore for DynamoStore {
-    async fn create_endpoint(&self, endpoint: &Endpoint, max: usize) -> StoreResult<()> {
+    async fn create_endpoint_audited(
+        &self,
+        endpoint: &Endpoint,
+        max: usize,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         let mut item = ser(endpoint)?;
         item.extend(schema::endpoint(&endpoint.owner, &endpoint.id));
         let count = Op::update(schema::endpoint_count(&endpoint.owner), "SET #n = if_not_exists(#n, :zero) + :one")
@@ -83,7 +88,7 @@ impl WebhookStore for DynamoStore {
             .val(":zero", n(0))
             .val(":one", n(1))
             .val(":max", n(max));
-        match self.transact(vec![count, Op::put(item).fresh()]).await? {
+        match self.transact(vec![count, Op::put(item).fresh().with_riders(audit_ops(audit)?)]).await? {
             Ok(()) => Ok(()),
             Err(x) if x.failed(0) => Err(StoreError::LimitReached),
             Err(_) => Err(StoreError::Conflict),
@@ -107,12 +112,18 @@ impl WebhookStore for DynamoStore {
         self.all(&live_endpoints(owner)).await?.into_iter().map(de).collect()
     }
 
-    async fn update_endpoint(&self, endpoint: &Endpoint, expected_version: u64) -> StoreResult<()> {
+    async fn update_endpoint_audited(
+        &self,
+        endpoint: &Endpoint,
+        expected_version: u64,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         let mut item = ser(endpoint)?;
         item.extend(schema::endpoint(&endpoint.owner, &endpoint.id));
         let put = Op::put(item)
             .when("attribute_exists(PK) AND attribute_not_exists(#deleted_at) AND #version = :v")
-            .val(":v", n(expected_version));
+            .val(":v", n(expected_version))
+            .with_riders(audit_ops(audit)?);
         match self.write(put, ReturnValue::None).await? {
             Some(_) => Ok(()),
             None => match self.get(schema::endpoint(&endpoint.owner, &endpoint.id)).await? {
@@ -122,14 +133,22 @@ impl WebhookStore for DynamoStore {
         }
     }
 
-    async fn delete_endpoint(&self, owner: &Owner, id: &str, at: Timestamp) -> StoreResult<()> {
+    async fn delete_endpoint_audited(
+        &self,
+        owner: &Owner,
+        id: &str,
+        at: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         // A tombstone in the endpoint's place, in one transaction with the count: the request
         // does not grow with the endpoint's deliveries, which are left to the table's TTL (the
         // dispatcher ends the pending ones), and the id is not made again while any remain.
         let mut tombstone = schema::endpoint(owner, id);
         tombstone.insert("deleted_at".into(), n(at));
         tombstone.insert("ttl".into(), n(at + TOMBSTONE_RETENTION_SECS));
-        let gone = Op::put(tombstone).when("attribute_exists(PK) AND attribute_not_exists(#deleted_at)");
+        let gone = Op::put(tombstone)
+            .when("attribute_exists(PK) AND attribute_not_exists(#deleted_at)")
+            .with_riders(audit_ops(audit)?);
         let count = Op::update(schema::endpoint_count(owner), "SET #n = #n - :one")
             .when("#n > :zero")
             .val(":one", n(1))

@@ -65,7 +65,7 @@ impl AccountStore for MemoryStore {
             .collect())
     }
 
-    async fn update_partner_terms(
+    async fn update_partner_terms_audited(
         &self,
         partner_id: &str,
         expected_terms_version: u64,
@@ -73,6 +73,7 @@ impl AccountStore for MemoryStore {
         billing: Option<&BillingConfig>,
         subscription: Option<&Subscription>,
         at: Timestamp,
+        audit: Option<&AuditEntry>,
     ) -> StoreResult<Partner> {
         let mut s = self.lock();
         let p = s.partners.get_mut(partner_id).ok_or(StoreError::NotFound)?;
@@ -90,7 +91,9 @@ impl AccountStore for MemoryStore {
             p.subscription = sub.clone();
         }
         p.updated_at = Some(at);
-        Ok(p.clone())
+        let partner = p.clone();
+        s.audit(audit);
+        Ok(partner)
     }
 
     async fn activate_partner(&self, partner_id: &str, at: Timestamp, event: &Event) -> StoreResult<StatusChange> {
@@ -131,7 +134,12 @@ impl AccountStore for MemoryStore {
         Ok(self.lock().brandings.get(partner_id).cloned().unwrap_or_default())
     }
 
-    async fn put_branding(&self, partner_id: &str, branding: &crate::domain::branding::Branding) -> StoreResult<()> {
+    async fn put_branding_audited(
+        &self,
+        partner_id: &str,
+        branding: &crate::domain::branding::Branding,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         let mut s = self.lock();
         let stored = s.brandings.get(partner_id).map_or(0, |b| b.version);
         if stored != branding.version {
@@ -140,6 +148,7 @@ impl AccountStore for MemoryStore {
         let mut next = branding.clone();
         next.version += 1;
         s.brandings.insert(partner_id.to_string(), next);
+        s.audit(audit);
         Ok(())
     }
 }

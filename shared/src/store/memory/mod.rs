@@ -8,6 +8,7 @@
 //! `outbox.rs`, `webhooks.rs`, `mail.rs`).
 
 mod accounts;
+mod audit;
 mod batch;
 mod customers;
 mod idempotency;
@@ -85,6 +86,8 @@ struct State {
     mail_by_viewer: HashMap<Owner, BTreeMap<String, (String, crate::domain::mail::MailKind)>>,
     /// message id → (the try claimed, until when its lease runs)
     mail_claims: HashMap<String, (u32, Timestamp)>,
+    /// viewer → entry id → audit entry (each entry under each of its viewers)
+    audit: HashMap<Owner, BTreeMap<String, crate::domain::audit::AuditEntry>>,
 }
 
 /// The store in memory, for the dev server and the tests; gone when the process ends.
@@ -108,7 +111,21 @@ impl MemoryStore {
 
 impl State {
     fn record(&mut self, event: &Event) {
-        self.outbox.insert(event.id.to_string(), event.clone());
+        // As DynamoDB: an event with nothing for the relay only carries its audit entry.
+        if event.for_relay() {
+            self.outbox.insert(event.id.to_string(), event.clone());
+        }
+        self.audit(event.audit.as_deref());
+    }
+
+    /// Keeps `entry` (when there is one) under each of its viewers: called in the change's
+    /// own critical section, after its checks, so as DynamoDB writes it in the same transaction.
+    fn audit(&mut self, entry: Option<&crate::domain::audit::AuditEntry>) {
+        if let Some(e) = entry {
+            for viewer in &e.viewers {
+                self.audit.entry(viewer.clone()).or_default().insert(e.id.to_string(), e.clone());
+            }
+        }
     }
 }
 

@@ -4,7 +4,12 @@ use super::*;
 
 #[async_trait]
 impl WebhookStore for MemoryStore {
-    async fn create_endpoint(&self, endpoint: &Endpoint, max: usize) -> StoreResult<()> {
+    async fn create_endpoint_audited(
+        &self,
+        endpoint: &Endpoint,
+        max: usize,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         let mut s = self.lock();
         if s.deleted_endpoints.contains(&(endpoint.owner.clone(), endpoint.id.to_string())) {
             return Err(StoreError::Conflict);
@@ -17,6 +22,7 @@ impl WebhookStore for MemoryStore {
             return Err(StoreError::Conflict);
         }
         mine.insert(endpoint.id.to_string(), endpoint.clone());
+        s.audit(audit);
         Ok(())
     }
 
@@ -33,7 +39,12 @@ impl WebhookStore for MemoryStore {
         Ok(self.lock().endpoints.get(owner).map(|m| m.values().cloned().collect()).unwrap_or_default())
     }
 
-    async fn update_endpoint(&self, endpoint: &Endpoint, expected_version: u64) -> StoreResult<()> {
+    async fn update_endpoint_audited(
+        &self,
+        endpoint: &Endpoint,
+        expected_version: u64,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         let mut s = self.lock();
         let current = s
             .endpoints
@@ -44,14 +55,22 @@ impl WebhookStore for MemoryStore {
             return Err(StoreError::Conflict);
         }
         *current = endpoint.clone();
+        s.audit(audit);
         Ok(())
     }
 
-    async fn delete_endpoint(&self, owner: &Owner, id: &str, _at: Timestamp) -> StoreResult<()> {
+    async fn delete_endpoint_audited(
+        &self,
+        owner: &Owner,
+        id: &str,
+        _at: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         let mut s = self.lock();
         s.endpoints.get_mut(owner).and_then(|m| m.remove(id)).ok_or(StoreError::NotFound)?;
         // Its deliveries stay, as on DynamoDB: the dispatcher ends the pending ones.
         s.deleted_endpoints.insert((owner.clone(), id.to_string()));
+        s.audit(audit);
         Ok(())
     }
 
