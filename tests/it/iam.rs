@@ -829,8 +829,13 @@ async fn questionnaire(f: &Fleet, pid: &str, c1: &str) {
     assert_eq!(f.form(&path, "answer.Q-RB-ML1-03=no&action=save").await.status, 303);
     assert_eq!(f.form(&path, "answer.Q-RB-ML1-02=yes&action=submit").await.status, 303);
     assert_eq!(f.form(&format!("{path}x"), "action=submit").await.status, 400);
-    let trigger = json!({ "customerId": c1, "product": "essential-eight", "attestations": { "Q-RB-ML1-03": "yes" } });
-    f.post_idempotent(false, "/assessments", trigger, 202).await;
+    // Attestations on P10, D12 and P11 (each writes answers before it queues).
+    let attest = json!({ "Q-RB-ML1-03": "yes" });
+    let trigger = json!({ "customerId": c1, "product": "essential-eight", "attestations": attest });
+    f.post_idempotent(false, "/assessments", trigger.clone(), 202).await;
+    f.post_idempotent(true, &format!("/partners/{pid}/assessments"), trigger, 202).await;
+    let bulk = json!({ "customerIds": [c1], "product": "essential-eight", "attestations": attest });
+    f.post_idempotent(false, "/assessments/bulk", bulk, 202).await;
     f.run_worker(None).await;
 }
 
