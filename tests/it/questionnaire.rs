@@ -472,3 +472,93 @@ async fn another_partners_customer_is_not_found_on_every_questionnaire_route() {
     h.distributor_as(&dkey, Method::POST, &format!("{dq}/invitations"), None).await.assert_error(404, "NOT_FOUND");
     assert_eq!(answers(&h, h.partner_key(), &cid).await["answers"], json!([]), "nothing written");
 }
+
+/// The round trip through the whole pipeline on `built` (the embedded store or DynamoDB on
+/// moto): the invitation as mailed, the form saved and submitted, the partner's answers, a run
+/// that uses them (the hardened tenant at target 1 reaches ML1, as worked above).
+async fn round_trip_on(built: tests::stored::OnStore) {
+    let call = |method: Method, path: String, headers: Vec<(&'static str, String)>, body: Option<Bytes>| {
+        let router = built.router.clone();
+        async move {
+            let mut req = http::Request::builder().method(method).uri(path);
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            Resp::from_http(tests::oneshot(&router, req.body(body.unwrap_or_default()).unwrap()).await)
+        }
+    };
+    let pk = || vec![("x-partner-key", built.accounts.partner_key.clone())];
+    let api = |p: &str| format!("/api/v1/partner{p}");
+    let json_body = |v: Value| Some(Bytes::from(v.to_string()));
+    let body = json!({ "name": "Contoso", "tenantId": hardened_tenant(), "questionnaireRecipients": ["ciso@contoso.example"] });
+    let cid = call(Method::POST, api("/customers"), pk(), json_body(body)).await.assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let consent = call(Method::GET, api(&format!("/customers/{cid}/consent")), pk(), None).await;
+    let url = consent.assert_status(200)["consentUrl"].as_str().unwrap().to_string();
+    assert_eq!(call(Method::GET, tests::consent_callback(&url, true), vec![], None).await.status, 200);
+
+    let inv = call(Method::POST, api(&format!("/customers/{cid}/questionnaire/invitations")), pk(), None).await;
+    assert_eq!(inv.assert_status(200)["sent"], 1);
+    built.deliver_mail().await;
+    let sent: Vec<_> = built.mail.sent().into_iter().filter(|m| m.to.as_str() == "ciso@contoso.example").collect();
+    assert_eq!(sent.len(), 1);
+    let text = tests::mail::parse(&sent[0].raw).text.join("\n");
+    let line = text.lines().find(|l| l.contains("/questionnaires/")).unwrap().trim().to_string();
+    let link = line[line.find("/questionnaires/").unwrap()..].to_string();
+    assert_eq!(call(Method::GET, link.clone(), vec![], None).await.status, 200);
+    let form = |fields: &str| {
+        let (link, fields) = (link.clone(), fields.to_string());
+        call(
+            Method::POST,
+            link,
+            vec![("content-type", "application/x-www-form-urlencoded".to_string())],
+            Some(Bytes::from(fields)),
+        )
+    };
+    assert_eq!(form(&format!("answer.{RESTORE_TESTS}=yes&note.{RESTORE_TESTS}=tested&action=save")).await.status, 303);
+    assert_eq!(form("action=submit").await.status, 303);
+
+    let level1: Vec<String> = shared::assess::requirements::catalogue()
+        .questions
+        .iter()
+        .filter(|q| q.level == 1 && q.id != RESTORE_TESTS)
+        .map(|q| q.id.clone())
+        .collect();
+    let put = json!({ "product": E8, "answers": all(&level1, "yes") });
+    let after = call(Method::PUT, api(&format!("/customers/{cid}/questionnaire")), pk(), json_body(put)).await;
+    assert_eq!(after.assert_status(200)["answered"], 35);
+
+    let trigger = json!({ "customerId": cid, "product": E8, "maturityTarget": 1 });
+    let id = call(Method::POST, api("/assessments"), pk(), json_body(trigger)).await.assert_status(202)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let runner = built.service.runner();
+    for d in built.runs.receive(10) {
+        assert_eq!(runner.process(&d.message, d.receive_count).await, shared::queue::Ack::Done);
+        built.runs.ack(&d.receipt);
+    }
+    let p13 = call(Method::GET, api(&format!("/assessments/{id}")), pk(), None).await;
+    assert_eq!(p13.assert_status(200)["maturity"]["overall"], 1);
+    let reqs =
+        call(Method::GET, api(&format!("/assessments/{id}/requirements?strategy=regular-backups")), pk(), None).await;
+    let rb =
+        reqs.assert_status(200)["requirements"].as_array().unwrap().iter().find(|r| r["id"] == "RB-ML1-03").cloned();
+    let rb = rb.unwrap();
+    assert_eq!(rb["answeredBy"], json!({ "kind": "customer", "email": "ciso@contoso.example" }));
+    assert_eq!((rb["note"].as_str(), rb["evidenceQuality"].as_str()), (Some("tested"), Some("poor")));
+}
+
+#[tokio::test]
+async fn the_round_trip_works_on_the_embedded_store() {
+    use shared::store::{memory::MemoryStore, Store};
+    round_trip_on(tests::stored::on_store(Arc::new(MemoryStore::new()) as Arc<dyn Store>).await).await;
+}
+
+#[tokio::test]
+async fn the_round_trip_works_on_dynamodb() {
+    let Some(store) = tests::aws::fresh_dynamo().await else { return };
+    round_trip_on(tests::stored::on_store(Arc::new(store) as Arc<dyn shared::store::Store>).await).await;
+}
