@@ -327,6 +327,9 @@ async fn tampered_expired_and_foreign_links_write_nothing_and_answer_a_400_page(
         assert_eq!(p.status, 400);
     }
     assert_eq!(answers(&h, &key, &cid).await["answers"], json!([]), "nothing written through a bad token");
+    // A path that is no text at all names no route (the router's 404, in the envelope).
+    get_form(&h, "/questionnaires/x%FF").await.assert_error(404, "NOT_FOUND");
+    post_form(&h, "/questionnaires/x%FF", &[("action", "submit")]).await.assert_error(404, "NOT_FOUND");
 
     // 30 days on, the link has expired.
     h.clock.advance(30 * 86_400);

@@ -110,6 +110,18 @@ pub async fn get(
     read(store, &customer, product, now).await
 }
 
+/// As [`get`], for a customer already read (the pipeline's prefetch); `None` is `NotFound`.
+pub async fn get_of(
+    store: &dyn QuestionnaireStore,
+    customer: Option<&Customer>,
+    customer_id: &str,
+    product: &str,
+    now: Timestamp,
+) -> Result<Answers, UseCaseError> {
+    let customer = customer.ok_or_else(|| UseCaseError::not_found("customer", customer_id))?;
+    read(store, customer, product, now).await
+}
+
 async fn read(
     store: &dyn QuestionnaireStore,
     customer: &Customer,

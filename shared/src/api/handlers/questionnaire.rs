@@ -77,7 +77,13 @@ fn answers_view(a: &Answers) -> Value {
 pub async fn get(app: &App, ctx: &Ctx, partner: &Partner, customer_id: &str) -> Result<Reply, ApiError> {
     let p = product(app, ctx.query.get("product").unwrap_or("essential-eight"))?;
     let store = app.store.as_ref();
-    let answers = q::get(store, store, partner, customer_id, &p.id, ctx.now).await?;
+    let want = crate::store::Want::Customer { partner_id: partner.id.to_string(), id: customer_id.to_string() };
+    let answers = match ctx.prefetched(&want) {
+        Some(crate::store::Got::Customer(found)) => {
+            q::get_of(store, found.as_ref(), customer_id, &p.id, ctx.now).await?
+        }
+        _ => q::get(store, store, partner, customer_id, &p.id, ctx.now).await?,
+    };
     Ok(Reply::ok(answers_view(&answers)))
 }
 
