@@ -13,6 +13,7 @@ pub mod domain;
 pub mod graph;
 pub mod mail;
 pub mod pages;
+pub mod questionnaire_pages;
 pub mod queue;
 pub mod ratelimit;
 pub mod reports;

@@ -152,6 +152,14 @@ fn strategy_matrix(report: &RunReport, m: &StrategyLevel) -> minijinja::Value {
                 quality => r.evidence_quality.map(|q| q.as_str()).unwrap_or("—"),
                 evidence => evidence.join(", "),
                 reason => &r.reason,
+                // The questionnaire answer the run used (templates/report/_answer.html).
+                answer => r.answer.as_deref().map(|a| a.replace('_', " ")),
+                answered_by => r.answered_by.as_ref().map(|b| match b {
+                    crate::domain::questionnaire::AnsweredBy::Customer { email } => email.clone(),
+                    crate::domain::questionnaire::AnsweredBy::Partner => "the provider".to_string(),
+                }),
+                answered_at => r.answered_at.as_deref().map(|t| t.get(..10).unwrap_or(t)),
+                note => &r.note,
             }
         })
         .collect();

@@ -50,6 +50,34 @@ pub enum AssessFailure {
 #[async_trait]
 pub trait Assessor: Send + Sync {
     async fn assess(&self, tenant_id: &str, product: &str, maturity_target: u8) -> Result<Assessed, AssessFailure>;
+
+    /// As [`Assessor::assess`], with the customer's questionnaire answers that count when the
+    /// run starts (question id → answer). An assessor that ignores answers need not override it.
+    async fn assess_answered(
+        &self,
+        tenant_id: &str,
+        product: &str,
+        maturity_target: u8,
+        answers: &crate::assess::requirements::Answers,
+    ) -> Result<Assessed, AssessFailure> {
+        let _ = answers;
+        self.assess(tenant_id, product, maturity_target).await
+    }
+}
+
+/// Adds to each requirement record whose answer the run used who gave it, when, and the note
+/// (the rule records only the answer itself).
+fn annotate(
+    report: &mut RunReport,
+    used: &std::collections::BTreeMap<String, crate::domain::questionnaire::StoredAnswer>,
+) {
+    for r in &mut report.requirements {
+        if let Some(a) = r.question_id.as_ref().and_then(|q| used.get(q)) {
+            r.answered_by = Some(a.answered_by.clone());
+            r.answered_at = Some(a.answered_at.rfc3339());
+            r.note.clone_from(&a.note);
+        }
+    }
 }
 
 /// A run's error code when the tenant may not be read (contract, "Tenant consent").
@@ -195,8 +223,21 @@ impl Runner {
             };
             return self.fail(&partner, run, attempt, error).await;
         }
-        match self.assessor.assess(&customer.tenant_id, &run.product, run.maturity_target).await {
-            Ok(a) => self.complete(&partner, &customer, run, attempt, a).await,
+        // The answers that count as the run starts (contract, "Questionnaire"): read once per
+        // attempt, kept in the run's requirement records, so a later answer changes later runs,
+        // never this one once it completes.
+        let used = if crate::domain::questionnaire::questions_of(&run.product).is_some_and(|q| !q.is_empty()) {
+            let stored = self.store.answers(&partner.id, &customer.id, &run.product).await?;
+            crate::domain::questionnaire::unexpired(&stored, now)
+        } else {
+            Default::default()
+        };
+        let answers = used.iter().map(|(q, a)| (q.clone(), a.answer)).collect();
+        match self.assessor.assess_answered(&customer.tenant_id, &run.product, run.maturity_target, &answers).await {
+            Ok(mut a) => {
+                annotate(&mut a.report, &used);
+                self.complete(&partner, &customer, run, attempt, a).await
+            }
             Err(AssessFailure::Permanent { code, message }) if code == CONSENT_REQUIRED => {
                 // Microsoft refused the app's token: consent was withdrawn (contract). Recorded
                 // only while the customer still has the tenant that refused.

@@ -26,6 +26,13 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("mail/report-ready.txt", include_str!("../templates/mail/report-ready.txt")),
         ("mail/notice.html", include_str!("../templates/mail/notice.html")),
         ("mail/notice.txt", include_str!("../templates/mail/notice.txt")),
+        ("mail/questionnaire-invitation.html", include_str!("../templates/mail/questionnaire-invitation.html")),
+        ("mail/questionnaire-invitation.txt", include_str!("../templates/mail/questionnaire-invitation.txt")),
+        ("questionnaire/layout.html", include_str!("../templates/questionnaire/layout.html")),
+        ("questionnaire/form.html", include_str!("../templates/questionnaire/form.html")),
+        ("questionnaire/done.html", include_str!("../templates/questionnaire/done.html")),
+        ("questionnaire/refused.html", include_str!("../templates/questionnaire/refused.html")),
+        ("report/_answer.html", include_str!("../templates/report/_answer.html")),
     ] {
         env.add_template(name, source).unwrap_or_else(|e| panic!("{name} is a valid template: {e}"));
     }

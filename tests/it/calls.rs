@@ -154,7 +154,15 @@ async fn every_read_route_within_three_dynamodb_calls_and_a_trigger_within_four(
             RouteId::DistributorWebhooksDeliveries => distributor_hook.as_str().unwrap().to_string(),
             _ => p.partner_id.clone(),
         };
-        path = path.replace("{id}", &id_param).replace("{runId}", &run).replace("{customerId}", &customer);
+        let id_param = match route.id {
+            RouteId::PartnerQuestionnaireGet => customer.clone(),
+            _ => id_param,
+        };
+        path = path
+            .replace("{id}", &id_param)
+            .replace("{runId}", &run)
+            .replace("{customerId}", &customer)
+            .replace("{product}", "essential-eight");
         if route.id == RouteId::DistributorUsage {
             path.push_str("?month=2026-04");
         }

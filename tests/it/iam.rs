@@ -122,6 +122,21 @@ impl Fleet {
         self.functions.lock().await.iter().map(|(k, f)| (k.clone(), f.rec.accesses())).collect()
     }
 
+    /// A form post (`application/x-www-form-urlencoded`, `body` as is), served by its route's
+    /// function: the questionnaire form.
+    async fn form(&self, path: &str, body: &str) -> Resp {
+        let route = route_of(&Method::POST, path).unwrap_or_else(|| panic!("no route for POST {path}"));
+        let f = self.function(route.name).await;
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Bytes::from(body.to_string()))
+            .unwrap();
+        let router = shared::api::route_router(f.aws.app.clone(), route.id);
+        Resp::from_http(Box::pin(tests::oneshot(&router, req)).await)
+    }
+
     /// One request, served by the function of the route it is for (as API Gateway routes it).
     async fn request(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> Resp {
         let route = route_of(&method, path).unwrap_or_else(|| panic!("no route for {method} {path}"));
@@ -616,6 +631,7 @@ async fn scenario() -> Option<BTreeMap<String, BTreeSet<Named>>> {
     let c3 = Box::pin(relay_paths(f)).await;
     Box::pin(partner_keys(f)).await;
     Box::pin(partner_branding(f)).await;
+    Box::pin(questionnaire(f, &pid, &c1)).await;
     Box::pin(partner_deletions(f, &c2, &c3, &hooks.1)).await;
     Box::pin(distributor_routes(f, &c1)).await;
     Box::pin(distributor_webhooks(f, base)).await;
@@ -773,6 +789,54 @@ async fn partner_branding(f: &Fleet) {
             f.partner(Method::POST, &format!("/branding/preview/{kind}"), Some(json!({ "branding": body }))).await;
         assert!(page.raw.starts_with(b"<!doctype html>"), "{kind}");
     }
+}
+
+/// The questionnaire: the questions, answers (PUT, GET, an unknown customer) on both bases,
+/// invitations (and a replay), the form (read, saved and submitted, a tampered link), and a
+/// trigger's attestations.
+async fn questionnaire(f: &Fleet, pid: &str, c1: &str) {
+    f.partner(Method::GET, "/products/essential-eight/questions", None).await.assert_status(200);
+    let recipients = json!({ "questionnaireRecipients": ["ciso@iam-mail.example"] });
+    f.partner(Method::PATCH, &format!("/customers/{c1}"), Some(recipients)).await.assert_status(200);
+    let answers = json!({ "product": "essential-eight", "answers": { "Q-RB-ML1-03": { "answer": "yes" } } });
+    for q in [format!("/customers/{c1}/questionnaire"), format!("/partners/{pid}/customers/{c1}/questionnaire")] {
+        let distributor = q.starts_with("/partners/");
+        let call = |m: Method, p: String, b: Option<Value>| async move {
+            if distributor {
+                f.distributor(m, &p, b).await
+            } else {
+                f.partner(m, &p, b).await
+            }
+        };
+        call(Method::PUT, q.clone(), Some(answers.clone())).await.assert_status(200);
+        call(Method::GET, q.clone(), None).await.assert_status(200);
+        f.post_idempotent(distributor, &format!("{q}/invitations"), json!({}), 200).await;
+    }
+    let unknown = "/customers/cust_unknown000000000/questionnaire";
+    f.partner(Method::PUT, unknown, Some(answers)).await.assert_error(404, "NOT_FOUND");
+    let link = shared::usecases::questionnaire::FormLink {
+        partner_id: pid.to_string(),
+        customer_id: c1.to_string(),
+        product: "essential-eight".into(),
+        recipient: "ciso@iam-mail.example".into(),
+        expires_at: f.now() + 86_400,
+    };
+    let path = format!(
+        "/questionnaires/{}",
+        shared::usecases::questionnaire::sign(&f.setup.app.secrets.report_signing, &link)
+    );
+    assert_eq!(f.request(Method::GET, &path, &[], None).await.status, 200);
+    assert_eq!(f.form(&path, "answer.Q-RB-ML1-03=no&action=save").await.status, 303);
+    assert_eq!(f.form(&path, "answer.Q-RB-ML1-02=yes&action=submit").await.status, 303);
+    assert_eq!(f.form(&format!("{path}x"), "action=submit").await.status, 400);
+    // Attestations on P10, D12 and P11 (each writes answers before it queues).
+    let attest = json!({ "Q-RB-ML1-03": "yes" });
+    let trigger = json!({ "customerId": c1, "product": "essential-eight", "attestations": attest });
+    f.post_idempotent(false, "/assessments", trigger.clone(), 202).await;
+    f.post_idempotent(true, &format!("/partners/{pid}/assessments"), trigger, 202).await;
+    let bulk = json!({ "customerIds": [c1], "product": "essential-eight", "attestations": attest });
+    f.post_idempotent(false, "/assessments/bulk", bulk, 202).await;
+    f.run_worker(None).await;
 }
 
 /// Answers a consent link (a `GET …/consent` answer) as the tenant's admin granting it would.

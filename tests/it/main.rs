@@ -32,6 +32,7 @@ mod mail_files;
 mod mail_kinds;
 mod openapi;
 mod pipeline;
+mod questionnaire;
 mod report_links;
 mod requirements;
 mod routes_distributor;

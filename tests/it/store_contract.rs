@@ -16,6 +16,7 @@ use shared::domain::customer::Customer;
 use shared::domain::email::Email;
 use shared::domain::event::{Event, EventType};
 use shared::domain::ids::{CustomerId, EventId, IdGen, RunId};
+use shared::domain::questionnaire::{Answer, AnsweredBy, StoredAnswer};
 use shared::domain::requirement::{Coverage, EvidenceQuality, EvidenceSource, RequirementOutcome, RequirementRecord};
 use shared::domain::run::{
     CheckStatus, Finding, FrameworkRef, Run, RunError, RunFilter, RunReport, RunResults, RunStatus, Severity,
@@ -110,6 +111,10 @@ macro_rules! store_contract {
             a_refused_change_records_no_audit_entry,
             audit_entries_are_kept_400_days,
             concurrent_conflicting_changes_record_one_entry_per_applied_change,
+            answers_are_kept_per_customer_product_and_question_the_latest_winning,
+            answers_need_the_partners_customer,
+            deleting_a_customer_removes_its_answers,
+            concurrent_answers_to_different_questions_all_land,
         );
     };
     (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -1602,6 +1607,9 @@ fn report() -> RunReport {
             check_ids: vec!["E8-MFA-01".into()],
             question_id: None,
             answer: None,
+            answered_by: None,
+            answered_at: None,
+            note: None,
             summary: "Staff sign-ins require MFA.".into(),
             reason: "Failed on Microsoft Graph evidence: E8-MFA-01".into(),
         }],
@@ -2263,3 +2271,102 @@ async fn rescheduling_moves_a_pending_delivery_from_the_due_time_read(store: Arc
 // The audit log's cases (after the fixtures and `walk!`, which they use).
 mod audit;
 use audit::*;
+// ---------------------------------------------------------------------------------------------
+// Questionnaire answers
+// ---------------------------------------------------------------------------------------------
+
+fn answer_of(question: &str, a: Answer, by: AnsweredBy, at: Timestamp) -> StoredAnswer {
+    StoredAnswer::new(question, a, Some(format!("note on {question}")), by, at)
+}
+
+async fn answers_are_kept_per_customer_product_and_question_the_latest_winning(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let c1 = new_customer(&store, &p, &tenant(1)).await;
+    let c2 = new_customer(&store, &p, &tenant(2)).await;
+    let by = AnsweredBy::Customer { email: "ciso@contoso.example".into() };
+    let first = vec![
+        answer_of("Q-RB-ML1-03", Answer::No, by.clone(), T0),
+        answer_of("Q-MF-ML1-02", Answer::Yes, by.clone(), T0),
+    ];
+    let e = partner_event(EventType::QuestionnaireSubmitted, &p);
+    store.put_answers(&p.id, &c1.id, "essential-eight", &first, Some(&e)).await.unwrap();
+    assert!(recorded(&store, &e).await, "the event rides in the answers' write");
+    let mut read = store.answers(&p.id, &c1.id, "essential-eight").await.unwrap();
+    read.sort_by(|a, b| a.question_id.cmp(&b.question_id));
+    assert_eq!(read, vec![first[1].clone(), first[0].clone()]);
+
+    // A later answer to one question replaces that one only; no event is fine too.
+    let later = answer_of("Q-RB-ML1-03", Answer::Yes, AnsweredBy::Partner, T0 + 60);
+    store.put_answers(&p.id, &c1.id, "essential-eight", std::slice::from_ref(&later), None).await.unwrap();
+    let mut read = store.answers(&p.id, &c1.id, "essential-eight").await.unwrap();
+    read.sort_by(|a, b| a.question_id.cmp(&b.question_id));
+    assert_eq!(read, vec![first[1].clone(), later.clone()]);
+    assert_eq!(read[1].expires_at, T0 + 60 + 365 * 86_400);
+
+    // Another product and another customer have their own.
+    assert!(store.answers(&p.id, &c1.id, "nist-csf").await.unwrap().is_empty());
+    assert!(store.answers(&p.id, &c2.id, "essential-eight").await.unwrap().is_empty());
+    // Another partner sees none of them under the same customer id.
+    let q = new_partner(&store, Some(&d.id), "b@msp.example", AccountStatus::Active).await;
+    assert!(store.answers(&q.id, &c1.id, "essential-eight").await.unwrap().is_empty());
+}
+
+async fn answers_need_the_partners_customer(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let q = new_partner(&store, Some(&d.id), "b@msp.example", AccountStatus::Active).await;
+    let c = new_customer(&store, &p, &tenant(1)).await;
+    let a = vec![answer_of("Q-RB-ML1-03", Answer::Yes, AnsweredBy::Partner, T0)];
+    let e = partner_event(EventType::QuestionnaireSubmitted, &q);
+    assert_eq!(store.put_answers(&q.id, &c.id, "essential-eight", &a, Some(&e)).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.put_answers(&p.id, "cust_missing", "essential-eight", &a, Some(&e)).await,
+        Err(StoreError::NotFound)
+    );
+    assert!(!recorded(&store, &e).await, "nothing written");
+    assert!(store.answers(&q.id, &c.id, "essential-eight").await.unwrap().is_empty());
+    assert!(store.answers(&p.id, &c.id, "essential-eight").await.unwrap().is_empty());
+}
+
+async fn deleting_a_customer_removes_its_answers(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let c1 = new_customer(&store, &p, &tenant(1)).await;
+    let c2 = new_customer(&store, &p, &tenant(2)).await;
+    let a = vec![answer_of("Q-RB-ML1-03", Answer::Yes, AnsweredBy::Partner, T0)];
+    store.put_answers(&p.id, &c1.id, "essential-eight", &a, None).await.unwrap();
+    store.put_answers(&p.id, &c1.id, "nist-csf", &a, None).await.unwrap();
+    store.put_answers(&p.id, &c2.id, "essential-eight", &a, None).await.unwrap();
+    store.delete_customer(&p.id, &c1.id, &partner_event(EventType::CustomerDeleted, &p)).await.unwrap();
+    assert!(store.answers(&p.id, &c1.id, "essential-eight").await.unwrap().is_empty());
+    assert!(store.answers(&p.id, &c1.id, "nist-csf").await.unwrap().is_empty());
+    assert_eq!(store.answers(&p.id, &c2.id, "essential-eight").await.unwrap(), a, "the other customer's stay");
+    // No answer can land on the deleted customer afterwards.
+    assert_eq!(store.put_answers(&p.id, &c1.id, "essential-eight", &a, None).await, Err(StoreError::NotFound));
+}
+
+async fn concurrent_answers_to_different_questions_all_land(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "a@msp.example", AccountStatus::Active).await;
+    let c = new_customer(&store, &p, &tenant(1)).await;
+    let questions: Vec<String> =
+        shared::assess::requirements::catalogue().questions.iter().take(8).map(|q| q.id.clone()).collect();
+    let (s, pid, cid, qs) = (store.clone(), p.id.to_string(), c.id.to_string(), questions.clone());
+    let results = together(8, move |i| {
+        let (s, pid, cid, q) = (s.clone(), pid.clone(), cid.clone(), qs[i].clone());
+        async move {
+            let a =
+                StoredAnswer::new(&q, Answer::Yes, None, AnsweredBy::Customer { email: format!("r{i}@c.example") }, T0);
+            s.put_answers(&pid, &cid, "essential-eight", &[a], None).await
+        }
+    })
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let mut got: Vec<String> =
+        store.answers(&p.id, &c.id, "essential-eight").await.unwrap().into_iter().map(|a| a.question_id).collect();
+    got.sort();
+    let mut want = questions;
+    want.sort();
+    assert_eq!(got, want, "each writer's answer is kept: answers to different questions never overwrite each other");
+}

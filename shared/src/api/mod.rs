@@ -120,6 +120,8 @@ pub struct PublicCtx {
     pub params: PathParams,
     pub query: Query,
     pub now: Timestamp,
+    /// The request body as received (the questionnaire form's post).
+    pub body: Bytes,
 }
 
 impl PublicCtx {
@@ -174,7 +176,7 @@ impl App {
             let query = Query::parse(parts.uri.query());
             let result = match (query, route.handler) {
                 (Ok(query), Handler::Public(handler)) => {
-                    let ctx = PublicCtx { route: route.id, params, query, now: self.now() };
+                    let ctx = PublicCtx { route: route.id, params, query, now: self.now(), body: body.clone() };
                     handler(self, &ctx).await
                 }
                 (Ok(_), _) => Err(ApiError::Internal(format!("keyed handler on public route {}", route.name))),

@@ -35,6 +35,13 @@ pub(super) fn wants(route: &Route, params: &PathParams, owner: &str, now: Timest
         RouteId::DistributorAssessmentsFindings | RouteId::DistributorAssessmentsRequirements => {
             wants.extend(run_and_report(param("id"), param("runId")))
         }
+        // The questionnaire's answers are one query more: the customer comes with the account.
+        RouteId::PartnerQuestionnaireGet => {
+            wants.push(Want::Customer { partner_id: owner.to_string(), id: param("id") })
+        }
+        RouteId::DistributorQuestionnaireGet => {
+            wants.push(Want::Customer { partner_id: param("id"), id: param("customerId") })
+        }
         RouteId::PartnerWebhooksDeliveries => {
             wants.push(Want::Endpoint { owner: Owner::partner(owner), id: param("id") })
         }

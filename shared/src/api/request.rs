@@ -203,6 +203,12 @@ impl Fields {
     }
 
     /// Refuses fields that no reader asked for.
+    /// Every member of the object, in order, taking them all (for an object keyed by ids, such
+    /// as the questionnaire's `answers`).
+    pub fn into_entries(self) -> Vec<(String, Value)> {
+        self.map.into_iter().collect()
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         let mut unknown: Vec<&String> = self.map.keys().filter(|k| !self.taken.contains(k)).collect();
         unknown.sort();

@@ -20,6 +20,8 @@ pub enum Body {
     /// previews (nothing else loads; no script runs).
     BrandedHtml(String),
     Empty,
+    /// 303 See Other to this URL, no body (the questionnaire form after a post).
+    SeeOther(String),
 }
 
 impl Reply {
@@ -48,12 +50,33 @@ impl Reply {
         Self { status: StatusCode::OK, body: Body::BrandedHtml(page) }
     }
 
+    /// A branded page with another status (a refused questionnaire link is a 400).
+    pub fn branded_html_with(status: StatusCode, page: String) -> Self {
+        Self { status, body: Body::BrandedHtml(page) }
+    }
+
+    /// 303 See Other to `location`: where a browser goes after a form post (post/redirect/get).
+    pub fn see_other(location: String) -> Self {
+        Self { status: StatusCode::SEE_OTHER, body: Body::SeeOther(location) }
+    }
+
     pub fn into_response(self) -> Response<Bytes> {
+        if let Body::SeeOther(location) = &self.body {
+            let mut resp = Response::new(Bytes::new());
+            *resp.status_mut() = self.status;
+            if let Ok(v) = HeaderValue::from_str(location) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            resp.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            // Not the router's JSON default: there is no body to read.
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
+            return resp;
+        }
         let (bytes, csp) = match self.body {
             Body::Json(v) => (Bytes::from(v.to_string()), None),
             Body::Html(page) => (Bytes::from(page), Some(PAGE_CSP)),
             Body::BrandedHtml(page) => (Bytes::from(page), Some(BRANDED_PAGE_CSP)),
-            Body::Empty => (Bytes::new(), None),
+            Body::Empty | Body::SeeOther(_) => (Bytes::new(), None),
         };
         let mut resp = Response::new(bytes);
         *resp.status_mut() = self.status;

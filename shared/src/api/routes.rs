@@ -102,6 +102,15 @@ routes! {
     PartnerBrandingGet = "partner.branding.get" : Partner GET "/branding" => Partner(h::branding_get);
     PartnerBrandingPut = "partner.branding.put" : Partner PUT "/branding" => Partner(h::branding_put);
     PartnerBrandingPreview = "partner.branding.preview" : Partner POST "/branding/preview/{kind}" => Partner(h::branding_preview);
+    PartnerProductQuestions = "partner.products.questions" : Partner GET "/products/{product}/questions" => Keyed(h::product_questions);
+    PartnerQuestionnaireGet = "partner.questionnaire.get" : Partner GET "/customers/{id}/questionnaire" => Partner(h::questionnaire_get);
+    PartnerQuestionnairePut = "partner.questionnaire.put" : Partner PUT "/customers/{id}/questionnaire" => Partner(h::questionnaire_put);
+    PartnerQuestionnaireInvite = "partner.questionnaire.invitations" : Partner POST "/customers/{id}/questionnaire/invitations" => Partner(h::questionnaire_invite);
+    DistributorQuestionnaireGet = "distributor.questionnaire.get" : Distributor GET "/partners/{id}/customers/{customerId}/questionnaire" => Partner(h::sub_partner_questionnaire_get);
+    DistributorQuestionnairePut = "distributor.questionnaire.put" : Distributor PUT "/partners/{id}/customers/{customerId}/questionnaire" => Partner(h::sub_partner_questionnaire_put);
+    DistributorQuestionnaireInvite = "distributor.questionnaire.invitations" : Distributor POST "/partners/{id}/customers/{customerId}/questionnaire/invitations" => Partner(h::sub_partner_questionnaire_invite);
+    PublicQuestionnaireForm = "public.questionnaires.get" : Public GET "/questionnaires/{token}" => Public(h::questionnaire_form_get);
+    PublicQuestionnaireSubmit = "public.questionnaires.post" : Public POST "/questionnaires/{token}" => Public(h::questionnaire_form_post);
 }
 
 /// Who may call a route: holders of a key of one surface, or anyone (a signed link).

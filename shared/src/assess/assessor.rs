@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::checks::Reference;
 use super::collect::{CollectError, Collector};
-use super::score::{evaluate, Assessment, CheckResult};
+use super::score::{evaluate_answered, Assessment, CheckResult};
 use crate::domain::run::{Collected, Finding, FrameworkRef, RunReport, StrategyLevel};
 use crate::runner::{AssessFailure, Assessed, Assessor};
 
@@ -82,6 +82,16 @@ pub fn report(a: &Assessment) -> RunReport {
 #[async_trait]
 impl Assessor for EngineAssessor {
     async fn assess(&self, tenant_id: &str, product: &str, maturity_target: u8) -> Result<Assessed, AssessFailure> {
+        self.assess_answered(tenant_id, product, maturity_target, &super::requirements::Answers::new()).await
+    }
+
+    async fn assess_answered(
+        &self,
+        tenant_id: &str,
+        product: &str,
+        maturity_target: u8,
+        answers: &super::requirements::Answers,
+    ) -> Result<Assessed, AssessFailure> {
         let snapshot = self.collector.collect(tenant_id).await.map_err(|e| match e {
             CollectError::ConsentRequired(m) => {
                 AssessFailure::Permanent { code: "CONSENT_REQUIRED".into(), message: m }
@@ -90,7 +100,7 @@ impl Assessor for EngineAssessor {
             CollectError::Unavailable(m) => AssessFailure::Transient { code: "GRAPH_UNAVAILABLE".into(), message: m },
             CollectError::Failed(m) => AssessFailure::Transient { code: "COLLECTION_FAILED".into(), message: m },
         })?;
-        let a = evaluate(product, maturity_target, &snapshot)
+        let a = evaluate_answered(product, maturity_target, &snapshot, answers)
             .map_err(|e| AssessFailure::Permanent { code: "INVALID_RUN".into(), message: e.to_string() })?;
         Ok(Assessed {
             score: a.score,

@@ -18,7 +18,7 @@ pub enum MailKind {
     KeyCreated,
     ReportReady,
     ConsentRequest,
-    /// Sent by the questionnaire work (contract, "Questionnaire"); nothing records it yet.
+    /// A questionnaire invitation (contract, "Questionnaire"): `usecases::questionnaire::invite`.
     QuestionnaireInvitation,
 }
 

@@ -13,6 +13,7 @@ pub mod idempotency_key;
 pub mod ids;
 pub mod mail;
 mod parsed;
+pub mod questionnaire;
 pub mod requirement;
 pub mod run;
 pub mod tenant;

@@ -96,6 +96,16 @@ pub struct RequirementRecord {
     /// The questionnaire answer the run used, shown beside Graph evidence even when that
     /// decided (`yes`, `partly`, `no`, `not_applicable`, `unknown`); null when none.
     pub answer: Option<String>,
+    /// Who gave that answer (`{kind:"customer", email}` or `{kind:"partner"}`); absent when none.
+    /// Kept with the run: a later answer changes later runs, never this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_by: Option<crate::domain::questionnaire::AnsweredBy>,
+    /// When that answer was given (RFC 3339); absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<String>,
+    /// The note given with that answer, as given (escaped wherever shown); absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub summary: String,
     /// Why this outcome, in a sentence (the checks that failed, the missing answer, …).
     pub reason: String,

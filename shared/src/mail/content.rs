@@ -56,6 +56,36 @@ pub fn consent_request(brand: &Brand, r: &ConsentRequest<'_>) -> Rendered {
     render("consent-request", subject, ctx)
 }
 
+/// What a questionnaire invitation names.
+#[derive(Clone, Debug)]
+pub struct QuestionnaireInvitation<'a> {
+    pub customer: &'a str,
+    /// The product's display name.
+    pub product: &'a str,
+    /// How many questions the form has.
+    pub total: usize,
+    /// The recipient's own signed form link.
+    pub form_url: &'a str,
+    pub recipient: &'a str,
+}
+
+/// The questionnaire invitation (kind `questionnaire-invitation`): one per recipient, each with
+/// its own link (`usecases::questionnaire::invite`).
+pub fn questionnaire_invitation(brand: &Brand, q: &QuestionnaireInvitation<'_>) -> Rendered {
+    let subject = format!("{}: a security questionnaire for {}", brand.company, q.customer);
+    let ctx = minijinja::context! {
+        brand,
+        customer => q.customer,
+        product => q.product,
+        total => q.total,
+        form_url => q.form_url,
+        recipient => q.recipient,
+        subject => &subject,
+        days => crate::usecases::questionnaire::LINK_LIFETIME_SECS / 86_400,
+    };
+    render("questionnaire-invitation", subject, ctx)
+}
+
 /// What the report-ready mail shows of a completed run.
 #[derive(Clone, Debug)]
 pub struct ReportReady<'a> {

@@ -585,6 +585,35 @@ pub trait AuditStore: Send + Sync {
     ) -> StoreResult<Page<crate::domain::audit::AuditEntry>>;
 }
 
+/// Questionnaire answers (contract, "Questionnaire"): one per customer, product and question,
+/// the latest given (`docs/storage.md`).
+#[async_trait]
+pub trait QuestionnaireStore: Send + Sync {
+    /// Every answer stored for the customer and product (expired ones too), by question id.
+    async fn answers(
+        &self,
+        partner_id: &str,
+        customer_id: &str,
+        product: &str,
+    ) -> StoreResult<Vec<crate::domain::questionnaire::StoredAnswer>>;
+    /// Stores `answers` (each replacing the question's earlier answer; the rest are kept) and
+    /// `event` if any, in one write; `NotFound` when the customer does not exist (nothing
+    /// written). At most [`MAX_ANSWERS_PER_WRITE`] answers.
+    async fn put_answers(
+        &self,
+        partner_id: &str,
+        customer_id: &str,
+        product: &str,
+        answers: &[crate::domain::questionnaire::StoredAnswer],
+        event: Option<&Event>,
+    ) -> StoreResult<()>;
+}
+
+/// The most answers one [`QuestionnaireStore::put_answers`] takes: a DynamoDB transaction holds
+/// 100 items, two of which are the customer check and the event. Every product has fewer
+/// questions than this.
+pub const MAX_ANSWERS_PER_WRITE: usize = 98;
+
 /// Accounts and their keys: what signing in reads (the key, then its owner:
 /// `auth::authenticate`) and what provisioning writes (an account and its first key:
 /// `usecases::accounts`).
@@ -593,8 +622,8 @@ impl<T: KeyStore + AccountStore + ReadTogether + ?Sized> AccountKeyStore for T {
 
 /// What the assessment runner reads and writes: the partner, the customer, the run
 /// (`runner::Runner`).
-pub trait RunnerStore: AccountStore + CustomerStore + RunStore {}
-impl<T: AccountStore + CustomerStore + RunStore + ?Sized> RunnerStore for T {}
+pub trait RunnerStore: AccountStore + CustomerStore + RunStore + QuestionnaireStore {}
+impl<T: AccountStore + CustomerStore + RunStore + QuestionnaireStore + ?Sized> RunnerStore for T {}
 
 /// What the webhook relay moves: outbox events into deliveries of the owner's endpoints
 /// (`webhooks::relay::Relay`).
@@ -628,6 +657,7 @@ pub trait Store:
     + ReadTogether
     + MailStore
     + AuditStore
+    + QuestionnaireStore
     + AccountKeyStore
     + RunnerStore
     + RelayStore
@@ -648,5 +678,6 @@ impl<T> Store for T where
         + ReadTogether
         + MailStore
         + AuditStore
+        + QuestionnaireStore
 {
 }

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod mail;
 pub mod partners;
 pub mod plans;
+pub mod questionnaire;
 pub mod reports;
 pub mod runs;
 pub mod usage;

@@ -36,8 +36,11 @@ pub async fn create(app: &App, ctx: &Ctx, partner: &Partner, show_partner: bool)
     let customer_id = f.id("customerId", customer_id)?;
     let product = f.req_str("product")?;
     let maturity = f.opt_uint("maturityTarget")?;
-    f.finish()?;
     let (product, target) = runs::choose_product(&app.config.catalog, partner, &product, maturity)?;
+    let attestations = super::questionnaire::read_attestations(&mut f, &product.id, ctx.now)?;
+    f.finish()?;
+    // Recorded as the partner's answers before the run is queued, so the run uses them.
+    super::questionnaire::record_attestations(app, partner, &customer_id, &product.id, &attestations, ctx.now).await?;
     let run = match runs::queue_run(run_ports(app, ctx), partner, &customer_id, product, target, ctx.now).await? {
         Queued::Run(run) => run,
         Queued::ConsentRequired(customer) => {
@@ -56,6 +59,7 @@ pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Repl
     let ids =
         f.opt_str_list("customerIds")?.ok_or_else(|| ApiError::MissingField("customerIds is required.".into()))?;
     let maturity = f.opt_uint("maturityTarget")?;
+    let raw_attestations = f.opt_object("attestations")?.map(|a| a.into_entries());
     f.finish()?;
     if ids.len() > BULK_MAX {
         return Err(ApiError::TooMany(format!(
@@ -64,6 +68,13 @@ pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Repl
         )));
     }
     let (product, target) = runs::choose_product(&app.config.catalog, partner, &product, maturity)?;
+    let attestations = match raw_attestations {
+        None => Vec::new(),
+        Some(entries) => {
+            let mut wrapped = Fields::from_value(json!({ "attestations": serde_json::Map::from_iter(entries) }), "")?;
+            super::questionnaire::read_attestations(&mut wrapped, &product.id, ctx.now)?
+        }
+    };
     let mut bulk = Bulk::new(ids.len());
     for (i, customer_id) in ids.iter().enumerate() {
         let ident = json!({ "customerId": request::clipped(customer_id) });
@@ -73,7 +84,23 @@ pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Repl
         }
         let outcome = match request::check_id(&format!("customerIds[{i}]"), customer_id) {
             Ok(()) => {
-                match runs::queue_run(run_ports(app, ctx), partner, customer_id, product, target, ctx.now).await {
+                // Each customer's attestations land before its run is queued.
+                let queued = match super::questionnaire::record_attestations(
+                    app,
+                    partner,
+                    customer_id,
+                    &product.id,
+                    &attestations,
+                    ctx.now,
+                )
+                .await
+                {
+                    Ok(()) => {
+                        runs::queue_run(run_ports(app, ctx), partner, customer_id, product, target, ctx.now).await
+                    }
+                    Err(e) => Err(e),
+                };
+                match queued {
                     Ok(Queued::Run(run)) => {
                         Ok(json!({ "id": run.id, "customerId": run.customer_id, "status": run.status.as_str() }))
                     }

@@ -12,6 +12,7 @@ pub(crate) mod keys;
 mod mail;
 mod partners;
 mod plans;
+pub(crate) mod questionnaire;
 mod reports;
 mod usage;
 mod webhooks;
@@ -92,6 +93,27 @@ adapters! {
     partner branding_put = |app, ctx, p| branding::put(app, ctx, p);
     partner branding_preview = |app, ctx, p| branding::preview(app, ctx, p);
     partner sub_partner_keys_create = |app, ctx, p| keys::create_for_sub_partner(app, ctx, p);
+    partner questionnaire_get = |app, ctx, p| questionnaire::get(app, ctx, p, ctx.param("id"));
+    partner sub_partner_questionnaire_get = |app, ctx, p| questionnaire::get(app, ctx, p, ctx.param("customerId"));
+    partner questionnaire_put = |app, ctx, p| questionnaire::put(app, ctx, p, ctx.param("id"));
+    partner sub_partner_questionnaire_put = |app, ctx, p| questionnaire::put(app, ctx, p, ctx.param("customerId"));
+    partner questionnaire_invite = |app, ctx, p| questionnaire::invite(app, ctx, p, ctx.param("id"));
+    partner sub_partner_questionnaire_invite = |app, ctx, p| questionnaire::invite(app, ctx, p, ctx.param("customerId"));
+}
+
+/// `GET /products/{product}/questions` (any partner: the questions are the product's).
+pub(super) fn product_questions<'a>(app: &'a App, ctx: &'a Ctx) -> HandlerFuture<'a> {
+    Box::pin(questionnaire::questions(app, ctx))
+}
+
+/// The questionnaire form (public: the signed token is the credential).
+pub(super) fn questionnaire_form_get<'a>(app: &'a App, ctx: &'a PublicCtx) -> HandlerFuture<'a> {
+    Box::pin(questionnaire::form_get(app, ctx))
+}
+
+/// The questionnaire form's post (public: the signed token is the credential).
+pub(super) fn questionnaire_form_post<'a>(app: &'a App, ctx: &'a PublicCtx) -> HandlerFuture<'a> {
+    Box::pin(questionnaire::form_post(app, ctx))
 }
 
 /// The shared report (public: the signed token is the credential).

@@ -183,6 +183,13 @@ fn operation(route: &Route, op: &Value) -> Value {
         let optional = op.get("bodyOptional").and_then(Value::as_bool).unwrap_or(false);
         out.insert("requestBody".into(), json!({ "required": !optional, "content": { "application/json": media } }));
     }
+    // A page's form post (the questionnaire form): an HTML form's encoding, not JSON.
+    if let Some(form) = op.get("formBody").and_then(Value::as_str) {
+        out.insert(
+            "requestBody".into(),
+            json!({ "required": true, "content": { "application/x-www-form-urlencoded": { "schema": schema_ref(form) } } }),
+        );
+    }
     out.insert("responses".into(), Value::Object(responses(route, op)));
     Value::Object(out)
 }

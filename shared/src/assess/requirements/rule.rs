@@ -189,6 +189,10 @@ fn outcome(r: &Requirement, checks: &[CheckEvidence], answers: &Answers) -> Requ
         check_ids: r.check_ids.clone(),
         question_id: r.question_id.clone(),
         answer: answer.map(|a| a.as_str().to_string()),
+        // Who gave it, when and the note are the runner's to add (it has the stored answers).
+        answered_by: None,
+        answered_at: None,
+        note: None,
         summary: r.summary.clone(),
         reason,
     };

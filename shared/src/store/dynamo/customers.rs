@@ -117,10 +117,18 @@ impl CustomerStore for DynamoStore {
                 .iter()
                 .filter_map(|i| Some(key(text(i, PK)?.to_string(), text(i, SK)?.to_string())))
                 .collect();
+            // The customer's questionnaire answers (one per product and question).
+            let answers: Vec<Item> = self
+                .all(&Query::prefix(schema::partner_pk(partner_id), &schema::customer_answers_prefix(id), true))
+                .await?
+                .iter()
+                .filter_map(|i| Some(key(text(i, PK)?.to_string(), text(i, SK)?.to_string())))
+                .collect();
             let run_items = || {
                 runs.iter()
                     .flat_map(|(r, product, chunks)| schema::run_items(partner_id, id, product, r, *chunks))
                     .chain(latest.iter().cloned())
+                    .chain(answers.iter().cloned())
             };
             if 4 + run_items().count() > MAX_TX_ITEMS {
                 // Too many runs for one transaction: mark the customer as being deleted (it is

@@ -31,6 +31,7 @@ mod limits;
 mod mail;
 mod op;
 mod outbox;
+mod questionnaire;
 mod runs;
 mod schema;
 mod usage;

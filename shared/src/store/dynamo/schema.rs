@@ -184,6 +184,18 @@ pub(super) fn customer_latest_prefix(customer: &str) -> String {
 pub(super) fn latest_run(partner: &str, customer: &str, product: &str) -> Item {
     key(partner_pk(partner), format!("{}{product}", customer_latest_prefix(customer)))
 }
+/// The sort-key prefix of a customer's questionnaire answers (every product).
+pub(super) fn customer_answers_prefix(customer: &str) -> String {
+    format!("QA#{customer}#")
+}
+/// The sort-key prefix of a customer's answers for one product.
+pub(super) fn answers_prefix(customer: &str, product: &str) -> String {
+    format!("{}{product}#", customer_answers_prefix(customer))
+}
+/// A customer's latest answer to one question of a product.
+pub(super) fn answer(partner: &str, customer: &str, product: &str, question: &str) -> Item {
+    key(partner_pk(partner), format!("{}{question}", answers_prefix(customer, product)))
+}
 /// Chunk `i` of a run's report: the head item for 0, `REPORT#<run>#<i>` after it.
 pub(super) fn report_chunk(partner: &str, run: &str, i: usize) -> Item {
     match i {

@@ -16,6 +16,7 @@ mod keys;
 mod limits;
 mod mail;
 mod outbox;
+mod questionnaire;
 mod runs;
 mod usage;
 mod webhooks;
@@ -59,6 +60,8 @@ struct State {
     reports: HashMap<(String, String), Vec<Vec<u8>>>,
     /// (partner, customer, product) → the latest completed run, for the next one to compare with
     latest_runs: HashMap<(String, String, String), crate::domain::trend::LatestRun>,
+    /// (partner, customer, product) → question id → the latest answer
+    answers: HashMap<(String, String, String), BTreeMap<String, crate::domain::questionnaire::StoredAnswer>>,
     usage: HashMap<(String, Month), u32>,
     /// (distributor, month) → the month's snapshot
     snapshots: HashMap<(String, Month), UsageSnapshot>,
