@@ -152,6 +152,15 @@ fn strategy_matrix(report: &RunReport, m: &StrategyLevel) -> minijinja::Value {
                 quality => r.evidence_quality.map(|q| q.as_str()).unwrap_or("—"),
                 evidence => evidence.join(", "),
                 reason => &r.reason,
+                exception => r.exception.as_ref().map(|e| minijinja::context! {
+                    kind => e.kind.as_str(),
+                    id => &e.id,
+                    owner => &e.owner,
+                    approved_by => &e.approved_by,
+                    expires_at => &e.expires_at,
+                    rationale => &e.rationale,
+                    compensating_control => e.compensating_control.as_deref().unwrap_or_default(),
+                }),
             }
         })
         .collect();

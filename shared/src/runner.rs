@@ -50,6 +50,20 @@ pub enum AssessFailure {
 #[async_trait]
 pub trait Assessor: Send + Sync {
     async fn assess(&self, tenant_id: &str, product: &str, maturity_target: u8) -> Result<Assessed, AssessFailure>;
+
+    /// [`Assessor::assess`] with the customer's tenant context, which the checks honour
+    /// (declared emergency-access accounts and approved exclusions are not gaps; issue 18).
+    /// An assessor that reads no context (a test double) assesses as without it.
+    async fn assess_in(
+        &self,
+        tenant_id: &str,
+        product: &str,
+        maturity_target: u8,
+        context: &crate::domain::context::TenantContext,
+    ) -> Result<Assessed, AssessFailure> {
+        let _ = context;
+        self.assess(tenant_id, product, maturity_target).await
+    }
 }
 
 /// A run's error code when the tenant may not be read (contract, "Tenant consent").
@@ -194,8 +208,15 @@ impl Runner {
             };
             return self.fail(&partner, run, attempt, error).await;
         }
-        match self.assessor.assess(&customer.tenant_id, &run.product, run.maturity_target).await {
-            Ok(a) => self.complete(&partner, &customer, run, attempt, a).await,
+        // What the customer declared, read now: the run keeps what it used (issue 18).
+        let context = self.store.tenant_context(&partner.id, &customer.id).await?;
+        let exceptions = self.store.exceptions_of(&partner.id, &customer.id).await?;
+        match self.assessor.assess_in(&customer.tenant_id, &run.product, run.maturity_target, &context).await {
+            Ok(mut a) => {
+                crate::assess::requirements::exceptions::apply(&mut a.report, run.maturity_target, &exceptions, now);
+                a.report.context = (context.version > 0).then_some(context);
+                self.complete(&partner, &customer, run, attempt, a).await
+            }
             Err(AssessFailure::Permanent { code, message }) if code == CONSENT_REQUIRED => {
                 // Microsoft refused the app's token: consent was withdrawn (contract). Recorded
                 // only while the customer still has the tenant that refused.

@@ -554,8 +554,9 @@ fn route_table_has_every_contract_route_once() {
     // 30 contract routes, 2 findings routes, 2 requirements routes, the public report, 7 webhook
     // routes per surface, the consent status and the consent email on each surface, the public
     // consent callback, the partner's three branding routes, the report link on each surface,
-    // the public OpenAPI document, and the mail messages on each surface.
-    assert_eq!(ROUTES.len(), 62);
+    // the public OpenAPI document, the mail messages on each surface, and the tenant context
+    // (get, put) and exceptions (list, create, update, delete) on each surface.
+    assert_eq!(ROUTES.len(), 74);
     let mut names: Vec<&str> = ROUTES.iter().map(|r| r.name).collect();
     names.sort_unstable();
     names.dedup();

@@ -35,6 +35,13 @@ pub(super) fn wants(route: &Route, params: &PathParams, owner: &str, now: Timest
         RouteId::DistributorAssessmentsFindings | RouteId::DistributorAssessmentsRequirements => {
             wants.extend(run_and_report(param("id"), param("runId")))
         }
+        // The customer whose tenant context or exceptions are read (issue 18).
+        RouteId::PartnerContextGet | RouteId::PartnerExceptionsList => {
+            wants.push(Want::Customer { partner_id: owner.to_string(), id: param("id") })
+        }
+        RouteId::DistributorContextGet | RouteId::DistributorExceptionsList => {
+            wants.push(Want::Customer { partner_id: param("id"), id: param("customerId") })
+        }
         RouteId::PartnerWebhooksDeliveries => {
             wants.push(Want::Endpoint { owner: Owner::partner(owner), id: param("id") })
         }

@@ -32,6 +32,9 @@ pub enum EventType {
     KeyCreated,
     #[serde(rename = "key.revoked")]
     KeyRevoked,
+    /// A customer's exception expires in 30 days (contract, "Tenant context and exceptions").
+    #[serde(rename = "exception.expiring")]
+    ExceptionExpiring,
     /// Not a webhook event (not in [`EventType::ALL`], so no endpoint can want it): carries only
     /// mail entries, for a cause that has no event of its own (a partner created, a consent
     /// request).
@@ -40,7 +43,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         Self::AssessmentStarted,
         Self::AssessmentCompleted,
         Self::AssessmentFailed,
@@ -52,12 +55,13 @@ impl EventType {
         Self::PartnerSuspended,
         Self::KeyCreated,
         Self::KeyRevoked,
+        Self::ExceptionExpiring,
     ];
 
     /// A distributor also receives these of its sub-partners.
     pub fn reaches_distributor(self) -> bool {
         let s = self.as_str();
-        s.starts_with("assessment.") || s.starts_with("customer.")
+        s.starts_with("assessment.") || s.starts_with("customer.") || s.starts_with("exception.")
     }
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +77,7 @@ impl EventType {
             Self::PartnerSuspended => "partner.suspended",
             Self::KeyCreated => "key.created",
             Self::KeyRevoked => "key.revoked",
+            Self::ExceptionExpiring => "exception.expiring",
             Self::Mail => "mail",
         }
     }

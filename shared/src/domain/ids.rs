@@ -166,6 +166,8 @@ pub mod kind {
         Delivery => "dlv_", "delivery";
         /// An HTTP request (the `x-request-id` header; not stored).
         Request => "req_", "request";
+        /// An exception to one requirement of a customer (contract, "Tenant context and exceptions").
+        Exception => "exc_", "exception";
     }
 }
 
@@ -176,6 +178,7 @@ pub type RunId = Id<kind::Run>;
 pub type EventId = Id<kind::Event>;
 pub type EndpointId = Id<kind::Endpoint>;
 pub type DeliveryId = Id<kind::Delivery>;
+pub type ExceptionId = Id<kind::Exception>;
 
 /// An id of kind `K`: its text, which serialises as the bare string. See the module docs.
 pub struct Id<K: IdKind>(String, PhantomData<fn() -> K>);
@@ -361,4 +364,5 @@ pub mod prefix {
     pub const ENDPOINT: &str = kind::Endpoint::PREFIX;
     pub const DELIVERY: &str = kind::Delivery::PREFIX;
     pub const REQUEST: &str = kind::Request::PREFIX;
+    pub const EXCEPTION: &str = kind::Exception::PREFIX;
 }

@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod branding;
 pub mod catalog;
 pub mod consent;
+pub mod context;
 pub mod customer;
 pub mod email;
 pub mod event;

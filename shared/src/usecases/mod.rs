@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod branding;
 pub mod consent;
 pub mod consent_mail;
+pub mod context;
 pub mod customers;
 pub mod keys;
 pub mod mail;

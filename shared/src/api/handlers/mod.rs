@@ -6,6 +6,7 @@ mod assessments;
 mod branding;
 mod consent;
 mod consent_mail;
+mod context;
 mod customers;
 pub(crate) mod keys;
 mod mail;
@@ -90,6 +91,18 @@ adapters! {
     partner branding_put = |app, ctx, p| branding::put(app, ctx, p);
     partner branding_preview = |app, ctx, p| branding::preview(app, ctx, p);
     partner sub_partner_keys_create = |app, ctx, p| keys::create_for_sub_partner(app, ctx, p);
+    partner context_get = |app, ctx, p| context::get(app, ctx, p, ctx.param("id"));
+    partner sub_partner_context_get = |app, ctx, p| context::get(app, ctx, p, ctx.param("customerId"));
+    partner context_put = |app, ctx, p| context::put(app, ctx, p, ctx.param("id"));
+    partner sub_partner_context_put = |app, ctx, p| context::put(app, ctx, p, ctx.param("customerId"));
+    partner exceptions_list = |app, ctx, p| context::list_exceptions(app, ctx, p, ctx.param("id"));
+    partner sub_partner_exceptions_list = |app, ctx, p| context::list_exceptions(app, ctx, p, ctx.param("customerId"));
+    partner exceptions_create = |app, ctx, p| context::create_exception(app, ctx, p, ctx.param("id"));
+    partner sub_partner_exceptions_create = |app, ctx, p| context::create_exception(app, ctx, p, ctx.param("customerId"));
+    partner exceptions_update = |app, ctx, p| context::update_exception(app, ctx, p, ctx.param("id"));
+    partner sub_partner_exceptions_update = |app, ctx, p| context::update_exception(app, ctx, p, ctx.param("customerId"));
+    partner exceptions_delete = |app, ctx, p| context::delete_exception(app, ctx, p, ctx.param("id"));
+    partner sub_partner_exceptions_delete = |app, ctx, p| context::delete_exception(app, ctx, p, ctx.param("customerId"));
 }
 
 /// The shared report (public: the signed token is the credential).

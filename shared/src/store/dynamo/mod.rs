@@ -23,6 +23,7 @@
 mod accounts;
 mod backfill;
 mod batch;
+mod context;
 mod customers;
 mod idempotency;
 mod keys;

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod batch;
+mod context;
 mod customers;
 mod idempotency;
 mod keys;
@@ -85,6 +86,8 @@ struct State {
     mail_by_viewer: HashMap<Owner, BTreeMap<String, (String, crate::domain::mail::MailKind)>>,
     /// message id → (the try claimed, until when its lease runs)
     mail_claims: HashMap<String, (u32, Timestamp)>,
+    /// Customers' tenant contexts and exceptions (`context.rs`).
+    contexts: context::Contexts,
 }
 
 /// The store in memory, for the dev server and the tests; gone when the process ends.
