@@ -213,8 +213,8 @@ pub async fn serve(
     }
 }
 
-/// Re-sends the messages of runs queued longer than the config's `run_stale_after_secs`,
-/// looking [`sweep_every`] that threshold (on AWS the relay function does it on its schedule).
+/// Re-sends the messages of runs queued longer than the config's `run_stale_after_secs`, and
+/// records `exception.expiring` for exceptions 30 days from expiry, looking [`sweep_every`] that threshold (on AWS the relay function does it on its schedule).
 pub async fn run_stale_sweeper(app: Arc<App>, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let stale_after = app.config.run_stale_after_secs;
@@ -225,6 +225,11 @@ pub async fn run_stale_sweeper(app: Arc<App>, shutdown: impl Future<Output = ()>
         }
         if let Err(e) = requeue_stale_runs(app.store.as_ref(), app.runs.as_ref(), app.now(), stale_after, 100).await {
             tracing::error!(error = %e, "stale-run sweep failed; will try again");
+        }
+        // As the relay's schedule does on AWS: exceptions 30 days from expiry (issue 18).
+        if let Err(e) = shared::usecases::context::notice_expiring(app.store.as_ref(), app.ids(), app.now(), 100).await
+        {
+            tracing::error!(error = %e, "exception expiry sweep failed; will try again");
         }
     }
 }

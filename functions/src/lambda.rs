@@ -23,7 +23,7 @@ use shared::queue::Ack;
 use shared::queue::{RunMessage, RunQueue};
 use shared::runner::Runner;
 use shared::store::dynamo::DynamoStore;
-use shared::store::RunStore;
+use shared::store::SweepStore;
 use shared::webhooks::dispatcher::Dispatcher;
 use shared::webhooks::relay::Relay;
 use shared::webhooks::WebhookMessage;
@@ -286,12 +286,14 @@ pub struct RelayTick {
     pub requeued: Result<usize, String>,
     /// Outbox events fanned out to deliveries.
     pub events: Result<usize, String>,
+    /// `exception.expiring` notices recorded (exceptions 30 days from expiry; issue 18).
+    pub exceptions_expiring: Result<usize, String>,
 }
 
 impl RelayTick {
     /// Whether any step failed (the invocation then reports an error, so it is retried).
     pub fn failed(&self) -> bool {
-        self.runs_resent.is_err() || self.requeued.is_err() || self.events.is_err()
+        self.runs_resent.is_err() || self.requeued.is_err() || self.events.is_err() || self.exceptions_expiring.is_err()
     }
 
     /// The counts as the function answers them; a failed step shows its error.
@@ -302,6 +304,7 @@ impl RelayTick {
         };
         serde_json::json!({
             "events": show(&self.events),
+            "exceptionsExpiring": show(&self.exceptions_expiring),
             "requeued": show(&self.requeued),
             "runsResent": show(&self.runs_resent),
         })
@@ -311,19 +314,22 @@ impl RelayTick {
 /// One relay invocation (the table's stream or the 5-minute schedule woke it). Each step has
 /// its own bound and runs whatever the others did, cheapest first: runs queued more than
 /// `stale_after_secs` (their message was lost) are re-sent (100 at most), lost webhook retries
-/// re-queued (100), then the outbox drained. So a long drain, or one event that keeps failing,
-/// never holds back the other two.
+/// re-queued (100), `exception.expiring` recorded for exceptions 30 days from expiry (100, each
+/// once however many invocations overlap), then the outbox drained (which delivers those
+/// notices too). So a long drain, or one event that keeps failing, never holds back the others.
 pub async fn relay_tick(
     relay: &Relay,
-    runs: &dyn RunStore,
+    store: &dyn SweepStore,
     queue: &dyn RunQueue,
     now: Timestamp,
     stale_after_secs: i64,
 ) -> RelayTick {
-    let runs_resent = shared::runner::requeue_stale_runs(runs, queue, now, stale_after_secs, 100).await;
+    let runs_resent = shared::runner::requeue_stale_runs(store, queue, now, stale_after_secs, 100).await;
     let requeued = relay.sweep(100).await.map_err(|e| e.to_string());
+    let ids = shared::usecases::Ids { gen: relay.ids.as_ref(), clock: relay.clock.as_ref(), actor: None };
+    let exceptions_expiring = shared::usecases::context::notice_expiring(store, ids, now, 100).await;
     let events = drain(relay).await.map_err(|e| e.to_string());
-    RelayTick { runs_resent, requeued, events }
+    RelayTick { runs_resent, requeued, events, exceptions_expiring }
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -160,6 +160,15 @@ fn strategy_matrix(report: &RunReport, m: &StrategyLevel) -> minijinja::Value {
                 }),
                 answered_at => r.answered_at.as_deref().map(|t| t.get(..10).unwrap_or(t)),
                 note => &r.note,
+                exception => r.exception.as_ref().map(|e| minijinja::context! {
+                    kind => e.kind.as_str(),
+                    id => &e.id,
+                    owner => &e.owner,
+                    approved_by => &e.approved_by,
+                    expires_at => &e.expires_at,
+                    rationale => &e.rationale,
+                    compensating_control => e.compensating_control.as_deref().unwrap_or_default(),
+                }),
             }
         })
         .collect();

@@ -52,15 +52,18 @@ pub trait Assessor: Send + Sync {
     async fn assess(&self, tenant_id: &str, product: &str, maturity_target: u8) -> Result<Assessed, AssessFailure>;
 
     /// As [`Assessor::assess`], with the customer's questionnaire answers that count when the
-    /// run starts (question id → answer). An assessor that ignores answers need not override it.
-    async fn assess_answered(
+    /// run starts (question id → answer; contract, "Questionnaire") and its tenant context, which
+    /// the checks honour (declared emergency-access accounts and approved exclusions are not
+    /// gaps; issue 18). An assessor that reads neither (a test double) need not override it.
+    async fn assess_in(
         &self,
         tenant_id: &str,
         product: &str,
         maturity_target: u8,
         answers: &crate::assess::requirements::Answers,
+        context: &crate::domain::context::TenantContext,
     ) -> Result<Assessed, AssessFailure> {
-        let _ = answers;
+        let _ = (answers, context);
         self.assess(tenant_id, product, maturity_target).await
     }
 }
@@ -233,9 +236,15 @@ impl Runner {
             Default::default()
         };
         let answers = used.iter().map(|(q, a)| (q.clone(), a.answer)).collect();
-        match self.assessor.assess_answered(&customer.tenant_id, &run.product, run.maturity_target, &answers).await {
+        // What the customer declared, read now: the run keeps what it used (issue 18).
+        let context = self.store.tenant_context(&partner.id, &customer.id).await?;
+        let exceptions = self.store.exceptions_of(&partner.id, &customer.id).await?;
+        match self.assessor.assess_in(&customer.tenant_id, &run.product, run.maturity_target, &answers, &context).await
+        {
             Ok(mut a) => {
+                crate::assess::requirements::exceptions::apply(&mut a.report, run.maturity_target, &exceptions, now);
                 annotate(&mut a.report, &used);
+                a.report.context = (context.version > 0).then_some(context);
                 self.complete(&partner, &customer, run, attempt, a).await
             }
             Err(AssessFailure::Permanent { code, message }) if code == CONSENT_REQUIRED => {

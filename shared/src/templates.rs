@@ -18,6 +18,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     for (name, source) in [
         ("report/report.html", include_str!("../templates/report/report.html")),
         ("report/report.css", include_str!("../templates/report/report.css")),
+        ("report/_exception.html", include_str!("../templates/report/_exception.html")),
         ("mail/layout.html", include_str!("../templates/mail/layout.html")),
         ("mail/footer.txt", include_str!("../templates/mail/footer.txt")),
         ("mail/consent-request.html", include_str!("../templates/mail/consent-request.html")),

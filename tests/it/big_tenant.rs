@@ -110,6 +110,7 @@ impl shared::runner::Assessor for Oversized {
                 maturity_by_strategy: vec![],
                 requirements: vec![],
                 coverage: None,
+                context: None,
             },
         })
     }

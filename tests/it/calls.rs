@@ -145,7 +145,10 @@ async fn every_read_route_within_three_dynamodb_calls_and_a_trigger_within_four(
         let distributor = route.access == Access::Distributor;
         let mut path = route.path.to_string();
         let id_param = match route.id {
-            RouteId::PartnerCustomersGet | RouteId::PartnerConsentGet => customer.clone(),
+            RouteId::PartnerCustomersGet
+            | RouteId::PartnerConsentGet
+            | RouteId::PartnerContextGet
+            | RouteId::PartnerExceptionsList => customer.clone(),
             RouteId::PartnerAssessmentsGet
             | RouteId::PartnerAssessmentsFindings
             | RouteId::PartnerAssessmentsRequirements

@@ -273,7 +273,15 @@ async fn a_refused_token_is_missing_consent_and_a_refused_area_is_not() {
     }
     // The same tenant read in full: the checks it could judge judge it as before.
     let (stub, _) = graph_stub(Trouble::None).await;
-    let seeing = EngineAssessor::new(Arc::new(collector(&stub))).assess(TENANT, "essential-eight", 3).await.unwrap();
+    // Its emergency-access accounts declared (issue 18), as a customer of the hardened tenant would.
+    let declared = shared::domain::context::TenantContext {
+        emergency_access_accounts: crate::tenant_context::break_glass_of("hardened"),
+        ..Default::default()
+    };
+    let seeing = EngineAssessor::new(Arc::new(collector(&stub)))
+        .assess_in(TENANT, "essential-eight", 3, &Default::default(), &declared)
+        .await
+        .unwrap();
     for (now, was) in assessed.report.findings.iter().zip(&seeing.report.findings) {
         assert_eq!(now.check_id, was.check_id);
         if !blind.contains(&now.check_id.as_str()) {

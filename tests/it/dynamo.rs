@@ -543,6 +543,7 @@ async fn deleting_a_customer_removes_every_report_chunk_and_latest_run_record() 
             maturity_by_strategy: vec![],
             requirements: vec![],
             coverage: None,
+            context: None,
         };
         let completed = event(&ids, EventType::AssessmentCompleted, &p.id);
         store.finish_run(&done, 1, Some(&report), &completed).await.unwrap();

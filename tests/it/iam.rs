@@ -632,6 +632,7 @@ async fn scenario() -> Option<BTreeMap<String, BTreeSet<Named>>> {
     Box::pin(partner_keys(f)).await;
     Box::pin(partner_branding(f)).await;
     Box::pin(questionnaire(f, &pid, &c1)).await;
+    Box::pin(tenant_context_and_exceptions(f, &pid, &c1)).await;
     Box::pin(partner_deletions(f, &c2, &c3, &hooks.1)).await;
     Box::pin(distributor_routes(f, &c1)).await;
     Box::pin(distributor_webhooks(f, base)).await;
@@ -837,6 +838,37 @@ async fn questionnaire(f: &Fleet, pid: &str, c1: &str) {
     let bulk = json!({ "customerIds": [c1], "product": "essential-eight", "attestations": attest });
     f.post_idempotent(false, "/assessments/bulk", bulk, 202).await;
     f.run_worker(None).await;
+}
+
+/// Tenant context and exceptions (issue 18) on both surfaces, and an exception 30 days or less
+/// from its expiry noticed by the relay (`exception.expiring`).
+async fn tenant_context_and_exceptions(f: &Fleet, pid: &str, c1: &str) {
+    let expires = (f.now() + 10 * 86_400).rfc3339();
+    let exception = json!({
+        "requirementId": "MF-ML1-01", "kind": "risk_accepted", "rationale": "Until the upgrade",
+        "owner": "it@contoso.example", "approvedBy": "ciso@contoso.example", "expiresAt": expires,
+    });
+    let context = json!({ "emergencyAccessAccounts": ["8be8930d-7754-3e0a-b95d-6b24e8c20108"] });
+    for distributor in [false, true] {
+        let base = if distributor { format!("/partners/{pid}/customers/{c1}") } else { format!("/customers/{c1}") };
+        let call = |m: Method, path: String, body: Option<Value>| async move {
+            if distributor {
+                f.distributor(m, &path, body).await
+            } else {
+                f.partner(m, &path, body).await
+            }
+        };
+        call(Method::PUT, format!("{base}/context"), Some(context.clone())).await.assert_status(200);
+        call(Method::GET, format!("{base}/context"), None).await.assert_status(200);
+        let made = call(Method::POST, format!("{base}/exceptions"), Some(exception.clone())).await;
+        let e = id(made.assert_status(201));
+        call(Method::GET, format!("{base}/exceptions"), None).await.assert_status(200);
+        let owner = json!({ "owner": "ops@contoso.example" });
+        call(Method::PATCH, format!("{base}/exceptions/{e}"), Some(owner)).await.assert_status(200);
+        let tick = f.relay().await;
+        assert_eq!(tick.exceptions_expiring, Ok(1), "{tick:?}");
+        call(Method::DELETE, format!("{base}/exceptions/{e}"), None).await.assert_status(204);
+    }
 }
 
 /// Answers a consent link (a `GET …/consent` answer) as the tenant's admin granting it would.

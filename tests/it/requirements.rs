@@ -410,13 +410,14 @@ async fn a_completed_run_shows_maturity_blockers_coverage_and_its_requirements_o
     let runner = h.runner(Arc::new(EngineAssessor::new(Arc::new(FixtureCollector))), 3);
     let tenant = (0..1000).map(tests::tenant).find(|t| demo_fixture_name(t) == "hardened").unwrap();
     let cid = h.customer("Hardened", &tenant).await;
+    crate::tenant_context::declare_break_glass(&h, &cid, "hardened").await;
     let body = json!({ "customerId": cid, "product": "essential-eight", "maturityTarget": 3 });
     let id = h.partner(Method::POST, "/assessments", Some(body)).await.assert_status(202)["id"]
         .as_str()
         .unwrap()
         .to_string();
     h.work(&runner).await;
-    let direct = evaluate("essential-eight", 3, &demo_fixture("hardened").unwrap()).unwrap();
+    let direct = evaluate("essential-eight", 3, &crate::tenant_context::declared("hardened")).unwrap();
     let m = direct.maturity.as_ref().unwrap();
 
     let run = h.partner(Method::GET, &format!("/assessments/{id}"), None).await.assert_status(200).clone();
@@ -459,7 +460,7 @@ async fn a_completed_run_shows_maturity_blockers_coverage_and_its_requirements_o
             "id": "MF-ML1-01", "strategy": "mfa", "level": 1, "outcome": "effective", "source": "graph",
             "evidenceQuality": "good", "checkIds": ["E8-MFA-01", "E8-MFA-02", "E8-MFA-03"], "questionId": null,
             "answer": null, "summary": catalogue().requirement("MF-ML1-01").unwrap().summary,
-            "reason": "Met on Microsoft Graph evidence: E8-MFA-01, E8-MFA-02, E8-MFA-03",
+            "reason": "Met on Microsoft Graph evidence: E8-MFA-01, E8-MFA-02, E8-MFA-03", "exception": null,
         })
     );
     let ineffective =
@@ -530,7 +531,8 @@ fn no_demo_tenant_reaches_a_level_on_missing_evidence() {
 
     // What Graph settles alone on the hardened tenant at target 3: the requirements with checks
     // that saw the tenant whole and no question, all of whose checks pass…
-    let m = evaluate("essential-eight", 3, &demo_fixture("hardened").unwrap()).unwrap().maturity.unwrap();
+    // (Its two emergency-access accounts declared: undeclared, their exclusion fails E8-MFA-01/02.)
+    let m = evaluate("essential-eight", 3, &crate::tenant_context::declared("hardened")).unwrap().maturity.unwrap();
     let effective: Vec<&str> =
         m.requirements.iter().filter(|r| r.outcome == O::Effective).map(|r| r.id.as_str()).collect();
     assert_eq!(
@@ -572,7 +574,8 @@ fn no_demo_tenant_reaches_a_level_on_missing_evidence() {
 #[test]
 fn with_every_question_answered_yes_the_demo_tenants_reach_what_graph_allows() {
     let at3 = |name: &str| {
-        shared::assess::evaluate_answered("essential-eight", 3, &demo_fixture(name).unwrap(), &all_yes())
+        // As customers that declared their emergency-access accounts (issue 18).
+        shared::assess::evaluate_answered("essential-eight", 3, &crate::tenant_context::declared(name), &all_yes())
             .unwrap()
             .maturity
             .unwrap()
@@ -622,6 +625,7 @@ async fn the_report_shows_the_requirement_matrix_per_strategy_blockers_and_evide
     let runner = h.runner(Arc::new(EngineAssessor::new(Arc::new(FixtureCollector))), 3);
     let tenant = (0..1000).map(tests::tenant).find(|t| demo_fixture_name(t) == "hardened").unwrap();
     let cid = h.customer("Hardened <b>", &tenant).await;
+    crate::tenant_context::declare_break_glass(&h, &cid, "hardened").await;
     let body = json!({ "customerId": cid, "product": "essential-eight", "maturityTarget": 3 });
     let id = h.partner(Method::POST, "/assessments", Some(body)).await.assert_status(202)["id"]
         .as_str()
@@ -633,7 +637,7 @@ async fn the_report_shows_the_requirement_matrix_per_strategy_blockers_and_evide
     let page = h.request(Method::GET, url.trim_start_matches("http://127.0.0.1:3000"), &[], None).await;
     assert_eq!(page.status, 200);
     let html = String::from_utf8(page.raw.to_vec()).unwrap();
-    let m = evaluate("essential-eight", 3, &demo_fixture("hardened").unwrap()).unwrap().maturity.unwrap();
+    let m = evaluate("essential-eight", 3, &crate::tenant_context::declared("hardened")).unwrap().maturity.unwrap();
     // Coverage, then the strategy table with what blocks each next level.
     let c = m.coverage;
     assert!(html.contains(&format!(

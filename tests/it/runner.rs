@@ -79,6 +79,7 @@ fn assessment(score: u8) -> Assessed {
             }],
             requirements: vec![],
             coverage: None,
+            context: None,
         },
     }
 }

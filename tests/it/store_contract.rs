@@ -11,6 +11,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, LazyLock};
 
 use serde_json::json;
+// Tenant context and exceptions (issue 18): their cases live in their own file.
+use crate::store_contract_context::*;
 use shared::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription};
 use shared::domain::customer::Customer;
 use shared::domain::email::Email;
@@ -115,6 +117,10 @@ macro_rules! store_contract {
             answers_need_the_partners_customer,
             deleting_a_customer_removes_its_answers,
             concurrent_answers_to_different_questions_all_land,
+            tenant_contexts_are_replaced_whole_once_per_version,
+            exceptions_are_kept_per_customer_and_changed_once_per_version,
+            an_expiring_exception_is_noticed_once_per_expiry,
+            deleting_a_customer_removes_its_context_and_exceptions,
         );
     };
     (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -161,7 +167,7 @@ impl MaybeStore for Option<Arc<dyn Store>> {
 /// One id generator for the whole binary: ids made later sort later.
 static IDS: LazyLock<IdGen> = LazyLock::new(IdGen::new);
 
-fn id<T: From<String>>(prefix: &str) -> T {
+pub(super) fn id<T: From<String>>(prefix: &str) -> T {
     id_at(prefix, T0)
 }
 
@@ -177,7 +183,7 @@ fn all() -> PageRequest {
     PageRequest { limit: 1000, after: None }
 }
 
-fn ev(kind: EventType, account: Owner) -> Event {
+pub(super) fn ev(kind: EventType, account: Owner) -> Event {
     Event {
         id: id("evt_"),
         kind,
@@ -196,7 +202,7 @@ fn partner_event(kind: EventType, p: &Partner) -> Event {
     e
 }
 
-async fn new_distributor(store: &Arc<dyn Store>) -> Distributor {
+pub(super) async fn new_distributor(store: &Arc<dyn Store>) -> Distributor {
     let d = Distributor {
         id: id("dist_"),
         company: "Distribution Co".into(),
@@ -228,7 +234,12 @@ fn partner_of(distributor: Option<&str>, email: &str, status: AccountStatus) -> 
     }
 }
 
-async fn new_partner(store: &Arc<dyn Store>, distributor: Option<&str>, email: &str, status: AccountStatus) -> Partner {
+pub(super) async fn new_partner(
+    store: &Arc<dyn Store>,
+    distributor: Option<&str>,
+    email: &str,
+    status: AccountStatus,
+) -> Partner {
     let p = partner_of(distributor, email, status);
     store.create_partner(&p).await.expect("partner");
     p
@@ -250,7 +261,7 @@ fn customer_of(partner_id: &str, t: &str) -> Customer {
     }
 }
 
-async fn new_customer(store: &Arc<dyn Store>, p: &Partner, t: &str) -> Customer {
+pub(super) async fn new_customer(store: &Arc<dyn Store>, p: &Partner, t: &str) -> Customer {
     let c = customer_of(&p.id, t);
     store.create_customer(&c, &partner_event(EventType::CustomerCreated, p)).await.expect("customer");
     c
@@ -1330,7 +1341,7 @@ async fn outbox_hands_out_events_oldest_first_until_acked(store: Arc<dyn Store>)
 // ---------------------------------------------------------------------------------------------
 
 /// Runs `n` copies of `task(i)` at once and returns their results.
-async fn together<T, F, Fut>(n: usize, task: F) -> Vec<T>
+pub(super) async fn together<T, F, Fut>(n: usize, task: F) -> Vec<T>
 where
     T: Send + 'static,
     F: Fn(usize) -> Fut,
@@ -1612,8 +1623,10 @@ fn report() -> RunReport {
             note: None,
             summary: "Staff sign-ins require MFA.".into(),
             reason: "Failed on Microsoft Graph evidence: E8-MFA-01".into(),
+            exception: None,
         }],
         coverage: Some(Coverage::of([RequirementOutcome::Ineffective])),
+        context: None,
     }
 }
 

@@ -50,6 +50,7 @@ impl Assessor for Outcomes {
                 maturity_by_strategy: vec![],
                 requirements: vec![],
                 coverage: None,
+                context: None,
             },
         })
     }

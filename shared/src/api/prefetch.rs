@@ -35,11 +35,12 @@ pub(super) fn wants(route: &Route, params: &PathParams, owner: &str, now: Timest
         RouteId::DistributorAssessmentsFindings | RouteId::DistributorAssessmentsRequirements => {
             wants.extend(run_and_report(param("id"), param("runId")))
         }
-        // The questionnaire's answers are one query more: the customer comes with the account.
-        RouteId::PartnerQuestionnaireGet => {
+        // The customer whose questionnaire answers, tenant context or exceptions are read: it comes
+        // with the account (issues 12 and 18).
+        RouteId::PartnerQuestionnaireGet | RouteId::PartnerContextGet | RouteId::PartnerExceptionsList => {
             wants.push(Want::Customer { partner_id: owner.to_string(), id: param("id") })
         }
-        RouteId::DistributorQuestionnaireGet => {
+        RouteId::DistributorQuestionnaireGet | RouteId::DistributorContextGet | RouteId::DistributorExceptionsList => {
             wants.push(Want::Customer { partner_id: param("id"), id: param("customerId") })
         }
         RouteId::PartnerWebhooksDeliveries => {

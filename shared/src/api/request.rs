@@ -279,8 +279,9 @@ impl Fields {
     }
 }
 
-/// The path parameters that name one of our ids (`{id}`, `{runId}`, `{deliveryId}`, `{customerId}`).
-const ID_PARAMS: &[&str] = &["id", "runId", "deliveryId", "customerId"];
+/// The path parameters that name one of our ids (`{id}`, `{runId}`, `{deliveryId}`, `{customerId}`,
+/// `{exceptionId}`).
+const ID_PARAMS: &[&str] = &["id", "runId", "deliveryId", "customerId", "exceptionId"];
 /// Longer than any id this service makes (a prefix and at most 20 base62 characters), far
 /// below DynamoDB's key limits.
 const ID_MAX: usize = 64;

@@ -111,6 +111,18 @@ routes! {
     DistributorQuestionnaireInvite = "distributor.questionnaire.invitations" : Distributor POST "/partners/{id}/customers/{customerId}/questionnaire/invitations" => Partner(h::sub_partner_questionnaire_invite);
     PublicQuestionnaireForm = "public.questionnaires.get" : Public GET "/questionnaires/{token}" => Public(h::questionnaire_form_get);
     PublicQuestionnaireSubmit = "public.questionnaires.post" : Public POST "/questionnaires/{token}" => Public(h::questionnaire_form_post);
+    PartnerContextGet = "partner.context.get" : Partner GET "/customers/{id}/context" => Partner(h::context_get);
+    PartnerContextPut = "partner.context.put" : Partner PUT "/customers/{id}/context" => Partner(h::context_put);
+    PartnerExceptionsList = "partner.exceptions.list" : Partner GET "/customers/{id}/exceptions" => Partner(h::exceptions_list);
+    PartnerExceptionsCreate = "partner.exceptions.create" : Partner POST "/customers/{id}/exceptions" => Partner(h::exceptions_create);
+    PartnerExceptionsUpdate = "partner.exceptions.update" : Partner PATCH "/customers/{id}/exceptions/{exceptionId}" => Partner(h::exceptions_update);
+    PartnerExceptionsDelete = "partner.exceptions.delete" : Partner DELETE "/customers/{id}/exceptions/{exceptionId}" => Partner(h::exceptions_delete);
+    DistributorContextGet = "distributor.context.get" : Distributor GET "/partners/{id}/customers/{customerId}/context" => Partner(h::sub_partner_context_get);
+    DistributorContextPut = "distributor.context.put" : Distributor PUT "/partners/{id}/customers/{customerId}/context" => Partner(h::sub_partner_context_put);
+    DistributorExceptionsList = "distributor.exceptions.list" : Distributor GET "/partners/{id}/customers/{customerId}/exceptions" => Partner(h::sub_partner_exceptions_list);
+    DistributorExceptionsCreate = "distributor.exceptions.create" : Distributor POST "/partners/{id}/customers/{customerId}/exceptions" => Partner(h::sub_partner_exceptions_create);
+    DistributorExceptionsUpdate = "distributor.exceptions.update" : Distributor PATCH "/partners/{id}/customers/{customerId}/exceptions/{exceptionId}" => Partner(h::sub_partner_exceptions_update);
+    DistributorExceptionsDelete = "distributor.exceptions.delete" : Distributor DELETE "/partners/{id}/customers/{customerId}/exceptions/{exceptionId}" => Partner(h::sub_partner_exceptions_delete);
 }
 
 /// Who may call a route: holders of a key of one surface, or anyone (a signed link).

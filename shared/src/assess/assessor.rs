@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use super::checks::Reference;
 use super::collect::{CollectError, Collector};
 use super::score::{evaluate_answered, Assessment, CheckResult};
+use crate::domain::context::TenantContext;
 use crate::domain::run::{Collected, Finding, FrameworkRef, RunReport, StrategyLevel};
 use crate::runner::{AssessFailure, Assessed, Assessor};
 
@@ -76,23 +77,32 @@ pub fn report(a: &Assessment) -> RunReport {
             .collect(),
         requirements: a.maturity.iter().flat_map(|m| m.requirements.iter().cloned()).collect(),
         coverage: a.maturity.as_ref().map(|m| m.coverage),
+        context: None,
     }
 }
 
 #[async_trait]
 impl Assessor for EngineAssessor {
     async fn assess(&self, tenant_id: &str, product: &str, maturity_target: u8) -> Result<Assessed, AssessFailure> {
-        self.assess_answered(tenant_id, product, maturity_target, &super::requirements::Answers::new()).await
+        self.assess_in(
+            tenant_id,
+            product,
+            maturity_target,
+            &super::requirements::Answers::new(),
+            &TenantContext::default(),
+        )
+        .await
     }
 
-    async fn assess_answered(
+    async fn assess_in(
         &self,
         tenant_id: &str,
         product: &str,
         maturity_target: u8,
         answers: &super::requirements::Answers,
+        context: &TenantContext,
     ) -> Result<Assessed, AssessFailure> {
-        let snapshot = self.collector.collect(tenant_id).await.map_err(|e| match e {
+        let mut snapshot = self.collector.collect(tenant_id).await.map_err(|e| match e {
             CollectError::ConsentRequired(m) => {
                 AssessFailure::Permanent { code: "CONSENT_REQUIRED".into(), message: m }
             }
@@ -100,6 +110,7 @@ impl Assessor for EngineAssessor {
             CollectError::Unavailable(m) => AssessFailure::Transient { code: "GRAPH_UNAVAILABLE".into(), message: m },
             CollectError::Failed(m) => AssessFailure::Transient { code: "COLLECTION_FAILED".into(), message: m },
         })?;
+        snapshot.context = context.clone();
         let a = evaluate_answered(product, maturity_target, &snapshot, answers)
             .map_err(|e| AssessFailure::Permanent { code: "INVALID_RUN".into(), message: e.to_string() })?;
         Ok(Assessed {

@@ -42,6 +42,11 @@ pub struct TenantSnapshot {
     /// When the collector finished, unix seconds. Every age ("not signed in for 45 days",
     /// "end of servicing") is measured from here so a run is reproducible.
     pub collected_at: Timestamp,
+    /// What the customer declared about the tenant (emergency-access accounts, approved
+    /// exclusions): not Graph's, set by the runner before the checks run (issue 18), so the
+    /// Conditional Access probes can tell an intended exclusion from a gap.
+    #[serde(skip)]
+    pub context: crate::domain::context::TenantContext,
 
     // --- Directory ---
     /// `GET /organization` (its single element).

@@ -35,6 +35,9 @@ pub enum EventType {
     /// A customer's recipient submitted the questionnaire (contract, "Questionnaire").
     #[serde(rename = "questionnaire.submitted")]
     QuestionnaireSubmitted,
+    /// A customer's exception expires in 30 days (contract, "Tenant context and exceptions").
+    #[serde(rename = "exception.expiring")]
+    ExceptionExpiring,
     /// Not a webhook event (not in [`EventType::ALL`], so no endpoint can want it): carries only
     /// mail entries, for a cause that has no event of its own (a partner created, a consent
     /// request).
@@ -43,7 +46,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 13] = [
         Self::AssessmentStarted,
         Self::AssessmentCompleted,
         Self::AssessmentFailed,
@@ -56,12 +59,16 @@ impl EventType {
         Self::KeyCreated,
         Self::KeyRevoked,
         Self::QuestionnaireSubmitted,
+        Self::ExceptionExpiring,
     ];
 
     /// A distributor also receives these of its sub-partners.
     pub fn reaches_distributor(self) -> bool {
         let s = self.as_str();
-        s.starts_with("assessment.") || s.starts_with("customer.") || s.starts_with("questionnaire.")
+        s.starts_with("assessment.")
+            || s.starts_with("customer.")
+            || s.starts_with("questionnaire.")
+            || s.starts_with("exception.")
     }
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +85,7 @@ impl EventType {
             Self::KeyCreated => "key.created",
             Self::KeyRevoked => "key.revoked",
             Self::QuestionnaireSubmitted => "questionnaire.submitted",
+            Self::ExceptionExpiring => "exception.expiring",
             Self::Mail => "mail",
         }
     }

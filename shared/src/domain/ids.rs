@@ -168,6 +168,8 @@ pub mod kind {
         Request => "req_", "request";
         /// An audit log entry.
         Audit => "aud_", "audit entry";
+        /// An exception to one requirement of a customer (contract, "Tenant context and exceptions").
+        Exception => "exc_", "exception";
     }
 }
 
@@ -179,6 +181,7 @@ pub type EventId = Id<kind::Event>;
 pub type EndpointId = Id<kind::Endpoint>;
 pub type DeliveryId = Id<kind::Delivery>;
 pub type AuditId = Id<kind::Audit>;
+pub type ExceptionId = Id<kind::Exception>;
 
 /// An id of kind `K`: its text, which serialises as the bare string. See the module docs.
 pub struct Id<K: IdKind>(String, PhantomData<fn() -> K>);
@@ -365,4 +368,5 @@ pub mod prefix {
     pub const DELIVERY: &str = kind::Delivery::PREFIX;
     pub const REQUEST: &str = kind::Request::PREFIX;
     pub const AUDIT: &str = kind::Audit::PREFIX;
+    pub const EXCEPTION: &str = kind::Exception::PREFIX;
 }

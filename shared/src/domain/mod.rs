@@ -6,6 +6,7 @@ pub mod audit;
 pub mod branding;
 pub mod catalog;
 pub mod consent;
+pub mod context;
 pub mod customer;
 pub mod email;
 pub mod event;

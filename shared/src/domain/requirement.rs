@@ -109,6 +109,11 @@ pub struct RequirementRecord {
     pub summary: String,
     /// Why this outcome, in a sentence (the checks that failed, the missing answer, …).
     pub reason: String,
+    /// The customer's exception the run applied to it (issue 18), as it was then: an
+    /// `alternate_control` one made the outcome `alternate_control`; a `risk_accepted` one
+    /// left it unmet and marks it accepted. Null when none applied (and in runs before).
+    #[serde(default)]
+    pub exception: Option<crate::domain::context::AppliedException>,
 }
 
 /// How many assessed requirements (those of the target level and below) ended in each outcome.

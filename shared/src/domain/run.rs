@@ -243,6 +243,11 @@ pub struct RunReport {
     pub requirements: Vec<crate::domain::requirement::RequirementRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<crate::domain::requirement::Coverage>,
+    /// The customer's tenant context as the run used it (issue 18: a later change never alters
+    /// a completed run; the exceptions it applied are on their requirements). `None` in runs
+    /// before, and in runs whose customer had declared none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<crate::domain::context::TenantContext>,
 }
 
 /// Filters of the run lists (P12, D13).

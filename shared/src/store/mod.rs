@@ -2,9 +2,12 @@
 //! item"), and its adapters. Every method that changes something takes the events that the
 //! change causes and records them in the same atomic write (the outbox).
 
+mod context;
 pub mod dynamo;
 pub mod memory;
 pub mod report_codec;
+
+pub use context::ContextStore;
 
 use async_trait::async_trait;
 
@@ -622,8 +625,8 @@ impl<T: KeyStore + AccountStore + ReadTogether + ?Sized> AccountKeyStore for T {
 
 /// What the assessment runner reads and writes: the partner, the customer, the run
 /// (`runner::Runner`).
-pub trait RunnerStore: AccountStore + CustomerStore + RunStore + QuestionnaireStore {}
-impl<T: AccountStore + CustomerStore + RunStore + QuestionnaireStore + ?Sized> RunnerStore for T {}
+pub trait RunnerStore: AccountStore + CustomerStore + RunStore + QuestionnaireStore + ContextStore {}
+impl<T: AccountStore + CustomerStore + RunStore + QuestionnaireStore + ContextStore + ?Sized> RunnerStore for T {}
 
 /// What the webhook relay moves: outbox events into deliveries of the owner's endpoints
 /// (`webhooks::relay::Relay`).
@@ -639,6 +642,11 @@ impl<T: AccountStore + RunStore + ?Sized> LiveUsageStore for T {}
 /// (`usage_report::close_month` and `close_previous_month`).
 pub trait UsageReportStore: LiveUsageStore + UsageStore {}
 impl<T: LiveUsageStore + UsageStore + ?Sized> UsageReportStore for T {}
+
+/// What the relay's schedule sweeps: runs left queued, and exceptions nearing their expiry
+/// (`functions::lambda::relay_tick`).
+pub trait SweepStore: RunStore + ContextStore {}
+impl<T: RunStore + ContextStore + ?Sized> SweepStore for T {}
 
 /// Everything the service stores.
 ///
@@ -658,10 +666,12 @@ pub trait Store:
     + MailStore
     + AuditStore
     + QuestionnaireStore
+    + ContextStore
     + AccountKeyStore
     + RunnerStore
     + RelayStore
     + UsageReportStore
+    + SweepStore
 {
 }
 
@@ -679,5 +689,6 @@ impl<T> Store for T where
         + MailStore
         + AuditStore
         + QuestionnaireStore
+        + ContextStore
 {
 }

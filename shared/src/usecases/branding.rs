@@ -188,6 +188,7 @@ fn sample_run(product: &Product, report_url: &str, now: Timestamp) -> (Run, RunR
         maturity_by_strategy: vec![StrategyLevel { strategy: "mfa".into(), level: 1, blockers: Vec::new() }],
         requirements: Vec::new(),
         coverage: None,
+        context: None,
     };
     (run, report)
 }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod branding;
 pub mod consent;
 pub mod consent_mail;
+pub mod context;
 pub mod customers;
 pub mod keys;
 pub mod mail;

@@ -28,7 +28,7 @@ const COMPONENTS: &str = include_str!("components.json");
 
 /// The path parameters that name one of our ids (the pipeline answers 400 `INVALID_FIELD`
 /// for a value that cannot be one, `super::request::check_id_params`).
-const ID_PARAMS: &[&str] = &["id", "runId", "deliveryId", "customerId"];
+const ID_PARAMS: &[&str] = &["id", "runId", "deliveryId", "customerId", "exceptionId"];
 
 /// The document, built on first use. Panics only if the checked-in JSON is malformed, which
 /// the tests (and any request to the route) would show at once.

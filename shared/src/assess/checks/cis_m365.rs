@@ -380,7 +380,7 @@ fn admin_sessions(s: &TenantSnapshot) -> Outcome {
             sc.persistent_browser.as_ref().is_some_and(|b| b.is_enabled && b.mode.as_deref() == Some("never"));
         frequency && browser
     };
-    let hit = p::enforced(s).find(|c| p::covers_roles(c, ids::TAKEOVER_ROLES) && p::covers_all_apps(c) && ok(c));
+    let hit = p::enforced(s).find(|c| p::covers_roles(s, c, ids::TAKEOVER_ROLES) && p::covers_all_apps(c) && ok(c));
     match hit {
         Some(c) => Outcome::pass(format!("Conditional Access policy '{}' limits admin sign-in frequency and disables persistent browser sessions", c.display_name)),
         None => Outcome::fail(format!("No enabled Conditional Access policy for the administrator roles sets sign-in frequency of {ADMIN_SIGN_IN_FREQUENCY_HOURS} hours or less and non-persistent browser sessions")),

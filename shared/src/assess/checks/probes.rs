@@ -49,10 +49,6 @@ pub mod reads {
     pub const WINDOWS_FLEET: &[Field] = &[Field::ManagedDevices, Field::Devices];
 }
 
-/// How many accounts or groups a policy "for all users" may leave out: the two emergency
-/// access (break-glass) accounts Microsoft recommends excluding, and nothing more.
-pub const MAX_EMERGENCY_EXCLUSIONS: usize = 2;
-
 // ---------------------------------------------------------------------------------------------
 // Time
 
@@ -102,14 +98,60 @@ pub fn enforced(s: &TenantSnapshot) -> impl Iterator<Item = &ConditionalAccessPo
     s.conditional_access_policies.iter().filter(|p| p.state == "enabled")
 }
 
-/// Targets every user, leaving out at most the emergency access accounts (and Entra
-/// Connect's sync role, which cannot do MFA by design).
-pub fn covers_all_users(p: &ConditionalAccessPolicy) -> bool {
+/// Targets every user, leaving out only what the customer's context declares (its
+/// emergency-access accounts, and exclusions approved for this policy) and Entra Connect's
+/// sync role, which cannot do MFA by design. An exclusion the context does not declare is a
+/// gap: nothing in Graph tells a break-glass account from anyone else (issue 18).
+pub fn covers_all_users(s: &TenantSnapshot, p: &ConditionalAccessPolicy) -> bool {
     let u = &p.conditions.users;
     unnarrowed(p)
         && u.include_users.iter().any(|x| x == "All")
-        && u.exclude_users.len() + u.exclude_groups.len() <= MAX_EMERGENCY_EXCLUSIONS
+        && undeclared_exclusions(s, p).is_empty()
         && u.exclude_roles.iter().all(|r| r == ids::DIRECTORY_SYNCHRONIZATION_ACCOUNTS)
+}
+
+/// The users and groups `p` leaves out that the customer's context does not declare
+/// (`TenantContext::allows_exclusion`), in the policy's order.
+pub fn undeclared_exclusions<'a>(s: &TenantSnapshot, p: &'a ConditionalAccessPolicy) -> Vec<&'a str> {
+    let u = &p.conditions.users;
+    u.exclude_users
+        .iter()
+        .chain(&u.exclude_groups)
+        .map(String::as_str)
+        .filter(|id| !s.context.allows_exclusion(&p.id, id))
+        .collect()
+}
+
+/// Why no policy for all users qualified, when some enforced policy that meets `rest` would
+/// have but for exclusions the context does not declare: " Policy 'name' (id) excludes
+/// principal (upn) without a declaration: …", naming each policy and principal; empty otherwise.
+fn undeclared_note(s: &TenantSnapshot, rest: impl Fn(&ConditionalAccessPolicy) -> bool) -> String {
+    let mut notes = Vec::new();
+    for p in enforced(s).filter(|p| rest(p)) {
+        let u = &p.conditions.users;
+        let otherwise = unnarrowed(p)
+            && u.include_users.iter().any(|x| x == "All")
+            && u.exclude_roles.iter().all(|r| r == ids::DIRECTORY_SYNCHRONIZATION_ACCOUNTS);
+        let undeclared = undeclared_exclusions(s, p);
+        if !otherwise || undeclared.is_empty() {
+            continue;
+        }
+        let principals: Vec<String> = undeclared
+            .iter()
+            .map(|id| match s.users.iter().find(|x| x.id.eq_ignore_ascii_case(id)) {
+                Some(user) => format!("{id} ({})", user.user_principal_name),
+                None => id.to_string(),
+            })
+            .collect();
+        notes.push(format!("policy '{}' ({}) excludes {}", p.display_name, p.id, principals.join(", ")));
+    }
+    if notes.is_empty() {
+        return String::new();
+    }
+    format!(
+        ". Undeclared exclusions (neither an emergency-access account nor an approved exclusion in the customer's context): {}",
+        notes.join("; ")
+    )
 }
 
 /// Not narrowed by location, device platform or device filter: a policy that excludes
@@ -133,10 +175,12 @@ pub fn unnarrowed(p: &ConditionalAccessPolicy) -> bool {
 
 /// Targets every role in `roles` (directly or through "All users"), excluding none of them,
 /// and is not narrowed (see [`unnarrowed`]).
-pub fn covers_roles(p: &ConditionalAccessPolicy, roles: &[&str]) -> bool {
+pub fn covers_roles(s: &TenantSnapshot, p: &ConditionalAccessPolicy, roles: &[&str]) -> bool {
     let u = &p.conditions.users;
     let excluded = roles.iter().any(|r| u.exclude_roles.iter().any(|x| x == r));
-    !excluded && unnarrowed(p) && (covers_all_users(p) || roles.iter().all(|r| u.include_roles.iter().any(|x| x == r)))
+    !excluded
+        && unnarrowed(p)
+        && (covers_all_users(s, p) || roles.iter().all(|r| u.include_roles.iter().any(|x| x == r)))
 }
 
 pub fn covers_all_apps(p: &ConditionalAccessPolicy) -> bool {
@@ -193,16 +237,13 @@ pub fn mfa_for_all_users(s: &TenantSnapshot) -> Result<String, String> {
     if security_defaults_on(s) {
         return Ok("Security defaults are enabled: every user must register for and use MFA".into());
     }
-    let hits = names(enforced(s).filter(|p| {
-        covers_all_users(p)
-            && covers_all_apps(p)
-            && covers_all_clients(p)
-            && unconditional_on_risk(p)
-            && requires_mfa(p)
-    }));
+    let rest = |p: &ConditionalAccessPolicy| {
+        covers_all_apps(p) && covers_all_clients(p) && unconditional_on_risk(p) && requires_mfa(p)
+    };
+    let hits = names(enforced(s).filter(|p| covers_all_users(s, p) && rest(p)));
     match hits.first() {
         Some(name) => Ok(format!("Conditional Access policy '{name}' requires MFA for all users and all cloud apps")),
-        None => Err(no_policy_reason(s, "requires MFA for all users on all cloud apps")),
+        None => Err(no_policy_reason(s, "requires MFA for all users on all cloud apps") + &undeclared_note(s, rest)),
     }
 }
 
@@ -212,7 +253,7 @@ pub fn mfa_for_admins(s: &TenantSnapshot) -> Result<String, String> {
         return Ok("Security defaults are enabled: administrators must use MFA at every sign-in".into());
     }
     let hits = names(enforced(s).filter(|p| {
-        covers_roles(p, ids::TAKEOVER_ROLES)
+        covers_roles(s, p, ids::TAKEOVER_ROLES)
             && covers_all_apps(p)
             && covers_all_clients(p)
             && unconditional_on_risk(p)
@@ -226,10 +267,10 @@ pub fn mfa_for_admins(s: &TenantSnapshot) -> Result<String, String> {
 
 /// Phishing-resistant authentication strength for the administrator roles.
 pub fn phishing_resistant_for_admins(s: &TenantSnapshot) -> Result<String, String> {
-    let hits = names(
-        enforced(s)
-            .filter(|p| covers_roles(p, ids::TAKEOVER_ROLES) && covers_all_apps(p) && requires_phishing_resistant(p)),
-    );
+    let hits =
+        names(enforced(s).filter(|p| {
+            covers_roles(s, p, ids::TAKEOVER_ROLES) && covers_all_apps(p) && requires_phishing_resistant(p)
+        }));
     match hits.first() {
         Some(name) => {
             Ok(format!("Conditional Access policy '{name}' requires phishing-resistant MFA for administrator roles"))
@@ -243,11 +284,12 @@ pub fn phishing_resistant_for_admins(s: &TenantSnapshot) -> Result<String, Strin
 
 /// Phishing-resistant authentication strength for every user.
 pub fn phishing_resistant_for_all(s: &TenantSnapshot) -> Result<String, String> {
-    let hits =
-        names(enforced(s).filter(|p| covers_all_users(p) && covers_all_apps(p) && requires_phishing_resistant(p)));
+    let rest = |p: &ConditionalAccessPolicy| covers_all_apps(p) && requires_phishing_resistant(p);
+    let hits = names(enforced(s).filter(|p| covers_all_users(s, p) && rest(p)));
     match hits.first() {
         Some(name) => Ok(format!("Conditional Access policy '{name}' requires phishing-resistant MFA for all users")),
-        None => Err(no_policy_reason(s, "requires a phishing-resistant authentication strength for all users")),
+        None => Err(no_policy_reason(s, "requires a phishing-resistant authentication strength for all users")
+            + &undeclared_note(s, rest)),
     }
 }
 
@@ -256,19 +298,17 @@ pub fn legacy_auth_blocked(s: &TenantSnapshot) -> Result<String, String> {
     if security_defaults_on(s) {
         return Ok("Security defaults are enabled: legacy authentication is blocked".into());
     }
-    let hits = names(enforced(s).filter(|p| {
+    let rest = |p: &ConditionalAccessPolicy| {
         let types = &p.conditions.client_app_types;
-        covers_all_users(p)
-            && covers_all_apps(p)
-            && blocks(p)
-            && ["exchangeActiveSync", "other"].iter().all(|t| types.iter().any(|x| x == t))
-    }));
+        covers_all_apps(p) && blocks(p) && ["exchangeActiveSync", "other"].iter().all(|t| types.iter().any(|x| x == t))
+    };
+    let hits = names(enforced(s).filter(|p| covers_all_users(s, p) && rest(p)));
     match hits.first() {
         Some(name) => Ok(format!("Conditional Access policy '{name}' blocks legacy authentication")),
         None => Err(no_defaults_or_policy_reason(
             s,
             "blocks legacy authentication clients (Exchange ActiveSync and other clients) for all users",
-        )),
+        ) + &undeclared_note(s, rest)),
     }
 }
 
@@ -282,7 +322,7 @@ pub enum Risk {
 /// An enforced policy for all users that reacts to high user risk (or sign-in risk) with MFA,
 /// a password change or a block.
 pub fn risk_policy(s: &TenantSnapshot, risk: Risk) -> Result<String, String> {
-    let hits = names(enforced(s).filter(|p| {
+    let rest = |p: &ConditionalAccessPolicy| {
         let levels = match risk {
             Risk::User => &p.conditions.user_risk_levels,
             Risk::SignIn => &p.conditions.sign_in_risk_levels,
@@ -291,15 +331,17 @@ pub fn risk_policy(s: &TenantSnapshot, risk: Risk) -> Result<String, String> {
             g.authentication_strength.is_some()
                 || g.built_in_controls.iter().any(|c| c == "mfa" || c == "block" || c == "passwordChange")
         });
-        covers_all_users(p) && covers_all_apps(p) && levels.iter().any(|l| l == "high") && reacts
-    }));
+        covers_all_apps(p) && levels.iter().any(|l| l == "high") && reacts
+    };
+    let hits = names(enforced(s).filter(|p| covers_all_users(s, p) && rest(p)));
     let what = match risk {
         Risk::User => "user risk",
         Risk::SignIn => "sign-in risk",
     };
     match hits.first() {
         Some(name) => Ok(format!("Conditional Access policy '{name}' acts on high {what}")),
-        None => Err(format!("No enabled Conditional Access policy for all users acts on high {what}")),
+        None => Err(format!("No enabled Conditional Access policy for all users acts on high {what}")
+            + &undeclared_note(s, rest)),
     }
 }
 

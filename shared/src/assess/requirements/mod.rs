@@ -7,6 +7,7 @@
 //! evidence into a per-requirement outcome and a level per strategy ([`rule`]).
 
 pub mod catalogue;
+pub mod exceptions;
 pub mod rule;
 
 pub use catalogue::{catalogue, Catalogue, Question, Requirement};

@@ -134,7 +134,22 @@ pub fn assess(target: u8, checks: &[CheckEvidence], answers: &Answers) -> Maturi
         })
         .collect();
 
-    let strategies: Vec<StrategyResult> = Strategy::ALL
+    let strategies = levels(target, &requirements);
+    Maturity {
+        target,
+        overall: strategies.iter().map(|s| s.level).min().unwrap_or(0),
+        coverage: Coverage::of(requirements.iter().map(|r| r.outcome)),
+        strategies,
+        requirements,
+    }
+}
+
+/// Each strategy's level at `target` from its requirements' outcomes (ASD's rule: level N
+/// needs every requirement at N and below to count), in ASD's order, with what blocks the next.
+/// Also what a run's exceptions are applied through (`super::exceptions`).
+pub fn levels(target: u8, requirements: &[RequirementResult]) -> Vec<StrategyResult> {
+    let cat = catalogue();
+    Strategy::ALL
         .into_iter()
         .map(|strategy| {
             let unmet_at = |level: u8| -> Vec<String> {
@@ -150,15 +165,7 @@ pub fn assess(target: u8, checks: &[CheckEvidence], answers: &Answers) -> Maturi
             let blockers = if level < target { unmet_at(level + 1) } else { Vec::new() };
             StrategyResult { strategy, level, blockers }
         })
-        .collect();
-
-    Maturity {
-        target,
-        overall: strategies.iter().map(|s| s.level).min().unwrap_or(0),
-        coverage: Coverage::of(requirements.iter().map(|r| r.outcome)),
-        strategies,
-        requirements,
-    }
+        .collect()
 }
 
 /// The worst quality among `evidence` (ASD: a conclusion is as good as its weakest evidence).
@@ -195,6 +202,7 @@ fn outcome(r: &Requirement, checks: &[CheckEvidence], answers: &Answers) -> Requ
         note: None,
         summary: r.summary.clone(),
         reason,
+        exception: None,
     };
 
     if !failed.is_empty() {

@@ -110,12 +110,17 @@ impl CustomerStore for DynamoStore {
                     Some((run.to_string(), text(p, "product").unwrap_or_default().to_string(), chunks))
                 })
                 .collect();
-            // The customer's latest-run records (one per product it has run).
+            // The customer's latest-run records (one per product it has run), and its tenant
+            // context and exceptions (issue 18), which go with it.
+            let exceptions =
+                self.all(&Query::prefix(schema::partner_pk(partner_id), &schema::exceptions_prefix(id), true)).await?;
             let latest: Vec<Item> = self
                 .all(&Query::prefix(schema::partner_pk(partner_id), &schema::customer_latest_prefix(id), true))
                 .await?
                 .iter()
+                .chain(&exceptions)
                 .filter_map(|i| Some(key(text(i, PK)?.to_string(), text(i, SK)?.to_string())))
+                .chain(std::iter::once(schema::tenant_context(partner_id, id)))
                 .collect();
             // The customer's questionnaire answers (one per product and question).
             let answers: Vec<Item> = self

@@ -24,6 +24,7 @@ mod accounts;
 mod audit;
 mod backfill;
 mod batch;
+mod context;
 mod customers;
 mod idempotency;
 mod keys;

@@ -341,3 +341,31 @@ pub(super) fn due_deliveries_gsi1pk(delivery: &str) -> String {
 pub(super) fn due_delivery_sk(at: Timestamp, id: &str) -> String {
     format!("{}#{id}", time_sk(at))
 }
+
+// --- Tenant context and exceptions: in the partner's partition, by customer ----------------
+
+/// A customer's tenant context (one item, replaced whole).
+pub(super) fn tenant_context(partner: &str, customer: &str) -> Item {
+    key(partner_pk(partner), format!("CTX#{customer}"))
+}
+/// Prefix of a customer's exceptions (ids are time-ordered: the family lists oldest first).
+pub(super) fn exceptions_prefix(customer: &str) -> String {
+    format!("EXC#{customer}#")
+}
+pub(super) fn exception_sk(customer: &str, id: &str) -> String {
+    format!("{}{id}", exceptions_prefix(customer))
+}
+pub(super) fn exception(partner: &str, customer: &str, id: &str) -> Item {
+    key(partner_pk(partner), exception_sk(customer, id))
+}
+/// GSI1 partitions of the exceptions whose expiry notice is still to be recorded (sparse:
+/// recording it removes the entry), sharded by exception id.
+pub(super) const EXPIRING_EXCEPTIONS: &str = "EXCEXPIRY";
+/// The GSI1 partition of an exception with a notice to record: its shard of `EXCEXPIRY`.
+pub(super) fn expiring_exceptions_gsi1pk(exception: &str) -> String {
+    sharded(EXPIRING_EXCEPTIONS, shard_of(exception))
+}
+/// Its GSI1 sort key: when the notice is due first, so the partition orders by it.
+pub(super) fn expiring_exception_sk(notice_at: Timestamp, id: &str) -> String {
+    format!("{}#{id}", time_sk(notice_at))
+}

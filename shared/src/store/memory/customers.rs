@@ -61,6 +61,7 @@ impl CustomerStore for MemoryStore {
         s.tenants.remove(&(partner_id.to_string(), c.tenant_id));
         s.latest_runs.retain(|(p, customer, _), _| !(p == partner_id && customer == id));
         s.answers.retain(|(p, customer, _), _| !(p == partner_id && customer == id));
+        s.contexts.forget(partner_id, id);
         let gone: Vec<String> = s
             .runs
             .get(partner_id)

@@ -10,6 +10,7 @@
 mod accounts;
 mod audit;
 mod batch;
+mod context;
 mod customers;
 mod idempotency;
 mod keys;
@@ -91,6 +92,8 @@ struct State {
     mail_claims: HashMap<String, (u32, Timestamp)>,
     /// viewer → entry id → audit entry (each entry under each of its viewers)
     audit: HashMap<Owner, BTreeMap<String, crate::domain::audit::AuditEntry>>,
+    /// Customers' tenant contexts and exceptions (`context.rs`).
+    contexts: context::Contexts,
 }
 
 /// The store in memory, for the dev server and the tests; gone when the process ends.
