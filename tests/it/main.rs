@@ -37,6 +37,7 @@ mod routes_partner;
 mod runner;
 mod store_compat;
 mod store_contract;
+mod stripe_billing;
 mod template;
 mod tenancy;
 mod trend;

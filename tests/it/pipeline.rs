@@ -555,7 +555,7 @@ fn route_table_has_every_contract_route_once() {
     // routes per surface, the consent status and the consent email on each surface, the public
     // consent callback, the partner's three branding routes, the report link on each surface,
     // the public OpenAPI document, and the mail messages on each surface.
-    assert_eq!(ROUTES.len(), 62);
+    assert_eq!(ROUTES.len(), 65);
     let mut names: Vec<&str> = ROUTES.iter().map(|r| r.name).collect();
     names.sort_unstable();
     names.dedup();

@@ -118,6 +118,10 @@ pub struct PublicCtx {
     pub params: PathParams,
     pub query: Query,
     pub now: Timestamp,
+    /// The request's headers (Stripe's webhook reads `Stripe-Signature`).
+    pub headers: http::HeaderMap,
+    /// The raw body, as signed (Stripe's webhook).
+    pub body: Bytes,
 }
 
 impl PublicCtx {
@@ -172,7 +176,14 @@ impl App {
             let query = Query::parse(parts.uri.query());
             let result = match (query, route.handler) {
                 (Ok(query), Handler::Public(handler)) => {
-                    let ctx = PublicCtx { route: route.id, params, query, now: self.now() };
+                    let ctx = PublicCtx {
+                        route: route.id,
+                        params,
+                        query,
+                        now: self.now(),
+                        headers: parts.headers.clone(),
+                        body: body.clone(),
+                    };
                     handler(self, &ctx).await
                 }
                 (Ok(_), _) => Err(ApiError::Internal(format!("keyed handler on public route {}", route.name))),

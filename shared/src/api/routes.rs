@@ -100,6 +100,9 @@ routes! {
     PartnerBrandingGet = "partner.branding.get" : Partner GET "/branding" => Partner(h::branding_get);
     PartnerBrandingPut = "partner.branding.put" : Partner PUT "/branding" => Partner(h::branding_put);
     PartnerBrandingPreview = "partner.branding.preview" : Partner POST "/branding/preview/{kind}" => Partner(h::branding_preview);
+    PartnerBillingGet = "partner.billing.get" : Partner GET "/billing" => Partner(h::billing_get);
+    PartnerBillingPortal = "partner.billing.portal" : Partner POST "/billing/portal" => Partner(h::billing_portal);
+    PublicStripeWebhook = "public.stripe.webhook" : Public POST "/stripe/webhook" => Public(h::stripe_webhook);
 }
 
 /// Who may call a route: holders of a key of one surface, or anyone (a signed link).

@@ -15,6 +15,7 @@ pub mod partners;
 pub mod plans;
 pub mod reports;
 pub mod runs;
+pub mod subscriptions;
 pub mod usage;
 pub mod webhooks;
 
@@ -65,6 +66,9 @@ pub enum UseCaseError {
     /// The work needs an active partner.
     #[error("{0}")]
     PartnerInactive(String),
+    /// The partner's subscription is `unpaid` or `canceled` (`SUBSCRIPTION_INACTIVE`).
+    #[error("{0}")]
+    SubscriptionInactive(String),
     /// A run's report was asked for before the run completed (`REPORT_NOT_READY`).
     #[error("{0}")]
     ReportNotReady(String),
