@@ -272,11 +272,42 @@ pub fn from_settings(
     store: Arc<dyn AccountStore>,
     return_url: &str,
 ) -> Result<Option<Arc<dyn Billing>>, String> {
-    let Some(key) = secret_key.filter(|k| !k.trim().is_empty()) else { return Ok(None) };
+    let webhook_only = webhook_secret.map(str::trim).filter(|s| !s.is_empty());
+    let Some(key) = secret_key.filter(|k| !k.trim().is_empty()) else {
+        // No key: the local ledger; a webhook secret alone still verifies Stripe's webhook
+        // (events for partners without a Stripe subscription are acknowledged and ignored).
+        return Ok(webhook_only.map(|secret| {
+            Arc::new(LedgerWithWebhook { ledger: crate::billing::LocalLedger::new(store), secret: secret.to_string() })
+                as Arc<dyn Billing>
+        }));
+    };
     let client =
         StripeClient::new(api_base.unwrap_or(client::STRIPE_API_BASE), key.trim()).map_err(|e| e.to_string())?;
     let webhook_secret = webhook_secret.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     Ok(Some(Arc::new(StripeBilling::new(client, store, webhook_secret, return_url.to_string()))))
+}
+
+/// The local ledger, with Stripe's webhook secret (a deployment that has the webhook secret
+/// but not yet the API key).
+struct LedgerWithWebhook {
+    ledger: crate::billing::LocalLedger,
+    secret: String,
+}
+
+#[async_trait]
+impl Billing for LedgerWithWebhook {
+    async fn change_plan(
+        &self,
+        partner: &Partner,
+        change: PlanChangeRequest<'_>,
+        now: Timestamp,
+    ) -> Result<PlanChange, BillingError> {
+        self.ledger.change_plan(partner, change, now).await
+    }
+
+    fn webhook_secret(&self) -> Option<&str> {
+        Some(&self.secret)
+    }
 }
 
 #[cfg(test)]
