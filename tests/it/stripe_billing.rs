@@ -385,3 +385,21 @@ async fn on_the_local_ledger_billing_shows_its_subscription_and_has_no_portal_or
         .await
         .assert_error(400, "INVALID_SIGNATURE");
 }
+
+// The signature check alone, at the edges of the tolerance.
+
+#[test]
+fn a_signature_is_accepted_within_the_tolerance_and_refused_outside_it() {
+    use shared::stripe::webhook::{verify, SignatureError};
+    let body = br#"{"id":"evt_1"}"#;
+    let header = sign(WHSEC, 1_000_000, body);
+    let at = Timestamp::from_unix;
+    assert_eq!(verify(WHSEC, Some(&header), body, at(1_000_000 + 300)), Ok(()));
+    assert_eq!(verify(WHSEC, Some(&header), body, at(1_000_000 - 300)), Ok(()));
+    assert_eq!(verify(WHSEC, Some(&header), body, at(1_000_000 + 301)), Err(SignatureError::OutsideTolerance));
+    assert_eq!(verify(WHSEC, Some(&header), b"{}", at(1_000_000)), Err(SignatureError::NoMatch));
+    assert_eq!(verify("whsec_other", Some(&header), body, at(1_000_000)), Err(SignatureError::NoMatch));
+    assert_eq!(verify(WHSEC, None, body, at(1_000_000)), Err(SignatureError::Missing));
+    assert_eq!(verify(WHSEC, Some("v1=00"), body, at(1_000_000)), Err(SignatureError::Malformed));
+    assert_eq!(shared::stripe::lookup_key("professional", "monthly", "AUD"), "professional_monthly_aud");
+}

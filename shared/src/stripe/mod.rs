@@ -309,15 +309,3 @@ impl Billing for LedgerWithWebhook {
         Some(&self.secret)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_billing_part_of_a_lookup_key_is_read_back() {
-        assert_eq!(billing_of(&lookup_key("professional", "quarterly", "AUD")), Some("quarterly"));
-        assert_eq!(lookup_key("professional", "monthly", "AUD"), "professional_monthly_aud");
-        assert_eq!(billing_of("nonsense"), None);
-    }
-}
