@@ -57,6 +57,17 @@ pub fn embedded(config: Config, clock: Arc<dyn Clock>, mailer: Arc<dyn Mailer>) 
 
 /// As [`embedded`], on another store (tests run the whole pipeline on DynamoDB this way).
 pub fn embedded_on(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>, mailer: Arc<dyn Mailer>) -> Embedded {
+    embedded_billing(store, config, clock, mailer, None)
+}
+
+/// As [`embedded_on`], with `billing` (Stripe; `None`: the local ledger on `store`).
+pub fn embedded_billing(
+    store: Arc<dyn Store>,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    mailer: Arc<dyn Mailer>,
+    billing: Option<Arc<dyn shared::billing::Billing>>,
+) -> Embedded {
     // A received run stays invisible as long as an attempt holds it (SQS's visibility timeout).
     let runs = Arc::new(MemoryQueue::new(clock.clone(), config.runs_visibility_secs));
     let webhooks = Arc::new(MemoryQueue::new(clock.clone(), WEBHOOKS_VISIBILITY_SECS));
@@ -71,7 +82,7 @@ pub fn embedded_on(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>,
         clock,
         tenants: Tenants::Demo,
         transport: None,
-        billing: None,
+        billing,
         mailer,
     });
     Embedded { app: service.app.clone(), service, runs, webhooks, mail }
@@ -392,7 +403,16 @@ pub async fn run_from_env(args: &[String]) -> Result<(), String> {
     } else {
         let mail = EmlDir::new(env("MAIL_DIR").unwrap_or_else(|| DEFAULT_MAIL_DIR.into()));
         mail_dir = Some(std::path::absolute(mail.dir()).unwrap_or_else(|_| mail.dir().to_path_buf()));
-        let embedded = embedded(config, Arc::new(SystemClock), Arc::new(mail));
+        // Billing on Stripe (or localstripe) when STRIPE_SECRET_KEY is set.
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let billing = shared::stripe::from_settings(
+            env("STRIPE_SECRET_KEY").as_deref(),
+            env("STRIPE_WEBHOOK_SECRET").as_deref(),
+            env("STRIPE_API_BASE").as_deref(),
+            store.clone(),
+            &config.public_base_url,
+        )?;
+        let embedded = embedded_billing(store, config, Arc::new(SystemClock), Arc::new(mail), billing);
         let app = embedded.app.clone();
         let accounts =
             bootstrap(&app, env("DEV_DISTRIBUTOR_KEY"), env("DEV_PARTNER_KEY")).await.map_err(|e| e.to_string())?;

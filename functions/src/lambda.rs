@@ -155,6 +155,14 @@ pub async fn build_with(
     let webhooks = Arc::new(SqsQueue::new(sqs.clone(), settings.webhooks_queue_url.clone(), clock.clone()));
     let mail = Arc::new(SqsQueue::new(sqs, settings.mail_queue_url.clone(), clock.clone()));
     let tenants = Tenants::from_secret(secrets.get("graphClientId"), secrets.get("graphClientSecret"));
+    // Billing on Stripe when the secret holds its key; the local ledger otherwise.
+    let billing = shared::stripe::from_settings(
+        secrets.get("stripeSecretKey"),
+        secrets.get("stripeWebhookSecret"),
+        std::env::var("STRIPE_API_BASE").ok().as_deref(),
+        store.clone(),
+        &config.public_base_url,
+    )?;
     let service = Service::new(Parts {
         config,
         secrets: secrets.secrets.clone(),
@@ -165,7 +173,7 @@ pub async fn build_with(
         clock,
         tenants,
         transport: None,
-        billing: None,
+        billing,
         mailer: Arc::new(SesMailer::new(clients.ses)),
     });
     Ok(AwsApp { app: service.app.clone(), service, store, runs, webhooks, mail, secrets })

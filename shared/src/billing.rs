@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use crate::billing_snapshot::BillingSnapshot;
 use crate::domain::account::{Partner, Subscription};
 use crate::domain::catalog::Plan;
 use crate::domain::time::Timestamp;
@@ -62,6 +63,36 @@ pub trait Billing: Send + Sync {
         change: PlanChangeRequest<'_>,
         now: Timestamp,
     ) -> Result<PlanChange, BillingError>;
+
+    /// D3/D4: opens the new partner's subscription with the provider before the partner is
+    /// stored, and answers the subscription to store with it. The local ledger keeps it as
+    /// built.
+    async fn open(&self, partner: &Partner, _now: Timestamp) -> Result<Subscription, BillingError> {
+        Ok(partner.subscription.clone())
+    }
+
+    /// `GET /billing`: the partner's subscriptions and invoices (the local ledger: its one
+    /// subscription, no invoices, no portal).
+    async fn snapshot(&self, partner: &Partner, now: Timestamp) -> Result<BillingSnapshot, BillingError> {
+        Ok(crate::billing_snapshot::local(partner, now))
+    }
+
+    /// `POST /billing/portal`: a customer-portal link, `None` when the partner has no
+    /// customer with the provider (the local ledger, or a partner made before billing moved
+    /// to it). `request_key` is unique to the request (its idempotency key's seed).
+    async fn portal_session(
+        &self,
+        _partner: &Partner,
+        _return_url: &str,
+        _request_key: &str,
+    ) -> Result<Option<String>, BillingError> {
+        Ok(None)
+    }
+
+    /// The secret that signs the provider's webhooks (`whsec_…`), if there is one.
+    fn webhook_secret(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// End of the billing period that `now` falls in.
@@ -130,11 +161,11 @@ impl Billing for LocalLedger {
 }
 
 /// How many times a plan change reads the partner again after a concurrent change.
-const TERMS_TRIES: usize = 5;
+pub(crate) const TERMS_TRIES: usize = 5;
 
 /// The subscription `change` makes of the partner's, at `now`; `Rejected` when it cannot be
 /// modified or nothing would change.
-fn next_subscription(
+pub(crate) fn next_subscription(
     partner: &Partner,
     change: &PlanChangeRequest<'_>,
     now: Timestamp,

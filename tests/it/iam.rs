@@ -84,6 +84,7 @@ impl Fleet {
         let mail_queue_url = SqsQueue::create(&sqs, &format!("iam-mail-{id}"), 0).await.unwrap();
         let secret_id = format!("iam/{id}");
         shared::aws_secrets::create_if_missing(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id).await.unwrap();
+        with_stripe_webhook_secret(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id).await;
         let settings = AwsSettings { table, runs_queue_url, webhooks_queue_url, mail_queue_url, secret_id };
         // SES sends only from a verified identity: MAIL_FROM's domain, as in production.
         tests::aws::verify_mail_identity(&sdk, &mail_domain(&config)).await;
@@ -633,6 +634,7 @@ async fn scenario() -> Option<BTreeMap<String, BTreeSet<Named>>> {
     Box::pin(partner_branding(f)).await;
     Box::pin(questionnaire(f, &pid, &c1)).await;
     Box::pin(tenant_context_and_exceptions(f, &pid, &c1)).await;
+    Box::pin(partner_billing(f)).await;
     Box::pin(partner_deletions(f, &c2, &c3, &hooks.1)).await;
     Box::pin(distributor_routes(f, &c1)).await;
     Box::pin(distributor_webhooks(f, base)).await;
@@ -869,6 +871,54 @@ async fn tenant_context_and_exceptions(f: &Fleet, pid: &str, c1: &str) {
         assert_eq!(tick.exceptions_expiring, Ok(1), "{tick:?}");
         call(Method::DELETE, format!("{base}/exceptions/{e}"), None).await.assert_status(204);
     }
+}
+
+/// The secret gains `stripeWebhookSecret` (no `stripeSecretKey`: the local ledger, so nothing
+/// is sent to Stripe), so the webhook function verifies and applies events.
+async fn with_stripe_webhook_secret(sm: &aws_sdk_secretsmanager::Client, secret_id: &str) {
+    let current = sm.get_secret_value().secret_id(secret_id).send().await.unwrap();
+    let mut fields: Value = serde_json::from_str(current.secret_string().unwrap()).unwrap();
+    fields["stripeWebhookSecret"] = json!(IAM_WHSEC);
+    sm.put_secret_value().secret_id(secret_id).secret_string(fields.to_string()).send().await.unwrap();
+}
+
+const IAM_WHSEC: &str = "whsec_iam";
+
+/// Billing: the local ledger's view and portal (404), and Stripe's webhook applying an event to
+/// a partner with a Stripe subscription (given directly: the ledger makes none).
+async fn partner_billing(f: &Fleet) {
+    f.partner(Method::GET, "/billing", None).await.assert_status(200);
+    f.partner(Method::POST, "/billing/portal", None).await.assert_error(404, "NOT_FOUND");
+    let me = f.partner(Method::GET, "/me", None).await;
+    let pid = me.assert_status(200)["id"].as_str().unwrap().to_string();
+    let store = &f.setup.store;
+    let p = shared::store::AccountStore::partner(store.as_ref(), &pid).await.unwrap().unwrap();
+    let mut sub = p.subscription.clone();
+    sub.stripe = Some(shared::domain::account::StripeRefs {
+        customer_id: "cus_iam".into(),
+        subscription_id: "sub_iam".into(),
+        item_id: "si_iam".into(),
+        lookup_key: "starter_monthly_usd".into(),
+        event_at: 0,
+        events: Vec::new(),
+    });
+    shared::store::AccountStore::update_partner_terms(
+        store.as_ref(),
+        &pid,
+        p.terms_version,
+        None,
+        None,
+        Some(&sub),
+        T0,
+    )
+    .await
+    .unwrap();
+    let event = json!({"id": "evt_iam", "type": "customer.subscription.updated", "created": T0.unix(),
+        "data": {"object": {"id": "sub_iam", "status": "active", "metadata": {"partnerId": pid}}}});
+    let now = shared::domain::time::Clock::now(f.clock.as_ref()).unix();
+    let sig = shared::stripe::webhook::sign(IAM_WHSEC, now, event.to_string().as_bytes());
+    let r = f.request(Method::POST, "/stripe/webhook", &[("stripe-signature", sig.as_str())], Some(event)).await;
+    assert_eq!(r.assert_status(200)["outcome"], "applied");
 }
 
 /// Answers a consent link (a `GET …/consent` answer) as the tenant's admin granting it would.

@@ -41,6 +41,7 @@ mod runner;
 mod store_compat;
 mod store_contract;
 mod store_contract_context;
+mod stripe_billing;
 mod template;
 mod tenancy;
 mod tenant_context;

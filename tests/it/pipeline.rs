@@ -556,9 +556,9 @@ fn route_table_has_every_contract_route_once() {
     // consent callback, the partner's three branding routes, the report link on each surface,
     // the public OpenAPI document, the mail messages on each surface, the audit log on each
     // surface, the questionnaire's nine (the questions; answers GET/PUT and invitations on each
-    // surface; the form GET/POST), and the tenant context (get, put) and exceptions (list,
-    // create, update, delete) on each surface.
-    assert_eq!(ROUTES.len(), 85);
+    // surface; the form GET/POST), the tenant context (get, put) and exceptions (list, create,
+    // update, delete) on each surface, and billing (get, portal) and Stripe's webhook.
+    assert_eq!(ROUTES.len(), 88);
     let mut names: Vec<&str> = ROUTES.iter().map(|r| r.name).collect();
     names.sort_unstable();
     names.dedup();

@@ -28,6 +28,10 @@ async fn customer(h: &Harness, key: &str) -> String {
     let cid = h.customer_for(key, "Contoso <Ltd>", &hardened_tenant()).await;
     let body = json!({ "questionnaireRecipients": ["ciso@contoso.example", "it@contoso.example"] });
     h.partner_as(key, Method::PATCH, &format!("/customers/{cid}"), Some(body)).await.assert_status(200);
+    // Its emergency-access accounts declared (issue 18): undeclared, their exclusion from the
+    // MFA policies is a gap and MFA could not reach ML1 whatever the answers.
+    let context = json!({ "emergencyAccessAccounts": crate::tenant_context::break_glass_of("hardened") });
+    h.partner_as(key, Method::PUT, &format!("/customers/{cid}/context"), Some(context)).await.assert_status(200);
     cid
 }
 
@@ -501,6 +505,10 @@ async fn round_trip_on(built: tests::stored::OnStore) {
     let consent = call(Method::GET, api(&format!("/customers/{cid}/consent")), pk(), None).await;
     let url = consent.assert_status(200)["consentUrl"].as_str().unwrap().to_string();
     assert_eq!(call(Method::GET, tests::consent_callback(&url, true), vec![], None).await.status, 200);
+    // The hardened tenant's emergency-access accounts declared (issue 18), as `customer` does.
+    let context = json!({ "emergencyAccessAccounts": crate::tenant_context::break_glass_of("hardened") });
+    let put = call(Method::PUT, api(&format!("/customers/{cid}/context")), pk(), json_body(context)).await;
+    put.assert_status(200);
 
     let inv = call(Method::POST, api(&format!("/customers/{cid}/questionnaire/invitations")), pk(), None).await;
     assert_eq!(inv.assert_status(200)["sent"], 1);

@@ -529,8 +529,13 @@ async fn update_partner_terms_sets_only_what_is_given(store: Arc<dyn Store>) {
     want.updated_at = Some(T0 + 20);
     assert_eq!(got, want);
 
-    let sub =
-        Subscription { billing: "rolling".into(), currency: "eur".into(), status: "active".into(), anchor: T0 + 30 };
+    let sub = Subscription {
+        billing: "rolling".into(),
+        currency: "eur".into(),
+        status: "active".into(),
+        anchor: T0 + 30,
+        stripe: None,
+    };
     let got = store.update_partner_terms(&p.id, 2, Some("starter"), None, Some(&sub), T0 + 30).await.unwrap();
     want.plan = "starter".into();
     want.terms_version = 3;

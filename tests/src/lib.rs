@@ -116,6 +116,27 @@ impl Harness {
         h
     }
 
+    /// The harness with `billing` (made on the harness's store) as the billing port: the
+    /// Stripe adapter's tests.
+    pub async fn with_billing(
+        billing: impl FnOnce(Arc<dyn shared::store::Store>) -> Arc<dyn shared::billing::Billing>,
+    ) -> Self {
+        let clock = Arc::new(ManualClock::at(T0));
+        let store: Arc<dyn shared::store::Store> = Arc::new(shared::store::memory::MemoryStore::new());
+        let billing = billing(store.clone());
+        let mail = Arc::new(mail::RecordingMailer::new());
+        let Embedded { service, app, runs, webhooks, mail: mail_jobs } = functions::dev_server::embedded_billing(
+            store,
+            Config::default(),
+            clock.clone(),
+            mail.clone(),
+            Some(billing),
+        );
+        let accounts = bootstrap(&app, None, None).await.expect("bootstrap");
+        let router = shared::api::router(app.clone());
+        Self { service, app, router, clock, runs, webhooks, mail_jobs, accounts, mail }
+    }
+
     /// The harness with `mailer` sending the app's mail (`mail` then records nothing).
     pub async fn with_mailer(config: Config, mailer: Arc<dyn shared::mail::Mailer>) -> Self {
         let clock = Arc::new(ManualClock::at(T0));

@@ -51,6 +51,12 @@ pub enum ApiError {
     PlanChangeFailed(String),
     #[error("{0}")]
     PartnerInactive(String),
+    /// A trigger while the partner's subscription is `unpaid` or `canceled` (403).
+    #[error("{0}")]
+    SubscriptionInactive(String),
+    /// `POST /stripe/webhook` whose `Stripe-Signature` does not verify (400).
+    #[error("{0}")]
+    InvalidSignature(String),
     #[error("{0}")]
     ReportNotReady(String),
     #[error("{0}")]
@@ -75,9 +81,11 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MissingKey(_) | Self::InvalidKey(_) => StatusCode::UNAUTHORIZED,
-            Self::Inactive(_) | Self::ProductNotAllowed(_) | Self::RunLimitReached(_) | Self::PartnerInactive(_) => {
-                StatusCode::FORBIDDEN
-            }
+            Self::Inactive(_)
+            | Self::ProductNotAllowed(_)
+            | Self::RunLimitReached(_)
+            | Self::PartnerInactive(_)
+            | Self::SubscriptionInactive(_) => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::InvalidJson(_)
             | Self::MissingField(_)
@@ -85,6 +93,7 @@ impl ApiError {
             | Self::InvalidProduct(_)
             | Self::TooMany(_)
             | Self::PlanChangeFailed(_)
+            | Self::InvalidSignature(_)
             | Self::FormatUnavailable(_) => StatusCode::BAD_REQUEST,
             Self::MaxKeys
             | Self::LastKey
@@ -120,6 +129,8 @@ impl ApiError {
             Self::TooMany(_) => "TOO_MANY",
             Self::PlanChangeFailed(_) => "PLAN_CHANGE_FAILED",
             Self::ReportNotReady(_) => "REPORT_NOT_READY",
+            Self::SubscriptionInactive(_) => "SUBSCRIPTION_INACTIVE",
+            Self::InvalidSignature(_) => "INVALID_SIGNATURE",
             Self::FormatUnavailable(_) => "FORMAT_UNAVAILABLE",
             Self::IdempotencyMismatch => "IDEMPOTENCY_MISMATCH",
             Self::IdempotencyInProgress => "IDEMPOTENCY_IN_PROGRESS",
@@ -224,6 +235,7 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::TooMany(m) => Self::TooMany(m),
             UseCaseError::PlanChangeFailed(m) => Self::PlanChangeFailed(m),
             UseCaseError::PartnerInactive(m) => Self::PartnerInactive(m),
+            UseCaseError::SubscriptionInactive(m) => Self::SubscriptionInactive(m),
             UseCaseError::ReportNotReady(m) => Self::ReportNotReady(m),
             UseCaseError::FormatUnavailable(m) => Self::FormatUnavailable(m),
             UseCaseError::RateLimited { retry_after } => Self::RateLimited { retry_after },

@@ -120,7 +120,9 @@ pub struct PublicCtx {
     pub params: PathParams,
     pub query: Query,
     pub now: Timestamp,
-    /// The request body as received (the questionnaire form's post).
+    /// The request's headers (Stripe's webhook reads `Stripe-Signature`).
+    pub headers: http::HeaderMap,
+    /// The request body as received (the questionnaire form's post; Stripe's webhook, as signed).
     pub body: Bytes,
 }
 
@@ -176,7 +178,14 @@ impl App {
             let query = Query::parse(parts.uri.query());
             let result = match (query, route.handler) {
                 (Ok(query), Handler::Public(handler)) => {
-                    let ctx = PublicCtx { route: route.id, params, query, now: self.now(), body: body.clone() };
+                    let ctx = PublicCtx {
+                        route: route.id,
+                        params,
+                        query,
+                        now: self.now(),
+                        headers: parts.headers.clone(),
+                        body: body.clone(),
+                    };
                     handler(self, &ctx).await
                 }
                 (Ok(_), _) => Err(ApiError::Internal(format!("keyed handler on public route {}", route.name))),

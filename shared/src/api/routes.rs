@@ -123,6 +123,9 @@ routes! {
     DistributorExceptionsCreate = "distributor.exceptions.create" : Distributor POST "/partners/{id}/customers/{customerId}/exceptions" => Partner(h::sub_partner_exceptions_create);
     DistributorExceptionsUpdate = "distributor.exceptions.update" : Distributor PATCH "/partners/{id}/customers/{customerId}/exceptions/{exceptionId}" => Partner(h::sub_partner_exceptions_update);
     DistributorExceptionsDelete = "distributor.exceptions.delete" : Distributor DELETE "/partners/{id}/customers/{customerId}/exceptions/{exceptionId}" => Partner(h::sub_partner_exceptions_delete);
+    PartnerBillingGet = "partner.billing.get" : Partner GET "/billing" => Partner(h::billing_get);
+    PartnerBillingPortal = "partner.billing.portal" : Partner POST "/billing/portal" => Partner(h::billing_portal);
+    PublicStripeWebhook = "public.stripe.webhook" : Public POST "/stripe/webhook" => Public(h::stripe_webhook);
 }
 
 /// Who may call a route: holders of a key of one surface, or anyone (a signed link).

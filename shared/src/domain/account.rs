@@ -114,6 +114,38 @@ pub struct Subscription {
     pub status: String,
     /// Start of the billing cycle that periods are counted from.
     pub anchor: Timestamp,
+    /// The subscription at Stripe, when billing is on Stripe (absent on the local ledger and
+    /// on partners stored before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripe: Option<StripeRefs>,
+}
+
+/// Where a partner's subscription lives at Stripe, and what the webhook last applied to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StripeRefs {
+    /// `cus_…`
+    pub customer_id: String,
+    /// `sub_…`
+    pub subscription_id: String,
+    /// `si_…`: the one item, whose price a plan change replaces.
+    pub item_id: String,
+    /// The price's lookup key, `{plan}_{billing}_{currency}` (billing: `monthly`, `rolling`,
+    /// `quarterly` or `annual`).
+    pub lookup_key: String,
+    /// `created` (Unix seconds) of the newest webhook event applied: an older event, delivered
+    /// late, no longer changes the status.
+    #[serde(default)]
+    pub event_at: i64,
+    /// Ids of the newest webhook events applied (at most [`StripeRefs::EVENTS_KEPT`]): a
+    /// repeated delivery of one is acknowledged and not applied again.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+impl StripeRefs {
+    /// How many applied event ids a subscription keeps (Stripe retries an event for 3 days;
+    /// older repeats are refused by the signature's 5-minute tolerance or by `event_at`).
+    pub const EVENTS_KEPT: usize = 50;
 }
 
 impl Subscription {
@@ -130,6 +162,7 @@ impl Subscription {
             currency,
             status: "active".into(),
             anchor: now.day_start(),
+            stripe: None,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod plans;
 pub mod questionnaire;
 pub mod reports;
 pub mod runs;
+pub mod subscriptions;
 pub mod usage;
 pub mod webhooks;
 
@@ -69,6 +70,9 @@ pub enum UseCaseError {
     /// The work needs an active partner.
     #[error("{0}")]
     PartnerInactive(String),
+    /// The partner's subscription is `unpaid` or `canceled` (`SUBSCRIPTION_INACTIVE`).
+    #[error("{0}")]
+    SubscriptionInactive(String),
     /// A run's report was asked for before the run completed (`REPORT_NOT_READY`).
     #[error("{0}")]
     ReportNotReady(String),

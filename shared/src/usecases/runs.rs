@@ -93,6 +93,7 @@ pub async fn queue_run(
     target: u8,
     now: Timestamp,
 ) -> Result<Queued, UseCaseError> {
+    super::subscriptions::require_live(partner)?;
     let not_found = || UseCaseError::not_found("customer", customer_id);
     let Some(customer) = ports.customers.customer(&partner.id, customer_id).await? else {
         return Err(not_found());

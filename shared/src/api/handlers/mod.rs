@@ -4,6 +4,7 @@
 mod account;
 mod assessments;
 mod audit;
+mod billing;
 mod branding;
 mod consent;
 mod consent_mail;
@@ -67,6 +68,8 @@ adapters! {
     keyed webhooks_deliveries = |app, ctx| webhooks::deliveries(app, ctx);
     keyed webhooks_redeliver = |app, ctx| webhooks::redeliver(app, ctx);
     partner plan_change = |app, ctx, p| plans::change(app, ctx, p);
+    partner billing_get = |app, ctx, p| billing::get(app, ctx, p);
+    partner billing_portal = |app, ctx, p| billing::portal(app, ctx, p);
     partner customers_list = |app, ctx, p| customers::list(app, ctx, p);
     partner customers_create = |app, ctx, p| customers::create(app, ctx, p, false);
     partner sub_partner_customers_create = |app, ctx, p| customers::create(app, ctx, p, true);
@@ -137,6 +140,11 @@ pub(super) fn report<'a>(app: &'a App, ctx: &'a PublicCtx) -> HandlerFuture<'a> 
 /// The OpenAPI document (public: it describes the API, and holds nothing of any account).
 pub(super) fn openapi<'a>(_: &'a App, _: &'a PublicCtx) -> HandlerFuture<'a> {
     Box::pin(async { Ok(Reply::ok(super::openapi::document().clone())) })
+}
+
+/// Stripe's webhook (public: the `Stripe-Signature` is the credential).
+pub(super) fn stripe_webhook<'a>(app: &'a App, ctx: &'a PublicCtx) -> HandlerFuture<'a> {
+    Box::pin(billing::stripe_webhook(app, ctx))
 }
 
 /// The consent callback (public: the signed `state` is the credential).

@@ -60,7 +60,9 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 
 pub async fn create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let new = read_new_partner(app, Fields::parse(&ctx.body)?)?;
-    let partner = partners::build(ctx.ids(app), ctx.distributor()?, new, ctx.now);
+    let mut partner = partners::build(ctx.ids(app), ctx.distributor()?, new, ctx.now);
+    // Stripe first: a Stripe failure answers 500 with nothing stored.
+    partner.subscription = app.billing.open(&partner, ctx.now).await?;
     partners::create(app.store.as_ref(), ctx.ids(app), ctx.distributor()?, &partner, ctx.now).await?;
     Ok(Reply::created(views::partner_created(&partner)))
 }
@@ -68,7 +70,8 @@ pub async fn create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 pub async fn bulk_create(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let d = ctx.distributor()?;
     create_each(ctx, "partners", BULK_MAX, "company", |fields| async move {
-        let p = partners::build(ctx.ids(app), d, read_new_partner(app, fields)?, ctx.now);
+        let mut p = partners::build(ctx.ids(app), d, read_new_partner(app, fields)?, ctx.now);
+        p.subscription = app.billing.open(&p, ctx.now).await?;
         partners::create(app.store.as_ref(), ctx.ids(app), d, &p, ctx.now).await?;
         Ok(json!({ "id": p.id, "company": p.company, "status": p.status.as_str() }))
     })
