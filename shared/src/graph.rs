@@ -199,16 +199,26 @@ impl TenantSession<'_> {
     }
 
     async fn get_json(&self, url: &str) -> Result<Value, GraphError> {
+        self.send_json(url, None).await
+    }
+
+    /// GET (`body` `None`) or POST a JSON body, with the session's token; a 200 or 201 answer
+    /// is logged for the evidence trail and returned, anything else is a [`GraphError`].
+    async fn send_json(&self, url: &str, body: Option<&Value>) -> Result<Value, GraphError> {
         let resp = self
             .client
             .send_with_retries(|| {
-                self.client.http.get(url).bearer_auth(&self.token).header("ConsistencyLevel", "eventual")
+                let req = match body {
+                    Some(b) => self.client.http.post(url).json(b),
+                    None => self.client.http.get(url),
+                };
+                req.bearer_auth(&self.token).header("ConsistencyLevel", "eventual")
             })
             .await?;
         let status = resp.status().as_u16();
         let raw = resp.bytes().await.unwrap_or_default();
         let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        if status == 200 {
+        if status == 200 || status == 201 {
             use sha2::{Digest, Sha256};
             let digest: String = Sha256::digest(&raw).iter().map(|b| format!("{b:02x}")).collect();
             let base = self.client.config.graph_base.trim_end_matches('/');
@@ -237,6 +247,49 @@ impl TenantSession<'_> {
     /// The responses received since the last call: (path and query, SHA-256 of the raw body).
     pub fn take_log(&self) -> Vec<(String, String)> {
         std::mem::take(&mut *self.log.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// POSTs `body` to a Graph path (e.g. creating a report export job) and answers the object
+    /// Graph created (201) or returned (200). Errors as [`TenantSession::get`].
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, GraphError> {
+        self.send_json(&self.url(path), Some(body)).await
+    }
+
+    /// Waits `d` on the client's injected [`Sleeper`] (polling a long-running Graph job), so
+    /// tests never sleep.
+    pub async fn pause(&self, d: Duration) {
+        self.client.sleeper.sleep(d).await
+    }
+
+    /// Downloads a file a Graph answer pointed to (a report export's pre-signed blob URL) into
+    /// memory, at most `max_bytes` bytes. The session's token is never sent: the URL carries
+    /// its own signature and is not Graph's host. Only `https://` URLs are fetched, except a
+    /// plain `http://` one when Graph itself is configured on plain http (a local test stub;
+    /// production's Graph base is https). Errors: [`GraphError::InvalidResponse`] for a URL
+    /// refused or a file over the bound, [`GraphError::Http`] for a non-200 answer,
+    /// [`GraphError::Transport`] when the host cannot be reached.
+    pub async fn download(&self, url: &str, max_bytes: usize) -> Result<bytes::Bytes, GraphError> {
+        let plain_http_allowed = self.client.config.graph_base.starts_with("http://");
+        if !(url.starts_with("https://") || (plain_http_allowed && url.starts_with("http://"))) {
+            return Err(GraphError::InvalidResponse("the download URL is not https".into()));
+        }
+        let mut resp = self.client.send_with_retries(|| self.client.http.get(url)).await?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(GraphError::Http { status, message: "the export file could not be downloaded".into() });
+        }
+        let too_big = || GraphError::InvalidResponse(format!("the export file is over {max_bytes} bytes"));
+        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+            return Err(too_big());
+        }
+        let mut file = bytes::BytesMut::with_capacity(resp.content_length().unwrap_or(0) as usize);
+        while let Some(chunk) = resp.chunk().await.map_err(|e| GraphError::Transport(e.to_string()))? {
+            if file.len() + chunk.len() > max_bytes {
+                return Err(too_big());
+            }
+            file.extend_from_slice(&chunk);
+        }
+        Ok(file.freeze())
     }
 
     /// One object, e.g. `/v1.0/policies/identitySecurityDefaultsEnforcementPolicy`.

@@ -53,12 +53,59 @@ enum Trouble {
     /// A role-assignable group holds Security Administrator (standing); its members (one
     /// nested group deep) are served at `/groups/{id}/transitiveMembers`.
     GroupRole,
+    /// Intune's DefenderAgents export job ends `failed`.
+    ExportFails,
+    /// The export job stays `inProgress` however long it is polled.
+    ExportNeverCompletes,
+    /// Creating the export job answers 403 (DeviceManagementManagedDevices.Read.All missing).
+    ExportRefused,
+}
+
+/// The export job's id, as Intune names them.
+const EXPORT_JOB: &str = "DefenderAgents_9f3c2a1e-7b4d-4c1a-9e2f-000000000001";
+
+/// Intune's DefenderAgents report for the recorded managed devices, as its export file is: a
+/// ZIP holding one CSV (byte-order mark, the selected columns, `True`/`False`).
+fn defender_agents_zip(devices: &Value) -> Vec<u8> {
+    let mut csv = String::from("\u{feff}DeviceId,DeviceName,MalwareProtectionEnabled,RealTimeProtectionEnabled,SignatureUpdateOverdue,SignatureVersion\r\n");
+    let b = |v: &Value| match v.as_bool() {
+        Some(true) => "True",
+        Some(false) => "False",
+        None => "",
+    };
+    for d in devices.as_array().unwrap() {
+        let w = &d["windowsProtectionState"];
+        if w.is_null() {
+            continue;
+        }
+        csv.push_str(&format!(
+            "{},\"{}\",{},{},{},{}\r\n",
+            d["id"].as_str().unwrap(),
+            d["deviceName"].as_str().unwrap(),
+            b(&w["malwareProtectionEnabled"]),
+            b(&w["realTimeProtectionEnabled"]),
+            b(&w["signatureUpdateOverdue"]),
+            w["signatureVersion"].as_str().unwrap_or("")
+        ));
+    }
+    zip_of("DefenderAgents_9f3c2a1e.csv", csv.as_bytes())
+}
+
+/// A ZIP (deflated) holding one file.
+pub(crate) fn zip_of(name: &str, content: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file(name, options).unwrap();
+    zip.write_all(content).unwrap();
+    zip.finish().unwrap().into_inner()
 }
 
 async fn graph_stub(trouble: Trouble) -> (Stub, Arc<AtomicU32>) {
     let fx = recorded();
     let throttled = Arc::new(AtomicU32::new(0));
     let t2 = throttled.clone();
+    let polled = Arc::new(AtomicU32::new(0));
     let stub = Stub::start(move |s| {
         let target = s.target.as_str();
         if target.ends_with("/oauth2/v2.0/token") {
@@ -147,7 +194,37 @@ async fn graph_stub(trouble: Trouble) -> (Stub, Arc<AtomicU32>) {
             "/beta/deviceManagement/deviceConfigurations" => list("deviceConfigurations"),
             "/beta/deviceManagement/deviceCompliancePolicies" => list("deviceCompliancePolicies"),
             "/beta/deviceManagement/configurationPolicies" => list("configurationPolicies"),
-            "/beta/deviceManagement/managedDevices" => list("managedDevices"),
+            // Graph's list carries no protection state: that comes from the DefenderAgents export.
+            "/beta/deviceManagement/managedDevices" => {
+                let mut devices = fx["managedDevices"].clone();
+                for d in devices.as_array_mut().unwrap() {
+                    d.as_object_mut().unwrap().remove("windowsProtectionState");
+                }
+                Reply::json(200, json!({ "value": devices }))
+            }
+            "/beta/deviceManagement/reports/exportJobs" if trouble == Trouble::ExportRefused => Reply::json(
+                403,
+                json!({ "error": { "code": "Forbidden", "message": "Application is not authorized to perform this operation. Application must have one of the following scopes: DeviceManagementManagedDevices.Read.All" } }),
+            ),
+            "/beta/deviceManagement/reports/exportJobs" => Reply::json(
+                201,
+                json!({ "id": EXPORT_JOB, "reportName": "DefenderAgents", "format": "csv", "status": "notStarted", "url": null, "select": s_body(s)["select"].clone() }),
+            ),
+            p if p == format!("/beta/deviceManagement/reports/exportJobs('{EXPORT_JOB}')") => {
+                let polls = polled.fetch_add(1, Ordering::SeqCst);
+                let status = match trouble {
+                    Trouble::ExportFails => "failed",
+                    Trouble::ExportNeverCompletes => "inProgress",
+                    // The first poll finds it still running.
+                    _ if polls == 0 => "inProgress",
+                    _ => "completed",
+                };
+                let url = (status == "completed").then(|| format!("http://{host}/blob/exports/{EXPORT_JOB}.zip?sv=2024&sig=abc"));
+                Reply::json(200, json!({ "id": EXPORT_JOB, "reportName": "DefenderAgents", "format": "csv", "status": status, "url": url }))
+            }
+            p if p == format!("/blob/exports/{EXPORT_JOB}.zip") => {
+                Reply::bytes(200, "application/zip", defender_agents_zip(&fx["managedDevices"]))
+            }
             "/v1.0/security/secureScores" => list("secureScores"),
             "/v1.0/identityProtection/riskyUsers" => list("riskyUsers"),
             "/v1.0/security/alerts_v2" => list("alerts"),
@@ -172,6 +249,11 @@ async fn graph_stub(trouble: Trouble) -> (Stub, Arc<AtomicU32>) {
     })
     .await;
     (stub, throttled)
+}
+
+/// A request's JSON body.
+fn s_body(s: &tests::stub::Seen) -> Value {
+    serde_json::from_slice(&s.body).unwrap_or(Value::Null)
 }
 
 fn collector(stub: &Stub) -> GraphCollector {
@@ -216,10 +298,25 @@ async fn graph_collector_builds_the_snapshot_from_recorded_responses() {
     assert_eq!(snap.windows_driver_update_profiles, fx.windows_driver_update_profiles);
     assert!(snap.unread.is_empty(), "{:?}", snap.unread);
     assert!(snap.admin_audit_log_config.is_none());
-    // Every request carried the tenant's token; the token request went to the tenant.
+    // Every Graph request carried the tenant's token; the token request went to the tenant;
+    // the export file's pre-signed URL got no token (it is not Graph).
     let seen = stub.seen();
     assert_eq!(seen[0].target, format!("/{TENANT}/oauth2/v2.0/token"));
-    assert!(seen[1..].iter().all(|r| r.headers["authorization"] == "Bearer tok"));
+    let (blob, graph): (Vec<_>, Vec<_>) = seen[1..].iter().partition(|r| r.target.starts_with("/blob/"));
+    assert!(graph.iter().all(|r| r.headers["authorization"] == "Bearer tok"));
+    assert_eq!(blob.len(), 1, "the export file is downloaded once");
+    assert!(!blob[0].headers.contains_key("authorization"), "the Graph token went to the blob URL");
+    // Defender's protection state came from the DefenderAgents export (the list has none):
+    // one job asking the report's columns as CSV, polled until completed.
+    let job = graph.iter().find(|r| r.method == Method::POST).unwrap();
+    assert_eq!(job.target, "/beta/deviceManagement/reports/exportJobs");
+    assert_eq!(
+        s_body(job),
+        json!({ "reportName": "DefenderAgents", "format": "csv", "select": ["DeviceId", "DeviceName", "MalwareProtectionEnabled", "RealTimeProtectionEnabled", "SignatureUpdateOverdue", "SignatureVersion"] })
+    );
+    assert_eq!(graph.iter().filter(|r| r.target.contains("exportJobs('")).count(), 2, "in progress, then completed");
+    assert!(snap.managed_devices.iter().any(|d| d.windows_protection_state.is_some()));
+    assert!(snap.unread_reasons.is_empty(), "{:?}", snap.unread_reasons);
 
     // Evaluated, it scores like the fixture except where the Exchange switches (not Graph)
     // make checks manual.
@@ -499,4 +596,84 @@ async fn findings_name_the_graph_responses_they_rest_on() {
     assert_eq!(rap.collected.iter().filter(|c| c.path.starts_with("/v1.0/users")).count(), 2, "{:?}", rap.collected);
     // A check that reads nothing from Graph carries no trail.
     assert!(finding("E8-BAK-03").collected.is_empty());
+}
+
+/// Intune's DefenderAgents export that fails, never completes within the poll budget, or is
+/// refused (403) leaves the Defender checks without visibility, saying why: the run completes,
+/// the managed devices are still read, and polling stops at the bound (no real waiting: the
+/// sleeper is injected).
+#[tokio::test]
+async fn a_defender_export_that_fails_times_out_or_is_refused_is_no_visibility_with_its_reason() {
+    for (trouble, reason) in [
+        (Trouble::ExportFails, "export job failed"),
+        (Trouble::ExportNeverCompletes, "did not complete within 60 s"),
+        (Trouble::ExportRefused, "DeviceManagementManagedDevices.Read.All"),
+    ] {
+        let (stub, _) = graph_stub(trouble).await;
+        let snap = collector(&stub).collect(TENANT).await.expect("the export's trouble does not fail the collection");
+        assert!(snap.unread.is_empty(), "{:?}", snap.unread);
+        assert!(snap.unread_reasons["defenderAgents"].contains(reason), "{:?}", snap.unread_reasons);
+        assert!(!snap.managed_devices.is_empty());
+        assert!(snap.managed_devices.iter().all(|d| d.windows_protection_state.is_none()));
+        let polls = stub.seen().iter().filter(|r| r.target.contains("exportJobs('")).count();
+        assert!(polls <= 10, "{polls} polls");
+        assert!(stub.seen().iter().all(|r| !r.target.starts_with("/blob/")), "nothing to download");
+        let assessed =
+            EngineAssessor::new(Arc::new(collector(&stub))).assess(TENANT, "essential-eight", 3).await.unwrap();
+        let f = assessed.report.findings.iter().find(|f| f.check_id == "E8-PA-03").unwrap();
+        assert_eq!(f.outcome.as_str(), "manual");
+        assert!(f.evidence.starts_with("No visibility: "), "{}", f.evidence);
+        assert!(f.evidence.contains(reason), "{}", f.evidence);
+    }
+}
+
+/// The report's file is read as a stream out of the ZIP: 50,000 rows (a 20,000-device tenant
+/// and then some) parse into 50,000 devices' states, booleans as Intune writes them.
+#[test]
+fn a_defender_agents_report_of_50k_rows_is_read_from_its_zip() {
+    let mut csv = String::from("DeviceId,DeviceName,DeviceState,MalwareProtectionEnabled,RealTimeProtectionEnabled,SignatureUpdateOverdue,SignatureVersion,UPN\n");
+    for i in 0..50_000 {
+        let rtp = if i % 1000 == 0 { "False" } else { "True" };
+        csv.push_str(&format!("dev-{i:05},PC-{i:05},Clean,True,{rtp},false,1.421.1234.0,user{i}@contoso.com\n"));
+    }
+    let file = zip_of("DefenderAgents.csv", csv.as_bytes());
+    let started = std::time::Instant::now();
+    let states = shared::assess::defender_agents::read_report(&file).unwrap();
+    println!(
+        "defender agents: {} rows, csv {} bytes, zip {} bytes, read in {:?}",
+        states.len(),
+        csv.len(),
+        file.len(),
+        started.elapsed()
+    );
+    assert_eq!(states.len(), 50_000);
+    assert!(file.len() < csv.len() / 4, "the file is compressed ({} of {})", file.len(), csv.len());
+    assert_eq!(states["dev-01000"].real_time_protection_enabled, Some(false));
+    assert_eq!(states["dev-01001"].real_time_protection_enabled, Some(true));
+    assert_eq!(states["dev-01001"].signature_update_overdue, Some(false));
+    assert_eq!(states["dev-01001"].signature_version.as_deref(), Some("1.421.1234.0"));
+    // Not a ZIP, or a ZIP without a CSV: unusable, in words.
+    assert!(shared::assess::defender_agents::read_report(b"not a zip").unwrap_err().contains("could not be read"));
+    assert!(shared::assess::defender_agents::read_report(&zip_of("readme.txt", b"x")).unwrap_err().contains("no CSV"));
+}
+
+/// The export file is fetched only over https in production (Graph's base is https): a plain
+/// http URL is refused before any request, and the token never leaves for it.
+#[tokio::test]
+async fn an_export_file_url_that_is_not_https_is_refused() {
+    let (stub, _) = graph_stub(Trouble::None).await;
+    let config = GraphConfig {
+        login_base: stub.base.clone(),
+        graph_base: "https://graph.microsoft.com".into(),
+        client_id: "app".into(),
+        client_secret: "secret".into(),
+        max_attempts: 1,
+        max_wait_per_request: std::time::Duration::from_secs(1),
+    };
+    let client = GraphClient::new(config, Arc::new(NoWait)).unwrap();
+    let session = client.session(TENANT).await.unwrap();
+    let before = stub.seen().len();
+    let err = session.download(&format!("{}/blob/exports/{EXPORT_JOB}.zip", stub.base), 1 << 20).await.unwrap_err();
+    assert!(err.to_string().contains("not https"), "{err}");
+    assert_eq!(stub.seen().len(), before, "nothing was fetched");
 }

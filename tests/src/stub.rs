@@ -25,11 +25,28 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// A binary body (a ZIP, say), sent instead of `body` when set.
+    pub binary: Option<Bytes>,
 }
 
 impl Reply {
     pub fn json(status: u16, body: serde_json::Value) -> Self {
-        Self { status, headers: vec![("content-type", "application/json".into())], body: body.to_string() }
+        Self {
+            status,
+            headers: vec![("content-type", "application/json".into())],
+            body: body.to_string(),
+            binary: None,
+        }
+    }
+
+    /// A binary file (`content_type` e.g. `application/zip`).
+    pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type", content_type.to_string())],
+            body: String::new(),
+            binary: Some(body.into()),
+        }
     }
 }
 
@@ -64,7 +81,8 @@ impl Stub {
                             let s = Seen { method: parts.method, target, headers: parts.headers, body };
                             let reply = handler(&s);
                             seen.lock().unwrap().push(s);
-                            let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
+                            let body = reply.binary.unwrap_or_else(|| Bytes::from(reply.body));
+                            let mut resp = Response::new(Full::new(body));
                             *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap();
                             for (k, v) in reply.headers {
                                 resp.headers_mut().insert(k, v.parse().unwrap());

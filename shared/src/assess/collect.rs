@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+use super::defender_agents::{self, Export};
 use super::fixtures::demo_snapshot;
 use super::snapshot::TenantSnapshot;
 use crate::domain::time::Clock;
@@ -342,6 +343,36 @@ impl Collector for GraphCollector {
             unread.note(s.field, &got, s.absent);
             if let Read::Got(v) = got {
                 doc.insert(s.field.into(), v);
+            }
+        }
+        // Defender's protection state, from Intune's DefenderAgents report (one export job per
+        // run), onto the Windows devices it lists. Refused, unlicensed, failed or unfinished:
+        // the reason is kept and the Defender checks answer "no visibility" with it.
+        if let Some(Value::Array(devices)) = doc.get_mut("managedDevices") {
+            let windows = devices
+                .iter()
+                .any(|d| d["operatingSystem"].as_str().is_some_and(|os| os.eq_ignore_ascii_case("windows")));
+            if windows {
+                let got = match defender_agents::export(&session).await {
+                    Ok(Export::Read(states)) => {
+                        defender_agents::attach(devices, &states);
+                        None
+                    }
+                    Ok(Export::Unusable(why)) => Some(why),
+                    Err(e) => match tolerate(e)? {
+                        Read::Got(_) | Read::Absent => None,
+                        Read::Unlicensed(why) => Some(not_licensed(&why)),
+                        Read::Refused(why) => Some(why),
+                    },
+                };
+                trail("managedDevices", &session);
+                if let Some(why) = got {
+                    tracing::warn!(
+                        reason = why.as_str(),
+                        "Defender agents report not read; its checks get no visibility"
+                    );
+                    unread.reasons.insert(defender_agents::REASON_KEY.into(), why);
+                }
             }
         }
         // Role-assignable groups holding a role: each member holds it, so the members are read

@@ -10,6 +10,7 @@
 //! - [`score`]: which checks count for a maturity target, and how they add up.
 //! - [`fixtures`]: demo tenants for development and tests.
 //! - [`collect`]: the `Collector` port (Microsoft Graph, fixtures).
+//! - [`defender_agents`]: Intune's DefenderAgents report export (per-device Defender state).
 //! - [`permissions`]: the Graph application permissions the collector's reads need.
 //! - [`requirements`]: Essential Eight's requirement catalogue, questionnaire and ASD's rule.
 //! - [`assessor`]: collect + evaluate behind the runner's `Assessor` port.
@@ -17,6 +18,7 @@
 pub mod assessor;
 pub mod checks;
 pub mod collect;
+pub mod defender_agents;
 pub mod fixtures;
 pub mod permissions;
 pub mod requirements;

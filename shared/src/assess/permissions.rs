@@ -94,7 +94,10 @@ pub const PERMISSIONS: &[Permission] = &[
     },
     Permission {
         name: "DeviceManagementManagedDevices.Read.All",
-        purpose: "Devices managed by Intune and their compliance",
+        // Also Intune's DefenderAgents report export (`/beta/deviceManagement/reports/exportJobs`,
+        // asked only when Windows devices are enrolled), which the Intune report docs list
+        // under this permission.
+        purpose: "Devices managed by Intune, their compliance and Defender protection state",
         reads: &["/beta/deviceManagement/managedDevices"],
     },
     Permission {

@@ -96,8 +96,8 @@ pub struct TenantSnapshot {
     /// `GET /deviceManagement/settings` (tenant-wide Intune settings).
     pub device_management_settings: Option<DeviceManagementSettings>,
     /// `GET /beta/deviceManagement/managedDevices`. Graph's list does not carry a device's
-    /// `windowsProtectionState` (it is served per device), so on real tenants that stays `None`
-    /// and the Defender checks answer manual (docs/api-decisions.md); the demo tenants have it.
+    /// `windowsProtectionState` (it is served per device): the collector sets it from Intune's
+    /// DefenderAgents report export (`assess::defender_agents`, docs/api-decisions.md).
     pub managed_devices: Vec<ManagedDevice>,
     /// `GET /beta/deviceManagement/deviceEnrollmentConfigurations?$expand=assignments`, among
     /// them the Windows Hello for Business enrollment policies.

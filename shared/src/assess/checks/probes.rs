@@ -523,6 +523,13 @@ pub fn protection_states(s: &TenantSnapshot) -> Result<Vec<(&ManagedDevice, &Win
     let reporting: Vec<_> =
         devices.into_iter().filter_map(|d| d.windows_protection_state.as_ref().map(|w| (d, w))).collect();
     if reporting.is_empty() {
+        // The collector could not read Intune's DefenderAgents report: say why, as a refused
+        // area does, rather than suggest the devices are silent.
+        if let Some(why) = s.unread_reasons.get(crate::assess::defender_agents::REASON_KEY) {
+            return Err(Outcome::manual(format!(
+                "No visibility: baref00t could not read Intune's Defender agents report. Microsoft Graph answered: {why}"
+            )));
+        }
         return Err(Outcome::manual("No device reported its Defender protection state"));
     }
     Ok(reporting)
