@@ -348,7 +348,7 @@ pub async fn main() -> Result<(), Error> {
     let handler = Handler::parse(&name).ok_or_else(|| format!("unknown handler {name:?}"))?;
     let config = Config::from_env()?;
     let settings = AwsSettings::from_env()?;
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = shared::aws::lambda_sdk_config().await;
     let aws = build(&sdk, &settings, config).await?;
     tracing::info!(handler = %name, "cold start");
     match handler {

@@ -583,3 +583,74 @@ async fn deleting_a_customer_removes_every_report_chunk_and_latest_run_record() 
     let left: Vec<String> = sks().await.into_iter().filter(|sk| !sk.starts_with("USAGE#")).collect();
     assert_eq!(left, vec!["META".to_string()], "nothing of the customer is left");
 }
+
+/// Data stored before issue 16's read savings still reads right: run entries that are only
+/// pointers (product and time) are followed to their runs, and become copies at the run's next
+/// change; a distributor without a complete partner-id set is answered from its entries
+/// (`Got::PartnerIds(None)`) until `backfill_list_entries` completes the set.
+#[tokio::test]
+async fn lists_stored_before_the_copies_and_the_partner_ids_still_read_right() {
+    use aws_sdk_dynamodb::types::AttributeValue as AV;
+    use shared::store::{Got, Want};
+    let Some(dynamo) = tests::aws::fresh_dynamo().await else { return };
+    let (client, table) = (dynamo.client().clone(), dynamo.table().to_string());
+    let dynamo = Arc::new(dynamo);
+    let store: Arc<dyn Store> = dynamo.clone();
+    let ids = IdGen::new();
+    let (p, c) = partner_with_customer(&store, &ids).await;
+    let run = run_at(&c, "essential-eight", T0, T0);
+    store.queue_run(&run, Month::of(T0), None).await.unwrap();
+    // The customer's entry as an older version wrote it: a pointer, not a copy.
+    let entry_sk = format!("CRUN#{}#{}", c.id, run.id);
+    client
+        .put_item()
+        .table_name(&table)
+        .item("PK", AV::S(format!("PARTNER#{}", p.id)))
+        .item("SK", AV::S(entry_sk.clone()))
+        .item("product", AV::S("essential-eight".into()))
+        .item("created_at", AV::N(T0.unix().to_string()))
+        .send()
+        .await
+        .unwrap();
+    let all = PageRequest { limit: 100, after: None };
+    let by_customer = RunFilter { customer_id: Some(c.id.clone()), ..Default::default() };
+    assert_eq!(store.list_runs(&p.id, &by_customer, &all).await.unwrap().items, vec![run.clone()]);
+    let started = event(&ids, EventType::AssessmentStarted, &p.id);
+    store.claim_run(&p.id, &run.id, 1, T0 + 5, T0 + 100, &started).await.unwrap();
+    let running = store.run(&p.id, &run.id).await.unwrap().unwrap();
+    assert_eq!(store.list_runs(&p.id, &by_customer, &all).await.unwrap().items, vec![running]);
+    let entry = client
+        .get_item()
+        .table_name(&table)
+        .key("PK", AV::S(format!("PARTNER#{}", p.id)))
+        .key("SK", AV::S(entry_sk))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(entry.get("status"), Some(&AV::S("running".into())), "the claim made the entry a copy: {entry:?}");
+
+    // A distributor made before its partner-id set.
+    let distributor = p.distributor_id.clone().unwrap().to_string();
+    let members = client
+        .delete_item()
+        .table_name(&table)
+        .key("PK", AV::S(format!("DIST#{distributor}")))
+        .key("SK", AV::S("MEMBERS".into()))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld);
+    assert!(members.send().await.unwrap().attributes.is_some(), "the set was written");
+    let wants = [Want::PartnerIds(distributor.clone())];
+    assert_eq!(store.read_together(&wants).await.unwrap(), vec![Got::PartnerIds(None)]);
+    // A partner made meanwhile adds itself, but the set is not complete until the backfill.
+    let mut q = p.clone();
+    q.id = ids.random("prt_").into();
+    q.email = Email::parse("q@example.com").unwrap();
+    store.create_partner(&q).await.unwrap();
+    assert_eq!(store.read_together(&wants).await.unwrap(), vec![Got::PartnerIds(None)]);
+    dynamo.backfill_list_entries().await.unwrap();
+    let mut both = vec![p.id.to_string(), q.id.to_string()];
+    both.sort();
+    assert_eq!(store.read_together(&wants).await.unwrap(), vec![Got::PartnerIds(Some(both))]);
+    assert_eq!(dynamo.backfill_list_entries().await.unwrap().written, 0, "a second run writes nothing");
+}

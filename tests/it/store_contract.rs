@@ -28,7 +28,7 @@ use shared::domain::tenant::TenantId;
 use shared::domain::time::{Month, Timestamp};
 use shared::domain::usage::{MonthUsage, PartnerUsage, UsageSnapshot};
 use shared::store::memory::MemoryStore;
-use shared::store::{AttemptClaim, IdempotencyClaim, PageRequest, RunClaim, Store, StoreError};
+use shared::store::{AttemptClaim, Got, IdempotencyClaim, PageRequest, RunClaim, Store, StoreError, Want};
 use tests::{tenant, T0};
 use tokio::task::JoinSet;
 
@@ -121,6 +121,9 @@ macro_rules! store_contract {
             exceptions_are_kept_per_customer_and_changed_once_per_version,
             an_expiring_exception_is_noticed_once_per_expiry,
             deleting_a_customer_removes_its_context_and_exceptions,
+            filtered_run_lists_show_each_run_as_it_now_is,
+            partner_ids_read_together_name_every_partner_of_the_distributor,
+            concurrent_partner_creates_each_join_the_partner_ids,
         );
     };
     (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -2387,4 +2390,88 @@ async fn concurrent_answers_to_different_questions_all_land(store: Arc<dyn Store
     let mut want = questions;
     want.sort();
     assert_eq!(got, want, "each writer's answer is kept: answers to different questions never overwrite each other");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads that save a round trip (issue 16)
+// ---------------------------------------------------------------------------------------------
+
+/// Every list a run is on (by customer, by product, by both, and all) shows it exactly as
+/// `run` reads it, after each change: queued, claimed, finished with results. (On DynamoDB the
+/// filtered lists read copies of the run kept in its entries, so P7 and P12's filters are one
+/// query; a copy left behind by a change would show here.)
+async fn filtered_run_lists_show_each_run_as_it_now_is(store: Arc<dyn Store>) {
+    let (p, r) = queued_run(&store).await;
+    let filters = [
+        RunFilter::default(),
+        RunFilter { customer_id: Some(r.customer_id.clone()), ..Default::default() },
+        RunFilter { product: Some(r.product.clone()), ..Default::default() },
+        RunFilter { customer_id: Some(r.customer_id.clone()), product: Some(r.product.clone()), month: Some(APRIL) },
+    ];
+    let check = |stage: &'static str| {
+        let store = store.clone();
+        let (p, r, filters) = (p.clone(), r.clone(), filters.clone());
+        async move {
+            let now = store.run(&p.id, &r.id).await.unwrap().expect("the run");
+            for f in &filters {
+                let listed = store.list_runs(&p.id, f, &all()).await.unwrap().items;
+                assert_eq!(listed, vec![now.clone()], "{stage}, {f:?}");
+            }
+            now
+        }
+    };
+    assert_eq!(check("queued").await.status, RunStatus::Queued);
+    store.claim_run(&p.id, &r.id, 1, T0 + 5, T0 + 125, &started(&p)).await.unwrap();
+    let running = check("claimed").await;
+    assert_eq!((running.status, running.started_at), (RunStatus::Running, Some(T0 + 5)));
+    let e = partner_event(EventType::AssessmentCompleted, &p);
+    store.finish_run(&completed(&r, T0 + 30), 1, Some(&report()), &e).await.unwrap();
+    let done = check("completed").await;
+    assert_eq!((done.status, done.completed_at), (RunStatus::Completed, Some(T0 + 30)));
+    assert_eq!(done.results.as_ref().map(|x| x.score), Some(72));
+}
+
+/// `Want::PartnerIds` names every partner of the distributor, ascending (the order
+/// `all_partners` lists them), a partner made a moment ago included, and none of another
+/// distributor's; a distributor without partners has none.
+async fn partner_ids_read_together_name_every_partner_of_the_distributor(store: Arc<dyn Store>) {
+    let d1 = new_distributor(&store).await;
+    let d2 = new_distributor(&store).await;
+    let empty = new_distributor(&store).await;
+    for i in 0..3 {
+        new_partner(&store, Some(&d1.id), &format!("p{i}@msp.example"), AccountStatus::Pending).await;
+    }
+    let theirs = new_partner(&store, Some(&d2.id), "x@msp.example", AccountStatus::Active).await;
+    let wants = [
+        Want::PartnerIds(d1.id.to_string()),
+        Want::PartnerIds(d2.id.to_string()),
+        Want::PartnerIds(empty.id.to_string()),
+    ];
+    let got = store.read_together(&wants).await.unwrap();
+    let listed: Vec<String> = store.all_partners(&d1.id).await.unwrap().iter().map(|p| p.id.to_string()).collect();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(got[0], Got::PartnerIds(Some(listed)));
+    assert_eq!(got[1], Got::PartnerIds(Some(vec![theirs.id.to_string()])));
+    assert_eq!(got[2], Got::PartnerIds(Some(vec![])));
+    // Read with the account in one batch, as the pipeline reads it.
+    let with_account = store.read_together(&[Want::Distributor(d2.id.to_string()), wants[1].clone()]).await.unwrap();
+    assert_eq!(with_account[0], Got::Distributor(Some(d2.clone())));
+    assert_eq!(with_account[1], Got::PartnerIds(Some(vec![theirs.id.to_string()])));
+}
+
+/// Partners made at once for one distributor each join its partner ids (no create overwrites
+/// another's): D1, D2 and D14 read the partners from these ids.
+async fn concurrent_partner_creates_each_join_the_partner_ids(store: Arc<dyn Store>) {
+    let d = new_distributor(&store).await;
+    let made = together(20, |i| {
+        let (store, d) = (store.clone(), d.id.to_string());
+        async move {
+            new_partner(&store, Some(&d), &format!("c{i}@msp.example"), AccountStatus::Pending).await.id.to_string()
+        }
+    })
+    .await;
+    let mut made: Vec<String> = made;
+    made.sort();
+    let got = store.read_together(&[Want::PartnerIds(d.id.to_string())]).await.unwrap();
+    assert_eq!(got, vec![Got::PartnerIds(Some(made))]);
 }

@@ -28,6 +28,10 @@ pub(super) fn wants(route: &Route, params: &PathParams, owner: &str, now: Timest
     let used = |partner_id: String| Want::RunsUsed { partner_id, month: Month::of(now) };
     match route.id {
         RouteId::PartnerMe => wants.push(used(owner.to_string())),
+        RouteId::DistributorMe | RouteId::DistributorUsage | RouteId::DistributorPartnersList => {
+            wants.push(Want::PartnerIds(owner.to_string()))
+        }
+        RouteId::PartnerCustomersGet => wants.push(Want::Customer { partner_id: owner.to_string(), id: param("id") }),
         RouteId::DistributorPartnersGet => wants.push(used(param("id"))),
         RouteId::PartnerAssessmentsGet
         | RouteId::PartnerAssessmentsFindings

@@ -346,6 +346,9 @@ pub enum Want {
         owner: Owner,
         id: String,
     },
+    /// The ids of every partner of a distributor (what `AccountStore::all_partners` would
+    /// read), so its partners and their counters can be read in one more batch.
+    PartnerIds(String),
 }
 
 /// What [`ReadTogether`] found for one [`Want`], `None` where there is no such item.
@@ -358,6 +361,10 @@ pub enum Got {
     RunReport(Option<RunReport>),
     RunsUsed(u32),
     Endpoint(Option<Endpoint>),
+    /// Ascending, as `all_partners` lists them; `None` when the store cannot tell in this one
+    /// read (on DynamoDB, a distributor made before its id set and not yet backfilled): read
+    /// the partners with `all_partners` / `list_partners` then.
+    PartnerIds(Option<Vec<String>>),
 }
 
 /// Reading several items in one round trip (issue 16: the request pipeline reads the account
@@ -635,8 +642,8 @@ impl<T: Outbox + WebhookStore + MailStore + ?Sized> RelayStore for T {}
 
 /// What a month's live usage is read from: a distributor's partners and their run counters
 /// (`usage_report::live_usage`).
-pub trait LiveUsageStore: AccountStore + RunStore {}
-impl<T: AccountStore + RunStore + ?Sized> LiveUsageStore for T {}
+pub trait LiveUsageStore: AccountStore + RunStore + ReadTogether {}
+impl<T: AccountStore + RunStore + ReadTogether + ?Sized> LiveUsageStore for T {}
 
 /// What closing a month reads and writes: every distributor, its live usage, its snapshot
 /// (`usage_report::close_month` and `close_previous_month`).

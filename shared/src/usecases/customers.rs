@@ -202,15 +202,20 @@ pub async fn list(
     Ok(store.list_customers(&partner.id, page).await?)
 }
 
-/// The partner's customer `id` with its newest `recent` runs, newest first (P7).
+/// The partner's customer `id` with its newest `recent` runs, newest first (P7). `read` is
+/// the customer as already read with the account (`None`: not read yet, read here).
 pub async fn with_recent_runs(
     customers: &dyn CustomerStore,
     runs: &dyn RunStore,
     partner: &Partner,
     id: &str,
     recent: usize,
+    read: Option<Option<Customer>>,
 ) -> Result<(Customer, Vec<Run>), UseCaseError> {
-    let customer = find(customers, partner, id).await?;
+    let customer = match read {
+        Some(found) => found.ok_or_else(|| UseCaseError::not_found("customer", id))?,
+        None => find(customers, partner, id).await?,
+    };
     let filter = RunFilter { customer_id: Some(customer.id.clone()), ..Default::default() };
     let newest = runs.list_runs(&partner.id, &filter, &PageRequest { limit: recent, after: None }).await?;
     Ok((customer, newest.items))

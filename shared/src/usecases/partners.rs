@@ -11,7 +11,7 @@ use crate::domain::email::Email;
 use crate::domain::event::EventType;
 use crate::domain::time::rfc3339;
 use crate::domain::time::Timestamp;
-use crate::store::{AccountStore, StoreError};
+use crate::store::{AccountStore, Got, ReadTogether, StoreError, StoreResult, Want};
 use crate::store::{Page, PageRequest};
 
 /// Refuses work that needs an active partner (`PartnerInactive`), e.g. D12's "triggering
@@ -277,9 +277,36 @@ pub async fn transition(
 /// A page of the distributor's partners in creation order, optionally of one status (D2).
 pub async fn list(
     store: &dyn AccountStore,
+    together: &dyn ReadTogether,
     distributor: &Distributor,
     status: Option<AccountStatus>,
     page: &PageRequest,
+    ids: Option<&[String]>,
 ) -> Result<Page<Partner>, UseCaseError> {
-    Ok(store.list_partners(&distributor.id, status, page).await?)
+    match (status, ids) {
+        (None, Some(ids)) => Ok(page_of_ids(together, ids, page).await?),
+        _ => Ok(store.list_partners(&distributor.id, status, page).await?),
+    }
+}
+
+/// One page of the partners `ids` names (every partner of a distributor, ascending, as read
+/// with the account): the page's ids, then the partners in one `read_together` (issue 16).
+/// Paged as `list_partners` pages: after the id `page.after`, `next` the last id given when
+/// more follow.
+async fn page_of_ids(together: &dyn ReadTogether, ids: &[String], page: &PageRequest) -> StoreResult<Page<Partner>> {
+    let start = page.after.as_deref().map_or(0, |after| ids.partition_point(|id| id.as_str() <= after));
+    let end = (start + page.limit).min(ids.len());
+    let chosen = &ids[start.min(end)..end];
+    let wants: Vec<Want> = chosen.iter().map(|id| Want::Partner(id.clone())).collect();
+    let items: Vec<Partner> = together
+        .read_together(&wants)
+        .await?
+        .into_iter()
+        .filter_map(|got| match got {
+            Got::Partner(p) => p,
+            _ => None,
+        })
+        .collect();
+    let next = if end < ids.len() { chosen.last().cloned() } else { None };
+    Ok(Page { items, next })
 }

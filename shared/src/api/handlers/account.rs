@@ -50,7 +50,8 @@ pub fn products(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
 pub async fn distributor_me(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
     let d = ctx.distributor()?;
     let month = Month::of(ctx.now);
-    let totals = usage::distributor_totals(app.store.as_ref(), d, month).await?;
+    let ids = partner_ids(ctx, &d.id);
+    let totals = usage::distributor_totals(app.store.as_ref(), d, month, ids).await?;
     Ok(Reply::ok(json!({
         "id": d.id,
         "company": d.company,
@@ -60,4 +61,13 @@ pub async fn distributor_me(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
         "usage": { "month": month.to_string(), "totalRuns": totals.runs, "totalCustomers": totals.customers },
         "createdAt": rfc3339(d.created_at),
     })))
+}
+
+/// The distributor's partner ids as the pipeline read them with the account (`None`: not
+/// known in that read; the use case reads the partners itself).
+pub(super) fn partner_ids<'a>(ctx: &'a Ctx, distributor_id: &str) -> Option<&'a [String]> {
+    match ctx.prefetched(&Want::PartnerIds(distributor_id.to_string())) {
+        Some(Got::PartnerIds(Some(ids))) => Some(ids.as_slice()),
+        _ => None,
+    }
 }

@@ -8,6 +8,7 @@ use super::super::response::Reply;
 use super::super::{App, Ctx};
 use super::{create_each, Paging};
 use crate::domain::account::Partner;
+use crate::store::{Got, Want};
 use crate::usecases::customers::{self, CustomerPatch, NewCustomer};
 use crate::views;
 
@@ -55,7 +56,12 @@ pub async fn bulk_create(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Repl
 
 pub async fn get(app: &App, ctx: &Ctx, partner: &Partner) -> Result<Reply, ApiError> {
     let store = app.store.as_ref();
-    let (customer, recent) = customers::with_recent_runs(store, store, partner, ctx.param("id"), RECENT_RUNS).await?;
+    let id = ctx.param("id");
+    let read = match ctx.prefetched(&Want::Customer { partner_id: partner.id.to_string(), id: id.to_string() }) {
+        Some(Got::Customer(found)) => Some(found.clone()),
+        _ => None,
+    };
+    let (customer, recent) = customers::with_recent_runs(store, store, partner, id, RECENT_RUNS, read).await?;
     Ok(Reply::ok(views::customer_with_runs(&customer, &recent)))
 }
 

@@ -53,7 +53,9 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
         })
         .transpose()?;
     let paging = Paging::read(app, ctx, status.map_or("", |s| s.as_str()))?;
-    let page = partners::list(app.store.as_ref(), d, status, &paging.request).await?;
+    let ids = super::account::partner_ids(ctx, &d.id);
+    let store = app.store.as_ref();
+    let page = partners::list(store, store, d, status, &paging.request, ids).await?;
     let partners: Vec<Value> = page.items.iter().map(views::partner_summary).collect();
     Ok(Reply::ok(json!({ "partners": partners, "nextCursor": paging.next_cursor(app, page.next) })))
 }

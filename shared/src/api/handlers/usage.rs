@@ -14,5 +14,6 @@ pub async fn get(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
             Month::parse(m).ok_or_else(|| ApiError::InvalidField(format!("month must be YYYY-MM, got {m:?}.")))?
         }
     };
-    Ok(Reply::ok(month_usage(app.store.as_ref(), d, month, ctx.now).await?.to_json()))
+    let ids = super::account::partner_ids(ctx, &d.id);
+    Ok(Reply::ok(month_usage(app.store.as_ref(), d, month, ctx.now, ids).await?.to_json()))
 }

@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// A distributor's partner ids from its `MEMBERS` item, ascending; `None` unless the item says
+/// the set is complete.
+pub(super) fn decode_members(item: Option<&Item>) -> Option<Vec<String>> {
+    let item = item?;
+    if !matches!(item.get("complete"), Some(AV::Bool(true))) {
+        return None;
+    }
+    let mut ids = match item.get("ids") {
+        Some(AV::Ss(ids)) => ids.clone(),
+        _ => Vec::new(),
+    };
+    ids.sort();
+    Some(ids)
+}
+
 #[async_trait]
 impl AccountStore for DynamoStore {
     async fn create_distributor(&self, d: &Distributor) -> StoreResult<()> {
@@ -10,8 +25,12 @@ impl AccountStore for DynamoStore {
         // Every distributor in one GSI1 partition: the usage report walks them (no scan).
         item.insert(GSI1PK.into(), s(schema::DISTRIBUTORS));
         item.insert(GSI1SK.into(), s(schema::distributors_gsi1sk(&d.id)));
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(backend)?;
-        Ok(())
+        // A new distributor's partner-id set is complete from the start (it has none yet).
+        let members = Op::update(schema::members(&d.id), "SET #complete = :t").val(":t", AV::Bool(true));
+        match self.transact(vec![Op::put(item), members]).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Backend(format!("distributor {} was not written", d.id))),
+        }
     }
 
     async fn distributor(&self, id: &str) -> StoreResult<Option<Distributor>> {
@@ -41,6 +60,7 @@ impl AccountStore for DynamoStore {
             member.insert("status".into(), s(p.status.as_str()));
             ops.push(Op::put(member).fresh());
             ops.push(Op::put(schema::status_member(d, p.status.as_str(), &p.id)).fresh());
+            ops.push(Op::update(schema::members(d), "ADD #ids :p").val(":p", AV::Ss(vec![p.id.to_string()])));
         }
         if let Some(e) = event {
             ops.push(super::outbox::event_put(e)?);

@@ -1,7 +1,8 @@
 //! The one-off migration that writes the list entries older versions did not write (issue 13,
 //! item 10): a run's entries under its product and under its customer and product, and a
-//! partner's entry under its status. Without them, `GET /assessments?product=` and D2's
-//! `?status=` would miss what was stored before. Run by the operator (`admin backfill-list-entries`)
+//! partner's entry under its status, and each distributor's set of partner ids (issue 16).
+//! Without them, `GET /assessments?product=` and D2's `?status=` would miss what was stored
+//! before (and D1, D2, D14 keep querying the entries). Run by the operator (`admin backfill-list-entries`)
 //! once after deploying the version that reads them; running it again writes nothing.
 
 use super::*;
@@ -24,12 +25,17 @@ impl DynamoStore {
     pub async fn backfill_list_entries(&self) -> StoreResult<Backfilled> {
         let mut done = Backfilled::default();
         let mut start = None;
+        // Every distributor seen (its `META`) with the partners of its entries.
+        let mut members: HashMap<String, Vec<String>> = HashMap::new();
         loop {
             let resp = self
                 .client
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("begins_with(#sk, :run) OR (begins_with(#pk, :dist) AND begins_with(#sk, :member))")
+                .filter_expression(
+                    "begins_with(#sk, :run) OR (begins_with(#pk, :dist) AND (begins_with(#sk, :member) OR #sk = :meta))",
+                )
+                .expression_attribute_values(":meta", s(schema::META))
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#sk", SK)
                 .expression_attribute_values(":run", s(schema::RUN_PREFIX))
@@ -42,6 +48,13 @@ impl DynamoStore {
                 .map_err(backend)?;
             done.scanned += resp.scanned_count.max(0) as usize;
             for item in resp.items.unwrap_or_default() {
+                if let (Some(d), Some(sk)) = (text(&item, PK).and_then(|pk| pk.strip_prefix("DIST#")), text(&item, SK))
+                {
+                    let ids = members.entry(d.to_string()).or_default();
+                    if let Some(partner) = sk.strip_prefix(schema::MEMBER_PREFIX) {
+                        ids.push(partner.to_string());
+                    }
+                }
                 for op in entries_for(&item) {
                     if self.transact(op).await?.is_ok() {
                         done.written += 1;
@@ -50,9 +63,26 @@ impl DynamoStore {
             }
             match resp.last_evaluated_key {
                 Some(k) => start = Some(k),
-                None => return Ok(done),
+                None => break,
             }
         }
+        // Each distributor's partner ids, then `complete`: a partner made during the scan added
+        // itself in its create transaction. A distributor already complete is left alone.
+        for (d, ids) in members {
+            let mut op = Op::update(
+                schema::members(&d),
+                if ids.is_empty() { "SET #complete = :t" } else { "ADD #ids :ids SET #complete = :t" },
+            )
+            .when("attribute_not_exists(#complete)")
+            .val(":t", AV::Bool(true));
+            if !ids.is_empty() {
+                op = op.val(":ids", AV::Ss(ids));
+            }
+            if self.transact(vec![op]).await?.is_ok() {
+                done.written += 1;
+            }
+        }
+        Ok(done)
     }
 }
 

@@ -14,6 +14,7 @@ impl Want {
             Want::RunReport { partner_id, run_id } => schema::report(partner_id, run_id),
             Want::RunsUsed { partner_id, month } => schema::usage(partner_id, *month),
             Want::Endpoint { owner, id } => schema::endpoint(owner, id),
+            Want::PartnerIds(distributor) => schema::members(distributor),
         }
     }
 
@@ -36,6 +37,7 @@ impl Want {
             }
             Want::RunsUsed { .. } => Got::RunsUsed(runs::decode_used(item.as_ref())),
             Want::Endpoint { .. } => Got::Endpoint(webhooks::decode_endpoint(item)?),
+            Want::PartnerIds(_) => Got::PartnerIds(accounts::decode_members(item.as_ref())),
         })
     }
 }

@@ -59,6 +59,54 @@ impl DynamoStore {
     }
 }
 
+/// The keys of a run's three list entries: by customer, by product, by both.
+fn entry_keys(run: &Run) -> [Item; 3] {
+    [
+        schema::customer_run(&run.partner_id, &run.customer_id, &run.id),
+        schema::product_run(&run.partner_id, &run.product, &run.id),
+        schema::customer_product_run(&run.partner_id, &run.customer_id, &run.product, &run.id),
+    ]
+}
+
+/// The updates that make each of `run`'s list entries a copy of it as it now is, for the
+/// transaction that changes the run (claim, finish), so the entries never show another state
+/// than the run. An entry written before entries were copies (product and `created_at` only)
+/// becomes a whole copy here. Each update is conditional on the entry existing, so a run whose
+/// customer is being deleted (entries deleted in batches before the run) can never leave a
+/// stray copy behind; every run has its entries (`admin backfill-list-entries` wrote them for
+/// runs older than the entries). `report_chunks` (a report of more than one chunk) goes on the
+/// customer's entry.
+fn entry_copies(run: &Run, report_chunks: Option<usize>) -> StoreResult<Vec<Op>> {
+    let mut ops = Vec::new();
+    for (i, key) in entry_keys(run).into_iter().enumerate() {
+        let mut copy = ser(run)?;
+        if let (0, Some(count)) = (i, report_chunks) {
+            copy.insert("report_chunks".into(), n(count));
+        }
+        let (expr, names, values) = set_all(copy, &[]);
+        ops.push(with_set_all(Op::update(key, expr).when("attribute_exists(PK)"), names, values));
+    }
+    Ok(ops)
+}
+
+/// Runs from list entries, in their order: an entry that is a copy of its run is decoded; the
+/// runs of entries written before entries were copies are read (one `BatchGetItem`).
+async fn runs_of_entries(
+    store: &DynamoStore,
+    partner_id: &str,
+    entries: Vec<Item>,
+    ids: &[String],
+) -> StoreResult<Vec<Run>> {
+    let copies: Vec<Option<Run>> = entries.into_iter().map(|i| de::<Run>(i).ok()).collect();
+    let missing: Vec<String> = ids.iter().zip(&copies).filter(|(_, c)| c.is_none()).map(|(id, _)| id.clone()).collect();
+    let mut read: HashMap<String, Run> = if missing.is_empty() {
+        HashMap::new()
+    } else {
+        store.runs_by_id(partner_id, &missing).await?.into_iter().map(|r| (r.id.to_string(), r)).collect()
+    };
+    Ok(ids.iter().zip(copies).filter_map(|(id, copy)| copy.or_else(|| read.remove(id))).collect())
+}
+
 /// A monthly usage counter's runs (0 when there is none).
 pub(super) fn decode_used(item: Option<&Item>) -> u32 {
     item.and_then(|i| num(i, "used")).unwrap_or(0) as u32
@@ -128,13 +176,12 @@ impl RunStore for DynamoStore {
         run_item.insert(GSI1PK.into(), s(schema::queued_runs_gsi1pk(&run.id)));
         run_item.insert(GSI1SK.into(), s(schema::queued_run_sk(run.created_at, &run.partner_id, &run.id)));
         // The run's entry under each list filter (customer, product, both): `list_runs` reads
-        // one family's key range instead of filtering all runs.
-        let pointers = [
-            schema::customer_run(&run.partner_id, &run.customer_id, &run.id),
-            schema::product_run(&run.partner_id, &run.product, &run.id),
-            schema::customer_product_run(&run.partner_id, &run.customer_id, &run.product, &run.id),
-        ]
-        .map(|mut pointer| {
+        // one family's key range instead of filtering all runs. Each entry is a copy of the run,
+        // rewritten wherever the run's fields change (`entry_copies`), so a filtered list is one
+        // query (issue 16).
+        let copy = ser(run)?;
+        let pointers = entry_keys(run).map(|mut pointer| {
+            pointer.extend(copy.clone());
             pointer.insert("product".into(), s(&run.product));
             pointer.insert("created_at".into(), n(run.created_at));
             Op::put(pointer).fresh()
@@ -198,8 +245,7 @@ impl RunStore for DynamoStore {
         let runs = if base == schema::RUN_PREFIX {
             items.into_iter().map(de).collect::<StoreResult<_>>()?
         } else {
-            // The entries point at the runs; read the runs themselves.
-            self.runs_by_id(partner_id, &ids).await?
+            runs_of_entries(self, partner_id, items, &ids).await?
         };
         Ok(Page { items: runs, next })
     }
@@ -222,7 +268,7 @@ impl RunStore for DynamoStore {
                 return Ok(RunClaim::Gone);
             };
             let lease = num(&item, "lease_until");
-            let mut run: Run = de(item)?;
+            let run: Run = de(item)?;
             match run.status {
                 RunStatus::Completed | RunStatus::Failed => return Ok(RunClaim::Finished(run)),
                 RunStatus::Running if lease.is_some_and(|until| until > now.unix()) => return Ok(RunClaim::Busy),
@@ -243,7 +289,10 @@ impl RunStore for DynamoStore {
                     }
                 }
                 RunStatus::Queued => {
-                    let ops = vec![
+                    let mut claimed = run.clone();
+                    claimed.status = RunStatus::Running;
+                    claimed.started_at = Some(now);
+                    let mut ops = vec![
                         Op::update(
                             schema::run(partner_id, run_id),
                             "SET #st = :running, #started_at = :now, #lease_attempt = :a, #lease_until = :u \
@@ -258,10 +307,9 @@ impl RunStore for DynamoStore {
                         .val(":u", n(lease_until)),
                         event_put(started)?,
                     ];
+                    ops.extend(entry_copies(&claimed, None)?);
                     if self.transact(ops).await?.is_ok() {
-                        run.status = RunStatus::Running;
-                        run.started_at = Some(now);
-                        return Ok(RunClaim::Claimed(run));
+                        return Ok(RunClaim::Claimed(claimed));
                     }
                 }
             }
@@ -287,6 +335,7 @@ impl RunStore for DynamoStore {
         .val(":running", s(RunStatus::Running.as_str()))
         .val(":attempt", n(attempt));
         let mut ops = vec![update];
+        let mut chunks_on_entry = None;
         if let Some(r) = report {
             // Compressed chunks under the item limit, written with the run's status (docs/storage.md,
             // "Run reports"). A report past the chunks a transaction can carry is `TooLarge`.
@@ -301,17 +350,10 @@ impl RunStore for DynamoStore {
                 }
                 ops.push(Op::put(item));
             }
-            if count > 1 {
-                // What deleting the customer reads to find every chunk.
-                ops.push(
-                    Op::update(
-                        schema::customer_run(&run.partner_id, &run.customer_id, &run.id),
-                        "SET #report_chunks = :chunks",
-                    )
-                    .val(":chunks", n(count)),
-                );
-            }
+            // What deleting the customer reads to find every chunk (on the customer's entry).
+            chunks_on_entry = (count > 1).then_some(count);
         }
+        ops.extend(entry_copies(run, chunks_on_entry)?);
         // A completed run becomes the latest of its customer and product, if the latest is still
         // the run it was compared with.
         let mut latest_at = None;

@@ -22,7 +22,7 @@ pub(super) const GSI1PK: &str = "GSI1PK";
 pub(super) const GSI1SK: &str = "GSI1SK";
 
 /// Sort key of an item that is alone in its partition (or the partition's main item).
-const META: &str = "META";
+pub(super) const META: &str = "META";
 
 /// The key of one item.
 pub(super) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
@@ -89,6 +89,13 @@ pub(super) fn member_sk(partner: &str) -> String {
 /// The partner's entry in its distributor's partition (for lists, in creation order).
 pub(super) fn member(distributor: &str, partner: &str) -> Item {
     key(distributor_pk(distributor), member_sk(partner))
+}
+/// The ids of every partner of a distributor, one item (`ids`, a string set, added to in the
+/// partner's create transaction; `complete` once it is known to hold all of them: set when the
+/// distributor is made, or by `admin backfill-list-entries` for one made before this item):
+/// D1, D2 and D14 read it with the account instead of querying the entries (issue 16).
+pub(super) fn members(distributor: &str) -> Item {
+    key(distributor_pk(distributor), "MEMBERS")
 }
 /// Prefix of the partner entries of one status in a distributor's partition
 /// (`PSTATUS#<status>#`, then the partner id): D2's `?status=` reads its own key range. The

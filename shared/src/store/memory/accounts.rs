@@ -152,3 +152,15 @@ impl AccountStore for MemoryStore {
         Ok(())
     }
 }
+
+impl MemoryStore {
+    /// The distributor's partner ids, ascending (as `all_partners` lists them).
+    pub(super) fn partner_ids(&self, distributor_id: &str) -> Vec<String> {
+        self.lock()
+            .partners_by_distributor
+            .range((distributor_id.to_string(), String::new())..)
+            .take_while(|(d, _)| d == distributor_id)
+            .map(|(_, id)| id.clone())
+            .collect()
+    }
+}

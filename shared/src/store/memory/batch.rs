@@ -15,6 +15,7 @@ impl ReadTogether for MemoryStore {
                 Want::RunReport { partner_id, run_id } => Got::RunReport(self.run_report(partner_id, run_id).await?),
                 Want::RunsUsed { partner_id, month } => Got::RunsUsed(self.runs_used(partner_id, *month).await?),
                 Want::Endpoint { owner, id } => Got::Endpoint(self.endpoint(owner, id).await?),
+                Want::PartnerIds(distributor) => Got::PartnerIds(Some(self.partner_ids(distributor))),
             });
         }
         Ok(got)
