@@ -15,6 +15,8 @@ pub mod mail;
 pub mod pages;
 pub mod queue;
 pub mod ratelimit;
+pub mod report_pdf;
+pub mod report_view;
 pub mod reports;
 pub mod runner;
 pub mod store;

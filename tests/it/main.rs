@@ -30,6 +30,7 @@ mod mail_files;
 mod mail_kinds;
 mod openapi;
 mod pipeline;
+mod report_design;
 mod report_links;
 mod requirements;
 mod routes_distributor;

@@ -53,8 +53,6 @@ pub enum ApiError {
     PartnerInactive(String),
     #[error("{0}")]
     ReportNotReady(String),
-    #[error("{0}")]
-    FormatUnavailable(String),
     #[error("idempotency key reused")]
     IdempotencyMismatch,
     #[error("idempotency key in progress")]
@@ -84,8 +82,7 @@ impl ApiError {
             | Self::InvalidField(_)
             | Self::InvalidProduct(_)
             | Self::TooMany(_)
-            | Self::PlanChangeFailed(_)
-            | Self::FormatUnavailable(_) => StatusCode::BAD_REQUEST,
+            | Self::PlanChangeFailed(_) => StatusCode::BAD_REQUEST,
             Self::MaxKeys
             | Self::LastKey
             | Self::CustomerExists(_)
@@ -120,7 +117,6 @@ impl ApiError {
             Self::TooMany(_) => "TOO_MANY",
             Self::PlanChangeFailed(_) => "PLAN_CHANGE_FAILED",
             Self::ReportNotReady(_) => "REPORT_NOT_READY",
-            Self::FormatUnavailable(_) => "FORMAT_UNAVAILABLE",
             Self::IdempotencyMismatch => "IDEMPOTENCY_MISMATCH",
             Self::IdempotencyInProgress => "IDEMPOTENCY_IN_PROGRESS",
             Self::Internal(_) => "INTERNAL",
@@ -225,7 +221,6 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::PlanChangeFailed(m) => Self::PlanChangeFailed(m),
             UseCaseError::PartnerInactive(m) => Self::PartnerInactive(m),
             UseCaseError::ReportNotReady(m) => Self::ReportNotReady(m),
-            UseCaseError::FormatUnavailable(m) => Self::FormatUnavailable(m),
             UseCaseError::RateLimited { retry_after } => Self::RateLimited { retry_after },
             UseCaseError::Store(e) => Self::Internal(format!("store: {e}")),
             UseCaseError::Internal(m) => Self::Internal(m),

@@ -94,7 +94,7 @@ adapters! {
 
 /// The shared report (public: the signed token is the credential).
 pub(super) fn report<'a>(app: &'a App, ctx: &'a PublicCtx) -> HandlerFuture<'a> {
-    Box::pin(reports::get(app, ctx.param("token"), ctx.now))
+    Box::pin(reports::get(app, ctx.param("token"), ctx.query.get("format"), ctx.now))
 }
 
 /// The OpenAPI document (public: it describes the API, and holds nothing of any account).
