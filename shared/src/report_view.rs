@@ -58,6 +58,8 @@ pub struct ReportView {
     pub roadmap: Vec<RoadmapStrategy>,
     /// Essential Eight only: every assessed requirement, per strategy.
     pub matrix: Vec<MatrixStrategy>,
+    /// Essential Eight only: how many assessed requirements ended in each outcome, in words.
+    pub coverage: Option<String>,
     /// Failed checks, most severe first, grouped by severity (empty groups left out).
     pub failed_groups: Vec<FindingGroup>,
     /// Every other check (passed, manual, not applicable).
@@ -765,6 +767,12 @@ pub fn build(input: &ReportInput<'_>) -> ReportView {
         strategies,
         roadmap,
         matrix,
+        coverage: report.coverage.map(|c| {
+            format!(
+                "{} requirements assessed: {} effective, {} alternate control, {} ineffective, {} no visibility, {} not implemented, {} not applicable.",
+                c.requirements, c.effective, c.alternate_control, c.ineffective, c.no_visibility, c.not_implemented, c.not_applicable
+            )
+        }),
         failed_groups,
         others,
         compared: results.is_some_and(|r| r.previous_run_id.is_some()),
