@@ -17,6 +17,8 @@ pub mod pages;
 pub mod questionnaire_pages;
 pub mod queue;
 pub mod ratelimit;
+pub mod report_pdf;
+pub mod report_view;
 pub mod reports;
 pub mod runner;
 pub mod store;

@@ -33,6 +33,7 @@ mod mail_kinds;
 mod openapi;
 mod pipeline;
 mod questionnaire;
+mod report_design;
 mod report_links;
 mod requirements;
 mod routes_distributor;

@@ -45,17 +45,21 @@ async fn a_run_not_completed_has_no_report_yet() {
     h.partner(Method::GET, &format!("/assessments/{id}/report"), None).await.assert_status(200);
 }
 
-/// PDF rendering does not exist yet (issue 17): `pdf` is a known format answered with an
-/// honest 400, never an HTML page under a PDF's name; anything else is `INVALID_FIELD`.
+/// `pdf` gives a link to the same report as a PDF (issue 17); anything else is `INVALID_FIELD`.
 #[tokio::test]
-async fn pdf_is_refused_until_it_exists_and_other_formats_are_invalid() {
+async fn a_pdf_link_serves_a_pdf_and_other_formats_are_invalid() {
     let h = Harness::new().await;
     let cust = h.customer("Contoso Ltd", &tenant(1)).await;
     let id = run(&h, &cust, "essential-eight").await;
     h.work(&h.fixture_runner()).await;
-    h.partner(Method::GET, &format!("/assessments/{id}/report?format=pdf"), None)
-        .await
-        .assert_error(400, "FORMAT_UNAVAILABLE");
+    let body = h.partner(Method::GET, &format!("/assessments/{id}/report?format=pdf"), None).await;
+    let body = body.assert_status(200);
+    assert_eq!(body["format"], "pdf");
+    let url = url::Url::parse(&s(&body["url"])).expect("a URL");
+    assert_eq!(url.query(), Some("format=pdf"));
+    let pdf = h.request(Method::GET, &format!("{}?format=pdf", url.path()), &[], None).await;
+    assert_eq!((pdf.status.as_u16(), pdf.header("content-type")), (200, Some("application/pdf")));
+    assert!(pdf.raw.starts_with(b"%PDF-"));
     h.partner(Method::GET, &format!("/assessments/{id}/report?format=docx"), None)
         .await
         .assert_error(400, "INVALID_FIELD");
@@ -81,9 +85,8 @@ async fn another_partners_run_is_not_found_on_either_surface() {
     h.distributor(Method::GET, &format!("/partners/{other_id}/assessments/{mine}/report"), None)
         .await
         .assert_error(404, "NOT_FOUND");
-    h.distributor(Method::GET, &format!("/partners/{me}/assessments/{mine}/report?format=pdf"), None)
-        .await
-        .assert_error(400, "FORMAT_UNAVAILABLE");
+    let pdf = h.distributor(Method::GET, &format!("/partners/{me}/assessments/{mine}/report?format=pdf"), None).await;
+    assert!(s(&pdf.assert_status(200)["url"]).ends_with("?format=pdf"));
     let (_, other_dist_key) = h.other_distributor().await;
     h.distributor_as(&other_dist_key, Method::GET, &format!("/partners/{other_id}/assessments/{theirs}/report"), None)
         .await

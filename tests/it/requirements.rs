@@ -645,30 +645,33 @@ async fn the_report_shows_the_requirement_matrix_per_strategy_blockers_and_evide
         c.requirements, c.effective, c.ineffective, c.no_visibility
     )));
     let mfa_blockers = m.strategy(Strategy::Mfa).unwrap().blockers.join(", ");
-    assert!(
-        html.contains(&format!("<tr><td>Multi-factor authentication</td><td>0</td><td>{mfa_blockers}</td></tr>")),
-        "{html}"
-    );
+    // The roadmap lists MFA's blockers of the next level (each id once there).
+    let roadmap = html.split("<h2 id=\"roadmap\">").nth(1).unwrap().split("<h2 id=\"detail\">").next().unwrap();
+    for id in mfa_blockers.split(", ") {
+        assert!(roadmap.contains(&format!("{id} · ")), "{id} in the roadmap");
+    }
     // One matrix per strategy, each requirement with outcome, source, quality and why.
-    for name in ["Application control: level 0", "Regular backups: level 0", "Multi-factor authentication: level 0"] {
-        assert!(html.contains(&format!("<h3>{name}</h3>")), "{name}");
+    for name in ["Application control", "Regular backups", "Multi-factor authentication"] {
+        assert!(html.contains(&format!("<h4>{name}: Maturity Level Zero</h4>")), "{name}");
     }
     let row = |id: &str| {
-        let start = html.find(&format!("<tr><td><strong>{id}</strong>")).unwrap_or_else(|| panic!("no row {id}"));
+        let start = html
+            .find(&format!("<tr class=\"requirement\"><th scope=\"row\"><strong>{id}</strong>"))
+            .unwrap_or_else(|| panic!("no row {id}"));
         html[start..start + html[start..].find("</tr>").unwrap()].to_string()
     };
     let mf = row("MF-ML1-01");
     assert!(
         mf.contains(
-            "<td class=\"effective\">effective</td><td>graph</td><td>good</td><td>E8-MFA-01, E8-MFA-02, E8-MFA-03</td>"
+            "<td class=\"effective\">Effective</td><td>Microsoft Graph</td><td>Good</td><td>E8-MFA-01, E8-MFA-02, E8-MFA-03</td>"
         ),
         "{mf}"
     );
     let mf = row("MF-ML2-03");
-    assert!(mf.contains("<td class=\"ineffective\">ineffective</td><td>graph</td><td>good</td>"), "{mf}");
+    assert!(mf.contains("<td class=\"ineffective\">Ineffective</td><td>Microsoft Graph</td><td>Good</td>"), "{mf}");
     let rb = row("RB-ML1-02");
-    assert!(rb.contains("<td class=\"no_visibility\">no visibility</td><td>none</td><td>—</td><td>Q-RB-ML1-02</td><td>No visibility: Q-RB-ML1-02 has no answer yet</td>"), "{rb}");
-    assert_eq!(html.matches("<tr><td><strong>").count(), 152, "every requirement once");
+    assert!(rb.contains("<td class=\"no_visibility\">No visibility</td><td>None</td><td>—</td><td>Q-RB-ML1-02</td><td>No visibility: Q-RB-ML1-02 has no answer yet"), "{rb}");
+    assert_eq!(html.matches("<tr class=\"requirement\">").count(), 152, "every requirement once");
     // Findings name their requirements and evidence quality.
     assert!(html.contains("requirements MF-ML2-03, MF-ML3-03 · evidence quality good"));
     assert!(html.contains("Hardened &lt;b&gt;"), "escaped as before");

@@ -181,7 +181,7 @@ async fn a_run_completes_with_results_findings_events_and_a_report() {
     assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
     assert!(page.header("content-security-policy").unwrap().contains("default-src 'none'"));
     let html = String::from_utf8(page.raw.to_vec()).unwrap();
-    for needle in ["Contoso", "Essential Eight Assessment", "72", "E8-MFA-01", "fix E8-MFA-01", "CRITICAL"] {
+    for needle in ["Contoso", "Essential Eight Assessment", "72", "E8-MFA-01", "fix E8-MFA-01", "Critical"] {
         assert!(html.contains(needle), "report lacks {needle}");
     }
     assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"), "evidence is escaped");

@@ -59,8 +59,6 @@ pub enum ApiError {
     InvalidSignature(String),
     #[error("{0}")]
     ReportNotReady(String),
-    #[error("{0}")]
-    FormatUnavailable(String),
     #[error("idempotency key reused")]
     IdempotencyMismatch,
     #[error("idempotency key in progress")]
@@ -93,8 +91,7 @@ impl ApiError {
             | Self::InvalidProduct(_)
             | Self::TooMany(_)
             | Self::PlanChangeFailed(_)
-            | Self::InvalidSignature(_)
-            | Self::FormatUnavailable(_) => StatusCode::BAD_REQUEST,
+            | Self::InvalidSignature(_) => StatusCode::BAD_REQUEST,
             Self::MaxKeys
             | Self::LastKey
             | Self::CustomerExists(_)
@@ -131,7 +128,6 @@ impl ApiError {
             Self::ReportNotReady(_) => "REPORT_NOT_READY",
             Self::SubscriptionInactive(_) => "SUBSCRIPTION_INACTIVE",
             Self::InvalidSignature(_) => "INVALID_SIGNATURE",
-            Self::FormatUnavailable(_) => "FORMAT_UNAVAILABLE",
             Self::IdempotencyMismatch => "IDEMPOTENCY_MISMATCH",
             Self::IdempotencyInProgress => "IDEMPOTENCY_IN_PROGRESS",
             Self::Internal(_) => "INTERNAL",
@@ -237,7 +233,6 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::PartnerInactive(m) => Self::PartnerInactive(m),
             UseCaseError::SubscriptionInactive(m) => Self::SubscriptionInactive(m),
             UseCaseError::ReportNotReady(m) => Self::ReportNotReady(m),
-            UseCaseError::FormatUnavailable(m) => Self::FormatUnavailable(m),
             UseCaseError::RateLimited { retry_after } => Self::RateLimited { retry_after },
             UseCaseError::Store(e) => Self::Internal(format!("store: {e}")),
             UseCaseError::Internal(m) => Self::Internal(m),

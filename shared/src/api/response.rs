@@ -19,6 +19,8 @@ pub enum Body {
     /// A page that may show `https://` images: the partner's logo on the branded report and
     /// previews (nothing else loads; no script runs).
     BrandedHtml(String),
+    /// A PDF document (the shared report's `?format=pdf`), served inline as `report.pdf`.
+    Pdf(Vec<u8>),
     Empty,
     /// 303 See Other to this URL, no body (the questionnaire form after a post).
     SeeOther(String),
@@ -60,6 +62,11 @@ impl Reply {
         Self { status: StatusCode::SEE_OTHER, body: Body::SeeOther(location) }
     }
 
+    /// A PDF document (200).
+    pub fn pdf(document: Vec<u8>) -> Self {
+        Self { status: StatusCode::OK, body: Body::Pdf(document) }
+    }
+
     pub fn into_response(self) -> Response<Bytes> {
         if let Body::SeeOther(location) = &self.body {
             let mut resp = Response::new(Bytes::new());
@@ -72,11 +79,22 @@ impl Reply {
             resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
             return resp;
         }
+        if let Body::Pdf(document) = self.body {
+            let mut resp = Response::new(Bytes::from(document));
+            *resp.status_mut() = self.status;
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(PDF));
+            // The portal offers it as a download named report.pdf; a browser may still show it.
+            h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline; filename=\"report.pdf\""));
+            h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            return resp;
+        }
         let (bytes, csp) = match self.body {
             Body::Json(v) => (Bytes::from(v.to_string()), None),
             Body::Html(page) => (Bytes::from(page), Some(PAGE_CSP)),
             Body::BrandedHtml(page) => (Bytes::from(page), Some(BRANDED_PAGE_CSP)),
             Body::Empty | Body::SeeOther(_) => (Bytes::new(), None),
+            Body::Pdf(_) => unreachable!("answered above"),
         };
         let mut resp = Response::new(bytes);
         *resp.status_mut() = self.status;
@@ -94,6 +112,8 @@ impl Reply {
 /// The content type of every JSON answer (the router's default).
 pub const JSON: &str = "application/json; charset=utf-8";
 pub const HTML: &str = "text/html; charset=utf-8";
+/// The content type of a PDF answer.
+pub const PDF: &str = "application/pdf";
 
 /// Every page's Content-Security-Policy: no script, no resource, no framing.
 const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";

@@ -76,9 +76,6 @@ pub enum UseCaseError {
     /// A run's report was asked for before the run completed (`REPORT_NOT_READY`).
     #[error("{0}")]
     ReportNotReady(String),
-    /// A report format that cannot be served yet (`FORMAT_UNAVAILABLE`: PDF, issue 17).
-    #[error("{0}")]
-    FormatUnavailable(String),
     /// A per-subject limit (e.g. plan changes per hour) is reached; retry after this many seconds.
     #[error("rate limited")]
     RateLimited { retry_after: i64 },

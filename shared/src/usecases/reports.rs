@@ -19,6 +19,23 @@ pub struct SharedReport {
     pub report: RunReport,
     /// The partner's branding, resolved.
     pub brand: Brand,
+    /// The report of the run this one was compared with (the trend in the maturity picture);
+    /// `None` on a first run, or when that run is gone.
+    pub previous: Option<RunReport>,
+}
+
+impl SharedReport {
+    /// What the report renderers take.
+    pub fn input(&self) -> crate::report_view::ReportInput<'_> {
+        crate::report_view::ReportInput {
+            brand: &self.brand,
+            customer_name: &self.customer_name,
+            product: &self.product,
+            run: &self.run,
+            report: &self.report,
+            previous: self.previous.as_ref(),
+        }
+    }
 }
 
 /// The report `token` points at, if the token is genuine and unexpired at `now`
@@ -52,7 +69,11 @@ pub async fn open(
     let customer_name = customer.map_or_else(|| "(customer removed)".to_string(), |c| c.name);
     let company = accounts.partner(&partner_id).await?.map(|p| p.company).unwrap_or_default();
     let brand = Brand::of(&accounts.branding(&partner_id).await?, &company);
-    Ok(SharedReport { customer_name, product, run, report, brand })
+    let previous = match run.results.as_ref().and_then(|r| r.previous_run_id.as_deref()) {
+        Some(previous_id) => runs.run_report(&partner_id, previous_id).await?,
+        None => None,
+    };
+    Ok(SharedReport { customer_name, product, run, report, brand, previous })
 }
 
 /// The format a report link serves (`?format=`).
@@ -91,9 +112,8 @@ pub struct ReportLink {
 
 /// A new link to the report of the partner's run `run_id`, valid 30 days from `now`
 /// (contract, "API description and report links"). Errors: `NotFound` (no such run of the
-/// partner), `ReportNotReady` (the run has not completed: queued, running or failed),
-/// `FormatUnavailable` for `pdf`, which has no renderer yet (issue 17): the link would
-/// otherwise serve HTML under a PDF's name.
+/// partner), `ReportNotReady` (the run has not completed: queued, running or failed). A `pdf`
+/// link is the page's link with `?format=pdf`: the same token serves either.
 pub async fn link(
     runs: &dyn RunStore,
     links: super::runs::ReportLinks<'_>,
@@ -110,13 +130,12 @@ pub async fn link(
             run.status.as_str()
         )));
     }
-    if format == ReportFormat::Pdf {
-        return Err(UseCaseError::FormatUnavailable(
-            "PDF reports are not available yet; ask for format=html (the report page prints to PDF).".into(),
-        ));
-    }
+    let url = reports::link(links.signing_key, links.base_url, partner_id, &run.id, now);
     Ok(ReportLink {
-        url: reports::link(links.signing_key, links.base_url, partner_id, &run.id, now),
+        url: match format {
+            ReportFormat::Html => url,
+            ReportFormat::Pdf => format!("{url}?format=pdf"),
+        },
         expires_at: now + reports::LINK_LIFETIME_SECS,
         format,
     })

@@ -134,7 +134,7 @@ pub(super) fn questionnaire_form_post<'a>(app: &'a App, ctx: &'a PublicCtx) -> H
 
 /// The shared report (public: the signed token is the credential).
 pub(super) fn report<'a>(app: &'a App, ctx: &'a PublicCtx) -> HandlerFuture<'a> {
-    Box::pin(reports::get(app, ctx.param("token"), ctx.now))
+    Box::pin(reports::get(app, ctx.param("token"), ctx.query.get("format"), ctx.now))
 }
 
 /// The OpenAPI document (public: it describes the API, and holds nothing of any account).

@@ -269,6 +269,17 @@ fn responses(route: &Route, op: &Value) -> Map<String, Value> {
                 resp.insert("description".into(), json!("A page for people."));
                 resp.insert("content".into(), json!({ "text/html": { "schema": { "type": "string" } } }));
             }
+            // A page or its PDF (the shared report's `?format=`).
+            Some("text/html|application/pdf") => {
+                resp.insert("description".into(), json!("A page for people, or with format=pdf the same as a PDF."));
+                resp.insert(
+                    "content".into(),
+                    json!({
+                        "text/html": { "schema": { "type": "string" } },
+                        "application/pdf": { "schema": { "type": "string", "format": "binary" } },
+                    }),
+                );
+            }
             Some(name) => {
                 resp.insert("description".into(), json!(name));
                 let mut media = json!({ "schema": schema_ref(name) });
