@@ -200,6 +200,33 @@ async fn a_plan_change_moves_the_stripe_subscription_with_proration_and_shows_in
     assert_eq!(d[0]["changes"]["plan"], json!({"from": "enterprise", "to": "starter"}));
 }
 
+/// D6's billing object names another price of the same plan on Stripe (contract, "Billing and
+/// audit": D6's plan/billing change the subscription), moved with proration before our billing
+/// is written; the same billing again sends nothing.
+#[tokio::test]
+async fn a_d6_billing_change_moves_the_stripe_price_of_the_same_plan() {
+    let Some(base) = endpoint() else { return };
+    let _one = STRIPE.lock().await;
+    seed_prices(&base).await;
+    let h = stripe_harness(&base).await;
+    let (id, key) = provision(&h, "starter", "USD", "quarterly").await;
+    let patch = json!({"billing": {"interval": "annual", "currency": "AUD"}});
+    let r = h.distributor(Method::PATCH, &format!("/partners/{id}"), Some(patch)).await;
+    assert_eq!(r.assert_status(200)["billing"], json!({"currency": "AUD", "interval": "annual"}));
+    assert_eq!(refs_of(&h, &id).await.lookup_key, "starter_annual_aud");
+    let billing = h.partner_as(&key, Method::GET, "/billing", None).await;
+    let sub = &billing.assert_status(200)["subscriptions"][0];
+    assert_eq!((&sub["plan"], &sub["amount"], &sub["interval"]), (&json!("starter"), &json!(49000), &json!("year")));
+    // A plan and a billing together are one price move.
+    let both = json!({"plan": "professional", "billing": {"interval": "monthly"}});
+    h.distributor(Method::PATCH, &format!("/partners/{id}"), Some(both)).await.assert_status(200);
+    assert_eq!(refs_of(&h, &id).await.lookup_key, "professional_monthly_aud");
+    // Nothing moves: Stripe is not asked (the same price would be refused there).
+    let same = json!({"billing": {"interval": "monthly"}});
+    h.distributor(Method::PATCH, &format!("/partners/{id}"), Some(same)).await.assert_status(200);
+    assert_eq!(refs_of(&h, &id).await.lookup_key, "professional_monthly_aud");
+}
+
 #[tokio::test]
 async fn an_unknown_price_or_a_stripe_5xx_is_500_with_nothing_changed_on_our_side() {
     let Some(base) = endpoint() else { return };

@@ -135,20 +135,43 @@ pub struct BillingPatch {
 }
 
 /// D6: a new plan (through billing, with proration) and/or a billing patch; `None` keeps what
-/// the partner has. Returns the partner as updated.
+/// the partner has. `current_plan` is the partner's plan as the catalogue has it: on Stripe a new
+/// currency or interval is another price of that plan (contract, "Billing and audit": D6's plan
+/// and billing change the subscription), moved before the billing is written, with proration.
+/// Returns the partner as updated.
+#[allow(clippy::too_many_arguments)]
 pub async fn update_terms(
     store: &dyn AccountStore,
     billing: &dyn Billing,
     ids: Ids<'_>,
     mut partner: Partner,
     plan: Option<&Plan>,
+    current_plan: Option<&Plan>,
     billing_patch: Option<BillingPatch>,
     now: Timestamp,
 ) -> Result<Partner, UseCaseError> {
-    if let Some(plan) = plan.filter(|p| p.id != partner.plan) {
+    // On Stripe the billing patch names the price too (`{plan}_{interval}_{currency}`); the
+    // local ledger keeps billing as a record only.
+    let on_stripe = partner.subscription.stripe.is_some();
+    let current = partner.billing.clone().unwrap_or_default();
+    let price_patch = billing_patch.as_ref().filter(|_| on_stripe).map(|b| {
+        (
+            b.interval.clone().unwrap_or_else(|| current.interval.clone()),
+            b.currency.clone().unwrap_or_else(|| current.currency.clone()),
+        )
+    });
+    let price_moves = price_patch
+        .as_ref()
+        .is_some_and(|(i, c)| *i != current.interval || !c.eq_ignore_ascii_case(&current.currency));
+    let new_plan = plan.filter(|p| p.id != partner.plan);
+    if let Some(plan) = new_plan.or(current_plan.filter(|_| price_moves)) {
         let audit = Some(super::plans::audit_draft(ids, &partner, now));
+        let (interval, currency) = match &price_patch {
+            Some((i, c)) => (Some(i.as_str()), Some(c.as_str())),
+            None => (None, None),
+        };
         let change = billing
-            .change_plan(&partner, PlanChangeRequest { plan, billing: None, currency: None, audit }, now)
+            .change_plan(&partner, PlanChangeRequest { plan, billing: interval, currency, audit }, now)
             .await?;
         partner = change.partner;
     }

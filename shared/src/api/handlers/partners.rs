@@ -105,8 +105,9 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Reply, ApiError> {
         app.store.as_ref(),
         app.billing.as_ref(),
         ctx.ids(app),
-        partner,
+        partner.clone(),
         plan,
+        app.config.catalog.plan(&partner.plan),
         billing_patch.map(|(currency, interval)| BillingPatch { currency, interval }),
         ctx.now,
     )
