@@ -121,6 +121,7 @@ macro_rules! store_contract {
             exceptions_are_kept_per_customer_and_changed_once_per_version,
             an_expiring_exception_is_noticed_once_per_expiry,
             deleting_a_customer_removes_its_context_and_exceptions,
+            context_and_exception_changes_write_their_audit_entry_only_when_applied,
         );
     };
     (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -245,7 +246,7 @@ pub(super) async fn new_partner(
     p
 }
 
-fn customer_of(partner_id: &str, t: &str) -> Customer {
+pub(super) fn customer_of(partner_id: &str, t: &str) -> Customer {
     Customer {
         id: id("cust_"),
         partner_id: partner_id.into(),
