@@ -12,6 +12,7 @@ mod collector_reads;
 mod concurrency;
 mod consent;
 mod consent_mail;
+mod context_audit;
 mod dev_aws;
 mod dev_consent;
 mod dev_server;

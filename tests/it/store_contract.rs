@@ -124,6 +124,7 @@ macro_rules! store_contract {
             filtered_run_lists_show_each_run_as_it_now_is,
             partner_ids_read_together_name_every_partner_of_the_distributor,
             concurrent_partner_creates_each_join_the_partner_ids,
+            context_and_exception_changes_write_their_audit_entry_only_when_applied,
         );
     };
     (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -248,7 +249,7 @@ pub(super) async fn new_partner(
     p
 }
 
-fn customer_of(partner_id: &str, t: &str) -> Customer {
+pub(super) fn customer_of(partner_id: &str, t: &str) -> Customer {
     Customer {
         id: id("cust_"),
         partner_id: partner_id.into(),

@@ -10,7 +10,7 @@ use shared::domain::time::Timestamp;
 use shared::store::{PageRequest, Store, StoreError};
 use tests::{tenant, T0};
 
-use super::store_contract::{ev, id, new_customer, new_distributor, new_partner, together};
+use super::store_contract::{customer_of, ev, id, new_customer, new_distributor, new_partner, together};
 
 const DAY: i64 = 86_400;
 
@@ -51,7 +51,7 @@ pub(super) async fn tenant_contexts_are_replaced_whole_once_per_version(store: A
                 updated_at: Some(T0 + i as i64),
                 ..TenantContext::default()
             };
-            store.put_tenant_context(&pid, &cid, &ctx).await
+            store.put_tenant_context(&pid, &cid, &ctx, None).await
         }
     })
     .await;
@@ -70,8 +70,11 @@ pub(super) async fn tenant_contexts_are_replaced_whole_once_per_version(store: A
         version: 1,
         ..TenantContext::default()
     };
-    assert_eq!(store.put_tenant_context(&p.id, &c.id, &TenantContext::default()).await, Err(StoreError::Conflict));
-    store.put_tenant_context(&p.id, &c.id, &next).await.unwrap();
+    assert_eq!(
+        store.put_tenant_context(&p.id, &c.id, &TenantContext::default(), None).await,
+        Err(StoreError::Conflict)
+    );
+    store.put_tenant_context(&p.id, &c.id, &next, None).await.unwrap();
     let read = store.tenant_context(&p.id, &c.id).await.unwrap();
     assert_eq!(read, TenantContext { version: 2, ..next });
     assert_eq!(store.tenant_context(&p.id, &other.id).await.unwrap(), TenantContext::default(), "per customer");
@@ -86,10 +89,10 @@ pub(super) async fn exceptions_are_kept_per_customer_and_changed_once_per_versio
     let other = new_customer(&store, &p, &tenant(2)).await;
     let made: Vec<Exception> = (0..3).map(|i| exception_of(&c, "MF-ML1-01", T0 + (100 + i) * DAY)).collect();
     for e in &made {
-        store.create_exception(e).await.unwrap();
+        store.create_exception(e, None).await.unwrap();
     }
-    assert_eq!(store.create_exception(&made[0]).await, Err(StoreError::Conflict), "one per id");
-    store.create_exception(&exception_of(&other, "RB-ML1-01", T0 + 100 * DAY)).await.unwrap();
+    assert_eq!(store.create_exception(&made[0], None).await, Err(StoreError::Conflict), "one per id");
+    store.create_exception(&exception_of(&other, "RB-ML1-01", T0 + 100 * DAY), None).await.unwrap();
     assert_eq!(store.exceptions_of(&p.id, &c.id).await.unwrap(), made, "oldest first, this customer's only");
     let first = store.list_exceptions(&p.id, &c.id, &PageRequest { limit: 2, after: None }).await.unwrap();
     assert_eq!(first.items, made[..2]);
@@ -102,7 +105,7 @@ pub(super) async fn exceptions_are_kept_per_customer_and_changed_once_per_versio
         let (store, e) = (store.clone(), made[0].clone());
         async move {
             let changed = Exception { owner: format!("owner{i}@contoso.example"), version: 2, ..e };
-            store.update_exception(&changed, 1).await
+            store.update_exception(&changed, 1, None).await
         }
     })
     .await;
@@ -110,11 +113,11 @@ pub(super) async fn exceptions_are_kept_per_customer_and_changed_once_per_versio
     assert!(results.iter().filter(|r| r.is_err()).all(|r| r == &Err(StoreError::Conflict)), "{results:?}");
     assert_eq!(store.exception(&p.id, &c.id, &made[0].id).await.unwrap().unwrap().version, 2);
 
-    store.delete_exception(&p.id, &c.id, &made[0].id).await.unwrap();
-    assert_eq!(store.delete_exception(&p.id, &c.id, &made[0].id).await, Err(StoreError::NotFound));
+    store.delete_exception(&p.id, &c.id, &made[0].id, None).await.unwrap();
+    assert_eq!(store.delete_exception(&p.id, &c.id, &made[0].id, None).await, Err(StoreError::NotFound));
     assert_eq!(store.exception(&p.id, &c.id, &made[0].id).await.unwrap(), None);
     let gone = Exception { version: 3, ..made[0].clone() };
-    assert_eq!(store.update_exception(&gone, 2).await, Err(StoreError::NotFound));
+    assert_eq!(store.update_exception(&gone, 2, None).await, Err(StoreError::NotFound));
 }
 
 /// The expiry notice: an exception is due 30 days before it expires, oldest notice first;
@@ -128,7 +131,7 @@ pub(super) async fn an_expiring_exception_is_noticed_once_per_expiry(store: Arc<
     let sooner = exception_of(&c, "MF-ML1-02", T0 + 35 * DAY);
     let later = exception_of(&c, "MF-ML1-03", T0 + 200 * DAY);
     for e in [&soon, &sooner, &later] {
-        store.create_exception(e).await.unwrap();
+        store.create_exception(e, None).await.unwrap();
     }
     assert!(store.expiring_exceptions(T0, 100).await.unwrap().is_empty(), "nothing due yet");
     let at = T0 + 11 * DAY; // 29 days before `soon` expires, 24 before `sooner`
@@ -157,7 +160,7 @@ pub(super) async fn an_expiring_exception_is_noticed_once_per_expiry(store: Arc<
 
     // Extended: a notice is due again for the new expiry.
     let extended = Exception { expires_at: T0 + 100 * DAY, version: 3, ..noticed };
-    store.update_exception(&extended, 2).await.unwrap();
+    store.update_exception(&extended, 2, None).await.unwrap();
     assert!(!store.expiring_exceptions(at, 100).await.unwrap().iter().any(|e| e.id == soon.id));
     let due = store.expiring_exceptions(T0 + 71 * DAY, 100).await.unwrap();
     assert!(due.iter().any(|e| e.id == soon.id && e.version == 3), "{due:?}");
@@ -175,8 +178,8 @@ pub(super) async fn deleting_a_customer_removes_its_context_and_exceptions(store
         ..TenantContext::default()
     };
     for customer in [&c, &kept] {
-        store.put_tenant_context(&p.id, &customer.id, &ctx).await.unwrap();
-        store.create_exception(&exception_of(customer, "MF-ML1-01", T0 + 40 * DAY)).await.unwrap();
+        store.put_tenant_context(&p.id, &customer.id, &ctx, None).await.unwrap();
+        store.create_exception(&exception_of(customer, "MF-ML1-01", T0 + 40 * DAY), None).await.unwrap();
     }
     let owner = shared::domain::account::Owner::partner(&p.id);
     store.delete_customer(&p.id, &c.id, &ev(EventType::CustomerDeleted, owner)).await.unwrap();
@@ -185,4 +188,94 @@ pub(super) async fn deleting_a_customer_removes_its_context_and_exceptions(store
     let due = store.expiring_exceptions(T0 + 11 * DAY, 100).await.unwrap();
     assert_eq!(due.iter().map(|e| e.customer_id.to_string()).collect::<Vec<_>>(), [kept.id.to_string()]);
     assert_eq!(store.tenant_context(&p.id, &kept.id).await.unwrap().version, 1, "the other customer's stays");
+}
+
+/// An entry of `action` on `target` by partner `p`'s key, seen by `p` and distributor `d`.
+fn ctx_entry(
+    p: &shared::domain::account::Partner,
+    action: shared::domain::audit::Action,
+    target: shared::domain::audit::Target,
+    n: i64,
+) -> shared::domain::audit::AuditEntry {
+    use shared::domain::audit::{Actor, AuditEntry, Changes};
+    use shared::domain::ids::IdGen;
+    let owner = shared::domain::account::Owner::partner(&p.id);
+    let at = T0 + n;
+    let id = IdGen::new().time_ordered("aud_", (at.unix() * 1000) as u64).into();
+    AuditEntry::new(id, at, Actor::key(&owner, 1), action, target, Changes::new().field("n", 0, n))
+        .seen_by_partner(&p.id, p.distributor_id.as_deref())
+}
+
+/// The ids of the audit entries `viewer` lists, newest first.
+async fn audit_ids(store: &Arc<dyn Store>, viewer: &shared::domain::account::Owner) -> Vec<String> {
+    let filter = shared::domain::audit::AuditFilter::default();
+    let page = PageRequest { limit: 100, after: None };
+    let listed = store.audit_entries(viewer, &filter, T0 + DAY, &page).await.unwrap();
+    listed.items.iter().map(|e| e.id.to_string()).collect()
+}
+
+/// A context replacement and an exception's create, change and delete each write the audit
+/// entry given with them, in the same write, listed for the partner and its distributor; a
+/// refused one (stale version, a customer gone, an exception gone) writes none.
+pub(super) async fn context_and_exception_changes_write_their_audit_entry_only_when_applied(store: Arc<dyn Store>) {
+    use shared::domain::account::Owner;
+    use shared::domain::audit::{Action, Target, TargetType};
+    let d = new_distributor(&store).await;
+    let p = new_partner(&store, Some(&d.id), "ctxaudit@msp.example", AccountStatus::Active).await;
+    let c = new_customer(&store, &p, &tenant(1)).await;
+    let (partner, distributor) = (Owner::partner(&p.id), Owner::distributor(&d.id));
+    let customer_t = || Target::new(TargetType::Customer, c.id.as_str());
+    let mut written: Vec<String> = Vec::new();
+    let expect = |written: &Vec<String>| written.iter().rev().cloned().collect::<Vec<_>>();
+
+    // Context: the first replacement lands with its entry; one from the old version does not.
+    let e = ctx_entry(&p, Action::ContextUpdated, customer_t(), 1);
+    let ctx = TenantContext {
+        emergency_access_accounts: vec!["8be8930d-7754-3e0a-b95d-6b24e8c20108".into()],
+        ..TenantContext::default()
+    };
+    store.put_tenant_context(&p.id, &c.id, &ctx, Some(&e)).await.unwrap();
+    written.push(e.id.to_string());
+    let stale = ctx_entry(&p, Action::ContextUpdated, customer_t(), 2);
+    let r = store.put_tenant_context(&p.id, &c.id, &TenantContext::default(), Some(&stale)).await;
+    assert_eq!(r, Err(StoreError::Conflict));
+    assert_eq!(audit_ids(&store, &partner).await, expect(&written), "a stale replacement records nothing");
+
+    // A customer the partner does not have: refused (NotFound), and no entry.
+    let ghost = customer_of(&p.id, &tenant(2));
+    let lost = ctx_entry(&p, Action::ContextUpdated, Target::new(TargetType::Customer, ghost.id.as_str()), 3);
+    let r = store.put_tenant_context(&p.id, &ghost.id, &ctx, Some(&lost)).await;
+    assert_eq!(r, Err(StoreError::NotFound));
+    let orphan = exception_of(&ghost, "MF-ML1-01", T0 + 100 * DAY);
+    let lost = ctx_entry(&p, Action::ExceptionCreated, Target::new(TargetType::Exception, orphan.id.as_str()), 4);
+    assert_eq!(store.create_exception(&orphan, Some(&lost)).await, Err(StoreError::NotFound));
+    assert_eq!(store.tenant_context(&p.id, &ghost.id).await.unwrap(), TenantContext::default());
+    assert_eq!(store.exception(&p.id, &ghost.id, &orphan.id).await.unwrap(), None);
+    assert_eq!(audit_ids(&store, &partner).await, expect(&written), "a missing customer records nothing");
+
+    // Exceptions: create, a second create of the same id (refused), update, a stale update
+    // (refused), delete, a second delete (refused).
+    let x = exception_of(&c, "MF-ML1-01", T0 + 100 * DAY);
+    let exc_t = || Target::new(TargetType::Exception, x.id.as_str());
+    let e = ctx_entry(&p, Action::ExceptionCreated, exc_t(), 5);
+    store.create_exception(&x, Some(&e)).await.unwrap();
+    written.push(e.id.to_string());
+    let again = ctx_entry(&p, Action::ExceptionCreated, exc_t(), 6);
+    assert_eq!(store.create_exception(&x, Some(&again)).await, Err(StoreError::Conflict));
+    let changed = Exception { owner: "sec@contoso.example".into(), version: 2, ..x.clone() };
+    let e = ctx_entry(&p, Action::ExceptionUpdated, exc_t(), 7);
+    store.update_exception(&changed, 1, Some(&e)).await.unwrap();
+    written.push(e.id.to_string());
+    let stale = ctx_entry(&p, Action::ExceptionUpdated, exc_t(), 8);
+    assert_eq!(store.update_exception(&changed, 1, Some(&stale)).await, Err(StoreError::Conflict));
+    let e = ctx_entry(&p, Action::ExceptionDeleted, exc_t(), 9);
+    store.delete_exception(&p.id, &c.id, &x.id, Some(&e)).await.unwrap();
+    written.push(e.id.to_string());
+    let twice = ctx_entry(&p, Action::ExceptionDeleted, exc_t(), 10);
+    assert_eq!(store.delete_exception(&p.id, &c.id, &x.id, Some(&twice)).await, Err(StoreError::NotFound));
+    let gone = ctx_entry(&p, Action::ExceptionUpdated, exc_t(), 11);
+    assert_eq!(store.update_exception(&changed, 2, Some(&gone)).await, Err(StoreError::NotFound));
+
+    assert_eq!(audit_ids(&store, &partner).await, expect(&written));
+    assert_eq!(audit_ids(&store, &distributor).await, expect(&written), "the distributor sees its partner's");
 }

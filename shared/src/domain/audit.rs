@@ -127,6 +127,11 @@ actions! {
     ConsentDeclined => "consent.declined",
     /// Graph refused a run: the tenant's consent was withdrawn.
     ConsentRevoked => "consent.revoked",
+    /// A customer's tenant context was replaced (issue 18; target: the customer).
+    ContextUpdated => "context.updated",
+    ExceptionCreated => "exception.created",
+    ExceptionUpdated => "exception.updated",
+    ExceptionDeleted => "exception.deleted",
 }
 
 /// What kind of thing a change was made to.
@@ -141,6 +146,8 @@ pub enum TargetType {
     Webhook,
     /// A partner's branding: its id is the partner's.
     Branding,
+    /// A customer's exception to a requirement: its id is the exception's (`exc_…`).
+    Exception,
 }
 
 /// What a change was made to: `{type, id}`.

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 
 use super::{Page, PageRequest, StoreResult};
+use crate::domain::audit::AuditEntry;
 use crate::domain::context::{Exception, TenantContext};
 use crate::domain::event::Event;
 use crate::domain::time::Timestamp;
@@ -15,11 +16,18 @@ pub trait ContextStore: Send + Sync {
     async fn tenant_context(&self, partner_id: &str, customer_id: &str) -> StoreResult<TenantContext>;
     /// Stores `context` (whole replacement) with its version one past `context.version`, if
     /// the stored version is still `context.version` (0: none stored); else `Conflict` (read
-    /// again and reapply).
-    async fn put_tenant_context(&self, partner_id: &str, customer_id: &str, context: &TenantContext)
-        -> StoreResult<()>;
-    /// Stores a new exception; `Conflict` when one with its id exists.
-    async fn create_exception(&self, exception: &Exception) -> StoreResult<()>;
+    /// again and reapply); `NotFound` when the partner has no such customer (deleted since it
+    /// was read). `audit`, when given, is written in the same write, and only if it lands.
+    async fn put_tenant_context(
+        &self,
+        partner_id: &str,
+        customer_id: &str,
+        context: &TenantContext,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()>;
+    /// Stores a new exception; `Conflict` when one with its id exists, `NotFound` when the
+    /// partner has no such customer. `audit` as [`ContextStore::put_tenant_context`].
+    async fn create_exception(&self, exception: &Exception, audit: Option<&AuditEntry>) -> StoreResult<()>;
     async fn exception(&self, partner_id: &str, customer_id: &str, id: &str) -> StoreResult<Option<Exception>>;
     /// The customer's exceptions in creation order (ids are time-ordered).
     async fn list_exceptions(
@@ -32,10 +40,22 @@ pub trait ContextStore: Send + Sync {
     async fn exceptions_of(&self, partner_id: &str, customer_id: &str) -> StoreResult<Vec<Exception>>;
     /// Replaces the exception if it is still at `expected_version` (else `Conflict`;
     /// `NotFound` when it is gone). Its `expiring_noticed` is kept as given: a new `expires_at`
-    /// makes the notice due again.
-    async fn update_exception(&self, exception: &Exception, expected_version: u64) -> StoreResult<()>;
-    /// `NotFound` when there is no such exception.
-    async fn delete_exception(&self, partner_id: &str, customer_id: &str, id: &str) -> StoreResult<()>;
+    /// makes the notice due again. `audit` as [`ContextStore::put_tenant_context`].
+    async fn update_exception(
+        &self,
+        exception: &Exception,
+        expected_version: u64,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()>;
+    /// `NotFound` when there is no such exception. `audit` as
+    /// [`ContextStore::put_tenant_context`].
+    async fn delete_exception(
+        &self,
+        partner_id: &str,
+        customer_id: &str,
+        id: &str,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()>;
     /// Exceptions whose `exception.expiring` notice is due before `before` (30 days ahead of
     /// their expiry) and not recorded for their current expiry, oldest notice first, up to
     /// `limit`. On DynamoDB an eventually consistent read of a sparse index: callers rely on

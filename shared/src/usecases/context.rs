@@ -2,14 +2,17 @@
 //! reading and replacing the context, the exceptions' create, read, change and delete, and
 //! the schedule's `exception.expiring` notices.
 //!
-//! Every write here changes what the customer's next run decides, so each is to carry an
-//! audit entry (issue 18; the audit log is wired where it is built).
+//! Every write here changes what the customer's next run decides, so each carries an audit
+//! entry (issue 18), written by the same store write as the change: `context.updated` (target
+//! the customer), `exception.created` / `.updated` / `.deleted` (target the exception), seen by
+//! the partner and its distributor. The expiry notice is the service's, not a change: no entry.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{Ids, UseCaseError, OPTIMISTIC_TRIES};
 use crate::assess::requirements::catalogue::catalogue;
 use crate::domain::account::{Owner, Partner};
+use crate::domain::audit::{Action, AuditEntry, Changes, Target, TargetType};
 use crate::domain::context::{Exception, ExceptionKind, TenantContext};
 use crate::domain::customer::Customer;
 use crate::domain::event::EventType;
@@ -28,6 +31,48 @@ pub fn known_requirement(field: &str, id: &str) -> Result<(), UseCaseError> {
     }
 }
 
+/// What the audit log records of a context: its three lists, each as a whole value.
+fn audited_context(c: &TenantContext) -> Value {
+    json!({
+        "emergencyAccessAccounts": c.emergency_access_accounts,
+        "approvedExclusions": c.approved_exclusions.iter().map(|e| json!({
+            "policyId": e.policy_id, "principalId": e.principal_id, "reason": e.reason,
+        })).collect::<Vec<_>>(),
+        "thirdPartyControls": c.third_party_controls.iter().map(|t| json!({
+            "requirementIds": t.requirement_ids, "product": t.product, "description": t.description,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// What the audit log records of an exception: the fields a key sets.
+fn audited_exception(e: &Exception) -> Value {
+    json!({
+        "requirementId": e.requirement_id,
+        "kind": e.kind.as_str(),
+        "rationale": e.rationale,
+        "compensatingControl": e.compensating_control,
+        "owner": e.owner,
+        "approvedBy": e.approved_by,
+        "expiresAt": e.expires_at.rfc3339(),
+    })
+}
+
+/// The entry of `action` on `target` of `partner`'s data, `before` → `after` (null for a
+/// creation or deletion), seen by the partner and its distributor; `None` when nothing changed.
+fn audit_of(
+    ids: &Ids<'_>,
+    partner: &Partner,
+    action: Action,
+    target: Target,
+    before: &Value,
+    after: &Value,
+    now: Timestamp,
+) -> Option<AuditEntry> {
+    ids.audit(action, target, Changes::between(before, after), now)
+        .seen_by_partner(&partner.id, partner.distributor_id.as_deref())
+        .recorded()
+}
+
 /// The customer's context (the default, empty, when never set).
 pub async fn get(store: &dyn ContextStore, customer: &Customer) -> Result<TenantContext, UseCaseError> {
     Ok(store.tenant_context(&customer.partner_id, &customer.id).await?)
@@ -35,9 +80,12 @@ pub async fn get(store: &dyn ContextStore, customer: &Customer) -> Result<Tenant
 
 /// Replaces the customer's context with `draft` (whole replacement; its lists checked by the
 /// caller) at `now`; answers what is stored. Two replacements at once: the later write wins
-/// whole, never a mix.
+/// whole, never a mix. Audited as `context.updated` with the lists that changed (none: no
+/// entry). `NotFound` when the customer went meanwhile.
 pub async fn put(
     store: &dyn ContextStore,
+    ids: Ids<'_>,
+    partner: &Partner,
     customer: &Customer,
     draft: &TenantContext,
     now: Timestamp,
@@ -45,9 +93,13 @@ pub async fn put(
     for _ in 0..OPTIMISTIC_TRIES {
         let stored = store.tenant_context(&customer.partner_id, &customer.id).await?;
         let next = TenantContext { updated_at: Some(now), version: stored.version, ..draft.clone() };
-        match store.put_tenant_context(&customer.partner_id, &customer.id, &next).await {
+        let target = Target::new(TargetType::Customer, customer.id.as_str());
+        let (before, after) = (audited_context(&stored), audited_context(&next));
+        let audit = audit_of(&ids, partner, Action::ContextUpdated, target, &before, &after, now);
+        match store.put_tenant_context(&customer.partner_id, &customer.id, &next, audit.as_ref()).await {
             Ok(()) => return Ok(TenantContext { version: next.version + 1, ..next }),
             Err(StoreError::Conflict) => continue,
+            Err(StoreError::NotFound) => return Err(UseCaseError::not_found("customer", &customer.id)),
             Err(e) => return Err(e.into()),
         }
     }
@@ -101,8 +153,14 @@ pub async fn create(
         expiring_noticed: None,
     };
     exception.check(now).map_err(UseCaseError::Invalid)?;
-    store.create_exception(&exception).await?;
-    Ok(exception)
+    let target = Target::new(TargetType::Exception, exception.id.as_str());
+    let audit =
+        audit_of(&ids, partner, Action::ExceptionCreated, target, &Value::Null, &audited_exception(&exception), now);
+    match store.create_exception(&exception, audit.as_ref()).await {
+        Ok(()) => Ok(exception),
+        Err(StoreError::NotFound) => Err(UseCaseError::not_found("customer", &customer.id)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The customer's exception `id` (`NotFound` when it has none of that id).
@@ -123,9 +181,12 @@ pub async fn list(
 }
 
 /// Applies `draft` to the customer's exception `id` and checks the result as [`create`] does;
-/// a change computed from an older read is applied again to a fresh one.
+/// a change computed from an older read is applied again to a fresh one. Audited as
+/// `exception.updated` with the fields that changed (none: no write, no entry).
 pub async fn update(
     store: &dyn ContextStore,
+    ids: Ids<'_>,
+    partner: &Partner,
     customer: &Customer,
     id: &str,
     draft: &ExceptionDraft,
@@ -164,7 +225,10 @@ pub async fn update(
         }
         next.updated_at = Some(now);
         next.version = stored.version + 1;
-        match store.update_exception(&next, stored.version).await {
+        let target = Target::new(TargetType::Exception, id);
+        let (before, after) = (audited_exception(&stored), audited_exception(&next));
+        let audit = audit_of(&ids, partner, Action::ExceptionUpdated, target, &before, &after, now);
+        match store.update_exception(&next, stored.version, audit.as_ref()).await {
             Ok(()) => return Ok(next),
             Err(StoreError::Conflict) => continue,
             Err(StoreError::NotFound) => return Err(UseCaseError::not_found("exception", id)),
@@ -174,9 +238,22 @@ pub async fn update(
     Err(UseCaseError::Store(StoreError::Conflict))
 }
 
-/// Deletes the customer's exception `id` (`NotFound` when there is none).
-pub async fn delete(store: &dyn ContextStore, customer: &Customer, id: &str) -> Result<(), UseCaseError> {
-    match store.delete_exception(&customer.partner_id, &customer.id, id).await {
+/// Deletes the customer's exception `id` at `now` (`NotFound` when there is none), audited as
+/// `exception.deleted` with its fields as they were.
+pub async fn delete(
+    store: &dyn ContextStore,
+    ids: Ids<'_>,
+    partner: &Partner,
+    customer: &Customer,
+    id: &str,
+    now: Timestamp,
+) -> Result<(), UseCaseError> {
+    // Read first so the entry says what went; a delete racing this one finds it gone (404),
+    // and the one that deleted it wrote the entry.
+    let gone = find(store, customer, id).await?;
+    let target = Target::new(TargetType::Exception, id);
+    let audit = audit_of(&ids, partner, Action::ExceptionDeleted, target, &audited_exception(&gone), &Value::Null, now);
+    match store.delete_exception(&customer.partner_id, &customer.id, id, audit.as_ref()).await {
         Err(StoreError::NotFound) => Err(UseCaseError::not_found("exception", id)),
         other => Ok(other?),
     }

@@ -166,7 +166,7 @@ pub async fn put(app: &App, ctx: &Ctx, partner: &Partner, customer_id: &str) -> 
     // The body first, so a malformed one is a 400 whatever the id.
     let draft = read_context(&ctx.body)?;
     let customer = customers::find(app.store.as_ref(), partner, customer_id).await?;
-    let stored = uc::put(app.store.as_ref(), &customer, &draft, ctx.now).await?;
+    let stored = uc::put(app.store.as_ref(), ctx.ids(app), partner, &customer, &draft, ctx.now).await?;
     Ok(Reply::ok(context_view(&stored)))
 }
 
@@ -245,13 +245,15 @@ pub async fn create_exception(app: &App, ctx: &Ctx, partner: &Partner, customer_
 pub async fn update_exception(app: &App, ctx: &Ctx, partner: &Partner, customer_id: &str) -> Result<Reply, ApiError> {
     let draft = read_exception(&ctx.body)?;
     let customer = customers::find(app.store.as_ref(), partner, customer_id).await?;
-    let changed = uc::update(app.store.as_ref(), &customer, ctx.param("exceptionId"), &draft, ctx.now).await?;
+    let changed =
+        uc::update(app.store.as_ref(), ctx.ids(app), partner, &customer, ctx.param("exceptionId"), &draft, ctx.now)
+            .await?;
     Ok(Reply::ok(exception_view(&changed)))
 }
 
 /// 204.
 pub async fn delete_exception(app: &App, ctx: &Ctx, partner: &Partner, customer_id: &str) -> Result<Reply, ApiError> {
     let customer = customers::find(app.store.as_ref(), partner, customer_id).await?;
-    uc::delete(app.store.as_ref(), &customer, ctx.param("exceptionId")).await?;
+    uc::delete(app.store.as_ref(), ctx.ids(app), partner, &customer, ctx.param("exceptionId"), ctx.now).await?;
     Ok(Reply::no_content())
 }

@@ -8,6 +8,7 @@
 //! the event.
 
 use super::*;
+use crate::domain::audit::AuditEntry;
 use crate::domain::context::{Exception, TenantContext};
 
 impl DynamoStore {
@@ -20,6 +21,23 @@ impl DynamoStore {
             item.insert(GSI1SK.into(), s(schema::expiring_exception_sk(e.expiring_notice_at(), &e.id)));
         }
         Ok(item)
+    }
+
+    /// The condition that the partner still has customer `customer_id` (and is not deleting
+    /// it): deleting a customer removes its context and exceptions, and one written after
+    /// that would be left behind.
+    fn customer_is_there(partner_id: &str, customer_id: &str) -> Op {
+        Op::check(schema::customer(partner_id, customer_id), "attribute_exists(PK) AND attribute_not_exists(#deleting)")
+    }
+
+    /// `ops` in one transaction after [`Self::customer_is_there`]: `NotFound` when the
+    /// customer is gone, `Conflict` when another of the ops' conditions failed.
+    async fn with_customer(&self, partner_id: &str, customer_id: &str, op: Op) -> StoreResult<()> {
+        match self.transact(vec![Self::customer_is_there(partner_id, customer_id), op]).await? {
+            Ok(()) => Ok(()),
+            Err(x) if x.failed(0) => Err(StoreError::NotFound),
+            Err(_) => Err(StoreError::Conflict),
+        }
     }
 }
 
@@ -34,6 +52,7 @@ impl ContextStore for DynamoStore {
         partner_id: &str,
         customer_id: &str,
         context: &TenantContext,
+        audit: Option<&AuditEntry>,
     ) -> StoreResult<()> {
         let mut next = context.clone();
         next.version += 1;
@@ -45,17 +64,12 @@ impl ContextStore for DynamoStore {
         } else {
             Op::put(item).when("#version = :v").val(":v", n(context.version))
         };
-        match self.write(op, ReturnValue::None).await? {
-            Some(_) => Ok(()),
-            None => Err(StoreError::Conflict),
-        }
+        self.with_customer(partner_id, customer_id, op.with_riders(audit_ops(audit)?)).await
     }
 
-    async fn create_exception(&self, e: &Exception) -> StoreResult<()> {
-        match self.write(Op::put(Self::exception_item(e)?).fresh(), ReturnValue::None).await? {
-            Some(_) => Ok(()),
-            None => Err(StoreError::Conflict),
-        }
+    async fn create_exception(&self, e: &Exception, audit: Option<&AuditEntry>) -> StoreResult<()> {
+        let op = Op::put(Self::exception_item(e)?).fresh().with_riders(audit_ops(audit)?);
+        self.with_customer(&e.partner_id, &e.customer_id, op).await
     }
 
     async fn exception(&self, partner_id: &str, customer_id: &str, id: &str) -> StoreResult<Option<Exception>> {
@@ -81,10 +95,16 @@ impl ContextStore for DynamoStore {
         self.all(&q).await?.into_iter().map(de).collect()
     }
 
-    async fn update_exception(&self, e: &Exception, expected_version: u64) -> StoreResult<()> {
+    async fn update_exception(
+        &self,
+        e: &Exception,
+        expected_version: u64,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         let op = Op::put(Self::exception_item(e)?)
             .when("attribute_exists(PK) AND #version = :v")
-            .val(":v", n(expected_version));
+            .val(":v", n(expected_version))
+            .with_riders(audit_ops(audit)?);
         match self.write(op, ReturnValue::None).await? {
             Some(_) => Ok(()),
             None => match self.exception(&e.partner_id, &e.customer_id, &e.id).await? {
@@ -94,8 +114,16 @@ impl ContextStore for DynamoStore {
         }
     }
 
-    async fn delete_exception(&self, partner_id: &str, customer_id: &str, id: &str) -> StoreResult<()> {
-        let op = Op::delete(schema::exception(partner_id, customer_id, id)).when("attribute_exists(PK)");
+    async fn delete_exception(
+        &self,
+        partner_id: &str,
+        customer_id: &str,
+        id: &str,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
+        let op = Op::delete(schema::exception(partner_id, customer_id, id))
+            .when("attribute_exists(PK)")
+            .with_riders(audit_ops(audit)?);
         match self.write(op, ReturnValue::None).await? {
             Some(_) => Ok(()),
             None => Err(StoreError::NotFound),

@@ -1,6 +1,7 @@
 //! Customers' tenant contexts and exceptions (`ContextStore`).
 
 use super::*;
+use crate::domain::audit::AuditEntry;
 use crate::domain::context::{Exception, TenantContext};
 
 /// The contexts and exceptions, as the table's `CTX#c` and `EXC#c#…` items hold them.
@@ -26,6 +27,15 @@ fn key(partner_id: &str, customer_id: &str) -> (String, String) {
     (partner_id.to_string(), customer_id.to_string())
 }
 
+/// `NotFound` unless the partner has customer `customer_id` (as DynamoDB's condition check:
+/// a context or exception written after its customer went would be left behind).
+fn customer_is_there(s: &State, partner_id: &str, customer_id: &str) -> StoreResult<()> {
+    match s.customers.get(partner_id).is_some_and(|m| m.contains_key(customer_id)) {
+        true => Ok(()),
+        false => Err(StoreError::NotFound),
+    }
+}
+
 #[async_trait]
 impl ContextStore for MemoryStore {
     async fn tenant_context(&self, partner_id: &str, customer_id: &str) -> StoreResult<TenantContext> {
@@ -37,8 +47,10 @@ impl ContextStore for MemoryStore {
         partner_id: &str,
         customer_id: &str,
         context: &TenantContext,
+        audit: Option<&AuditEntry>,
     ) -> StoreResult<()> {
         let mut s = self.lock();
+        customer_is_there(&s, partner_id, customer_id)?;
         let k = key(partner_id, customer_id);
         let stored = s.contexts.contexts.get(&k).map_or(0, |c| c.version);
         if stored != context.version {
@@ -47,16 +59,19 @@ impl ContextStore for MemoryStore {
         let mut next = context.clone();
         next.version += 1;
         s.contexts.contexts.insert(k, next);
+        s.audit(audit);
         Ok(())
     }
 
-    async fn create_exception(&self, e: &Exception) -> StoreResult<()> {
+    async fn create_exception(&self, e: &Exception, audit: Option<&AuditEntry>) -> StoreResult<()> {
         let mut s = self.lock();
+        customer_is_there(&s, &e.partner_id, &e.customer_id)?;
         let mine = s.contexts.exceptions.entry(key(&e.partner_id, &e.customer_id)).or_default();
         if mine.contains_key(e.id.as_str()) {
             return Err(StoreError::Conflict);
         }
         mine.insert(e.id.to_string(), e.clone());
+        s.audit(audit);
         Ok(())
     }
 
@@ -84,7 +99,12 @@ impl ContextStore for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn update_exception(&self, e: &Exception, expected_version: u64) -> StoreResult<()> {
+    async fn update_exception(
+        &self,
+        e: &Exception,
+        expected_version: u64,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         let mut s = self.lock();
         let current = s
             .contexts
@@ -96,14 +116,24 @@ impl ContextStore for MemoryStore {
             return Err(StoreError::Conflict);
         }
         *current = e.clone();
+        s.audit(audit);
         Ok(())
     }
 
-    async fn delete_exception(&self, partner_id: &str, customer_id: &str, id: &str) -> StoreResult<()> {
+    async fn delete_exception(
+        &self,
+        partner_id: &str,
+        customer_id: &str,
+        id: &str,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         let mut s = self.lock();
         let mine = s.contexts.exceptions.get_mut(&key(partner_id, customer_id));
         match mine.and_then(|m| m.remove(id)) {
-            Some(_) => Ok(()),
+            Some(_) => {
+                s.audit(audit);
+                Ok(())
+            }
             None => Err(StoreError::NotFound),
         }
     }
