@@ -218,13 +218,13 @@ async fn a_d6_billing_change_moves_the_stripe_price_of_the_same_plan() {
     let sub = &billing.assert_status(200)["subscriptions"][0];
     assert_eq!((&sub["plan"], &sub["amount"], &sub["interval"]), (&json!("starter"), &json!(49000), &json!("year")));
     // A plan and a billing together are one price move.
-    let both = json!({"plan": "professional", "billing": {"interval": "monthly"}});
+    let both = json!({"plan": "professional", "billing": {"interval": "quarterly"}});
     h.distributor(Method::PATCH, &format!("/partners/{id}"), Some(both)).await.assert_status(200);
-    assert_eq!(refs_of(&h, &id).await.lookup_key, "professional_monthly_aud");
+    assert_eq!(refs_of(&h, &id).await.lookup_key, "professional_quarterly_aud");
     // Nothing moves: Stripe is not asked (the same price would be refused there).
-    let same = json!({"billing": {"interval": "monthly"}});
+    let same = json!({"billing": {"interval": "quarterly"}});
     h.distributor(Method::PATCH, &format!("/partners/{id}"), Some(same)).await.assert_status(200);
-    assert_eq!(refs_of(&h, &id).await.lookup_key, "professional_monthly_aud");
+    assert_eq!(refs_of(&h, &id).await.lookup_key, "professional_quarterly_aud");
 }
 
 #[tokio::test]

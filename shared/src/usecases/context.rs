@@ -31,8 +31,10 @@ pub fn known_requirement(field: &str, id: &str) -> Result<(), UseCaseError> {
     }
 }
 
-/// What the audit log records of a context: its three lists, each as a whole value.
-fn audited_context(c: &TenantContext) -> Value {
+/// A context's three lists as the API shows them (`{emergencyAccessAccounts,
+/// approvedExclusions, thirdPartyControls}`), each as a whole value: what the audit log records
+/// of a context, and the body of the context routes (which add `updatedAt`).
+pub fn audited_context(c: &TenantContext) -> Value {
     json!({
         "emergencyAccessAccounts": c.emergency_access_accounts,
         "approvedExclusions": c.approved_exclusions.iter().map(|e| json!({

@@ -160,9 +160,8 @@ pub async fn update_terms(
             b.currency.clone().unwrap_or_else(|| current.currency.clone()),
         )
     });
-    let price_moves = price_patch
-        .as_ref()
-        .is_some_and(|(i, c)| *i != current.interval || !c.eq_ignore_ascii_case(&current.currency));
+    let price_moves =
+        price_patch.as_ref().is_some_and(|(i, c)| *i != current.interval || !c.eq_ignore_ascii_case(&current.currency));
     let new_plan = plan.filter(|p| p.id != partner.plan);
     if let Some(plan) = new_plan.or(current_plan.filter(|_| price_moves)) {
         let audit = Some(super::plans::audit_draft(ids, &partner, now));
@@ -170,9 +169,8 @@ pub async fn update_terms(
             Some((i, c)) => (Some(i.as_str()), Some(c.as_str())),
             None => (None, None),
         };
-        let change = billing
-            .change_plan(&partner, PlanChangeRequest { plan, billing: interval, currency, audit }, now)
-            .await?;
+        let change =
+            billing.change_plan(&partner, PlanChangeRequest { plan, billing: interval, currency, audit }, now).await?;
         partner = change.partner;
     }
     if let Some(patch) = billing_patch {

@@ -31,16 +31,9 @@ fn opt_time(t: Option<Timestamp>) -> Value {
 
 /// `{emergencyAccessAccounts, approvedExclusions, thirdPartyControls, updatedAt}`.
 pub fn context_view(c: &TenantContext) -> Value {
-    json!({
-        "emergencyAccessAccounts": c.emergency_access_accounts,
-        "approvedExclusions": c.approved_exclusions.iter().map(|e| json!({
-            "policyId": e.policy_id, "principalId": e.principal_id, "reason": e.reason,
-        })).collect::<Vec<_>>(),
-        "thirdPartyControls": c.third_party_controls.iter().map(|t| json!({
-            "requirementIds": t.requirement_ids, "product": t.product, "description": t.description,
-        })).collect::<Vec<_>>(),
-        "updatedAt": opt_time(c.updated_at),
-    })
+    let mut v = crate::usecases::context::audited_context(c);
+    v["updatedAt"] = opt_time(c.updated_at);
+    v
 }
 
 /// `{id, customerId, requirementId, kind, rationale, compensatingControl, owner, approvedBy,
