@@ -16,11 +16,9 @@ use tests::Harness;
 async fn demo_run(h: &Harness, customer: &str, name: &str, target: u8) -> String {
     let tenant = (0..1000).map(tests::tenant).find(|t| demo_fixture_name(t) == name).unwrap();
     let cid = h.customer(customer, &tenant).await;
-    if name == "hardened" {
-        // Its emergency-access accounts declared, as a customer of the hardened tenant would
-        // (issue 18: undeclared, their exclusion would make MF-ML1-01 a blocker).
-        crate::tenant_context::declare_break_glass(h, &cid, name).await;
-    }
+    // Its emergency-access accounts declared (none on the neglected tenant), as its customer
+    // would (issue 18: undeclared, their exclusion would make MF-ML1-01 a blocker).
+    crate::tenant_context::declare_break_glass(h, &cid, name).await;
     let body = json!({ "customerId": cid, "product": "essential-eight", "maturityTarget": target });
     let id = s(&h.partner(Method::POST, "/assessments", Some(body)).await.assert_status(202)["id"]);
     h.work(&h.runner(Arc::new(EngineAssessor::new(Arc::new(FixtureCollector))), 3)).await;
