@@ -20,19 +20,12 @@ const OPTIONS: [(&str, &str); 5] = [
     ("unknown", "Don't know"),
 ];
 
-/// A group's heading: ASD's name of the strategy, or the shared logging items.
+/// A group's heading: ASD's name of the strategy (the report's names), or the shared logging
+/// items.
 fn group_name(slug: &str) -> &str {
     match slug {
-        "application-control" => "Application control",
-        "patch-applications" => "Patch applications",
-        "office-macros" => "Configure Microsoft Office macro settings",
-        "user-application-hardening" => "User application hardening",
-        "restrict-admin-privileges" => "Restrict administrative privileges",
-        "patch-os" => "Patch operating systems",
-        "mfa" => "Multi-factor authentication",
-        "regular-backups" => "Regular backups",
         "shared" => "Logging and incident response (several strategies)",
-        other => other,
+        other => crate::report_view::strategy_name(other),
     }
 }
 
