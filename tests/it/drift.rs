@@ -232,11 +232,20 @@ async fn the_portfolio_lists_each_customers_latest_result_on_both_bases() {
     assert_eq!(theirs.assert_status(200)["customers"].as_array().unwrap().len(), 1);
     assert_eq!(theirs.body["customers"][0]["lastRunId"], json!(c1));
 
-    // The parameters.
-    h.partner(Method::GET, "/portfolio", None).await.assert_error(400, "MISSING_FIELD");
-    h.distributor(Method::GET, "/portfolio?product=nope", None).await.assert_error(400, "INVALID_PRODUCT");
-    h.partner(Method::GET, "/portfolio?product=essential-eight&cursor=tampered", None)
-        .await
-        .assert_error(400, "INVALID_FIELD");
+    // The parameters, on both bases.
+    for distributor in [false, true] {
+        for (path, code) in [
+            ("/portfolio", "MISSING_FIELD"),
+            ("/portfolio?product=nope", "INVALID_PRODUCT"),
+            ("/portfolio?product=essential-eight&cursor=tampered", "INVALID_FIELD"),
+        ] {
+            let r = if distributor {
+                h.distributor(Method::GET, path, None).await
+            } else {
+                h.partner(Method::GET, path, None).await
+            };
+            r.assert_error(400, code);
+        }
+    }
     let _ = never;
 }
