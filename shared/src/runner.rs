@@ -13,12 +13,13 @@ use serde_json::json;
 use crate::config::Secrets;
 use crate::domain::account::{Owner, Partner};
 use crate::domain::consent::ConsentStatus;
+use crate::domain::drift;
 use crate::domain::event::{Event, EventType};
-use crate::domain::ids::{IdGen, RunId};
+use crate::domain::ids::IdGen;
 use crate::domain::run::{Run, RunError, RunReport, RunResults, RunStatus};
 use crate::domain::time::Clock;
 use crate::domain::time::Timestamp;
-use crate::domain::trend::{self, Changes};
+use crate::domain::trend::{self, Changes, LatestRun};
 use crate::queue::{Ack, RunMessage, RunQueue};
 use crate::reports;
 use crate::store::{RunClaim, RunStore, RunnerStore, StoreError};
@@ -296,8 +297,7 @@ impl Runner {
         for _ in 0..COMPARE_ATTEMPTS {
             let latest = self.store.latest_run(&partner.id, &run.customer_id, &run.product).await?;
             let changes = trend::compare(latest.as_ref(), &mut a.report.findings);
-            let previous = latest.map(|l| l.run_id);
-            match self.complete_as(partner, customer, run.clone(), attempt, &a, previous, changes).await {
+            match self.complete_as(partner, customer, run.clone(), attempt, &a, latest.as_ref(), changes).await {
                 Err(StoreError::LatestMoved) => continue,
                 other => return other,
             }
@@ -313,10 +313,11 @@ impl Runner {
         run: Run,
         attempt: u32,
         a: &Assessed,
-        previous_run_id: Option<RunId>,
+        previous: Option<&LatestRun>,
         changes: Option<Changes>,
     ) -> Result<Ack, StoreError> {
         let now = self.clock.now();
+        let previous_run_id = previous.map(|l| l.run_id.clone());
         let mut done = run;
         done.status = RunStatus::Completed;
         done.completed_at = Some(now);
@@ -348,10 +349,24 @@ impl Runner {
                 "status": "completed",
                 "score": a.score,
                 "findings": findings,
+                // What failed, each with its `dedupeKey` (issue 19): one ticket per control.
+                "failures": crate::views::failures(&done.customer_id, &a.report, None),
             }),
         );
         let mail = self.report_ready_mail(partner, customer, &done, &a.report).await?;
-        match self.store.finish_run(&done, attempt, Some(&a.report), &event.with_mail(mail)).await {
+        // The customer's latest result of the product (the portfolio's row), and drift against
+        // the one before: `assessment.regressed` in the same write (issue 19).
+        let latest =
+            LatestRun::after(previous, done.id.clone(), now, a.score, &a.report, partner.distributor_id.clone());
+        let mut events = vec![event.with_mail(mail)];
+        if let Some(r) = drift::regression(previous, &latest) {
+            events.push(self.event(
+                EventType::AssessmentRegressed,
+                partner,
+                crate::views::regressed(&done, &a.report, &r),
+            ));
+        }
+        match self.store.finish_run_with(&done, attempt, Some(&a.report), Some(&latest), &events).await {
             // Storing it again would fail the same way: the run fails now, once, saying why,
             // instead of collecting the tenant again on every delivery.
             Err(StoreError::TooLarge(why)) => {

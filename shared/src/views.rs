@@ -288,3 +288,92 @@ pub fn consent_email(o: &crate::usecases::consent_mail::Outcome) -> Value {
         "emailConsentEnabled": true,
     })
 }
+
+/// A completed run's failures as events carry them (issue 19): what `domain::drift::failing`
+/// counts (the requirements not met, or for a run without requirements the failed checks),
+/// each with its `dedupeKey` (`{customerId}:{id}`); only those in `only` when given. A
+/// requirement: `{id, kind:"requirement", strategy, level, outcome, title, dedupeKey}`; a check:
+/// `{id, kind:"check", severity, title, requirementIds, dedupeKey}`.
+pub fn failures(customer_id: &str, report: &RunReport, only: Option<&[String]>) -> Vec<Value> {
+    let failing = crate::domain::drift::failing(report);
+    let wanted = |id: &str| failing.contains(id) && only.is_none_or(|o| o.iter().any(|w| w == id));
+    let key = |id: &str| crate::domain::drift::dedupe_key(customer_id, id);
+    if report.requirements.is_empty() {
+        report
+            .findings
+            .iter()
+            .filter(|f| wanted(&f.check_id))
+            .map(|f| {
+                json!({
+                    "id": f.check_id,
+                    "kind": "check",
+                    "severity": f.severity.as_str(),
+                    "title": f.title,
+                    "requirementIds": f.requirement_ids,
+                    "dedupeKey": key(&f.check_id),
+                })
+            })
+            .collect()
+    } else {
+        report
+            .requirements
+            .iter()
+            .filter(|r| wanted(&r.id))
+            .map(|r| {
+                json!({
+                    "id": r.id,
+                    "kind": "requirement",
+                    "strategy": r.strategy,
+                    "level": r.level,
+                    "outcome": r.outcome.as_str(),
+                    "title": r.summary,
+                    "dedupeKey": key(&r.id),
+                })
+            })
+            .collect()
+    }
+}
+
+/// `assessment.regressed`'s data (contract, "Schedules, drift and portfolio"): `assessmentId`,
+/// `customerId`, `product`, `previousRunId`, `newFailures` (ids), `levelFrom`, `levelTo` (null
+/// for products without levels), and `failures`: the new failures as [`failures`] shows them,
+/// each with its `dedupeKey`.
+pub fn regressed(run: &Run, report: &RunReport, r: &crate::domain::drift::Regression) -> Value {
+    json!({
+        "assessmentId": run.id,
+        "customerId": run.customer_id,
+        "product": run.product,
+        "previousRunId": r.previous_run_id,
+        "newFailures": r.new_failures,
+        "levelFrom": r.level_from,
+        "levelTo": r.level_to,
+        "failures": failures(&run.customer_id, report, Some(&r.new_failures)),
+    })
+}
+
+/// A finding or requirement of a run of `customer_id` with its `dedupeKey` (issue 19).
+pub fn with_dedupe_key(mut v: Value, customer_id: &str, id: &str) -> Value {
+    insert_all(&mut v, json!({ "dedupeKey": crate::domain::drift::dedupe_key(customer_id, id) }));
+    v
+}
+
+/// One row of `GET /portfolio` (issue 19): `{customerId, name, lastRunId, lastRunAt, score,
+/// overall, byStrategy: {<strategy>: {level}}, trend}`; `partnerId` first on the distributor's.
+pub fn portfolio_row(row: &crate::store::PortfolioRow, with_partner: bool) -> Value {
+    let l = &row.latest;
+    let by: Map<String, Value> =
+        l.by_strategy.iter().map(|(s, level)| (s.clone(), json!({ "level": level }))).collect();
+    let mut out = Map::new();
+    if with_partner {
+        out.insert("partnerId".into(), json!(row.partner_id));
+    }
+    out.insert("customerId".into(), json!(row.customer_id));
+    out.insert("name".into(), json!(row.name));
+    out.insert("lastRunId".into(), json!(l.run_id));
+    out.insert("lastRunAt".into(), json!(rfc3339(l.completed_at)));
+    out.insert("score".into(), json!(l.score));
+    out.insert("overall".into(), json!(l.overall));
+    out.insert("byStrategy".into(), if by.is_empty() { Value::Null } else { Value::Object(by) });
+    out.insert("trend".into(), json!(crate::domain::drift::trend(l).map(|t| t.as_str())));
+    Value::Object(out)
+}

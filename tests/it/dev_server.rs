@@ -29,7 +29,7 @@ pub(crate) async fn start() -> Running {
     start_with(Config::default()).await
 }
 
-async fn start_with(config: Config) -> Running {
+pub(crate) async fn start_with(config: Config) -> Running {
     let built = embedded(config, Arc::new(SystemClock), Arc::new(tests::mail::RecordingMailer::new()));
     let (app, runs, webhooks) = (built.app.clone(), built.runs.clone(), built.webhooks.clone());
     let partner_key = "pk_live_e2etestkey000000000000000000000000".to_string();
@@ -90,7 +90,7 @@ impl Running {
     }
 
     /// The customer's admin grants consent: the partner's link, answered as Microsoft would.
-    async fn grant_consent(&self, customer_id: &str) {
+    pub(crate) async fn grant_consent(&self, customer_id: &str) {
         let (status, _, consent) = self.partner(Method::GET, &format!("/customers/{customer_id}/consent"), None).await;
         assert_eq!(status, 200, "{consent}");
         let callback = tests::consent_callback(consent["consentUrl"].as_str().unwrap(), true);

@@ -990,6 +990,13 @@ async fn deliveries(f: &Fleet, failing: &str) {
     f.partner(Method::GET, "/audit?limit=1", None).await.assert_status(200);
     f.partner(Method::GET, "/audit?action=customer.created&from=2026-01-01T00:00:00Z", None).await.assert_status(200);
     f.distributor(Method::GET, "/audit?targetId=prt_x&to=2030-01-01T00:00:00Z", None).await.assert_status(200);
+    // The portfolio, on both bases (issue 19): its entries and its customers' names.
+    for (rows, surface) in [
+        (f.partner(Method::GET, "/portfolio?product=essential-eight", None).await, "partner"),
+        (f.distributor(Method::GET, "/portfolio?product=essential-eight", None).await, "distributor"),
+    ] {
+        assert!(!rows.assert_status(200)["customers"].as_array().unwrap().is_empty(), "{surface}: {}", rows.body);
+    }
     assert!(f.dispatch().await > 0);
     f.clock.advance(60);
     assert!(f.dispatch().await > 0, "the retries");

@@ -461,6 +461,7 @@ async fn a_completed_run_shows_maturity_blockers_coverage_and_its_requirements_o
             "evidenceQuality": "good", "checkIds": ["E8-MFA-01", "E8-MFA-02", "E8-MFA-03"], "questionId": null,
             "answer": null, "summary": catalogue().requirement("MF-ML1-01").unwrap().summary,
             "reason": "Met on Microsoft Graph evidence: E8-MFA-01, E8-MFA-02, E8-MFA-03", "exception": null,
+            "dedupeKey": format!("{cid}:MF-ML1-01"),
         })
     );
     let ineffective =

@@ -13,6 +13,8 @@ use std::sync::{Arc, LazyLock};
 use serde_json::json;
 // Tenant context and exceptions (issue 18): their cases live in their own file.
 use crate::store_contract_context::*;
+// Latest results and the portfolio (issue 19): in their own file too.
+use crate::store_contract_portfolio::*;
 use shared::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription};
 use shared::domain::customer::Customer;
 use shared::domain::email::Email;
@@ -125,6 +127,7 @@ macro_rules! store_contract {
             partner_ids_read_together_name_every_partner_of_the_distributor,
             concurrent_partner_creates_each_join_the_partner_ids,
             context_and_exception_changes_write_their_audit_entry_only_when_applied,
+            the_portfolio_lists_each_customers_latest_result,
         );
     };
     (@suite $adapter:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -204,6 +207,11 @@ fn partner_event(kind: EventType, p: &Partner) -> Event {
     let mut e = ev(kind, Owner::partner(&p.id));
     e.distributor_id = p.distributor_id.clone();
     e
+}
+
+/// An event of partner `p`'s (for the cases in other files).
+pub(super) fn ev_of_partner(kind: EventType, p: &Partner) -> Event {
+    partner_event(kind, p)
 }
 
 pub(super) async fn new_distributor(store: &Arc<dyn Store>) -> Distributor {
@@ -290,13 +298,13 @@ fn run_of(c: &Customer, product: &str, at: Timestamp) -> Run {
     }
 }
 
-async fn new_run(store: &Arc<dyn Store>, c: &Customer, product: &str, at: Timestamp) -> Run {
+pub(super) async fn new_run(store: &Arc<dyn Store>, c: &Customer, product: &str, at: Timestamp) -> Run {
     let r = run_of(c, product, at);
     store.queue_run(&r, Month::of(at), None).await.expect("queue run");
     r
 }
 
-async fn outbox(store: &Arc<dyn Store>) -> Vec<String> {
+pub(super) async fn outbox(store: &Arc<dyn Store>) -> Vec<String> {
     store.pending_events(100_000).await.expect("outbox").into_iter().map(|e| e.id.into_string()).collect()
 }
 
@@ -1590,11 +1598,11 @@ async fn queued_run(store: &Arc<dyn Store>) -> (Partner, Run) {
     (p, r)
 }
 
-fn started(p: &Partner) -> Event {
+pub(super) fn started(p: &Partner) -> Event {
     partner_event(EventType::AssessmentStarted, p)
 }
 
-fn report() -> RunReport {
+pub(super) fn report() -> RunReport {
     RunReport {
         findings: vec![Finding {
             check_id: "E8-MFA-01".into(),
@@ -1639,7 +1647,7 @@ fn report() -> RunReport {
     }
 }
 
-fn completed(r: &Run, at: Timestamp) -> Run {
+pub(super) fn completed(r: &Run, at: Timestamp) -> Run {
     let mut done = r.clone();
     done.status = RunStatus::Completed;
     done.completed_at = Some(at);

@@ -126,6 +126,8 @@ routes! {
     PartnerBillingGet = "partner.billing.get" : Partner GET "/billing" => Partner(h::billing_get);
     PartnerBillingPortal = "partner.billing.portal" : Partner POST "/billing/portal" => Partner(h::billing_portal);
     PublicStripeWebhook = "public.stripe.webhook" : Public POST "/stripe/webhook" => Public(h::stripe_webhook);
+    PartnerPortfolio = "partner.portfolio.list" : Partner GET "/portfolio" => Keyed(h::portfolio_list);
+    DistributorPortfolio = "distributor.portfolio.list" : Distributor GET "/portfolio" => Keyed(h::portfolio_list);
 }
 
 /// Who may call a route: holders of a key of one surface, or anyone (a signed link).

@@ -15,6 +15,10 @@ pub enum EventType {
     AssessmentCompleted,
     #[serde(rename = "assessment.failed")]
     AssessmentFailed,
+    /// A completed run is worse than the customer's previous completed run of the product
+    /// (contract, "Schedules, drift and portfolio"; `domain::drift`).
+    #[serde(rename = "assessment.regressed")]
+    AssessmentRegressed,
     #[serde(rename = "customer.created")]
     CustomerCreated,
     #[serde(rename = "customer.updated")]
@@ -46,10 +50,11 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 14] = [
         Self::AssessmentStarted,
         Self::AssessmentCompleted,
         Self::AssessmentFailed,
+        Self::AssessmentRegressed,
         Self::CustomerCreated,
         Self::CustomerUpdated,
         Self::CustomerDeleted,
@@ -76,6 +81,7 @@ impl EventType {
             Self::AssessmentStarted => "assessment.started",
             Self::AssessmentCompleted => "assessment.completed",
             Self::AssessmentFailed => "assessment.failed",
+            Self::AssessmentRegressed => "assessment.regressed",
             Self::CustomerCreated => "customer.created",
             Self::CustomerUpdated => "customer.updated",
             Self::CustomerDeleted => "customer.deleted",

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod consent;
 pub mod context;
 pub mod customer;
+pub mod drift;
 pub mod email;
 pub mod event;
 pub mod idempotency_key;

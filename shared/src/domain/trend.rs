@@ -59,20 +59,89 @@ pub struct Changes {
 }
 
 /// A customer's latest completed run of one product, as kept for the next run to compare
-/// with: its id, when it completed, and each counted check's outcome (not the report, so
-/// comparing reads one small item).
+/// with and for the portfolio (issue 19) to list: its id, when it completed, each counted
+/// check's outcome, its score and levels, what failed, and the run before it (not the report,
+/// so comparing and listing read one small item each).
+///
+/// The fields after `outcomes` came with issue 19: a record written before lacks them (they
+/// read as `None`/empty), so the run after it has no trend and never regresses against it
+/// (`domain::drift`); the record that run writes has them all.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LatestRun {
     pub run_id: RunId,
     pub completed_at: Timestamp,
     pub outcomes: BTreeMap<String, CheckStatus>,
+    /// The run's score (0–100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u8>,
+    /// Essential Eight: the overall maturity level (0–3); `None` for the other products.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overall: Option<u8>,
+    /// Essential Eight: each strategy's level (strategy slug → 0–3).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_strategy: BTreeMap<String, u8>,
+    /// What failed (`domain::drift::failing`): the requirement ids not met for a run that
+    /// assessed requirements, else the failed check ids. `None` in records before issue 19.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing: Option<std::collections::BTreeSet<String>>,
+    /// The customer's completed run of the product before this one, as far as the trend needs
+    /// it; `None` for a first run (and in records before issue 19).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousResult>,
+    /// The partner's distributor, if any: the portfolio entry the distributor lists is
+    /// written beside the partner's (docs/storage.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributor_id: Option<super::ids::DistributorId>,
+}
+
+/// The run before a latest run: its id, score and overall level (for `trend`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviousResult {
+    pub run_id: RunId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overall: Option<u8>,
 }
 
 impl LatestRun {
-    /// The record of a run that completed at `completed_at` with these findings.
+    /// The record of a run that completed at `completed_at` with these findings, and nothing
+    /// else known (what the record was before issue 19; [`LatestRun::after`] makes a whole one).
     pub fn of(run_id: RunId, completed_at: Timestamp, findings: &[Finding]) -> Self {
-        Self { run_id, completed_at, outcomes: findings.iter().map(|f| (f.check_id.clone(), f.outcome)).collect() }
+        Self {
+            run_id,
+            completed_at,
+            outcomes: findings.iter().map(|f| (f.check_id.clone(), f.outcome)).collect(),
+            score: None,
+            overall: None,
+            by_strategy: BTreeMap::new(),
+            failing: None,
+            previous: None,
+            distributor_id: None,
+        }
+    }
+
+    /// The whole record of a run that completed at `completed_at` with `score` and `report`,
+    /// following `previous` (the customer's latest before it, `None` for a first run).
+    pub fn after(
+        previous: Option<&LatestRun>,
+        run_id: RunId,
+        completed_at: Timestamp,
+        score: u8,
+        report: &super::run::RunReport,
+        distributor_id: Option<super::ids::DistributorId>,
+    ) -> Self {
+        Self {
+            score: Some(score),
+            overall: report.maturity,
+            by_strategy: report.maturity_by_strategy.iter().map(|m| (m.strategy.clone(), m.level)).collect(),
+            failing: Some(super::drift::failing(report)),
+            previous: previous.map(|p| PreviousResult { run_id: p.run_id.clone(), score: p.score, overall: p.overall }),
+            distributor_id,
+            ..Self::of(run_id, completed_at, &report.findings)
+        }
     }
 }
 

@@ -243,8 +243,39 @@ pub trait RunStore: Send + Sync {
     /// `Conflict` if the attempt no longer holds it. A completed run with a report also becomes
     /// its customer's latest of the product ([`RunStore::latest_run`]), in the same write, if
     /// the latest is still the run its results were compared with (`previous_run_id`, `None`:
-    /// there is none); otherwise `LatestMoved` and nothing is written.
-    async fn finish_run(&self, run: &Run, attempt: u32, report: Option<&RunReport>, event: &Event) -> StoreResult<()>;
+    /// there is none); otherwise `LatestMoved` and nothing is written. The latest record is
+    /// then only [`LatestRun::of`] (no score, levels or previous run): the runner calls
+    /// [`RunStore::finish_run_with`] with the whole record.
+    async fn finish_run(&self, run: &Run, attempt: u32, report: Option<&RunReport>, event: &Event) -> StoreResult<()> {
+        let latest = match (run.status, &run.results, report, run.completed_at) {
+            (RunStatus::Completed, Some(_), Some(r), Some(at)) => Some(LatestRun::of(run.id.clone(), at, &r.findings)),
+            _ => None,
+        };
+        self.finish_run_with(run, attempt, report, latest.as_ref(), std::slice::from_ref(event)).await
+    }
+    /// [`RunStore::finish_run`] with the latest record given whole (`latest`: written, with the
+    /// customer's portfolio entries, when the run completed with a report; issue 19) and every
+    /// event of the finish (`assessment.completed` and, for a worse run, `assessment.regressed`)
+    /// recorded in the same write.
+    async fn finish_run_with(
+        &self,
+        run: &Run,
+        attempt: u32,
+        report: Option<&RunReport>,
+        latest: Option<&LatestRun>,
+        events: &[Event],
+    ) -> StoreResult<()>;
+    /// One page of the latest results of `product` (issue 19, `GET /portfolio`): the partner's
+    /// customers, or every customer of the distributor's partners, by partner then customer
+    /// id, each with its customer's current name; a customer without a completed run of the
+    /// product (or being deleted) is not listed. Reads the portfolio entries and the page's
+    /// customers only, never runs: the cost is the page's, whatever the number of runs.
+    async fn portfolio(
+        &self,
+        scope: PortfolioScope<'_>,
+        product: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<PortfolioRow>>;
     /// The customer's latest completed run of `product` with its checks' outcomes: what a
     /// completing run is compared with (one item read, however many runs there are). `None`
     /// before the first (and for runs completed before this record existed).
@@ -262,6 +293,25 @@ pub trait RunStore: Send + Sync {
     async fn resent_run(&self, partner_id: &str, run_id: &str, at: Timestamp) -> StoreResult<()>;
     /// Runs counted in a month for each of a distributor's partners that has any.
     async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>>;
+}
+
+/// Whose latest results a portfolio lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortfolioScope<'a> {
+    /// The partner's customers.
+    Partner(&'a str),
+    /// The customers of every partner of the distributor.
+    Distributor(&'a str),
+}
+
+/// One customer's latest result of a product, as the portfolio lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortfolioRow {
+    pub partner_id: crate::domain::ids::PartnerId,
+    pub customer_id: crate::domain::ids::CustomerId,
+    /// The customer's name now (read with the page, so a rename shows at once).
+    pub name: String,
+    pub latest: LatestRun,
 }
 
 /// What taking a run for processing found.

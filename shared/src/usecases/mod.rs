@@ -15,6 +15,7 @@ pub mod keys;
 pub mod mail;
 pub mod partners;
 pub mod plans;
+pub mod portfolio;
 pub mod questionnaire;
 pub mod reports;
 pub mod runs;

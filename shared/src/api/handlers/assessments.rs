@@ -242,7 +242,7 @@ pub async fn requirements(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str)
     Ok(Reply::ok(json!({
         "runId": run.id,
         "status": run.status.as_str(),
-        "requirements": page,
+        "requirements": page.iter().map(|r| views::with_dedupe_key(json!(r), &run.customer_id, &r.id)).collect::<Vec<_>>(),
         "nextCursor": paging.next_cursor(app, next),
     })))
 }
@@ -266,7 +266,10 @@ pub async fn findings(app: &App, ctx: &Ctx, partner: &Partner, run_id: &str) -> 
     Ok(Reply::ok(json!({
         "runId": run.id,
         "status": run.status.as_str(),
-        "findings": page.iter().map(|f| views::finding(f)).collect::<Vec<_>>(),
+        "findings": page
+            .iter()
+            .map(|f| views::with_dedupe_key(views::finding(f), &run.customer_id, &f.check_id))
+            .collect::<Vec<_>>(),
         "nextCursor": paging.next_cursor(app, next),
     })))
 }

@@ -14,6 +14,7 @@ pub(crate) mod keys;
 mod mail;
 mod partners;
 mod plans;
+mod portfolio;
 pub(crate) mod questionnaire;
 mod reports;
 mod usage;
@@ -61,6 +62,7 @@ adapters! {
     keyed webhooks_list = |app, ctx| webhooks::list(app, ctx);
     keyed mail_messages = |app, ctx| mail::list(app, ctx);
     keyed audit_list = |app, ctx| audit::list(app, ctx);
+    keyed portfolio_list = |app, ctx| portfolio::list(app, ctx);
     keyed webhooks_create = |app, ctx| webhooks::create(app, ctx);
     keyed webhooks_update = |app, ctx| webhooks::update(app, ctx);
     keyed webhooks_delete = |app, ctx| webhooks::delete(app, ctx);

@@ -114,13 +114,17 @@ impl CustomerStore for DynamoStore {
             // context and exceptions (issue 18), which go with it.
             let exceptions =
                 self.all(&Query::prefix(schema::partner_pk(partner_id), &schema::exceptions_prefix(id), true)).await?;
-            let latest: Vec<Item> = self
+            let latest_records = self
                 .all(&Query::prefix(schema::partner_pk(partner_id), &schema::customer_latest_prefix(id), true))
-                .await?
+                .await?;
+            // Each latest record's portfolio entries (issue 19) go with it.
+            let portfolio = latest_records.iter().flat_map(|l| schema::portfolio_entries_of_latest(partner_id, id, l));
+            let latest: Vec<Item> = latest_records
                 .iter()
                 .chain(&exceptions)
                 .filter_map(|i| Some(key(text(i, PK)?.to_string(), text(i, SK)?.to_string())))
                 .chain(std::iter::once(schema::tenant_context(partner_id, id)))
+                .chain(portfolio)
                 .collect();
             // The customer's questionnaire answers (one per product and question).
             let answers: Vec<Item> = self

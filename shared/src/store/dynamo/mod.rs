@@ -32,6 +32,7 @@ mod limits;
 mod mail;
 mod op;
 mod outbox;
+mod portfolio;
 mod questionnaire;
 mod runs;
 mod schema;

@@ -317,7 +317,14 @@ impl RunStore for DynamoStore {
         Ok(RunClaim::Busy)
     }
 
-    async fn finish_run(&self, run: &Run, attempt: u32, report: Option<&RunReport>, event: &Event) -> StoreResult<()> {
+    async fn finish_run_with(
+        &self,
+        run: &Run,
+        attempt: u32,
+        report: Option<&RunReport>,
+        latest: Option<&LatestRun>,
+        events: &[Event],
+    ) -> StoreResult<()> {
         if !RunStatus::Running.can_move_to(run.status) {
             return match self.run(&run.partner_id, &run.id).await? {
                 None => Err(StoreError::NotFound),
@@ -357,10 +364,10 @@ impl RunStore for DynamoStore {
         // A completed run becomes the latest of its customer and product, if the latest is still
         // the run it was compared with.
         let mut latest_at = None;
-        if let (RunStatus::Completed, Some(results), Some(r), Some(at)) =
-            (run.status, &run.results, report, run.completed_at)
+        if let (RunStatus::Completed, Some(results), Some(_), Some(latest)) = (run.status, &run.results, report, latest)
         {
-            let mut item = ser(&LatestRun::of(run.id.clone(), at, &r.findings))?;
+            let record = ser(latest)?;
+            let mut item = record.clone();
             item.extend(schema::latest_run(&run.partner_id, &run.customer_id, &run.product));
             let put = match &results.previous_run_id {
                 None => Op::put(item).when("attribute_not_exists(PK)"),
@@ -368,8 +375,24 @@ impl RunStore for DynamoStore {
             };
             latest_at = Some(ops.len());
             ops.push(put);
+            // The portfolio's entries (issue 19): copies of the record under the partner and its
+            // distributor, so a portfolio page is one query of either; written with the record,
+            // under its condition.
+            let mut entries = vec![schema::partner_portfolio(&run.partner_id, &run.product, &run.customer_id)];
+            if let Some(d) = &latest.distributor_id {
+                entries.push(schema::distributor_portfolio(d, &run.product, &run.partner_id, &run.customer_id));
+            }
+            for keys in entries {
+                let mut item = record.clone();
+                item.insert("partner_id".into(), s(run.partner_id.as_str()));
+                item.insert("customer_id".into(), s(run.customer_id.as_str()));
+                item.extend(keys);
+                ops.push(Op::put(item));
+            }
         }
-        ops.push(event_put(event)?);
+        for event in events {
+            ops.push(event_put(event)?);
+        }
         match self.transact(ops).await? {
             Ok(()) => Ok(()),
             Err(c) if !c.failed(0) && latest_at.is_some_and(|i| c.failed(i)) => Err(StoreError::LatestMoved),
@@ -421,6 +444,15 @@ impl RunStore for DynamoStore {
 
     async fn latest_run(&self, partner_id: &str, customer_id: &str, product: &str) -> StoreResult<Option<LatestRun>> {
         self.get_as(schema::latest_run(partner_id, customer_id, product)).await
+    }
+
+    async fn portfolio(
+        &self,
+        scope: PortfolioScope<'_>,
+        product: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<PortfolioRow>> {
+        super::portfolio::page(self, scope, product, page).await
     }
 
     async fn runs_used_by_partners(&self, distributor_id: &str, month: Month) -> StoreResult<Vec<(String, u32)>> {

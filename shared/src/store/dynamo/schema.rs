@@ -191,6 +191,33 @@ pub(super) fn customer_latest_prefix(customer: &str) -> String {
 pub(super) fn latest_run(partner: &str, customer: &str, product: &str) -> Item {
     key(partner_pk(partner), format!("{}{product}", customer_latest_prefix(customer)))
 }
+/// The sort-key prefix of the portfolio entries of a product (issue 19), under `PARTNER#p`
+/// (then the customer id) or `DIST#d` (then `<partner>#<customer>`).
+pub(super) fn portfolio_prefix(product: &str) -> String {
+    format!("PORT#{product}#")
+}
+/// A customer's portfolio entry of a product under its partner: a copy of its latest record.
+pub(super) fn partner_portfolio(partner: &str, product: &str, customer: &str) -> Item {
+    key(partner_pk(partner), format!("{}{customer}", portfolio_prefix(product)))
+}
+/// The same entry under the partner's distributor.
+pub(super) fn distributor_portfolio(distributor: &str, product: &str, partner: &str, customer: &str) -> Item {
+    key(distributor_pk(distributor), format!("{}{partner}#{customer}", portfolio_prefix(product)))
+}
+/// The portfolio entries written with a latest record (`LATEST#c#<product>`, its `distributorId`
+/// if any): what deleting the customer deletes with it.
+pub(super) fn portfolio_entries_of_latest(partner: &str, customer: &str, latest: &Item) -> Vec<Item> {
+    let Some(product) =
+        latest.get(SK).and_then(|v| v.as_s().ok()).and_then(|sk| sk.strip_prefix(&customer_latest_prefix(customer)))
+    else {
+        return Vec::new();
+    };
+    let mut out = vec![partner_portfolio(partner, product, customer)];
+    if let Some(d) = latest.get("distributorId").and_then(|v| v.as_s().ok()) {
+        out.push(distributor_portfolio(d, product, partner, customer));
+    }
+    out
+}
 /// The sort-key prefix of a customer's questionnaire answers (every product).
 pub(super) fn customer_answers_prefix(customer: &str) -> String {
     format!("QA#{customer}#")

@@ -60,6 +60,7 @@ impl CustomerStore for MemoryStore {
         let c = s.customers.get_mut(partner_id).and_then(|m| m.remove(id)).ok_or(StoreError::NotFound)?;
         s.tenants.remove(&(partner_id.to_string(), c.tenant_id));
         s.latest_runs.retain(|(p, customer, _), _| !(p == partner_id && customer == id));
+        s.portfolio.forget(partner_id, id);
         s.answers.retain(|(p, customer, _), _| !(p == partner_id && customer == id));
         s.contexts.forget(partner_id, id);
         let gone: Vec<String> = s

@@ -17,6 +17,7 @@ mod keys;
 mod limits;
 mod mail;
 mod outbox;
+mod portfolio;
 mod questionnaire;
 mod runs;
 mod usage;
@@ -94,6 +95,8 @@ struct State {
     audit: HashMap<Owner, BTreeMap<String, crate::domain::audit::AuditEntry>>,
     /// Customers' tenant contexts and exceptions (`context.rs`).
     contexts: context::Contexts,
+    /// The portfolio's entries (`portfolio.rs`).
+    portfolio: portfolio::Portfolio,
 }
 
 /// The store in memory, for the dev server and the tests; gone when the process ends.

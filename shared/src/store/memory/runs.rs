@@ -71,7 +71,14 @@ impl RunStore for MemoryStore {
         }
     }
 
-    async fn finish_run(&self, run: &Run, attempt: u32, report: Option<&RunReport>, event: &Event) -> StoreResult<()> {
+    async fn finish_run_with(
+        &self,
+        run: &Run,
+        attempt: u32,
+        report: Option<&RunReport>,
+        latest: Option<&LatestRun>,
+        events: &[Event],
+    ) -> StoreResult<()> {
         let mut s = self.lock();
         let key = (run.partner_id.to_string(), run.id.to_string());
         let current =
@@ -86,13 +93,13 @@ impl RunStore for MemoryStore {
             return Err(StoreError::TooLarge(format!("a run of {run_bytes} bytes")));
         }
         let latest_key = (run.partner_id.to_string(), run.customer_id.to_string(), run.product.clone());
-        let latest = match (run.status, &run.results, report, run.completed_at) {
-            (RunStatus::Completed, Some(results), Some(r), Some(at)) => {
+        let latest = match (run.status, &run.results, report, latest) {
+            (RunStatus::Completed, Some(results), Some(_), Some(latest)) => {
                 let current = s.latest_runs.get(&latest_key).map(|l| &l.run_id);
                 if current != results.previous_run_id.as_ref() {
                     return Err(StoreError::LatestMoved);
                 }
-                Some(LatestRun::of(run.id.clone(), at, &r.findings))
+                Some(latest.clone())
             }
             _ => None,
         };
@@ -102,10 +109,23 @@ impl RunStore for MemoryStore {
             s.reports.insert(key, chunks);
         }
         if let Some(latest) = latest {
+            let distributor = latest.distributor_id.as_ref().map(|d| d.to_string());
+            s.portfolio.put(&run.partner_id, distributor.as_deref(), &run.customer_id, &run.product);
             s.latest_runs.insert(latest_key, latest);
         }
-        s.record(event);
+        for event in events {
+            s.record(event);
+        }
         Ok(())
+    }
+
+    async fn portfolio(
+        &self,
+        scope: PortfolioScope<'_>,
+        product: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<PortfolioRow>> {
+        self.portfolio_page(scope, product, page)
     }
 
     async fn release_run(&self, partner_id: &str, run_id: &str, attempt: u32) -> StoreResult<()> {
