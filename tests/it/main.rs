@@ -43,6 +43,7 @@ mod runner;
 mod store_compat;
 mod store_contract;
 mod store_contract_context;
+mod store_contract_schedules;
 mod stripe_billing;
 mod template;
 mod tenancy;

@@ -38,6 +38,10 @@ pub enum EventType {
     /// A customer's exception expires in 30 days (contract, "Tenant context and exceptions").
     #[serde(rename = "exception.expiring")]
     ExceptionExpiring,
+    /// A schedule's due period made no run: P10 would have refused it (contract, "Schedules,
+    /// drift and portfolio"); the refusal is on the schedule as `lastError` too.
+    #[serde(rename = "schedule.failed")]
+    ScheduleFailed,
     /// Not a webhook event (not in [`EventType::ALL`], so no endpoint can want it): carries only
     /// mail entries, for a cause that has no event of its own (a partner created, a consent
     /// request).
@@ -46,7 +50,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 14] = [
         Self::AssessmentStarted,
         Self::AssessmentCompleted,
         Self::AssessmentFailed,
@@ -60,6 +64,7 @@ impl EventType {
         Self::KeyRevoked,
         Self::QuestionnaireSubmitted,
         Self::ExceptionExpiring,
+        Self::ScheduleFailed,
     ];
 
     /// A distributor also receives these of its sub-partners.
@@ -69,6 +74,7 @@ impl EventType {
             || s.starts_with("customer.")
             || s.starts_with("questionnaire.")
             || s.starts_with("exception.")
+            || s.starts_with("schedule.")
     }
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +92,7 @@ impl EventType {
             Self::KeyRevoked => "key.revoked",
             Self::QuestionnaireSubmitted => "questionnaire.submitted",
             Self::ExceptionExpiring => "exception.expiring",
+            Self::ScheduleFailed => "schedule.failed",
             Self::Mail => "mail",
         }
     }

@@ -17,6 +17,7 @@ mod parsed;
 pub mod questionnaire;
 pub mod requirement;
 pub mod run;
+pub mod schedule;
 pub mod tenant;
 pub mod time;
 pub mod trend;

@@ -6,8 +6,10 @@ mod context;
 pub mod dynamo;
 pub mod memory;
 pub mod report_codec;
+mod schedules;
 
 pub use context::ContextStore;
+pub use schedules::ScheduleStore;
 
 use async_trait::async_trait;
 
@@ -674,6 +676,7 @@ pub trait Store:
     + AuditStore
     + QuestionnaireStore
     + ContextStore
+    + ScheduleStore
     + AccountKeyStore
     + RunnerStore
     + RelayStore
@@ -697,5 +700,6 @@ impl<T> Store for T where
         + AuditStore
         + QuestionnaireStore
         + ContextStore
+        + ScheduleStore
 {
 }

@@ -18,6 +18,7 @@ pub mod plans;
 pub mod questionnaire;
 pub mod reports;
 pub mod runs;
+pub mod schedules;
 pub mod subscriptions;
 pub mod usage;
 pub mod webhooks;

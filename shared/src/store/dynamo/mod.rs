@@ -34,6 +34,7 @@ mod op;
 mod outbox;
 mod questionnaire;
 mod runs;
+mod schedules;
 mod schema;
 mod usage;
 pub mod webhooks;

@@ -62,6 +62,7 @@ impl CustomerStore for MemoryStore {
         s.latest_runs.retain(|(p, customer, _), _| !(p == partner_id && customer == id));
         s.answers.retain(|(p, customer, _), _| !(p == partner_id && customer == id));
         s.contexts.forget(partner_id, id);
+        s.schedules.forget(partner_id, id);
         let gone: Vec<String> = s
             .runs
             .get(partner_id)

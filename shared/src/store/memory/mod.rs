@@ -19,6 +19,7 @@ mod mail;
 mod outbox;
 mod questionnaire;
 mod runs;
+mod schedules;
 mod usage;
 mod webhooks;
 
@@ -94,6 +95,8 @@ struct State {
     audit: HashMap<Owner, BTreeMap<String, crate::domain::audit::AuditEntry>>,
     /// Customers' tenant contexts and exceptions (`context.rs`).
     contexts: context::Contexts,
+    /// Customers' schedules (`schedules.rs`).
+    schedules: schedules::Schedules,
 }
 
 /// The store in memory, for the dev server and the tests; gone when the process ends.
