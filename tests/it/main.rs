@@ -40,6 +40,7 @@ mod requirements;
 mod routes_distributor;
 mod routes_partner;
 mod runner;
+mod schedules;
 mod store_compat;
 mod store_contract;
 mod store_contract_context;

@@ -557,8 +557,9 @@ fn route_table_has_every_contract_route_once() {
     // the public OpenAPI document, the mail messages on each surface, the audit log on each
     // surface, the questionnaire's nine (the questions; answers GET/PUT and invitations on each
     // surface; the form GET/POST), the tenant context (get, put) and exceptions (list, create,
-    // update, delete) on each surface, and billing (get, portal) and Stripe's webhook.
-    assert_eq!(ROUTES.len(), 88);
+    // update, delete) on each surface, and billing (get, portal) and Stripe's webhook, and the
+    // schedules (list, create, update, delete) on each surface.
+    assert_eq!(ROUTES.len(), 96);
     let mut names: Vec<&str> = ROUTES.iter().map(|r| r.name).collect();
     names.sort_unstable();
     names.dedup();
