@@ -406,3 +406,35 @@ async fn a_suspended_partners_periods_are_refused_as_partner_inactive() {
     let x = list.assert_status(200)["schedules"][0].clone();
     assert_eq!((x["id"].clone(), x["lastError"]["code"].clone()), (json!(id), json!("PARTNER_INACTIVE")));
 }
+
+/// The dev server's periodic task runs the scheduler on the app's (injected) clock: a period
+/// made due by moving that clock gets its run at the task's next look (every second with a
+/// 2-second threshold; the test waits, bounded, for the task beside it, as `dev_server.rs` waits
+/// for its worker).
+#[tokio::test]
+async fn the_dev_servers_periodic_task_triggers_due_periods() {
+    let h = Harness::with_config(Config { run_stale_after_secs: 2, ..Config::default() }).await;
+    let c = h.customer("Contoso", &tenant(1)).await;
+    let id = s(&create(&h, &c, monthly(10, 0)).await["id"]);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(functions::dev_server::run_stale_sweeper(h.app.clone(), async {
+        let _ = stopped.await;
+    }));
+    h.clock.set(ts(&json!("2026-04-10T00:01:00Z")));
+    // Read from the store, not over HTTP: the injected clock stands still, and so does the
+    // key's rate-limit minute.
+    let mut last_run = None;
+    for _ in 0..500 {
+        let x = h.app.store.schedule(h.partner_id(), &c, &id).await.unwrap().expect("the schedule");
+        last_run = x.last_run_id;
+        if last_run.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let runs = runs_of(&h, &c).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(last_run.as_deref(), runs[0]["id"].as_str());
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
