@@ -10,6 +10,7 @@ use functions::lambda::scheduler_tick;
 use http::Method;
 use serde_json::{json, Value};
 use shared::config::Config;
+use shared::domain::schedule::{Cadence, Timing};
 use shared::domain::time::{Clock, Month, Timestamp};
 use tests::helpers::{raw_as, raw_patch_as, s, with_runs};
 use tests::{tenant, Harness, T0};
@@ -447,4 +448,50 @@ async fn the_dev_servers_periodic_task_triggers_due_periods() {
     assert_eq!(last_run.as_deref(), runs[0]["id"].as_str());
     stop.send(()).unwrap();
     task.await.unwrap();
+}
+
+// --- When a schedule is due: the slots of each cadence (`domain::schedule::Timing`) --------------
+
+fn timing(cadence: Cadence, dom: Option<u8>, dow: Option<u8>, hour: u8) -> Timing {
+    Timing { cadence, day_of_month: dom, day_of_week: dow, hour_utc: hour }
+}
+
+fn next(t: Timing, after: &str) -> String {
+    t.next_after(ts(&json!(after))).rfc3339()
+}
+
+#[test]
+fn monthly_slots_are_the_day_and_hour_of_each_month() {
+    let t = timing(Cadence::Monthly, Some(15), None, 6);
+    assert_eq!(next(t, "2027-01-10T00:00:00Z"), "2027-01-15T06:00:00Z");
+    // On the slot itself: the next one.
+    assert_eq!(next(t, "2027-01-15T06:00:00Z"), "2027-02-15T06:00:00Z");
+    assert_eq!(next(t, "2027-12-20T00:00:00Z"), "2028-01-15T06:00:00Z");
+}
+
+#[test]
+fn quarterly_slots_are_in_january_april_july_and_october() {
+    let t = timing(Cadence::Quarterly, Some(1), None, 0);
+    assert_eq!(next(t, "2027-02-10T00:00:00Z"), "2027-04-01T00:00:00Z");
+    assert_eq!(next(t, "2027-10-01T00:00:00Z"), "2028-01-01T00:00:00Z");
+}
+
+#[test]
+fn weekly_slots_are_the_weekday_and_hour() {
+    // 2027-01-04 is a Monday.
+    let t = timing(Cadence::Weekly, None, Some(0), 9);
+    assert_eq!(next(t, "2027-01-04T08:59:59Z"), "2027-01-04T09:00:00Z");
+    assert_eq!(next(t, "2027-01-04T09:00:00Z"), "2027-01-11T09:00:00Z");
+    let sunday = timing(Cadence::Weekly, None, Some(6), 23);
+    assert_eq!(next(sunday, "2027-01-04T09:00:00Z"), "2027-01-10T23:00:00Z");
+}
+
+#[test]
+fn timing_fields_are_checked_against_the_cadence() {
+    assert!(timing(Cadence::Monthly, Some(29), None, 0).check().unwrap_err().contains("dayOfMonth"));
+    assert!(timing(Cadence::Monthly, None, None, 0).check().unwrap_err().contains("dayOfMonth"));
+    assert!(timing(Cadence::Weekly, Some(1), Some(0), 0).check().unwrap_err().contains("dayOfMonth"));
+    assert!(timing(Cadence::Weekly, None, None, 0).check().unwrap_err().contains("dayOfWeek"));
+    assert!(timing(Cadence::Quarterly, Some(28), None, 24).check().unwrap_err().contains("hourUtc"));
+    assert!(timing(Cadence::Quarterly, Some(28), None, 23).check().is_ok());
 }
