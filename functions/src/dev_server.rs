@@ -224,8 +224,10 @@ pub async fn serve(
     }
 }
 
-/// Re-sends the messages of runs queued longer than the config's `run_stale_after_secs`, and
-/// records `exception.expiring` for exceptions 30 days from expiry, looking [`sweep_every`] that threshold (on AWS the relay function does it on its schedule).
+/// Re-sends the messages of runs queued longer than the config's `run_stale_after_secs`,
+/// records `exception.expiring` for exceptions 30 days from expiry, and triggers schedules'
+/// due periods, looking [`sweep_every`] that threshold (on AWS the relay function and the
+/// scheduler function do it on their schedules).
 pub async fn run_stale_sweeper(app: Arc<App>, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let stale_after = app.config.run_stale_after_secs;
@@ -241,6 +243,11 @@ pub async fn run_stale_sweeper(app: Arc<App>, shutdown: impl Future<Output = ()>
         if let Err(e) = shared::usecases::context::notice_expiring(app.store.as_ref(), app.ids(), app.now(), 100).await
         {
             tracing::error!(error = %e, "exception expiry sweep failed; will try again");
+        }
+        // As the scheduler function does every 15 minutes on AWS: schedules' due periods
+        // (issue 19), on the app's clock, so an injected clock makes them due.
+        if let Err(e) = crate::lambda::scheduler_tick(&app).await {
+            tracing::error!(error = %e, "scheduler failed; will try again");
         }
     }
 }

@@ -34,6 +34,7 @@ pub const USAGE_REPORT: &str = "schedule.usage-report";
 pub const WEBHOOK_DISPATCHER: &str = "worker.webhook-dispatcher";
 pub const OUTBOX_RELAY: &str = "worker.outbox-relay";
 pub const MAIL_SENDER: &str = "worker.mail-sender";
+pub const SCHEDULER: &str = "schedule.scheduler";
 
 /// What one function is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +51,8 @@ pub enum Handler {
     OutboxRelay,
     /// The mail queue's consumer: one try of one message per job.
     MailSender,
+    /// Triggers the due periods of customers' schedules (every 15 minutes; issue 19).
+    Scheduler,
 }
 
 impl Handler {
@@ -60,6 +63,7 @@ impl Handler {
             WEBHOOK_DISPATCHER => Some(Self::WebhookDispatcher),
             OUTBOX_RELAY => Some(Self::OutboxRelay),
             MAIL_SENDER => Some(Self::MailSender),
+            SCHEDULER => Some(Self::Scheduler),
             _ => RouteId::by_name(name).map(Self::Route),
         }
     }
@@ -67,7 +71,7 @@ impl Handler {
     /// Every `Handler` value the binary answers to.
     pub fn names() -> Vec<&'static str> {
         let mut names: Vec<&'static str> = ROUTES.iter().map(|r| r.name).collect();
-        names.extend([RUNS_WORKER, USAGE_REPORT, WEBHOOK_DISPATCHER, OUTBOX_RELAY, MAIL_SENDER]);
+        names.extend([RUNS_WORKER, USAGE_REPORT, WEBHOOK_DISPATCHER, OUTBOX_RELAY, MAIL_SENDER, SCHEDULER]);
         names
     }
 }
@@ -340,6 +344,20 @@ pub async fn relay_tick(
     RelayTick { runs_resent, requeued, events, exceptions_expiring }
 }
 
+/// One scheduler invocation (its 15-minute schedule woke it): every schedule due at the
+/// app's now triggers its period's run, or records its refusal, once however many invocations
+/// overlap (`usecases::schedules`).
+pub async fn scheduler_tick(app: &App) -> Result<shared::usecases::schedules::SchedulerTick, String> {
+    shared::usecases::schedules::run_all_due(
+        app.store.as_ref(),
+        app.runs.as_ref(),
+        &app.config.catalog,
+        app.ids(),
+        app.now(),
+    )
+    .await
+}
+
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The entry point: reads `_HANDLER`, builds once, serves invocations until the runtime stops.
@@ -393,6 +411,21 @@ pub async fn main() -> Result<(), Error> {
                         return Err::<serde_json::Value, Error>(format!("relay: {}", tick.to_json()).into());
                     }
                     Ok(tick.to_json())
+                }
+            }))
+            .await
+        }
+        Handler::Scheduler => {
+            let app = aws.app.clone();
+            lambda_runtime::run(lambda_runtime::service_fn(move |_event: LambdaEvent<serde_json::Value>| {
+                let app = app.clone();
+                async move {
+                    // A failed period is left due: the next invocation (or EventBridge's retry)
+                    // tries it again, and the period's run id makes that harmless.
+                    let t = scheduler_tick(&app).await.map_err(|e| -> Error { format!("scheduler: {e}").into() })?;
+                    Ok::<_, Error>(serde_json::json!({
+                        "runs": t.runs, "refused": t.refused, "gone": t.gone, "raced": t.raced,
+                    }))
                 }
             }))
             .await

@@ -137,7 +137,8 @@ async fn every_read_route_within_three_dynamodb_calls_and_a_trigger_within_four(
             RouteId::PartnerCustomersGet
             | RouteId::PartnerConsentGet
             | RouteId::PartnerContextGet
-            | RouteId::PartnerExceptionsList => customer.clone(),
+            | RouteId::PartnerExceptionsList
+            | RouteId::PartnerSchedulesList => customer.clone(),
             RouteId::PartnerAssessmentsGet
             | RouteId::PartnerAssessmentsFindings
             | RouteId::PartnerAssessmentsRequirements

@@ -23,7 +23,7 @@ use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::SqsEvent;
 use bytes::Bytes;
 use functions::lambda::{
-    self, AwsApp, AwsClients, AwsSettings, OUTBOX_RELAY, RUNS_WORKER, USAGE_REPORT, WEBHOOK_DISPATCHER,
+    self, AwsApp, AwsClients, AwsSettings, OUTBOX_RELAY, RUNS_WORKER, SCHEDULER, USAGE_REPORT, WEBHOOK_DISPATCHER,
 };
 use http::{Method, Request};
 use serde_json::{json, Value};
@@ -634,6 +634,7 @@ async fn scenario() -> Option<BTreeMap<String, BTreeSet<Named>>> {
     Box::pin(partner_branding(f)).await;
     Box::pin(questionnaire(f, &pid, &c1)).await;
     Box::pin(tenant_context_and_exceptions(f, &pid, &c1)).await;
+    Box::pin(schedules(f, &pid, &c1)).await;
     Box::pin(partner_billing(f)).await;
     Box::pin(partner_deletions(f, &c2, &c3, &hooks.1)).await;
     Box::pin(distributor_routes(f, &c1)).await;
@@ -871,6 +872,47 @@ async fn tenant_context_and_exceptions(f: &Fleet, pid: &str, c1: &str) {
         assert_eq!(tick.exceptions_expiring, Ok(1), "{tick:?}");
         call(Method::DELETE, format!("{base}/exceptions/{e}"), None).await.assert_status(204);
     }
+}
+
+/// The schedule routes on both bases, then the scheduler function: a due period of a customer
+/// with consent (a run), one of a customer without (a refusal and its `schedule.failed`), and
+/// a second invocation with nothing due.
+async fn schedules(f: &Fleet, pid: &str, c1: &str) {
+    let pending =
+        id(f.partner(Method::POST, "/customers", Some(customer_body("Pending", &tenant(9)))).await.assert_status(201));
+    // Weekly, on the day and hour an hour from now: due after a short step of the clock.
+    let soon = (f.now() + 3600).unix();
+    // 1970-01-01 was a Thursday (3, counting from Monday).
+    let day = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+        [((soon.div_euclid(86_400) + 3) % 7) as usize];
+    let hour = soon.rem_euclid(86_400) / 3600;
+    let body = json!({ "product": "essential-eight", "cadence": "weekly", "dayOfWeek": day, "hourUtc": hour });
+    for distributor in [false, true] {
+        let base = if distributor { format!("/partners/{pid}/customers/{c1}") } else { format!("/customers/{c1}") };
+        let call = |m: Method, path: String, body: Option<Value>| async move {
+            if distributor {
+                f.distributor(m, &path, body).await
+            } else {
+                f.partner(m, &path, body).await
+            }
+        };
+        let made = call(Method::POST, format!("{base}/schedules"), Some(body.clone())).await;
+        let x = id(made.assert_status(201));
+        call(Method::GET, format!("{base}/schedules"), None).await.assert_status(200);
+        let off = json!({ "enabled": false });
+        call(Method::PATCH, format!("{base}/schedules/{x}"), Some(off)).await.assert_status(200);
+        call(Method::DELETE, format!("{base}/schedules/{x}"), None).await.assert_status(204);
+    }
+    for c in [c1, pending.as_str()] {
+        f.partner(Method::POST, &format!("/customers/{c}/schedules"), Some(body.clone())).await.assert_status(201);
+    }
+    f.clock.advance(3600);
+    let s = f.function(SCHEDULER).await;
+    let tick = lambda::scheduler_tick(&s.aws.app).await.expect("the scheduler runs");
+    assert_eq!((tick.runs, tick.refused), (1, 1), "{tick:?}");
+    let again = lambda::scheduler_tick(&s.aws.app).await.expect("the scheduler runs");
+    assert_eq!(again.runs + again.refused, 0, "{again:?}");
+    f.partner(Method::DELETE, &format!("/customers/{pending}"), None).await.assert_status(204);
 }
 
 /// The secret gains `stripeWebhookSecret` (no `stripeSecretKey`: the local ledger, so nothing

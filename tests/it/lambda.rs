@@ -51,8 +51,9 @@ fn every_route_and_worker_is_a_handler() {
     assert_eq!(Handler::parse("worker.assessment-runner"), Some(Handler::RunsWorker));
     assert_eq!(Handler::parse("schedule.usage-report"), Some(Handler::UsageReport));
     assert_eq!(Handler::parse("worker.mail-sender"), Some(Handler::MailSender));
+    assert_eq!(Handler::parse("schedule.scheduler"), Some(Handler::Scheduler));
     assert_eq!(Handler::parse("partner.nothing"), None);
-    assert_eq!(Handler::names().len(), ROUTES.len() + 5);
+    assert_eq!(Handler::names().len(), ROUTES.len() + 6);
 }
 
 #[tokio::test]

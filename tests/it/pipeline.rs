@@ -557,9 +557,9 @@ fn route_table_has_every_contract_route_once() {
     // the public OpenAPI document, the mail messages on each surface, the audit log on each
     // surface, the questionnaire's nine (the questions; answers GET/PUT and invitations on each
     // surface; the form GET/POST), the tenant context (get, put) and exceptions (list, create,
-    // update, delete) on each surface, billing (get, portal), Stripe's webhook, and the portfolio on
-    // each surface.
-    assert_eq!(ROUTES.len(), 90);
+    // update, delete) on each surface, billing (get, portal), Stripe's webhook, the portfolio on
+    // each surface, and the schedules (list, create, update, delete) on each surface.
+    assert_eq!(ROUTES.len(), 98);
     let mut names: Vec<&str> = ROUTES.iter().map(|r| r.name).collect();
     names.sort_unstable();
     names.dedup();

@@ -15,6 +15,8 @@ use serde_json::json;
 use crate::store_contract_context::*;
 // Latest results and the portfolio (issue 19): in their own file too.
 use crate::store_contract_portfolio::*;
+// Schedules (issue 19): their cases live in their own file too.
+use crate::store_contract_schedules::*;
 use shared::domain::account::{AccountStatus, BillingConfig, Distributor, Owner, Partner, Subscription};
 use shared::domain::customer::Customer;
 use shared::domain::email::Email;
@@ -123,6 +125,10 @@ macro_rules! store_contract {
             exceptions_are_kept_per_customer_and_changed_once_per_version,
             an_expiring_exception_is_noticed_once_per_expiry,
             deleting_a_customer_removes_its_context_and_exceptions,
+            schedules_are_kept_per_customer_and_changed_once_per_version,
+            due_schedules_are_found_by_time_and_recorded_once,
+            deleting_a_customer_removes_its_schedules,
+            overlapping_scheduler_invocations_make_one_run_per_period,
             filtered_run_lists_show_each_run_as_it_now_is,
             partner_ids_read_together_name_every_partner_of_the_distributor,
             concurrent_partner_creates_each_join_the_partner_ids,

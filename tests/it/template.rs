@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use functions::lambda::{Handler, OUTBOX_RELAY, RUNS_WORKER, USAGE_REPORT, WEBHOOK_DISPATCHER};
+use functions::lambda::{Handler, OUTBOX_RELAY, RUNS_WORKER, SCHEDULER, USAGE_REPORT, WEBHOOK_DISPATCHER};
 use serde_norway::Value;
 use shared::api::routes::{by_pattern, ROUTES};
 
@@ -194,6 +194,11 @@ fn workers_are_wired_to_their_queue_and_schedule() {
 
     let report = fns.iter().find(|f| f.handler == USAGE_REPORT).expect("the usage report");
     assert_eq!(report.events.iter().filter(|(k, _)| k == "ScheduleV2").count(), 1);
+    // The scheduler of customers' schedules: one EventBridge schedule, every 15 minutes (issue 19).
+    let scheduler = fns.iter().find(|f| f.handler == SCHEDULER).expect("the scheduler");
+    let schedules: Vec<&Value> = scheduler.events.iter().filter(|(k, _)| k == "ScheduleV2").map(|(_, e)| *e).collect();
+    assert_eq!(schedules.len(), 1, "{:?}", scheduler.events);
+    assert_eq!(schedules[0]["Properties"]["ScheduleExpression"].as_str(), Some("rate(15 minutes)"));
 
     let table = &t["Resources"]["Table"]["Properties"];
     assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some("ttl"));

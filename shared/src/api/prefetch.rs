@@ -39,12 +39,18 @@ pub(super) fn wants(route: &Route, params: &PathParams, owner: &str, now: Timest
         RouteId::DistributorAssessmentsFindings | RouteId::DistributorAssessmentsRequirements => {
             wants.extend(run_and_report(param("id"), param("runId")))
         }
-        // The customer whose questionnaire answers, tenant context or exceptions are read: it comes
-        // with the account (issues 12 and 18).
-        RouteId::PartnerQuestionnaireGet | RouteId::PartnerContextGet | RouteId::PartnerExceptionsList => {
+        // The customer whose questionnaire answers, tenant context, exceptions or schedules are
+        // read: it comes with the account (issues 12, 18 and 19).
+        RouteId::PartnerQuestionnaireGet
+        | RouteId::PartnerContextGet
+        | RouteId::PartnerExceptionsList
+        | RouteId::PartnerSchedulesList => {
             wants.push(Want::Customer { partner_id: owner.to_string(), id: param("id") })
         }
-        RouteId::DistributorQuestionnaireGet | RouteId::DistributorContextGet | RouteId::DistributorExceptionsList => {
+        RouteId::DistributorQuestionnaireGet
+        | RouteId::DistributorContextGet
+        | RouteId::DistributorExceptionsList
+        | RouteId::DistributorSchedulesList => {
             wants.push(Want::Customer { partner_id: param("id"), id: param("customerId") })
         }
         RouteId::PartnerWebhooksDeliveries => {

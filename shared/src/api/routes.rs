@@ -123,6 +123,14 @@ routes! {
     DistributorExceptionsCreate = "distributor.exceptions.create" : Distributor POST "/partners/{id}/customers/{customerId}/exceptions" => Partner(h::sub_partner_exceptions_create);
     DistributorExceptionsUpdate = "distributor.exceptions.update" : Distributor PATCH "/partners/{id}/customers/{customerId}/exceptions/{exceptionId}" => Partner(h::sub_partner_exceptions_update);
     DistributorExceptionsDelete = "distributor.exceptions.delete" : Distributor DELETE "/partners/{id}/customers/{customerId}/exceptions/{exceptionId}" => Partner(h::sub_partner_exceptions_delete);
+    PartnerSchedulesList = "partner.schedules.list" : Partner GET "/customers/{id}/schedules" => Partner(h::schedules_list);
+    PartnerSchedulesCreate = "partner.schedules.create" : Partner POST "/customers/{id}/schedules" => Partner(h::schedules_create);
+    PartnerSchedulesUpdate = "partner.schedules.update" : Partner PATCH "/customers/{id}/schedules/{scheduleId}" => Partner(h::schedules_update);
+    PartnerSchedulesDelete = "partner.schedules.delete" : Partner DELETE "/customers/{id}/schedules/{scheduleId}" => Partner(h::schedules_delete);
+    DistributorSchedulesList = "distributor.schedules.list" : Distributor GET "/partners/{id}/customers/{customerId}/schedules" => Partner(h::sub_partner_schedules_list);
+    DistributorSchedulesCreate = "distributor.schedules.create" : Distributor POST "/partners/{id}/customers/{customerId}/schedules" => Partner(h::sub_partner_schedules_create);
+    DistributorSchedulesUpdate = "distributor.schedules.update" : Distributor PATCH "/partners/{id}/customers/{customerId}/schedules/{scheduleId}" => Partner(h::sub_partner_schedules_update);
+    DistributorSchedulesDelete = "distributor.schedules.delete" : Distributor DELETE "/partners/{id}/customers/{customerId}/schedules/{scheduleId}" => Partner(h::sub_partner_schedules_delete);
     PartnerBillingGet = "partner.billing.get" : Partner GET "/billing" => Partner(h::billing_get);
     PartnerBillingPortal = "partner.billing.portal" : Partner POST "/billing/portal" => Partner(h::billing_portal);
     PublicStripeWebhook = "public.stripe.webhook" : Public POST "/stripe/webhook" => Public(h::stripe_webhook);

@@ -132,6 +132,9 @@ actions! {
     ExceptionCreated => "exception.created",
     ExceptionUpdated => "exception.updated",
     ExceptionDeleted => "exception.deleted",
+    ScheduleCreated => "schedule.created",
+    ScheduleUpdated => "schedule.updated",
+    ScheduleDeleted => "schedule.deleted",
 }
 
 /// What kind of thing a change was made to.
@@ -148,6 +151,8 @@ pub enum TargetType {
     Branding,
     /// A customer's exception to a requirement: its id is the exception's (`exc_…`).
     Exception,
+    /// A customer's schedule: its id is the schedule's (`sch_…`).
+    Schedule,
 }
 
 /// What a change was made to: `{type, id}`.

@@ -42,6 +42,10 @@ pub enum EventType {
     /// A customer's exception expires in 30 days (contract, "Tenant context and exceptions").
     #[serde(rename = "exception.expiring")]
     ExceptionExpiring,
+    /// A schedule's due period made no run: P10 would have refused it (contract, "Schedules,
+    /// drift and portfolio"); the refusal is on the schedule as `lastError` too.
+    #[serde(rename = "schedule.failed")]
+    ScheduleFailed,
     /// Not a webhook event (not in [`EventType::ALL`], so no endpoint can want it): carries only
     /// mail entries, for a cause that has no event of its own (a partner created, a consent
     /// request).
@@ -65,6 +69,7 @@ impl EventType {
         Self::KeyRevoked,
         Self::QuestionnaireSubmitted,
         Self::ExceptionExpiring,
+        Self::ScheduleFailed,
     ];
 
     /// A distributor also receives these of its sub-partners.
@@ -74,6 +79,7 @@ impl EventType {
             || s.starts_with("customer.")
             || s.starts_with("questionnaire.")
             || s.starts_with("exception.")
+            || s.starts_with("schedule.")
     }
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +98,7 @@ impl EventType {
             Self::KeyRevoked => "key.revoked",
             Self::QuestionnaireSubmitted => "questionnaire.submitted",
             Self::ExceptionExpiring => "exception.expiring",
+            Self::ScheduleFailed => "schedule.failed",
             Self::Mail => "mail",
         }
     }

@@ -170,6 +170,8 @@ pub mod kind {
         Audit => "aud_", "audit entry";
         /// An exception to one requirement of a customer (contract, "Tenant context and exceptions").
         Exception => "exc_", "exception";
+        /// A customer's schedule (contract, "Schedules, drift and portfolio").
+        Schedule => "sch_", "schedule";
     }
 }
 
@@ -182,6 +184,7 @@ pub type EndpointId = Id<kind::Endpoint>;
 pub type DeliveryId = Id<kind::Delivery>;
 pub type AuditId = Id<kind::Audit>;
 pub type ExceptionId = Id<kind::Exception>;
+pub type ScheduleId = Id<kind::Schedule>;
 
 /// An id of kind `K`: its text, which serialises as the bare string. See the module docs.
 pub struct Id<K: IdKind>(String, PhantomData<fn() -> K>);

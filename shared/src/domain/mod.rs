@@ -18,6 +18,7 @@ mod parsed;
 pub mod questionnaire;
 pub mod requirement;
 pub mod run;
+pub mod schedule;
 pub mod tenant;
 pub mod time;
 pub mod trend;

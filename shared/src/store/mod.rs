@@ -6,8 +6,10 @@ mod context;
 pub mod dynamo;
 pub mod memory;
 pub mod report_codec;
+mod schedules;
 
 pub use context::ContextStore;
+pub use schedules::ScheduleStore;
 
 use async_trait::async_trait;
 
@@ -724,6 +726,7 @@ pub trait Store:
     + AuditStore
     + QuestionnaireStore
     + ContextStore
+    + ScheduleStore
     + AccountKeyStore
     + RunnerStore
     + RelayStore
@@ -747,5 +750,6 @@ impl<T> Store for T where
         + AuditStore
         + QuestionnaireStore
         + ContextStore
+        + ScheduleStore
 {
 }

@@ -19,6 +19,7 @@ pub mod portfolio;
 pub mod questionnaire;
 pub mod reports;
 pub mod runs;
+pub mod schedules;
 pub mod subscriptions;
 pub mod usage;
 pub mod webhooks;

@@ -137,7 +137,12 @@ fn read_context(body: &[u8]) -> Result<TenantContext, ApiError> {
 
 /// The partner's customer `customer_id`: as the pipeline read it with the account when the
 /// route prefetches it (`api::prefetch`), else read now; 404 when the partner has none.
-async fn customer_of(app: &App, ctx: &Ctx, partner: &Partner, customer_id: &str) -> Result<Customer, ApiError> {
+pub(super) async fn customer_of(
+    app: &App,
+    ctx: &Ctx,
+    partner: &Partner,
+    customer_id: &str,
+) -> Result<Customer, ApiError> {
     let want = Want::Customer { partner_id: partner.id.to_string(), id: customer_id.to_string() };
     match ctx.prefetched(&want) {
         Some(Got::Customer(found)) => {

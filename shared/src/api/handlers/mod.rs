@@ -17,6 +17,7 @@ mod plans;
 mod portfolio;
 pub(crate) mod questionnaire;
 mod reports;
+mod schedules;
 mod usage;
 mod webhooks;
 
@@ -117,6 +118,14 @@ adapters! {
     partner sub_partner_questionnaire_put = |app, ctx, p| questionnaire::put(app, ctx, p, ctx.param("customerId"));
     partner questionnaire_invite = |app, ctx, p| questionnaire::invite(app, ctx, p, ctx.param("id"));
     partner sub_partner_questionnaire_invite = |app, ctx, p| questionnaire::invite(app, ctx, p, ctx.param("customerId"));
+    partner schedules_list = |app, ctx, p| schedules::list(app, ctx, p, ctx.param("id"));
+    partner sub_partner_schedules_list = |app, ctx, p| schedules::list(app, ctx, p, ctx.param("customerId"));
+    partner schedules_create = |app, ctx, p| schedules::create(app, ctx, p, ctx.param("id"));
+    partner sub_partner_schedules_create = |app, ctx, p| schedules::create(app, ctx, p, ctx.param("customerId"));
+    partner schedules_update = |app, ctx, p| schedules::update(app, ctx, p, ctx.param("id"));
+    partner sub_partner_schedules_update = |app, ctx, p| schedules::update(app, ctx, p, ctx.param("customerId"));
+    partner schedules_delete = |app, ctx, p| schedules::delete(app, ctx, p, ctx.param("id"));
+    partner sub_partner_schedules_delete = |app, ctx, p| schedules::delete(app, ctx, p, ctx.param("customerId"));
 }
 
 /// `GET /products/{product}/questions` (any partner: the questions are the product's).

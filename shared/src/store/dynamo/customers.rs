@@ -112,8 +112,12 @@ impl CustomerStore for DynamoStore {
                 .collect();
             // The customer's latest-run records (one per product it has run), and its tenant
             // context and exceptions (issue 18), which go with it.
-            let exceptions =
+            let mut exceptions =
                 self.all(&Query::prefix(schema::partner_pk(partner_id), &schema::exceptions_prefix(id), true)).await?;
+            // And its schedules (issue 19): a deleted customer's schedules are never due again.
+            exceptions.extend(
+                self.all(&Query::prefix(schema::partner_pk(partner_id), &schema::schedules_prefix(id), true)).await?,
+            );
             let latest_records = self
                 .all(&Query::prefix(schema::partner_pk(partner_id), &schema::customer_latest_prefix(id), true))
                 .await?;

@@ -35,6 +35,7 @@ mod outbox;
 mod portfolio;
 mod questionnaire;
 mod runs;
+mod schedules;
 mod schema;
 mod usage;
 pub mod webhooks;

@@ -403,3 +403,27 @@ pub(super) fn expiring_exceptions_gsi1pk(exception: &str) -> String {
 pub(super) fn expiring_exception_sk(notice_at: Timestamp, id: &str) -> String {
     format!("{}#{id}", time_sk(notice_at))
 }
+
+// --- Schedules: in the partner's partition, by customer --------------------------------------
+
+/// Prefix of a customer's schedules (ids are time-ordered: the family lists oldest first).
+pub(super) fn schedules_prefix(customer: &str) -> String {
+    format!("SCH#{customer}#")
+}
+pub(super) fn schedule_sk(customer: &str, id: &str) -> String {
+    format!("{}{id}", schedules_prefix(customer))
+}
+pub(super) fn schedule(partner: &str, customer: &str, id: &str) -> Item {
+    key(partner_pk(partner), schedule_sk(customer, id))
+}
+/// GSI1 partitions of the enabled schedules by their next due time (sparse: a disabled
+/// schedule has no GSI1 keys), sharded by schedule id.
+pub(super) const DUE_SCHEDULES: &str = "SCHDUE";
+/// The GSI1 partition of an enabled schedule: its shard of `SCHDUE`.
+pub(super) fn due_schedules_gsi1pk(schedule: &str) -> String {
+    sharded(DUE_SCHEDULES, shard_of(schedule))
+}
+/// Its GSI1 sort key: its next due time first, so the partition orders by it.
+pub(super) fn due_schedule_sk(next_run_at: Timestamp, id: &str) -> String {
+    format!("{}#{id}", time_sk(next_run_at))
+}

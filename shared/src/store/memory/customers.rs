@@ -63,6 +63,7 @@ impl CustomerStore for MemoryStore {
         s.portfolio.forget(partner_id, id);
         s.answers.retain(|(p, customer, _), _| !(p == partner_id && customer == id));
         s.contexts.forget(partner_id, id);
+        s.schedules.forget(partner_id, id);
         let gone: Vec<String> = s
             .runs
             .get(partner_id)

@@ -20,6 +20,7 @@ mod outbox;
 mod portfolio;
 mod questionnaire;
 mod runs;
+mod schedules;
 mod usage;
 mod webhooks;
 
@@ -97,6 +98,8 @@ struct State {
     contexts: context::Contexts,
     /// The portfolio's entries (`portfolio.rs`).
     portfolio: portfolio::Portfolio,
+    /// Customers' schedules (`schedules.rs`).
+    schedules: schedules::Schedules,
 }
 
 /// The store in memory, for the dev server and the tests; gone when the process ends.
