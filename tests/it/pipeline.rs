@@ -546,6 +546,15 @@ async fn handle_route_answers_only_its_own_route() {
     assert_eq!(ok.status(), 200);
     let other = tests::oneshot(&function, req("/api/v1/partner/products")).await;
     assert_eq!(other.status(), 404);
+    // Another route's path with a method none of its routes has is not this function's
+    // either: 404 as an unknown path, not the 405 the whole table answers.
+    let mut delete = req("/api/v1/partner/products");
+    *delete.method_mut() = http::Method::DELETE;
+    assert_eq!(tests::oneshot(&function, delete).await.status(), 404);
+    let table = shared::api::router(h.app.clone());
+    let mut delete = req("/api/v1/partner/products");
+    *delete.method_mut() = http::Method::DELETE;
+    assert_eq!(tests::oneshot(&table, delete).await.status(), 405);
 }
 
 #[test]

@@ -52,7 +52,7 @@ pub fn route_router(app: Arc<App>, only: RouteId) -> Router {
 
 fn build(app: Arc<App>, only: Option<RouteId>) -> Router {
     let mut router = Router::new();
-    for (pattern, entries) in nodes() {
+    for (pattern, entries) in nodes(only.map(RouteId::route)) {
         let node = Node { app: app.clone(), entries: entries.into(), only };
         let endpoint = any(move |req: Request| node.clone().serve(req));
         router = router.route(&format!("{pattern}/"), endpoint.clone()).route(&pattern, endpoint);
@@ -87,11 +87,17 @@ struct Entry {
 }
 
 /// The routes answering at each router pattern, most literal first: each route at its own
-/// pattern, and at every literal pattern its own pattern matches.
-fn nodes() -> BTreeMap<String, Vec<Entry>> {
+/// pattern, and at every literal pattern its own pattern matches. With `only`, just the
+/// patterns `only` answers at: a Lambda function builds a handful of nodes at its cold start
+/// instead of every route against every pattern (issue 16; the others fall to the 404).
+fn nodes(only: Option<&'static Route>) -> BTreeMap<String, Vec<Entry>> {
     let mut nodes: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
     for route in ROUTES {
-        nodes.entry(route.full_path()).or_default().push(Entry { route, fixed: Vec::new() });
+        let pattern = route.full_path();
+        if only.is_some_and(|only| pattern != only.full_path() && fixes(only, &pattern).is_none()) {
+            continue;
+        }
+        nodes.entry(pattern).or_default().push(Entry { route, fixed: Vec::new() });
     }
     for route in ROUTES {
         let pattern = route.full_path();
