@@ -248,7 +248,7 @@ pub async fn start_with(
     if create.is_some() {
         ensure_mail_identity(sdk, &config.mail_from).await?;
     }
-    let aws = lambda::build(sdk, &settings, config).await?;
+    let aws = lambda::build(sdk, &settings, config, Some(shared::report_pdf::render)).await?;
     let accounts = bootstrap_or_reuse(&aws.app, distributor_key, partner_key).await?;
     Ok((aws, accounts))
 }

@@ -84,6 +84,8 @@ pub fn embedded_billing(
         transport: None,
         billing,
         mailer,
+        // The dev server serves every route, the report's PDF too.
+        pdf: Some(shared::report_pdf::render),
     });
     Embedded { app: service.app.clone(), service, runs, webhooks, mail }
 }

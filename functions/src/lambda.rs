@@ -1,7 +1,9 @@
-//! The Lambda entry point's logic (the binary `bootstrap` only calls [`main`]). Every function
-//! in `template.yaml` runs this one binary; its `Handler` setting (`_HANDLER` at run time)
-//! says which route or worker it is. The app is built once per cold start, on DynamoDB, SQS
-//! and Secrets Manager.
+//! The Lambda entry point's logic (the binaries `bootstrap` and `report-pdf` only call
+//! [`main`]). Every function in `template.yaml` runs `bootstrap`, except the shared report's
+//! (`public.reports.get`), which runs `report-pdf`: the same code with the PDF renderer, so
+//! Typst is linked into that one function only (issue 17). The `Handler` setting (`_HANDLER`
+//! at run time) says which route or worker a function is. The app is built once per cold
+//! start, on DynamoDB, SQS and Secrets Manager.
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use shared::mail::MailJob;
 use shared::queue::sqs::{SqsQueue, NOT_BEFORE};
 use shared::queue::Ack;
 use shared::queue::{RunMessage, RunQueue};
+use shared::report_pdf::PdfRenderer;
 use shared::runner::Runner;
 use shared::store::dynamo::DynamoStore;
 use shared::store::SweepStore;
@@ -66,6 +69,22 @@ impl Handler {
             SCHEDULER => Some(Self::Scheduler),
             _ => RouteId::by_name(name).map(Self::Route),
         }
+    }
+
+    /// Whether this function renders the report's PDF (`GET /reports/{token}?format=pdf`), and
+    /// so must run the `report-pdf` binary (template.yaml's `BuildProperties: Binary`).
+    pub fn renders_pdf(self) -> bool {
+        self == Self::Route(RouteId::PublicReport)
+    }
+
+    /// Whether a binary with (`has_pdf`) or without the PDF renderer may serve this function:
+    /// `bootstrap` refuses to start as the report's function rather than answer its PDFs 500.
+    /// Errors: the message the cold start fails with.
+    pub fn check_binary(self, has_pdf: bool) -> Result<(), String> {
+        if self.renders_pdf() && !has_pdf {
+            return Err("this function renders the report's PDF: deploy it with the report-pdf binary".into());
+        }
+        Ok(())
     }
 
     /// Every `Handler` value the binary answers to.
@@ -139,9 +158,15 @@ impl AwsClients {
 
 /// Builds the service on AWS through the composition root: reads the secret once, makes the
 /// clients once. The runner reads tenants with Microsoft Graph when the secret holds
-/// `graphClientId` and `graphClientSecret`, else assesses the demo tenants.
-pub async fn build(sdk: &SdkConfig, settings: &AwsSettings, config: Config) -> Result<AwsApp, String> {
-    build_with(AwsClients::new(sdk), settings, config, Arc::new(SystemClock)).await
+/// `graphClientId` and `graphClientSecret`, else assesses the demo tenants. `pdf` renders the
+/// report's PDF (`None` in `bootstrap`, which does not link Typst).
+pub async fn build(
+    sdk: &SdkConfig,
+    settings: &AwsSettings,
+    config: Config,
+    pdf: Option<PdfRenderer>,
+) -> Result<AwsApp, String> {
+    build_with(AwsClients::new(sdk), settings, config, Arc::new(SystemClock), pdf).await
 }
 
 /// [`build`] on given clients and clock: the tests pass clients that record every operation
@@ -151,6 +176,7 @@ pub async fn build_with(
     settings: &AwsSettings,
     config: Config,
     clock: Arc<dyn Clock>,
+    pdf: Option<PdfRenderer>,
 ) -> Result<AwsApp, String> {
     let secrets = aws_secrets::load(&clients.secrets, &settings.secret_id).await.map_err(|e| e.to_string())?;
     let store = Arc::new(DynamoStore::new(clients.dynamodb, settings.table.clone()));
@@ -179,6 +205,7 @@ pub async fn build_with(
         transport: None,
         billing,
         mailer: Arc::new(SesMailer::new(clients.ses)),
+        pdf,
     });
     Ok(AwsApp { app: service.app.clone(), service, store, runs, webhooks, mail, secrets })
 }
@@ -361,13 +388,16 @@ pub async fn scheduler_tick(app: &App) -> Result<shared::usecases::schedules::Sc
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The entry point: reads `_HANDLER`, builds once, serves invocations until the runtime stops.
-pub async fn main() -> Result<(), Error> {
+/// `pdf` is the binary's PDF renderer (`report-pdf` passes `report_pdf::render`, `bootstrap`
+/// none); a function that renders PDFs refuses to start without one ([`Handler::check_binary`]).
+pub async fn main(pdf: Option<PdfRenderer>) -> Result<(), Error> {
     let name = std::env::var("_HANDLER").map_err(|_| "_HANDLER is not set")?;
     let handler = Handler::parse(&name).ok_or_else(|| format!("unknown handler {name:?}"))?;
+    handler.check_binary(pdf.is_some()).map_err(|e| format!("{name}: {e}"))?;
     let config = Config::from_env()?;
     let settings = AwsSettings::from_env()?;
     let sdk = shared::aws::lambda_sdk_config().await;
-    let aws = build(&sdk, &settings, config).await?;
+    let aws = build(&sdk, &settings, config, pdf).await?;
     tracing::info!(handler = %name, "cold start");
     match handler {
         Handler::Route(route) => lambda_http::run(shared::api::route_router(aws.app.clone(), route)).await,

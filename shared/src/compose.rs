@@ -47,6 +47,9 @@ pub struct Parts {
     pub transport: Option<Arc<dyn Transport>>,
     /// Plan changes; `None` is the local ledger on `store`.
     pub billing: Option<Arc<dyn Billing>>,
+    /// The report's PDF renderer (`report_pdf::render`), or `None` in a binary that must not
+    /// link Typst (the main `bootstrap`).
+    pub pdf: Option<crate::report_pdf::PdfRenderer>,
     /// How mail is sent: SES v2 on AWS, a folder of `.eml` files in the dev server.
     pub mailer: Arc<dyn Mailer>,
 }
@@ -82,6 +85,7 @@ impl Service {
             transport,
             consent,
             mailer: parts.mailer,
+            pdf: parts.pdf,
         };
         Self { app: Arc::new(app), tenants: parts.tenants, mail_queue: parts.mail_queue }
     }

@@ -30,6 +30,12 @@ const FONTS: [&[u8]; 3] = [
     include_bytes!("../fonts/LiberationSans-Italic.ttf"),
 ];
 
+/// What renders a report's PDF: [`render`], handed to the app by the binaries that link Typst
+/// (the dev server and `report-pdf`, the function behind `GET /reports/{token}`). The main
+/// `bootstrap` hands none, so the linker leaves Typst out of it (issue 17: Typst is most of a
+/// binary's size; the figures are in README's "Performance").
+pub type PdfRenderer = fn(&ReportView) -> Result<Vec<u8>, PdfError>;
+
 /// Why a PDF could not be made.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PdfError {

@@ -51,7 +51,7 @@ impl Priced {
         // Limits far above what the test sends in its one (manual) minute.
         let config =
             Config { rate_limit_partner_per_min: 10_000, rate_limit_distributor_per_min: 10_000, ..Config::default() };
-        let aws = lambda::build_with(rec.clients(&sdk), &settings, config, clock).await.unwrap();
+        let aws = lambda::build_with(rec.clients(&sdk), &settings, config, clock, None).await.unwrap();
         let accounts = functions::dev_server::bootstrap(&aws.app, None, None).await.unwrap();
         let router = shared::api::router(aws.app.clone());
         Some(Self {

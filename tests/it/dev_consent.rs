@@ -278,6 +278,7 @@ async fn the_stand_in_is_served_only_by_a_dev_server_without_graph_credentials()
             transport: None,
             billing: None,
             mailer: Arc::new(tests::mail::RecordingMailer::default()),
+            pdf: None,
         })
     };
     let path = format!("/dev/consent/{TENANT}/v2.0/adminconsent?client_id=baref00t-dev-app");

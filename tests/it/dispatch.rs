@@ -134,6 +134,7 @@ impl Rig {
             transport: Some(receiver.clone()),
             billing: None,
             mailer: Arc::new(tests::mail::RecordingMailer::new()),
+            pdf: None,
         });
         Self { service, store, clock, queue, receiver, ids: IdGen::new() }
     }

@@ -89,7 +89,8 @@ impl Fleet {
         // SES sends only from a verified identity: MAIL_FROM's domain, as in production.
         tests::aws::verify_mail_identity(&sdk, &mail_domain(&config)).await;
         let clock = Arc::new(ManualClock::at(T0));
-        let setup = lambda::build_with(AwsClients::new(&sdk), &settings, config.clone(), clock.clone()).await.unwrap();
+        let setup =
+            lambda::build_with(AwsClients::new(&sdk), &settings, config.clone(), clock.clone(), None).await.unwrap();
         let accounts = functions::dev_server::bootstrap(&setup.app, None, None).await.unwrap();
         Some(Self {
             sdk,
@@ -110,7 +111,11 @@ impl Fleet {
             return f.clone();
         }
         let rec = Recorder::new();
-        let aws = lambda::build_with(rec.clients(&self.sdk), &self.settings, self.config.clone(), self.clock.clone())
+        // With the PDF renderer only where it is deployed with it (the report-pdf binary).
+        let renders_pdf = lambda::Handler::parse(name).is_some_and(|h| h.renders_pdf());
+        let pdf = renders_pdf.then_some(shared::report_pdf::render as shared::report_pdf::PdfRenderer);
+        let config = self.config.clone();
+        let aws = lambda::build_with(rec.clients(&self.sdk), &self.settings, config, self.clock.clone(), pdf)
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let f = Arc::new(Function { aws, rec });
@@ -1013,6 +1018,10 @@ async fn run_reads_and_the_public_report(f: &Fleet, c1: &str, r1: &str) {
     f.request(Method::GET, "/api/v1/openapi.json", &[], None).await.assert_status(200);
     let report = f.request(Method::GET, &url[url.find("/reports/").unwrap()..], &[], None).await;
     assert_eq!(report.status, 200);
+    // The same function renders the PDF (it runs the report-pdf binary).
+    let pdf =
+        f.request(Method::GET, &format!("{}?format=pdf", &url[url.find("/reports/").unwrap()..]), &[], None).await;
+    assert_eq!(pdf.status, 200);
     f.request(Method::GET, "/reports/not-a-token", &[], None).await;
 }
 

@@ -56,6 +56,22 @@ fn every_route_and_worker_is_a_handler() {
     assert_eq!(Handler::names().len(), ROUTES.len() + 6);
 }
 
+/// `bootstrap` (no PDF renderer) refuses to start as the shared report's function, whose
+/// `?format=pdf` it could only answer 500; `report-pdf` starts as it, and `bootstrap` as every
+/// other function.
+#[test]
+fn only_the_pdf_binary_starts_as_the_report_function() {
+    let report = Handler::parse("public.reports.get").unwrap();
+    assert!(report.renders_pdf());
+    assert!(report.check_binary(false).unwrap_err().contains("report-pdf"));
+    assert_eq!(report.check_binary(true), Ok(()));
+    for name in Handler::names().into_iter().filter(|n| *n != "public.reports.get") {
+        let h = Handler::parse(name).unwrap();
+        assert!(!h.renders_pdf(), "{name}");
+        assert_eq!(h.check_binary(false), Ok(()), "{name}");
+    }
+}
+
 #[tokio::test]
 async fn http_events_are_served_by_their_route() {
     let h = Harness::new().await;

@@ -336,3 +336,27 @@ async fn a_big_runs_report_renders_within_the_response_limits() {
     assert!(folded(&text).contains("Big Pty Ltd"));
     println!("big run: page {} bytes, PDF {} bytes, {} pages", page.raw.len(), pdf.raw.len(), doc.get_pages().len());
 }
+
+/// README's first run as a newcomer follows it: Contoso Ltd on tenant d4f5a678-… (the hardened
+/// demo tenant), the Essential Eight at target 3, nothing declared or answered. The report's
+/// first screen and the PDF say what README says a reader finds there: the level against the
+/// target and the three things to do next (the undeclared emergency-access exclusion makes
+/// MF-ML1-01, with its failed checks, the first).
+#[tokio::test]
+async fn readmes_first_run_report_names_the_level_the_target_and_three_next_steps() {
+    let h = Harness::new().await;
+    let cid = h.customer("Contoso Ltd", "d4f5a678-1234-5678-9abc-def012345678").await;
+    let body = json!({ "customerId": cid, "product": "essential-eight", "maturityTarget": 3 });
+    let run = s(&h.partner(Method::POST, "/assessments", Some(body)).await.assert_status(202)["id"]);
+    h.work(&h.runner(Arc::new(EngineAssessor::new(Arc::new(FixtureCollector))), 3)).await;
+    let html = report_html(&h, &run).await;
+    assert!(html.contains("Maturity Level Zero of Three targeted"));
+    assert_eq!(summary_ids(&html), ["MF-ML1-01", "AC-ML1-01", "PA-ML1-01"]);
+    assert!(html.contains("40 requirements stand between it and Maturity Level One"));
+    let resp = h.request(Method::GET, &report_path(&h, &run, "pdf").await, &[], None).await;
+    let (_, text) = pdf_text(&resp.raw);
+    let text = folded(&text);
+    for needle in ["Maturity Level Zero of Three targeted", "MF-ML1-01", "AC-ML1-01", "PA-ML1-01"] {
+        assert!(text.contains(needle), "the PDF lacks {needle:?}");
+    }
+}

@@ -92,7 +92,10 @@ fn every_handler_resolves_in_the_binary() {
         assert!(Handler::parse(&f.handler).is_some(), "{}: Handler {:?} is unknown to bootstrap", f.logical, f.handler);
         let meta = t["Resources"][f.logical.as_str()].get("Metadata").expect("Metadata");
         assert_eq!(s(meta, "BuildMethod"), Some("rust-cargolambda"), "{}", f.logical);
-        assert_eq!(meta["BuildProperties"]["Binary"].as_str(), Some("bootstrap"), "{}", f.logical);
+        // Only the function that renders PDFs runs the binary that links Typst.
+        let renders_pdf = Handler::parse(&f.handler).is_some_and(|h| h.renders_pdf());
+        let binary = if renders_pdf { "report-pdf" } else { "bootstrap" };
+        assert_eq!(meta["BuildProperties"]["Binary"].as_str(), Some(binary), "{}", f.logical);
     }
     let globals = &t["Globals"]["Function"];
     assert_eq!(s(globals, "Runtime"), Some("provided.al2023"));

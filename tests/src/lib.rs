@@ -305,6 +305,7 @@ impl Harness {
             transport: Some(self.app.transport.clone()),
             billing: Some(self.app.billing.clone()),
             mailer: self.app.mailer.clone(),
+            pdf: self.app.pdf,
         })
     }
 

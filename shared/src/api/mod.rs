@@ -52,6 +52,9 @@ pub struct App {
     pub consent: crate::usecases::consent::ConsentSettings,
     /// How mail is sent (SES on AWS, `.eml` files in the dev server).
     pub mailer: Arc<dyn crate::mail::Mailer>,
+    /// How the report's PDF is rendered; `None` in a binary built without Typst, where a
+    /// `format=pdf` request is a 500 (the deployment never routes one there: `lambda::main`).
+    pub pdf: Option<crate::report_pdf::PdfRenderer>,
 }
 
 /// One request as a handler sees it.

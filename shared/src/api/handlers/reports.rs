@@ -4,9 +4,9 @@ use super::super::error::ApiError;
 use super::super::response::Reply;
 use super::super::App;
 use crate::domain::time::Timestamp;
+use crate::report_view;
 use crate::reports;
 use crate::usecases::reports::{open, ReportFormat};
-use crate::{report_pdf, report_view};
 
 /// The report page, or with `format=pdf` the same report as a PDF (`format=html` is the
 /// default; anything else is 400 `INVALID_FIELD`, checked before the token).
@@ -21,6 +21,10 @@ pub async fn get(app: &App, token: &str, format: Option<&str>, now: Timestamp) -
     let view = report_view::build(&shared.input());
     match format {
         ReportFormat::Html => Ok(Reply::branded_html(reports::render_view(&view))),
-        ReportFormat::Pdf => report_pdf::render(&view).map(Reply::pdf).map_err(|e| ApiError::Internal(e.to_string())),
+        ReportFormat::Pdf => {
+            // Only a binary that links Typst renders PDFs; the others are never routed one.
+            let render = app.pdf.ok_or_else(|| ApiError::Internal("this binary renders no PDF".into()))?;
+            render(&view).map(Reply::pdf).map_err(|e| ApiError::Internal(e.to_string()))
+        }
     }
 }
