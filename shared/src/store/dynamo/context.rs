@@ -101,17 +101,8 @@ impl ContextStore for DynamoStore {
         expected_version: u64,
         audit: Option<&AuditEntry>,
     ) -> StoreResult<()> {
-        let op = Op::put(Self::exception_item(e)?)
-            .when("attribute_exists(PK) AND #version = :v")
-            .val(":v", n(expected_version))
-            .with_riders(audit_ops(audit)?);
-        match self.write(op, ReturnValue::None).await? {
-            Some(_) => Ok(()),
-            None => match self.exception(&e.partner_id, &e.customer_id, &e.id).await? {
-                Some(_) => Err(StoreError::Conflict),
-                None => Err(StoreError::NotFound),
-            },
-        }
+        let still_there = async { Ok(self.exception(&e.partner_id, &e.customer_id, &e.id).await?.is_some()) };
+        self.put_versioned(Self::exception_item(e)?, expected_version, audit, still_there).await
     }
 
     async fn delete_exception(
@@ -121,13 +112,7 @@ impl ContextStore for DynamoStore {
         id: &str,
         audit: Option<&AuditEntry>,
     ) -> StoreResult<()> {
-        let op = Op::delete(schema::exception(partner_id, customer_id, id))
-            .when("attribute_exists(PK)")
-            .with_riders(audit_ops(audit)?);
-        match self.write(op, ReturnValue::None).await? {
-            Some(_) => Ok(()),
-            None => Err(StoreError::NotFound),
-        }
+        self.delete_existing(schema::exception(partner_id, customer_id, id), audit).await
     }
 
     async fn expiring_exceptions(&self, before: Timestamp, limit: usize) -> StoreResult<Vec<Exception>> {

@@ -244,6 +244,38 @@ impl DynamoStore {
         self.get(key).await?.map(de).transpose()
     }
 
+    /// Replaces a versioned item (schedules, exceptions) stored at version `expected` with
+    /// `item`, `audit`'s entry in the same write. Errors: `Conflict` when another write moved the
+    /// version first, `NotFound` when the item is gone; `still_there` (a read, awaited only when
+    /// the condition failed) tells the two apart.
+    async fn put_versioned(
+        &self,
+        item: Item,
+        expected: u64,
+        audit: Option<&crate::domain::audit::AuditEntry>,
+        still_there: impl std::future::Future<Output = StoreResult<bool>>,
+    ) -> StoreResult<()> {
+        let op = Op::put(item)
+            .when("attribute_exists(PK) AND #version = :v")
+            .val(":v", n(expected))
+            .with_riders(audit_ops(audit)?);
+        match self.write(op, ReturnValue::None).await? {
+            Some(_) => Ok(()),
+            None if still_there.await? => Err(StoreError::Conflict),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    /// Deletes the item at `key`, `audit`'s entry in the same write; `NotFound` when there is
+    /// none (so a racing delete answers 404 and only one entry is written).
+    async fn delete_existing(&self, key: Item, audit: Option<&crate::domain::audit::AuditEntry>) -> StoreResult<()> {
+        let op = Op::delete(key).when("attribute_exists(PK)").with_riders(audit_ops(audit)?);
+        match self.write(op, ReturnValue::None).await? {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
     /// One write outside a transaction: `Ok(None)` when its condition failed, else the
     /// attributes `ret` asks for.
     async fn write(&self, op: Op, ret: ReturnValue) -> StoreResult<Option<Item>> {

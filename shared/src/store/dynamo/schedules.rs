@@ -63,17 +63,8 @@ impl ScheduleStore for DynamoStore {
         expected_version: u64,
         audit: Option<&AuditEntry>,
     ) -> StoreResult<()> {
-        let op = Op::put(Self::schedule_item(x)?)
-            .when("attribute_exists(PK) AND #version = :v")
-            .val(":v", n(expected_version))
-            .with_riders(audit_ops(audit)?);
-        match self.write(op, ReturnValue::None).await? {
-            Some(_) => Ok(()),
-            None => match self.schedule(&x.partner_id, &x.customer_id, &x.id).await? {
-                Some(_) => Err(StoreError::Conflict),
-                None => Err(StoreError::NotFound),
-            },
-        }
+        let still_there = async { Ok(self.schedule(&x.partner_id, &x.customer_id, &x.id).await?.is_some()) };
+        self.put_versioned(Self::schedule_item(x)?, expected_version, audit, still_there).await
     }
 
     async fn delete_schedule(
@@ -83,13 +74,7 @@ impl ScheduleStore for DynamoStore {
         id: &str,
         audit: Option<&AuditEntry>,
     ) -> StoreResult<()> {
-        let op = Op::delete(schema::schedule(partner_id, customer_id, id))
-            .when("attribute_exists(PK)")
-            .with_riders(audit_ops(audit)?);
-        match self.write(op, ReturnValue::None).await? {
-            Some(_) => Ok(()),
-            None => Err(StoreError::NotFound),
-        }
+        self.delete_existing(schema::schedule(partner_id, customer_id, id), audit).await
     }
 
     async fn due_schedules(&self, before: Timestamp, limit: usize) -> StoreResult<Vec<Schedule>> {
