@@ -784,6 +784,31 @@ fn demo_tenants_land_on_clearly_different_scores() {
     }
 }
 
+/// README's scores of the demo tenants ("The demo tenants"): declared (the table) and, for the
+/// two with Conditional Access policies, undeclared (the paragraph under it), per product and
+/// target in order (E8 1–3, NIST CSF 1–4, CIS 1–2).
+#[test]
+fn the_demo_tenants_score_what_readme_says() {
+    let scores = |s: &S| -> Vec<u8> {
+        let mut out = Vec::new();
+        for product in ["essential-eight", "nist-csf", "cis-m365"] {
+            let f = Framework::ALL.iter().find(|f| f.id() == product).unwrap();
+            let (lo, hi) = f.maturity_range();
+            for target in lo..=hi {
+                out.push(evaluate(product, target, s).unwrap().score);
+            }
+        }
+        out
+    };
+    let declared = |n: &str| scores(&crate::tenant_context::declared(n));
+    let undeclared = |n: &str| scores(&demo_fixture(n).unwrap());
+    assert_eq!(declared("hardened"), [100, 97, 97, 100, 100, 100, 97, 100, 97]);
+    assert_eq!(declared("small-business"), [58, 40, 34, 65, 61, 51, 48, 59, 46]);
+    assert_eq!(declared("neglected"), [0, 0, 0, 0, 0, 0, 0, 13, 10]);
+    assert_eq!(undeclared("hardened"), [85, 88, 90, 52, 81, 82, 80, 68, 72]);
+    assert_eq!(undeclared("small-business"), [48, 34, 29, 32, 47, 40, 38, 45, 35]);
+}
+
 #[test]
 fn fixtures_deserialize_from_graph_shaped_json_ignoring_unknown_fields() {
     // A Conditional Access policy as Graph returns it, with properties the engine ignores.
