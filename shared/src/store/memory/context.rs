@@ -23,19 +23,6 @@ impl Contexts {
     }
 }
 
-fn key(partner_id: &str, customer_id: &str) -> (String, String) {
-    (partner_id.to_string(), customer_id.to_string())
-}
-
-/// `NotFound` unless the partner has customer `customer_id` (as DynamoDB's condition check:
-/// a context or exception written after its customer went would be left behind).
-fn customer_is_there(s: &State, partner_id: &str, customer_id: &str) -> StoreResult<()> {
-    match s.customers.get(partner_id).is_some_and(|m| m.contains_key(customer_id)) {
-        true => Ok(()),
-        false => Err(StoreError::NotFound),
-    }
-}
-
 #[async_trait]
 impl ContextStore for MemoryStore {
     async fn tenant_context(&self, partner_id: &str, customer_id: &str) -> StoreResult<TenantContext> {
@@ -50,7 +37,7 @@ impl ContextStore for MemoryStore {
         audit: Option<&AuditEntry>,
     ) -> StoreResult<()> {
         let mut s = self.lock();
-        customer_is_there(&s, partner_id, customer_id)?;
+        s.customer_is_there(partner_id, customer_id)?;
         let k = key(partner_id, customer_id);
         let stored = s.contexts.contexts.get(&k).map_or(0, |c| c.version);
         if stored != context.version {
@@ -65,7 +52,7 @@ impl ContextStore for MemoryStore {
 
     async fn create_exception(&self, e: &Exception, audit: Option<&AuditEntry>) -> StoreResult<()> {
         let mut s = self.lock();
-        customer_is_there(&s, &e.partner_id, &e.customer_id)?;
+        s.customer_is_there(&e.partner_id, &e.customer_id)?;
         let mine = s.contexts.exceptions.entry(key(&e.partner_id, &e.customer_id)).or_default();
         if mine.contains_key(e.id.as_str()) {
             return Err(StoreError::Conflict);

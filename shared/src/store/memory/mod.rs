@@ -121,7 +121,22 @@ impl MemoryStore {
     }
 }
 
+/// The key of a customer's items in the per-customer maps (contexts, exceptions, schedules).
+fn key(partner_id: &str, customer_id: &str) -> (String, String) {
+    (partner_id.to_string(), customer_id.to_string())
+}
+
 impl State {
+    /// `NotFound` unless the partner's customer exists: the memory twin of the DynamoDB
+    /// adapter's condition check on the customer item, so nothing is written under a customer
+    /// that was deleted meanwhile (it would be left behind, a schedule due for ever).
+    fn customer_is_there(&self, partner_id: &str, customer_id: &str) -> StoreResult<()> {
+        match self.customers.get(partner_id).is_some_and(|m| m.contains_key(customer_id)) {
+            true => Ok(()),
+            false => Err(StoreError::NotFound),
+        }
+    }
+
     fn record(&mut self, event: &Event) {
         // As DynamoDB: an event with nothing for the relay only carries its audit entry.
         if event.for_relay() {

@@ -23,9 +23,7 @@ impl QuestionnaireStore for MemoryStore {
             return Err(StoreError::TooLarge(format!("{} answers in one write", answers.len())));
         }
         let mut s = self.lock();
-        if !s.customers.get(partner_id).is_some_and(|m| m.contains_key(customer_id)) {
-            return Err(StoreError::NotFound);
-        }
+        s.customer_is_there(partner_id, customer_id)?;
         let key = (partner_id.to_string(), customer_id.to_string(), product.to_string());
         let stored = s.answers.entry(key).or_default();
         for a in answers {

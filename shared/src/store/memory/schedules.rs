@@ -23,20 +23,11 @@ impl Schedules {
     }
 }
 
-fn key(partner_id: &str, customer_id: &str) -> (String, String) {
-    (partner_id.to_string(), customer_id.to_string())
-}
-
 #[async_trait]
 impl ScheduleStore for MemoryStore {
     async fn create_schedule(&self, schedule: &Schedule, audit: Option<&AuditEntry>) -> StoreResult<()> {
         let mut s = self.lock();
-        // As DynamoDB's condition check: a schedule written after its customer went would be
-        // left behind (and due for ever).
-        if !s.customers.get(schedule.partner_id.as_str()).is_some_and(|m| m.contains_key(schedule.customer_id.as_str()))
-        {
-            return Err(StoreError::NotFound);
-        }
+        s.customer_is_there(&schedule.partner_id, &schedule.customer_id)?;
         let mine = s.schedules.by_customer.entry(key(&schedule.partner_id, &schedule.customer_id)).or_default();
         if mine.contains_key(schedule.id.as_str()) {
             return Err(StoreError::Conflict);
